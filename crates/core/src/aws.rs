@@ -1,0 +1,241 @@
+//! Per-region AWS configuration, built once and shared, plus the retry and polling helpers
+//! every component uses.
+//!
+//! The [`AwsContext`] loads one `SdkConfig` per region from aws-config's standard chain
+//! (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...), with the SDK's standard retry mode (jittered
+//! exponential backoff on throttling and 5xx) and timeouts. Components build their service
+//! clients from it; clients of one region share its connection pool.
+//!
+//! Above the SDK, [`retry`] retries throttling and transient errors once more with jittered
+//! backoff (so mocked clients exercise the same path), and [`poll_until`] is the bounded
+//! waiter for APIs without an SDK waiter.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::error::{AwsError, ComponentError};
+
+/// Region of the Global Accelerator control plane.
+pub const GLOBAL_ACCELERATOR_REGION: &str = "us-west-2";
+/// Region where Route 53 (a global service) is called and where its metrics live.
+pub const ROUTE53_REGION: &str = "us-east-1";
+
+/// Shared per-region AWS configuration.
+#[derive(Debug)]
+pub struct AwsContext {
+    base: SdkConfig,
+    configs: Mutex<BTreeMap<String, SdkConfig>>,
+    endpoint_overridden: bool,
+}
+
+impl AwsContext {
+    /// Loads the standard credential chain once; region-specific configs are derived from it.
+    pub async fn load() -> Self {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(300))
+                    .build(),
+            )
+            .load()
+            .await;
+        let endpoint_overridden = base.endpoint_url().is_some();
+        Self::from_base(base, endpoint_overridden)
+    }
+
+    /// Builds a context from an existing configuration (tests, embedding tools).
+    pub fn from_base(base: SdkConfig, endpoint_overridden: bool) -> Self {
+        Self { base, configs: Mutex::new(BTreeMap::new()), endpoint_overridden }
+    }
+
+    /// The configuration for `region`, built once and reused.
+    pub fn config(&self, region: &str) -> SdkConfig {
+        let mut map = self.configs.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| self.base.to_builder().region(Region::new(region.to_string())).build())
+            .clone()
+    }
+
+    /// True when `AWS_ENDPOINT_URL` (or a profile endpoint) points the SDK at an emulator;
+    /// S3 clients then use path-style addressing.
+    pub fn endpoint_overridden(&self) -> bool {
+        self.endpoint_overridden
+    }
+}
+
+/// Retry policy for [`retry`]: attempts and base delay.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 6, base: Duration::from_millis(250), max_delay: Duration::from_secs(20) }
+    }
+}
+
+/// Full-jitter exponential backoff delay for `attempt` (0-based).
+pub fn backoff_delay(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy.base.saturating_mul(1u32 << attempt.min(16));
+    let cap = exp.min(policy.max_delay);
+    let millis = cap.as_millis().max(1) as u64;
+    Duration::from_millis(rand::random_range(millis / 2..=millis))
+}
+
+/// Calls `f` until it succeeds, retrying throttling and transient errors with jittered
+/// backoff. Other errors are returned at once.
+pub async fn retry<T, F, Fut>(f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    retry_if(f, |_| false).await
+}
+
+/// Like [`retry`], also retrying errors for which `also` returns true (e.g. IAM propagation,
+/// "is not empty", ResourceInUse while a dependency is going away).
+pub async fn retry_if<T, F, Fut, P>(mut f: F, also: P) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+    P: Fn(&AwsError) -> bool,
+{
+    let policy = RetryPolicy::default();
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if (e.is_retryable() || also(&e)) && attempt + 1 < policy.max_attempts => {
+                let delay = backoff_delay(&policy, attempt);
+                tracing::debug!(code = %e.code, attempt, ?delay, "retrying AWS call");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Result of one poll of [`poll_until`].
+pub enum Poll<T> {
+    Ready(T),
+    Pending(String),
+}
+
+/// Polls `check` with backoff (1 s doubling to 15 s; faster against a local emulator)
+/// until it reports `Ready`, or fails with [`ComponentError::Timeout`] after `timeout`.
+/// Retryable AWS errors count as "not ready yet".
+pub async fn poll_until<T, F, Fut>(
+    resource: &str,
+    region: &str,
+    waiting_for: &str,
+    timeout: Duration,
+    mut check: F,
+) -> Result<T, ComponentError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, AwsError>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut delay = poll_base_interval();
+    let max = Duration::from_secs(15);
+    loop {
+        match check().await {
+            Ok(Poll::Ready(v)) => return Ok(v),
+            Ok(Poll::Pending(state)) => {
+                tracing::info!(resource, region, waiting_for, state = %state, "waiting");
+            }
+            Err(e) if e.is_retryable() => tracing::debug!(code = %e.code, "poll error, retrying"),
+            Err(e) => return Err(ComponentError::aws(resource, region, e)),
+        }
+        if start.elapsed() + delay > timeout {
+            return Err(ComponentError::Timeout {
+                resource: resource.to_string(),
+                region: region.to_string(),
+                waiting_for: waiting_for.to_string(),
+                waited_secs: start.elapsed().as_secs(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(max);
+    }
+}
+
+/// Base poll interval: 1 s, or `TANDEM_POLL_INTERVAL_MS` (local emulators settle at once).
+pub fn poll_base_interval() -> Duration {
+    std::env::var("TANDEM_POLL_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(1))
+}
+
+/// Treats NotFound as success (deletes of resources already gone).
+pub fn ignore_not_found(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_throttling_then_succeeds() {
+        let calls = AtomicU32::new(0);
+        let r = retry(|| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move { if n < 2 { Err(AwsError::throttling()) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(r, Ok(2));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_retry_other_errors() {
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retry(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(AwsError::other("ValidationError", "bad")) }
+        })
+        .await;
+        assert_eq!(r.unwrap_err().code, "ValidationError");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn poll_times_out_with_resource_and_region() {
+        let r: Result<(), _> = poll_until("acc", "us-west-2", "DEPLOYED", Duration::from_secs(30), || async {
+            Ok(Poll::Pending("IN_PROGRESS".into()))
+        })
+        .await;
+        let msg = r.unwrap_err().to_string();
+        assert!(msg.contains("acc") && msg.contains("us-west-2") && msg.contains("DEPLOYED"), "{msg}");
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let p = RetryPolicy::default();
+        for a in 0..20 {
+            let d = backoff_delay(&p, a);
+            assert!(d <= p.max_delay);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The interfaces between components of different crates: well-known component ids and the
+//! typed outputs each one publishes. A component reads a dependency's outputs with
+//! `ctx.input::<T>(id)`; the producing crate returns `to_outputs(&T)`. Keeping these here lets
+//! crates land in any order and lets users wire their own components into the stack.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::Placement;
+
+/// Well-known component ids. Regional ones take the placement.
+pub mod ids {
+    use super::Placement;
+
+    fn regional(base: &str, p: Placement) -> String {
+        match p.role() {
+            Some(r) => format!("{base}-{r}"),
+            None => base.to_string(),
+        }
+    }
+
+    pub fn network(p: Placement) -> String {
+        regional("network", p)
+    }
+    pub const PEERING: &str = "peering";
+    pub fn load_balancer(p: Placement) -> String {
+        regional("loadbalancer", p)
+    }
+    pub const ACCELERATOR: &str = "accelerator";
+    pub fn certificate(p: Placement) -> String {
+        regional("certificate", p)
+    }
+    pub fn api(p: Placement) -> String {
+        regional("api", p)
+    }
+    pub fn health(p: Placement) -> String {
+        regional("health", p)
+    }
+    pub const DNS_FAILOVER: &str = "dns-failover";
+    pub const TABLE: &str = "table";
+    pub fn bucket(p: Placement) -> String {
+        regional("bucket", p)
+    }
+    pub fn aurora(p: Placement) -> String {
+        regional("aurora", p)
+    }
+    pub fn backup_vault(p: Placement) -> String {
+        regional("backup-vault", p)
+    }
+    pub const BACKUP_PLAN: &str = "backup-plan";
+    pub const PARAMETERS: &str = "parameters";
+    pub const PARAMETER_REPLICATION: &str = "parameter-replication";
+    pub const LAMBDA_ROLES: &str = "lambda-roles";
+    pub fn functions(p: Placement) -> String {
+        regional("functions", p)
+    }
+    pub fn event_bus(p: Placement) -> String {
+        regional("events", p)
+    }
+    pub const EVENT_ENDPOINT: &str = "event-endpoint";
+    pub fn alerts(p: Placement) -> String {
+        regional("alerts", p)
+    }
+    pub fn alarms(p: Placement) -> String {
+        regional("alarms", p)
+    }
+    pub const DASHBOARD: &str = "dashboard";
+}
+
+/// `network-{role}`: VPC, subnets, routing, security groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkOutputs {
+    pub vpc_id: String,
+    pub cidr: String,
+    pub azs: Vec<String>,
+    pub public_subnet_ids: Vec<String>,
+    pub private_subnet_ids: Vec<String>,
+    pub internet_gateway_id: String,
+    pub public_route_table_id: String,
+    pub private_route_table_ids: Vec<String>,
+    /// Open only to both VPC CIDRs on the database port.
+    pub db_security_group_id: String,
+    /// Load balancer side (ALB behind the NLB).
+    pub lb_security_group_id: String,
+}
+
+/// `peering`: the cross-region VPC peering connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeeringOutputs {
+    pub peering_connection_id: String,
+}
+
+/// `loadbalancer-{role}`: NLB (TCP 443) fronting an ALB whose target is the API Lambda.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerOutputs {
+    pub nlb_arn: String,
+    pub nlb_dns_name: String,
+    pub nlb_zone_id: String,
+    pub nlb_target_group_arn: String,
+    pub alb_arn: String,
+    pub alb_dns_name: String,
+    pub alb_target_group_arn: String,
+}
+
+/// `accelerator`: Global Accelerator with endpoint groups in both regions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceleratorOutputs {
+    pub accelerator_arn: String,
+    pub dns_name: String,
+    pub static_ips: Vec<String>,
+    pub listener_arn: String,
+    /// Region -> endpoint group ARN.
+    pub endpoint_group_arns: BTreeMap<String, String>,
+    pub simulated: bool,
+}
+
+/// `certificate-{role}`: the ACM certificate of a region's custom domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateOutputs {
+    pub certificate_arn: String,
+    pub domain_name: String,
+    /// ACM status (`ISSUED`, `PENDING_VALIDATION`, ...), or `CONFIGURED` for a given ARN.
+    pub status: String,
+    /// Validation CNAMEs (name, value) to create when no hosted zone is configured.
+    pub validation_records: Vec<(String, String)>,
+}
+
+/// `api-{role}`: regional REST API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiOutputs {
+    pub rest_api_id: String,
+    pub stage_name: String,
+    pub invoke_url: String,
+    /// `<id>.execute-api.<region>.amazonaws.com`
+    pub execute_api_host: String,
+    /// `/<stage>/health`
+    pub health_path: String,
+    pub custom_domain: Option<String>,
+    pub regional_domain_name: Option<String>,
+    pub regional_hosted_zone_id: Option<String>,
+    pub certificate_arn: Option<String>,
+}
+
+/// `health-{role}`: Route 53 health checks of a region (API and NLB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthOutputs {
+    pub api_check_id: String,
+    pub api_check_arn: String,
+    pub nlb_check_id: String,
+    pub nlb_check_arn: String,
+}
+
+/// `dns-failover`: PRIMARY/SECONDARY records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailoverOutputs {
+    pub hosted_zone_id: String,
+    pub record_name: String,
+}
+
+/// `table`: DynamoDB global table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableOutputs {
+    pub table_name: String,
+    pub table_arn: String,
+    pub stream_arn: String,
+    pub replica_regions: Vec<String>,
+    pub replica_simulated: bool,
+}
+
+/// `bucket-{role}`: S3 bucket (primary carries the replication role).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketOutputs {
+    pub bucket_name: String,
+    pub bucket_arn: String,
+    pub replication_role_arn: Option<String>,
+    pub replication_rule_id: Option<String>,
+}
+
+/// `aurora-{role}`: Aurora cluster of the global database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuroraOutputs {
+    pub global_cluster_id: String,
+    pub cluster_id: String,
+    pub cluster_arn: String,
+    pub writer_endpoint: String,
+    pub reader_endpoint: String,
+    pub instance_id: String,
+    pub port: u16,
+    /// SSM SecureString parameter holding the master password (primary only).
+    pub password_parameter: Option<String>,
+}
+
+/// `backup-vault-{role}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupVaultOutputs {
+    pub vault_name: String,
+    pub vault_arn: String,
+}
+
+/// `backup-plan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupPlanOutputs {
+    pub plan_id: String,
+    pub plan_arn: String,
+    pub selection_id: String,
+    pub role_arn: String,
+    pub selection_simulated: bool,
+}
+
+/// `parameters`: SSM parameters under `/tandem/<suffix>/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParametersOutputs {
+    pub path: String,
+    pub names: Vec<String>,
+    /// Name (never the value) of the API key SecureString.
+    pub api_key_parameter: String,
+}
+
+/// `parameter-replication`: the EventBridge rule feeding the replicator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterReplicationOutputs {
+    pub rule_name: String,
+    pub rule_arn: String,
+}
+
+/// `lambda-roles`: IAM execution roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LambdaRolesOutputs {
+    pub api_role_arn: String,
+    pub processor_role_arn: String,
+    pub replicator_role_arn: String,
+}
+
+/// `functions-{role}`: the region's Lambda functions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionsOutputs {
+    pub api_function_name: String,
+    pub api_function_arn: String,
+    pub processor_function_name: String,
+    pub processor_function_arn: String,
+    pub replicator_function_name: String,
+    pub replicator_function_arn: String,
+    pub code_sha256: String,
+}
+
+/// `events-{role}`: custom event bus and its rule to the event processor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventBusOutputs {
+    pub bus_name: String,
+    pub bus_arn: String,
+    pub rule_arn: String,
+}
+
+/// `event-endpoint`: EventBridge global endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEndpointOutputs {
+    pub endpoint_name: String,
+    pub endpoint_arn: String,
+    pub endpoint_url: String,
+    pub simulated: bool,
+}
+
+/// `alerts-{role}`: SNS topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertsOutputs {
+    pub topic_arn: String,
+    pub topic_name: String,
+}
+
+/// `alarms-{role}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmsOutputs {
+    pub alarm_names: Vec<String>,
+}
+
+/// `dashboard`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardOutputs {
+    pub dashboard_name: String,
+    pub dashboard_url: String,
+}

@@ -1,0 +1,25 @@
+//! tandem-core: the engine of Tandem.
+//!
+//! - [`component`]: the [`Component`] trait and the [`Ctx`] components run with.
+//! - [`graph`]: the dependency DAG (petgraph), cycle and dangling-dependency errors.
+//! - [`planner`]: desired-vs-state diff per component.
+//! - [`executor`]: event-driven, bounded, critical-path-first apply and reverse destroy.
+//! - [`state`]: the state document, journal, local backend and lock.
+//! - [`config`]: `tandem.toml` + `TANDEM_*` loading and validation.
+//! - [`aws`]: per-region AWS configuration, retry and polling helpers.
+//! - [`contracts`]: component ids and typed outputs shared between crates.
+
+pub mod aws;
+pub mod component;
+pub mod config;
+pub mod contracts;
+pub mod error;
+pub mod naming;
+pub mod planner;
+pub mod state;
+#[cfg(any(test, feature = "mocks"))]
+pub mod testing;
+
+pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Outputs, Placement};
+pub use config::Config;
+pub use error::{AwsError, AwsErrorKind, AwsResultExt, ComponentError};

@@ -1,0 +1,561 @@
+//! The state document of a stack, its journal, and its backends.
+//!
+//! One JSON document per stack holds, per component, its status, the hashes the planner
+//! compares, its outputs and a journal of the resources it manages (`pending` before each
+//! mutation, `done` with the id/ARN after it, `failed` on error). A run killed at any point
+//! leaves `pending` entries; the next run's component adopts the resource by name/tag if it
+//! exists, else creates it.
+//!
+//! Writes go through [`StateHandle`]: mutations are applied in memory at once, then
+//! persisted by whoever holds the write lock (serialised, coalesced: one write covers every
+//! mutation made before it). Only the task that journals waits for its write; the executor
+//! loop never does. The local backend writes `state.json.tmp`, fsyncs, keeps the previous
+//! version as `state.json.bak` and renames atomically.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::{Outputs, Placement};
+use crate::error::ComponentError;
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state of stack '{stack}' is locked by pid {pid} on {host} since {since} ({path}); wait for that run to finish, or delete the lock file if no tandem process is running")]
+    Locked { stack: String, pid: u32, host: String, since: String, path: PathBuf },
+    #[error("state file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {path} is corrupt and has no readable backup: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state backend: {0}")]
+    Backend(String),
+}
+
+/// Status of a component in state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentStatus {
+    /// An apply started and has not finished (interrupted runs leave this).
+    Pending,
+    /// Applied successfully; outputs are valid.
+    Applied,
+    /// The last apply failed.
+    Failed,
+    /// A destroy started and has not finished.
+    Destroying,
+}
+
+/// Status of one journaled resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+/// One journaled resource of a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceEntry {
+    /// Id or ARN once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub status: ResourceStatus,
+    /// The operation journaled (`create`, `update`, `delete`, ...).
+    pub op: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// The recorded state of one component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentState {
+    pub status: ComponentStatus,
+    pub kind: String,
+    pub placement: Placement,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
+    /// Hash of the desired configuration's replace-forcing part.
+    pub replace_hash: String,
+    /// Hash of the desired configuration's updatable part.
+    pub update_hash: String,
+    /// Hash of the dependency outputs consumed by the last apply.
+    #[serde(default)]
+    pub inputs_hash: String,
+    #[serde(default)]
+    pub outputs: Outputs,
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub updated_at: u64,
+}
+
+impl ComponentState {
+    /// A fresh record (for tests and for the engine).
+    pub fn new(kind: &str, placement: Placement, region: &str) -> Self {
+        Self {
+            status: ComponentStatus::Pending,
+            kind: kind.to_string(),
+            placement,
+            region: region.to_string(),
+            simulated: false,
+            replace_hash: String::new(),
+            update_hash: String::new(),
+            inputs_hash: String::new(),
+            outputs: Outputs::new(),
+            resources: BTreeMap::new(),
+            error: None,
+            updated_at: now(),
+        }
+    }
+
+    /// Adds a done resource (builder style, for tests).
+    pub fn with_resource(mut self, key: &str, id: &str) -> Self {
+        self.resources.insert(
+            key.to_string(),
+            ResourceEntry { id: Some(id.to_string()), status: ResourceStatus::Done, op: "create".into(), simulated: false, at: now() },
+        );
+        self
+    }
+
+    /// Sets outputs (builder style, for tests).
+    pub fn with_outputs(mut self, outputs: Outputs) -> Self {
+        self.outputs = outputs;
+        self.status = ComponentStatus::Applied;
+        self
+    }
+}
+
+/// The whole state of a stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateDoc {
+    pub version: u32,
+    pub stack: String,
+    /// Incremented on every mutation.
+    pub serial: u64,
+    pub components: BTreeMap<String, ComponentState>,
+}
+
+impl StateDoc {
+    pub fn new(stack: &str) -> Self {
+        Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new() }
+    }
+
+    /// Components whose journal has a pending or failed entry (an interrupted run).
+    pub fn unresolved(&self) -> Vec<(&str, &str)> {
+        let mut out = Vec::new();
+        for (cid, c) in &self.components {
+            for (key, r) in &c.resources {
+                if r.status != ResourceStatus::Done {
+                    out.push((cid.as_str(), key.as_str()));
+                }
+            }
+        }
+        out
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Where the state document lives.
+pub trait StateBackend: Send + Sync {
+    /// Reads the document, or None if the stack has no state yet.
+    fn load(&self) -> Result<Option<StateDoc>, StateError>;
+    /// Durably replaces the document.
+    fn save(&self, doc: &StateDoc) -> Result<(), StateError>;
+    /// Human description (path or URL).
+    fn describe(&self) -> String;
+}
+
+/// Keeps the document in memory only (tests, `Ctx::standalone`).
+#[derive(Default)]
+pub struct MemoryBackend {
+    doc: Mutex<Option<StateDoc>>,
+    pub writes: AtomicU64,
+}
+
+impl StateBackend for MemoryBackend {
+    fn load(&self) -> Result<Option<StateDoc>, StateError> {
+        Ok(self.doc.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    fn save(&self, doc: &StateDoc) -> Result<(), StateError> {
+        *self.doc.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc.clone());
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+/// `.tandem/<stack>/state.json` with atomic replace and a backup of the previous version.
+pub struct LocalBackend {
+    dir: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(root: &Path, stack: &str) -> Self {
+        Self { dir: root.join(stack) }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> StateError {
+        StateError::Io { path: path.to_path_buf(), source }
+    }
+
+    fn read(path: &Path) -> Result<Option<Result<StateDoc, String>>, StateError> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| e.to_string()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io(path, e)),
+        }
+    }
+
+    /// Takes the stack's lock: a file created exclusively, holding pid, host and time.
+    /// A lock left by a dead process on this host is taken over with a warning.
+    pub fn lock(&self, stack: &str) -> Result<LockGuard, StateError> {
+        fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
+        let path = self.dir.join("lock");
+        let host = hostname();
+        for _ in 0..2 {
+            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    let info = LockInfo { pid: std::process::id(), host: host.clone(), since: now() };
+                    let body = serde_json::to_vec(&info).map_err(|e| StateError::Backend(e.to_string()))?;
+                    f.write_all(&body).map_err(|e| Self::io(&path, e))?;
+                    f.sync_all().map_err(|e| Self::io(&path, e))?;
+                    return Ok(LockGuard { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let info: LockInfo = fs::read(&path)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or(LockInfo { pid: 0, host: "unknown".into(), since: 0 });
+                    if info.host == host && info.pid != 0 && !pid_alive(info.pid) {
+                        tracing::warn!(pid = info.pid, path = %path.display(), "removing stale state lock of a process that is gone");
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    return Err(StateError::Locked {
+                        stack: stack.to_string(),
+                        pid: info.pid,
+                        host: info.host,
+                        since: format!("unix {}", info.since),
+                        path,
+                    });
+                }
+                Err(e) => return Err(Self::io(&path, e)),
+            }
+        }
+        Err(StateError::Backend(format!("could not take lock {}", path.display())))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct LockInfo {
+    pid: u32,
+    host: String,
+    since: u64,
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// Releases the lock when dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl StateBackend for LocalBackend {
+    fn load(&self) -> Result<Option<StateDoc>, StateError> {
+        let path = self.path();
+        let bak = self.dir.join("state.json.bak");
+        match Self::read(&path)? {
+            None => Ok(None),
+            Some(Ok(doc)) => Ok(Some(doc)),
+            Some(Err(msg)) => match Self::read(&bak)? {
+                Some(Ok(doc)) => {
+                    tracing::warn!(path = %path.display(), error = %msg, "state file unreadable (torn write?); using the backup");
+                    Ok(Some(doc))
+                }
+                _ => Err(StateError::Corrupt { path, message: msg }),
+            },
+        }
+    }
+
+    fn save(&self, doc: &StateDoc) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
+        let path = self.path();
+        let tmp = self.dir.join("state.json.tmp");
+        let bak = self.dir.join("state.json.bak");
+        let body = serde_json::to_vec_pretty(doc).map_err(|e| StateError::Backend(e.to_string()))?;
+        {
+            let mut f = fs::File::create(&tmp).map_err(|e| Self::io(&tmp, e))?;
+            f.write_all(&body).map_err(|e| Self::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Self::io(&tmp, e))?;
+        }
+        if path.exists() {
+            // Keep the previous good version: a torn state.json then falls back to it.
+            let _ = fs::copy(&path, &bak);
+        }
+        fs::rename(&tmp, &path).map_err(|e| Self::io(&path, e))?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.path().display().to_string()
+    }
+}
+
+struct Inner {
+    doc: Mutex<StateDoc>,
+    backend: Arc<dyn StateBackend>,
+    persisted: AtomicU64,
+    write: tokio::sync::Mutex<()>,
+}
+
+/// Shared, serialised access to the state document.
+#[derive(Clone)]
+pub struct StateHandle {
+    inner: Arc<Inner>,
+}
+
+impl StateHandle {
+    pub fn new(doc: StateDoc, backend: Arc<dyn StateBackend>) -> Self {
+        let serial = doc.serial;
+        Self {
+            inner: Arc::new(Inner {
+                doc: Mutex::new(doc),
+                backend,
+                persisted: AtomicU64::new(serial),
+                write: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// A handle over an empty in-memory document.
+    pub fn in_memory() -> Self {
+        Self::new(StateDoc::new("memory"), Arc::new(MemoryBackend::default()))
+    }
+
+    /// A copy of the current document.
+    pub fn snapshot(&self) -> StateDoc {
+        self.lock_doc().clone()
+    }
+
+    fn lock_doc(&self) -> std::sync::MutexGuard<'_, StateDoc> {
+        self.inner.doc.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `f` to the document in memory and returns the new serial.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut StateDoc) -> R) -> (R, u64) {
+        let mut doc = self.lock_doc();
+        let r = f(&mut doc);
+        doc.serial += 1;
+        (r, doc.serial)
+    }
+
+    /// Persists at least up to `serial`. Writes are serialised; a write that already covered
+    /// `serial` makes this return at once.
+    pub async fn persist(&self, serial: u64) -> Result<(), StateError> {
+        let _g = self.inner.write.lock().await;
+        if self.inner.persisted.load(Ordering::SeqCst) >= serial {
+            return Ok(());
+        }
+        let snapshot = self.snapshot();
+        let backend = self.inner.backend.clone();
+        let s = snapshot.serial;
+        tokio::task::spawn_blocking(move || backend.save(&snapshot))
+            .await
+            .map_err(|e| StateError::Backend(format!("state writer panicked: {e}")))??;
+        self.inner.persisted.store(s, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Mutates and persists.
+    pub async fn update<R>(&self, f: impl FnOnce(&mut StateDoc) -> R) -> Result<R, StateError> {
+        let (r, serial) = self.mutate(f);
+        self.persist(serial).await?;
+        Ok(r)
+    }
+
+    pub(crate) async fn journal(
+        &self,
+        component: &str,
+        key: &str,
+        op: &str,
+        id: Option<String>,
+        status: ResourceStatus,
+        simulated: bool,
+    ) -> Result<(), ComponentError> {
+        self.update(|doc| {
+            let c = doc
+                .components
+                .entry(component.to_string())
+                .or_insert_with(|| ComponentState::new("unknown", Placement::Global, "unknown"));
+            let prev_id = c.resources.get(key).and_then(|r| r.id.clone());
+            c.resources.insert(
+                key.to_string(),
+                ResourceEntry { id: id.or(prev_id), status, op: op.to_string(), simulated, at: now() },
+            );
+            c.updated_at = now();
+        })
+        .await
+        .map_err(|e| ComponentError::Journal(e.to_string()))
+    }
+
+    pub(crate) async fn forget(&self, component: &str, key: &str) -> Result<(), ComponentError> {
+        self.update(|doc| {
+            if let Some(c) = doc.components.get_mut(component) {
+                c.resources.remove(key);
+            }
+        })
+        .await
+        .map_err(|e| ComponentError::Journal(e.to_string()))
+    }
+
+    pub async fn resource(&self, component: &str, key: &str) -> Option<ResourceEntry> {
+        self.lock_doc().components.get(component).and_then(|c| c.resources.get(key).cloned())
+    }
+
+    pub async fn resources(&self, component: &str) -> BTreeMap<String, ResourceEntry> {
+        self.lock_doc().components.get(component).map(|c| c.resources.clone()).unwrap_or_default()
+    }
+
+    pub fn backend(&self) -> &Arc<dyn StateBackend> {
+        &self.inner.backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StateDoc {
+        let mut doc = StateDoc::new("dev");
+        let mut c = ComponentState::new("vpc", Placement::Primary, "us-east-1").with_resource("vpc", "vpc-123");
+        c.outputs.insert("vpc_id".into(), serde_json::json!("vpc-123"));
+        c.status = ComponentStatus::Applied;
+        doc.components.insert("network-primary".into(), c);
+        doc.serial = 3;
+        doc
+    }
+
+    #[test]
+    fn round_trips_through_local_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        assert_eq!(b.load().unwrap(), None);
+        let doc = sample();
+        b.save(&doc).unwrap();
+        assert_eq!(b.load().unwrap(), Some(doc));
+    }
+
+    #[test]
+    fn survives_a_torn_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        let first = sample();
+        b.save(&first).unwrap();
+        let mut second = first.clone();
+        second.serial = 4;
+        b.save(&second).unwrap();
+        // A crash mid-write on a filesystem without atomic rename: state.json is cut short.
+        let full = fs::read(b.path()).unwrap();
+        fs::write(b.path(), &full[..full.len() / 2]).unwrap();
+        // And a half-written temp file lies around.
+        fs::write(dir.path().join("dev/state.json.tmp"), b"{\"version\":").unwrap();
+        let loaded = b.load().unwrap().unwrap();
+        assert_eq!(loaded, first, "falls back to the last complete version");
+    }
+
+    #[test]
+    fn corrupt_without_backup_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        fs::create_dir_all(dir.path().join("dev")).unwrap();
+        fs::write(b.path(), b"{not json").unwrap();
+        let e = b.load().unwrap_err().to_string();
+        assert!(e.contains("corrupt"), "{e}");
+    }
+
+    #[test]
+    fn held_lock_is_a_clear_error_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        let g = b.lock("dev").unwrap();
+        let e = b.lock("dev").unwrap_err().to_string();
+        assert!(e.contains("locked by pid") && e.contains(&std::process::id().to_string()), "{e}");
+        drop(g);
+        let _g2 = b.lock("dev").unwrap();
+    }
+
+    #[test]
+    fn stale_lock_of_dead_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        fs::create_dir_all(dir.path().join("dev")).unwrap();
+        let info = LockInfo { pid: 999_999_999, host: hostname(), since: 1 };
+        fs::write(dir.path().join("dev/lock"), serde_json::to_vec(&info).unwrap()).unwrap();
+        assert!(b.lock("dev").is_ok());
+    }
+
+    #[tokio::test]
+    async fn writes_are_coalesced_and_serialised() {
+        let backend = Arc::new(MemoryBackend::default());
+        let h = StateHandle::new(StateDoc::new("dev"), backend.clone());
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move {
+                h.journal(&format!("c{i}"), "r", "create", Some(format!("id{i}")), ResourceStatus::Done, false).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let saved = backend.load().unwrap().unwrap();
+        assert_eq!(saved.components.len(), 50);
+        assert!(backend.writes.load(Ordering::SeqCst) <= 50);
+    }
+}

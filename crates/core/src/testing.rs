@@ -1,0 +1,106 @@
+//! Test support (feature `mocks`): a moto server shared by a test process, and an
+//! [`AwsContext`] pointing at it with static test credentials.
+//!
+//! `moto()` uses `TANDEM_MOTO_ENDPOINT` when set (CI starts one server for the whole run
+//! with `scripts/local-aws`), else starts `moto_server` (from the project's `.venv`, then
+//! `PATH`) on a free loopback port, once per process; it is killed when the process exits.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::aws::AwsContext;
+
+static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+static CHILD: Mutex<Option<Child>> = Mutex::new(None);
+
+fn workspace_root() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    while !dir.join(".ci").exists() && !dir.join("Cargo.lock").exists() {
+        if !dir.pop() {
+            break;
+        }
+    }
+    dir
+}
+
+fn moto_binary() -> PathBuf {
+    let venv = workspace_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("moto_server")
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+fn wait_until_up(endpoint: &str) -> Result<(), String> {
+    let addr = endpoint.trim_start_matches("http://");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("moto did not answer on {endpoint} within 30 s"))
+}
+
+extern "C" fn kill_child() {
+    if let Ok(mut g) = CHILD.lock() {
+        if let Some(c) = g.as_mut() {
+            let _ = c.kill();
+        }
+    }
+}
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> i32;
+}
+
+/// The endpoint of a running moto server (started on first use).
+pub fn moto_endpoint() -> Result<String, String> {
+    SERVER
+        .get_or_init(|| {
+            if let Ok(e) = std::env::var("TANDEM_MOTO_ENDPOINT") {
+                wait_until_up(&e)?;
+                return Ok(e);
+            }
+            let port = free_port()?;
+            let child = Command::new(moto_binary())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ACM_VALIDATION_WAIT", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start moto_server ({e}); run scripts/local-aws install"))?;
+            *CHILD.lock().map_err(|e| e.to_string())? = Some(child);
+            // SAFETY: registering a plain extern "C" callback with libc's atexit.
+            unsafe {
+                atexit(kill_child);
+            }
+            let endpoint = format!("http://127.0.0.1:{port}");
+            wait_until_up(&endpoint)?;
+            Ok(endpoint)
+        })
+        .clone()
+}
+
+/// An [`AwsContext`] on moto with static credentials (account 123456789012).
+pub fn moto_context() -> AwsContext {
+    let endpoint = moto_endpoint().unwrap_or_else(|e| panic!("moto: {e}"));
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "tandem-tests");
+    let base = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .build();
+    AwsContext::from_base(base, true)
+}
