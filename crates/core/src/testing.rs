@@ -92,15 +92,15 @@ pub fn moto_endpoint() -> Result<String, String> {
 }
 
 /// An [`AwsContext`] on moto with static credentials (account 123456789012).
-pub fn moto_context() -> AwsContext {
+pub async fn moto_context() -> AwsContext {
     let endpoint = moto_endpoint().unwrap_or_else(|e| panic!("moto: {e}"));
     let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "tandem-tests");
-    let base = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .credentials_provider(creds)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
-        .build();
+        .load()
+        .await;
     AwsContext::from_base(base, true)
 }
