@@ -165,16 +165,28 @@ pub trait Component: Send + Sync {
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError>;
 }
 
-/// Cooperative cancellation flag (Ctrl-C): components may check it between long waits.
+/// Cooperative cancellation flag (Ctrl-C): the executor stops scheduling; components may
+/// check it between long waits.
 #[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
+pub struct CancelFlag(Arc<(AtomicBool, tokio::sync::Notify)>);
 
 impl CancelFlag {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0 .0.store(true, Ordering::SeqCst);
+        self.0 .1.notify_waiters();
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0 .0.load(Ordering::SeqCst)
+    }
+    /// Resolves once [`CancelFlag::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0 .1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub mod component;
 pub mod config;
 pub mod contracts;
 pub mod error;
+pub mod executor;
+pub mod graph;
 pub mod naming;
 pub mod planner;
 pub mod state;
@@ -22,4 +24,5 @@ pub mod testing;
 
 pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Outputs, Placement};
 pub use config::Config;
+pub use executor::{Engine, Outcome, Plan, PlannedChange, Progress, Report, RunOptions};
 pub use error::{AwsError, AwsErrorKind, AwsResultExt, ComponentError};

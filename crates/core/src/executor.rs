@@ -1,0 +1,660 @@
+//! The engine: plans a stack against its state and runs apply or destroy over the graph.
+//!
+//! Scheduling is event-driven: a component starts the moment its last dependency finishes
+//! (for destroy: its last dependent), not level by level. With a parallelism bound, the
+//! ready component with the longest remaining path (sum of expected durations to the end of
+//! the run) goes first. A failure stops only the components downstream of it; everything
+//! else finishes and every failure is reported. Cancellation (Ctrl-C) stops scheduling, lets
+//! in-flight components finish and leaves the state saved.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::component::{Action, CancelFlag, Component, Ctx, Drift, Outputs, Placement};
+use crate::graph::{Graph, GraphError};
+use crate::planner::stable_hash;
+use crate::state::{now, ComponentState, ComponentStatus, StateDoc, StateHandle};
+
+/// One line of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedChange {
+    pub id: String,
+    pub kind: String,
+    pub placement: Placement,
+    pub region: String,
+    pub action: Action,
+    pub reason: String,
+    pub simulated: bool,
+}
+
+/// The plan of a run, in dependency order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<PlannedChange>,
+}
+
+impl Plan {
+    pub fn count(&self, a: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == a).count()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action.is_change())
+    }
+
+    pub fn action_of(&self, id: &str) -> Option<Action> {
+        self.changes.iter().find(|c| c.id == id).map(|c| c.action)
+    }
+}
+
+/// What happened to one component in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Replaced,
+    Deleted,
+    Unchanged,
+    Failed { error: String },
+    Skipped { reason: String },
+    NotStarted,
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed { .. })
+    }
+    pub fn is_change(&self) -> bool {
+        matches!(self, Outcome::Created | Outcome::Updated | Outcome::Replaced | Outcome::Deleted)
+    }
+}
+
+/// Live progress events, for the CLI's progress display.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Started { id: String, action: Action, region: String, simulated: bool },
+    Finished { id: String, outcome: Outcome, elapsed: Duration },
+}
+
+/// Result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub outcomes: Vec<ComponentOutcome>,
+    #[serde(serialize_with = "ser_secs")]
+    pub wall: Duration,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentOutcome {
+    pub id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "ser_secs")]
+    pub elapsed: Duration,
+    /// Offsets from the start of the run (for tests and benchmarks).
+    #[serde(skip)]
+    pub started_at: Option<Duration>,
+    #[serde(skip)]
+    pub ended_at: Option<Duration>,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl Report {
+    pub fn failures(&self) -> Vec<&ComponentOutcome> {
+        self.outcomes.iter().filter(|o| o.outcome.is_failure()).collect()
+    }
+    pub fn success(&self) -> bool {
+        !self.interrupted && self.outcomes.iter().all(|o| !matches!(o.outcome, Outcome::Failed { .. } | Outcome::Skipped { .. } | Outcome::NotStarted))
+    }
+    pub fn get(&self, id: &str) -> Option<&ComponentOutcome> {
+        self.outcomes.iter().find(|o| o.id == id)
+    }
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|o| f(&o.outcome)).count()
+    }
+}
+
+/// Options of a run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Maximum components in flight; None = unbounded.
+    pub parallelism: Option<usize>,
+    /// Restrict the run to these ids (apply: plus their dependencies; destroy: plus their
+    /// dependents).
+    pub targets: Vec<String>,
+    pub cancel: CancelFlag,
+    /// Live progress callback.
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("unknown target '{0}'")]
+    UnknownTarget(String),
+}
+
+/// A stack's graph bound to its state.
+pub struct Engine {
+    graph: Arc<Graph>,
+    state: StateHandle,
+}
+
+struct TaskResult {
+    index: usize,
+    outcome: Outcome,
+    outputs: Option<Outputs>,
+    started: Duration,
+    ended: Duration,
+}
+
+impl Engine {
+    pub fn new(components: Vec<Arc<dyn Component>>, state: StateHandle) -> Result<Self, EngineError> {
+        Ok(Self { graph: Arc::new(Graph::build(components)?), state })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn state(&self) -> &StateHandle {
+        &self.state
+    }
+
+    fn target_indices(&self, targets: &[String]) -> Result<Vec<usize>, EngineError> {
+        targets
+            .iter()
+            .map(|t| self.graph.index_of(t).ok_or_else(|| EngineError::UnknownTarget(t.clone())))
+            .collect()
+    }
+
+    /// Reads every component that has state and reports drift (`plan --refresh`, `status`).
+    pub async fn refresh(&self, parallelism: usize) -> BTreeMap<String, Result<Drift, String>> {
+        let doc = self.state.snapshot();
+        let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+        let mut set = JoinSet::new();
+        for c in self.graph.components() {
+            let Some(prior) = doc.components.get(c.id()).cloned() else { continue };
+            let c = c.clone();
+            let state = self.state.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let ctx = Ctx::new(
+                    c.id().to_string(),
+                    c.region().to_string(),
+                    Action::NoOp,
+                    BTreeMap::new(),
+                    Some(prior),
+                    state,
+                    c.simulated(),
+                    CancelFlag::default(),
+                );
+                (c.id().to_string(), c.read(&ctx).await.map_err(|e| e.to_string()))
+            });
+        }
+        let mut out = BTreeMap::new();
+        while let Some(Ok((id, r))) = set.join_next().await {
+            out.insert(id, r);
+        }
+        out
+    }
+
+    /// Plans an apply: per component, create / update / replace / delete / no-op, with the
+    /// reason. `drift` (from [`Engine::refresh`]) turns drifted or missing resources into
+    /// updates.
+    pub async fn plan(&self, targets: &[String], drift: Option<&BTreeMap<String, Result<Drift, String>>>) -> Result<Plan, EngineError> {
+        let doc = self.state.snapshot();
+        let selected = if targets.is_empty() {
+            vec![true; self.graph.len()]
+        } else {
+            self.graph.with_dependencies(&self.target_indices(targets)?)
+        };
+        let mut actions: Vec<Option<(Action, String)>> = vec![None; self.graph.len()];
+        for &i in self.graph.topological() {
+            if !selected[i] {
+                continue;
+            }
+            let c = self.graph.component(i);
+            let prior = doc.components.get(c.id());
+            let (mut action, mut reason) = c.plan(prior).await;
+            if action == Action::NoOp && c.wanted() {
+                if let Some(Ok(Drift::Missing { details })) = drift.and_then(|d| d.get(c.id())) {
+                    action = Action::Create;
+                    reason = format!("deleted outside Tandem: {}", details.join("; "));
+                } else if let Some(Ok(Drift::Drifted { details })) = drift.and_then(|d| d.get(c.id())) {
+                    action = Action::Update;
+                    reason = format!("drifted: {}", details.join("; "));
+                } else if let Some(dep) = self.graph.dependencies(i).into_iter().find(|&d| {
+                    matches!(actions[d].as_ref().map(|a| a.0), Some(Action::Create | Action::Replace))
+                }) {
+                    action = Action::Update;
+                    reason = format!("dependency {} will be re-created", self.graph.component(dep).id());
+                } else if let Some(p) = prior {
+                    let h = inputs_hash(&self.graph, i, &doc);
+                    if !p.inputs_hash.is_empty() && p.inputs_hash != h {
+                        action = Action::Update;
+                        reason = "outputs of its dependencies changed".into();
+                    }
+                }
+            }
+            actions[i] = Some((action, reason));
+        }
+        let mut changes = Vec::new();
+        for &i in self.graph.topological() {
+            let Some((action, reason)) = actions[i].take() else { continue };
+            let c = self.graph.component(i);
+            if !c.wanted() && action == Action::NoOp {
+                continue;
+            }
+            changes.push(PlannedChange {
+                id: c.id().to_string(),
+                kind: c.kind().to_string(),
+                placement: c.placement(),
+                region: c.region().to_string(),
+                action,
+                reason,
+                simulated: c.simulated(),
+            });
+        }
+        Ok(Plan { changes })
+    }
+
+    /// Plans a destroy: every component with state, in reverse dependency order.
+    pub fn plan_destroy(&self, targets: &[String]) -> Result<Plan, EngineError> {
+        let doc = self.state.snapshot();
+        let selected = if targets.is_empty() {
+            vec![true; self.graph.len()]
+        } else {
+            self.graph.with_dependents(&self.target_indices(targets)?)
+        };
+        let mut changes = Vec::new();
+        for &i in self.graph.topological().iter().rev() {
+            let c = self.graph.component(i);
+            if selected[i] && doc.components.contains_key(c.id()) {
+                changes.push(PlannedChange {
+                    id: c.id().to_string(),
+                    kind: c.kind().to_string(),
+                    placement: c.placement(),
+                    region: c.region().to_string(),
+                    action: Action::Delete,
+                    reason: "destroy".into(),
+                    simulated: c.simulated(),
+                });
+            }
+        }
+        Ok(Plan { changes })
+    }
+
+    /// Applies `plan` (from [`Engine::plan`]).
+    pub async fn apply(&self, plan: &Plan, opts: &RunOptions) -> Report {
+        let mut work = vec![None; self.graph.len()];
+        for ch in &plan.changes {
+            if let Some(i) = self.graph.index_of(&ch.id) {
+                work[i] = Some(ch.action);
+            }
+        }
+        self.run(true, work, opts).await
+    }
+
+    /// Destroys what `plan` (from [`Engine::plan_destroy`]) lists, dependents first.
+    pub async fn destroy(&self, plan: &Plan, opts: &RunOptions) -> Report {
+        let mut work = vec![None; self.graph.len()];
+        for ch in &plan.changes {
+            if let Some(i) = self.graph.index_of(&ch.id) {
+                work[i] = Some(Action::Delete);
+            }
+        }
+        self.run(false, work, opts).await
+    }
+
+    async fn run(&self, forward: bool, work: Vec<Option<Action>>, opts: &RunOptions) -> Report {
+        let start = Instant::now();
+        let g = &self.graph;
+        let n = g.len();
+        let limit = opts.parallelism.unwrap_or(usize::MAX).max(1);
+        let remaining = g.remaining_path(forward, |i| g.component(i).expected_duration());
+        let topo_pos: Vec<usize> = {
+            let mut pos = vec![0; n];
+            for (p, &i) in g.topological().iter().enumerate() {
+                pos[i] = p;
+            }
+            pos
+        };
+        let upstream = |i: usize| if forward { g.dependencies(i) } else { g.dependents(i) };
+        let downstream = |i: usize| if forward { g.dependents(i) } else { g.dependencies(i) };
+
+        let mut waiting: Vec<usize> = (0..n).map(|i| upstream(i).into_iter().filter(|&u| work[u].is_some()).count()).collect();
+        let mut outcomes: Vec<Option<ComponentOutcome>> = vec![None; n];
+        let doc = self.state.snapshot();
+        let mut outputs: Vec<Option<Outputs>> = (0..n)
+            .map(|i| doc.components.get(g.component(i).id()).filter(|c| c.status == ComponentStatus::Applied).map(|c| c.outputs.clone()))
+            .collect();
+        drop(doc);
+
+        let mut ready: BinaryHeap<(Duration, Reverse<usize>, usize)> = BinaryHeap::new();
+        for i in 0..n {
+            if work[i].is_some() && waiting[i] == 0 {
+                ready.push((remaining[i], Reverse(topo_pos[i]), i));
+            }
+        }
+        let mut set: JoinSet<TaskResult> = JoinSet::new();
+        let mut in_flight = 0usize;
+        let mut cancelled = opts.cancel.is_cancelled();
+
+        loop {
+            while !cancelled && in_flight < limit {
+                let Some((_, _, i)) = ready.pop() else { break };
+                let Some(action) = work[i] else { continue };
+                if outcomes[i].is_some() {
+                    continue;
+                }
+                let c = g.component(i).clone();
+                let inputs: BTreeMap<String, Outputs> = g
+                    .dependencies(i)
+                    .into_iter()
+                    .filter(|&d| g.component(d).wanted())
+                    .filter_map(|d| outputs[d].clone().map(|o| (g.component(d).id().to_string(), o)))
+                    .collect();
+                let state = self.state.clone();
+                let progress = opts.progress.clone();
+                let cancel = opts.cancel.clone();
+                let span = tracing::info_span!("component", id = %c.id(), region = %c.region());
+                set.spawn(
+                    async move {
+                        let started = start.elapsed();
+                        let (outcome, outs) = if forward {
+                            run_apply(&c, action, inputs, &state, cancel, progress.as_deref()).await
+                        } else {
+                            (run_destroy(&c, &state, cancel, progress.as_deref()).await, None)
+                        };
+                        let ended = start.elapsed();
+                        if let Some(p) = progress.as_deref() {
+                            p(Progress::Finished { id: c.id().to_string(), outcome: outcome.clone(), elapsed: ended - started });
+                        }
+                        TaskResult { index: i, outcome, outputs: outs, started, ended }
+                    }
+                    .instrument(span),
+                );
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            tokio::select! {
+                joined = set.join_next() => {
+                    let Some(joined) = joined else { break };
+                    in_flight -= 1;
+                    let r = match joined {
+                        Ok(r) => r,
+                        Err(e) => {
+                            // A panicking component: find which one is impossible here, so
+                            // report it generically; JoinSet tasks carry their index only on success.
+                            tracing::error!(error = %e, "component task panicked");
+                            continue;
+                        }
+                    };
+                    let i = r.index;
+                    if let Some(o) = r.outputs {
+                        outputs[i] = Some(o);
+                    }
+                    let failed = r.outcome.is_failure();
+                    outcomes[i] = Some(ComponentOutcome {
+                        id: g.component(i).id().to_string(),
+                        outcome: r.outcome,
+                        elapsed: r.ended - r.started,
+                        started_at: Some(r.started),
+                        ended_at: Some(r.ended),
+                    });
+                    if failed {
+                        let culprit = g.component(i).id().to_string();
+                        let closure = if forward { g.with_dependents(&[i]) } else { g.with_dependencies(&[i]) };
+                        for (j, inside) in closure.into_iter().enumerate() {
+                            if inside && j != i && work[j].is_some() && outcomes[j].is_none() {
+                                let reason = if forward {
+                                    format!("dependency {culprit} failed")
+                                } else {
+                                    format!("dependent {culprit} failed to delete")
+                                };
+                                if let Some(p) = opts.progress.as_deref() {
+                                    p(Progress::Finished { id: g.component(j).id().to_string(), outcome: Outcome::Skipped { reason: reason.clone() }, elapsed: Duration::ZERO });
+                                }
+                                outcomes[j] = Some(ComponentOutcome {
+                                    id: g.component(j).id().to_string(),
+                                    outcome: Outcome::Skipped { reason },
+                                    elapsed: Duration::ZERO,
+                                    started_at: None,
+                                    ended_at: None,
+                                });
+                            }
+                        }
+                    } else {
+                        for d in downstream(i) {
+                            if work[d].is_some() {
+                                waiting[d] -= 1;
+                                if waiting[d] == 0 && outcomes[d].is_none() {
+                                    ready.push((remaining[d], Reverse(topo_pos[d]), d));
+                                }
+                            }
+                        }
+                    }
+                }
+                _ = opts.cancel.cancelled(), if !cancelled => {
+                    tracing::warn!("interrupted: letting {in_flight} in-flight component(s) finish");
+                    cancelled = true;
+                }
+            }
+        }
+        let interrupted = cancelled;
+        let outcomes = (0..n)
+            .filter(|&i| work[i].is_some())
+            .map(|i| {
+                outcomes[i].take().unwrap_or_else(|| ComponentOutcome {
+                    id: g.component(i).id().to_string(),
+                    outcome: Outcome::NotStarted,
+                    elapsed: Duration::ZERO,
+                    started_at: None,
+                    ended_at: None,
+                })
+            })
+            .collect();
+        Report { outcomes, wall: start.elapsed(), interrupted }
+    }
+}
+
+/// Hash of the outputs of `i`'s (wanted) dependencies as recorded in `doc`.
+fn inputs_hash(g: &Graph, i: usize, doc: &StateDoc) -> String {
+    let map: BTreeMap<&str, Option<&Outputs>> = g
+        .dependencies(i)
+        .into_iter()
+        .filter(|&d| g.component(d).wanted())
+        .map(|d| {
+            let id = g.component(d).id();
+            (id, doc.components.get(id).map(|c| &c.outputs))
+        })
+        .collect();
+    stable_hash(&serde_json::to_value(map).unwrap_or_default())
+}
+
+fn hash_inputs(inputs: &BTreeMap<String, Outputs>) -> String {
+    let map: BTreeMap<&str, Option<&Outputs>> = inputs.iter().map(|(k, v)| (k.as_str(), Some(v))).collect();
+    stable_hash(&serde_json::to_value(map).unwrap_or_default())
+}
+
+async fn set_status(state: &StateHandle, c: &Arc<dyn Component>, status: ComponentStatus, error: Option<String>) -> Result<(), String> {
+    let (id, kind, placement, region, simulated) =
+        (c.id().to_string(), c.kind().to_string(), c.placement(), c.region().to_string(), c.simulated());
+    state
+        .update(move |doc| {
+            let e = doc.components.entry(id).or_insert_with(|| ComponentState::new(&kind, placement, &region));
+            e.kind = kind;
+            e.placement = placement;
+            e.region = region;
+            e.simulated = simulated;
+            e.status = status;
+            e.error = error;
+            e.updated_at = now();
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn run_apply(
+    c: &Arc<dyn Component>,
+    action: Action,
+    inputs: BTreeMap<String, Outputs>,
+    state: &StateHandle,
+    cancel: CancelFlag,
+    progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
+) -> (Outcome, Option<Outputs>) {
+    let prior = state.snapshot().components.get(c.id()).cloned();
+    let ih = hash_inputs(&inputs);
+    let mut action = action;
+    if action == Action::NoOp {
+        match &prior {
+            Some(p) if p.inputs_hash.is_empty() || p.inputs_hash == ih || !c.wanted() => {
+                return (Outcome::Unchanged, if c.wanted() { Some(p.outputs.clone()) } else { None });
+            }
+            Some(_) => action = Action::Update,
+            None => return (Outcome::Unchanged, None),
+        }
+    }
+    if let Some(p) = progress {
+        p(Progress::Started { id: c.id().to_string(), action, region: c.region().to_string(), simulated: c.simulated() });
+    }
+    let ctx_for = |a: Action, prior: Option<ComponentState>| {
+        Ctx::new(c.id().to_string(), c.region().to_string(), a, inputs.clone(), prior, state.clone(), c.simulated(), cancel.clone())
+    };
+    if matches!(action, Action::Delete | Action::Replace) {
+        if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
+            return (Outcome::Failed { error: e }, None);
+        }
+        if let Err(e) = c.destroy(&ctx_for(action, prior.clone())).await {
+            let msg = error_chain(&e);
+            let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
+            return (Outcome::Failed { error: msg }, None);
+        }
+        if action == Action::Delete {
+            let id = c.id().to_string();
+            return match state.update(move |doc| doc.components.remove(&id)).await {
+                Ok(_) => (Outcome::Deleted, None),
+                Err(e) => (Outcome::Failed { error: e.to_string() }, None),
+            };
+        }
+    }
+    if let Err(e) = set_status(state, c, ComponentStatus::Pending, None).await {
+        return (Outcome::Failed { error: e }, None);
+    }
+    let prior_for_apply = if action == Action::Replace { None } else { prior };
+    let ctx = ctx_for(if action == Action::Replace { Action::Create } else { action }, prior_for_apply);
+    match c.apply(&ctx).await {
+        Ok(outs) => {
+            let missing: Vec<&str> = c.outputs().into_iter().filter(|k| !outs.contains_key(*k)).collect();
+            if !missing.is_empty() {
+                let msg = format!("apply did not return declared outputs: {}", missing.join(", "));
+                let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
+                return (Outcome::Failed { error: msg }, None);
+            }
+            let desired = c.desired();
+            let (rh, uh) = (stable_hash(&desired.replace_on), stable_hash(&desired.update_on));
+            let id = c.id().to_string();
+            let saved = outs.clone();
+            let r = state
+                .update(move |doc| {
+                    if let Some(e) = doc.components.get_mut(&id) {
+                        e.status = ComponentStatus::Applied;
+                        e.replace_hash = rh;
+                        e.update_hash = uh;
+                        e.inputs_hash = ih;
+                        e.outputs = saved;
+                        e.error = None;
+                        e.updated_at = now();
+                    }
+                })
+                .await;
+            match r {
+                Ok(()) => (
+                    match action {
+                        Action::Create => Outcome::Created,
+                        Action::Replace => Outcome::Replaced,
+                        _ => Outcome::Updated,
+                    },
+                    Some(outs),
+                ),
+                Err(e) => (Outcome::Failed { error: e.to_string() }, None),
+            }
+        }
+        Err(e) => {
+            let msg = error_chain(&e);
+            let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
+            (Outcome::Failed { error: msg }, None)
+        }
+    }
+}
+
+async fn run_destroy(
+    c: &Arc<dyn Component>,
+    state: &StateHandle,
+    cancel: CancelFlag,
+    progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
+) -> Outcome {
+    let Some(prior) = state.snapshot().components.get(c.id()).cloned() else {
+        return Outcome::Unchanged;
+    };
+    if let Some(p) = progress {
+        p(Progress::Started { id: c.id().to_string(), action: Action::Delete, region: c.region().to_string(), simulated: c.simulated() });
+    }
+    if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
+        return Outcome::Failed { error: e };
+    }
+    let ctx = Ctx::new(c.id().to_string(), c.region().to_string(), Action::Delete, BTreeMap::new(), Some(prior), state.clone(), c.simulated(), cancel);
+    match c.destroy(&ctx).await {
+        Ok(()) => {
+            let id = c.id().to_string();
+            match state.update(move |doc| doc.components.remove(&id)).await {
+                Ok(_) => Outcome::Deleted,
+                Err(e) => Outcome::Failed { error: e.to_string() },
+            }
+        }
+        Err(e) => {
+            let msg = error_chain(&e);
+            let _ = set_status(state, c, ComponentStatus::Destroying, Some(msg.clone())).await;
+            Outcome::Failed { error: msg }
+        }
+    }
+}
+
+/// An error and its sources, joined with ": ".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
+}
+
+/// Ids of components in state that the stack no longer has (cannot be destroyed by it).
+pub fn orphaned_ids(graph: &Graph, doc: &StateDoc) -> Vec<String> {
+    let known: HashMap<&str, ()> = graph.components().iter().map(|c| (c.id(), ())).collect();
+    doc.components.keys().filter(|k| !known.contains_key(k.as_str())).cloned().collect()
+}

@@ -1,0 +1,462 @@
+//! Engine tests with synthetic components (no AWS): scheduling, failure isolation,
+//! critical-path priority, resume after interruption, idempotency, graph errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::executor::Outcome;
+use tandem_core::graph::{Graph, GraphError};
+use tandem_core::state::{ComponentStatus, LocalBackend, MemoryBackend, ResourceStatus, StateBackend, StateDoc, StateHandle};
+use tandem_core::{Action, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, Outputs, Placement, RunOptions};
+
+/// A fake cloud: resources by name, with a count of creates.
+#[derive(Default)]
+struct Cloud {
+    resources: HashMap<String, String>,
+    creates: usize,
+    deletes: usize,
+    log: Vec<(String, tokio::time::Instant, tokio::time::Instant)>,
+}
+
+type SharedCloud = Arc<Mutex<Cloud>>;
+
+struct Synth {
+    id: String,
+    deps: Vec<String>,
+    dur: Duration,
+    fail: bool,
+    version: u32,
+    cloud: SharedCloud,
+    /// Crash (return an error) right after the cloud create, before journaling `done`.
+    crash_after_create: Mutex<bool>,
+}
+
+fn synth(id: &str, deps: &[&str], ms: u64, cloud: &SharedCloud) -> Synth {
+    Synth {
+        id: id.into(),
+        deps: deps.iter().map(|s| s.to_string()).collect(),
+        dur: Duration::from_millis(ms),
+        fail: false,
+        version: 1,
+        cloud: cloud.clone(),
+        crash_after_create: Mutex::new(false),
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for Synth {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> &'static str {
+        "synthetic"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Primary
+    }
+    fn region(&self) -> &str {
+        "us-east-1"
+    }
+    fn dependencies(&self) -> Vec<String> {
+        self.deps.clone()
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["name", "id"]
+    }
+    fn expected_duration(&self) -> Duration {
+        self.dur
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(json!({"name": self.id}), json!({"version": self.version}))
+    }
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let t0 = tokio::time::Instant::now();
+        for d in &self.deps {
+            let o: BTreeMap<String, String> = ctx.input(d)?;
+            assert_eq!(o.get("name"), Some(d), "typed input of {d}");
+        }
+        tokio::time::sleep(self.dur).await;
+        if self.fail {
+            return Err(ComponentError::invalid(&self.id, "us-east-1", "synthetic failure"));
+        }
+        let existing = { self.cloud.lock().unwrap().resources.get(&self.id).cloned() };
+        let id = match existing {
+            // Adopt what exists (recorded or found by name).
+            Some(id) => {
+                ctx.done("main", &id).await?;
+                id
+            }
+            None => {
+                ctx.pending("main", "create").await?;
+                let id = {
+                    let mut c = self.cloud.lock().unwrap();
+                    c.creates += 1;
+                    let id = format!("res-{}-{}", self.id, c.creates);
+                    c.resources.insert(self.id.clone(), id.clone());
+                    id
+                };
+                if std::mem::replace(&mut *self.crash_after_create.lock().unwrap(), false) {
+                    return Err(ComponentError::Interrupted);
+                }
+                ctx.done("main", &id).await?;
+                id
+            }
+        };
+        self.cloud.lock().unwrap().log.push((self.id.clone(), t0, tokio::time::Instant::now()));
+        Ok(BTreeMap::from([("name".to_string(), json!(self.id)), ("id".to_string(), json!(id))]))
+    }
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let t0 = tokio::time::Instant::now();
+        tokio::time::sleep(self.dur).await;
+        if self.fail {
+            return Err(ComponentError::invalid(&self.id, "us-east-1", "synthetic delete failure"));
+        }
+        {
+            let mut c = self.cloud.lock().unwrap();
+            if c.resources.remove(&self.id).is_some() {
+                c.deletes += 1;
+            }
+            c.log.push((self.id.clone(), t0, tokio::time::Instant::now()));
+        }
+        ctx.removed("main").await
+    }
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        Ok(if self.cloud.lock().unwrap().resources.contains_key(&self.id) {
+            Drift::InSync
+        } else {
+            Drift::Missing { details: vec![format!("{} is gone", self.id)] }
+        })
+    }
+}
+
+fn engine(components: Vec<Synth>, state: StateHandle) -> Engine {
+    Engine::new(components.into_iter().map(|c| Arc::new(c) as Arc<dyn Component>).collect(), state).unwrap()
+}
+
+fn mem_state() -> StateHandle {
+    StateHandle::new(StateDoc::new("test"), Arc::new(MemoryBackend::default()))
+}
+
+fn span(cloud: &SharedCloud, id: &str) -> (tokio::time::Instant, tokio::time::Instant) {
+    let c = cloud.lock().unwrap();
+    let (_, s, e) = c.log.iter().find(|(i, _, _)| i == id).unwrap_or_else(|| panic!("{id} did not run"));
+    (*s, *e)
+}
+
+async fn apply_all(e: &Engine, opts: &RunOptions) -> tandem_core::Report {
+    let plan = e.plan(&[], None).await.unwrap();
+    e.apply(&plan, opts).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_components_overlap_and_dependents_wait() {
+    let cloud = SharedCloud::default();
+    // a, b independent; c depends on both.
+    let e = engine(vec![synth("a", &[], 100, &cloud), synth("b", &[], 300, &cloud), synth("c", &["a", "b"], 50, &cloud)], mem_state());
+    let r = apply_all(&e, &RunOptions::default()).await;
+    assert!(r.success(), "{r:?}");
+    let (a0, a1) = span(&cloud, "a");
+    let (b0, b1) = span(&cloud, "b");
+    let (c0, _) = span(&cloud, "c");
+    assert!(a0 < b1 && b0 < a1, "a and b overlap in time");
+    assert!(c0 >= a1 && c0 >= b1, "c starts after both dependencies end");
+    // Event-driven: total = max(a,b) + c, not a sum.
+    assert_eq!(r.wall, Duration::from_millis(350));
+}
+
+#[tokio::test(start_paused = true)]
+async fn starts_each_component_when_its_own_dependencies_finish() {
+    let cloud = SharedCloud::default();
+    // a(10) -> c(10); b(500). Level-by-level would start c after b; event-driven starts it at 10ms.
+    let e = engine(vec![synth("a", &[], 10, &cloud), synth("b", &[], 500, &cloud), synth("c", &["a"], 10, &cloud)], mem_state());
+    let r = apply_all(&e, &RunOptions::default()).await;
+    assert!(r.success());
+    let (a0, _) = span(&cloud, "a");
+    let (c0, _) = span(&cloud, "c");
+    assert_eq!(c0 - a0, Duration::from_millis(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_stops_only_its_dependents_and_every_failure_is_reported() {
+    let cloud = SharedCloud::default();
+    let mut bad1 = synth("bad1", &[], 10, &cloud);
+    bad1.fail = true;
+    let mut bad2 = synth("bad2", &[], 20, &cloud);
+    bad2.fail = true;
+    let e = engine(
+        vec![
+            bad1,
+            bad2,
+            synth("child", &["bad1"], 10, &cloud),
+            synth("grandchild", &["child"], 10, &cloud),
+            synth("good", &[], 100, &cloud),
+            synth("good-child", &["good"], 10, &cloud),
+        ],
+        mem_state(),
+    );
+    let r = apply_all(&e, &RunOptions::default()).await;
+    assert!(!r.success());
+    let failures: Vec<&str> = r.failures().iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(failures, vec!["bad1", "bad2"]);
+    assert!(matches!(&r.get("child").unwrap().outcome, Outcome::Skipped { reason } if reason.contains("bad1")));
+    assert!(matches!(&r.get("grandchild").unwrap().outcome, Outcome::Skipped { .. }));
+    assert_eq!(r.get("good").unwrap().outcome, Outcome::Created);
+    assert_eq!(r.get("good-child").unwrap().outcome, Outcome::Created);
+    // The failed component's state says so, with the error.
+    let doc = e.state().snapshot();
+    assert_eq!(doc.components["bad1"].status, ComponentStatus::Failed);
+    assert!(doc.components["bad1"].error.as_deref().unwrap().contains("synthetic failure"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn bounded_executor_prefers_the_critical_path() {
+    let cloud = SharedCloud::default();
+    // Three ready roots; with parallelism 1 the one heading the longest chain goes first.
+    let e = engine(
+        vec![
+            synth("short", &[], 10, &cloud),
+            synth("medium", &[], 20, &cloud),
+            synth("long-head", &[], 10, &cloud),
+            synth("long-tail", &["long-head"], 500, &cloud),
+        ],
+        mem_state(),
+    );
+    let r = apply_all(&e, &RunOptions { parallelism: Some(1), ..Default::default() }).await;
+    assert!(r.success());
+    let order: Vec<String> = cloud.lock().unwrap().log.iter().map(|(i, _, _)| i.clone()).collect();
+    assert_eq!(order, vec!["long-head", "long-tail", "medium", "short"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallelism_bounds_concurrency() {
+    let cloud = SharedCloud::default();
+    let comps: Vec<Synth> = (0..10).map(|i| synth(&format!("c{i}"), &[], 100, &cloud)).collect();
+    let e = engine(comps, mem_state());
+    let r = apply_all(&e, &RunOptions { parallelism: Some(3), ..Default::default() }).await;
+    assert!(r.success());
+    // 10 components of 100 ms, 3 at a time: 4 waves.
+    assert_eq!(r.wall, Duration::from_millis(400));
+}
+
+#[tokio::test(start_paused = true)]
+async fn apply_twice_second_run_is_all_no_op() {
+    let cloud = SharedCloud::default();
+    let mk = |cloud: &SharedCloud| vec![synth("a", &[], 10, cloud), synth("b", &["a"], 10, cloud)];
+    let state = mem_state();
+    let e = engine(mk(&cloud), state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let creates = cloud.lock().unwrap().creates;
+    let e2 = engine(mk(&cloud), state.clone());
+    let plan = e2.plan(&[], None).await.unwrap();
+    assert!(!plan.has_changes(), "{plan:?}");
+    let r = e2.apply(&plan, &RunOptions::default()).await;
+    assert!(r.outcomes.iter().all(|o| o.outcome == Outcome::Unchanged), "{r:?}");
+    assert_eq!(cloud.lock().unwrap().creates, creates);
+}
+
+#[tokio::test(start_paused = true)]
+async fn config_change_plans_update_and_replace() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(vec![synth("a", &[], 10, &cloud), synth("b", &["a"], 10, &cloud)], state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let mut a2 = synth("a", &[], 10, &cloud);
+    a2.version = 2;
+    let e2 = engine(vec![a2, synth("b", &["a"], 10, &cloud)], state.clone());
+    let plan = e2.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("a"), Some(Action::Update));
+    assert_eq!(plan.action_of("b"), Some(Action::NoOp));
+}
+
+#[tokio::test(start_paused = true)]
+async fn interrupted_run_resumes_without_recreating() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = SharedCloud::default();
+    let backend: Arc<dyn StateBackend> = Arc::new(LocalBackend::new(dir.path(), "dev"));
+    let state = StateHandle::new(StateDoc::new("dev"), backend.clone());
+    let a = synth("a", &[], 10, &cloud);
+    *a.crash_after_create.lock().unwrap() = true;
+    let e = engine(vec![a, synth("b", &["a"], 10, &cloud)], state);
+    let r = apply_all(&e, &RunOptions::default()).await;
+    assert!(!r.success());
+    // The journal on disk has a pending entry for a's resource, created in the cloud.
+    let doc = backend.load().unwrap().unwrap();
+    assert_eq!(doc.components["a"].resources["main"].status, ResourceStatus::Pending);
+    assert_eq!(doc.unresolved(), vec![("a", "main")]);
+    assert_eq!(cloud.lock().unwrap().creates, 1);
+
+    // A new process: load state from disk and run again.
+    let state = StateHandle::new(backend.load().unwrap().unwrap(), backend.clone());
+    let e = engine(vec![synth("a", &[], 10, &cloud), synth("b", &["a"], 10, &cloud)], state);
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("a"), Some(Action::Update), "pending component is resumed");
+    let r = e.apply(&plan, &RunOptions::default()).await;
+    assert!(r.success(), "{r:?}");
+    assert_eq!(cloud.lock().unwrap().creates, 2, "a adopted (not re-created), b created");
+    let doc = backend.load().unwrap().unwrap();
+    assert_eq!(doc.components["a"].resources["main"].status, ResourceStatus::Done);
+    assert_eq!(doc.components["a"].resources["main"].id.as_deref(), Some("res-a-1"));
+    assert!(doc.unresolved().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_walks_the_graph_in_reverse_and_second_destroy_is_a_no_op() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let mk = |cloud: &SharedCloud| vec![synth("a", &[], 10, cloud), synth("b", &["a"], 10, cloud), synth("c", &["b"], 10, cloud)];
+    let e = engine(mk(&cloud), state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    cloud.lock().unwrap().log.clear();
+    let plan = e.plan_destroy(&[]).unwrap();
+    let r = e.destroy(&plan, &RunOptions::default()).await;
+    assert!(r.success(), "{r:?}");
+    let order: Vec<String> = cloud.lock().unwrap().log.iter().map(|(i, _, _)| i.clone()).collect();
+    assert_eq!(order, vec!["c", "b", "a"]);
+    assert!(state.snapshot().components.is_empty());
+    assert!(cloud.lock().unwrap().resources.is_empty());
+    let plan = e.plan_destroy(&[]).unwrap();
+    assert!(plan.changes.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_failure_keeps_dependencies() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(vec![synth("a", &[], 10, &cloud), synth("b", &["a"], 10, &cloud)], state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let mut b = synth("b", &["a"], 10, &cloud);
+    b.fail = true;
+    let e = engine(vec![synth("a", &[], 10, &cloud), b], state.clone());
+    let r = e.destroy(&e.plan_destroy(&[]).unwrap(), &RunOptions::default()).await;
+    assert!(r.get("b").unwrap().outcome.is_failure());
+    assert!(matches!(&r.get("a").unwrap().outcome, Outcome::Skipped { reason } if reason.contains("b")));
+    assert!(cloud.lock().unwrap().resources.contains_key("a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_scheduling_and_lets_in_flight_finish() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(vec![synth("a", &[], 100, &cloud), synth("b", &["a"], 100, &cloud)], state.clone());
+    let cancel = CancelFlag::default();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c2.cancel();
+    });
+    let r = apply_all(&e, &RunOptions { cancel, ..Default::default() }).await;
+    assert!(r.interrupted);
+    assert_eq!(r.get("a").unwrap().outcome, Outcome::Created, "in-flight component finished");
+    assert_eq!(r.get("b").unwrap().outcome, Outcome::NotStarted);
+    assert_eq!(state.snapshot().components["a"].status, ComponentStatus::Applied, "state saved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn targets_apply_only_the_target_and_its_dependencies() {
+    let cloud = SharedCloud::default();
+    let e = engine(vec![synth("a", &[], 10, &cloud), synth("b", &["a"], 10, &cloud), synth("c", &[], 10, &cloud)], mem_state());
+    let plan = e.plan(&["b".to_string()], None).await.unwrap();
+    let ids: Vec<&str> = plan.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, vec!["a", "b"]);
+    assert!(e.plan(&["nope".to_string()], None).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_detects_resources_deleted_out_of_band() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(vec![synth("a", &[], 10, &cloud)], state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    cloud.lock().unwrap().resources.clear();
+    let drift = e.refresh(4).await;
+    let plan = e.plan(&[], Some(&drift)).await.unwrap();
+    assert_eq!(plan.action_of("a"), Some(Action::Create));
+}
+
+struct Bare(&'static str, Vec<&'static str>);
+
+#[async_trait::async_trait]
+impl Component for Bare {
+    fn id(&self) -> &str {
+        self.0
+    }
+    fn kind(&self) -> &'static str {
+        "bare"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Global
+    }
+    fn region(&self) -> &str {
+        "us-east-1"
+    }
+    fn dependencies(&self) -> Vec<String> {
+        self.1.iter().map(|s| s.to_string()).collect()
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["x"]
+    }
+    fn expected_duration(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn desired(&self) -> Desired {
+        Desired::default()
+    }
+    async fn apply(&self, _ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        Ok(Outputs::new())
+    }
+    async fn destroy(&self, _ctx: &Ctx) -> Result<(), ComponentError> {
+        Ok(())
+    }
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        Ok(Drift::InSync)
+    }
+}
+
+fn bare(v: Vec<Bare>) -> Vec<Arc<dyn Component>> {
+    v.into_iter().map(|b| Arc::new(b) as Arc<dyn Component>).collect()
+}
+
+#[test]
+fn cycle_error_names_the_cycle_path() {
+    let err = Graph::build(bare(vec![Bare("a", vec!["c"]), Bare("b", vec!["a"]), Bare("c", vec!["b"]), Bare("d", vec![])])).err().unwrap();
+    match &err {
+        GraphError::Cycle(path) => {
+            assert_eq!(path.first(), path.last());
+            assert_eq!(path.len(), 4, "{path:?}");
+            for id in ["a", "b", "c"] {
+                assert!(path.iter().any(|p| p == id), "{path:?}");
+            }
+            assert!(!path.iter().any(|p| p == "d"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains(" -> "));
+}
+
+#[test]
+fn unknown_dependency_names_both_ends() {
+    let err = Graph::build(bare(vec![Bare("api", vec!["functon-primary"])])).err().unwrap();
+    let s = err.to_string();
+    assert!(s.contains("api") && s.contains("functon-primary"), "{s}");
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    assert_eq!(Graph::build(bare(vec![Bare("a", vec![]), Bare("a", vec![])])).err(), Some(GraphError::DuplicateId("a".into())));
+}
+
+#[tokio::test]
+async fn missing_declared_outputs_fail_the_component() {
+    let e = Engine::new(bare(vec![Bare("a", vec![])]), mem_state()).unwrap();
+    let r = apply_all(&e, &RunOptions::default()).await;
+    assert!(matches!(&r.get("a").unwrap().outcome, Outcome::Failed { error } if error.contains("declared outputs: x")));
+}
+
+#[test]
+fn graph_renders_dot_and_mermaid() {
+    let g = Graph::build(bare(vec![Bare("a", vec![]), Bare("b", vec!["a"])])).unwrap();
+    assert!(g.to_dot().contains("\"a\" -> \"b\""));
+    assert!(g.to_mermaid().contains("a --> b"));
+}
