@@ -1,0 +1,230 @@
+//! The CLI's commands: config → stack → engine, with exit codes 0 / 1 / 2.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tandem_core::config::{self, Config};
+use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
+use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateHandle};
+use tandem_core::{CancelFlag, Engine};
+
+use crate::render::{self, Progress};
+use crate::stack;
+use crate::{Cli, Command, Exit, GraphFormat};
+
+fn state_dir(cfg: &Config) -> PathBuf {
+    std::env::var_os("TANDEM_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| cfg.state.dir.clone())
+}
+
+struct Opened {
+    backend: Arc<LocalBackend>,
+    state: StateHandle,
+    _lock: Option<LockGuard>,
+}
+
+fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
+    let suffix = &cfg.environment_suffix;
+    let backend = Arc::new(LocalBackend::new(&state_dir(cfg), suffix));
+    let guard = if lock { Some(backend.lock(suffix)?) } else { None };
+    let doc = backend.load()?.unwrap_or_else(|| StateDoc::new(suffix));
+    let state = StateHandle::new(doc, backend.clone() as Arc<dyn StateBackend>);
+    Ok(Opened { backend, state, _lock: guard })
+}
+
+fn confirm(what: &str, yes: bool) -> Result<bool, Exit> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!("error: refusing to {what} without --yes when not on a terminal (fix: add --yes)");
+        return Err(Exit::BadInput);
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return Ok(false);
+    }
+    Ok(line.trim() == "yes")
+}
+
+fn cancel_on_ctrl_c() -> CancelFlag {
+    let cancel = CancelFlag::default();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupt: no new component will start; waiting for in-flight calls to finish and saving state (Ctrl-C again to abort at once)");
+            c.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    cancel
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let cfg = match config::load(&cli.config, cli.stack.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("error: {e}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    match cli.command {
+        Command::Validate => {
+            println!(
+                "{} is valid: stack '{}', primary {}, secondary {}{}",
+                cli.config.display(),
+                cfg.environment_suffix,
+                cfg.primary_region,
+                cfg.secondary_region,
+                if cfg.simulate.is_empty() { String::new() } else { format!(", simulated: {}", cfg.simulate.join(", ")) }
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Graph { format } => {
+            let s = stack::Stack::load(&cfg, false).await?;
+            let engine = Engine::new(s.components, StateHandle::in_memory())?;
+            match format {
+                GraphFormat::Dot => print!("{}", engine.graph().to_dot()),
+                GraphFormat::Mermaid => print!("{}", engine.graph().to_mermaid()),
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Outputs { json } => {
+            let opened = open_state(&cfg, false)?;
+            render::outputs(&opened.state.snapshot(), json);
+            Ok(Exit::Ok)
+        }
+        Command::Plan { refresh, json, targets } => {
+            let s = stack::Stack::load(&cfg, true).await?;
+            let opened = open_state(&cfg, false)?;
+            let engine = Engine::new(s.components, opened.state.clone())?;
+            let drift = if refresh { Some(engine.refresh(8).await) } else { None };
+            let plan = match engine.plan(&targets, drift.as_ref()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::BadInput);
+                }
+            };
+            render::plan(&cfg, &plan, json, "apply");
+            Ok(Exit::Ok)
+        }
+        Command::Apply { yes, targets, parallelism, json } => {
+            let s = stack::Stack::load(&cfg, true).await?;
+            let opened = open_state(&cfg, true)?;
+            let engine = Engine::new(s.components, opened.state.clone())?;
+            let plan = match engine.plan(&targets, None).await {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::BadInput);
+                }
+            };
+            if !json {
+                render::plan(&cfg, &plan, false, "apply");
+            }
+            if !plan.has_changes() {
+                if json {
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot());
+                } else {
+                    println!("\nNo changes. The stack matches the configuration.");
+                    render::outputs(&opened.state.snapshot(), false);
+                }
+                return Ok(Exit::Ok);
+            }
+            match confirm("apply these changes", yes) {
+                Ok(true) => {}
+                Ok(false) => {
+                    println!("Apply cancelled.");
+                    return Ok(Exit::Ok);
+                }
+                Err(code) => return Ok(code),
+            }
+            execute(&cfg, &engine, &plan, parallelism, json, false, &opened).await
+        }
+        Command::Destroy { yes, targets, parallelism, json } => {
+            let s = stack::Stack::load(&cfg, false).await?;
+            let opened = open_state(&cfg, true)?;
+            let engine = Engine::new(s.components, opened.state.clone())?;
+            let orphans = orphaned_ids(engine.graph(), &opened.state.snapshot());
+            if !orphans.is_empty() {
+                eprintln!("warning: state has components this version of Tandem does not know: {}", orphans.join(", "));
+            }
+            let plan = match engine.plan_destroy(&targets) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::BadInput);
+                }
+            };
+            if plan.changes.is_empty() {
+                if json {
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot());
+                } else {
+                    println!("Nothing to destroy: stack '{}' has no resources in state.", cfg.environment_suffix);
+                }
+                return Ok(Exit::Ok);
+            }
+            if !json {
+                render::plan(&cfg, &plan, false, "destroy");
+            }
+            match confirm("destroy every resource listed above, in both regions", yes) {
+                Ok(true) => {}
+                Ok(false) => {
+                    println!("Destroy cancelled.");
+                    return Ok(Exit::Ok);
+                }
+                Err(code) => return Ok(code),
+            }
+            execute(&cfg, &engine, &plan, parallelism, json, true, &opened).await
+        }
+        Command::Status { json } => {
+            let s = stack::Stack::load(&cfg, false).await?;
+            let opened = open_state(&cfg, false)?;
+            let engine = Engine::new(s.components, opened.state.clone())?;
+            let drift = engine.refresh(8).await;
+            let ok = render::status(&opened.state.snapshot(), &drift, json);
+            Ok(if ok { Exit::Ok } else { Exit::Failed })
+        }
+        Command::Failover { unplanned, yes } => {
+            let what = if unplanned { "fail over the Aurora global database (unplanned, may lose data)" } else { "switch over the Aurora global database (planned)" };
+            match confirm(what, yes) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Exit::Ok),
+                Err(code) => return Ok(code),
+            }
+            let _opened = open_state(&cfg, true)?;
+            let aws = tandem_core::aws::AwsContext::load().await;
+            let msg = tandem_data::aurora_switchover(&cfg, &aws, !unplanned).await.context("Aurora failover")?;
+            println!("{msg}");
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+async fn execute(cfg: &Config, engine: &Engine, plan: &Plan, parallelism: usize, json: bool, destroy: bool, opened: &Opened) -> anyhow::Result<Exit> {
+    let progress = Progress::new(json);
+    let opts = RunOptions {
+        parallelism: Some(parallelism.max(1)),
+        targets: Vec::new(),
+        cancel: cancel_on_ctrl_c(),
+        progress: Some(progress.callback()),
+    };
+    let report = if destroy { engine.destroy(plan, &opts).await } else { engine.apply(plan, &opts).await };
+    progress.finish();
+    let doc = opened.state.snapshot();
+    if json {
+        render::report_json(cfg, plan, Some(&report), &doc);
+    } else {
+        render::summary(&report, destroy, &opened.backend.describe());
+        if !destroy {
+            render::outputs(&doc, false);
+        }
+    }
+    Ok(if report.success() { Exit::Ok } else { Exit::Failed })
+}

@@ -1,0 +1,48 @@
+//! The full stack: every crate's components, built from one configuration and one shared
+//! per-region AWS context.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tandem_core::aws::AwsContext;
+use tandem_core::config::Config;
+use tandem_core::Component;
+
+pub struct Stack {
+    pub components: Vec<Arc<dyn Component>>,
+}
+
+/// The workspace root (where `lambda/` lives) for building the Lambda package: the current
+/// directory if it has `lambda/`, else the directory of this binary's source tree.
+fn workspace_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    if cwd.join("lambda/Cargo.toml").exists() {
+        return cwd;
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if built.join("lambda/Cargo.toml").exists() {
+        return built;
+    }
+    cwd
+}
+
+impl Stack {
+    /// Builds every component. `with_package` builds (or reuses) the Lambda package so its
+    /// SHA-256 takes part in planning; commands that do not plan skip the build.
+    pub async fn load(cfg: &Config, with_package: bool) -> anyhow::Result<Self> {
+        let aws = AwsContext::load().await;
+        let package = if with_package {
+            tandem_compute::package::ensure_package(cfg, &workspace_root()).context("building the Lambda package")?
+        } else {
+            tandem_compute::package::Package::unbuilt()
+        };
+        let mut components: Vec<Arc<dyn Component>> = Vec::new();
+        components.extend(tandem_network::components(cfg, &aws));
+        components.extend(tandem_traffic::components(cfg, &aws));
+        components.extend(tandem_data::components(cfg, &aws));
+        components.extend(tandem_compute::components(cfg, &aws, &package));
+        components.extend(tandem_observability::components(cfg, &aws));
+        Ok(Self { components })
+    }
+}

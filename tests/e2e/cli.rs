@@ -1,0 +1,93 @@
+//! CLI contract tests that need no AWS: exit codes, config errors, confirmation, graph.
+
+use tandem_tests::{tandem, tandem_bin};
+
+fn write(dir: &std::path::Path, body: &str) -> String {
+    let p = dir.join("tandem.toml");
+    std::fs::write(&p, body).expect("write config");
+    p.display().to_string()
+}
+
+#[test]
+fn bad_config_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(
+        dir.path(),
+        "environment_suffix = \"Bad_Suffix\"\nsecondary_region = \"us-east-9\"\nsimulate = [\"glob\"]\n[network]\naz_count = 1\nprimary_cidr = \"10.0.0.0/16\"\nsecondary_cidr = \"10.0.0.0/16\"\n[databse]\nmin_capacity = 1\n",
+    );
+    // No AWS endpoint at all: validation must not need one.
+    let env = vec![("AWS_ENDPOINT_URL".to_string(), "http://127.0.0.1:9".to_string())];
+    for cmd in [vec!["validate"], vec!["plan"], vec!["apply", "--yes"]] {
+        let mut args = vec!["--config", cfg.as_str()];
+        args.extend(cmd.iter());
+        let run = tandem(&tandem_bin(), &args, &env, dir.path());
+        assert_eq!(run.code, 2, "{cmd:?}: {run:?}");
+        for key in ["environment_suffix", "secondary_region", "simulate", "network.az_count", "network.secondary_cidr", "databse"] {
+            assert!(run.stderr.contains(key), "{cmd:?} should name {key}:\n{}", run.stderr);
+        }
+        assert!(run.stderr.contains("did you mean `database`"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = tandem(&tandem_bin(), &["--config", "nope.toml", "validate"], &[], dir.path());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = tandem(&tandem_bin(), &["apply", "--yolo"], &[], dir.path());
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+#[test]
+fn valid_config_validates_and_graph_renders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n");
+    let bin = tandem_bin();
+    let run = tandem(&bin, &["--config", &cfg, "validate"], &[], dir.path());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("valid"));
+    let run = tandem(&bin, &["--config", &cfg, "graph", "--format", "mermaid"], &[], dir.path());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.starts_with("flowchart LR"));
+    assert!(run.stdout.contains("network_primary --> peering"), "{}", run.stdout);
+    let run = tandem(&bin, &["--config", &cfg, "graph"], &[], dir.path());
+    assert!(run.stdout.contains("digraph tandem"));
+}
+
+#[test]
+fn destroy_refuses_without_yes_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n");
+    // Give it something in state so destroy has work to confirm.
+    let state_dir = dir.path().join(".tandem/dev");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::write(
+        state_dir.join("state.json"),
+        r#"{"version":1,"stack":"dev","serial":1,"components":{"network-primary":{"status":"applied","kind":"vpc","placement":"primary","region":"us-east-1","replace_hash":"x","update_hash":"y","outputs":{},"resources":{},"updated_at":0}}}"#,
+    )
+    .expect("state");
+    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy"], &[], dir.path());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+}
+
+#[test]
+fn held_lock_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n");
+    let state_dir = dir.path().join(".tandem/dev");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    // Held by this (live) test process.
+    let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    std::fs::write(state_dir.join("lock"), format!(r#"{{"pid":{},"host":"{host}","since":1}}"#, std::process::id())).expect("lock");
+    let env = vec![("AWS_ENDPOINT_URL".to_string(), "http://127.0.0.1:9".to_string())];
+    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy", "--yes"], &env, dir.path());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("locked by pid"), "{}", run.stderr);
+}

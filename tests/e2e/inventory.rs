@@ -1,0 +1,470 @@
+//! Inventories both regions with the aws-sdk clients directly: what must exist after apply,
+//! and that nothing named or tagged with the suffix remains after destroy.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::Filter;
+use tandem_tests::Moto;
+
+use crate::{Deployment, PRIMARY, SECONDARY};
+
+fn role(region: &str) -> &'static str {
+    if region == PRIMARY {
+        "primary"
+    } else {
+        "secondary"
+    }
+}
+
+fn stack_filter(suffix: &str) -> Filter {
+    Filter::builder().name("tag:tandem:stack").values(suffix).build()
+}
+
+pub async fn check_deployed(moto: &Moto, d: &Deployment) {
+    let s = &d.suffix;
+    let mut vpc_ids = Vec::new();
+    let mut cidrs = Vec::new();
+    let mut api_hosts = BTreeSet::new();
+    let mut nlb_dns = BTreeSet::new();
+    for region in [PRIMARY, SECONDARY] {
+        let sdk = moto.sdk(region).await;
+        let r = role(region);
+
+        // Network: VPC, subnets in >= 2 AZs, peering routes.
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let vpcs = ec2.describe_vpcs().filters(stack_filter(s)).send().await.expect("vpcs");
+        let vpcs = vpcs.vpcs();
+        assert_eq!(vpcs.len(), 1, "{region}: one VPC tagged with the stack");
+        let vpc = &vpcs[0];
+        let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
+        let name = vpc.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or_default();
+        assert_eq!(name, format!("vpc-{r}-{s}"));
+        cidrs.push(vpc.cidr_block().unwrap_or_default().to_string());
+        let subnets = ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+            .send()
+            .await
+            .expect("subnets");
+        let azs: BTreeSet<&str> = subnets.subnets().iter().filter_map(|s| s.availability_zone()).collect();
+        assert!(azs.len() >= 2, "{region}: subnets in >= 2 AZs, got {azs:?}");
+        assert!(subnets.subnets().len() >= 4, "{region}: public and private subnets");
+        vpc_ids.push(vpc_id);
+
+        // Load balancing: NLB, TCP 443 listener, non-empty targets.
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let lbs = elb.describe_load_balancers().names(format!("nlb-{r}-{s}")).send().await.expect("nlb");
+        let nlb = &lbs.load_balancers()[0];
+        assert_eq!(nlb.r#type().map(|t| t.as_str()), Some("network"));
+        assert_eq!(nlb.scheme().map(|t| t.as_str()), Some("internet-facing"));
+        nlb_dns.insert(nlb.dns_name().unwrap_or_default().to_string());
+        let listeners = elb.describe_listeners().load_balancer_arn(nlb.load_balancer_arn().unwrap_or_default()).send().await.expect("listeners");
+        assert!(listeners.listeners().iter().any(|l| l.port() == Some(443) && l.protocol().map(|p| p.as_str()) == Some("TCP")), "{region}: TCP 443 listener");
+        let tgs = elb.describe_target_groups().load_balancer_arn(nlb.load_balancer_arn().unwrap_or_default()).send().await.expect("tgs");
+        assert!(!tgs.target_groups().is_empty(), "{region}: NLB has a target group");
+        for tg in tgs.target_groups() {
+            let health = elb.describe_target_health().target_group_arn(tg.target_group_arn().unwrap_or_default()).send().await.expect("target health");
+            assert!(!health.target_health_descriptions().is_empty(), "{region}: NLB target group {:?} has targets", tg.target_group_name());
+        }
+
+        // API Gateway: API, stage, custom domain.
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let apis = apigw.get_rest_apis().send().await.expect("apis");
+        let api = apis.items().iter().find(|a| a.name() == Some(&format!("api-{r}-{s}"))).unwrap_or_else(|| panic!("{region}: api-{r}-{s}"));
+        let api_id = api.id().unwrap_or_default();
+        api_hosts.insert(format!("{api_id}.execute-api.{region}.amazonaws.com"));
+        let stages = apigw.get_stages().rest_api_id(api_id).send().await.expect("stages");
+        assert!(stages.item().iter().any(|st| st.stage_name() == Some("live")), "{region}: stage live");
+        let domain = if region == PRIMARY { &d.primary_domain } else { &d.secondary_domain };
+        apigw.get_domain_name().domain_name(domain).send().await.unwrap_or_else(|e| panic!("{region}: custom domain {domain}: {e:?}"));
+
+        // SSM parameters.
+        // (compared across regions below)
+
+        // Lambda: identical code and configuration in both regions (compared below).
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let f = lambda.get_function().function_name(format!("api-{r}-{s}")).send().await.expect("api function");
+        assert!(f.configuration().and_then(|c| c.code_sha256()).is_some());
+
+        // EventBridge bus of the same name.
+        let eb = aws_sdk_eventbridge::Client::new(&sdk);
+        eb.describe_event_bus().name(format!("bus-{s}")).send().await.unwrap_or_else(|e| panic!("{region}: bus-{s}: {e:?}"));
+
+        // SNS topic.
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let topics = sns.list_topics().send().await.expect("topics");
+        assert!(topics.topics().iter().any(|t| t.topic_arn().unwrap_or_default().ends_with(&format!(":alerts-{r}-{s}"))), "{region}: SNS topic");
+
+        // S3 bucket, versioned.
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let v = s3.get_bucket_versioning().bucket(format!("bucket-{r}-{s}")).send().await.expect("versioning");
+        assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"), "{region}: bucket versioned");
+
+        // Backup vault.
+        let backup = aws_sdk_backup::Client::new(&sdk);
+        backup.describe_backup_vault().backup_vault_name(format!("vault-{r}-{s}")).send().await.unwrap_or_else(|e| panic!("{region}: vault: {e:?}"));
+    }
+
+    // Peering active, routes both ways.
+    let ec2p = aws_sdk_ec2::Client::new(&moto.sdk(PRIMARY).await);
+    let peerings = ec2p
+        .describe_vpc_peering_connections()
+        .filters(Filter::builder().name("requester-vpc-info.vpc-id").values(&vpc_ids[0]).build())
+        .send()
+        .await
+        .expect("peering");
+    let pcx = peerings
+        .vpc_peering_connections()
+        .iter()
+        .find(|p| p.status().and_then(|s| s.code()).map(|c| c.as_str()) == Some("active"))
+        .expect("an active peering connection");
+    let pcx_id = pcx.vpc_peering_connection_id().unwrap_or_default().to_string();
+    for (i, region) in [PRIMARY, SECONDARY].into_iter().enumerate() {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk(region).await);
+        let peer_cidr = &cidrs[1 - i];
+        let rts = ec2
+            .describe_route_tables()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_ids[i]).build())
+            .send()
+            .await
+            .expect("route tables");
+        let with_route = rts
+            .route_tables()
+            .iter()
+            .filter(|rt| rt.routes().iter().any(|r| r.destination_cidr_block() == Some(peer_cidr) && r.vpc_peering_connection_id() == Some(&pcx_id)))
+            .count();
+        assert!(with_route >= 2, "{region}: routes to {peer_cidr} via {pcx_id} (got {with_route} tables)");
+    }
+
+    // Route 53 health checks target the created execute-api hosts and NLB DNS names.
+    let r53 = aws_sdk_route53::Client::new(&moto.sdk(PRIMARY).await);
+    let checks = r53.list_health_checks().send().await.expect("health checks");
+    let targets: BTreeSet<String> = checks
+        .health_checks()
+        .iter()
+        .filter_map(|c| c.health_check_config().and_then(|c| c.fully_qualified_domain_name()).map(str::to_string))
+        .collect();
+    for h in api_hosts.iter().chain(nlb_dns.iter()) {
+        assert!(targets.contains(h), "a health check targets {h}; have {targets:?}");
+    }
+    let api_check = checks
+        .health_checks()
+        .iter()
+        .find(|c| c.health_check_config().and_then(|c| c.fully_qualified_domain_name()).is_some_and(|f| api_hosts.contains(f)))
+        .expect("api check");
+    let cfg = api_check.health_check_config().expect("config");
+    assert_eq!(cfg.resource_path(), Some("/live/health"));
+    assert_eq!(cfg.request_interval(), Some(10));
+    assert_eq!(cfg.failure_threshold(), Some(3));
+
+    // Failover records.
+    let records = r53.list_resource_record_sets().hosted_zone_id(&d.zone_id).send().await.expect("records");
+    let failover: Vec<_> = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.name().trim_end_matches('.') == d.record_name && r.failover().is_some())
+        .collect();
+    assert_eq!(failover.len(), 2, "PRIMARY and SECONDARY records for {}", d.record_name);
+    assert!(failover.iter().all(|r| r.health_check_id().is_some()));
+
+    // SSM parameters present in both regions with equal values.
+    let mut params = Vec::new();
+    for region in [PRIMARY, SECONDARY] {
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk(region).await);
+        let mut all = std::collections::BTreeMap::new();
+        let mut token = None;
+        loop {
+            let page = ssm
+                .get_parameters_by_path()
+                .path(format!("/tandem/{}/", d.suffix))
+                .recursive(true)
+                .with_decryption(true)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("parameters");
+            for p in page.parameters() {
+                all.insert(p.name().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string());
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        params.push(all);
+    }
+    assert!(params[0].len() >= 5, "parameters in the primary: {:?}", params[0].keys());
+    assert_eq!(params[0], params[1], "secondary parameters equal the primary's");
+
+    // S3 replication with RTC and metrics at 15 minutes.
+    let sdk = moto.sdk(PRIMARY).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let repl = s3.get_bucket_replication().bucket(format!("bucket-primary-{s}")).send().await.expect("replication");
+    let rule = &repl.replication_configuration().expect("config").rules()[0];
+    let dest = rule.destination().expect("destination");
+    assert!(dest.bucket().contains(&format!("bucket-secondary-{s}")));
+    let rtc = dest.replication_time().expect("RTC");
+    assert_eq!(rtc.status().as_str(), "Enabled");
+    assert_eq!(rtc.time().and_then(|t| t.minutes()), Some(15));
+    let metrics = dest.metrics().expect("metrics");
+    assert_eq!(metrics.status().as_str(), "Enabled");
+    assert_eq!(metrics.event_threshold().and_then(|t| t.minutes()), Some(15));
+
+    // DynamoDB table.
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let t = ddb.describe_table().table_name(format!("table-{s}")).send().await.expect("table");
+    let table = t.table().expect("table");
+    assert_eq!(table.stream_specification().map(|s| s.stream_enabled()), Some(true));
+
+    // Aurora global cluster: one member per region, Serverless v2.
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let g = rds.describe_global_clusters().global_cluster_identifier(format!("aurora-global-{s}")).send().await.expect("global cluster");
+    let members = g.global_clusters()[0].global_cluster_members();
+    assert_eq!(members.len(), 2, "global cluster members: {members:?}");
+    let regions: BTreeSet<&str> = members.iter().filter_map(|m| m.db_cluster_arn()).filter_map(|a| a.split(':').nth(3)).collect();
+    assert_eq!(regions, BTreeSet::from([PRIMARY, SECONDARY]));
+    let c = rds.describe_db_clusters().db_cluster_identifier(format!("aurora-primary-{s}")).send().await.expect("cluster");
+    let sv2 = c.db_clusters()[0].serverless_v2_scaling_configuration().expect("serverless v2");
+    assert_eq!((sv2.min_capacity(), sv2.max_capacity()), (Some(0.5), Some(4.0)));
+
+    // Backup plan whose rule copies to the secondary vault.
+    let backup = aws_sdk_backup::Client::new(&sdk);
+    let plans = backup.list_backup_plans().send().await.expect("plans");
+    let plan = plans.backup_plans_list().iter().find(|p| p.backup_plan_name() == Some(&format!("backup-plan-{s}"))).expect("plan");
+    let full = backup.get_backup_plan().backup_plan_id(plan.backup_plan_id().unwrap_or_default()).send().await.expect("plan detail");
+    let copies = full.backup_plan().map(|p| p.rules()[0].copy_actions().to_vec()).unwrap_or_default();
+    assert!(copies.iter().any(|c| c.destination_backup_vault_arn().contains(&format!("vault-secondary-{s}"))), "copy to the secondary vault");
+
+    // Lambda functions identical in both regions.
+    let mut confs = Vec::new();
+    for region in [PRIMARY, SECONDARY] {
+        let lambda = aws_sdk_lambda::Client::new(&moto.sdk(region).await);
+        let f = lambda.get_function().function_name(format!("api-{}-{s}", role(region))).send().await.expect("function");
+        let c = f.configuration().expect("configuration");
+        confs.push((c.code_sha256().map(str::to_string), c.runtime().map(|r| r.as_str().to_string()), c.handler().map(str::to_string), c.memory_size(), c.timeout()));
+    }
+    assert_eq!(confs[0], confs[1], "identical code hash and configuration");
+
+    // Dashboard naming both regions.
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let dash = cw.get_dashboard().dashboard_name(format!("dashboard-{s}")).send().await.expect("dashboard");
+    let body = dash.dashboard_body().unwrap_or_default();
+    assert!(body.contains(PRIMARY) && body.contains(SECONDARY), "dashboard names both regions");
+}
+
+pub fn check_outputs(outputs: &serde_json::Value, d: &Deployment) {
+    let get = |component: &str, key: &str| -> serde_json::Value {
+        outputs.get(component).and_then(|c| c.get(key)).cloned().unwrap_or_else(|| panic!("outputs: {component}.{key} missing"))
+    };
+    for r in ["primary", "secondary"] {
+        get(&format!("network-{r}"), "vpc_id");
+        get(&format!("network-{r}"), "public_subnet_ids");
+        get(&format!("network-{r}"), "private_subnet_ids");
+        get(&format!("loadbalancer-{r}"), "nlb_arn");
+        get(&format!("loadbalancer-{r}"), "nlb_dns_name");
+        get(&format!("health-{r}"), "api_check_id");
+        get(&format!("health-{r}"), "nlb_check_id");
+        get(&format!("api-{r}"), "rest_api_id");
+        get(&format!("api-{r}"), "invoke_url");
+        get(&format!("api-{r}"), "regional_domain_name");
+        get(&format!("certificate-{r}"), "certificate_arn");
+        get(&format!("certificate-{r}"), "status");
+        get(&format!("bucket-{r}"), "bucket_arn");
+        get(&format!("aurora-{r}"), "writer_endpoint");
+        get(&format!("aurora-{r}"), "cluster_arn");
+        get(&format!("backup-vault-{r}"), "vault_arn");
+        get(&format!("functions-{r}"), "api_function_arn");
+        get(&format!("events-{r}"), "bus_arn");
+        get(&format!("alerts-{r}"), "topic_arn");
+    }
+    get("peering", "peering_connection_id");
+    for k in ["accelerator_arn", "dns_name", "static_ips", "endpoint_group_arns"] {
+        get("accelerator", k);
+    }
+    assert_eq!(get("accelerator", "simulated"), serde_json::json!(true), "simulated accelerator is labelled");
+    get("table", "table_arn");
+    get("backup-plan", "plan_arn");
+    get("parameters", "names");
+    get("event-endpoint", "endpoint_url");
+    get("dashboard", "dashboard_url");
+    assert_eq!(get("dns-failover", "record_name"), serde_json::json!(d.record_name));
+    // No secret value anywhere in outputs.
+    let text = outputs.to_string();
+    assert!(!text.to_lowercase().contains("password\":\""), "no password value in outputs");
+}
+
+pub async fn check_gone(moto: &Moto, d: &Deployment) {
+    let s = d.suffix.as_str();
+    let mut leftovers: Vec<String> = Vec::new();
+    for region in [PRIMARY, SECONDARY] {
+        let sdk = moto.sdk(region).await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        for v in ec2.describe_vpcs().filters(stack_filter(s)).send().await.expect("vpcs").vpcs() {
+            leftovers.push(format!("{region} vpc {:?}", v.vpc_id()));
+        }
+        for x in ec2.describe_subnets().filters(stack_filter(s)).send().await.expect("subnets").subnets() {
+            leftovers.push(format!("{region} subnet {:?}", x.subnet_id()));
+        }
+        for x in ec2.describe_security_groups().filters(stack_filter(s)).send().await.expect("sgs").security_groups() {
+            leftovers.push(format!("{region} sg {:?}", x.group_id()));
+        }
+        for x in ec2.describe_internet_gateways().filters(stack_filter(s)).send().await.expect("igws").internet_gateways() {
+            leftovers.push(format!("{region} igw {:?}", x.internet_gateway_id()));
+        }
+        for x in ec2.describe_route_tables().filters(stack_filter(s)).send().await.expect("rts").route_tables() {
+            leftovers.push(format!("{region} route table {:?}", x.route_table_id()));
+        }
+        for x in ec2.describe_vpc_peering_connections().filters(stack_filter(s)).send().await.expect("pcx").vpc_peering_connections() {
+            let code = x.status().and_then(|st| st.code()).map(|c| c.as_str().to_string()).unwrap_or_default();
+            if code != "deleted" {
+                leftovers.push(format!("{region} peering {:?} {code}", x.vpc_peering_connection_id()));
+            }
+        }
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        for x in elb.describe_load_balancers().send().await.expect("lbs").load_balancers() {
+            if x.load_balancer_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} lb {:?}", x.load_balancer_name()));
+            }
+        }
+        for x in elb.describe_target_groups().send().await.expect("tgs").target_groups() {
+            if x.target_group_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} tg {:?}", x.target_group_name()));
+            }
+        }
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        for x in apigw.get_rest_apis().send().await.expect("apis").items() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} api {:?}", x.name()));
+            }
+        }
+        for x in apigw.get_domain_names().send().await.expect("domains").items() {
+            if x.domain_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} domain {:?}", x.domain_name()));
+            }
+        }
+        let acm = aws_sdk_acm::Client::new(&sdk);
+        for x in acm.list_certificates().send().await.expect("certs").certificate_summary_list() {
+            if x.domain_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} certificate {:?}", x.domain_name()));
+            }
+        }
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        for x in ssm.get_parameters_by_path().path(format!("/tandem/{s}/")).recursive(true).send().await.expect("params").parameters() {
+            leftovers.push(format!("{region} parameter {:?}", x.name()));
+        }
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        for x in s3.list_buckets().send().await.expect("buckets").buckets() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("bucket {:?}", x.name()));
+            }
+        }
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        for x in ddb.list_tables().send().await.expect("tables").table_names() {
+            if x.contains(s) {
+                leftovers.push(format!("{region} table {x}"));
+            }
+        }
+        let rds = aws_sdk_rds::Client::new(&sdk);
+        for x in rds.describe_db_clusters().send().await.expect("clusters").db_clusters() {
+            if x.db_cluster_identifier().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} db cluster {:?}", x.db_cluster_identifier()));
+            }
+        }
+        for x in rds.describe_db_instances().send().await.expect("instances").db_instances() {
+            if x.db_instance_identifier().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} db instance {:?}", x.db_instance_identifier()));
+            }
+        }
+        for x in rds.describe_global_clusters().send().await.expect("global").global_clusters() {
+            if x.global_cluster_identifier().unwrap_or_default().contains(s) {
+                leftovers.push(format!("global cluster {:?}", x.global_cluster_identifier()));
+            }
+        }
+        for x in rds.describe_db_subnet_groups().send().await.expect("subnet groups").db_subnet_groups() {
+            if x.db_subnet_group_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} db subnet group {:?}", x.db_subnet_group_name()));
+            }
+        }
+        let backup = aws_sdk_backup::Client::new(&sdk);
+        for x in backup.list_backup_vaults().send().await.expect("vaults").backup_vault_list() {
+            if x.backup_vault_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} vault {:?}", x.backup_vault_name()));
+            }
+        }
+        for x in backup.list_backup_plans().send().await.expect("plans").backup_plans_list() {
+            if x.backup_plan_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} backup plan {:?}", x.backup_plan_name()));
+            }
+        }
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        for x in lambda.list_functions().send().await.expect("functions").functions() {
+            if x.function_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} function {:?}", x.function_name()));
+            }
+        }
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        for x in logs.describe_log_groups().send().await.expect("log groups").log_groups() {
+            if x.log_group_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} log group {:?}", x.log_group_name()));
+            }
+        }
+        let eb = aws_sdk_eventbridge::Client::new(&sdk);
+        for x in eb.list_event_buses().send().await.expect("buses").event_buses() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} bus {:?}", x.name()));
+            }
+        }
+        for x in eb.list_rules().send().await.expect("rules").rules() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} rule {:?}", x.name()));
+            }
+        }
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        for x in sns.list_topics().send().await.expect("topics").topics() {
+            if x.topic_arn().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} topic {:?}", x.topic_arn()));
+            }
+        }
+        let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+        for x in cw.describe_alarms().send().await.expect("alarms").metric_alarms() {
+            if x.alarm_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} alarm {:?}", x.alarm_name()));
+            }
+        }
+        for x in cw.list_dashboards().send().await.expect("dashboards").dashboard_entries() {
+            if x.dashboard_name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} dashboard {:?}", x.dashboard_name()));
+            }
+        }
+    }
+    let sdk = moto.sdk(PRIMARY).await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    for x in iam.list_roles().send().await.expect("roles").roles() {
+        if x.role_name().contains(s) {
+            leftovers.push(format!("iam role {}", x.role_name()));
+        }
+    }
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let records = r53.list_resource_record_sets().hosted_zone_id(&d.zone_id).send().await.expect("records");
+    for x in records.resource_record_sets() {
+        if !matches!(x.r#type().as_str(), "NS" | "SOA") {
+            leftovers.push(format!("record {} {}", x.name(), x.r#type().as_str()));
+        }
+    }
+    for x in r53.list_health_checks().send().await.expect("checks").health_checks() {
+        let fqdn = x.health_check_config().and_then(|c| c.fully_qualified_domain_name()).unwrap_or_default();
+        let tags = r53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+            .resource_id(x.id())
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.resource_tag_set().map(|set| set.tags().iter().any(|t| t.value() == Some(s))))
+            .unwrap_or(false);
+        if tags || fqdn.contains(s) {
+            leftovers.push(format!("health check {} {fqdn}", x.id()));
+        }
+    }
+    assert!(leftovers.is_empty(), "after destroy, resources of stack {s} remain:\n{}", leftovers.join("\n"));
+}

@@ -1,0 +1,101 @@
+//! End-to-end: the `tandem` CLI against a moto server, inventoried with the aws-sdk clients
+//! directly (not through Tandem's state).
+
+mod cli;
+mod inventory;
+
+use std::path::PathBuf;
+
+use tandem_tests::{tandem, tandem_bin, Moto, Run};
+
+pub const PRIMARY: &str = "us-east-1";
+pub const SECONDARY: &str = "us-east-2";
+
+pub struct Deployment {
+    pub suffix: String,
+    pub zone_id: String,
+    pub primary_domain: String,
+    pub secondary_domain: String,
+    pub record_name: String,
+    pub env: Vec<(String, String)>,
+    pub config: PathBuf,
+}
+
+fn check(run: &Run, what: &str) {
+    assert_eq!(run.code, 0, "{what} failed (exit {}):\n--- stdout\n{}\n--- stderr\n{}", run.code, run.stdout, run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_stack_apply_idempotent_destroy() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = Moto::start(work.path());
+    let suffix = format!("e2e{:06x}", rand_u32() & 0xffffff);
+    let domain = format!("{suffix}.tandem-test.test");
+    let r53 = aws_sdk_route53::Client::new(&moto.sdk(PRIMARY).await);
+    let zone = r53
+        .create_hosted_zone()
+        .name(format!("{domain}."))
+        .caller_reference(format!("e2e-{suffix}"))
+        .send()
+        .await
+        .expect("hosted zone");
+    let zone_id = zone.hosted_zone().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).expect("zone id");
+    let root = tandem_tests::root();
+    let d = Deployment {
+        suffix: suffix.clone(),
+        zone_id: zone_id.clone(),
+        primary_domain: format!("primary.api.{domain}"),
+        secondary_domain: format!("secondary.api.{domain}"),
+        record_name: format!("api.{domain}"),
+        env: vec![
+            ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), PRIMARY.into()),
+            ("TANDEM_POLL_INTERVAL_MS".into(), "50".into()),
+            ("TANDEM_STATE_DIR".into(), work.path().join(".tandem").display().to_string()),
+            ("TANDEM_ENVIRONMENT_SUFFIX".into(), suffix.clone()),
+            ("TANDEM_DNS__HOSTED_ZONE_ID".into(), zone_id.clone()),
+            ("TANDEM_DNS__RECORD_NAME".into(), format!("api.{domain}")),
+            ("TANDEM_API__PRIMARY_DOMAIN".into(), format!("primary.api.{domain}")),
+            ("TANDEM_API__SECONDARY_DOMAIN".into(), format!("secondary.api.{domain}")),
+        ],
+        config: root.join("examples/local.toml"),
+    };
+    let bin = tandem_bin();
+    let cfg = d.config.display().to_string();
+
+    // 1. apply creates the full stack.
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &d.env, &root);
+    check(&run, "first apply");
+    assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
+    assert!(run.stdout.contains("[simulated]"), "simulated components are labelled in progress/outputs:\n{}", run.stdout);
+    inventory::check_deployed(&moto, &d).await;
+
+    // 4. outputs --json carries every SPEC output.
+    let run = tandem(&bin, &["--config", &cfg, "outputs", "--json"], &d.env, &root);
+    check(&run, "outputs");
+    let outputs: serde_json::Value = serde_json::from_str(&run.stdout).expect("outputs JSON");
+    inventory::check_outputs(&outputs, &d);
+
+    // 2. A second apply reports no changes and makes no mutating AWS call.
+    moto.start_recording();
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &d.env, &root);
+    let mutations = moto.stop_recording_mutations();
+    check(&run, "second apply");
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+    assert!(mutations.is_empty(), "second apply made mutating calls: {mutations:#?}");
+
+    // 3. destroy removes everything; a second destroy is a no-op.
+    let run = tandem(&bin, &["--config", &cfg, "destroy", "--yes"], &d.env, &root);
+    check(&run, "destroy");
+    inventory::check_gone(&moto, &d).await;
+    let run = tandem(&bin, &["--config", &cfg, "destroy", "--yes"], &d.env, &root);
+    check(&run, "second destroy");
+    assert!(run.stdout.contains("Nothing to destroy"), "{}", run.stdout);
+}
+
+pub fn rand_u32() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
+    t ^ std::process::id().rotate_left(16)
+}
