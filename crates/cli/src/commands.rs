@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use tandem_core::config::{self, Config};
 use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
 use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateHandle};
+use tandem_core::state_s3::S3Backend;
 use tandem_core::{CancelFlag, Engine};
 
 use crate::render::{self, Progress};
@@ -19,16 +20,28 @@ fn state_dir(cfg: &Config) -> PathBuf {
 }
 
 struct Opened {
-    backend: Arc<LocalBackend>,
+    backend: Arc<dyn StateBackend>,
     state: StateHandle,
     _lock: Option<LockGuard>,
 }
 
-fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
+async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
     let suffix = &cfg.environment_suffix;
-    let backend = Arc::new(LocalBackend::new(&state_dir(cfg), suffix));
-    let guard = if lock { Some(backend.lock(suffix)?) } else { None };
-    let doc = backend.load()?.unwrap_or_else(|| StateDoc::new(suffix));
+    let backend: Arc<dyn StateBackend> = match (cfg.state.backend.as_str(), &cfg.state.bucket) {
+        ("s3", Some(bucket)) => {
+            let aws = tandem_core::aws::AwsContext::load().await;
+            let sdk = aws.config(cfg.state.region.as_deref().unwrap_or(&cfg.primary_region));
+            let client = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(aws.endpoint_overridden()).build(),
+            );
+            Arc::new(S3Backend::new(client, bucket, &cfg.state.prefix, suffix))
+        }
+        _ => Arc::new(LocalBackend::new(&state_dir(cfg), suffix)),
+    };
+    let (b, s) = (backend.clone(), suffix.clone());
+    let guard = if lock { Some(tokio::task::spawn_blocking(move || b.lock(&s)).await??) } else { None };
+    let b = backend.clone();
+    let doc = tokio::task::spawn_blocking(move || b.load()).await??.unwrap_or_else(|| StateDoc::new(suffix));
     let state = StateHandle::new(doc, backend.clone() as Arc<dyn StateBackend>);
     Ok(Opened { backend, state, _lock: guard })
 }
@@ -95,13 +108,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Outputs { json } => {
-            let opened = open_state(&cfg, false)?;
+            let opened = open_state(&cfg, false).await?;
             render::outputs(&opened.state.snapshot(), json);
             Ok(Exit::Ok)
         }
         Command::Plan { refresh, json, targets } => {
             let s = stack::Stack::load(&cfg, true).await?;
-            let opened = open_state(&cfg, false)?;
+            let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let drift = if refresh { Some(engine.refresh(8).await) } else { None };
             let plan = match engine.plan(&targets, drift.as_ref()).await {
@@ -116,7 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Apply { yes, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, true).await?;
-            let opened = open_state(&cfg, true)?;
+            let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let plan = match engine.plan(&targets, None).await {
                 Ok(p) => p,
@@ -149,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Destroy { yes, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, false).await?;
-            let opened = open_state(&cfg, true)?;
+            let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let orphans = orphaned_ids(engine.graph(), &opened.state.snapshot());
             if !orphans.is_empty() {
@@ -185,7 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Status { json } => {
             let s = stack::Stack::load(&cfg, false).await?;
-            let opened = open_state(&cfg, false)?;
+            let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let drift = engine.refresh(8).await;
             let ok = render::status(&opened.state.snapshot(), &drift, json);
@@ -198,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(false) => return Ok(Exit::Ok),
                 Err(code) => return Ok(code),
             }
-            let _opened = open_state(&cfg, true)?;
+            let _opened = open_state(&cfg, true).await?;
             let aws = tandem_core::aws::AwsContext::load().await;
             let msg = tandem_data::aurora_switchover(&cfg, &aws, !unplanned).await.context("Aurora failover")?;
             println!("{msg}");

@@ -186,16 +186,34 @@ pub struct LambdaConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateConfig {
+    /// `local` (default) or `s3`.
+    #[serde(default = "d_backend")]
+    pub backend: String,
     /// Directory of the local backend (default `.tandem`).
     #[serde(default = "d_state_dir")]
     pub dir: PathBuf,
+    /// Bucket of the S3 backend.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// Key prefix of the S3 backend (default `tandem/`).
+    #[serde(default = "d_prefix")]
+    pub prefix: String,
+    /// Region of the S3 backend's bucket (default: primary_region).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+fn d_backend() -> String {
+    "local".into()
+}
+fn d_prefix() -> String {
+    "tandem/".into()
 }
 fn d_state_dir() -> PathBuf {
     PathBuf::from(".tandem")
 }
 impl Default for StateConfig {
     fn default() -> Self {
-        Self { dir: d_state_dir() }
+        Self { backend: d_backend(), dir: d_state_dir(), bucket: None, prefix: d_prefix(), region: None }
     }
 }
 
@@ -315,6 +333,10 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("lambda.package", Ty::Str),
     ("state", Ty::Table),
     ("state.dir", Ty::Str),
+    ("state.backend", Ty::Str),
+    ("state.bucket", Ty::Str),
+    ("state.prefix", Ty::Str),
+    ("state.region", Ty::Str),
 ];
 
 /// Loads `path` (which must exist) with `TANDEM_*` overrides, and validates it.
@@ -618,6 +640,20 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         if !pkg.exists() {
             out.push(p("lambda.package", format!("{} does not exist", pkg.display()), "build it (see README) or remove the key to build from lambda/"));
         }
+    }
+    match cfg.state.backend.as_str() {
+        "local" => {}
+        "s3" => {
+            if cfg.state.bucket.as_deref().is_none_or(str::is_empty) {
+                out.push(p("state.bucket", "is required with backend = \"s3\"", "name an existing, versioned S3 bucket for the state"));
+            }
+            if let Some(r) = &cfg.state.region {
+                if !AWS_REGIONS.contains(&r.as_str()) {
+                    out.push(p("state.region", format!("{r:?} is not an AWS region"), "use the bucket's region, e.g. us-east-1"));
+                }
+            }
+        }
+        other => out.push(p("state.backend", format!("unknown backend {other:?}"), "use \"local\" or \"s3\"")),
     }
     let mut seen = BTreeSet::new();
     for s in &cfg.simulate {

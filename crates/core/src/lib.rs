@@ -19,6 +19,7 @@ pub mod graph;
 pub mod naming;
 pub mod planner;
 pub mod state;
+pub mod state_s3;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
 

@@ -183,6 +183,8 @@ pub trait StateBackend: Send + Sync {
     fn save(&self, doc: &StateDoc) -> Result<(), StateError>;
     /// Human description (path or URL).
     fn describe(&self) -> String;
+    /// Takes the stack's exclusive lock; a held lock is a [`StateError::Locked`].
+    fn lock(&self, stack: &str) -> Result<LockGuard, StateError>;
 }
 
 /// Keeps the document in memory only (tests, `Ctx::standalone`).
@@ -203,6 +205,9 @@ impl StateBackend for MemoryBackend {
     }
     fn describe(&self) -> String {
         "memory".into()
+    }
+    fn lock(&self, _stack: &str) -> Result<LockGuard, StateError> {
+        Ok(LockGuard::new(|| ()))
     }
 }
 
@@ -234,7 +239,7 @@ impl LocalBackend {
 
     /// Takes the stack's lock: a file created exclusively, holding pid, host and time.
     /// A lock left by a dead process on this host is taken over with a warning.
-    pub fn lock(&self, stack: &str) -> Result<LockGuard, StateError> {
+    fn lock_file(&self, stack: &str) -> Result<LockGuard, StateError> {
         fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
         let path = self.dir.join("lock");
         let host = hostname();
@@ -245,7 +250,9 @@ impl LocalBackend {
                     let body = serde_json::to_vec(&info).map_err(|e| StateError::Backend(e.to_string()))?;
                     f.write_all(&body).map_err(|e| Self::io(&path, e))?;
                     f.sync_all().map_err(|e| Self::io(&path, e))?;
-                    return Ok(LockGuard { path });
+                    return Ok(LockGuard::new(move || {
+                        let _ = fs::remove_file(&path);
+                    }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let info: LockInfo = fs::read(&path)
@@ -273,13 +280,13 @@ impl LocalBackend {
 }
 
 #[derive(Serialize, Deserialize)]
-struct LockInfo {
-    pid: u32,
-    host: String,
-    since: u64,
+pub(crate) struct LockInfo {
+    pub(crate) pid: u32,
+    pub(crate) host: String,
+    pub(crate) since: u64,
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
 }
 
@@ -292,14 +299,27 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Releases the lock when dropped.
-#[derive(Debug)]
 pub struct LockGuard {
-    path: PathBuf,
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl LockGuard {
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        Self { release: Some(Box::new(release)) }
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockGuard")
+    }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if let Some(r) = self.release.take() {
+            r();
+        }
     }
 }
 
@@ -344,6 +364,10 @@ impl StateBackend for LocalBackend {
 
     fn describe(&self) -> String {
         self.path().display().to_string()
+    }
+
+    fn lock(&self, stack: &str) -> Result<LockGuard, StateError> {
+        self.lock_file(stack)
     }
 }
 
