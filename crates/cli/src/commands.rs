@@ -201,7 +201,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let drift = engine.refresh(8).await;
-            let ok = render::status(&opened.state.snapshot(), &drift, json);
+            let doc = opened.state.snapshot();
+            let aws = tandem_core::aws::AwsContext::load().await;
+            let live = crate::status::live(&cfg, &aws, &doc).await;
+            let ok = render::status(&doc, &drift, json, &live);
             Ok(if ok { Exit::Ok } else { Exit::Failed })
         }
         Command::Failover { unplanned, yes } => {

@@ -3,6 +3,7 @@
 mod commands;
 mod render;
 mod stack;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -266,8 +266,8 @@ pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &Sta
 }
 
 /// Live status (drift) of every deployed component; false when something is wrong.
-pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, as_json: bool) -> bool {
-    let ok = drift.values().all(|d| matches!(d, Ok(Drift::InSync)));
+pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, as_json: bool, live: &crate::status::Live) -> bool {
+    let ok = drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && live.health.iter().all(|h| h.healthy != Some(false));
     if as_json {
         let v: BTreeMap<&str, serde_json::Value> = drift
             .iter()
@@ -281,7 +281,7 @@ pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, a
                 (id.as_str(), json!({"region": region, "simulated": sim, "drift": status}))
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"stack": doc.stack, "healthy": ok, "components": v})).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&json!({"stack": doc.stack, "healthy": ok, "components": v, "health": live.health, "replication": live.replication})).unwrap_or_default());
         return ok;
     }
     if drift.is_empty() {
@@ -299,5 +299,6 @@ pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, a
         };
         println!("  {id:<24} {region:<10} {line}{}", sim(s));
     }
+    crate::status::print(live);
     ok
 }
