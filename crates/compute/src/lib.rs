@@ -1,1 +1,134 @@
+//! tandem-compute: the stack's Lambda functions and EventBridge resources.
+//!
+//! Components (ids from [`tandem_core::contracts::ids`]):
+//! - `lambda-roles` ([`iam::LambdaRoles`]): IAM execution roles, least privilege.
+//! - `functions-primary` / `functions-secondary`: log groups and the three functions.
+//! - `events-primary` / `events-secondary`: custom bus, rule to the event processor.
+//! - `event-endpoint`: EventBridge global endpoint with failover and replication.
+//!
+//! [`package`] builds the Lambda zip. Service calls go through the traits of
+//! [`lambda_api`], [`iam_api`], [`events_api`] and [`logs_api`] (mocks behind the `mocks`
+//! feature); [`endpoint_fake`] serves global endpoints for emulators that lack them.
 
+pub mod endpoint;
+pub mod endpoint_fake;
+pub mod events;
+pub mod events_api;
+pub mod functions;
+pub mod iam;
+pub mod iam_api;
+pub mod lambda_api;
+pub mod logs_api;
+pub mod package;
+
+use std::sync::Arc;
+
+use tandem_core::aws::AwsContext;
+use tandem_core::{Component, Config, Placement};
+
+pub use package::{ensure_package, Package, PackageError};
+
+/// The `simulate` entry that serves EventBridge global endpoints from a built-in fake.
+pub const SIMULATE_ENDPOINTS: &str = "eventbridge-endpoints";
+
+/// Where the simulated endpoints are kept between runs: beside the local state
+/// (`<state dir>/<suffix>/simulated-eventbridge-endpoints.json`).
+pub fn simulated_endpoints_file(cfg: &Config) -> std::path::PathBuf {
+    cfg.state.dir.join(&cfg.environment_suffix).join("simulated-eventbridge-endpoints.json")
+}
+
+/// Every component of this crate, with real clients (or fakes per `cfg.simulate`):
+/// `lambda-roles`, `functions-{primary,secondary}`, `events-{primary,secondary}` and
+/// `event-endpoint`. `package` is the Lambda zip ([`Package::unbuilt`] for commands that
+/// neither plan nor apply).
+pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<dyn Component>> {
+    let iam: Arc<dyn iam_api::IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
+    let mut out: Vec<Arc<dyn Component>> = vec![Arc::new(iam::LambdaRoles::new(cfg, iam.clone()))];
+    let mut primary_events: Option<Arc<dyn events_api::EventsApi>> = None;
+    for placement in [Placement::Primary, Placement::Secondary] {
+        let sdk = aws.config(cfg.region_of(placement));
+        let lambda: Arc<dyn lambda_api::LambdaApi> = Arc::new(aws_sdk_lambda::Client::new(&sdk));
+        let logs: Arc<dyn logs_api::LogsApi> = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+        let events: Arc<dyn events_api::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
+        out.push(Arc::new(functions::Functions::new(cfg, placement, lambda.clone(), logs, package.clone())));
+        out.push(Arc::new(events::EventBus::new(cfg, placement, events.clone(), lambda)));
+        if placement == Placement::Primary {
+            primary_events = Some(events);
+        }
+    }
+    let real = primary_events
+        .unwrap_or_else(|| Arc::new(aws_sdk_eventbridge::Client::new(&aws.config(&cfg.primary_region))));
+    let simulated = cfg.simulates(SIMULATE_ENDPOINTS);
+    let endpoint_events: Arc<dyn events_api::EventsApi> = if simulated {
+        Arc::new(endpoint_fake::SimulatedEndpoints::new(real, &cfg.primary_region, Some(simulated_endpoints_file(cfg))))
+    } else {
+        real
+    };
+    out.push(Arc::new(endpoint::EventEndpoint::new(cfg, endpoint_events, iam, simulated)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_core::contracts::ids;
+
+    fn aws() -> AwsContext {
+        let sdk = aws_types::SdkConfig::builder()
+            .behavior_version(aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest())
+            .build();
+        AwsContext::from_base(sdk, false)
+    }
+
+    #[test]
+    fn builds_every_component_with_its_region_and_dependencies() {
+        let mut cfg = Config::example("dev");
+        cfg.secondary_region = "us-west-1".into();
+        let cs = components(&cfg, &aws(), &Package::unbuilt());
+        let got: Vec<(&str, &str, Vec<String>, bool)> =
+            cs.iter().map(|c| (c.id(), c.region(), c.dependencies(), c.simulated())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("lambda-roles", "us-east-1", vec![], false),
+                ("functions-primary", "us-east-1", vec![ids::LAMBDA_ROLES.to_string()], false),
+                ("events-primary", "us-east-1", vec!["functions-primary".to_string()], false),
+                ("functions-secondary", "us-west-1", vec![ids::LAMBDA_ROLES.to_string()], false),
+                ("events-secondary", "us-west-1", vec!["functions-secondary".to_string()], false),
+                (
+                    "event-endpoint",
+                    "us-east-1",
+                    vec!["events-primary".to_string(), "events-secondary".to_string(), "health-primary".to_string()],
+                    false
+                ),
+            ]
+        );
+        assert_eq!(cs[5].placement(), Placement::Global);
+    }
+
+    #[test]
+    fn simulate_list_switches_the_endpoint_to_the_fake() {
+        let mut cfg = Config::example("dev");
+        cfg.simulate = vec![SIMULATE_ENDPOINTS.to_string()];
+        let cs = components(&cfg, &aws(), &Package::unbuilt());
+        let endpoint = cs.iter().find(|c| c.id() == ids::EVENT_ENDPOINT).map(|c| c.simulated());
+        assert_eq!(endpoint, Some(true));
+        assert_eq!(cs.iter().filter(|c| c.simulated()).count(), 1);
+        assert!(simulated_endpoints_file(&cfg).ends_with(".tandem/dev/simulated-eventbridge-endpoints.json"));
+    }
+
+    #[test]
+    fn desired_never_carries_secrets_and_changes_with_the_package() {
+        let cfg = Config::example("dev");
+        let a = components(&cfg, &aws(), &Package::from_bytes(std::path::Path::new("a.zip"), b"a"));
+        let b = components(&cfg, &aws(), &Package::from_bytes(std::path::Path::new("b.zip"), b"b"));
+        for (x, y) in a.iter().zip(b.iter()) {
+            let (dx, dy) = (x.desired(), y.desired());
+            assert_eq!(dx.replace_on, dy.replace_on, "{}", x.id());
+            let changed = dx.update_on != dy.update_on;
+            assert_eq!(changed, x.id().starts_with("functions-"), "{}", x.id());
+            let text = serde_json::to_string(&dx).unwrap().to_lowercase();
+            assert!(!text.contains("password") && !text.contains("secret"), "{}", x.id());
+        }
+    }
+}

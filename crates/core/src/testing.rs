@@ -75,6 +75,7 @@ pub fn moto_endpoint() -> Result<String, String> {
             let child = Command::new(moto_binary())
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ACM_VALIDATION_WAIT", "1")
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

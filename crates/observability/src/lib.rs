@@ -1,1 +1,235 @@
+//! tandem-observability: alerting and monitoring of the two-region stack.
+//!
+//! Components (ids from [`tandem_core::contracts::ids`]):
+//! - `alerts-primary` / `alerts-secondary` ([`sns::Alerts`]): SNS topic `alerts-{role}-{s}`
+//!   (encrypted with `alias/aws/sns`, publish allowed to CloudWatch and EventBridge of this
+//!   account only), optional e-mail subscription, and the EventBridge rule
+//!   `rds-failover-{s}` routing Aurora global failover/switchover events to the topic.
+//! - `alarms-primary` / `alarms-secondary` ([`alarms::Alarms`]): CloudWatch alarms
+//!   `alarm-<what>-{role}-{s}` on health checks, replication lag, Lambda errors and API 5xx,
+//!   with the region's topic as alarm and OK action.
+//! - `dashboard` ([`dashboard::Dashboard`]): one dashboard `dashboard-{s}` (created in the
+//!   primary region) with both regions' metrics; its body is built by the pure
+//!   [`dashboard::build_body`].
+//!
+//! Service calls go through the traits of [`clients`] (mocks behind the `mocks` feature).
+//! Nothing here needs a simulated service: moto serves CloudWatch (awsQuery, hence the
+//! aws-sdk-cloudwatch pin), SNS and EventBridge rules.
 
+pub mod alarms;
+pub mod clients;
+pub mod dashboard;
+pub mod sns;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tandem_core::aws::AwsContext;
+use tandem_core::state::ResourceStatus;
+use tandem_core::{Component, Config, Ctx, Placement};
+
+/// Every component of this crate with real clients: `alerts-{primary,secondary}`,
+/// `alarms-{primary,secondary}` and `dashboard`.
+pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
+    let mut out: Vec<Arc<dyn Component>> = Vec::new();
+    let mut primary_cw: Option<Arc<dyn clients::CloudWatchApi>> = None;
+    for placement in [Placement::Primary, Placement::Secondary] {
+        let sdk = aws.config(cfg.region_of(placement));
+        let sns: Arc<dyn clients::SnsApi> = Arc::new(aws_sdk_sns::Client::new(&sdk));
+        let events: Arc<dyn clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
+        let cw: Arc<dyn clients::CloudWatchApi> = Arc::new(aws_sdk_cloudwatch::Client::new(&sdk));
+        out.push(Arc::new(sns::Alerts::new(cfg, placement, sns, events)));
+        out.push(Arc::new(alarms::Alarms::new(cfg, placement, cw.clone())));
+        if placement == Placement::Primary {
+            primary_cw = Some(cw);
+        }
+    }
+    let cw = primary_cw
+        .unwrap_or_else(|| Arc::new(aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.primary_region))));
+    out.push(Arc::new(dashboard::Dashboard::new(cfg, cw)));
+    out
+}
+
+/// The id recorded for `key`: this run's journal first, then the prior state (done
+/// entries only).
+pub(crate) async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
+    if let Some(id) = ctx.resource_id(key).await {
+        return Some(id);
+    }
+    ctx.prior()
+        .and_then(|p| p.resources.get(key))
+        .filter(|r| r.status == ResourceStatus::Done)
+        .and_then(|r| r.id.clone())
+}
+
+/// Keys of every resource journaled for this component (this run and prior state),
+/// whatever their status.
+pub(crate) async fn recorded_keys(ctx: &Ctx) -> BTreeSet<String> {
+    let mut keys: BTreeSet<String> = ctx.journal_entries().await.into_keys().collect();
+    if let Some(p) = ctx.prior() {
+        keys.extend(p.resources.keys().cloned());
+    }
+    keys
+}
+
+/// Records an adopted (or confirmed existing) resource in the journal when it is not yet
+/// recorded with this id. No AWS call.
+pub(crate) async fn record(ctx: &Ctx, key: &str, id: &str) -> Result<(), tandem_core::ComponentError> {
+    if ctx.resource_id(key).await.as_deref() != Some(id) {
+        ctx.done(key, id).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_core::contracts::ids;
+
+    fn offline_aws() -> AwsContext {
+        let sdk = aws_types::SdkConfig::builder()
+            .behavior_version(aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest())
+            .region(aws_types::region::Region::new("us-east-1"))
+            .build();
+        AwsContext::from_base(sdk, false)
+    }
+
+    #[test]
+    fn components_are_placed_in_their_regions() {
+        let mut cfg = Config::example("t1");
+        cfg.primary_region = "us-west-2".into();
+        cfg.secondary_region = "us-east-1".into();
+        let comps = components(&cfg, &offline_aws());
+        let got: Vec<(String, Placement, String)> =
+            comps.iter().map(|c| (c.id().to_string(), c.placement(), c.region().to_string())).collect();
+        let want = vec![
+            (ids::alerts(Placement::Primary), Placement::Primary, "us-west-2".to_string()),
+            (ids::alarms(Placement::Primary), Placement::Primary, "us-west-2".to_string()),
+            (ids::alerts(Placement::Secondary), Placement::Secondary, "us-east-1".to_string()),
+            (ids::alarms(Placement::Secondary), Placement::Secondary, "us-east-1".to_string()),
+            (ids::DASHBOARD.to_string(), Placement::Global, "us-west-2".to_string()),
+        ];
+        assert_eq!(got, want);
+        for c in &comps {
+            assert!(!c.simulated());
+            assert!(c.expected_duration().as_secs() > 0);
+            // No secret and no e-mail placeholder leaks into desired.
+            let d = serde_json::to_string(&c.desired()).unwrap_or_default();
+            assert!(!d.to_lowercase().contains("password"), "{d}");
+        }
+        let dash = comps.iter().find(|c| c.id() == ids::DASHBOARD).map(|c| c.dependencies()).unwrap_or_default();
+        for p in [Placement::Primary, Placement::Secondary] {
+            for dep in [ids::functions(p), ids::api(p), ids::health(p), ids::bucket(p), ids::aurora(p)] {
+                assert!(dash.contains(&dep), "dashboard misses {dep}");
+            }
+        }
+        assert!(dash.contains(&ids::TABLE.to_string()));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Fixtures shared by the unit tests: a config and synthetic dependency outputs.
+    use tandem_core::contracts::{
+        ids, AlertsOutputs, ApiOutputs, AuroraOutputs, BucketOutputs, FunctionsOutputs, HealthOutputs, TableOutputs,
+    };
+    use tandem_core::{Config, Ctx, Placement};
+
+    pub const SUFFIX: &str = "t1";
+
+    pub fn cfg() -> Config {
+        Config::example(SUFFIX)
+    }
+
+    pub fn topic_arn(p: Placement) -> String {
+        let region = if p == Placement::Secondary { "us-east-2" } else { "us-east-1" };
+        format!("arn:aws:sns:{region}:123456789012:alerts-{p}-{SUFFIX}")
+    }
+
+    pub fn alerts(p: Placement) -> AlertsOutputs {
+        AlertsOutputs { topic_arn: topic_arn(p), topic_name: format!("alerts-{p}-{SUFFIX}") }
+    }
+
+    pub fn functions(p: Placement) -> FunctionsOutputs {
+        FunctionsOutputs {
+            api_function_name: format!("api-{p}-{SUFFIX}"),
+            api_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:api-{p}-{SUFFIX}"),
+            processor_function_name: format!("processor-{p}-{SUFFIX}"),
+            processor_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:processor-{p}-{SUFFIX}"),
+            replicator_function_name: format!("replicator-{p}-{SUFFIX}"),
+            replicator_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:replicator-{p}-{SUFFIX}"),
+            code_sha256: "abc".into(),
+        }
+    }
+
+    pub fn api(p: Placement) -> ApiOutputs {
+        let id = if p == Placement::Primary { "restapi111" } else { "restapi222" };
+        ApiOutputs {
+            rest_api_id: id.into(),
+            stage_name: "live".into(),
+            invoke_url: format!("https://{id}.execute-api.us-east-1.amazonaws.com/live"),
+            execute_api_host: format!("{id}.execute-api.us-east-1.amazonaws.com"),
+            health_path: "/live/health".into(),
+            custom_domain: None,
+            regional_domain_name: None,
+            regional_hosted_zone_id: None,
+            certificate_arn: None,
+        }
+    }
+
+    pub fn health(p: Placement) -> HealthOutputs {
+        HealthOutputs {
+            api_check_id: format!("hc-api-{p}"),
+            api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{p}"),
+            nlb_check_id: format!("hc-nlb-{p}"),
+            nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{p}"),
+        }
+    }
+
+    pub fn aurora(p: Placement) -> AuroraOutputs {
+        AuroraOutputs {
+            global_cluster_id: format!("aurora-global-{SUFFIX}"),
+            cluster_id: format!("aurora-{p}-{SUFFIX}"),
+            cluster_arn: format!("arn:aws:rds:us-east-1:123456789012:cluster:aurora-{p}-{SUFFIX}"),
+            writer_endpoint: "w".into(),
+            reader_endpoint: "r".into(),
+            instance_id: format!("aurora-{p}-{SUFFIX}-1"),
+            port: 5432,
+            password_parameter: None,
+        }
+    }
+
+    pub fn table() -> TableOutputs {
+        TableOutputs {
+            table_name: format!("table-{SUFFIX}"),
+            table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{SUFFIX}"),
+            stream_arn: "s".into(),
+            replica_regions: vec!["us-east-2".into()],
+            replica_simulated: false,
+        }
+    }
+
+    pub fn bucket(p: Placement) -> BucketOutputs {
+        BucketOutputs {
+            bucket_name: format!("bucket-{p}-{SUFFIX}"),
+            bucket_arn: format!("arn:aws:s3:::bucket-{p}-{SUFFIX}"),
+            replication_role_arn: (p == Placement::Primary).then(|| "arn:aws:iam::123456789012:role/r".to_string()),
+            replication_rule_id: (p == Placement::Primary).then(|| "replicate-all".to_string()),
+        }
+    }
+
+    /// A context with every dependency of this crate's components.
+    pub fn ctx_with_inputs(id: &str, region: &str) -> Ctx {
+        let mut ctx = Ctx::standalone(id, region).with_input(ids::TABLE, &table());
+        for p in [Placement::Primary, Placement::Secondary] {
+            ctx = ctx
+                .with_input(&ids::alerts(p), &alerts(p))
+                .with_input(&ids::functions(p), &functions(p))
+                .with_input(&ids::api(p), &api(p))
+                .with_input(&ids::health(p), &health(p))
+                .with_input(&ids::aurora(p), &aurora(p))
+                .with_input(&ids::bucket(p), &bucket(p));
+        }
+        ctx
+    }
+}

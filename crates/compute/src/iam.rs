@@ -1,0 +1,601 @@
+//! `lambda-roles`: the IAM execution roles of the Lambda functions (IAM is global; the
+//! calls go to the primary region's endpoint), plus the journaled role helpers the event
+//! endpoint's replication role uses too.
+//!
+//! Three roles, `lambda-api-{s}`, `lambda-processor-{s}`, `lambda-replicator-{s}`, trust
+//! `lambda.amazonaws.com` and carry one inline policy each, scoped to this stack:
+//! - all: `logs:CreateLogStream`/`logs:PutLogEvents` on their own functions' log groups in
+//!   both regions;
+//! - api: DynamoDB item reads/writes on `table/table-{s}` (any region: it is a global
+//!   table), SSM reads under `/tandem/{s}/`, and `kms:Decrypt` only via SSM (SecureString);
+//! - processor: `dynamodb:PutItem` on the table;
+//! - replicator: SSM get/put/delete/tag under `/tandem/{s}/` in both regions, and
+//!   `kms:Decrypt`/`kms:Encrypt` only via SSM in those regions (the `aws/ssm` keys).
+//!
+//! The account id comes from the role ARN IAM returns (no STS call needed).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use std::sync::Arc;
+use tandem_core::aws::{ignore_not_found, retry, retry_if};
+use tandem_core::contracts::{ids, LambdaRolesOutputs};
+use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
+
+use crate::iam_api::IamApi;
+
+/// The three function kinds (also the role kinds).
+pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
+
+/// Inline policy name on every role of this crate.
+pub const POLICY_NAME: &str = "tandem";
+
+/// Trust policy JSON for one AWS service principal.
+pub fn trust_policy(service: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string()
+}
+
+/// The account id in an ARN (`arn:aws:iam::123456789012:role/x` → `123456789012`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// Role name of a function kind: `lambda-{kind}-{s}`.
+pub fn role_name(kind: &str, suffix: &str) -> String {
+    naming::name(&format!("lambda-{kind}"), Placement::Global, suffix)
+}
+
+/// Function name of a kind in a region: `{kind}-{role}-{s}`.
+pub fn function_name(kind: &str, placement: Placement, suffix: &str) -> String {
+    naming::name(kind, placement, suffix)
+}
+
+/// The inline policy of role `kind`.
+pub fn lambda_policy(kind: &str, suffix: &str, primary: &str, secondary: &str, account: &str) -> String {
+    let regions = [(primary, Placement::Primary), (secondary, Placement::Secondary)];
+    let log_groups: Vec<String> = regions
+        .iter()
+        .map(|(r, p)| format!("arn:aws:logs:{r}:{account}:log-group:/aws/lambda/{}:*", function_name(kind, *p, suffix)))
+        .collect();
+    let table = format!("arn:aws:dynamodb:*:{account}:table/{}", naming::name("table", Placement::Global, suffix));
+    let path = naming::parameter_path(suffix);
+    let path = path.trim_end_matches('/');
+    let mut statements = vec![json!({
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": log_groups,
+    })];
+    match kind {
+        "api" => {
+            statements.push(json!({
+                "Sid": "Table",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+                "Resource": [table],
+            }));
+            statements.push(json!({
+                "Sid": "Parameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                "Resource": [
+                    format!("arn:aws:ssm:*:{account}:parameter{path}"),
+                    format!("arn:aws:ssm:*:{account}:parameter{path}/*"),
+                ],
+            }));
+            statements.push(kms_via_ssm(&["kms:Decrypt"], primary, secondary, account));
+        }
+        "processor" => {
+            statements.push(json!({
+                "Sid": "Table",
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem"],
+                "Resource": [table],
+            }));
+        }
+        _ => {
+            statements.push(json!({
+                "Sid": "Parameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
+                "Resource": [
+                    format!("arn:aws:ssm:{primary}:{account}:parameter{path}/*"),
+                    format!("arn:aws:ssm:{secondary}:{account}:parameter{path}/*"),
+                ],
+            }));
+            statements.push(kms_via_ssm(&["kms:Decrypt", "kms:Encrypt"], primary, secondary, account));
+        }
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+}
+
+/// KMS use restricted to calls SSM makes on the caller's behalf in the two regions (the
+/// `aws/ssm` managed keys of SecureString parameters).
+fn kms_via_ssm(actions: &[&str], primary: &str, secondary: &str, account: &str) -> serde_json::Value {
+    json!({
+        "Sid": "SecureStringViaSsm",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": [
+            format!("arn:aws:kms:{primary}:{account}:key/*"),
+            format!("arn:aws:kms:{secondary}:{account}:key/*"),
+        ],
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": [format!("ssm.{primary}.amazonaws.com"), format!("ssm.{secondary}.amazonaws.com")]
+            }
+        }
+    })
+}
+
+/// Problems of a policy document against the least-privilege rules: no `*` action (or
+/// `service:*`), no `*` resource, and a KMS wildcard key only under a `kms:ViaService`
+/// condition.
+pub fn least_privilege_violations(document: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(document) else {
+        return vec!["not JSON".into()];
+    };
+    let as_list = |v: Option<&serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => Vec::new(),
+    };
+    for s in statements {
+        let sid = s.get("Sid").and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let actions = as_list(s.get("Action"));
+        if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
+            problems.push(format!("{sid}: NotAction/NotResource"));
+        }
+        for a in &actions {
+            if a == "*" || a.ends_with(":*") {
+                problems.push(format!("{sid}: wildcard action {a}"));
+            }
+        }
+        for r in as_list(s.get("Resource")) {
+            if r == "*" {
+                problems.push(format!("{sid}: resource *"));
+            }
+            let fields: Vec<&str> = r.split(':').collect();
+            // Account field wildcard.
+            // (S3 ARNs have no account field.)
+            if fields.len() > 4 && fields[2] != "s3" && (fields[4] == "*" || fields[4].is_empty()) {
+                problems.push(format!("{sid}: resource {r} has no account"));
+            }
+            if r.ends_with(":key/*") && s.pointer("/Condition/StringEquals/kms:ViaService").is_none() {
+                problems.push(format!("{sid}: KMS key wildcard without kms:ViaService"));
+            }
+        }
+    }
+    problems
+}
+
+/// Ensures role `name` exists (adopting it by name, creating it journaled under `key`
+/// otherwise); returns its ARN.
+pub async fn ensure_role(
+    ctx: &Ctx,
+    iam: &dyn IamApi,
+    key: &str,
+    name: &str,
+    trust: &str,
+    tags: Vec<(String, String)>,
+) -> Result<String, ComponentError> {
+    let region = ctx.region().to_string();
+    if let Some(arn) = retry(|| iam.get_role(name)).await.at(name, &region)? {
+        if ctx.resource_id(key).await.as_deref() != Some(arn.as_str()) {
+            ctx.done(key, &arn).await?;
+        }
+        return Ok(arn);
+    }
+    ctx.journaled(key, "create", || async {
+        retry(|| iam.create_role(name, trust, tags.clone())).await.at(name, &region)
+    })
+    .await
+}
+
+/// Ensures the inline policy `policy` of `role` equals `document` (JSON equality); puts it
+/// journaled under `key` only when it differs. Returns true when it was put.
+pub async fn ensure_inline_policy(
+    ctx: &Ctx,
+    iam: &dyn IamApi,
+    key: &str,
+    role: &str,
+    policy: &str,
+    document: &str,
+) -> Result<bool, ComponentError> {
+    let region = ctx.region().to_string();
+    let current = retry(|| iam.get_role_policy(role, policy)).await.at(role, &region)?;
+    if same_json(current.as_deref(), document) {
+        let id = format!("{role}/{policy}");
+        if ctx.resource_id(key).await.as_deref() != Some(id.as_str()) {
+            ctx.done(key, &id).await?;
+        }
+        return Ok(false);
+    }
+    ctx.journaled(key, "put-policy", || async {
+        // A freshly created role can take a moment to be visible to PutRolePolicy.
+        retry_if(|| iam.put_role_policy(role, policy, document), |e| e.is_not_found())
+            .await
+            .at(role, &region)?;
+        Ok(format!("{role}/{policy}"))
+    })
+    .await?;
+    Ok(true)
+}
+
+fn same_json(a: Option<&str>, b: &str) -> bool {
+    match (a.and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()), serde_json::from_str::<serde_json::Value>(b).ok()) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Deletes role `name`: inline policies, attached policies, then the role. A missing role
+/// (or policy) counts as deleted, so a second call is a no-op.
+pub async fn delete_role(iam: &dyn IamApi, name: &str, region: &str) -> Result<(), ComponentError> {
+    let inline = match retry(|| iam.list_role_policies(name)).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(ComponentError::aws(name, region, e)),
+    };
+    for policy in &inline {
+        ignore_not_found(retry(|| iam.delete_role_policy(name, policy)).await).at(name, region)?;
+    }
+    let attached = match retry(|| iam.list_attached_role_policies(name)).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(ComponentError::aws(name, region, e)),
+    };
+    for policy_arn in &attached {
+        ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await).at(name, region)?;
+    }
+    // DeleteConflict can linger briefly after the last policy is removed.
+    ignore_not_found(retry_if(|| iam.delete_role(name), |e| e.is_code("DeleteConflict")).await).at(name, region)
+}
+
+/// The `lambda-roles` component.
+pub struct LambdaRoles {
+    suffix: String,
+    primary_region: String,
+    secondary_region: String,
+    iam: Arc<dyn IamApi>,
+}
+
+impl LambdaRoles {
+    pub fn new(cfg: &tandem_core::Config, iam: Arc<dyn IamApi>) -> Self {
+        Self {
+            suffix: cfg.environment_suffix.clone(),
+            primary_region: cfg.primary_region.clone(),
+            secondary_region: cfg.secondary_region.clone(),
+            iam,
+        }
+    }
+
+    fn policy(&self, kind: &str, account: &str) -> String {
+        lambda_policy(kind, &self.suffix, &self.primary_region, &self.secondary_region, account)
+    }
+}
+
+fn role_key(kind: &str) -> String {
+    format!("role-{kind}")
+}
+
+fn policy_key(kind: &str) -> String {
+    format!("policy-{kind}")
+}
+
+#[async_trait]
+impl Component for LambdaRoles {
+    fn id(&self) -> &str {
+        ids::LAMBDA_ROLES
+    }
+    fn kind(&self) -> &'static str {
+        "iam-role"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Global
+    }
+    fn region(&self) -> &str {
+        &self.primary_region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["api_role_arn", "processor_role_arn", "replicator_role_arn"]
+    }
+    fn expected_duration(&self) -> Duration {
+        Duration::from_secs(15)
+    }
+    fn desired(&self) -> Desired {
+        let names: Vec<String> = FUNCTION_KINDS.iter().map(|k| role_name(k, &self.suffix)).collect();
+        let policies: serde_json::Map<String, serde_json::Value> = FUNCTION_KINDS
+            .iter()
+            .map(|k| (k.to_string(), serde_json::Value::String(self.policy(k, "<account>"))))
+            .collect();
+        Desired::new(
+            json!({ "roles": names, "trust": "lambda.amazonaws.com" }),
+            json!({ "policies": policies }),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(component = ids::LAMBDA_ROLES, region = %self.primary_region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let trust = trust_policy("lambda.amazonaws.com");
+        let mut arns = Vec::new();
+        for kind in FUNCTION_KINDS {
+            ctx.check_cancelled()?;
+            let name = role_name(kind, &self.suffix);
+            let arn = ensure_role(ctx, self.iam.as_ref(), &role_key(kind), &name, &trust, naming::tags(&self.suffix, &name)).await?;
+            let account = account_of(&arn)
+                .ok_or_else(|| ComponentError::invalid(&name, &self.primary_region, format!("unexpected role ARN {arn}")))?
+                .to_string();
+            ensure_inline_policy(ctx, self.iam.as_ref(), &policy_key(kind), &name, POLICY_NAME, &self.policy(kind, &account)).await?;
+            arns.push(arn);
+        }
+        let [api, processor, replicator]: [String; 3] = arns
+            .try_into()
+            .map_err(|_| ComponentError::invalid(ids::LAMBDA_ROLES, &self.primary_region, "expected three roles"))?;
+        Ok(to_outputs(&LambdaRolesOutputs { api_role_arn: api, processor_role_arn: processor, replicator_role_arn: replicator }))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = ids::LAMBDA_ROLES, region = %self.primary_region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        for kind in FUNCTION_KINDS {
+            let name = role_name(kind, &self.suffix);
+            ctx.pending(&role_key(kind), "delete").await?;
+            delete_role(self.iam.as_ref(), &name, &self.primary_region).await?;
+            ctx.removed(&policy_key(kind)).await?;
+            ctx.removed(&role_key(kind)).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let mut missing = Vec::new();
+        let mut drifted = Vec::new();
+        for kind in FUNCTION_KINDS {
+            let name = role_name(kind, &self.suffix);
+            let Some(arn) = retry(|| self.iam.get_role(&name)).await.at(&name, &self.primary_region)? else {
+                missing.push(format!("role {name} is missing"));
+                continue;
+            };
+            let account = account_of(&arn).unwrap_or_default().to_string();
+            let current = retry(|| self.iam.get_role_policy(&name, POLICY_NAME)).await;
+            let current = match current {
+                Ok(c) => c,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(ComponentError::aws(&name, &self.primary_region, e)),
+            };
+            if !same_json(current.as_deref(), &self.policy(kind, &account)) {
+                drifted.push(format!("role {name}: inline policy {POLICY_NAME} differs"));
+            }
+        }
+        Ok(if !missing.is_empty() {
+            missing.extend(drifted);
+            Drift::Missing { details: missing }
+        } else if !drifted.is_empty() {
+            Drift::Drifted { details: drifted }
+        } else {
+            Drift::InSync
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam_api::MockIamApi;
+    use mockall::predicate::eq;
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+    use tandem_core::{AwsError, Config};
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn arn(name: &str) -> String {
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    }
+
+    fn component(iam: MockIamApi) -> LambdaRoles {
+        LambdaRoles::new(&Config::example("dev"), Arc::new(iam))
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone(ids::LAMBDA_ROLES, "us-east-1")
+    }
+
+    #[test]
+    fn policies_are_least_privilege() {
+        for kind in FUNCTION_KINDS {
+            let doc = lambda_policy(kind, "dev", "us-east-1", "us-east-2", ACCOUNT);
+            assert_eq!(least_privilege_violations(&doc), Vec::<String>::new(), "{kind}: {doc}");
+            assert!(!doc.contains("\"*\""), "{kind} has a bare * : {doc}");
+        }
+        // The checker itself catches the bad cases.
+        let bad = r#"{"Statement":[{"Sid":"a","Effect":"Allow","Action":"*","Resource":"*"},
+            {"Sid":"b","Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::x"]},
+            {"Sid":"c","Effect":"Allow","Action":["kms:Decrypt"],"Resource":["arn:aws:kms:us-east-1:1:key/*"]},
+            {"Sid":"d","Effect":"Allow","Action":["ssm:GetParameter"],"Resource":["arn:aws:ssm:*:*:parameter/x"]}]}"#;
+        let v = least_privilege_violations(bad);
+        assert_eq!(v.len(), 5, "{v:?}");
+        assert!(v.iter().any(|p| p.contains("arn:aws:ssm:*:*:parameter/x has no account")), "{v:?}");
+    }
+
+    #[test]
+    fn policies_are_scoped_to_the_stack() {
+        let api: serde_json::Value = serde_json::from_str(&lambda_policy("api", "dev", "us-east-1", "us-east-2", ACCOUNT)).unwrap();
+        let s = api.to_string();
+        assert!(s.contains("arn:aws:dynamodb:*:123456789012:table/table-dev"));
+        assert!(s.contains("arn:aws:ssm:*:123456789012:parameter/tandem/dev/*"));
+        assert!(s.contains("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/api-primary-dev:*"));
+        assert!(s.contains("arn:aws:logs:us-east-2:123456789012:log-group:/aws/lambda/api-secondary-dev:*"));
+        let processor = lambda_policy("processor", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert!(processor.contains("dynamodb:PutItem") && !processor.contains("dynamodb:GetItem") && !processor.contains("ssm:"));
+        let replicator = lambda_policy("replicator", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert!(replicator.contains("arn:aws:ssm:us-east-2:123456789012:parameter/tandem/dev/*"));
+        assert!(replicator.contains("ssm.us-east-2.amazonaws.com") && replicator.contains("kms:Encrypt"));
+        assert!(!replicator.contains("dynamodb"));
+    }
+
+    #[tokio::test]
+    async fn creates_roles_then_policies_in_order() {
+        let mut iam = MockIamApi::new();
+        let mut seq = Sequence::new();
+        for kind in FUNCTION_KINDS {
+            let name = role_name(kind, "dev");
+            iam.expect_get_role().with(eq(name.clone())).times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+            let n = name.clone();
+            iam.expect_create_role()
+                .withf(move |rn, trust, tags| {
+                    rn == n && trust.contains("lambda.amazonaws.com") && tags.contains(&("tandem:stack".to_string(), "dev".to_string()))
+                })
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|n, _, _| Ok(arn(n)));
+            iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+            let n = name.clone();
+            iam.expect_put_role_policy()
+                .withf(move |rn, p, doc| rn == n && p == POLICY_NAME && doc.contains(ACCOUNT))
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_, _, _| Ok(()));
+        }
+        let c = ctx();
+        let out = component(iam).apply(&c).await.unwrap();
+        let out: LambdaRolesOutputs = tandem_core::from_outputs(&out).unwrap();
+        assert_eq!(out.api_role_arn, arn("lambda-api-dev"));
+        assert_eq!(out.processor_role_arn, arn("lambda-processor-dev"));
+        assert_eq!(out.replicator_role_arn, arn("lambda-replicator-dev"));
+        let journal = c.journal_entries().await;
+        assert_eq!(journal["role-api"].id.as_deref(), Some(arn("lambda-api-dev").as_str()));
+        assert_eq!(journal.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn existing_roles_make_no_mutating_call() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|n| Ok(Some(arn(n))));
+        iam.expect_get_role_policy().returning(|role, _| {
+            let kind = role.trim_start_matches("lambda-").trim_end_matches("-dev").to_string();
+            // Same document, serialized differently.
+            let v: serde_json::Value = serde_json::from_str(&lambda_policy(&kind, "dev", "us-east-1", "us-east-2", ACCOUNT)).unwrap();
+            Ok(Some(serde_json::to_string_pretty(&v).unwrap()))
+        });
+        // No expectation on create_role/put_role_policy: any call fails the test.
+        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1").with_resource("role-api", &arn("lambda-api-dev"));
+        let c = ctx().with_prior(prior);
+        component(iam).apply(&c).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn changed_policy_is_put_again() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|n| Ok(Some(arn(n))));
+        iam.expect_get_role_policy().returning(|_, _| Ok(Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into())));
+        iam.expect_put_role_policy().times(3).returning(|_, _, _| Ok(()));
+        component(iam).apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_create_is_retried() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|_| Ok(None));
+        let mut calls = 0;
+        iam.expect_create_role().times(4).returning(move |n, _, _| {
+            calls += 1;
+            if calls == 1 {
+                Err(AwsError::throttling())
+            } else {
+                Ok(arn(n))
+            }
+        });
+        iam.expect_get_role_policy().returning(|_, _| Ok(None));
+        // A policy put right after creation can see the role as not yet there.
+        let mut puts = 0;
+        iam.expect_put_role_policy().times(4).returning(move |_, _, _| {
+            puts += 1;
+            if puts == 1 {
+                Err(AwsError::not_found("NoSuchEntity", "role not found"))
+            } else {
+                Ok(())
+            }
+        });
+        component(iam).apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_name_role_and_region() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|_| Ok(None));
+        iam.expect_create_role().returning(|_, _, _| Err(AwsError::other("AccessDenied", "not allowed")));
+        let c = ctx();
+        let e = component(iam).apply(&c).await.unwrap_err().to_string();
+        assert!(e.contains("lambda-api-dev") && e.contains("us-east-1") && e.contains("AccessDenied"), "{e}");
+        let j = c.journal_entries().await;
+        assert_eq!(j["role-api"].status, tandem_core::state::ResourceStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn destroy_removes_policies_before_roles_and_tolerates_missing() {
+        let mut iam = MockIamApi::new();
+        let mut seq = Sequence::new();
+        // api: full delete.
+        iam.expect_list_role_policies()
+            .with(eq("lambda-api-dev"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![POLICY_NAME.into()]));
+        iam.expect_delete_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_delete_role().with(eq("lambda-api-dev")).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        // processor: already gone.
+        iam.expect_list_role_policies()
+            .with(eq("lambda-processor-dev"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::not_found("NoSuchEntity", "gone")));
+        // replicator: role vanishes between calls.
+        iam.expect_list_role_policies().with(eq("lambda-replicator-dev")).times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_delete_role()
+            .with(eq("lambda-replicator-dev"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::not_found("NoSuchEntity", "gone")));
+        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1").with_resource("role-api", &arn("lambda-api-dev"));
+        let c = ctx().with_prior(prior);
+        component(iam).destroy(&c).await.unwrap();
+        assert!(c.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn read_reports_missing_and_drift() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|n| if n == "lambda-api-dev" { Ok(None) } else { Ok(Some(arn(n))) });
+        iam.expect_get_role_policy().returning(|_, _| Ok(Some("{}".into())));
+        match component(iam).read(&ctx()).await.unwrap() {
+            Drift::Missing { details } => {
+                assert!(details[0].contains("lambda-api-dev"));
+                assert_eq!(details.len(), 3, "{details:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

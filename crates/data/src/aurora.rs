@@ -1,0 +1,1974 @@
+//! Aurora Global Database (Serverless v2, `aurora-postgresql`, port 5432): the
+//! `aurora-primary` and `aurora-secondary` components, and the switchover / failover
+//! operations the CLI offers.
+//!
+//! Primary: global cluster `aurora-global-{s}` (encrypted) → DB subnet group
+//! `aurora-primary-{s}` → master password generated and written ONLY to the SSM SecureString
+//! `/tandem/{s}/db/master-password` → CreateDBCluster `aurora-primary-{s}` (member of the
+//! global cluster, Serverless v2 scaling, encrypted, no deletion protection) → wait
+//! available → CreateDBInstance `aurora-primary-{s}-1` (`db.serverless`) → wait available.
+//!
+//! Secondary: subnet group `aurora-secondary-{s}` → CreateDBCluster in the secondary region
+//! with the global cluster id, no credentials, encrypted with `alias/aws/rds` of its region →
+//! instance.
+//!
+//! Destroy (secondary first, by dependency order): secondary instance → wait gone →
+//! RemoveFromGlobalCluster → wait not a member → delete cluster (SkipFinalSnapshot) → wait
+//! gone → subnet group. Primary: instance → wait gone → (RemoveFromGlobalCluster when still a
+//! member: AWS refuses to delete a cluster that is part of a global database) → delete
+//! cluster → wait gone → DeleteGlobalCluster (retried while "not empty", up to 5 min) →
+//! subnet group → password parameter. NotFound is success everywhere; waits poll (the SDK's
+//! cluster-deleted waiter fails fast on transitional states).
+//!
+//! With `simulate = ["rds-global-failover"]` the clients are wrapped in
+//! [`fake::SimulatedGlobalFailover`] (see there for what moto cannot do).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
+use tandem_core::config::DatabaseConfig;
+use tandem_core::contracts::{ids, AuroraOutputs, NetworkOutputs};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired,
+    Drift, Outputs, Placement,
+};
+
+#[path = "rds_api.rs"]
+mod api;
+pub use api::*;
+
+/// Simulated global membership and failover for emulators that lack them.
+#[path = "aurora_fake.rs"]
+pub mod fake;
+
+/// Database engine of the global cluster.
+pub const ENGINE: &str = "aurora-postgresql";
+/// PostgreSQL port.
+pub const PORT: u16 = 5432;
+/// Master user of the primary cluster.
+pub const MASTER_USERNAME: &str = "tandem";
+/// Serverless v2 instance class.
+pub const INSTANCE_CLASS: &str = "db.serverless";
+/// The AWS managed RDS key alias, valid in every region (secondary storage encryption).
+pub const SECONDARY_KMS_KEY: &str = "alias/aws/rds";
+/// Length of the generated master password.
+pub const PASSWORD_LEN: usize = 32;
+
+/// Bound of every create/delete wait of clusters and instances.
+const WAIT: Duration = Duration::from_secs(60 * 60);
+/// Bound of the DeleteGlobalCluster retries while AWS still counts a member.
+const GLOBAL_DELETE_WAIT: Duration = Duration::from_secs(5 * 60);
+/// Bound of a switchover / failover.
+const FAILOVER_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// `aurora-global-{s}`.
+pub fn global_cluster_id(suffix: &str) -> String {
+    naming::name("aurora-global", Placement::Global, suffix)
+}
+
+/// `aurora-{role}-{s}`: the cluster and its subnet group.
+pub fn cluster_id(placement: Placement, suffix: &str) -> String {
+    naming::name("aurora", placement, suffix)
+}
+
+/// `aurora-{role}-{s}-1`.
+pub fn instance_id(placement: Placement, suffix: &str) -> String {
+    format!("{}-1", cluster_id(placement, suffix))
+}
+
+/// `/tandem/{s}/db/master-password`.
+pub fn password_parameter(suffix: &str) -> String {
+    format!("{}db/master-password", naming::parameter_path(suffix))
+}
+
+/// A random master password: [`PASSWORD_LEN`] characters from a CSPRNG, without the
+/// characters RDS rejects (`/`, `@`, `"`, space).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%^&*()-_=+[]{}:,.?~";
+    let mut rng = rand::rng();
+    (0..PASSWORD_LEN)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+/// Where the master password is kept: an SSM SecureString (default `aws/ssm` key).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordStore: Send + Sync {
+    /// PutParameter SecureString with Overwrite, then tags it. The value is never logged.
+    async fn put_secure(
+        &self,
+        name: &str,
+        value: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), AwsError>;
+    /// The parameter's type (`SecureString`, ...) without decrypting it; None when absent.
+    async fn parameter_type(&self, name: &str) -> Result<Option<String>, AwsError>;
+    async fn delete(&self, name: &str) -> Result<(), AwsError>;
+}
+
+#[async_trait]
+impl PasswordStore for aws_sdk_ssm::Client {
+    async fn put_secure(
+        &self,
+        name: &str,
+        value: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), AwsError> {
+        use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+        self.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .overwrite(true)
+            .description("Tandem Aurora master password")
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        let tags: Vec<Tag> = tags
+            .into_iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        self.add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn parameter_type(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .get_parameter()
+            .name(name)
+            .with_decryption(false)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .parameter()
+                .and_then(|p| p.r#type())
+                .map(|t| t.as_str().to_string())),
+            Err(e) => {
+                let e = AwsError::from_sdk(e);
+                if e.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), AwsError> {
+        self.delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+}
+
+/// The RDS clients of both regions (primary, secondary), wrapped in the simulated global
+/// failover when `cfg.simulates("rds-global-failover")`.
+pub fn rds_clients(cfg: &Config, aws: &AwsContext) -> (Arc<dyn RdsApi>, Arc<dyn RdsApi>) {
+    let p: Arc<dyn RdsApi> = Arc::new(aws_sdk_rds::Client::new(&aws.config(&cfg.primary_region)));
+    let s: Arc<dyn RdsApi> = Arc::new(aws_sdk_rds::Client::new(&aws.config(&cfg.secondary_region)));
+    if !cfg.simulates("rds-global-failover") {
+        return (p, s);
+    }
+    let mut regions: BTreeMap<String, Arc<dyn RdsApi>> = BTreeMap::new();
+    regions.insert(cfg.primary_region.clone(), p);
+    regions.insert(cfg.secondary_region.clone(), s);
+    (
+        Arc::new(fake::SimulatedGlobalFailover::new(
+            &cfg.primary_region,
+            regions.clone(),
+        )),
+        Arc::new(fake::SimulatedGlobalFailover::new(
+            &cfg.secondary_region,
+            regions,
+        )),
+    )
+}
+
+/// `aurora-primary` and `aurora-secondary` with real clients (or the simulated failover).
+pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
+    let (p, s) = rds_clients(cfg, aws);
+    let ssm: Arc<dyn PasswordStore> =
+        Arc::new(aws_sdk_ssm::Client::new(&aws.config(&cfg.primary_region)));
+    let simulated = cfg.simulates("rds-global-failover");
+    vec![
+        Arc::new(AuroraComponent::primary(cfg, p, ssm)),
+        Arc::new(AuroraComponent::secondary(cfg, s).with_simulated(simulated)),
+    ]
+}
+
+/// The id of the journal entry of each resource.
+mod keys {
+    pub const GLOBAL: &str = "global_cluster";
+    pub const SUBNET_GROUP: &str = "subnet_group";
+    pub const PASSWORD: &str = "master_password";
+    pub const CLUSTER: &str = "cluster";
+    pub const INSTANCE: &str = "instance";
+}
+
+/// `aurora-primary` / `aurora-secondary`: one cluster of the global database, its instance
+/// and subnet group (the primary also owns the global cluster and the password parameter).
+pub struct AuroraComponent {
+    id: String,
+    placement: Placement,
+    region: String,
+    suffix: String,
+    db: DatabaseConfig,
+    global_id: String,
+    cluster_id: String,
+    instance_id: String,
+    rds: Arc<dyn RdsApi>,
+    /// Primary only.
+    passwords: Option<Arc<dyn PasswordStore>>,
+    simulated: bool,
+}
+
+impl AuroraComponent {
+    /// `aurora-primary` in `cfg.primary_region`.
+    pub fn primary(cfg: &Config, rds: Arc<dyn RdsApi>, passwords: Arc<dyn PasswordStore>) -> Self {
+        Self::new(cfg, Placement::Primary, rds, Some(passwords))
+    }
+
+    /// `aurora-secondary` in `cfg.secondary_region`.
+    pub fn secondary(cfg: &Config, rds: Arc<dyn RdsApi>) -> Self {
+        Self::new(cfg, Placement::Secondary, rds, None)
+    }
+
+    fn new(
+        cfg: &Config,
+        placement: Placement,
+        rds: Arc<dyn RdsApi>,
+        passwords: Option<Arc<dyn PasswordStore>>,
+    ) -> Self {
+        let suffix = cfg.environment_suffix.clone();
+        Self {
+            id: ids::aurora(placement),
+            placement,
+            region: cfg.region_of(placement).to_string(),
+            global_id: global_cluster_id(&suffix),
+            cluster_id: cluster_id(placement, &suffix),
+            instance_id: instance_id(placement, &suffix),
+            db: cfg.database.clone(),
+            suffix,
+            rds,
+            passwords,
+            simulated: false,
+        }
+    }
+
+    /// Marks the component as served (in part) by a built-in fake.
+    pub fn with_simulated(mut self, simulated: bool) -> Self {
+        self.simulated = simulated;
+        self
+    }
+
+    fn is_primary(&self) -> bool {
+        self.placement == Placement::Primary
+    }
+
+    fn err(&self, resource: &str, e: AwsError) -> ComponentError {
+        ComponentError::aws(resource, &self.region, e)
+    }
+
+    fn tags(&self, name: &str) -> Vec<(String, String)> {
+        naming::tags(&self.suffix, name)
+    }
+
+    fn password_store(&self) -> Result<&Arc<dyn PasswordStore>, ComponentError> {
+        self.passwords.as_ref().ok_or_else(|| {
+            ComponentError::invalid(
+                &self.cluster_id,
+                &self.region,
+                "no password store for the primary cluster",
+            )
+        })
+    }
+
+    // ---- global cluster (primary) ----
+
+    async fn ensure_global(&self, ctx: &Ctx) -> Result<GlobalClusterInfo, ComponentError> {
+        let gid = &self.global_id;
+        let existing = retry(|| self.rds.describe_global_cluster(gid))
+            .await
+            .at(gid, &self.region)?;
+        let g = match existing {
+            Some(g) => {
+                if g.engine != ENGINE {
+                    return Err(ComponentError::invalid(
+                        gid,
+                        &self.region,
+                        format!("global cluster exists with engine {} (want {ENGINE}); destroy it first", g.engine),
+                    ));
+                }
+                adopt(ctx, keys::GLOBAL, &g.arn).await?;
+                g
+            }
+            None => {
+                tracing::info!(global_cluster = %gid, region = %self.region, "creating global cluster");
+                let mut created = None;
+                ctx.journaled(keys::GLOBAL, "create", || async {
+                    let g = match retry(|| {
+                        self.rds
+                            .create_global_cluster(gid, ENGINE, &self.db.engine_version)
+                    })
+                    .await
+                    {
+                        Ok(g) => g,
+                        // Created by an interrupted run: adopt it.
+                        Err(e) if e.is_code("GlobalClusterAlreadyExistsFault") => {
+                            retry(|| self.rds.describe_global_cluster(gid))
+                                .await
+                                .at(gid, &self.region)?
+                                .ok_or_else(|| self.err(gid, e))?
+                        }
+                        Err(e) => return Err(self.err(gid, e)),
+                    };
+                    let arn = g.arn.clone();
+                    created = Some(g);
+                    Ok(arn)
+                })
+                .await?;
+                created.ok_or_else(|| {
+                    ComponentError::invalid(
+                        gid,
+                        &self.region,
+                        "CreateGlobalCluster returned nothing",
+                    )
+                })?
+            }
+        };
+        if g.status == "available" || g.status.is_empty() {
+            return Ok(g);
+        }
+        poll_until(
+            gid,
+            &self.region,
+            "global cluster available",
+            WAIT,
+            || async {
+                match self.rds.describe_global_cluster(gid).await? {
+                    Some(g) if g.status == "available" => Ok(Poll::Ready(g)),
+                    Some(g) => Ok(Poll::Pending(g.status)),
+                    None => Ok(Poll::Pending("not visible yet".into())),
+                }
+            },
+        )
+        .await
+    }
+
+    // ---- subnet group ----
+
+    async fn ensure_subnet_group(
+        &self,
+        ctx: &Ctx,
+        subnet_ids: &[String],
+    ) -> Result<SubnetGroupInfo, ComponentError> {
+        let name = &self.cluster_id;
+        if let Some(g) = retry(|| self.rds.describe_subnet_group(name))
+            .await
+            .at(name, &self.region)?
+        {
+            let (mut have, mut want) = (g.subnet_ids.clone(), subnet_ids.to_vec());
+            have.sort();
+            want.sort();
+            if have != want {
+                tracing::warn!(subnet_group = %name, region = %self.region, ?have, ?want, "DB subnet group subnets differ from the network's private subnets");
+            }
+            adopt(ctx, keys::SUBNET_GROUP, name).await?;
+            return Ok(g);
+        }
+        tracing::info!(subnet_group = %name, region = %self.region, "creating DB subnet group");
+        let mut created = None;
+        ctx.journaled(keys::SUBNET_GROUP, "create", || async {
+            let g = match retry(|| {
+                self.rds
+                    .create_subnet_group(name, subnet_ids.to_vec(), self.tags(name))
+            })
+            .await
+            {
+                Ok(g) => g,
+                Err(e)
+                    if e.is_code("DBSubnetGroupAlreadyExists")
+                        || e.is_code("DBSubnetGroupAlreadyExistsFault") =>
+                {
+                    retry(|| self.rds.describe_subnet_group(name))
+                        .await
+                        .at(name, &self.region)?
+                        .ok_or_else(|| self.err(name, e))?
+                }
+                Err(e) => return Err(self.err(name, e)),
+            };
+            created = Some(g);
+            Ok(name.clone())
+        })
+        .await?;
+        created.ok_or_else(|| {
+            ComponentError::invalid(name, &self.region, "CreateDBSubnetGroup returned nothing")
+        })
+    }
+
+    // ---- cluster ----
+
+    async fn wait_cluster_available(&self) -> Result<ClusterInfo, ComponentError> {
+        let id = &self.cluster_id;
+        poll_until(id, &self.region, "cluster available", WAIT, || async {
+            match self.rds.describe_cluster(id).await? {
+                Some(c) if c.status == "available" => Ok(Poll::Ready(c)),
+                Some(c) => Ok(Poll::Pending(c.status)),
+                None => Ok(Poll::Pending("not visible yet".into())),
+            }
+        })
+        .await
+    }
+
+    async fn wait_cluster_gone(&self) -> Result<(), ComponentError> {
+        let id = &self.cluster_id;
+        poll_until(id, &self.region, "cluster deleted", WAIT, || async {
+            match self.rds.describe_cluster(id).await? {
+                None => Ok(Poll::Ready(())),
+                Some(c) => Ok(Poll::Pending(c.status)),
+            }
+        })
+        .await
+    }
+
+    async fn ensure_cluster(
+        &self,
+        ctx: &Ctx,
+        global_id: &str,
+        subnet_group: &str,
+        security_group_id: &str,
+    ) -> Result<ClusterInfo, ComponentError> {
+        let id = &self.cluster_id;
+        let mut existing = retry(|| self.rds.describe_cluster(id))
+            .await
+            .at(id, &self.region)?;
+        if existing.as_ref().is_some_and(|c| c.status == "deleting") {
+            tracing::info!(cluster = %id, region = %self.region, "cluster is being deleted; waiting before re-creating it");
+            self.wait_cluster_gone().await?;
+            existing = None;
+        }
+        if let Some(c) = existing {
+            adopt(ctx, keys::CLUSTER, &c.arn).await?;
+            if c.global_cluster_id.as_deref() != Some(global_id) {
+                tracing::warn!(cluster = %id, region = %self.region, global_cluster = %global_id, "cluster is not a member of the global cluster; destroy and re-apply to re-attach it");
+            }
+            let want = (Some(self.db.min_capacity), Some(self.db.max_capacity));
+            if (c.min_capacity, c.max_capacity) != want {
+                tracing::info!(cluster = %id, region = %self.region, min = self.db.min_capacity, max = self.db.max_capacity, "updating Serverless v2 scaling");
+                ctx.pending(keys::CLUSTER, "update").await?;
+                retry_if(
+                    || {
+                        self.rds.modify_cluster_scaling(
+                            id,
+                            self.db.min_capacity,
+                            self.db.max_capacity,
+                        )
+                    },
+                    |e| e.is_code("InvalidDBClusterStateFault"),
+                )
+                .await
+                .at(id, &self.region)?;
+                ctx.done(keys::CLUSTER, &c.arn).await?;
+            }
+            if c.status == "available" {
+                return Ok(c);
+            }
+            return self.wait_cluster_available().await;
+        }
+
+        let master = if self.is_primary() {
+            // The password exists only here, in the SecureString, and in the create call.
+            let password = generate_password();
+            let param = password_parameter(&self.suffix);
+            let store = self.password_store()?;
+            ctx.journaled(keys::PASSWORD, "create", || async {
+                retry(|| store.put_secure(&param, &password, self.tags(&param)))
+                    .await
+                    .at(&param, &self.region)?;
+                Ok(param.clone())
+            })
+            .await?;
+            Some(MasterCredentials {
+                username: MASTER_USERNAME.to_string(),
+                password,
+            })
+        } else {
+            None
+        };
+        let spec = ClusterSpec {
+            id: id.clone(),
+            global_cluster_id: global_id.to_string(),
+            engine: ENGINE.to_string(),
+            engine_version: self.db.engine_version.clone(),
+            subnet_group: subnet_group.to_string(),
+            security_group_ids: vec![security_group_id.to_string()],
+            min_capacity: self.db.min_capacity,
+            max_capacity: self.db.max_capacity,
+            port: PORT,
+            master,
+            kms_key_id: if self.is_primary() {
+                None
+            } else {
+                Some(SECONDARY_KMS_KEY.to_string())
+            },
+            tags: self.tags(id),
+        };
+        tracing::info!(cluster = %id, region = %self.region, global_cluster = %global_id, "creating DB cluster");
+        ctx.journaled(keys::CLUSTER, "create", || async {
+            // IAM/KMS propagation and a global cluster still settling surface as these.
+            let r = retry_if(
+                || self.rds.create_cluster(&spec),
+                |e| {
+                    e.is_code("InvalidGlobalClusterStateFault")
+                        || e.is_code("InvalidDBSubnetGroupStateFault")
+                },
+            )
+            .await;
+            match r {
+                Ok(c) => Ok(c.arn),
+                Err(e) if e.is_code("DBClusterAlreadyExistsFault") => {
+                    Ok(retry(|| self.rds.describe_cluster(id))
+                        .await
+                        .at(id, &self.region)?
+                        .ok_or_else(|| self.err(id, e))?
+                        .arn)
+                }
+                Err(e) => Err(self.err(id, e)),
+            }
+        })
+        .await?;
+        self.wait_cluster_available().await
+    }
+
+    // ---- instance ----
+
+    async fn ensure_instance(&self, ctx: &Ctx) -> Result<InstanceInfo, ComponentError> {
+        let id = &self.instance_id;
+        let mut existing = retry(|| self.rds.describe_instance(id))
+            .await
+            .at(id, &self.region)?;
+        if existing.as_ref().is_some_and(|i| i.status == "deleting") {
+            self.wait_instance_gone().await?;
+            existing = None;
+        }
+        match existing {
+            Some(i) => {
+                adopt(ctx, keys::INSTANCE, &i.arn).await?;
+                if i.status == "available" {
+                    return Ok(i);
+                }
+            }
+            None => {
+                tracing::info!(instance = %id, region = %self.region, "creating DB instance");
+                ctx.journaled(keys::INSTANCE, "create", || async {
+                    let r = retry_if(
+                        || {
+                            self.rds.create_instance(
+                                id,
+                                &self.cluster_id,
+                                INSTANCE_CLASS,
+                                ENGINE,
+                                self.tags(id),
+                            )
+                        },
+                        |e| e.is_code("InvalidDBClusterStateFault"),
+                    )
+                    .await;
+                    match r {
+                        Ok(i) => Ok(i.arn),
+                        Err(e)
+                            if e.is_code("DBInstanceAlreadyExists")
+                                || e.is_code("DBInstanceAlreadyExistsFault") =>
+                        {
+                            Ok(retry(|| self.rds.describe_instance(id))
+                                .await
+                                .at(id, &self.region)?
+                                .ok_or_else(|| self.err(id, e))?
+                                .arn)
+                        }
+                        Err(e) => Err(self.err(id, e)),
+                    }
+                })
+                .await?;
+            }
+        }
+        poll_until(id, &self.region, "instance available", WAIT, || async {
+            match self.rds.describe_instance(id).await? {
+                Some(i) if i.status == "available" => Ok(Poll::Ready(i)),
+                Some(i) => Ok(Poll::Pending(i.status)),
+                None => Ok(Poll::Pending("not visible yet".into())),
+            }
+        })
+        .await
+    }
+
+    async fn wait_instance_gone(&self) -> Result<(), ComponentError> {
+        let id = &self.instance_id;
+        poll_until(id, &self.region, "instance deleted", WAIT, || async {
+            match self.rds.describe_instance(id).await? {
+                None => Ok(Poll::Ready(())),
+                Some(i) => Ok(Poll::Pending(i.status)),
+            }
+        })
+        .await
+    }
+
+    // ---- destroy steps ----
+
+    async fn delete_instance(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let id = &self.instance_id;
+        match retry(|| self.rds.describe_instance(id))
+            .await
+            .at(id, &self.region)?
+        {
+            None => {}
+            Some(i) => {
+                if i.status != "deleting" {
+                    tracing::info!(instance = %id, region = %self.region, "deleting DB instance");
+                    ctx.pending(keys::INSTANCE, "delete").await?;
+                    ignore_not_found(
+                        retry_if(
+                            || self.rds.delete_instance(id),
+                            |e| {
+                                e.is_code("InvalidDBInstanceState")
+                                    || e.is_code("InvalidDBClusterStateFault")
+                            },
+                        )
+                        .await,
+                    )
+                    .at(id, &self.region)?;
+                }
+                self.wait_instance_gone().await?;
+            }
+        }
+        ctx.removed(keys::INSTANCE).await
+    }
+
+    /// Detaches this cluster from the global cluster and waits until it is no longer a member.
+    async fn detach_from_global(&self, cluster: &ClusterInfo) -> Result<(), ComponentError> {
+        let gid = &self.global_id;
+        let Some(g) = retry(|| self.rds.describe_global_cluster(gid))
+            .await
+            .at(gid, &self.region)?
+        else {
+            return Ok(());
+        };
+        let Some(member) = g.member(&cluster.arn) else {
+            return Ok(());
+        };
+        if member.is_writer && !self.is_primary() {
+            // After a switchover the secondary is the writer: hand the role back first.
+            if let Some(other) = g.members.iter().find(|m| m.cluster_arn != cluster.arn) {
+                tracing::info!(global_cluster = %gid, to = %other.cluster_arn, "secondary is the writer; switching over back before removing it");
+                switchover(self.rds.as_ref(), gid, &other.cluster_arn, &self.region).await?;
+            }
+        }
+        tracing::info!(cluster = %cluster.id, region = %self.region, global_cluster = %gid, "removing cluster from the global cluster");
+        ignore_not_found(
+            retry_if(
+                || self.rds.remove_from_global_cluster(gid, &cluster.arn),
+                |e| {
+                    e.is_code("InvalidGlobalClusterStateFault")
+                        || e.is_code("InvalidDBClusterStateFault")
+                },
+            )
+            .await,
+        )
+        .at(&cluster.id, &self.region)?;
+        poll_until(
+            &cluster.id,
+            &self.region,
+            "removal from the global cluster",
+            WAIT,
+            || async {
+                match self.rds.describe_global_cluster(gid).await? {
+                    Some(g) if g.member(&cluster.arn).is_some() => {
+                        Ok(Poll::Pending("still a member".into()))
+                    }
+                    _ => Ok(Poll::Ready(())),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn delete_cluster(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let id = &self.cluster_id;
+        let Some(c) = retry(|| self.rds.describe_cluster(id))
+            .await
+            .at(id, &self.region)?
+        else {
+            return ctx.removed(keys::CLUSTER).await;
+        };
+        if c.status != "deleting" {
+            self.detach_from_global(&c).await?;
+            ctx.check_cancelled()?;
+            tracing::info!(cluster = %id, region = %self.region, "deleting DB cluster (skip final snapshot)");
+            ctx.pending(keys::CLUSTER, "delete").await?;
+            // The cluster refuses deletion while an instance or the detach is still settling.
+            poll_until(
+                id,
+                &self.region,
+                "cluster deletion accepted",
+                WAIT,
+                || async {
+                    match self.rds.delete_cluster(id).await {
+                        Ok(()) => Ok(Poll::Ready(())),
+                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
+                        Err(e) if e.is_code("InvalidDBClusterStateFault") => {
+                            Ok(Poll::Pending(e.message))
+                        }
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await?;
+        }
+        self.wait_cluster_gone().await?;
+        ctx.removed(keys::CLUSTER).await
+    }
+
+    async fn delete_global(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let gid = &self.global_id;
+        if retry(|| self.rds.describe_global_cluster(gid))
+            .await
+            .at(gid, &self.region)?
+            .is_some()
+        {
+            tracing::info!(global_cluster = %gid, region = %self.region, "deleting global cluster");
+            ctx.pending(keys::GLOBAL, "delete").await?;
+            poll_until(
+                gid,
+                &self.region,
+                "global cluster deletion accepted",
+                GLOBAL_DELETE_WAIT,
+                || async {
+                    match self.rds.delete_global_cluster(gid).await {
+                        Ok(()) => Ok(Poll::Ready(())),
+                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
+                        Err(e)
+                            if e.is_code("InvalidGlobalClusterStateFault")
+                                || e.message.contains("is not empty") =>
+                        {
+                            Ok(Poll::Pending(e.message))
+                        }
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await?;
+            poll_until(
+                gid,
+                &self.region,
+                "global cluster deleted",
+                WAIT,
+                || async {
+                    match self.rds.describe_global_cluster(gid).await? {
+                        None => Ok(Poll::Ready(())),
+                        Some(g) => Ok(Poll::Pending(g.status)),
+                    }
+                },
+            )
+            .await?;
+        }
+        ctx.removed(keys::GLOBAL).await
+    }
+
+    async fn delete_subnet_group(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let name = &self.cluster_id;
+        if retry(|| self.rds.describe_subnet_group(name))
+            .await
+            .at(name, &self.region)?
+            .is_some()
+        {
+            tracing::info!(subnet_group = %name, region = %self.region, "deleting DB subnet group");
+            ctx.pending(keys::SUBNET_GROUP, "delete").await?;
+            // Still "in use" for a moment after the cluster is gone.
+            ignore_not_found(
+                retry_if(
+                    || self.rds.delete_subnet_group(name),
+                    |e| e.is_code("InvalidDBSubnetGroupStateFault"),
+                )
+                .await,
+            )
+            .at(name, &self.region)?;
+        }
+        ctx.removed(keys::SUBNET_GROUP).await
+    }
+
+    async fn delete_password(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let param = password_parameter(&self.suffix);
+        let store = self.password_store()?;
+        ctx.pending(keys::PASSWORD, "delete").await?;
+        ignore_not_found(retry(|| store.delete(&param)).await).at(&param, &self.region)?;
+        ctx.removed(keys::PASSWORD).await
+    }
+
+    fn outputs_of(&self, cluster: &ClusterInfo, global_id: &str) -> Outputs {
+        to_outputs(&AuroraOutputs {
+            global_cluster_id: global_id.to_string(),
+            cluster_id: cluster.id.clone(),
+            cluster_arn: cluster.arn.clone(),
+            writer_endpoint: cluster.endpoint.clone(),
+            reader_endpoint: cluster.reader_endpoint.clone(),
+            instance_id: self.instance_id.clone(),
+            port: if cluster.port == 0 {
+                PORT
+            } else {
+                cluster.port
+            },
+            password_parameter: self.is_primary().then(|| password_parameter(&self.suffix)),
+        })
+    }
+}
+
+/// Records `id` for `key` in the journal unless it is already recorded (adoption).
+async fn adopt(ctx: &Ctx, key: &str, id: &str) -> Result<(), ComponentError> {
+    if ctx.resource_id(key).await.as_deref() != Some(id) {
+        tracing::info!(resource = key, id, "adopting existing resource");
+        ctx.done(key, id).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Component for AuroraComponent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> &'static str {
+        "aurora"
+    }
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        match self.placement {
+            Placement::Secondary => vec![
+                ids::aurora(Placement::Primary),
+                ids::network(Placement::Secondary),
+            ],
+            _ => vec![ids::network(Placement::Primary)],
+        }
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec![
+            "global_cluster_id",
+            "cluster_id",
+            "cluster_arn",
+            "writer_endpoint",
+            "reader_endpoint",
+            "instance_id",
+            "port",
+            "password_parameter",
+        ]
+    }
+    fn expected_duration(&self) -> Duration {
+        // Cluster ~10-15 min plus the Serverless v2 instance ~10 min (global cluster: seconds).
+        Duration::from_secs(1500)
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({
+                "global_cluster_id": self.global_id,
+                "cluster_id": self.cluster_id,
+                "instance_id": self.instance_id,
+                "engine": ENGINE,
+                "engine_version": self.db.engine_version,
+                "instance_class": INSTANCE_CLASS,
+                "port": PORT,
+                "region": self.region,
+                "master_username": self.is_primary().then_some(MASTER_USERNAME),
+                "kms_key_id": (!self.is_primary()).then_some(SECONDARY_KMS_KEY),
+            }),
+            json!({ "min_capacity": self.db.min_capacity, "max_capacity": self.db.max_capacity }),
+        )
+    }
+    fn simulated(&self) -> bool {
+        self.simulated
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let network: NetworkOutputs = ctx.input(&ids::network(self.placement))?;
+        let global_id = if self.is_primary() {
+            self.ensure_global(ctx).await?.id
+        } else {
+            let primary: AuroraOutputs = ctx.input(&ids::aurora(Placement::Primary))?;
+            primary.global_cluster_id
+        };
+        ctx.check_cancelled()?;
+        let group = self
+            .ensure_subnet_group(ctx, &network.private_subnet_ids)
+            .await?;
+        ctx.check_cancelled()?;
+        let cluster = self
+            .ensure_cluster(ctx, &global_id, &group.name, &network.db_security_group_id)
+            .await?;
+        ctx.check_cancelled()?;
+        self.ensure_instance(ctx).await?;
+        tracing::info!(cluster = %cluster.id, writer = %cluster.endpoint, "Aurora cluster ready");
+        Ok(self.outputs_of(&cluster, &global_id))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        self.delete_instance(ctx).await?;
+        ctx.check_cancelled()?;
+        self.delete_cluster(ctx).await?;
+        ctx.check_cancelled()?;
+        if self.is_primary() {
+            self.delete_global(ctx).await?;
+        }
+        self.delete_subnet_group(ctx).await?;
+        if self.is_primary() {
+            self.delete_password(ctx).await?;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let id = &self.cluster_id;
+        let Some(c) = retry(|| self.rds.describe_cluster(id))
+            .await
+            .at(id, &self.region)?
+        else {
+            return Ok(Drift::Missing {
+                details: vec![format!("cluster {id} not found in {}", self.region)],
+            });
+        };
+        let mut details = Vec::new();
+        if c.status != "available" {
+            details.push(format!("cluster {id} is {}", c.status));
+        }
+        if c.global_cluster_id.as_deref() != Some(self.global_id.as_str()) {
+            details.push(format!(
+                "cluster {id} is not a member of {}",
+                self.global_id
+            ));
+        }
+        if (c.min_capacity, c.max_capacity)
+            != (Some(self.db.min_capacity), Some(self.db.max_capacity))
+        {
+            details.push(format!(
+                "scaling {:?}-{:?} ACU, want {}-{}",
+                c.min_capacity, c.max_capacity, self.db.min_capacity, self.db.max_capacity
+            ));
+        }
+        if !c.storage_encrypted {
+            details.push(format!("cluster {id} storage is not encrypted"));
+        }
+        if c.deletion_protection {
+            details.push(format!("cluster {id} has deletion protection on"));
+        }
+        let inst = &self.instance_id;
+        match retry(|| self.rds.describe_instance(inst))
+            .await
+            .at(inst, &self.region)?
+        {
+            None => details.push(format!("instance {inst} not found")),
+            Some(i) if i.status != "available" => {
+                details.push(format!("instance {inst} is {}", i.status))
+            }
+            Some(_) => {}
+        }
+        if retry(|| self.rds.describe_subnet_group(id))
+            .await
+            .at(id, &self.region)?
+            .is_none()
+        {
+            details.push(format!("DB subnet group {id} not found"));
+        }
+        if self.is_primary() {
+            let gid = &self.global_id;
+            match retry(|| self.rds.describe_global_cluster(gid))
+                .await
+                .at(gid, &self.region)?
+            {
+                None => details.push(format!("global cluster {gid} not found")),
+                Some(g) if g.member(&c.arn).is_none() => {
+                    details.push(format!("{id} is not listed in {gid}"))
+                }
+                Some(_) => {}
+            }
+            let param = password_parameter(&self.suffix);
+            let store = self.password_store()?;
+            match retry(|| store.parameter_type(&param))
+                .await
+                .at(&param, &self.region)?
+            {
+                Some(t) if t == "SecureString" => {}
+                Some(t) => details.push(format!("{param} is a {t}, not a SecureString")),
+                None => details.push(format!("{param} not found")),
+            }
+        }
+        Ok(if details.is_empty() {
+            Drift::InSync
+        } else {
+            Drift::Drifted { details }
+        })
+    }
+}
+
+// ---- failover operations ----
+
+fn in_progress(g: &GlobalClusterInfo) -> Option<String> {
+    g.failover
+        .as_ref()
+        .filter(|f| {
+            matches!(
+                f.status.as_str(),
+                "pending" | "failing-over" | "switching-over" | "cancelling"
+            )
+        })
+        .map(|f| format!("failover state {}", f.status))
+}
+
+async fn change_writer(
+    rds: &dyn RdsApi,
+    global_id: &str,
+    target_cluster_arn: &str,
+    region: &str,
+    planned: bool,
+) -> Result<(), ComponentError> {
+    let g = retry(|| rds.describe_global_cluster(global_id))
+        .await
+        .at(global_id, region)?
+        .ok_or_else(|| ComponentError::invalid(global_id, region, "global cluster not found"))?;
+    match g.member(target_cluster_arn) {
+        None => {
+            return Err(ComponentError::invalid(
+                global_id,
+                region,
+                format!("{target_cluster_arn} is not a member of the global cluster"),
+            ))
+        }
+        Some(m) if m.is_writer && in_progress(&g).is_none() => {
+            tracing::info!(
+                global_cluster = global_id,
+                writer = target_cluster_arn,
+                "already the writer; nothing to do"
+            );
+            return Ok(());
+        }
+        Some(_) => {}
+    }
+    if in_progress(&g).is_none() {
+        tracing::info!(
+            global_cluster = global_id,
+            target = target_cluster_arn,
+            planned,
+            region,
+            "starting global cluster {}",
+            if planned { "switchover" } else { "failover" }
+        );
+        let r = if planned {
+            retry(|| rds.switchover_global_cluster(global_id, target_cluster_arn)).await
+        } else {
+            retry(|| rds.failover_global_cluster(global_id, target_cluster_arn)).await
+        };
+        r.at(global_id, region)?;
+    }
+    poll_until(
+        global_id,
+        region,
+        "writer role to move",
+        FAILOVER_WAIT,
+        || async {
+            let Some(g) = rds.describe_global_cluster(global_id).await? else {
+                return Err(AwsError::not_found(
+                    "GlobalClusterNotFoundFault",
+                    format!("{global_id} disappeared"),
+                ));
+            };
+            if let Some(state) = in_progress(&g) {
+                return Ok(Poll::Pending(state));
+            }
+            match g.member(target_cluster_arn) {
+                Some(m) if m.is_writer => Ok(Poll::Ready(())),
+                _ => Ok(Poll::Pending("target not yet the writer".into())),
+            }
+        },
+    )
+    .await
+}
+
+/// Planned switchover (SwitchoverGlobalCluster, no data loss) of `global_id` to
+/// `target_cluster_arn`, polling until the target is the writer. A no-op when it already is.
+pub async fn switchover(
+    rds: &dyn RdsApi,
+    global_id: &str,
+    target_cluster_arn: &str,
+    region: &str,
+) -> Result<(), ComponentError> {
+    change_writer(rds, global_id, target_cluster_arn, region, true).await
+}
+
+/// Unplanned failover (FailoverGlobalCluster, AllowDataLoss=true) of `global_id` to
+/// `target_cluster_arn`, polling until the target is the writer. Call it with a client of
+/// the target's region (the old primary region may be down).
+pub async fn failover(
+    rds: &dyn RdsApi,
+    global_id: &str,
+    target_cluster_arn: &str,
+    region: &str,
+) -> Result<(), ComponentError> {
+    change_writer(rds, global_id, target_cluster_arn, region, false).await
+}
+
+/// Moves the writer role of the stack's global cluster to the other region: a planned
+/// switchover when `planned`, else an unplanned failover (data loss allowed). Returns a
+/// one-line summary for the CLI.
+pub async fn aurora_switchover(
+    cfg: &Config,
+    aws: &AwsContext,
+    planned: bool,
+) -> Result<String, ComponentError> {
+    let (p, s) = rds_clients(cfg, aws);
+    switch_writer(cfg, p.as_ref(), s.as_ref(), planned).await
+}
+
+/// [`aurora_switchover`] over given clients (primary-region, secondary-region).
+pub async fn switch_writer(
+    cfg: &Config,
+    primary: &dyn RdsApi,
+    secondary: &dyn RdsApi,
+    planned: bool,
+) -> Result<String, ComponentError> {
+    let gid = global_cluster_id(&cfg.environment_suffix);
+    // Read through the secondary region: it is the one expected to be up during a failover.
+    let g = retry(|| secondary.describe_global_cluster(&gid))
+        .await
+        .at(&gid, &cfg.secondary_region)?
+        .ok_or_else(|| {
+            ComponentError::invalid(
+                &gid,
+                &cfg.secondary_region,
+                "global cluster not found; run apply first",
+            )
+        })?;
+    let from = g.writer().map(str::to_string);
+    let target = g
+        .members
+        .iter()
+        .find(|m| Some(m.cluster_arn.as_str()) != from.as_deref())
+        .map(|m| m.cluster_arn.clone())
+        .ok_or_else(|| {
+            ComponentError::invalid(
+                &gid,
+                &cfg.secondary_region,
+                "the global cluster has no secondary member to promote",
+            )
+        })?;
+    let target_in_secondary = target.split(':').nth(3) == Some(cfg.secondary_region.as_str());
+    let (client, region) = if target_in_secondary {
+        (secondary, cfg.secondary_region.as_str())
+    } else {
+        (primary, cfg.primary_region.as_str())
+    };
+    change_writer(client, &gid, &target, region, planned).await?;
+    Ok(format!(
+        "{} of {gid}: writer moved from {} to {target}",
+        if planned { "switchover" } else { "failover" },
+        from.as_deref().unwrap_or("(none)")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+
+    const P_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-dev";
+    const S_ARN: &str = "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-dev";
+    const G_ARN: &str = "arn:aws:rds::123456789012:global-cluster:aurora-global-dev";
+
+    fn cfg() -> Config {
+        Config::example("dev")
+    }
+
+    fn net(prefix: &str) -> NetworkOutputs {
+        NetworkOutputs {
+            vpc_id: format!("vpc-{prefix}"),
+            cidr: "10.0.0.0/16".into(),
+            azs: vec!["a".into(), "b".into()],
+            public_subnet_ids: vec![],
+            private_subnet_ids: vec![format!("subnet-{prefix}1"), format!("subnet-{prefix}2")],
+            internet_gateway_id: "igw".into(),
+            public_route_table_id: "rtb".into(),
+            private_route_table_ids: vec![],
+            db_security_group_id: format!("sg-{prefix}db"),
+            lb_security_group_id: "sg-lb".into(),
+        }
+    }
+
+    fn global(members: &[(&str, bool)]) -> GlobalClusterInfo {
+        GlobalClusterInfo {
+            id: "aurora-global-dev".into(),
+            arn: G_ARN.into(),
+            status: "available".into(),
+            engine: ENGINE.into(),
+            engine_version: "16.6".into(),
+            storage_encrypted: true,
+            members: members
+                .iter()
+                .map(|(a, w)| GlobalMember {
+                    cluster_arn: a.to_string(),
+                    is_writer: *w,
+                })
+                .collect(),
+            failover: None,
+        }
+    }
+
+    fn cluster(p: Placement, status: &str) -> ClusterInfo {
+        let (id, arn) = match p {
+            Placement::Secondary => ("aurora-secondary-dev", S_ARN),
+            _ => ("aurora-primary-dev", P_ARN),
+        };
+        ClusterInfo {
+            id: id.into(),
+            arn: arn.into(),
+            status: status.into(),
+            endpoint: format!("{id}.cluster-x.rds.amazonaws.com"),
+            reader_endpoint: format!("{id}.cluster-ro-x.rds.amazonaws.com"),
+            port: 5432,
+            engine: ENGINE.into(),
+            global_cluster_id: Some("aurora-global-dev".into()),
+            storage_encrypted: true,
+            deletion_protection: false,
+            min_capacity: Some(0.5),
+            max_capacity: Some(4.0),
+            instance_ids: vec![format!("{id}-1")],
+            tags: naming::tags("dev", id),
+        }
+    }
+
+    fn instance(p: Placement, status: &str) -> InstanceInfo {
+        InstanceInfo {
+            id: instance_id(p, "dev"),
+            arn: format!("arn:aws:rds:x:1:db:{}", instance_id(p, "dev")),
+            status: status.into(),
+            class: INSTANCE_CLASS.into(),
+            cluster_id: Some(cluster_id(p, "dev")),
+        }
+    }
+
+    fn group(p: Placement) -> SubnetGroupInfo {
+        let prefix = if p == Placement::Primary { "p" } else { "s" };
+        SubnetGroupInfo {
+            name: cluster_id(p, "dev"),
+            arn: "arn:subgrp".into(),
+            subnet_ids: net(prefix).private_subnet_ids,
+        }
+    }
+
+    fn primary_outputs() -> AuroraOutputs {
+        AuroraOutputs {
+            global_cluster_id: "aurora-global-dev".into(),
+            cluster_id: "aurora-primary-dev".into(),
+            cluster_arn: P_ARN.into(),
+            writer_endpoint: "w".into(),
+            reader_endpoint: "r".into(),
+            instance_id: "aurora-primary-dev-1".into(),
+            port: 5432,
+            password_parameter: Some(password_parameter("dev")),
+        }
+    }
+
+    fn primary(rds: MockRdsApi, pw: MockPasswordStore) -> AuroraComponent {
+        AuroraComponent::primary(&cfg(), Arc::new(rds), Arc::new(pw))
+    }
+
+    fn secondary(rds: MockRdsApi) -> AuroraComponent {
+        AuroraComponent::secondary(&cfg(), Arc::new(rds))
+    }
+
+    fn ctx_primary() -> Ctx {
+        Ctx::standalone("aurora-primary", "us-east-1").with_input("network-primary", &net("p"))
+    }
+
+    fn ctx_secondary() -> Ctx {
+        Ctx::standalone("aurora-secondary", "us-east-2")
+            .with_input("network-secondary", &net("s"))
+            .with_input("aurora-primary", &primary_outputs())
+    }
+
+    #[test]
+    fn names_ids_and_dependencies() {
+        assert_eq!(global_cluster_id("dev"), "aurora-global-dev");
+        assert_eq!(
+            cluster_id(Placement::Secondary, "dev"),
+            "aurora-secondary-dev"
+        );
+        assert_eq!(
+            instance_id(Placement::Primary, "dev"),
+            "aurora-primary-dev-1"
+        );
+        assert_eq!(password_parameter("dev"), "/tandem/dev/db/master-password");
+        let p = primary(MockRdsApi::new(), MockPasswordStore::new());
+        let s = secondary(MockRdsApi::new());
+        assert_eq!((p.id(), p.region()), ("aurora-primary", "us-east-1"));
+        assert_eq!((s.id(), s.region()), ("aurora-secondary", "us-east-2"));
+        assert_eq!(p.dependencies(), vec!["network-primary".to_string()]);
+        assert_eq!(
+            s.dependencies(),
+            vec![
+                "aurora-primary".to_string(),
+                "network-secondary".to_string()
+            ]
+        );
+        let fields: Vec<String> = to_outputs(&primary_outputs()).keys().cloned().collect();
+        let mut declared: Vec<String> = p.outputs().iter().map(|s| s.to_string()).collect();
+        declared.sort();
+        assert_eq!(fields, declared);
+    }
+
+    #[test]
+    fn generated_passwords_are_long_random_and_allowed() {
+        let a = generate_password();
+        let b = generate_password();
+        assert_eq!(a.len(), PASSWORD_LEN);
+        assert_ne!(a, b);
+        for p in [&a, &b] {
+            assert!(!p.contains(['/', '@', '"', ' ']), "{p}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn primary_create_order_and_password_only_in_ssm() {
+        let mut rds = MockRdsApi::new();
+        let mut pw = MockPasswordStore::new();
+        let mut seq = Sequence::new();
+        let captured = Arc::new(Mutex::new(String::new()));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_global_cluster()
+            .withf(|id, engine, version| {
+                id == "aurora-global-dev" && engine == ENGINE && version == "16.6"
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(global(&[])));
+        rds.expect_describe_subnet_group()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_subnet_group()
+            .withf(|name, subnets, tags| {
+                name == "aurora-primary-dev"
+                    && subnets == &vec!["subnet-p1".to_string(), "subnet-p2".to_string()]
+                    && tags.contains(&("tandem:stack".into(), "dev".into()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(group(Placement::Primary)));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        let cap = captured.clone();
+        pw.expect_put_secure()
+            .withf(|name, _, tags| {
+                name == "/tandem/dev/db/master-password"
+                    && tags.contains(&("tandem:stack".into(), "dev".into()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, v, _| {
+                *cap.lock().unwrap() = v.to_string();
+                Ok(())
+            });
+        let cap = captured.clone();
+        rds.expect_create_cluster()
+            .withf(move |s| {
+                s.id == "aurora-primary-dev"
+                    && s.global_cluster_id == "aurora-global-dev"
+                    && s.engine == ENGINE
+                    && s.subnet_group == "aurora-primary-dev"
+                    && s.security_group_ids == vec!["sg-pdb".to_string()]
+                    && (s.min_capacity, s.max_capacity) == (0.5, 4.0)
+                    && s.port == 5432
+                    && s.kms_key_id.is_none()
+                    && s.master.as_ref().is_some_and(|m| {
+                        m.username == "tandem" && m.password == *cap.lock().unwrap()
+                    })
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(cluster(Placement::Primary, "creating")));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Primary, "creating"))));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_instance()
+            .withf(|id, cluster, class, engine, _| {
+                id == "aurora-primary-dev-1"
+                    && cluster == "aurora-primary-dev"
+                    && class == "db.serverless"
+                    && engine == ENGINE
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _, _| Ok(instance(Placement::Primary, "creating")));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(instance(Placement::Primary, "available"))));
+
+        let c = primary(rds, pw);
+        let ctx = ctx_primary();
+        let out: AuroraOutputs = tandem_core::from_outputs(&c.apply(&ctx).await.unwrap()).unwrap();
+        assert_eq!(out.cluster_arn, P_ARN);
+        assert_eq!(
+            out.writer_endpoint,
+            "aurora-primary-dev.cluster-x.rds.amazonaws.com"
+        );
+        assert_eq!(
+            out.password_parameter.as_deref(),
+            Some("/tandem/dev/db/master-password")
+        );
+        let journal = ctx.journal_entries().await;
+        assert_eq!(
+            journal
+                .get("master_password")
+                .and_then(|e| e.id.clone())
+                .as_deref(),
+            Some("/tandem/dev/db/master-password")
+        );
+        assert!(
+            journal.contains_key("global_cluster")
+                && journal.contains_key("cluster")
+                && journal.contains_key("instance")
+        );
+        let password = captured.lock().unwrap().clone();
+        assert_eq!(password.len(), PASSWORD_LEN);
+        let everything = format!("{:?} {:?} {:?}", to_outputs(&out), c.desired(), journal);
+        assert!(
+            !everything.contains(&password),
+            "the master password leaked"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn secondary_create_has_no_credentials_and_uses_regional_kms_key() {
+        let mut rds = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        rds.expect_describe_subnet_group()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_subnet_group()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(group(Placement::Secondary)));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_cluster()
+            .withf(|s| {
+                s.id == "aurora-secondary-dev"
+                    && s.global_cluster_id == "aurora-global-dev"
+                    && s.master.is_none()
+                    && s.kms_key_id.as_deref() == Some("alias/aws/rds")
+                    && s.security_group_ids == vec!["sg-sdb".to_string()]
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(cluster(Placement::Secondary, "creating")));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_create_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _, _| Ok(instance(Placement::Secondary, "available")));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(instance(Placement::Secondary, "available"))));
+        let out: AuroraOutputs =
+            tandem_core::from_outputs(&secondary(rds).apply(&ctx_secondary()).await.unwrap())
+                .unwrap();
+        assert_eq!(out.cluster_arn, S_ARN);
+        assert_eq!(out.global_cluster_id, "aurora-global-dev");
+        assert_eq!(out.password_parameter, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_over_existing_resources_makes_no_mutating_call() {
+        // No create/modify/put expectation: any mutating call would panic.
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_global_cluster()
+            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        rds.expect_describe_subnet_group()
+            .returning(|_| Ok(Some(group(Placement::Primary))));
+        rds.expect_describe_cluster()
+            .returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        rds.expect_describe_instance()
+            .returning(|_| Ok(Some(instance(Placement::Primary, "available"))));
+        let prior = ComponentState::new("aurora", Placement::Primary, "us-east-1")
+            .with_resource("global_cluster", G_ARN)
+            .with_resource("subnet_group", "aurora-primary-dev")
+            .with_resource("cluster", P_ARN)
+            .with_resource("instance", &instance(Placement::Primary, "available").arn);
+        let ctx = ctx_primary().with_prior(prior);
+        let out: AuroraOutputs = tandem_core::from_outputs(
+            &primary(rds, MockPasswordStore::new())
+                .apply(&ctx)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(out.cluster_id, "aurora-primary-dev");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changed_scaling_is_an_in_place_update() {
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_subnet_group()
+            .returning(|_| Ok(Some(group(Placement::Secondary))));
+        rds.expect_describe_cluster().returning(|_| {
+            let mut c = cluster(Placement::Secondary, "available");
+            c.max_capacity = Some(2.0);
+            Ok(Some(c))
+        });
+        rds.expect_modify_cluster_scaling()
+            .withf(|id, min, max| id == "aurora-secondary-dev" && (*min, *max) == (0.5, 4.0))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        rds.expect_describe_instance()
+            .returning(|_| Ok(Some(instance(Placement::Secondary, "available"))));
+        secondary(rds).apply(&ctx_secondary()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn secondary_destroy_order_detaches_before_deleting() {
+        let mut rds = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(instance(Placement::Secondary, "available"))));
+        rds.expect_delete_instance()
+            .withf(|id| id == "aurora-secondary-dev-1")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(instance(Placement::Secondary, "deleting"))));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        rds.expect_remove_from_global_cluster()
+            .withf(|g, arn| g == "aurora-global-dev" && arn == S_ARN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
+        rds.expect_delete_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(AwsError::other(
+                    "InvalidDBClusterStateFault",
+                    "cluster is busy",
+                ))
+            });
+        rds.expect_delete_cluster()
+            .withf(|id| id == "aurora-secondary-dev")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_describe_subnet_group()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(group(Placement::Secondary))));
+        rds.expect_delete_subnet_group()
+            .withf(|n| n == "aurora-secondary-dev")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let ctx = ctx_secondary();
+        ctx.done("cluster", S_ARN).await.unwrap();
+        secondary(rds).destroy(&ctx).await.unwrap();
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn primary_destroy_order_global_retried_until_empty_and_not_found_is_success() {
+        let mut rds = MockRdsApi::new();
+        let mut pw = MockPasswordStore::new();
+        let mut seq = Sequence::new();
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(instance(Placement::Primary, "available"))));
+        // Deleted concurrently: NotFound is success.
+        rds.expect_delete_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::not_found("DBInstanceNotFound", "gone")));
+        rds.expect_describe_instance()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
+        rds.expect_remove_from_global_cluster()
+            .withf(|_, arn| arn == P_ARN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[]))));
+        rds.expect_delete_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Primary, "deleting"))));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[]))));
+        rds.expect_delete_global_cluster()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(AwsError::other(
+                    "InvalidGlobalClusterStateFault",
+                    "Global Cluster is not empty",
+                ))
+            });
+        rds.expect_delete_global_cluster()
+            .withf(|g| g == "aurora-global-dev")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        rds.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        rds.expect_describe_subnet_group()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        pw.expect_delete()
+            .withf(|n| n == "/tandem/dev/db/master-password")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::not_found("ParameterNotFound", "gone")));
+        primary(rds, pw).destroy(&ctx_primary()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn second_destroy_is_a_no_op() {
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_instance().returning(|_| Ok(None));
+        rds.expect_describe_cluster().returning(|_| Ok(None));
+        rds.expect_describe_subnet_group().returning(|_| Ok(None));
+        secondary(rds).destroy(&ctx_secondary()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_then_succeeds() {
+        let mut rds = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        rds.expect_describe_cluster()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::throttling()));
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        rds.expect_describe_instance()
+            .returning(|_| Ok(Some(instance(Placement::Secondary, "available"))));
+        rds.expect_describe_subnet_group()
+            .returning(|_| Ok(Some(group(Placement::Secondary))));
+        assert_eq!(
+            secondary(rds).read(&ctx_secondary()).await.unwrap(),
+            Drift::InSync
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_name_resource_and_region() {
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_subnet_group().returning(|_| Ok(None));
+        rds.expect_create_subnet_group()
+            .returning(|_, _, _| Err(AwsError::other("AccessDenied", "not allowed")));
+        let err = secondary(rds)
+            .apply(&ctx_secondary())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("aurora-secondary-dev")
+                && err.contains("us-east-2")
+                && err.contains("AccessDenied"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reports_missing_and_drift() {
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_cluster()
+            .times(1)
+            .returning(|_| Ok(None));
+        assert!(matches!(
+            secondary(rds).read(&ctx_secondary()).await.unwrap(),
+            Drift::Missing { .. }
+        ));
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_cluster().returning(|_| {
+            let mut c = cluster(Placement::Secondary, "available");
+            c.global_cluster_id = None;
+            Ok(Some(c))
+        });
+        rds.expect_describe_instance().returning(|_| Ok(None));
+        rds.expect_describe_subnet_group()
+            .returning(|_| Ok(Some(group(Placement::Secondary))));
+        match secondary(rds).read(&ctx_secondary()).await.unwrap() {
+            Drift::Drifted { details } => {
+                assert!(
+                    details.iter().any(|d| d.contains("not a member")),
+                    "{details:?}"
+                );
+                assert!(
+                    details.iter().any(|d| d.contains("instance")),
+                    "{details:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn switchover_targets_the_secondary_in_its_region_and_polls_failover_state() {
+        let p = MockRdsApi::new(); // the primary region is not called
+        let mut s = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        s.expect_describe_global_cluster()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        s.expect_switchover_global_cluster()
+            .withf(|g, t| g == "aurora-global-dev" && t == S_ARN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                let mut g = global(&[(P_ARN, true), (S_ARN, false)]);
+                g.failover = Some(FailoverInfo {
+                    status: "switching-over".into(),
+                    from_cluster_arn: Some(P_ARN.into()),
+                    to_cluster_arn: Some(S_ARN.into()),
+                });
+                Ok(Some(g))
+            });
+        s.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
+        let msg = switch_writer(&cfg(), &p, &s, true).await.unwrap();
+        assert!(
+            msg.starts_with("switchover") && msg.contains(P_ARN) && msg.contains(S_ARN),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failover_allows_data_loss_and_is_a_no_op_when_already_writer() {
+        let mut s = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        s.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        s.expect_failover_global_cluster()
+            .withf(|_, t| t == S_ARN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s.expect_describe_global_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
+        failover(&s, "aurora-global-dev", S_ARN, "us-east-2")
+            .await
+            .unwrap();
+        // Already the writer: no call.
+        let mut s = MockRdsApi::new();
+        s.expect_describe_global_cluster()
+            .times(1)
+            .returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
+        switchover(&s, "aurora-global-dev", S_ARN, "us-east-2")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn fake_creates_secondary_without_real_membership_and_swaps_roles() {
+        use fake::{SimulatedGlobalFailover, SIM_MEMBER_TAG, SIM_WRITER_TAG};
+        let mut p = MockRdsApi::new();
+        let mut s = MockRdsApi::new();
+        p.expect_describe_global_cluster()
+            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
+        s.expect_describe_global_cluster()
+            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
+        s.expect_create_cluster()
+            .withf(|spec| {
+                spec.global_cluster_id == G_ARN
+                    && spec
+                        .tags
+                        .contains(&(SIM_MEMBER_TAG.to_string(), "aurora-global-dev".to_string()))
+            })
+            .times(1)
+            .returning(|_| {
+                let mut c = cluster(Placement::Secondary, "creating");
+                c.global_cluster_id = Some(G_ARN.into());
+                Ok(c)
+            });
+        let sim_member = |writer: bool| {
+            let mut c = cluster(Placement::Secondary, "available");
+            c.tags
+                .push((SIM_MEMBER_TAG.into(), "aurora-global-dev".into()));
+            if writer {
+                c.tags.push((SIM_WRITER_TAG.into(), "true".into()));
+            }
+            c
+        };
+        let mut lseq = Sequence::new();
+        p.expect_list_clusters()
+            .returning(|| Ok(vec![cluster(Placement::Primary, "available")]));
+        s.expect_list_clusters()
+            .times(2)
+            .in_sequence(&mut lseq)
+            .returning(move || Ok(vec![sim_member(false)]));
+        s.expect_list_clusters()
+            .returning(move || Ok(vec![sim_member(true)]));
+        s.expect_add_tags()
+            .withf(|arn, tags| {
+                arn == S_ARN && tags == &vec![(SIM_WRITER_TAG.to_string(), "true".to_string())]
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut regions: BTreeMap<String, Arc<dyn RdsApi>> = BTreeMap::new();
+        regions.insert("us-east-1".into(), Arc::new(p));
+        regions.insert("us-east-2".into(), Arc::new(s));
+        let fake = SimulatedGlobalFailover::new("us-east-2", regions);
+        let spec = ClusterSpec {
+            id: "aurora-secondary-dev".into(),
+            global_cluster_id: "aurora-global-dev".into(),
+            engine: ENGINE.into(),
+            engine_version: "16.6".into(),
+            subnet_group: "g".into(),
+            security_group_ids: vec![],
+            min_capacity: 0.5,
+            max_capacity: 4.0,
+            port: 5432,
+            master: None,
+            kms_key_id: Some(SECONDARY_KMS_KEY.into()),
+            tags: vec![],
+        };
+        let c = fake.create_cluster(&spec).await.unwrap();
+        assert_eq!(c.global_cluster_id.as_deref(), Some("aurora-global-dev"));
+        let g = fake
+            .describe_global_cluster("aurora-global-dev")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(g.member(S_ARN).is_some_and(|m| !m.is_writer));
+        fake.switchover_global_cluster("aurora-global-dev", S_ARN)
+            .await
+            .unwrap();
+        let g = fake
+            .describe_global_cluster("aurora-global-dev")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.writer(), Some(S_ARN));
+    }
+}

@@ -1,0 +1,565 @@
+//! DynamoDB: the `table` component, a global table (version 2019.11.21) `table-{s}` in the
+//! primary region with its replica in the secondary region.
+//!
+//! Create: CreateTable (on-demand, streams NEW_AND_OLD_IMAGES, SSE with the AWS managed
+//! key, no deletion protection, key `pk`/`sk` strings) → wait ACTIVE → tags → PITR →
+//! UpdateTable ReplicaUpdates Create in the source region → poll until the replica is
+//! ACTIVE. Destroy: ReplicaUpdates Delete → wait until the replica is gone → DeleteTable →
+//! wait until the table is gone; ResourceInUse and "simultaneous" LimitExceeded are retried.
+//!
+//! With `simulate = ["dynamodb-replicas"]` the client is wrapped in
+//! [`fake::SimulatedReplicas`]: the table is real (emulator), the replica is simulated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
+use tandem_core::contracts::{ids, TableOutputs};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
+    Placement,
+};
+
+#[path = "dynamodb_api.rs"]
+mod api;
+pub use api::*;
+
+/// Simulated replicas for emulators without global tables.
+#[path = "dynamodb_fake.rs"]
+pub mod fake;
+
+/// Partition key attribute.
+pub const PARTITION_KEY: &str = "pk";
+/// Sort key attribute.
+pub const SORT_KEY: &str = "sk";
+
+const TABLE_WAIT: Duration = Duration::from_secs(30 * 60);
+const REPLICA_WAIT: Duration = Duration::from_secs(60 * 60);
+
+/// The `table` component, with a real client or, when `cfg.simulates("dynamodb-replicas")`,
+/// a client whose replicas are simulated.
+pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
+    let real: Arc<dyn DynamoApi> = Arc::new(aws_sdk_dynamodb::Client::new(&aws.config(&cfg.primary_region)));
+    let simulated = cfg.simulates("dynamodb-replicas");
+    let client: Arc<dyn DynamoApi> = if simulated { Arc::new(fake::SimulatedReplicas::new(real)) } else { real };
+    vec![Arc::new(TableComponent::new(cfg, client, simulated))]
+}
+
+/// ResourceInUse (table or replica busy) and "simultaneous" LimitExceeded are worth retrying.
+fn busy(e: &AwsError) -> bool {
+    e.is_code("ResourceInUseException") || e.is_code("LimitExceededException")
+}
+
+/// `table`: the DynamoDB global table.
+pub struct TableComponent {
+    region: String,
+    replica_region: String,
+    suffix: String,
+    name: String,
+    ddb: Arc<dyn DynamoApi>,
+    simulated: bool,
+}
+
+impl TableComponent {
+    /// `simulated`: the replica is served by [`fake::SimulatedReplicas`].
+    pub fn new(cfg: &Config, ddb: Arc<dyn DynamoApi>, simulated: bool) -> Self {
+        Self {
+            region: cfg.primary_region.clone(),
+            replica_region: cfg.secondary_region.clone(),
+            suffix: cfg.environment_suffix.clone(),
+            name: naming::name("table", Placement::Global, &cfg.environment_suffix),
+            ddb,
+            simulated,
+        }
+    }
+
+    /// The table name.
+    pub fn table_name(&self) -> &str {
+        &self.name
+    }
+
+    fn err(&self, e: AwsError) -> ComponentError {
+        ComponentError::aws(&self.name, &self.region, e)
+    }
+
+    async fn describe(&self) -> Result<Option<TableInfo>, ComponentError> {
+        retry(|| self.ddb.describe_table(&self.name)).await.map_err(|e| self.err(e))
+    }
+
+    /// Polls until the table and every replica of it are ACTIVE (and `replica` exists).
+    async fn wait_active(&self, waiting_for: &str, replica: Option<&str>, timeout: Duration) -> Result<TableInfo, ComponentError> {
+        poll_until(&self.name, &self.region, waiting_for, timeout, || async {
+            let Some(t) = self.ddb.describe_table(&self.name).await? else {
+                return Ok(Poll::Pending("not visible yet".into()));
+            };
+            if t.status != "ACTIVE" {
+                return Ok(Poll::Pending(format!("table {}", t.status)));
+            }
+            if let Some(region) = replica {
+                match t.replica(region) {
+                    Some(r) if r.status == "ACTIVE" => {}
+                    Some(r) => return Ok(Poll::Pending(format!("replica in {region} {}", r.status))),
+                    None => return Ok(Poll::Pending(format!("replica in {region} not listed yet"))),
+                }
+            }
+            Ok(Poll::Ready(t))
+        })
+        .await
+    }
+
+    async fn ensure_table(&self, ctx: &Ctx) -> Result<TableInfo, ComponentError> {
+        let existing = match self.describe().await? {
+            Some(t) if t.status == "DELETING" => {
+                tracing::info!(table = %self.name, "table is being deleted; waiting before re-creating it");
+                self.wait_gone().await?;
+                None
+            }
+            other => other,
+        };
+        match existing {
+            Some(t) => {
+                if recorded_id(ctx, "table").await.is_none() {
+                    tracing::info!(table = %self.name, region = %self.region, "adopting existing table");
+                    ctx.done("table", &t.arn).await?;
+                }
+            }
+            None => {
+                tracing::info!(table = %self.name, region = %self.region, "creating table");
+                let spec = TableSpec {
+                    name: self.name.clone(),
+                    partition_key: PARTITION_KEY.into(),
+                    sort_key: SORT_KEY.into(),
+                    tags: naming::tags(&self.suffix, &self.name),
+                };
+                ctx.journaled("table", "create", || async {
+                    match retry(|| self.ddb.create_table(&spec)).await {
+                        Ok(t) => Ok(t.arn),
+                        // Created by an interrupted run: adopt it.
+                        Err(e) if e.is_code("ResourceInUseException") => match self.describe().await? {
+                            Some(t) => Ok(t.arn),
+                            None => Err(self.err(e)),
+                        },
+                        Err(e) => Err(self.err(e)),
+                    }
+                })
+                .await?;
+            }
+        }
+        self.wait_active("table ACTIVE", None, TABLE_WAIT).await
+    }
+
+    async fn wait_gone(&self) -> Result<(), ComponentError> {
+        poll_until(&self.name, &self.region, "table deleted", TABLE_WAIT, || async {
+            Ok(match self.ddb.describe_table(&self.name).await? {
+                None => Poll::Ready(()),
+                Some(t) => Poll::Pending(format!("table {}", t.status)),
+            })
+        })
+        .await
+    }
+
+    fn outputs_of(&self, t: &TableInfo) -> Outputs {
+        to_outputs(&TableOutputs {
+            table_name: self.name.clone(),
+            table_arn: t.arn.clone(),
+            stream_arn: t.stream_arn.clone().unwrap_or_default(),
+            replica_regions: t.replicas.iter().map(|r| r.region.clone()).collect(),
+            replica_simulated: self.simulated,
+        })
+    }
+}
+
+/// The id of resource `key` from this run's journal, else from the prior state.
+async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
+    match ctx.resource_id(key).await {
+        Some(id) => Some(id),
+        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for TableComponent {
+    fn id(&self) -> &str {
+        ids::TABLE
+    }
+    fn kind(&self) -> &'static str {
+        "dynamodb-global-table"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Primary
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["table_name", "table_arn", "stream_arn", "replica_regions", "replica_simulated"]
+    }
+    fn expected_duration(&self) -> Duration {
+        // Table ~30 s, replica of an empty table a few minutes.
+        Duration::from_secs(300)
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({
+                "table": self.name,
+                "region": self.region,
+                "key": { "partition": [PARTITION_KEY, "S"], "sort": [SORT_KEY, "S"] },
+            }),
+            json!({
+                "billing_mode": "PAY_PER_REQUEST",
+                "stream": "NEW_AND_OLD_IMAGES",
+                "sse": true,
+                "point_in_time_recovery": true,
+                "deletion_protection": false,
+                "replicas": [self.replica_region],
+                "tags": naming::tags(&self.suffix, &self.name),
+            }),
+        )
+    }
+    fn simulated(&self) -> bool {
+        self.simulated
+    }
+
+    #[tracing::instrument(skip_all, fields(component = "table", region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let (ddb, n, r) = (&self.ddb, self.name.as_str(), self.region.as_str());
+        let table = self.ensure_table(ctx).await?;
+
+        let want_tags = naming::tags(&self.suffix, n);
+        let live_tags = retry(|| ddb.list_tags(&table.arn)).await.at(n, r)?;
+        let missing: Vec<(String, String)> = want_tags.into_iter().filter(|t| !live_tags.contains(t)).collect();
+        if !missing.is_empty() {
+            ctx.journaled("tags", "update", || async {
+                retry(|| ddb.tag_resource(&table.arn, missing.clone())).await.at(n, r)?;
+                Ok(table.arn.clone())
+            })
+            .await?;
+        }
+
+        if !retry(|| ddb.pitr_enabled(n)).await.at(n, r)? {
+            ctx.journaled("pitr", "update", || async {
+                // PITR can be briefly unavailable right after the table is created.
+                retry_if(|| ddb.enable_pitr(n), |e| e.is_code("ContinuousBackupsUnavailableException") || busy(e))
+                    .await
+                    .at(n, r)?;
+                Ok(table.arn.clone())
+            })
+            .await?;
+        }
+
+        let rr = self.replica_region.as_str();
+        let replica_key = "replica";
+        match table.replica(rr).map(|x| x.status.as_str()) {
+            Some("ACTIVE") => {
+                if recorded_id(ctx, replica_key).await.is_none() {
+                    ctx.done(replica_key, &format!("{n}@{rr}")).await?;
+                }
+            }
+            Some("DELETING") | None => {
+                if table.replica(rr).is_some() {
+                    self.wait_replica_gone(rr).await?;
+                }
+                tracing::info!(table = n, replica_region = rr, simulated = self.simulated, "creating replica");
+                ctx.journaled(replica_key, "create", || async {
+                    retry_if(|| ddb.create_replica(n, rr), busy).await.at(n, r)?;
+                    Ok(format!("{n}@{rr}"))
+                })
+                .await?;
+            }
+            Some(other) => {
+                tracing::info!(table = n, replica_region = rr, status = other, "replica in progress");
+            }
+        }
+        let table = self.wait_active("replica ACTIVE", Some(rr), REPLICA_WAIT).await?;
+        Ok(self.outputs_of(&table))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = "table", region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (ddb, n, r) = (&self.ddb, self.name.as_str(), self.region.as_str());
+        let Some(table) = self.describe().await? else {
+            for key in ["replica", "pitr", "tags", "table"] {
+                ctx.removed(key).await?;
+            }
+            return Ok(());
+        };
+        // Replicas first: a table with replicas is not deleted as a whole.
+        for replica in table.replicas.iter().filter(|x| x.status != "DELETING") {
+            tracing::info!(table = n, replica_region = %replica.region, "deleting replica");
+            ctx.pending("replica", "delete").await?;
+            ignore_not_found(retry_if(|| ddb.delete_replica(n, &replica.region), busy).await).at(n, r)?;
+        }
+        for replica in &table.replicas {
+            self.wait_replica_gone(&replica.region).await?;
+        }
+        ctx.removed("replica").await?;
+
+        tracing::info!(table = n, "deleting table");
+        ctx.pending("table", "delete").await?;
+        ignore_not_found(retry_if(|| ddb.delete_table(n), busy).await).at(n, r)?;
+        self.wait_gone().await?;
+        for key in ["pitr", "tags", "table"] {
+            ctx.removed(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let (ddb, n, r) = (&self.ddb, self.name.as_str(), self.region.as_str());
+        let Some(t) = self.describe().await? else {
+            return Ok(Drift::Missing { details: vec![format!("table {n} does not exist in {r}")] });
+        };
+        let mut details = Vec::new();
+        if t.status != "ACTIVE" {
+            details.push(format!("table status {}", t.status));
+        }
+        if t.billing_mode.as_deref().is_some_and(|b| b != "PAY_PER_REQUEST") {
+            details.push(format!("billing mode {:?} (want PAY_PER_REQUEST)", t.billing_mode));
+        }
+        if t.stream_view_type.as_deref() != Some("NEW_AND_OLD_IMAGES") {
+            details.push(format!("stream {:?} (want NEW_AND_OLD_IMAGES)", t.stream_view_type));
+        }
+        if !t.sse_enabled {
+            details.push("server-side encryption is not ENABLED".into());
+        }
+        if t.deletion_protection {
+            details.push("deletion protection is on".into());
+        }
+        if !retry(|| ddb.pitr_enabled(n)).await.at(n, r)? {
+            details.push("point-in-time recovery is off".into());
+        }
+        match t.replica(&self.replica_region) {
+            Some(x) if x.status == "ACTIVE" => {}
+            Some(x) => details.push(format!("replica in {} is {}", self.replica_region, x.status)),
+            None => details.push(format!("no replica in {}", self.replica_region)),
+        }
+        Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
+    }
+}
+
+impl TableComponent {
+    async fn wait_replica_gone(&self, region: &str) -> Result<(), ComponentError> {
+        poll_until(&self.name, &self.region, &format!("replica in {region} deleted"), REPLICA_WAIT, || async {
+            Ok(match self.ddb.describe_table(&self.name).await? {
+                None => Poll::Ready(()),
+                Some(t) => match t.replica(region) {
+                    None => Poll::Ready(()),
+                    Some(x) => Poll::Pending(format!("replica {}", x.status)),
+                },
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+
+    const ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/table-t1";
+
+    fn cfg() -> Config {
+        Config::example("t1")
+    }
+
+    fn table(status: &str, replicas: &[(&str, &str)]) -> TableInfo {
+        TableInfo {
+            name: "table-t1".into(),
+            arn: ARN.into(),
+            status: status.into(),
+            stream_arn: Some(format!("{ARN}/stream/2024")),
+            stream_view_type: Some("NEW_AND_OLD_IMAGES".into()),
+            billing_mode: Some("PAY_PER_REQUEST".into()),
+            sse_enabled: true,
+            deletion_protection: false,
+            replicas: replicas.iter().map(|(r, s)| ReplicaInfo { region: r.to_string(), status: s.to_string() }).collect(),
+        }
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone("table", "us-east-1")
+    }
+
+    #[tokio::test]
+    async fn create_order_table_pitr_then_replica() {
+        let mut d = MockDynamoApi::new();
+        let mut seq = Sequence::new();
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        d.expect_create_table()
+            .withf(|s| {
+                s.name == "table-t1"
+                    && s.partition_key == "pk"
+                    && s.sort_key == "sk"
+                    && s.tags.contains(&("tandem:stack".into(), "t1".into()))
+                    && s.tags.contains(&("Name".into(), "table-t1".into()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(table("CREATING", &[])));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("ACTIVE", &[]))));
+        d.expect_list_tags().times(1).in_sequence(&mut seq).returning(|_| Ok(naming::tags("t1", "table-t1")));
+        d.expect_pitr_enabled().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
+        d.expect_enable_pitr().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        d.expect_create_replica()
+            .withf(|n, r| n == "table-t1" && r == "us-east-2")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        d.expect_describe_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(table("UPDATING", &[("us-east-2", "CREATING")]))));
+        d.expect_describe_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let ctx = ctx();
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["table_name"], "table-t1");
+        assert_eq!(out["table_arn"], ARN);
+        assert_eq!(out["stream_arn"], format!("{ARN}/stream/2024"));
+        assert_eq!(out["replica_regions"], json!(["us-east-2"]));
+        assert_eq!(out["replica_simulated"], false);
+        let mut names = c.outputs();
+        names.sort();
+        assert_eq!(names, out.keys().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(ctx.resource_id("table").await.as_deref(), Some(ARN));
+        assert_eq!(ctx.resource_id("replica").await.as_deref(), Some("table-t1@us-east-2"));
+    }
+
+    #[tokio::test]
+    async fn apply_over_healthy_table_makes_no_mutating_call() {
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        d.expect_list_tags().returning(|_| Ok(naming::tags("t1", "table-t1")));
+        d.expect_pitr_enabled().returning(|_| Ok(true));
+        // No create/update/tag expectations: any mutating call panics.
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1")
+            .with_resource("table", ARN)
+            .with_resource("replica", "table-t1@us-east-2");
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+    }
+
+    #[tokio::test]
+    async fn destroy_removes_replica_waits_then_deletes_table_and_waits() {
+        std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
+        let mut d = MockDynamoApi::new();
+        let mut seq = Sequence::new();
+        d.expect_describe_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        d.expect_delete_replica()
+            .withf(|n, r| n == "table-t1" && r == "us-east-2")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        d.expect_describe_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(table("UPDATING", &[("us-east-2", "DELETING")]))));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("ACTIVE", &[]))));
+        d.expect_delete_table().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("DELETING", &[]))));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let ctx = ctx();
+        ctx.done("table", ARN).await.unwrap();
+        ctx.done("replica", "table-t1@us-east-2").await.unwrap();
+        c.destroy(&ctx).await.unwrap();
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_retries_resource_in_use_and_treats_not_found_as_success() {
+        let mut d = MockDynamoApi::new();
+        let mut seq = Sequence::new();
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("ACTIVE", &[]))));
+        d.expect_delete_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::other("ResourceInUseException", "table is being updated")));
+        d.expect_delete_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "gone")));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        c.destroy(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn second_destroy_is_a_no_op() {
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().returning(|_| Ok(None));
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        c.destroy(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_describe_is_retried() {
+        let mut d = MockDynamoApi::new();
+        let mut seq = Sequence::new();
+        d.expect_describe_table().times(2).in_sequence(&mut seq).returning(|_| Err(AwsError::throttling()));
+        d.expect_describe_table().returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        d.expect_list_tags().returning(|_| Ok(naming::tags("t1", "table-t1")));
+        d.expect_pitr_enabled().returning(|_| Ok(true));
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        c.apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_name_table_and_region() {
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().returning(|_| Ok(None));
+        d.expect_create_table().returning(|_| Err(AwsError::other("AccessDeniedException", "not allowed")));
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let msg = c.apply(&ctx()).await.unwrap_err().to_string();
+        assert!(msg.contains("table-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn simulated_replica_through_the_fake() {
+        std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
+        // A "real" table without replica support, with tags kept in memory.
+        let tags = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut d = MockDynamoApi::new();
+        let c2 = created.clone();
+        d.expect_describe_table().returning(move |_| {
+            Ok(c2.load(std::sync::atomic::Ordering::SeqCst).then(|| table("ACTIVE", &[])))
+        });
+        let c3 = created.clone();
+        d.expect_create_table().times(1).returning(move |_| {
+            c3.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(table("CREATING", &[]))
+        });
+        let t = tags.clone();
+        d.expect_list_tags().returning(move |_| Ok(t.lock().unwrap().clone()));
+        let t = tags.clone();
+        d.expect_tag_resource().returning(move |_, new| {
+            t.lock().unwrap().extend(new);
+            Ok(())
+        });
+        d.expect_pitr_enabled().returning(|_| Ok(true));
+        // The fake must never forward replica updates to the emulator.
+        let fake = fake::SimulatedReplicas::new(Arc::new(d));
+        let c = TableComponent::new(&cfg(), Arc::new(fake), true);
+        assert!(c.simulated());
+        let out = c.apply(&ctx()).await.unwrap();
+        assert_eq!(out["replica_simulated"], true);
+        assert_eq!(out["replica_regions"], json!(["us-east-2"]));
+        assert!(tags.lock().unwrap().iter().any(|(k, _)| k == "tandem:simulated-replica:us-east-2"));
+    }
+}

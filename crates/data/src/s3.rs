@@ -1,0 +1,798 @@
+//! S3: the regional buckets (`bucket-secondary`, then `bucket-primary`), the replication
+//! role `s3-replication-{s}` and the cross-region replication configuration with RTC.
+//!
+//! Each bucket is versioned, encrypted by default (SSE-S3, AES256, bucket keys), has every
+//! public access block flag on and a bucket policy denying any request not made over TLS.
+//! The primary bucket replicates every object (empty prefix filter) and its delete markers to
+//! the secondary bucket with Replication Time Control (15 min) and replication metrics.
+//!
+//! `apply` reads each setting and writes only what differs; `destroy` removes replication,
+//! then the bucket policy (an emulator reached over plain HTTP enforces the TLS-only policy
+//! and would deny our own object calls), empties every version and delete marker (batches of
+//! at most 1000), deletes the bucket and, for the primary, the replication role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
+use tandem_core::contracts::{ids, BucketOutputs};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
+    Placement,
+};
+
+use crate::iam::{self, IamApi, RoleSpec};
+
+#[path = "s3_api.rs"]
+mod api;
+pub use api::*;
+
+/// Id of the single replication rule on the primary bucket.
+pub const REPLICATION_RULE_ID: &str = "replicate-all";
+/// Name of the replication role's inline policy.
+pub const REPLICATION_POLICY_NAME: &str = "s3-replication";
+
+/// Journal keys of the bucket settings (ids are the bucket name).
+const SETTING_KEYS: &[&str] = &["tags", "versioning", "encryption", "public-access-block", "policy"];
+
+/// The bucket components of the stack: secondary first (the primary depends on it).
+pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
+    let s3_client = |region: &str| -> Arc<dyn S3Api> {
+        let sdk = aws.config(region);
+        let conf = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(aws.endpoint_overridden()).build();
+        Arc::new(aws_sdk_s3::Client::from_conf(conf))
+    };
+    let iam_client: Arc<dyn IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
+    vec![
+        Arc::new(BucketComponent::secondary(cfg, s3_client(&cfg.secondary_region))),
+        Arc::new(BucketComponent::primary(cfg, s3_client(&cfg.primary_region), iam_client)),
+    ]
+}
+
+/// ARN of a bucket.
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// The bucket policy: deny every request not made over TLS.
+pub fn tls_only_policy(bucket: &str) -> String {
+    let arn = bucket_arn(bucket);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn.clone(), format!("{arn}/*")],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+        }]
+    })
+    .to_string()
+}
+
+/// Least-privilege policy of the replication role: only these two buckets.
+pub fn replication_role_policy(source: &str, destination: &str) -> String {
+    let src = bucket_arn(source);
+    let dst = bucket_arn(destination);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SourceBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": [src.clone()]
+            },
+            {
+                "Sid": "SourceObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+                "Resource": [format!("{src}/*")]
+            },
+            {
+                "Sid": "DestinationObjects",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                "Resource": [format!("{dst}/*")]
+            }
+        ]
+    })
+    .to_string()
+}
+
+/// The id of resource `key` from this run's journal, else from the prior state.
+async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
+    match ctx.resource_id(key).await {
+        Some(id) => Some(id),
+        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
+    }
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Does the live configuration match the desired one? Delete-marker replication is not
+/// compared: the local emulator (moto 5.2) always reports it `Disabled` whatever was put, so
+/// comparing it would rewrite the configuration on every apply there. It is always written
+/// `Enabled`.
+fn replication_matches(live: &ReplicationSpec, want: &ReplicationSpec) -> bool {
+    live.role_arn == want.role_arn
+        && live.rule_id == want.rule_id
+        && live.destination_bucket_arn == want.destination_bucket_arn
+        && live.replication_time == want.replication_time
+        && live.metrics == want.metrics
+}
+
+/// Replication setup of the primary bucket.
+struct Replication {
+    iam: Arc<dyn IamApi>,
+    role_name: String,
+    secondary_id: String,
+}
+
+/// `bucket-{role}`: one regional bucket; the primary one also owns the replication role and
+/// configuration.
+pub struct BucketComponent {
+    id: String,
+    placement: Placement,
+    region: String,
+    suffix: String,
+    bucket: String,
+    s3: Arc<dyn S3Api>,
+    replication: Option<Replication>,
+}
+
+impl BucketComponent {
+    /// `bucket-secondary`.
+    pub fn secondary(cfg: &Config, s3: Arc<dyn S3Api>) -> Self {
+        let p = Placement::Secondary;
+        Self {
+            id: ids::bucket(p),
+            placement: p,
+            region: cfg.secondary_region.clone(),
+            suffix: cfg.environment_suffix.clone(),
+            bucket: naming::name("bucket", p, &cfg.environment_suffix),
+            s3,
+            replication: None,
+        }
+    }
+
+    /// `bucket-primary`, replicating to `bucket-secondary`.
+    pub fn primary(cfg: &Config, s3: Arc<dyn S3Api>, iam: Arc<dyn IamApi>) -> Self {
+        let p = Placement::Primary;
+        Self {
+            id: ids::bucket(p),
+            placement: p,
+            region: cfg.primary_region.clone(),
+            suffix: cfg.environment_suffix.clone(),
+            bucket: naming::name("bucket", p, &cfg.environment_suffix),
+            s3,
+            replication: Some(Replication {
+                iam,
+                role_name: naming::name("s3-replication", Placement::Global, &cfg.environment_suffix),
+                secondary_id: ids::bucket(Placement::Secondary),
+            }),
+        }
+    }
+
+    /// The bucket name.
+    pub fn bucket_name(&self) -> &str {
+        &self.bucket
+    }
+
+    fn location(&self) -> Option<String> {
+        (self.region != "us-east-1").then(|| self.region.clone())
+    }
+
+    fn err(&self, e: AwsError) -> ComponentError {
+        ComponentError::aws(&self.bucket, &self.region, e)
+    }
+
+    /// Runs one journaled mutation of a bucket setting.
+    async fn mutate<F, Fut>(&self, ctx: &Ctx, key: &str, op: &str, call: F) -> Result<(), ComponentError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(), AwsError>> + Send,
+    {
+        let bucket = self.bucket.clone();
+        ctx.journaled(key, op, || async move {
+            retry(call).await.map_err(|e| self.err(e))?;
+            Ok(bucket)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn ensure_bucket(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+        if retry(|| s3.bucket_exists(b)).await.at(b, r)? {
+            if recorded_id(ctx, "bucket").await.is_none() {
+                tracing::info!(bucket = b, region = r, "adopting existing bucket");
+                ctx.done("bucket", b).await?;
+            }
+            return Ok(());
+        }
+        tracing::info!(bucket = b, region = r, "creating bucket");
+        ctx.journaled("bucket", "create", || async {
+            match retry(|| s3.create_bucket(b, self.location())).await {
+                Ok(()) => {}
+                // A previous, interrupted run created it.
+                Err(e) if e.is_code("BucketAlreadyOwnedByYou") => {}
+                Err(e) => return Err(self.err(e)),
+            }
+            // S3 is eventually consistent: wait until the bucket answers.
+            poll_until(b, r, "bucket to exist", Duration::from_secs(120), || async {
+                Ok(if s3.bucket_exists(b).await? { Poll::Ready(()) } else { Poll::Pending("creating".into()) })
+            })
+            .await?;
+            Ok(b.to_string())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_settings(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+
+        let want_tags = naming::tags(&self.suffix, b);
+        let live_tags = retry(|| s3.get_bucket_tagging(b)).await.at(b, r)?;
+        if !want_tags.iter().all(|t| live_tags.contains(t)) {
+            let mut merged: Vec<(String, String)> =
+                live_tags.into_iter().filter(|(k, _)| !want_tags.iter().any(|(wk, _)| wk == k)).collect();
+            merged.extend(want_tags.iter().cloned());
+            self.mutate(ctx, "tags", "update", || s3.put_bucket_tagging(b, merged.clone())).await?;
+        }
+
+        if retry(|| s3.get_bucket_versioning(b)).await.at(b, r)?.as_deref() != Some("Enabled") {
+            self.mutate(ctx, "versioning", "update", || s3.enable_versioning(b)).await?;
+        }
+
+        if retry(|| s3.get_bucket_encryption(b)).await.at(b, r)?.is_none() {
+            self.mutate(ctx, "encryption", "update", || s3.put_bucket_encryption(b)).await?;
+        }
+
+        if retry(|| s3.get_public_access_block(b)).await.at(b, r)? != Some(PublicAccessBlock::all()) {
+            self.mutate(ctx, "public-access-block", "update", || s3.put_public_access_block(b, PublicAccessBlock::all()))
+                .await?;
+        }
+
+        let policy = tls_only_policy(b);
+        let live = retry(|| s3.get_bucket_policy(b)).await.at(b, r)?;
+        if !live.as_deref().is_some_and(|l| same_json(l, &policy)) {
+            self.mutate(ctx, "policy", "update", || s3.put_bucket_policy(b, &policy)).await?;
+        }
+        Ok(())
+    }
+
+    /// Ensures the replication role and configuration; returns (role ARN, rule id).
+    async fn ensure_replication(&self, ctx: &Ctx, rep: &Replication) -> Result<(String, String), ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+        let dest: BucketOutputs = ctx.input(&rep.secondary_id)?;
+        let spec = RoleSpec {
+            name: rep.role_name.clone(),
+            trust_policy: iam::trust_policy("s3.amazonaws.com"),
+            inline: vec![(REPLICATION_POLICY_NAME.to_string(), replication_role_policy(b, &dest.bucket_name))],
+            managed: vec![],
+            tags: naming::tags(&self.suffix, &rep.role_name),
+        };
+        let role_arn = match recorded_id(ctx, "role").await {
+            // Known: ensure_role only reads unless something drifted.
+            Some(_) => iam::ensure_role(rep.iam.as_ref(), &spec).await.at(&rep.role_name, r)?.arn,
+            None => {
+                ctx.journaled("role", "create", || async {
+                    Ok(iam::ensure_role(rep.iam.as_ref(), &spec).await.at(&rep.role_name, r)?.arn)
+                })
+                .await?
+            }
+        };
+
+        let want = ReplicationSpec {
+            role_arn: role_arn.clone(),
+            rule_id: REPLICATION_RULE_ID.to_string(),
+            destination_bucket_arn: bucket_arn(&dest.bucket_name),
+            delete_marker_replication: true,
+            replication_time: true,
+            metrics: true,
+        };
+        let live = retry(|| s3.get_bucket_replication(b)).await.at(b, r)?;
+        if !live.as_ref().is_some_and(|l| replication_matches(l, &want)) {
+            tracing::info!(bucket = b, region = r, destination = %dest.bucket_name, "configuring replication");
+            ctx.journaled("replication", "update", || async {
+                // Versioning of the destination may still be settling; a fresh role may not be
+                // visible yet.
+                retry_if(
+                    || s3.put_bucket_replication(b, &want),
+                    |e| {
+                        e.is_code("NoSuchBucket")
+                            || (e.is_code("InvalidRequest") && e.message.to_lowercase().contains("versioning"))
+                            || e.message.contains("role")
+                    },
+                )
+                .await
+                .at(b, r)?;
+                Ok(REPLICATION_RULE_ID.to_string())
+            })
+            .await?;
+        }
+        Ok((role_arn, REPLICATION_RULE_ID.to_string()))
+    }
+
+    /// Deletes every object version and delete marker, page by page (≤ 1000 per call).
+    async fn empty_bucket(&self) -> Result<(), ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+        let mut deleted = 0usize;
+        // Passes over the whole bucket: a second pass catches what arrived meanwhile.
+        for _pass in 0..5 {
+            let mut marker: Option<(String, Option<String>)> = None;
+            let mut seen = 0usize;
+            loop {
+                let page = match retry(|| s3.list_object_versions(b, marker.clone())).await {
+                    Ok(p) => p,
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    Err(e) => return Err(self.err(e)),
+                };
+                seen += page.entries.len();
+                for chunk in page.entries.chunks(1000) {
+                    ignore_not_found(retry(|| s3.delete_objects(b, chunk.to_vec())).await).at(b, r)?;
+                    deleted += chunk.len();
+                }
+                match page.next {
+                    Some(next) => marker = Some(next),
+                    None => break,
+                }
+            }
+            if seen == 0 {
+                tracing::info!(bucket = b, region = r, deleted, "bucket emptied");
+                return Ok(());
+            }
+        }
+        Err(ComponentError::invalid(b, r, "objects keep arriving while emptying the bucket"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for BucketComponent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> &'static str {
+        "s3-bucket"
+    }
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        self.replication.as_ref().map(|r| vec![r.secondary_id.clone()]).unwrap_or_default()
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["bucket_name", "bucket_arn", "replication_role_arn", "replication_rule_id"]
+    }
+    fn expected_duration(&self) -> Duration {
+        Duration::from_secs(if self.replication.is_some() { 30 } else { 15 })
+    }
+    fn desired(&self) -> Desired {
+        let mut update = json!({
+            "versioning": "Enabled",
+            "encryption": "AES256",
+            "public_access_block": "all",
+            "policy": "tls-only",
+            "tags": naming::tags(&self.suffix, &self.bucket),
+        });
+        if let Some(rep) = &self.replication {
+            update["replication"] = json!({
+                "role": rep.role_name,
+                "rule": REPLICATION_RULE_ID,
+                "filter": "",
+                "delete_markers": true,
+                "rtc_minutes": 15,
+                "metrics_minutes": 15,
+            });
+        }
+        Desired::new(json!({ "bucket": self.bucket, "region": self.region }), update)
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        self.ensure_bucket(ctx).await?;
+        self.ensure_settings(ctx).await?;
+        let (role, rule) = match &self.replication {
+            Some(rep) => {
+                let (a, b) = self.ensure_replication(ctx, rep).await?;
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        Ok(to_outputs(&BucketOutputs {
+            bucket_name: self.bucket.clone(),
+            bucket_arn: bucket_arn(&self.bucket),
+            replication_role_arn: role,
+            replication_rule_id: rule,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+        let exists = retry(|| s3.bucket_exists(b)).await.at(b, r)?;
+        if exists {
+            if self.replication.is_some() {
+                ctx.pending("replication", "delete").await?;
+                ignore_not_found(retry(|| s3.delete_bucket_replication(b)).await).at(b, r)?;
+                ctx.removed("replication").await?;
+            }
+            // The TLS-only policy first: it would deny our own calls over plain HTTP.
+            ctx.pending("policy", "delete").await?;
+            ignore_not_found(retry(|| s3.delete_bucket_policy(b)).await).at(b, r)?;
+            ctx.removed("policy").await?;
+
+            ctx.pending("bucket", "delete").await?;
+            let mut attempts = 0;
+            loop {
+                self.empty_bucket().await?;
+                match ignore_not_found(retry(|| s3.delete_bucket(b)).await) {
+                    Ok(()) => break,
+                    Err(e) if e.is_code("BucketNotEmpty") && attempts < 3 => attempts += 1,
+                    Err(e) => return Err(self.err(e)),
+                }
+            }
+            tracing::info!(bucket = b, region = r, "bucket deleted");
+        }
+        for key in ["replication", "policy", "bucket"].iter().chain(SETTING_KEYS) {
+            ctx.removed(key).await?;
+        }
+        if let Some(rep) = &self.replication {
+            ctx.pending("role", "delete").await?;
+            iam::delete_role(rep.iam.as_ref(), &rep.role_name).await.at(&rep.role_name, r)?;
+            ctx.removed("role").await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
+        if !retry(|| s3.bucket_exists(b)).await.at(b, r)? {
+            return Ok(Drift::Missing { details: vec![format!("bucket {b} does not exist in {r}")] });
+        }
+        let mut details = Vec::new();
+        if retry(|| s3.get_bucket_versioning(b)).await.at(b, r)?.as_deref() != Some("Enabled") {
+            details.push(format!("{b}: versioning is not Enabled"));
+        }
+        if retry(|| s3.get_bucket_encryption(b)).await.at(b, r)?.is_none() {
+            details.push(format!("{b}: no default encryption"));
+        }
+        if retry(|| s3.get_public_access_block(b)).await.at(b, r)? != Some(PublicAccessBlock::all()) {
+            details.push(format!("{b}: public access block is not fully on"));
+        }
+        if !retry(|| s3.get_bucket_policy(b)).await.at(b, r)?.is_some_and(|p| same_json(&p, &tls_only_policy(b))) {
+            details.push(format!("{b}: bucket policy is not the TLS-only policy"));
+        }
+        if let Some(rep) = &self.replication {
+            if retry(|| rep.iam.get_role(&rep.role_name)).await.at(&rep.role_name, r)?.is_none() {
+                details.push(format!("replication role {} is missing", rep.role_name));
+            }
+            match retry(|| s3.get_bucket_replication(b)).await.at(b, r)? {
+                None => details.push(format!("{b}: no replication configuration")),
+                Some(live) => {
+                    if live.rule_id != REPLICATION_RULE_ID || !live.replication_time || !live.metrics {
+                        details.push(format!("{b}: replication rule differs (RTC and metrics must be enabled)"));
+                    }
+                }
+            }
+        }
+        Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::MockIamApi;
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+
+    const SUFFIX: &str = "t1";
+
+    fn cfg() -> Config {
+        Config::example(SUFFIX)
+    }
+
+    fn secondary_outputs() -> BucketOutputs {
+        BucketOutputs {
+            bucket_name: "bucket-secondary-t1".into(),
+            bucket_arn: "arn:aws:s3:::bucket-secondary-t1".into(),
+            replication_role_arn: None,
+            replication_rule_id: None,
+        }
+    }
+
+    fn primary_ctx() -> Ctx {
+        Ctx::standalone("bucket-primary", "us-east-1").with_input("bucket-secondary", &secondary_outputs())
+    }
+
+    /// A bucket that exists with every setting as desired.
+    fn healthy(s3: &mut MockS3Api, bucket: &'static str) {
+        s3.expect_bucket_exists().returning(|_| Ok(true));
+        s3.expect_get_bucket_tagging().returning(move |_| Ok(naming::tags(SUFFIX, bucket)));
+        s3.expect_get_bucket_versioning().returning(|_| Ok(Some("Enabled".into())));
+        s3.expect_get_bucket_encryption().returning(|_| Ok(Some("AES256".into())));
+        s3.expect_get_public_access_block().returning(|_| Ok(Some(PublicAccessBlock::all())));
+        s3.expect_get_bucket_policy().returning(move |_| Ok(Some(tls_only_policy(bucket))));
+    }
+
+    fn healthy_iam(iam: &mut MockIamApi) {
+        iam.expect_get_role().returning(|_| Ok(Some("arn:aws:iam::123456789012:role/s3-replication-t1".into())));
+        iam.expect_get_role_policy().returning(|_, _| {
+            Ok(Some(replication_role_policy("bucket-primary-t1", "bucket-secondary-t1")))
+        });
+    }
+
+    fn want_replication() -> ReplicationSpec {
+        ReplicationSpec {
+            role_arn: "arn:aws:iam::123456789012:role/s3-replication-t1".into(),
+            rule_id: REPLICATION_RULE_ID.into(),
+            destination_bucket_arn: "arn:aws:s3:::bucket-secondary-t1".into(),
+            delete_marker_replication: true,
+            replication_time: true,
+            metrics: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn secondary_create_order_and_location_constraint() {
+        let mut s3 = MockS3Api::new();
+        let mut seq = Sequence::new();
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
+        s3.expect_create_bucket()
+            .withf(|b, loc| b == "bucket-secondary-t1" && loc.as_deref() == Some("us-east-2"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
+        s3.expect_get_bucket_tagging().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        s3.expect_put_bucket_tagging()
+            .withf(|_, t| t.contains(&("tandem:stack".into(), "t1".into())) && t.contains(&("Name".into(), "bucket-secondary-t1".into())))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s3.expect_get_bucket_versioning().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_enable_versioning().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        s3.expect_get_bucket_encryption().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_bucket_encryption().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        s3.expect_get_public_access_block().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_public_access_block()
+            .withf(|_, p| *p == PublicAccessBlock::all())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s3.expect_get_bucket_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_bucket_policy()
+            .withf(|_, p| p.contains("aws:SecureTransport") && p.contains("\"Deny\""))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["bucket_name"], "bucket-secondary-t1");
+        assert_eq!(out["bucket_arn"], "arn:aws:s3:::bucket-secondary-t1");
+        assert!(out["replication_role_arn"].is_null());
+        let mut names: Vec<&str> = c.outputs();
+        names.sort();
+        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(names, keys);
+        assert_eq!(ctx.resource_id("bucket").await.as_deref(), Some("bucket-secondary-t1"));
+    }
+
+    #[tokio::test]
+    async fn us_east_1_omits_location_constraint_and_primary_configures_replication_last() {
+        let mut s3 = MockS3Api::new();
+        let mut iam = MockIamApi::new();
+        let mut seq = Sequence::new();
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
+        s3.expect_create_bucket()
+            .withf(|b, loc| b == "bucket-primary-t1" && loc.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
+        s3.expect_get_bucket_tagging().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        s3.expect_put_bucket_tagging().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s3.expect_get_bucket_versioning().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_enable_versioning().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        s3.expect_get_bucket_encryption().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_bucket_encryption().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        s3.expect_get_public_access_block().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_public_access_block().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s3.expect_get_bucket_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_bucket_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_get_role().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        iam.expect_create_role()
+            .withf(|n, trust, tags| {
+                n == "s3-replication-t1" && trust.contains("s3.amazonaws.com") && tags.iter().any(|(k, _)| k == "tandem:stack")
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok("arn:aws:iam::123456789012:role/s3-replication-t1".into()));
+        iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+        iam.expect_put_role_policy()
+            .withf(|_, name, doc| {
+                name == REPLICATION_POLICY_NAME
+                    && doc.contains("arn:aws:s3:::bucket-primary-t1")
+                    && doc.contains("arn:aws:s3:::bucket-secondary-t1/*")
+                    && !doc.contains("\"s3:*\"")
+                    && !doc.contains("\"Resource\":\"*\"")
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        s3.expect_get_bucket_replication().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        s3.expect_put_bucket_replication()
+            .withf(|b, spec| b == "bucket-primary-t1" && *spec == want_replication())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
+        assert_eq!(c.dependencies(), vec!["bucket-secondary".to_string()]);
+        let ctx = primary_ctx();
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["replication_role_arn"], "arn:aws:iam::123456789012:role/s3-replication-t1");
+        assert_eq!(out["replication_rule_id"], REPLICATION_RULE_ID);
+        let journal = ctx.journal_entries().await;
+        assert!(journal.contains_key("bucket") && journal.contains_key("role") && journal.contains_key("replication"));
+    }
+
+    #[tokio::test]
+    async fn apply_over_healthy_buckets_makes_no_mutating_call() {
+        let mut s3 = MockS3Api::new();
+        healthy(&mut s3, "bucket-primary-t1");
+        s3.expect_get_bucket_replication().returning(|_| {
+            // The emulator reports delete-marker replication Disabled: still in sync.
+            Ok(Some(ReplicationSpec { delete_marker_replication: false, ..want_replication() }))
+        });
+        let mut iam = MockIamApi::new();
+        healthy_iam(&mut iam);
+        // No expectation for any create/put: a mutating call would panic.
+        let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
+        let prior = ComponentState::new("s3-bucket", Placement::Primary, "us-east-1")
+            .with_resource("bucket", "bucket-primary-t1")
+            .with_resource("role", "arn:aws:iam::123456789012:role/s3-replication-t1");
+        let ctx = primary_ctx().with_prior(prior);
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["bucket_name"], "bucket-primary-t1");
+        assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+    }
+
+    #[tokio::test]
+    async fn primary_destroy_order() {
+        let mut s3 = MockS3Api::new();
+        let mut iam = MockIamApi::new();
+        let mut seq = Sequence::new();
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
+        s3.expect_delete_bucket_replication().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        s3.expect_delete_bucket_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        // Two pages: 1000 versions, then 1 delete marker; then a confirming empty pass.
+        s3.expect_list_object_versions()
+            .withf(|_, m| m.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| {
+                Ok(VersionsPage {
+                    entries: (0..1000).map(|i| ObjectVersion { key: format!("k{i}"), version_id: Some("v1".into()) }).collect(),
+                    next: Some(("k999".into(), Some("v1".into()))),
+                })
+            });
+        s3.expect_delete_objects().withf(|_, o| o.len() == 1000).times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s3.expect_list_object_versions()
+            .withf(|_, m| m.as_ref().is_some_and(|(k, _)| k == "k999"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| {
+                Ok(VersionsPage { entries: vec![ObjectVersion { key: "gone".into(), version_id: Some("dm".into()) }], next: None })
+            });
+        s3.expect_delete_objects().withf(|_, o| o.len() == 1).times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s3.expect_list_object_versions().times(1).in_sequence(&mut seq).returning(|_, _| Ok(VersionsPage::default()));
+        s3.expect_delete_bucket().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![REPLICATION_POLICY_NAME.into()]));
+        iam.expect_delete_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_delete_role().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
+        let ctx = primary_ctx();
+        ctx.done("bucket", "bucket-primary-t1").await.unwrap();
+        c.destroy(&ctx).await.unwrap();
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn destroy_of_missing_bucket_and_role_is_a_no_op() {
+        let mut s3 = MockS3Api::new();
+        s3.expect_bucket_exists().returning(|_| Ok(false));
+        let mut iam = MockIamApi::new();
+        iam.expect_list_role_policies().returning(|_| Err(AwsError::not_found("NoSuchEntity", "no role")));
+        let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
+        c.destroy(&primary_ctx()).await.unwrap();
+        c.destroy(&primary_ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn not_found_during_delete_is_success() {
+        let mut s3 = MockS3Api::new();
+        s3.expect_bucket_exists().returning(|_| Ok(true));
+        s3.expect_delete_bucket_policy().returning(|_| Err(AwsError::not_found("NoSuchBucketPolicy", "none")));
+        s3.expect_list_object_versions().returning(|_, _| Err(AwsError::not_found("NoSuchBucket", "gone")));
+        s3.expect_delete_bucket().returning(|_| Err(AwsError::not_found("NoSuchBucket", "gone")));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        c.destroy(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_create_is_retried() {
+        let mut s3 = MockS3Api::new();
+        let mut seq = Sequence::new();
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
+        s3.expect_create_bucket().times(1).in_sequence(&mut seq).returning(|_, _| Err(AwsError::throttling()));
+        s3.expect_create_bucket().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s3.expect_bucket_exists().returning(|_| Ok(true));
+        s3.expect_get_bucket_tagging().returning(|_| Ok(naming::tags(SUFFIX, "bucket-secondary-t1")));
+        s3.expect_get_bucket_versioning().returning(|_| Ok(Some("Enabled".into())));
+        s3.expect_get_bucket_encryption().returning(|_| Ok(Some("AES256".into())));
+        s3.expect_get_public_access_block().returning(|_| Ok(Some(PublicAccessBlock::all())));
+        s3.expect_get_bucket_policy().returning(|_| Ok(Some(tls_only_policy("bucket-secondary-t1"))));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        c.apply(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_name_bucket_and_region() {
+        let mut s3 = MockS3Api::new();
+        s3.expect_bucket_exists().returning(|_| Ok(false));
+        s3.expect_create_bucket().returning(|_, _| Err(AwsError::other("BucketAlreadyExists", "taken by another account")));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
+        let msg = c.apply(&ctx).await.unwrap_err().to_string();
+        assert!(msg.contains("bucket-secondary-t1") && msg.contains("us-east-2") && msg.contains("BucketAlreadyExists"), "{msg}");
+        let entry = ctx.resource("bucket").await.unwrap();
+        assert_eq!(entry.status, tandem_core::state::ResourceStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn read_reports_missing_and_drift() {
+        let mut s3 = MockS3Api::new();
+        s3.expect_bucket_exists().returning(|_| Ok(false));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        assert!(matches!(c.read(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap(), Drift::Missing { .. }));
+
+        let mut s3 = MockS3Api::new();
+        s3.expect_bucket_exists().returning(|_| Ok(true));
+        s3.expect_get_bucket_versioning().returning(|_| Ok(Some("Suspended".into())));
+        s3.expect_get_bucket_encryption().returning(|_| Ok(Some("AES256".into())));
+        s3.expect_get_public_access_block().returning(|_| Ok(Some(PublicAccessBlock::all())));
+        s3.expect_get_bucket_policy().returning(|_| Ok(None));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        match c.read(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap() {
+            Drift::Drifted { details } => assert_eq!(details.len(), 2, "{details:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn desired_names_and_policies() {
+        let c = BucketComponent::secondary(&cfg(), Arc::new(MockS3Api::new()));
+        assert_eq!(c.bucket_name(), "bucket-secondary-t1");
+        let d = c.desired();
+        assert_eq!(d.replace_on["bucket"], "bucket-secondary-t1");
+        let p: serde_json::Value = serde_json::from_str(&tls_only_policy("b")).unwrap();
+        assert_eq!(p["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(p["Statement"][0]["Resource"][1], "arn:aws:s3:::b/*");
+    }
+}

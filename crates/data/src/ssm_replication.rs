@@ -1,0 +1,477 @@
+//! `parameter-replication`: keeps the secondary region's parameters in sync after `apply`
+//! exits. An EventBridge rule `ssm-replication-{s}` on the primary region's default bus
+//! (where `aws.ssm` events land) matches Parameter Store changes under `/tandem/<s>/`:
+//!
+//! ```json
+//! {"source": ["aws.ssm"], "detail-type": ["Parameter Store Change"],
+//!  "detail": {"operation": ["Create", "Update", "Delete"], "name": [{"prefix": "/tandem/<s>/"}]}}
+//! ```
+//!
+//! and targets the SSM replicator Lambda (built by the compute crate), which is allowed to be
+//! invoked by `events.amazonaws.com` for this rule's ARN only.
+//!
+//! Create: PutRule → AddPermission → PutTargets (the permission exists before the first
+//! event can arrive). Destroy: RemoveTargets → DeleteRule → RemovePermission.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{ignore_not_found, retry, retry_if, AwsContext};
+use tandem_core::contracts::{ids, FunctionsOutputs, ParameterReplicationOutputs, ParametersOutputs};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
+    Placement,
+};
+
+#[path = "events_api.rs"]
+mod api;
+pub use api::*;
+
+/// Id of the rule's target.
+pub const TARGET_ID: &str = "ssm-replicator";
+/// Service principal allowed to invoke the replicator.
+pub const EVENTS_PRINCIPAL: &str = "events.amazonaws.com";
+
+/// The `parameter-replication` component (EventBridge and Lambda clients of the primary).
+pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
+    let sdk = aws.config(&cfg.primary_region);
+    vec![Arc::new(ParameterReplication::new(
+        cfg,
+        Arc::new(aws_sdk_eventbridge::Client::new(&sdk)),
+        Arc::new(aws_sdk_lambda::Client::new(&sdk)),
+    ))]
+}
+
+/// The rule's event pattern for parameters under `path`.
+pub fn event_pattern(path: &str) -> String {
+    json!({
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {
+            "operation": ["Create", "Update", "Delete"],
+            "name": [{ "prefix": path }]
+        }
+    })
+    .to_string()
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Does the function policy hold statement `sid` granting `principal` invoke for `source_arn`?
+fn policy_grants(policy: &str, sid: &str, principal: &str, source_arn: &str) -> Option<bool> {
+    let doc: serde_json::Value = serde_json::from_str(policy).ok()?;
+    let statements = doc.get("Statement")?.as_array()?;
+    let st = statements.iter().find(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))?;
+    let service_ok = match st.pointer("/Principal/Service") {
+        Some(serde_json::Value::String(s)) => s == principal,
+        Some(serde_json::Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(principal)),
+        _ => false,
+    };
+    let arn_ok = st
+        .get("Condition")
+        .and_then(|c| c.as_object())
+        .map(|c| {
+            c.values().any(|ops| {
+                ops.as_object().is_some_and(|o| {
+                    o.iter().any(|(k, v)| k.eq_ignore_ascii_case("AWS:SourceArn") && v.as_str() == Some(source_arn))
+                })
+            })
+        })
+        .unwrap_or(false);
+    Some(service_ok && arn_ok)
+}
+
+/// `parameter-replication`: EventBridge rule → SSM replicator Lambda.
+pub struct ParameterReplication {
+    region: String,
+    suffix: String,
+    rule_name: String,
+    events: Arc<dyn EventsApi>,
+    lambda: Arc<dyn LambdaPermissionApi>,
+}
+
+impl ParameterReplication {
+    pub fn new(cfg: &Config, events: Arc<dyn EventsApi>, lambda: Arc<dyn LambdaPermissionApi>) -> Self {
+        Self {
+            region: cfg.primary_region.clone(),
+            suffix: cfg.environment_suffix.clone(),
+            rule_name: naming::name("ssm-replication", Placement::Global, &cfg.environment_suffix),
+            events,
+            lambda,
+        }
+    }
+
+    /// The rule name (also the permission's statement id).
+    pub fn rule_name(&self) -> &str {
+        &self.rule_name
+    }
+
+    fn path(&self, ctx: &Ctx) -> String {
+        ctx.input_opt::<ParametersOutputs>(ids::PARAMETERS)
+            .map(|p| p.path)
+            .unwrap_or_else(|| naming::parameter_path(&self.suffix))
+    }
+
+    /// The replicator's ARN: from the input, else from the journal (destroy after the input
+    /// is gone).
+    async fn function_arn(&self, ctx: &Ctx) -> Option<String> {
+        if let Some(f) = ctx.input_opt::<FunctionsOutputs>(&ids::functions(Placement::Primary)) {
+            return Some(f.replicator_function_arn);
+        }
+        recorded_id(ctx, "permission").await.and_then(|id| id.split_once('#').map(|(f, _)| f.to_string()))
+    }
+
+    async fn ensure_rule(&self, ctx: &Ctx, pattern: &str) -> Result<String, ComponentError> {
+        let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
+        let live = retry(|| ev.describe_rule(n)).await.at(n, r)?;
+        let description = format!("Replicates SSM parameters under {} to the secondary region", self.path(ctx));
+        let put = || async {
+            retry(|| ev.put_rule(n, pattern, &description, naming::tags(&self.suffix, n))).await.at(n, r)
+        };
+        match live {
+            Some(rule) if rule.state == "ENABLED" && rule.event_pattern.as_deref().is_some_and(|p| same_json(p, pattern)) => {
+                if recorded_id(ctx, "rule").await.is_none() {
+                    ctx.done("rule", &rule.arn).await?;
+                }
+                Ok(rule.arn)
+            }
+            Some(_) => {
+                tracing::info!(rule = n, region = r, "updating rule pattern/state");
+                ctx.journaled("rule", "update", put).await
+            }
+            None => {
+                tracing::info!(rule = n, region = r, "creating rule");
+                ctx.journaled("rule", "create", put).await
+            }
+        }
+    }
+
+    async fn ensure_permission(&self, ctx: &Ctx, function: &str, rule_arn: &str) -> Result<(), ComponentError> {
+        let (l, sid, r) = (&self.lambda, self.rule_name.as_str(), self.region.as_str());
+        let id = format!("{function}#{sid}");
+        let policy = retry(|| l.get_policy(function)).await.at(function, r)?;
+        let grants = policy.as_deref().and_then(|p| policy_grants(p, sid, EVENTS_PRINCIPAL, rule_arn));
+        match grants {
+            Some(true) => {
+                if recorded_id(ctx, "permission").await.is_none() {
+                    ctx.done("permission", &id).await?;
+                }
+                return Ok(());
+            }
+            Some(false) => {
+                // Same statement id, wrong principal or source: replace it.
+                ctx.pending("permission", "replace").await?;
+                ignore_not_found(retry(|| l.remove_permission(function, sid)).await).at(function, r)?;
+            }
+            None => {}
+        }
+        ctx.journaled("permission", "create", || async {
+            match retry(|| l.add_permission(function, sid, EVENTS_PRINCIPAL, rule_arn)).await {
+                Ok(()) => Ok(id.clone()),
+                Err(e) if e.is_code("ResourceConflictException") => Ok(id.clone()),
+                Err(e) => Err(ComponentError::aws(function, r, e)),
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_target(&self, ctx: &Ctx, function: &str) -> Result<(), ComponentError> {
+        let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
+        let targets = retry(|| ev.list_targets(n)).await.at(n, r)?;
+        if targets.iter().any(|(id, arn)| id == TARGET_ID && arn == function) {
+            if recorded_id(ctx, "target").await.is_none() {
+                ctx.done("target", &format!("{n}#{TARGET_ID}")).await?;
+            }
+            return Ok(());
+        }
+        ctx.journaled("target", "create", || async {
+            // PutTargets replaces a target with the same id.
+            retry_if(|| ev.put_target(n, TARGET_ID, function), |e: &AwsError| e.is_not_found()).await.at(n, r)?;
+            Ok(format!("{n}#{TARGET_ID}"))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The id of resource `key` from this run's journal, else from the prior state.
+async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
+    match ctx.resource_id(key).await {
+        Some(id) => Some(id),
+        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for ParameterReplication {
+    fn id(&self) -> &str {
+        ids::PARAMETER_REPLICATION
+    }
+    fn kind(&self) -> &'static str {
+        "eventbridge-rule"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Primary
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        vec![ids::functions(Placement::Primary), ids::PARAMETERS.to_string()]
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["rule_name", "rule_arn"]
+    }
+    fn expected_duration(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({ "rule": self.rule_name, "region": self.region }),
+            json!({
+                "event_pattern": event_pattern(&naming::parameter_path(&self.suffix)),
+                "target": TARGET_ID,
+                "permission": { "principal": EVENTS_PRINCIPAL, "action": "lambda:InvokeFunction" },
+            }),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(component = "parameter-replication", region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let functions: FunctionsOutputs = ctx.input(&ids::functions(Placement::Primary))?;
+        let function = functions.replicator_function_arn;
+        let pattern = event_pattern(&self.path(ctx));
+        let rule_arn = self.ensure_rule(ctx, &pattern).await?;
+        self.ensure_permission(ctx, &function, &rule_arn).await?;
+        self.ensure_target(ctx, &function).await?;
+        Ok(to_outputs(&ParameterReplicationOutputs { rule_name: self.rule_name.clone(), rule_arn }))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = "parameter-replication", region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
+        if retry(|| ev.describe_rule(n)).await.at(n, r)?.is_some() {
+            ctx.pending("target", "delete").await?;
+            ignore_not_found(retry(|| ev.remove_targets(n, vec![TARGET_ID.to_string()])).await).at(n, r)?;
+            ctx.removed("target").await?;
+            ctx.pending("rule", "delete").await?;
+            ignore_not_found(retry(|| ev.delete_rule(n)).await).at(n, r)?;
+        }
+        ctx.removed("target").await?;
+        ctx.removed("rule").await?;
+        if let Some(function) = self.function_arn(ctx).await {
+            ctx.pending("permission", "delete").await?;
+            ignore_not_found(retry(|| self.lambda.remove_permission(&function, n)).await).at(&function, r)?;
+        }
+        ctx.removed("permission").await?;
+        Ok(())
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
+        let Some(rule) = retry(|| ev.describe_rule(n)).await.at(n, r)? else {
+            return Ok(Drift::Missing { details: vec![format!("rule {n} does not exist in {r}")] });
+        };
+        let mut details = Vec::new();
+        if rule.state != "ENABLED" {
+            details.push(format!("rule {n} is {}", rule.state));
+        }
+        if !rule.event_pattern.as_deref().is_some_and(|p| same_json(p, &event_pattern(&self.path(ctx)))) {
+            details.push(format!("rule {n} has a different event pattern"));
+        }
+        if let Some(function) = self.function_arn(ctx).await {
+            let targets = retry(|| ev.list_targets(n)).await.at(n, r)?;
+            if !targets.iter().any(|(id, arn)| id == TARGET_ID && *arn == function) {
+                details.push(format!("rule {n} does not target {function}"));
+            }
+            let policy = retry(|| self.lambda.get_policy(&function)).await.at(&function, r)?;
+            if policy.as_deref().and_then(|p| policy_grants(p, n, EVENTS_PRINCIPAL, &rule.arn)) != Some(true) {
+                details.push(format!("{function} does not allow {EVENTS_PRINCIPAL} to invoke it for {n}"));
+            }
+        }
+        Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+
+    const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:replicator-primary-t1";
+    const RULE_ARN: &str = "arn:aws:events:us-east-1:123456789012:rule/ssm-replication-t1";
+
+    fn functions() -> FunctionsOutputs {
+        FunctionsOutputs {
+            api_function_name: "api-primary-t1".into(),
+            api_function_arn: "a".into(),
+            processor_function_name: "processor-primary-t1".into(),
+            processor_function_arn: "p".into(),
+            replicator_function_name: "replicator-primary-t1".into(),
+            replicator_function_arn: FN.into(),
+            code_sha256: "x".into(),
+        }
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone("parameter-replication", "us-east-1").with_input("functions-primary", &functions()).with_input(
+            "parameters",
+            &ParametersOutputs { path: "/tandem/t1/".into(), names: vec![], api_key_parameter: "/tandem/t1/api-key".into() },
+        )
+    }
+
+    fn policy() -> String {
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "ssm-replication-t1", "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": FN,
+            "Condition": {"ArnLike": {"AWS:SourceArn": RULE_ARN}}
+        }]})
+        .to_string()
+    }
+
+    fn component(ev: MockEventsApi, l: MockLambdaPermissionApi) -> ParameterReplication {
+        ParameterReplication::new(&Config::example("t1"), Arc::new(ev), Arc::new(l))
+    }
+
+    #[test]
+    fn pattern_matches_the_spec() {
+        let p: serde_json::Value = serde_json::from_str(&event_pattern("/tandem/t1/")).unwrap();
+        assert_eq!(p["source"], json!(["aws.ssm"]));
+        assert_eq!(p["detail-type"], json!(["Parameter Store Change"]));
+        assert_eq!(p["detail"]["operation"], json!(["Create", "Update", "Delete"]));
+        assert_eq!(p["detail"]["name"], json!([{"prefix": "/tandem/t1/"}]));
+    }
+
+    #[tokio::test]
+    async fn create_order_rule_permission_target() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        let mut seq = Sequence::new();
+        ev.expect_describe_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        ev.expect_put_rule()
+            .withf(|n, p, _, tags| n == "ssm-replication-t1" && same_json(p, &event_pattern("/tandem/t1/")) && tags.iter().any(|(k, _)| k == "tandem:stack"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(RULE_ARN.into()));
+        l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        l.expect_add_permission()
+            .withf(|f, sid, principal, src| f == FN && sid == "ssm-replication-t1" && principal == "events.amazonaws.com" && src == RULE_ARN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(()));
+        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        ev.expect_put_target()
+            .withf(|rule, id, arn| rule == "ssm-replication-t1" && id == TARGET_ID && arn == FN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        let c = component(ev, l);
+        let ctx = ctx();
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["rule_name"], "ssm-replication-t1");
+        assert_eq!(out["rule_arn"], RULE_ARN);
+        assert_eq!(ctx.resource_id("permission").await, Some(format!("{FN}#ssm-replication-t1")));
+    }
+
+    #[tokio::test]
+    async fn apply_over_existing_setup_makes_no_mutating_call() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        ev.expect_describe_rule().returning(|_| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        });
+        l.expect_get_policy().returning(|_| Ok(Some(policy())));
+        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        let c = component(ev, l);
+        let prior = ComponentState::new("eventbridge-rule", Placement::Primary, "us-east-1").with_resource("rule", RULE_ARN);
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+    }
+
+    #[tokio::test]
+    async fn permission_for_another_source_is_replaced() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        let mut seq = Sequence::new();
+        ev.expect_describe_rule().returning(|_| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        });
+        l.expect_get_policy()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(policy().replace(RULE_ARN, "arn:aws:events:us-east-1:1:rule/other"))));
+        l.expect_remove_permission().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        l.expect_add_permission().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Ok(()));
+        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        component(ev, l).apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn destroy_order_targets_rule_permission() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        let mut seq = Sequence::new();
+        ev.expect_describe_rule()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: None, state: "ENABLED".into() })));
+        ev.expect_remove_targets()
+            .withf(|r, ids| r == "ssm-replication-t1" && ids == &vec![TARGET_ID.to_string()])
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        ev.expect_delete_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        l.expect_remove_permission()
+            .withf(|f, sid| f == FN && sid == "ssm-replication-t1")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let c = component(ev, l);
+        let ctx = ctx();
+        ctx.done("rule", RULE_ARN).await.unwrap();
+        c.destroy(&ctx).await.unwrap();
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn second_destroy_and_not_found_are_success() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        ev.expect_describe_rule().returning(|_| Ok(None));
+        l.expect_remove_permission()
+            .returning(|_, _| Err(AwsError::not_found("ResourceNotFoundException", "no policy")));
+        let c = component(ev, l);
+        c.destroy(&ctx()).await.unwrap();
+        c.destroy(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_put_rule_is_retried_and_errors_name_rule_and_region() {
+        let mut ev = MockEventsApi::new();
+        let mut seq = Sequence::new();
+        ev.expect_describe_rule().returning(|_| Ok(None));
+        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Err(AwsError::throttling()));
+        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Ok(RULE_ARN.into()));
+        let mut l = MockLambdaPermissionApi::new();
+        l.expect_get_policy().returning(|_| Err(AwsError::other("AccessDeniedException", "no")));
+        let msg = component(ev, l).apply(&ctx()).await.unwrap_err().to_string();
+        assert!(msg.contains("replicator-primary-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
+    }
+
+    #[test]
+    fn policy_parsing() {
+        assert_eq!(policy_grants(&policy(), "ssm-replication-t1", EVENTS_PRINCIPAL, RULE_ARN), Some(true));
+        assert_eq!(policy_grants(&policy(), "ssm-replication-t1", EVENTS_PRINCIPAL, "other"), Some(false));
+        assert_eq!(policy_grants(&policy(), "nope", EVENTS_PRINCIPAL, RULE_ARN), None);
+    }
+}

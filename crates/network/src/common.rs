@@ -1,0 +1,157 @@
+//! Helpers shared by the network components: journal lookups that also consult the prior
+//! state, tag matching, and the ENI wait used before tearing down subnets.
+
+use std::time::Duration;
+
+use tandem_core::aws::{poll_until, Poll};
+use tandem_core::state::ResourceStatus;
+use tandem_core::{ComponentError, Ctx};
+
+use crate::ec2_api::{Ec2Api, Filters, Tags};
+
+/// Port of the database engine (aurora-postgresql).
+pub const DB_PORT: i32 = 5432;
+/// Port of the load balancers' listeners.
+pub const HTTPS_PORT: i32 = 443;
+
+/// The id recorded for `key`: this run's journal first, then the prior state (done entries).
+pub async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
+    if let Some(id) = ctx.resource_id(key).await {
+        return Some(id);
+    }
+    ctx.prior()
+        .and_then(|p| p.resources.get(key))
+        .filter(|r| r.status == ResourceStatus::Done)
+        .and_then(|r| r.id.clone())
+}
+
+/// Records `id` for `key` unless the journal already has it (adoption of a resource found by
+/// name/tag; also resolves a `pending` entry left by an interrupted run). No AWS call.
+pub async fn record(ctx: &Ctx, key: &str, id: &str) -> Result<(), ComponentError> {
+    if ctx.resource_id(key).await.as_deref() != Some(id) {
+        ctx.done(key, id).await?;
+    }
+    Ok(())
+}
+
+/// Every journal key of the component (this run's journal and the prior state).
+pub async fn journal_keys(ctx: &Ctx) -> Vec<String> {
+    let mut keys: Vec<String> = ctx.journal_entries().await.into_keys().collect();
+    if let Some(p) = ctx.prior() {
+        keys.extend(p.resources.keys().cloned());
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Forgets every journal key (after a complete destroy).
+pub async fn forget_all(ctx: &Ctx) -> Result<(), ComponentError> {
+    for key in journal_keys(ctx).await {
+        ctx.removed(&key).await?;
+    }
+    Ok(())
+}
+
+/// Value of tag `key`.
+pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// True when the tags carry `Name=name` and `tandem:stack=suffix`.
+pub fn is_ours(tags: &Tags, name: &str, suffix: &str) -> bool {
+    tag(tags, "Name") == Some(name) && tag(tags, tandem_core::naming::STACK_TAG) == Some(suffix)
+}
+
+/// Filters on the standard tags of a resource.
+pub fn tag_filters(name: &str, suffix: &str) -> Filters {
+    vec![
+        ("tag:Name".to_string(), name.to_string()),
+        (
+            format!("tag:{}", tandem_core::naming::STACK_TAG),
+            suffix.to_string(),
+        ),
+    ]
+}
+
+/// Waits until no network interface matches `filters` (ENIs of deleted load balancers,
+/// Lambda, Aurora, Global Accelerator linger for minutes and block subnet/SG/VPC deletion).
+pub async fn wait_enis_gone(
+    ec2: &dyn Ec2Api,
+    resource: &str,
+    region: &str,
+    filters: Filters,
+    timeout: Duration,
+) -> Result<(), ComponentError> {
+    poll_until(
+        resource,
+        region,
+        "network interfaces to be released",
+        timeout,
+        || {
+            let f = filters.clone();
+            async move {
+                let enis = ec2.describe_network_interfaces(f).await?;
+                if enis.is_empty() {
+                    Ok(Poll::Ready(()))
+                } else {
+                    let list: Vec<String> = enis
+                        .iter()
+                        .map(|e| format!("{} ({}, {})", e.id, e.description, e.status))
+                        .collect();
+                    Ok(Poll::Pending(format!(
+                        "{} left: {}",
+                        enis.len(),
+                        list.join("; ")
+                    )))
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Runs a mutation between `pending` and `done`/`failed` journal entries, recording the id
+/// `id_of` extracts from its result.
+pub async fn journaled_with<T, F, Fut>(
+    ctx: &Ctx,
+    key: &str,
+    op: &str,
+    id_of: impl Fn(&T) -> String,
+    f: F,
+) -> Result<T, ComponentError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ComponentError>>,
+{
+    ctx.pending(key, op).await?;
+    match f().await {
+        Ok(v) => {
+            ctx.done(key, &id_of(&v)).await?;
+            Ok(v)
+        }
+        Err(e) => {
+            ctx.failed(key, op).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Everything a network helper needs: client, context, region, naming.
+pub(crate) struct Scope<'a> {
+    pub ec2: &'a dyn Ec2Api,
+    pub ctx: &'a Ctx,
+    pub region: &'a str,
+    pub suffix: &'a str,
+    pub placement: tandem_core::Placement,
+}
+
+impl Scope<'_> {
+    pub fn name(&self, kind: &str) -> String {
+        tandem_core::naming::name(kind, self.placement, self.suffix)
+    }
+
+    pub fn tags(&self, name: &str) -> Tags {
+        tandem_core::naming::tags(self.suffix, name)
+    }
+}

@@ -1,0 +1,1637 @@
+//! `loadbalancer-{role}`: the regional entry point. An internet-facing Network Load Balancer
+//! in the public subnets listens on TCP 443 and forwards to a target group of type `alb`
+//! whose only target is an internal Application Load Balancer (`alb-{role}-{s}`, private
+//! subnets, security group `lb_security_group_id`). The ALB listens on 443 and forwards to a
+//! target group of type `lambda` holding the regional API function, which Elastic Load
+//! Balancing may invoke thanks to a `lambda:InvokeFunction` permission scoped to that target
+//! group's ARN.
+//!
+//! The ALB listener is HTTPS with the region's certificate when there is one (configured
+//! `api.*_certificate_arn`, else the `certificate-{role}` component's output when a domain is
+//! set). Without a domain (no-domain/local mode) it is plain HTTP on port 443: traffic is
+//! still only reachable through the NLB, but it is not encrypted in transit; configure a
+//! domain to get TLS.
+//!
+//! The NLB target group health-checks `/health` through the ALB and the function, so Global
+//! Accelerator and Route 53 see the whole regional path.
+//!
+//! Teardown (AWS-NOTES): NLB (its listener goes with it) → wait gone → its target group
+//! (ResourceInUse retried) → ALB → wait gone → its target group → Lambda permission → wait
+//! until the `ELB net/…` and `ELB app/…` network interfaces are released.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, Poll};
+use tandem_core::contracts::{
+    ids, CertificateOutputs, FunctionsOutputs, LoadBalancerOutputs, NetworkOutputs,
+};
+use tandem_core::{
+    to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift,
+    Outputs, Placement,
+};
+
+use crate::common::{forget_all, journaled_with, record, recorded_id, wait_enis_gone, HTTPS_PORT};
+use crate::ec2_api::{filters, Ec2Api};
+use crate::elb_api::{
+    ElbApi, ListenerInfo, ListenerSpec, LoadBalancerInfo, LoadBalancerSpec, TargetGroupInfo,
+    TargetGroupSpec,
+};
+use crate::lambda_api::LambdaApi;
+
+/// Path the NLB health check requests through the ALB.
+pub const HEALTH_PATH: &str = "/health";
+/// TLS policy of the HTTPS listener (TLS 1.3 and 1.2 only).
+pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// Principal allowed to invoke the API function.
+pub const ELB_PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
+
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+const ENI_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Where the ALB listener's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// `api.{role}_certificate_arn`.
+    Configured(String),
+    /// The `certificate-{role}` component (a domain is set, no ARN configured).
+    Component(String),
+    /// No domain: HTTP on port 443.
+    None,
+}
+
+impl CertificateSource {
+    /// As configuration decides it for `placement` (the rule that also decides whether
+    /// `certificate-{role}` is wanted).
+    pub fn from_config(cfg: &Config, placement: Placement) -> Self {
+        let (domain, arn) = match placement {
+            Placement::Secondary => (
+                &cfg.api.secondary_domain,
+                &cfg.api.secondary_certificate_arn,
+            ),
+            _ => (&cfg.api.primary_domain, &cfg.api.primary_certificate_arn),
+        };
+        match (domain, arn) {
+            (_, Some(arn)) => Self::Configured(arn.clone()),
+            (Some(_), None) => Self::Component(ids::certificate(placement)),
+            (None, None) => Self::None,
+        }
+    }
+}
+
+/// Names of the resources of one region's load balancer component.
+#[derive(Debug, Clone)]
+struct Names {
+    nlb: String,
+    alb: String,
+    nlb_tg: String,
+    alb_tg: String,
+    statement_id: String,
+}
+
+/// The NLB → ALB → Lambda chain of one region.
+pub struct LoadBalancerComponent {
+    id: String,
+    placement: Placement,
+    region: String,
+    suffix: String,
+    certificate: CertificateSource,
+    names: Names,
+    elb: Arc<dyn ElbApi>,
+    lambda: Arc<dyn LambdaApi>,
+    ec2: Arc<dyn Ec2Api>,
+}
+
+impl LoadBalancerComponent {
+    /// Clients must be of the placement's region.
+    pub fn new(
+        cfg: &Config,
+        placement: Placement,
+        elb: Arc<dyn ElbApi>,
+        lambda: Arc<dyn LambdaApi>,
+        ec2: Arc<dyn Ec2Api>,
+    ) -> Self {
+        let s = &cfg.environment_suffix;
+        let n = |k: &str| tandem_core::naming::name(k, placement, s);
+        let alb_tg = n("tgl");
+        Self {
+            id: ids::load_balancer(placement),
+            placement,
+            region: cfg.region_of(placement).to_string(),
+            suffix: s.clone(),
+            certificate: CertificateSource::from_config(cfg, placement),
+            names: Names {
+                nlb: n("nlb"),
+                alb: n("alb"),
+                nlb_tg: n("tg"),
+                statement_id: format!("elb-invoke-{alb_tg}"),
+                alb_tg,
+            },
+            elb,
+            lambda,
+            ec2,
+        }
+    }
+
+    fn tags(&self, name: &str) -> Vec<(String, String)> {
+        tandem_core::naming::tags(&self.suffix, name)
+    }
+
+    /// The certificate ARN for the ALB listener, or None for HTTP.
+    fn certificate_arn(&self, ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        match &self.certificate {
+            CertificateSource::Configured(arn) => Ok(Some(arn.clone())),
+            CertificateSource::None => Ok(None),
+            CertificateSource::Component(dep) => {
+                let cert: CertificateOutputs = ctx.input(dep)?;
+                if cert.status == "ISSUED" || cert.status == "CONFIGURED" {
+                    Ok(Some(cert.certificate_arn))
+                } else {
+                    Err(ComponentError::invalid(
+                        &self.names.alb,
+                        &self.region,
+                        format!(
+                            "certificate {} for {} is {}; the HTTPS listener needs an ISSUED certificate (create the validation records, or set api.{}_certificate_arn)",
+                            cert.certificate_arn,
+                            cert.domain_name,
+                            cert.status,
+                            self.placement
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    async fn ensure_target_group(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        spec: TargetGroupSpec,
+    ) -> Result<TargetGroupInfo, ComponentError> {
+        let name = spec.name.clone();
+        if let Some(tg) = retry(|| self.elb.describe_target_group(name.clone()))
+            .await
+            .at(&name, &self.region)?
+        {
+            if tg.target_type != spec.target_type
+                || tg.port != spec.port
+                || tg.protocol != spec.protocol
+            {
+                return Err(ComponentError::invalid(
+                    &name,
+                    &self.region,
+                    format!(
+                        "existing target group {} is {} {:?}:{:?}, expected {} {:?}:{:?}; destroy and re-apply to re-create it",
+                        tg.arn, tg.target_type, tg.protocol, tg.port, spec.target_type, spec.protocol, spec.port
+                    ),
+                ));
+            }
+            record(ctx, key, &tg.arn).await?;
+            return Ok(tg);
+        }
+        tracing::info!(target_group = %name, target_type = %spec.target_type, region = %self.region, "creating target group");
+        journaled_with(
+            ctx,
+            key,
+            "create",
+            |t: &TargetGroupInfo| t.arn.clone(),
+            || async {
+                retry(|| self.elb.create_target_group(spec.clone()))
+                    .await
+                    .at(&name, &self.region)
+            },
+        )
+        .await
+    }
+
+    async fn ensure_load_balancer(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        spec: LoadBalancerSpec,
+    ) -> Result<LoadBalancerInfo, ComponentError> {
+        let name = spec.name.clone();
+        if let Some(lb) = retry(|| self.elb.describe_load_balancer(name.clone()))
+            .await
+            .at(&name, &self.region)?
+        {
+            if lb.lb_type != spec.lb_type || lb.scheme != spec.scheme {
+                return Err(ComponentError::invalid(
+                    &name,
+                    &self.region,
+                    format!(
+                        "existing load balancer {} is {} {}, expected {} {}; destroy and re-apply",
+                        lb.arn, lb.scheme, lb.lb_type, spec.scheme, spec.lb_type
+                    ),
+                ));
+            }
+            if lb.state == "failed" {
+                return Err(ComponentError::invalid(
+                    &name,
+                    &self.region,
+                    format!(
+                        "load balancer {} is in state failed; destroy and re-apply",
+                        lb.arn
+                    ),
+                ));
+            }
+            record(ctx, key, &lb.arn).await?;
+            return Ok(lb);
+        }
+        tracing::info!(load_balancer = %name, lb_type = %spec.lb_type, region = %self.region, "creating load balancer");
+        journaled_with(
+            ctx,
+            key,
+            "create",
+            |l: &LoadBalancerInfo| l.arn.clone(),
+            || async {
+                retry(|| self.elb.create_load_balancer(spec.clone()))
+                    .await
+                    .at(&name, &self.region)
+            },
+        )
+        .await
+    }
+
+    async fn wait_active(&self, name: &str) -> Result<LoadBalancerInfo, ComponentError> {
+        poll_until(
+            name,
+            &self.region,
+            "load balancer active",
+            ACTIVE_TIMEOUT,
+            || async {
+                match self.elb.describe_load_balancer(name.to_string()).await? {
+                    Some(lb) if lb.state == "active" || lb.state == "active_impaired" => {
+                        Ok(Poll::Ready(lb))
+                    }
+                    Some(lb) if lb.state == "failed" => Err(AwsError::other(
+                        "LoadBalancerFailed",
+                        format!("load balancer {} failed to provision", lb.arn),
+                    )),
+                    Some(lb) => Ok(Poll::Pending(lb.state)),
+                    None => Ok(Poll::Pending("not visible yet".into())),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Ensures exactly `target_id` is registered in the target group.
+    async fn ensure_target(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        tg: &TargetGroupInfo,
+        target_id: &str,
+        port: Option<i32>,
+    ) -> Result<(), ComponentError> {
+        let registered = retry(|| self.elb.registered_targets(tg.arn.clone()))
+            .await
+            .at(&tg.name, &self.region)?;
+        if !registered.iter().any(|t| t == target_id) {
+            tracing::info!(target_group = %tg.name, target = target_id, region = %self.region, "registering target");
+            ctx.journaled(key, "register", || async {
+                // Lambda targets need the invoke permission, which takes a moment to propagate.
+                retry_if(
+                    || {
+                        self.elb
+                            .register_target(tg.arn.clone(), target_id.to_string(), port)
+                    },
+                    |e| e.is_code("AccessDenied"),
+                )
+                .await
+                .at(&tg.name, &self.region)?;
+                Ok(target_id.to_string())
+            })
+            .await?;
+        } else {
+            record(ctx, key, target_id).await?;
+        }
+        for stale in registered.iter().filter(|t| *t != target_id) {
+            tracing::info!(target_group = %tg.name, target = %stale, region = %self.region, "deregistering stale target");
+            retry(|| async {
+                ignore_not_found(
+                    self.elb
+                        .deregister_target(tg.arn.clone(), stale.clone())
+                        .await,
+                )
+            })
+            .await
+            .at(&tg.name, &self.region)?;
+        }
+        Ok(())
+    }
+
+    /// Ensures ELB may invoke the function from the ALB's target group (and only from it).
+    async fn ensure_permission(
+        &self,
+        ctx: &Ctx,
+        function_arn: &str,
+        tg: &TargetGroupInfo,
+    ) -> Result<(), ComponentError> {
+        let sid = &self.names.statement_id;
+        let fname = function_arn.to_string();
+        let statements = retry(|| self.lambda.permission_statements(fname.clone()))
+            .await
+            .at(function_arn, &self.region)?;
+        match statements.iter().find(|s| &s.sid == sid) {
+            Some(s)
+                if s.principal == ELB_PRINCIPAL
+                    && s.source_arn.as_deref() == Some(tg.arn.as_str()) =>
+            {
+                record(ctx, "lambda-permission", function_arn).await?;
+                return Ok(());
+            }
+            Some(_) => {
+                tracing::info!(function = function_arn, sid = %sid, region = %self.region, "replacing outdated invoke permission");
+                retry(|| async {
+                    ignore_not_found(
+                        self.lambda
+                            .remove_permission(fname.clone(), sid.clone())
+                            .await,
+                    )
+                })
+                .await
+                .at(function_arn, &self.region)?;
+            }
+            None => {}
+        }
+        ctx.journaled("lambda-permission", "create", || async {
+            let r = retry(|| {
+                self.lambda.add_permission(
+                    fname.clone(),
+                    sid.clone(),
+                    ELB_PRINCIPAL.to_string(),
+                    tg.arn.clone(),
+                )
+            })
+            .await;
+            match r {
+                // Same statement added by an interrupted run.
+                Err(e) if e.is_code("ResourceConflictException") => Ok(()),
+                other => other,
+            }
+            .at(function_arn, &self.region)?;
+            Ok(fname.clone())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Ensures the 443 listener of `lb` forwards to `tg` with the given protocol/certificate.
+    async fn ensure_listener(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        lb: &LoadBalancerInfo,
+        spec: ListenerSpec,
+    ) -> Result<String, ComponentError> {
+        let listeners = retry(|| self.elb.describe_listeners(lb.arn.clone()))
+            .await
+            .at(&lb.name, &self.region)?;
+        match listeners.iter().find(|l| l.port == spec.port) {
+            Some(l) if listener_matches(l, &spec) => {
+                record(ctx, key, &l.arn).await?;
+                Ok(l.arn.clone())
+            }
+            Some(l) => {
+                tracing::info!(load_balancer = %lb.name, listener = %l.arn, protocol = %spec.protocol, region = %self.region, "updating listener");
+                ctx.journaled(key, "modify", || async {
+                    retry(|| self.elb.modify_listener(l.arn.clone(), spec.clone()))
+                        .await
+                        .at(&lb.name, &self.region)?;
+                    Ok(l.arn.clone())
+                })
+                .await
+            }
+            None => {
+                tracing::info!(load_balancer = %lb.name, port = spec.port, protocol = %spec.protocol, region = %self.region, "creating listener");
+                ctx.journaled(key, "create", || async {
+                    // The target group may take a moment to be usable by a new listener.
+                    retry_if(
+                        || self.elb.create_listener(spec.clone()),
+                        |e| e.is_not_found(),
+                    )
+                    .await
+                    .at(&lb.name, &self.region)
+                })
+                .await
+            }
+        }
+    }
+
+    async fn delete_load_balancer(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        name: &str,
+    ) -> Result<(), ComponentError> {
+        if let Some(lb) = retry(|| self.elb.describe_load_balancer(name.to_string()))
+            .await
+            .at(name, &self.region)?
+        {
+            tracing::info!(load_balancer = name, region = %self.region, "deleting load balancer");
+            ctx.pending(key, "delete").await?;
+            retry(|| async {
+                ignore_not_found(self.elb.delete_load_balancer(lb.arn.clone()).await)
+            })
+            .await
+            .at(name, &self.region)?;
+            poll_until(
+                name,
+                &self.region,
+                "load balancer deleted",
+                DELETE_TIMEOUT,
+                || async {
+                    Ok(
+                        match self.elb.describe_load_balancer(name.to_string()).await? {
+                            None => Poll::Ready(()),
+                            Some(lb) => Poll::Pending(lb.state),
+                        },
+                    )
+                },
+            )
+            .await?;
+        }
+        ctx.removed(key).await
+    }
+
+    async fn delete_target_group(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        name: &str,
+    ) -> Result<(), ComponentError> {
+        if let Some(tg) = retry(|| self.elb.describe_target_group(name.to_string()))
+            .await
+            .at(name, &self.region)?
+        {
+            tracing::info!(target_group = name, region = %self.region, "deleting target group");
+            ctx.pending(key, "delete").await?;
+            // ResourceInUse until the load balancer using it is completely gone.
+            retry_if(
+                || async { ignore_not_found(self.elb.delete_target_group(tg.arn.clone()).await) },
+                |e| e.is_code("ResourceInUse"),
+            )
+            .await
+            .at(name, &self.region)?;
+        }
+        ctx.removed(key).await
+    }
+}
+
+fn listener_matches(l: &ListenerInfo, spec: &ListenerSpec) -> bool {
+    l.protocol == spec.protocol
+        && l.target_group_arns == vec![spec.target_group_arn.clone()]
+        && match &spec.certificate_arn {
+            Some(c) => l.certificate_arns.iter().any(|x| x == c),
+            None => true,
+        }
+}
+
+#[async_trait::async_trait]
+impl Component for LoadBalancerComponent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "nlb"
+    }
+
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn dependencies(&self) -> Vec<String> {
+        let mut deps = vec![ids::network(self.placement), ids::functions(self.placement)];
+        if let CertificateSource::Component(dep) = &self.certificate {
+            deps.push(dep.clone());
+        }
+        deps
+    }
+
+    fn outputs(&self) -> Vec<&'static str> {
+        vec![
+            "nlb_arn",
+            "nlb_dns_name",
+            "nlb_zone_id",
+            "nlb_target_group_arn",
+            "alb_arn",
+            "alb_dns_name",
+            "alb_target_group_arn",
+        ]
+    }
+
+    fn expected_duration(&self) -> Duration {
+        // ALB and NLB provisioning, partly overlapped.
+        Duration::from_secs(300)
+    }
+
+    fn desired(&self) -> Desired {
+        let (protocol, certificate) = match &self.certificate {
+            CertificateSource::Configured(arn) => ("HTTPS", json!({ "configured": arn })),
+            CertificateSource::Component(dep) => ("HTTPS", json!({ "from": dep })),
+            CertificateSource::None => ("HTTP", serde_json::Value::Null),
+        };
+        Desired::new(
+            json!({
+                "nlb": {"name": self.names.nlb, "scheme": "internet-facing", "listener": format!("TCP:{HTTPS_PORT}")},
+                "nlb_target_group": {"name": self.names.nlb_tg, "target_type": "alb", "protocol": "TCP", "port": HTTPS_PORT},
+                "alb": {"name": self.names.alb, "scheme": "internal"},
+                "alb_target_group": {"name": self.names.alb_tg, "target_type": "lambda"},
+            }),
+            json!({
+                "alb_listener": {"port": HTTPS_PORT, "protocol": protocol, "certificate": certificate, "ssl_policy": if protocol == "HTTPS" { Some(SSL_POLICY) } else { None }},
+                "health_check": {"path": HEALTH_PATH},
+                "invoke_permission": self.names.statement_id,
+            }),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let net: NetworkOutputs = ctx.input(&ids::network(self.placement))?;
+        let functions: FunctionsOutputs = ctx.input(&ids::functions(self.placement))?;
+        let certificate = self.certificate_arn(ctx)?;
+        let https = certificate.is_some();
+        let n = &self.names;
+
+        // ALB side: lambda target group, invoke permission, the function as target.
+        let alb_tg = self
+            .ensure_target_group(
+                ctx,
+                "alb-target-group",
+                TargetGroupSpec {
+                    name: n.alb_tg.clone(),
+                    target_type: "lambda".into(),
+                    health_check_enabled: false,
+                    tags: self.tags(&n.alb_tg),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.ensure_permission(ctx, &functions.api_function_arn, &alb_tg)
+            .await?;
+        self.ensure_target(
+            ctx,
+            "alb-target",
+            &alb_tg,
+            &functions.api_function_arn,
+            None,
+        )
+        .await?;
+        ctx.check_cancelled()?;
+
+        // Both load balancers (provisioning overlaps).
+        let alb = self
+            .ensure_load_balancer(
+                ctx,
+                "alb",
+                LoadBalancerSpec {
+                    name: n.alb.clone(),
+                    lb_type: "application".into(),
+                    scheme: "internal".into(),
+                    subnets: net.private_subnet_ids.clone(),
+                    security_groups: vec![net.lb_security_group_id.clone()],
+                    tags: self.tags(&n.alb),
+                },
+            )
+            .await?;
+        let nlb = self
+            .ensure_load_balancer(
+                ctx,
+                "nlb",
+                LoadBalancerSpec {
+                    name: n.nlb.clone(),
+                    lb_type: "network".into(),
+                    scheme: "internet-facing".into(),
+                    subnets: net.public_subnet_ids.clone(),
+                    security_groups: Vec::new(),
+                    tags: self.tags(&n.nlb),
+                },
+            )
+            .await?;
+        self.ensure_listener(
+            ctx,
+            "alb-listener",
+            &alb,
+            ListenerSpec {
+                load_balancer_arn: alb.arn.clone(),
+                protocol: if https { "HTTPS" } else { "HTTP" }.into(),
+                port: HTTPS_PORT,
+                ssl_policy: https.then(|| SSL_POLICY.to_string()),
+                certificate_arn: certificate,
+                target_group_arn: alb_tg.arn.clone(),
+                tags: self.tags(&n.alb),
+            },
+        )
+        .await?;
+        let alb = if alb.state == "active" {
+            alb
+        } else {
+            self.wait_active(&n.alb).await?
+        };
+        ctx.check_cancelled()?;
+
+        // NLB side: target group of type alb, the ALB as its target, TCP listener.
+        let nlb_tg = self
+            .ensure_target_group(
+                ctx,
+                "nlb-target-group",
+                TargetGroupSpec {
+                    name: n.nlb_tg.clone(),
+                    target_type: "alb".into(),
+                    protocol: Some("TCP".into()),
+                    port: Some(HTTPS_PORT),
+                    vpc_id: Some(net.vpc_id.clone()),
+                    health_check_enabled: true,
+                    health_check_protocol: Some(if https { "HTTPS" } else { "HTTP" }.into()),
+                    health_check_path: Some(HEALTH_PATH.into()),
+                    matcher: Some("200-399".into()),
+                    tags: self.tags(&n.nlb_tg),
+                },
+            )
+            .await?;
+        self.ensure_target(ctx, "nlb-target", &nlb_tg, &alb.arn, Some(HTTPS_PORT))
+            .await?;
+        self.ensure_listener(
+            ctx,
+            "nlb-listener",
+            &nlb,
+            ListenerSpec {
+                load_balancer_arn: nlb.arn.clone(),
+                protocol: "TCP".into(),
+                port: HTTPS_PORT,
+                certificate_arn: None,
+                ssl_policy: None,
+                target_group_arn: nlb_tg.arn.clone(),
+                tags: self.tags(&n.nlb),
+            },
+        )
+        .await?;
+        let nlb = if nlb.state == "active" {
+            nlb
+        } else {
+            self.wait_active(&n.nlb).await?
+        };
+
+        Ok(to_outputs(&LoadBalancerOutputs {
+            nlb_arn: nlb.arn,
+            nlb_dns_name: nlb.dns_name,
+            nlb_zone_id: nlb.zone_id,
+            nlb_target_group_arn: nlb_tg.arn,
+            alb_arn: alb.arn,
+            alb_dns_name: alb.dns_name,
+            alb_target_group_arn: alb_tg.arn,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let n = &self.names;
+        self.delete_load_balancer(ctx, "nlb", &n.nlb).await?;
+        self.delete_target_group(ctx, "nlb-target-group", &n.nlb_tg)
+            .await?;
+        self.delete_load_balancer(ctx, "alb", &n.alb).await?;
+        self.delete_target_group(ctx, "alb-target-group", &n.alb_tg)
+            .await?;
+        let function = match recorded_id(ctx, "lambda-permission").await {
+            Some(f) => Some(f),
+            None => ctx
+                .input_opt::<FunctionsOutputs>(&ids::functions(self.placement))
+                .map(|f| f.api_function_arn),
+        };
+        if let Some(f) = function {
+            let statements = retry(|| self.lambda.permission_statements(f.clone()))
+                .await
+                .at(&f, &self.region)?;
+            if statements.iter().any(|s| s.sid == n.statement_id) {
+                tracing::info!(function = %f, sid = %n.statement_id, region = %self.region, "removing invoke permission");
+                ctx.pending("lambda-permission", "delete").await?;
+                retry(|| async {
+                    ignore_not_found(
+                        self.lambda
+                            .remove_permission(f.clone(), n.statement_id.clone())
+                            .await,
+                    )
+                })
+                .await
+                .at(&f, &self.region)?;
+            }
+        }
+        for (lb, prefix) in [(&n.nlb, "net"), (&n.alb, "app")] {
+            let description = format!("ELB {prefix}/{lb}/*");
+            wait_enis_gone(
+                self.ec2.as_ref(),
+                lb,
+                &self.region,
+                filters(&[("description", &description)]),
+                ENI_TIMEOUT,
+            )
+            .await?;
+        }
+        forget_all(ctx).await
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let n = &self.names;
+        let Some(nlb) = retry(|| self.elb.describe_load_balancer(n.nlb.clone()))
+            .await
+            .at(&n.nlb, &self.region)?
+        else {
+            return Ok(Drift::Missing {
+                details: vec![format!(
+                    "load balancer {} not found in {}",
+                    n.nlb, self.region
+                )],
+            });
+        };
+        let mut details = Vec::new();
+        if nlb.state != "active" {
+            details.push(format!("{} is {}", n.nlb, nlb.state));
+        }
+        let alb = retry(|| self.elb.describe_load_balancer(n.alb.clone()))
+            .await
+            .at(&n.alb, &self.region)?;
+        if alb.is_none() {
+            details.push(format!("load balancer {} missing", n.alb));
+        }
+        let nlb_tg = retry(|| self.elb.describe_target_group(n.nlb_tg.clone()))
+            .await
+            .at(&n.nlb_tg, &self.region)?;
+        let alb_tg = retry(|| self.elb.describe_target_group(n.alb_tg.clone()))
+            .await
+            .at(&n.alb_tg, &self.region)?;
+        match (&nlb_tg, &alb) {
+            (None, _) => details.push(format!("target group {} missing", n.nlb_tg)),
+            (Some(tg), Some(alb)) => {
+                let targets = retry(|| self.elb.registered_targets(tg.arn.clone()))
+                    .await
+                    .at(&tg.name, &self.region)?;
+                if !targets.contains(&alb.arn) {
+                    details.push(format!("{} does not target {}", n.nlb_tg, n.alb));
+                }
+            }
+            _ => {}
+        }
+        match &alb_tg {
+            None => details.push(format!("target group {} missing", n.alb_tg)),
+            Some(tg) => {
+                let targets = retry(|| self.elb.registered_targets(tg.arn.clone()))
+                    .await
+                    .at(&tg.name, &self.region)?;
+                if let Some(f) = ctx.input_opt::<FunctionsOutputs>(&ids::functions(self.placement))
+                {
+                    if !targets.contains(&f.api_function_arn) {
+                        details.push(format!(
+                            "{} does not target {}",
+                            n.alb_tg, f.api_function_name
+                        ));
+                    }
+                } else if targets.is_empty() {
+                    details.push(format!("{} has no target", n.alb_tg));
+                }
+            }
+        }
+        for (lb, tg) in [(Some(&nlb), &nlb_tg), (alb.as_ref(), &alb_tg)] {
+            let (Some(lb), Some(tg)) = (lb, tg) else {
+                continue;
+            };
+            let listeners = retry(|| self.elb.describe_listeners(lb.arn.clone()))
+                .await
+                .at(&lb.name, &self.region)?;
+            if !listeners
+                .iter()
+                .any(|l| l.port == HTTPS_PORT && l.target_group_arns.contains(&tg.arn))
+            {
+                details.push(format!(
+                    "{}: no listener on {HTTPS_PORT} forwarding to {}",
+                    lb.name, tg.name
+                ));
+            }
+        }
+        Ok(if details.is_empty() {
+            Drift::InSync
+        } else {
+            Drift::Drifted { details }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ec2_api::MockEc2Api;
+    use crate::elb_api::MockElbApi;
+    use crate::lambda_api::{MockLambdaApi, PermissionStatement};
+    use crate::test_support::*;
+    use mockall::predicate::eq;
+    use mockall::Sequence;
+    use tandem_core::from_outputs;
+
+    const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:api-primary-dev";
+    const ALB: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/alb-primary-dev/1";
+    const NLB: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/nlb-primary-dev/2";
+    const TGL: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tgl-primary-dev/3";
+    const TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg-primary-dev/4";
+    const SID: &str = "elb-invoke-tgl-primary-dev";
+
+    fn functions() -> FunctionsOutputs {
+        FunctionsOutputs {
+            api_function_name: "api-primary-dev".into(),
+            api_function_arn: FN.into(),
+            processor_function_name: "processor-primary-dev".into(),
+            processor_function_arn: "arn:p".into(),
+            replicator_function_name: "replicator-primary-dev".into(),
+            replicator_function_arn: "arn:r".into(),
+            code_sha256: "abc".into(),
+        }
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone("loadbalancer-primary", REGION)
+            .with_input(
+                &ids::network(Placement::Primary),
+                &network_outputs("primary"),
+            )
+            .with_input(&ids::functions(Placement::Primary), &functions())
+    }
+
+    fn component_with(
+        cfg: &Config,
+        elb: MockElbApi,
+        lambda: MockLambdaApi,
+        ec2: MockEc2Api,
+    ) -> LoadBalancerComponent {
+        LoadBalancerComponent::new(
+            cfg,
+            Placement::Primary,
+            Arc::new(elb),
+            Arc::new(lambda),
+            Arc::new(ec2),
+        )
+    }
+
+    fn component(elb: MockElbApi, lambda: MockLambdaApi, ec2: MockEc2Api) -> LoadBalancerComponent {
+        component_with(&cfg(), elb, lambda, ec2)
+    }
+
+    fn lb(kind: &str, state: &str) -> LoadBalancerInfo {
+        let (arn, name, t, scheme) = if kind == "alb" {
+            (ALB, "alb-primary-dev", "application", "internal")
+        } else {
+            (NLB, "nlb-primary-dev", "network", "internet-facing")
+        };
+        LoadBalancerInfo {
+            arn: arn.into(),
+            name: name.into(),
+            dns_name: format!("{name}.elb.amazonaws.com"),
+            zone_id: "Z26RNL4JYFTOTI".into(),
+            state: state.into(),
+            lb_type: t.into(),
+            scheme: scheme.into(),
+            vpc_id: "vpc-1".into(),
+            security_groups: if kind == "alb" {
+                vec!["sg-plb".into()]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn tg(kind: &str) -> TargetGroupInfo {
+        if kind == "lambda" {
+            TargetGroupInfo {
+                arn: TGL.into(),
+                name: "tgl-primary-dev".into(),
+                target_type: "lambda".into(),
+                ..Default::default()
+            }
+        } else {
+            TargetGroupInfo {
+                arn: TG.into(),
+                name: "tg-primary-dev".into(),
+                target_type: "alb".into(),
+                protocol: Some("TCP".into()),
+                port: Some(443),
+                vpc_id: Some("vpc-1".into()),
+                health_check_protocol: Some("HTTP".into()),
+                health_check_path: Some("/health".into()),
+                load_balancer_arns: vec![NLB.into()],
+            }
+        }
+    }
+
+    fn listener(kind: &str) -> ListenerInfo {
+        if kind == "alb" {
+            ListenerInfo {
+                arn: "arn:l-alb".into(),
+                port: 443,
+                protocol: "HTTP".into(),
+                certificate_arns: vec![],
+                target_group_arns: vec![TGL.into()],
+            }
+        } else {
+            ListenerInfo {
+                arn: "arn:l-nlb".into(),
+                port: 443,
+                protocol: "TCP".into(),
+                certificate_arns: vec![],
+                target_group_arns: vec![TG.into()],
+            }
+        }
+    }
+
+    fn permission() -> PermissionStatement {
+        PermissionStatement {
+            sid: SID.into(),
+            principal: ELB_PRINCIPAL.into(),
+            source_arn: Some(TGL.into()),
+        }
+    }
+
+    /// Read-only expectations of an apply over the healthy chain.
+    fn healthy(elb: &mut MockElbApi, lambda: &mut MockLambdaApi) {
+        elb.expect_describe_target_group().returning(|n| {
+            Ok(Some(tg(if n.starts_with("tgl") {
+                "lambda"
+            } else {
+                "alb"
+            })))
+        });
+        elb.expect_describe_load_balancer()
+            .returning(|n| Ok(Some(lb(&n[..3], "active"))));
+        elb.expect_registered_targets().returning(|arn| {
+            Ok(vec![if arn == TGL {
+                FN.to_string()
+            } else {
+                ALB.to_string()
+            }])
+        });
+        elb.expect_describe_listeners()
+            .returning(|arn| Ok(vec![listener(if arn == ALB { "alb" } else { "nlb" })]));
+        lambda
+            .expect_permission_statements()
+            .returning(|_| Ok(vec![permission()]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_builds_nlb_to_alb_to_lambda_in_order() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        let mut seq = Sequence::new();
+        elb.expect_describe_target_group()
+            .with(eq("tgl-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_create_target_group()
+            .withf(|s| {
+                s.name == "tgl-primary-dev"
+                    && s.target_type == "lambda"
+                    && s.protocol.is_none()
+                    && s.port.is_none()
+                    && s.vpc_id.is_none()
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(tg("lambda")));
+        lambda
+            .expect_permission_statements()
+            .with(eq(FN.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        lambda
+            .expect_add_permission()
+            .with(
+                eq(FN.to_string()),
+                eq(SID.to_string()),
+                eq(ELB_PRINCIPAL.to_string()),
+                eq(TGL.to_string()),
+            )
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(()));
+        elb.expect_registered_targets()
+            .with(eq(TGL.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        elb.expect_register_target()
+            .with(eq(TGL.to_string()), eq(FN.to_string()), eq(None))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        elb.expect_describe_load_balancer()
+            .with(eq("alb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_create_load_balancer()
+            .withf(|s| {
+                s.name == "alb-primary-dev"
+                    && s.lb_type == "application"
+                    && s.scheme == "internal"
+                    && s.subnets == vec!["subnet-pxa".to_string(), "subnet-pxb".to_string()]
+                    && s.security_groups == vec!["sg-plb".to_string()]
+                    && name_tag(&s.tags) == "alb-primary-dev"
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(lb("alb", "provisioning")));
+        elb.expect_describe_load_balancer()
+            .with(eq("nlb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_create_load_balancer()
+            .withf(|s| {
+                s.name == "nlb-primary-dev"
+                    && s.lb_type == "network"
+                    && s.scheme == "internet-facing"
+                    && s.subnets == vec!["subnet-ppa".to_string(), "subnet-ppb".to_string()]
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(lb("nlb", "provisioning")));
+        elb.expect_describe_listeners()
+            .with(eq(ALB.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        elb.expect_create_listener()
+            .withf(|s| {
+                s.load_balancer_arn == ALB
+                    && s.protocol == "HTTP"
+                    && s.port == 443
+                    && s.certificate_arn.is_none()
+                    && s.target_group_arn == TGL
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok("arn:l-alb".into()));
+        elb.expect_describe_load_balancer()
+            .with(eq("alb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(lb("alb", "active"))));
+        elb.expect_describe_target_group()
+            .with(eq("tg-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_create_target_group()
+            .withf(|s| {
+                s.name == "tg-primary-dev"
+                    && s.target_type == "alb"
+                    && s.protocol.as_deref() == Some("TCP")
+                    && s.port == Some(443)
+                    && s.vpc_id.as_deref() == Some("vpc-1")
+                    && s.health_check_protocol.as_deref() == Some("HTTP")
+                    && s.health_check_path.as_deref() == Some("/health")
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(tg("alb")));
+        elb.expect_registered_targets()
+            .with(eq(TG.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        elb.expect_register_target()
+            .with(eq(TG.to_string()), eq(ALB.to_string()), eq(Some(443)))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        elb.expect_describe_listeners()
+            .with(eq(NLB.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        elb.expect_create_listener()
+            .withf(|s| {
+                s.load_balancer_arn == NLB
+                    && s.protocol == "TCP"
+                    && s.port == 443
+                    && s.target_group_arn == TG
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok("arn:l-nlb".into()));
+        elb.expect_describe_load_balancer()
+            .with(eq("nlb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(lb("nlb", "active"))));
+
+        let ctx = ctx();
+        let out: LoadBalancerOutputs = from_outputs(
+            &component(elb, lambda, MockEc2Api::new())
+                .apply(&ctx)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            LoadBalancerOutputs {
+                nlb_arn: NLB.into(),
+                nlb_dns_name: "nlb-primary-dev.elb.amazonaws.com".into(),
+                nlb_zone_id: "Z26RNL4JYFTOTI".into(),
+                nlb_target_group_arn: TG.into(),
+                alb_arn: ALB.into(),
+                alb_dns_name: "alb-primary-dev.elb.amazonaws.com".into(),
+                alb_target_group_arn: TGL.into(),
+            }
+        );
+        let journal = ctx.journal_entries().await;
+        assert_eq!(journal["lambda-permission"].id.as_deref(), Some(FN));
+        assert_eq!(journal["nlb-target"].id.as_deref(), Some(ALB));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_over_healthy_chain_makes_no_mutating_call() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        healthy(&mut elb, &mut lambda);
+        let out: LoadBalancerOutputs = from_outputs(
+            &component(elb, lambda, MockEc2Api::new())
+                .apply(&ctx())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(out.nlb_arn, NLB);
+        assert_eq!(out.alb_target_group_arn, TGL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_function_replaces_the_old_target_and_permission() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        elb.expect_describe_target_group().returning(|n| {
+            Ok(Some(tg(if n.starts_with("tgl") {
+                "lambda"
+            } else {
+                "alb"
+            })))
+        });
+        elb.expect_describe_load_balancer()
+            .returning(|n| Ok(Some(lb(&n[..3], "active"))));
+        elb.expect_describe_listeners()
+            .returning(|arn| Ok(vec![listener(if arn == ALB { "alb" } else { "nlb" })]));
+        elb.expect_registered_targets().returning(|arn| {
+            Ok(vec![if arn == TGL {
+                "arn:old-fn".to_string()
+            } else {
+                ALB.to_string()
+            }])
+        });
+        lambda.expect_permission_statements().returning(|_| {
+            Ok(vec![PermissionStatement {
+                source_arn: Some("arn:other-tg".into()),
+                ..permission()
+            }])
+        });
+        let mut seq = Sequence::new();
+        lambda
+            .expect_remove_permission()
+            .with(eq(FN.to_string()), eq(SID.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        lambda
+            .expect_add_permission()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(()));
+        elb.expect_register_target()
+            .with(eq(TGL.to_string()), eq(FN.to_string()), eq(None))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        elb.expect_deregister_target()
+            .with(eq(TGL.to_string()), eq("arn:old-fn".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        component(elb, lambda, MockEc2Api::new())
+            .apply(&ctx())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn configured_certificate_gives_an_https_listener() {
+        let mut cfg = cfg();
+        cfg.api.primary_domain = Some("api.example.com".into());
+        cfg.api.primary_certificate_arn =
+            Some("arn:aws:acm:us-east-1:123456789012:certificate/abc".into());
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        elb.expect_describe_target_group().returning(|n| {
+            let mut t = tg(if n.starts_with("tgl") {
+                "lambda"
+            } else {
+                "alb"
+            });
+            if t.target_type == "alb" {
+                t.health_check_protocol = Some("HTTPS".into());
+            }
+            Ok(Some(t))
+        });
+        elb.expect_describe_load_balancer()
+            .returning(|n| Ok(Some(lb(&n[..3], "active"))));
+        elb.expect_registered_targets().returning(|arn| {
+            Ok(vec![if arn == TGL {
+                FN.to_string()
+            } else {
+                ALB.to_string()
+            }])
+        });
+        elb.expect_describe_listeners()
+            .returning(|arn| Ok(vec![listener(if arn == ALB { "alb" } else { "nlb" })]));
+        lambda
+            .expect_permission_statements()
+            .returning(|_| Ok(vec![permission()]));
+        // The existing HTTP listener is switched to HTTPS with the certificate.
+        elb.expect_modify_listener()
+            .withf(|arn, s| {
+                arn == "arn:l-alb"
+                    && s.protocol == "HTTPS"
+                    && s.certificate_arn.as_deref()
+                        == Some("arn:aws:acm:us-east-1:123456789012:certificate/abc")
+                    && s.ssl_policy.as_deref() == Some(SSL_POLICY)
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let c = component_with(&cfg, elb, lambda, MockEc2Api::new());
+        assert_eq!(
+            c.dependencies(),
+            vec![
+                "network-primary".to_string(),
+                "functions-primary".to_string()
+            ]
+        );
+        c.apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requested_certificate_is_a_dependency_and_must_be_issued() {
+        let mut cfg = cfg();
+        cfg.api.primary_domain = Some("api.example.com".into());
+        let c = component_with(
+            &cfg,
+            MockElbApi::new(),
+            MockLambdaApi::new(),
+            MockEc2Api::new(),
+        );
+        assert_eq!(
+            c.dependencies(),
+            vec![
+                "network-primary".to_string(),
+                "functions-primary".to_string(),
+                "certificate-primary".to_string()
+            ]
+        );
+        let pending = CertificateOutputs {
+            certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/new".into(),
+            domain_name: "api.example.com".into(),
+            status: "PENDING_VALIDATION".into(),
+            validation_records: vec![],
+        };
+        let e = c
+            .apply(&ctx().with_input("certificate-primary", &pending))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("PENDING_VALIDATION")
+                && e.contains("alb-primary-dev")
+                && e.contains("us-east-1"),
+            "{e}"
+        );
+        let e = c.apply(&ctx()).await.unwrap_err().to_string();
+        assert!(
+            e.contains("certificate-primary"),
+            "missing input is named: {e}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_deletes_lbs_then_target_groups_then_waits_for_enis() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        let mut ec2 = MockEc2Api::new();
+        let mut seq = Sequence::new();
+        elb.expect_describe_load_balancer()
+            .with(eq("nlb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(lb("nlb", "active"))));
+        elb.expect_delete_load_balancer()
+            .with(eq(NLB.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        elb.expect_describe_load_balancer()
+            .with(eq("nlb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_describe_target_group()
+            .with(eq("tg-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(tg("alb"))));
+        elb.expect_delete_target_group()
+            .with(eq(TG.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(AwsError::other(
+                    "ResourceInUse",
+                    "Target group is currently in use by a listener or a rule",
+                ))
+            });
+        elb.expect_delete_target_group()
+            .with(eq(TG.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        elb.expect_describe_load_balancer()
+            .with(eq("alb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(lb("alb", "active"))));
+        elb.expect_delete_load_balancer()
+            .with(eq(ALB.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        elb.expect_describe_load_balancer()
+            .with(eq("alb-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        elb.expect_describe_target_group()
+            .with(eq("tgl-primary-dev".to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(tg("lambda"))));
+        elb.expect_delete_target_group()
+            .with(eq(TGL.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        lambda
+            .expect_permission_statements()
+            .with(eq(FN.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![permission()]));
+        lambda
+            .expect_remove_permission()
+            .with(eq(FN.to_string()), eq(SID.to_string()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        ec2.expect_describe_network_interfaces()
+            .withf(|f| filter(f, "description") == Some("ELB net/nlb-primary-dev/*"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Ok(vec![crate::ec2_api::NetworkInterfaceInfo {
+                    id: "eni-1".into(),
+                    description: "ELB net/nlb-primary-dev/2".into(),
+                    status: "in-use".into(),
+                }])
+            });
+        ec2.expect_describe_network_interfaces()
+            .withf(|f| filter(f, "description") == Some("ELB net/nlb-primary-dev/*"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        ec2.expect_describe_network_interfaces()
+            .withf(|f| filter(f, "description") == Some("ELB app/alb-primary-dev/*"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        let prior = tandem_core::state::ComponentState::new("nlb", Placement::Primary, REGION)
+            .with_resource("lambda-permission", FN)
+            .with_resource("nlb", NLB);
+        let ctx = ctx().with_prior(prior);
+        component(elb, lambda, ec2).destroy(&ctx).await.unwrap();
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_found_on_delete_is_success_and_second_destroy_is_a_noop() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        let mut ec2 = MockEc2Api::new();
+        let mut nlb_described = false;
+        elb.expect_describe_load_balancer().returning(move |n| {
+            // The NLB is found once, then deleted by someone else before our call.
+            if n.starts_with("nlb") && !nlb_described {
+                nlb_described = true;
+                Ok(Some(lb("nlb", "active")))
+            } else {
+                Ok(None)
+            }
+        });
+        elb.expect_delete_load_balancer()
+            .times(1)
+            .returning(|_| Err(AwsError::not_found("LoadBalancerNotFound", "gone")));
+        elb.expect_describe_target_group().returning(|_| Ok(None));
+        lambda
+            .expect_permission_statements()
+            .returning(|_| Ok(vec![permission()]));
+        lambda
+            .expect_remove_permission()
+            .times(1)
+            .returning(|_, _| {
+                Err(AwsError::not_found(
+                    "ResourceNotFoundException",
+                    "no policy",
+                ))
+            });
+        ec2.expect_describe_network_interfaces()
+            .returning(|_| Ok(vec![]));
+        component(elb, lambda, ec2).destroy(&ctx()).await.unwrap();
+
+        // Second destroy: everything already gone, no mutating call.
+        let mut elb = MockElbApi::new();
+        elb.expect_describe_load_balancer().returning(|_| Ok(None));
+        elb.expect_describe_target_group().returning(|_| Ok(None));
+        let mut lambda = MockLambdaApi::new();
+        lambda
+            .expect_permission_statements()
+            .returning(|_| Ok(vec![]));
+        let mut ec2 = MockEc2Api::new();
+        ec2.expect_describe_network_interfaces()
+            .returning(|_| Ok(vec![]));
+        component(elb, lambda, ec2).destroy(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_create_is_retried_and_errors_name_resource_and_region() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        elb.expect_describe_target_group().returning(|n| {
+            Ok(Some(tg(if n.starts_with("tgl") {
+                "lambda"
+            } else {
+                "alb"
+            })))
+        });
+        elb.expect_registered_targets().returning(|arn| {
+            Ok(vec![if arn == TGL {
+                FN.to_string()
+            } else {
+                ALB.to_string()
+            }])
+        });
+        lambda
+            .expect_permission_statements()
+            .returning(|_| Ok(vec![permission()]));
+        elb.expect_describe_load_balancer().returning(|n| {
+            Ok(if n.starts_with("alb") {
+                None
+            } else {
+                Some(lb("nlb", "active"))
+            })
+        });
+        let mut n = 0;
+        elb.expect_create_load_balancer()
+            .times(3)
+            .returning(move |_| {
+                n += 1;
+                match n {
+                    1 => Err(AwsError::throttling()),
+                    2 => Err(AwsError::new("ServiceUnavailable", "try later", Some(503))),
+                    _ => Err(AwsError::other("TooManyLoadBalancers", "limit reached")),
+                }
+            });
+        let e = component(elb, lambda, MockEc2Api::new())
+            .apply(&ctx())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("alb-primary-dev")
+                && e.contains("us-east-1")
+                && e.contains("TooManyLoadBalancers"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reports_missing_target_and_missing_nlb() {
+        let mut elb = MockElbApi::new();
+        let mut lambda = MockLambdaApi::new();
+        healthy(&mut elb, &mut lambda);
+        assert_eq!(
+            component(elb, lambda, MockEc2Api::new())
+                .read(&ctx())
+                .await
+                .unwrap(),
+            Drift::InSync
+        );
+
+        let mut elb = MockElbApi::new();
+        elb.expect_describe_target_group().returning(|n| {
+            Ok(Some(tg(if n.starts_with("tgl") {
+                "lambda"
+            } else {
+                "alb"
+            })))
+        });
+        elb.expect_describe_load_balancer()
+            .returning(|n| Ok(Some(lb(&n[..3], "active"))));
+        elb.expect_registered_targets().returning(|arn| {
+            Ok(if arn == TGL {
+                vec![]
+            } else {
+                vec![ALB.to_string()]
+            })
+        });
+        elb.expect_describe_listeners()
+            .returning(|arn| Ok(vec![listener(if arn == ALB { "alb" } else { "nlb" })]));
+        match component(elb, MockLambdaApi::new(), MockEc2Api::new())
+            .read(&ctx())
+            .await
+            .unwrap()
+        {
+            Drift::Drifted { details } => assert_eq!(
+                details,
+                vec!["tgl-primary-dev does not target api-primary-dev".to_string()]
+            ),
+            other => panic!("{other:?}"),
+        }
+
+        let mut elb = MockElbApi::new();
+        elb.expect_describe_load_balancer().returning(|_| Ok(None));
+        assert!(matches!(
+            component(elb, MockLambdaApi::new(), MockEc2Api::new())
+                .read(&ctx())
+                .await
+                .unwrap(),
+            Drift::Missing { .. }
+        ));
+    }
+
+    #[test]
+    fn names_outputs_and_desired() {
+        let c = component(MockElbApi::new(), MockLambdaApi::new(), MockEc2Api::new());
+        assert_eq!(c.id(), "loadbalancer-primary");
+        assert_eq!(c.kind(), "nlb");
+        let sample = tandem_core::to_outputs(&LoadBalancerOutputs {
+            nlb_arn: String::new(),
+            nlb_dns_name: String::new(),
+            nlb_zone_id: String::new(),
+            nlb_target_group_arn: String::new(),
+            alb_arn: String::new(),
+            alb_dns_name: String::new(),
+            alb_target_group_arn: String::new(),
+        });
+        let mut declared = c.outputs();
+        declared.sort();
+        assert_eq!(
+            declared,
+            sample.keys().map(String::as_str).collect::<Vec<_>>()
+        );
+        let d = c.desired();
+        assert_eq!(d.replace_on["nlb"]["name"], "nlb-primary-dev");
+        assert_eq!(d.update_on["alb_listener"]["protocol"], "HTTP");
+        let long = Config::example("abcdefghijklmnopqr");
+        let c = component_with(
+            &long,
+            MockElbApi::new(),
+            MockLambdaApi::new(),
+            MockEc2Api::new(),
+        );
+        let Desired { replace_on, .. } = c.desired();
+        for k in ["nlb", "alb", "nlb_target_group", "alb_target_group"] {
+            let name = replace_on[k]["name"]
+                .as_str()
+                .unwrap()
+                .replace("primary", "secondary");
+            assert!(name.len() <= 32, "{name} fits the ELB limit");
+        }
+    }
+}

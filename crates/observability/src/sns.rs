@@ -1,0 +1,706 @@
+//! `alerts-{role}`: the region's SNS alert topic `alerts-{role}-{s}` and what feeds it.
+//!
+//! - Topic encrypted at rest with the AWS-managed key `alias/aws/sns`, tagged.
+//! - Topic policy: only `cloudwatch.amazonaws.com` and `events.amazonaws.com`, acting for
+//!   this account (`aws:SourceAccount`), may `sns:Publish`, to this topic only; requests
+//!   without TLS are denied.
+//! - Optional e-mail subscription (`[alerts] email`). E-mail subscriptions stay
+//!   `PendingConfirmation` until the recipient confirms; such subscriptions cannot be
+//!   unsubscribed and disappear with the topic.
+//! - EventBridge rule `rds-failover-{s}` on the default bus, matching Aurora global
+//!   database failover/switchover events, targeting the topic. It is created in BOTH
+//!   regions: the events are emitted by the clusters of the region where they happen and
+//!   during a regional outage only the surviving region can deliver them.
+//!
+//! Caveat (AWS): the key policy of the AWS-managed key `alias/aws/sns` cannot be edited, so
+//! CloudWatch alarms and EventBridge cannot obtain `kms:GenerateDataKey` on it and AWS
+//! documents that such service publishes to a topic encrypted with it are not delivered.
+//! A customer-managed KMS key (with a key policy for both services) is the fix; it needs a
+//! KMS client, which this crate does not have yet. The key is therefore a constant here.
+//!
+//! Apply order: CreateTopic → SetTopicAttributes(Policy) → Subscribe → PutRule → PutTargets.
+//! Destroy order: RemoveTargets → DeleteRule → Unsubscribe (confirmed) → DeleteTopic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tandem_core::aws::{ignore_not_found, retry};
+use tandem_core::contracts::{ids, AlertsOutputs};
+use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+
+use crate::clients::{EventsApi, SnsApi};
+use crate::{record, recorded_id};
+
+/// The KMS key the topics are encrypted with (AWS-managed key of SNS).
+pub const TOPIC_KMS_KEY: &str = "alias/aws/sns";
+/// Id of the rule's target.
+pub const RULE_TARGET_ID: &str = "alerts-topic";
+/// Aurora global database events (category `global-failover`): switchover started (0181)
+/// and finished (0185) or cancelled (0186); failover started (0238) and completed (0239).
+pub const FAILOVER_EVENT_IDS: &[&str] =
+    &["RDS-EVENT-0181", "RDS-EVENT-0185", "RDS-EVENT-0186", "RDS-EVENT-0238", "RDS-EVENT-0239"];
+
+const KEY_TOPIC: &str = "topic";
+const KEY_ENCRYPTION: &str = "topic-encryption";
+const KEY_POLICY: &str = "topic-policy";
+const KEY_SUBSCRIPTION: &str = "subscription";
+const KEY_RULE: &str = "rule";
+const KEY_TARGET: &str = "rule-target";
+
+/// The EventBridge pattern of the failover rule.
+pub fn failover_pattern() -> Value {
+    json!({
+        "source": ["aws.rds"],
+        "detail-type": ["RDS DB Cluster Event"],
+        "detail": { "EventID": FAILOVER_EVENT_IDS }
+    })
+}
+
+/// The topic policy: publish by CloudWatch and EventBridge of `account` to `topic_arn`
+/// only, and no request without TLS.
+pub fn topic_policy(topic_arn: &str, account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Id": format!("{topic_arn}/policy"),
+        "Statement": [
+            {
+                "Sid": "AllowCloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": { "StringEquals": { "aws:SourceAccount": account } }
+            },
+            {
+                "Sid": "AllowEventBridgeRules",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": { "StringEquals": { "aws:SourceAccount": account } }
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+            }
+        ]
+    })
+}
+
+/// The account id of an ARN (`arn:aws:sns:<region>:<account>:<name>`).
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// The `alerts-{role}` component.
+pub struct Alerts {
+    id: String,
+    placement: Placement,
+    region: String,
+    suffix: String,
+    topic_name: String,
+    rule_name: String,
+    email: Option<String>,
+    sns: Arc<dyn SnsApi>,
+    events: Arc<dyn EventsApi>,
+}
+
+impl Alerts {
+    pub fn new(cfg: &Config, placement: Placement, sns: Arc<dyn SnsApi>, events: Arc<dyn EventsApi>) -> Self {
+        let suffix = cfg.environment_suffix.clone();
+        Self {
+            id: ids::alerts(placement),
+            placement,
+            region: cfg.region_of(placement).to_string(),
+            topic_name: naming::name("alerts", placement, &suffix),
+            rule_name: naming::name("rds-failover", Placement::Global, &suffix),
+            email: cfg.alerts.email.clone().filter(|e| !e.trim().is_empty()),
+            suffix,
+            sns,
+            events,
+        }
+    }
+
+    pub fn topic_name(&self) -> &str {
+        &self.topic_name
+    }
+
+    pub fn rule_name(&self) -> &str {
+        &self.rule_name
+    }
+
+    /// Finds the topic: recorded ARN first (if it still exists), then by name.
+    async fn find_topic(&self, ctx: &Ctx) -> Result<Option<(String, BTreeMap<String, String>)>, ComponentError> {
+        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
+        if let Some(arn) = recorded_id(ctx, KEY_TOPIC).await {
+            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await.at(name, region)? {
+                return Ok(Some((arn, attrs)));
+            }
+        }
+        let wanted = format!(":{name}");
+        let topics = retry(|| self.sns.list_topics()).await.at(name, region)?;
+        if let Some(arn) = topics.into_iter().find(|a| a.ends_with(&wanted)) {
+            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await.at(name, region)? {
+                return Ok(Some((arn, attrs)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn ensure_topic(&self, ctx: &Ctx) -> Result<String, ComponentError> {
+        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
+        let (arn, attrs) = match self.find_topic(ctx).await? {
+            Some((arn, attrs)) => {
+                record(ctx, KEY_TOPIC, &arn).await?;
+                (arn, attrs)
+            }
+            None => {
+                let arn = ctx
+                    .journaled(KEY_TOPIC, "create", || async {
+                        let attrs = vec![("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())];
+                        retry(|| self.sns.create_topic(name, attrs.clone(), naming::tags(&self.suffix, name)))
+                            .await
+                            .at(name, region)
+                    })
+                    .await?;
+                tracing::info!(topic = %name, region, "created alert topic");
+                let attrs = BTreeMap::from([("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())]);
+                (arn, attrs)
+            }
+        };
+        if attrs.get("KmsMasterKeyId").map(String::as_str) != Some(TOPIC_KMS_KEY) {
+            ctx.journaled(KEY_ENCRYPTION, "update", || async {
+                retry(|| self.sns.set_topic_attribute(&arn, "KmsMasterKeyId", TOPIC_KMS_KEY)).await.at(name, region)?;
+                Ok(TOPIC_KMS_KEY.to_string())
+            })
+            .await?;
+        }
+        let account = account_of(&arn)
+            .ok_or_else(|| ComponentError::invalid(name, region, format!("cannot read the account of topic ARN {arn}")))?;
+        let policy = topic_policy(&arn, account);
+        let current: Option<Value> = attrs.get("Policy").and_then(|p| serde_json::from_str(p).ok());
+        if current.as_ref() != Some(&policy) {
+            let text = policy.to_string();
+            ctx.journaled(KEY_POLICY, "update", || async {
+                retry(|| self.sns.set_topic_attribute(&arn, "Policy", &text)).await.at(name, region)?;
+                Ok(arn.clone())
+            })
+            .await?;
+        }
+        Ok(arn)
+    }
+
+    async fn ensure_subscription(&self, ctx: &Ctx, topic_arn: &str) -> Result<(), ComponentError> {
+        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
+        let recorded = recorded_id(ctx, KEY_SUBSCRIPTION).await;
+        if self.email.is_none() && recorded.is_none() {
+            return Ok(());
+        }
+        let subs = retry(|| self.sns.list_subscriptions(topic_arn)).await.at(name, region)?;
+        // The recorded subscription of a previous address (or of no address any more).
+        if let Some(old) = recorded.as_deref() {
+            let stale = subs.iter().find(|s| s.arn == old).filter(|s| {
+                self.email.as_deref().is_none_or(|e| !s.endpoint.eq_ignore_ascii_case(e))
+            });
+            if let Some(s) = stale.filter(|s| s.confirmed()) {
+                ctx.pending(KEY_SUBSCRIPTION, "delete").await?;
+                ignore_not_found(retry(|| self.sns.unsubscribe(&s.arn)).await).at(name, region)?;
+                ctx.removed(KEY_SUBSCRIPTION).await?;
+            }
+        }
+        let Some(email) = self.email.as_deref() else {
+            return Ok(());
+        };
+        if let Some(s) = subs.iter().find(|s| s.protocol == "email" && s.endpoint.eq_ignore_ascii_case(email)) {
+            return record(ctx, KEY_SUBSCRIPTION, &s.arn).await;
+        }
+        ctx.journaled(KEY_SUBSCRIPTION, "create", || async {
+            retry(|| self.sns.subscribe(topic_arn, "email", email)).await.at(name, region)
+        })
+        .await?;
+        tracing::info!(topic = %name, region, "e-mail subscription requested (the recipient must confirm it)");
+        Ok(())
+    }
+
+    async fn ensure_rule(&self, ctx: &Ctx, topic_arn: &str) -> Result<(), ComponentError> {
+        let (rule, region) = (self.rule_name.as_str(), self.region.as_str());
+        let pattern = failover_pattern();
+        let existing = retry(|| self.events.describe_rule(rule)).await.at(rule, region)?;
+        let in_sync = existing.as_ref().is_some_and(|r| {
+            r.state == "ENABLED" && serde_json::from_str::<Value>(&r.event_pattern).ok().as_ref() == Some(&pattern)
+        });
+        match existing {
+            Some(r) if in_sync => record(ctx, KEY_RULE, &r.arn).await?,
+            _ => {
+                let text = pattern.to_string();
+                let description = format!("Aurora global failover/switchover events of stack {} to {}", self.suffix, self.topic_name);
+                ctx.journaled(KEY_RULE, "create", || async {
+                    retry(|| self.events.put_rule(rule, &text, &description, naming::tags(&self.suffix, rule)))
+                        .await
+                        .at(rule, region)
+                })
+                .await?;
+            }
+        }
+        let targets = retry(|| self.events.list_targets(rule)).await.at(rule, region)?;
+        if targets.iter().any(|(id, arn)| id == RULE_TARGET_ID && arn == topic_arn) {
+            record(ctx, KEY_TARGET, RULE_TARGET_ID).await?;
+        } else {
+            ctx.journaled(KEY_TARGET, "create", || async {
+                retry(|| self.events.put_target(rule, RULE_TARGET_ID, topic_arn)).await.at(rule, region)?;
+                Ok(RULE_TARGET_ID.to_string())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn destroy_rule(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (rule, region) = (self.rule_name.as_str(), self.region.as_str());
+        if retry(|| self.events.describe_rule(rule)).await.at(rule, region)?.is_some() {
+            let targets = match retry(|| self.events.list_targets(rule)).await {
+                Err(e) if e.is_not_found() => Vec::new(),
+                other => other.at(rule, region)?,
+            };
+            let ids: Vec<String> = targets.into_iter().map(|(id, _)| id).collect();
+            if !ids.is_empty() {
+                ctx.pending(KEY_TARGET, "delete").await?;
+                ignore_not_found(retry(|| self.events.remove_targets(rule, ids.clone())).await).at(rule, region)?;
+            }
+            ctx.pending(KEY_RULE, "delete").await?;
+            ignore_not_found(retry(|| self.events.delete_rule(rule)).await).at(rule, region)?;
+        }
+        ctx.removed(KEY_TARGET).await?;
+        ctx.removed(KEY_RULE).await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for Alerts {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "sns-topic"
+    }
+
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn dependencies(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["topic_arn", "topic_name"]
+    }
+
+    fn expected_duration(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({ "topic_name": self.topic_name, "region": self.region }),
+            json!({
+                "kms_master_key_id": TOPIC_KMS_KEY,
+                "publishers": ["cloudwatch.amazonaws.com", "events.amazonaws.com"],
+                "email": self.email,
+                "rule_name": self.rule_name,
+                "rule_pattern": failover_pattern(),
+            }),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let topic_arn = self.ensure_topic(ctx).await?;
+        self.ensure_subscription(ctx, &topic_arn).await?;
+        self.ensure_rule(ctx, &topic_arn).await?;
+        Ok(to_outputs(&AlertsOutputs { topic_arn, topic_name: self.topic_name.clone() }))
+    }
+
+    #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
+        self.destroy_rule(ctx).await?;
+        if let Some((arn, _)) = self.find_topic(ctx).await? {
+            let subs = match retry(|| self.sns.list_subscriptions(&arn)).await {
+                Err(e) if e.is_not_found() => Vec::new(),
+                other => other.at(name, region)?,
+            };
+            for s in subs.iter().filter(|s| s.confirmed()) {
+                ctx.pending(KEY_SUBSCRIPTION, "delete").await?;
+                ignore_not_found(retry(|| self.sns.unsubscribe(&s.arn)).await).at(name, region)?;
+            }
+            ctx.pending(KEY_TOPIC, "delete").await?;
+            ignore_not_found(retry(|| self.sns.delete_topic(&arn)).await).at(name, region)?;
+            tracing::info!(topic = %name, region, "deleted alert topic");
+        }
+        for key in [KEY_SUBSCRIPTION, KEY_POLICY, KEY_ENCRYPTION, KEY_TOPIC] {
+            ctx.removed(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
+        let Some((arn, attrs)) = self.find_topic(ctx).await? else {
+            return Ok(Drift::Missing { details: vec![format!("topic {name} does not exist in {region}")] });
+        };
+        let mut details = Vec::new();
+        if attrs.get("KmsMasterKeyId").map(String::as_str) != Some(TOPIC_KMS_KEY) {
+            details.push(format!("{name}: not encrypted with {TOPIC_KMS_KEY}"));
+        }
+        let policy: Option<Value> = attrs.get("Policy").and_then(|p| serde_json::from_str(p).ok());
+        if account_of(&arn).map(|a| topic_policy(&arn, a)) != policy {
+            details.push(format!("{name}: topic policy differs"));
+        }
+        if let Some(email) = self.email.as_deref() {
+            let subs = retry(|| self.sns.list_subscriptions(&arn)).await.at(name, region)?;
+            if !subs.iter().any(|s| s.protocol == "email" && s.endpoint.eq_ignore_ascii_case(email)) {
+                details.push(format!("{name}: e-mail subscription missing"));
+            }
+        }
+        let rule = self.rule_name.as_str();
+        match retry(|| self.events.describe_rule(rule)).await.at(rule, region)? {
+            None => details.push(format!("rule {rule} missing")),
+            Some(r) => {
+                if serde_json::from_str::<Value>(&r.event_pattern).ok() != Some(failover_pattern()) {
+                    details.push(format!("rule {rule}: event pattern differs"));
+                }
+                if r.state != "ENABLED" {
+                    details.push(format!("rule {rule}: state {}", r.state));
+                }
+                let targets = retry(|| self.events.list_targets(rule)).await.at(rule, region)?;
+                if !targets.iter().any(|(id, a)| id == RULE_TARGET_ID && *a == arn) {
+                    details.push(format!("rule {rule}: topic target missing"));
+                }
+            }
+        }
+        Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::{MockEventsApi, MockSnsApi, RuleInfo, SubscriptionInfo};
+    use crate::test_support::{cfg, topic_arn, SUFFIX};
+    use mockall::Sequence;
+    use tandem_core::state::ComponentState;
+    use tandem_core::{from_outputs, AwsError};
+
+    const EMAIL: &str = "ops@example.com";
+
+    fn cfg_with_email() -> Config {
+        let mut c = cfg();
+        c.alerts.email = Some(EMAIL.to_string());
+        c
+    }
+
+    fn component(c: &Config, p: Placement, sns: MockSnsApi, events: MockEventsApi) -> Alerts {
+        Alerts::new(c, p, Arc::new(sns), Arc::new(events))
+    }
+
+    fn in_sync_attrs(arn: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string()),
+            ("Policy".to_string(), topic_policy(arn, "123456789012").to_string()),
+        ])
+    }
+
+    fn in_sync_rule() -> RuleInfo {
+        RuleInfo {
+            arn: format!("arn:aws:events:us-east-1:123456789012:rule/rds-failover-{SUFFIX}"),
+            event_pattern: failover_pattern().to_string(),
+            state: "ENABLED".into(),
+        }
+    }
+
+    #[test]
+    fn policy_scopes_publish_to_the_topic_and_account() {
+        let arn = topic_arn(Placement::Primary);
+        let p = topic_policy(&arn, "123456789012");
+        let statements = p["Statement"].as_array().cloned().unwrap_or_default();
+        let allows: Vec<&Value> = statements.iter().filter(|s| s["Effect"] == "Allow").collect();
+        assert_eq!(allows.len(), 2);
+        for s in allows {
+            assert_eq!(s["Action"], "sns:Publish");
+            assert_eq!(s["Resource"], arn.as_str());
+            assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        }
+        let services: Vec<&Value> = statements.iter().map(|s| &s["Principal"]["Service"]).collect();
+        assert!(services.contains(&&json!("cloudwatch.amazonaws.com")));
+        assert!(services.contains(&&json!("events.amazonaws.com")));
+        assert!(!p.to_string().contains("\"Action\":\"*\""));
+    }
+
+    #[test]
+    fn pattern_matches_rds_global_failover_events() {
+        let p = failover_pattern();
+        assert_eq!(p["source"], json!(["aws.rds"]));
+        assert_eq!(p["detail-type"], json!(["RDS DB Cluster Event"]));
+        let ids = p["detail"]["EventID"].as_array().cloned().unwrap_or_default();
+        for id in ["RDS-EVENT-0185", "RDS-EVENT-0186", "RDS-EVENT-0238", "RDS-EVENT-0239"] {
+            assert!(ids.contains(&json!(id)), "{id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn create_calls_in_order() {
+        let arn = topic_arn(Placement::Primary);
+        let mut seq = Sequence::new();
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        sns.expect_list_topics().times(1).in_sequence(&mut seq).returning(|| Ok(vec!["arn:aws:sns:us-east-1:123456789012:other".into()]));
+        let a = arn.clone();
+        sns.expect_create_topic()
+            .withf(|name, attrs, tags| {
+                name == "alerts-primary-t1"
+                    && attrs.contains(&("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string()))
+                    && tags.contains(&("tandem:stack".to_string(), SUFFIX.to_string()))
+                    && tags.contains(&("Name".to_string(), "alerts-primary-t1".to_string()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _, _| Ok(a.clone()));
+        let a = arn.clone();
+        sns.expect_set_topic_attribute()
+            .withf(move |t, n, v| {
+                t == a && n == "Policy" && serde_json::from_str::<Value>(v).ok() == Some(topic_policy(&a, "123456789012"))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        sns.expect_list_subscriptions().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        let a = arn.clone();
+        sns.expect_subscribe()
+            .withf(move |t, p, e| t == a && p == "email" && e == EMAIL)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok("arn:aws:sns:us-east-1:123456789012:alerts-primary-t1:sub-1".into()));
+        ev.expect_describe_rule().withf(|n| n == "rds-failover-t1").times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        ev.expect_put_rule()
+            .withf(|n, p, _, tags| {
+                n == "rds-failover-t1"
+                    && serde_json::from_str::<Value>(p).ok() == Some(failover_pattern())
+                    && tags.contains(&("tandem:stack".to_string(), SUFFIX.to_string()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok("arn:aws:events:us-east-1:123456789012:rule/rds-failover-t1".into()));
+        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        let a = arn.clone();
+        ev.expect_put_target()
+            .withf(move |r, id, t| r == "rds-failover-t1" && id == RULE_TARGET_ID && t == a)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+
+        let c = cfg_with_email();
+        let comp = component(&c, Placement::Primary, sns, ev);
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1");
+        let out = comp.apply(&ctx).await.expect("apply");
+        let typed: AlertsOutputs = from_outputs(&out).expect("outputs");
+        assert_eq!(typed, AlertsOutputs { topic_arn: arn.clone(), topic_name: "alerts-primary-t1".into() });
+        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        keys.sort();
+        let mut declared = comp.outputs();
+        declared.sort();
+        assert_eq!(keys, declared);
+        assert_eq!(ctx.resource_id(KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
+        assert!(ctx.resource_id(KEY_RULE).await.is_some());
+        assert!(ctx.resource_id(KEY_SUBSCRIPTION).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn apply_over_existing_resources_makes_no_mutating_call() {
+        let arn = topic_arn(Placement::Primary);
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        let a = arn.clone();
+        sns.expect_get_topic_attributes().withf(move |t| t == a).returning(|t| Ok(Some(in_sync_attrs(t))));
+        sns.expect_list_subscriptions().returning(|t| {
+            Ok(vec![SubscriptionInfo { arn: "PendingConfirmation".into(), protocol: "email".into(), endpoint: EMAIL.into() }]
+                .into_iter()
+                .chain([SubscriptionInfo { arn: format!("{t}:x"), protocol: "lambda".into(), endpoint: "f".into() }])
+                .collect())
+        });
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        // No expectation for create_topic, set_topic_attribute, subscribe, put_rule,
+        // put_target: any such call fails the test.
+        let c = cfg_with_email();
+        let comp = component(&c, Placement::Primary, sns, ev);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
+        let out = comp.apply(&ctx).await.expect("apply");
+        assert_eq!(out["topic_arn"], json!(arn));
+        assert_eq!(comp.read(&ctx).await.expect("read"), Drift::InSync);
+    }
+
+    #[tokio::test]
+    async fn adopts_topic_found_by_name_and_fixes_its_policy() {
+        let arn = topic_arn(Placement::Secondary).replace("us-east-2", "us-east-1").replace("secondary", "primary");
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        let a = arn.clone();
+        sns.expect_list_topics().returning(move || Ok(vec![a.clone()]));
+        sns.expect_get_topic_attributes().returning(|_| {
+            Ok(Some(BTreeMap::from([("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())])))
+        });
+        sns.expect_set_topic_attribute().withf(|_, n, _| n == "Policy").times(1).returning(|_, _, _| Ok(()));
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1");
+        comp.apply(&ctx).await.expect("apply");
+        assert_eq!(ctx.resource_id(KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
+    }
+
+    #[tokio::test]
+    async fn destroy_calls_in_order_and_skips_pending_subscriptions() {
+        let arn = topic_arn(Placement::Secondary);
+        let mut seq = Sequence::new();
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        ev.expect_describe_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_remove_targets()
+            .withf(|r, ids| r == "rds-failover-t1" && ids == &vec![RULE_TARGET_ID.to_string()])
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        ev.expect_delete_rule().withf(|r| r == "rds-failover-t1").times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        sns.expect_get_topic_attributes().times(1).in_sequence(&mut seq).returning(|t| Ok(Some(in_sync_attrs(t))));
+        sns.expect_list_subscriptions().times(1).in_sequence(&mut seq).returning(|t| {
+            Ok(vec![
+                SubscriptionInfo { arn: format!("{t}:confirmed"), protocol: "email".into(), endpoint: "a@example.com".into() },
+                SubscriptionInfo { arn: "PendingConfirmation".into(), protocol: "email".into(), endpoint: "b@example.com".into() },
+            ])
+        });
+        let a = arn.clone();
+        sns.expect_unsubscribe()
+            .withf(move |s| s == format!("{a}:confirmed"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let a = arn.clone();
+        sns.expect_delete_topic().withf(move |t| t == a).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        let comp = component(&cfg(), Placement::Secondary, sns, ev);
+        let prior = ComponentState::new("sns-topic", Placement::Secondary, "us-east-2").with_resource(KEY_TOPIC, &arn);
+        let ctx = Ctx::standalone("alerts-secondary", "us-east-2").with_prior(prior);
+        comp.destroy(&ctx).await.expect("destroy");
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn not_found_on_delete_is_success() {
+        let arn = topic_arn(Placement::Primary);
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_list_targets().returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
+        ev.expect_delete_rule().times(1).returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
+        sns.expect_get_topic_attributes().returning(|t| Ok(Some(in_sync_attrs(t))));
+        sns.expect_list_subscriptions().returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
+        sns.expect_delete_topic().times(1).returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
+        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
+        comp.destroy(&ctx).await.expect("NotFound on delete is success");
+    }
+
+    #[tokio::test]
+    async fn second_destroy_is_a_no_op() {
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        ev.expect_describe_rule().times(1).returning(|_| Ok(None));
+        sns.expect_list_topics().times(1).returning(|| Ok(vec![]));
+        // No delete expectations: a delete call would fail the test.
+        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        comp.destroy(&Ctx::standalone("alerts-primary", "us-east-1")).await.expect("destroy");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried() {
+        let arn = topic_arn(Placement::Primary);
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        let mut calls = 0;
+        sns.expect_list_topics().returning(|| Ok(vec![]));
+        let a = arn.clone();
+        sns.expect_create_topic().times(3).returning(move |_, _, _| {
+            calls += 1;
+            if calls < 3 {
+                Err(AwsError::throttling())
+            } else {
+                Ok(a.clone())
+            }
+        });
+        sns.expect_set_topic_attribute().times(1).returning(|_, _, _| Ok(()));
+        sns.expect_list_subscriptions().returning(|_| Ok(vec![]));
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let out = comp.apply(&Ctx::standalone("alerts-primary", "us-east-1")).await.expect("apply");
+        assert_eq!(out["topic_arn"], json!(arn));
+    }
+
+    #[tokio::test]
+    async fn errors_name_resource_and_region() {
+        let mut sns = MockSnsApi::new();
+        let ev = MockEventsApi::new();
+        sns.expect_list_topics().returning(|| Ok(vec![]));
+        sns.expect_create_topic().returning(|_, _, _| Err(AwsError::other("AuthorizationError", "not allowed")));
+        let comp = component(&cfg(), Placement::Secondary, sns, ev);
+        let ctx = Ctx::standalone("alerts-secondary", "us-east-2");
+        let err = comp.apply(&ctx).await.expect_err("must fail").to_string();
+        assert!(err.contains("alerts-secondary-t1") && err.contains("us-east-2") && err.contains("AuthorizationError"), "{err}");
+        // The failed create is journaled as failed, not done.
+        assert!(ctx.resource_id(KEY_TOPIC).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn changed_email_unsubscribes_the_old_confirmed_subscription() {
+        let arn = topic_arn(Placement::Primary);
+        let old = format!("{arn}:old");
+        let mut seq = Sequence::new();
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        sns.expect_get_topic_attributes().returning(|t| Ok(Some(in_sync_attrs(t))));
+        let o = old.clone();
+        sns.expect_list_subscriptions().returning(move |_| {
+            Ok(vec![SubscriptionInfo { arn: o.clone(), protocol: "email".into(), endpoint: "old@example.com".into() }])
+        });
+        let o = old.clone();
+        sns.expect_unsubscribe().withf(move |s| s == o).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        sns.expect_subscribe().withf(|_, _, e| e == EMAIL).times(1).in_sequence(&mut seq).returning(|_, _, _| Ok("pending confirmation".into()));
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        let comp = component(&cfg_with_email(), Placement::Primary, sns, ev);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1")
+            .with_resource(KEY_TOPIC, &arn)
+            .with_resource(KEY_SUBSCRIPTION, &old);
+        comp.apply(&Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior)).await.expect("apply");
+    }
+}

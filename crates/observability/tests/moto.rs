@@ -1,0 +1,442 @@
+//! The observability components against a real moto server, with synthetic outputs for
+//! the dependencies that live in other crates (function names, API, health checks, Aurora
+//! clusters, table, buckets).
+//!
+//! Apply (alerts of both regions, then alarms of both regions and the dashboard), check
+//! with the real aws-sdk clients, apply again (no mutating call: the clients are wrapped in
+//! counters), read (in sync), destroy, check gone, destroy again (no mutating call).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tandem_core::contracts::{
+    ids, AlarmsOutputs, AlertsOutputs, ApiOutputs, AuroraOutputs, BucketOutputs, DashboardOutputs, FunctionsOutputs,
+    HealthOutputs, TableOutputs,
+};
+use tandem_core::state::ComponentState;
+use tandem_core::{from_outputs, to_outputs, AwsError, Component, Config, Ctx, Drift, Outputs, Placement};
+use tandem_observability::alarms::Alarms;
+use tandem_observability::clients::{AlarmSpec, CloudWatchApi, DashboardInfo, EventsApi, RuleInfo, SnsApi, SubscriptionInfo};
+use tandem_observability::dashboard::Dashboard;
+use tandem_observability::sns::{Alerts, RULE_TARGET_ID, TOPIC_KMS_KEY};
+
+const EMAIL: &str = "ops@example.com";
+
+fn suffix(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{tag}{}", nanos % 1_000_000)
+}
+
+/// Counts the mutating calls that go through it, delegating everything to the real client.
+struct Counting<T> {
+    inner: T,
+    mutations: Arc<AtomicUsize>,
+}
+
+impl<T> Counting<T> {
+    fn bump(&self) {
+        self.mutations.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl<T: CloudWatchApi> CloudWatchApi for Counting<T> {
+    async fn describe_alarms(&self, names: Vec<String>) -> Result<Vec<AlarmSpec>, AwsError> {
+        self.inner.describe_alarms(names).await
+    }
+    async fn put_metric_alarm(&self, spec: &AlarmSpec) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.put_metric_alarm(spec).await
+    }
+    async fn delete_alarms(&self, names: Vec<String>) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_alarms(names).await
+    }
+    async fn get_dashboard(&self, name: &str) -> Result<Option<DashboardInfo>, AwsError> {
+        self.inner.get_dashboard(name).await
+    }
+    async fn put_dashboard(&self, name: &str, body: &str) -> Result<Vec<String>, AwsError> {
+        self.bump();
+        self.inner.put_dashboard(name, body).await
+    }
+    async fn delete_dashboard(&self, name: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_dashboard(name).await
+    }
+}
+
+#[async_trait]
+impl<T: SnsApi> SnsApi for Counting<T> {
+    async fn create_topic(&self, name: &str, attributes: Vec<(String, String)>, tags: Vec<(String, String)>) -> Result<String, AwsError> {
+        self.bump();
+        self.inner.create_topic(name, attributes, tags).await
+    }
+    async fn get_topic_attributes(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        self.inner.get_topic_attributes(arn).await
+    }
+    async fn list_topics(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.list_topics().await
+    }
+    async fn set_topic_attribute(&self, arn: &str, name: &str, value: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.set_topic_attribute(arn, name, value).await
+    }
+    async fn delete_topic(&self, arn: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_topic(arn).await
+    }
+    async fn list_subscriptions(&self, topic_arn: &str) -> Result<Vec<SubscriptionInfo>, AwsError> {
+        self.inner.list_subscriptions(topic_arn).await
+    }
+    async fn subscribe(&self, topic_arn: &str, protocol: &str, endpoint: &str) -> Result<String, AwsError> {
+        self.bump();
+        self.inner.subscribe(topic_arn, protocol, endpoint).await
+    }
+    async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.unsubscribe(subscription_arn).await
+    }
+}
+
+#[async_trait]
+impl<T: EventsApi> EventsApi for Counting<T> {
+    async fn describe_rule(&self, name: &str) -> Result<Option<RuleInfo>, AwsError> {
+        self.inner.describe_rule(name).await
+    }
+    async fn put_rule(&self, name: &str, pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
+        self.bump();
+        self.inner.put_rule(name, pattern, description, tags).await
+    }
+    async fn list_targets(&self, rule: &str) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.list_targets(rule).await
+    }
+    async fn put_target(&self, rule: &str, id: &str, arn: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.put_target(rule, id, arn).await
+    }
+    async fn remove_targets(&self, rule: &str, ids: Vec<String>) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.remove_targets(rule, ids).await
+    }
+    async fn delete_rule(&self, name: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_rule(name).await
+    }
+}
+
+/// The real SDK clients of one region.
+struct Sdk {
+    sns: aws_sdk_sns::Client,
+    events: aws_sdk_eventbridge::Client,
+    cw: aws_sdk_cloudwatch::Client,
+}
+
+impl Sdk {
+    fn new(aws: &tandem_core::aws::AwsContext, region: &str) -> Self {
+        let c = aws.config(region);
+        Self {
+            sns: aws_sdk_sns::Client::new(&c),
+            events: aws_sdk_eventbridge::Client::new(&c),
+            cw: aws_sdk_cloudwatch::Client::new(&c),
+        }
+    }
+}
+
+/// The five components, built like `components()` but over counting clients.
+struct Stack {
+    order: Vec<Arc<dyn Component>>,
+    mutations: Arc<AtomicUsize>,
+}
+
+impl Stack {
+    fn new(cfg: &Config, aws: &tandem_core::aws::AwsContext) -> Self {
+        let mutations = Arc::new(AtomicUsize::new(0));
+        let mut alerts: Vec<Arc<dyn Component>> = Vec::new();
+        let mut alarms: Vec<Arc<dyn Component>> = Vec::new();
+        let mut dashboard: Vec<Arc<dyn Component>> = Vec::new();
+        for p in [Placement::Primary, Placement::Secondary] {
+            let sdk = Sdk::new(aws, cfg.region_of(p));
+            let m = mutations.clone();
+            let sns = Arc::new(Counting { inner: sdk.sns, mutations: m.clone() });
+            let events = Arc::new(Counting { inner: sdk.events, mutations: m.clone() });
+            let cw: Arc<dyn CloudWatchApi> = Arc::new(Counting { inner: sdk.cw, mutations: m });
+            alerts.push(Arc::new(Alerts::new(cfg, p, sns, events)));
+            alarms.push(Arc::new(Alarms::new(cfg, p, cw.clone())));
+            if p == Placement::Primary {
+                dashboard.push(Arc::new(Dashboard::new(cfg, cw)));
+            }
+        }
+        let order = alerts.into_iter().chain(alarms).chain(dashboard).collect();
+        Self { order, mutations }
+    }
+
+    fn mutations(&self) -> usize {
+        self.mutations.load(Ordering::SeqCst)
+    }
+}
+
+/// Synthetic outputs of the components of other crates.
+fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
+    let mut v = vec![(
+        ids::TABLE.to_string(),
+        to_outputs(&TableOutputs {
+            table_name: format!("table-{s}"),
+            table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{s}"),
+            stream_arn: "stream".into(),
+            replica_regions: vec!["us-east-2".into()],
+            replica_simulated: true,
+        }),
+    )];
+    for p in [Placement::Primary, Placement::Secondary] {
+        v.push((
+            ids::functions(p),
+            to_outputs(&FunctionsOutputs {
+                api_function_name: format!("api-{p}-{s}"),
+                api_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:api-{p}-{s}"),
+                processor_function_name: format!("processor-{p}-{s}"),
+                processor_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:processor-{p}-{s}"),
+                replicator_function_name: format!("replicator-{p}-{s}"),
+                replicator_function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:replicator-{p}-{s}"),
+                code_sha256: "sha".into(),
+            }),
+        ));
+        v.push((
+            ids::api(p),
+            to_outputs(&ApiOutputs {
+                rest_api_id: format!("api{p}"),
+                stage_name: "live".into(),
+                invoke_url: format!("https://api{p}.execute-api.us-east-1.amazonaws.com/live"),
+                execute_api_host: format!("api{p}.execute-api.us-east-1.amazonaws.com"),
+                health_path: "/live/health".into(),
+                custom_domain: None,
+                regional_domain_name: None,
+                regional_hosted_zone_id: None,
+                certificate_arn: None,
+            }),
+        ));
+        v.push((
+            ids::health(p),
+            to_outputs(&HealthOutputs {
+                api_check_id: format!("hc-api-{p}-{s}"),
+                api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{p}-{s}"),
+                nlb_check_id: format!("hc-nlb-{p}-{s}"),
+                nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{p}-{s}"),
+            }),
+        ));
+        v.push((
+            ids::aurora(p),
+            to_outputs(&AuroraOutputs {
+                global_cluster_id: format!("aurora-global-{s}"),
+                cluster_id: format!("aurora-{p}-{s}"),
+                cluster_arn: format!("arn:aws:rds:us-east-1:123456789012:cluster:aurora-{p}-{s}"),
+                writer_endpoint: "w".into(),
+                reader_endpoint: "r".into(),
+                instance_id: format!("aurora-{p}-{s}-1"),
+                port: 5432,
+                password_parameter: None,
+            }),
+        ));
+        v.push((
+            ids::bucket(p),
+            to_outputs(&BucketOutputs {
+                bucket_name: format!("bucket-{p}-{s}"),
+                bucket_arn: format!("arn:aws:s3:::bucket-{p}-{s}"),
+                replication_role_arn: None,
+                replication_rule_id: (p == Placement::Primary).then(|| "replicate-all".to_string()),
+            }),
+        ));
+    }
+    v
+}
+
+fn ctx_for(c: &dyn Component, inputs: &BTreeMap<String, Outputs>, prior: Option<&ComponentState>) -> Ctx {
+    let mut ctx = Ctx::standalone(c.id(), c.region());
+    for dep in c.dependencies() {
+        if let Some(out) = inputs.get(&dep) {
+            ctx = ctx.with_input(&dep, out);
+        }
+    }
+    if let Some(p) = prior {
+        ctx = ctx.with_prior(p.clone());
+    }
+    ctx
+}
+
+/// Applies every component in dependency order; returns outputs and recorded states.
+async fn apply_all(
+    stack: &Stack,
+    inputs: &mut BTreeMap<String, Outputs>,
+    prior: &BTreeMap<String, ComponentState>,
+) -> BTreeMap<String, ComponentState> {
+    let mut states = BTreeMap::new();
+    for c in &stack.order {
+        let ctx = ctx_for(c.as_ref(), inputs, prior.get(c.id()));
+        let out = c.apply(&ctx).await.unwrap_or_else(|e| panic!("apply {}: {e}", c.id()));
+        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        keys.sort();
+        let mut declared = c.outputs();
+        declared.sort();
+        assert_eq!(keys, declared, "outputs of {}", c.id());
+        let mut st = ComponentState::new(c.kind(), c.placement(), c.region()).with_outputs(out.clone());
+        st.resources = ctx.journal_entries().await;
+        if let Some(p) = prior.get(c.id()) {
+            for (k, v) in &p.resources {
+                st.resources.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        inputs.insert(c.id().to_string(), out);
+        states.insert(c.id().to_string(), st);
+    }
+    states
+}
+
+async fn destroy_all(stack: &Stack, inputs: &BTreeMap<String, Outputs>, states: &BTreeMap<String, ComponentState>) {
+    for c in stack.order.iter().rev() {
+        let ctx = ctx_for(c.as_ref(), inputs, states.get(c.id()));
+        c.destroy(&ctx).await.unwrap_or_else(|e| panic!("destroy {}: {e}", c.id()));
+        assert!(ctx.journal_entries().await.is_empty(), "{} left journal entries", c.id());
+    }
+}
+
+async fn topic_arns(sdk: &Sdk) -> Vec<String> {
+    let resp = sdk.sns.list_topics().send().await.expect("list topics");
+    resp.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)).collect()
+}
+
+async fn alarms_named(sdk: &Sdk, prefix: &str) -> Vec<aws_sdk_cloudwatch::types::MetricAlarm> {
+    let resp = sdk.cw.describe_alarms().alarm_name_prefix(prefix).send().await.expect("describe alarms");
+    resp.metric_alarms().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observability_lifecycle_on_moto() {
+    std::env::set_var("TANDEM_POLL_INTERVAL_MS", "50");
+    let aws = tandem_core::testing::moto_context().await;
+    let s = suffix("obs");
+    let mut cfg = Config::example(&s);
+    cfg.alerts.email = Some(EMAIL.to_string());
+
+    // The crate's entry point builds the five components in their regions.
+    let built = tandem_observability::components(&cfg, &aws);
+    let placed: BTreeSet<(String, String)> = built.iter().map(|c| (c.id().to_string(), c.region().to_string())).collect();
+    let want: BTreeSet<(String, String)> = [
+        ("alerts-primary", "us-east-1"),
+        ("alerts-secondary", "us-east-2"),
+        ("alarms-primary", "us-east-1"),
+        ("alarms-secondary", "us-east-2"),
+        ("dashboard", "us-east-1"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(placed, want);
+
+    let stack = Stack::new(&cfg, &aws);
+    let east1 = Sdk::new(&aws, "us-east-1");
+    let east2 = Sdk::new(&aws, "us-east-2");
+    let mut inputs: BTreeMap<String, Outputs> = foreign_inputs(&s).into_iter().collect();
+
+    // --- apply -----------------------------------------------------------------------
+    let states = apply_all(&stack, &mut inputs, &BTreeMap::new()).await;
+    let created = stack.mutations();
+    assert!(created > 0);
+
+    // Topics in both regions: encrypted, tagged, with a scoped policy and the subscription.
+    let mut topics = BTreeMap::new();
+    for (p, sdk, region) in [(Placement::Primary, &east1, "us-east-1"), (Placement::Secondary, &east2, "us-east-2")] {
+        let out: AlertsOutputs = from_outputs(&inputs[&ids::alerts(p)]).expect("alerts outputs");
+        assert_eq!(out.topic_name, format!("alerts-{p}-{s}"));
+        assert!(out.topic_arn.starts_with(&format!("arn:aws:sns:{region}:")), "{}", out.topic_arn);
+        assert!(topic_arns(sdk).await.contains(&out.topic_arn));
+        let attrs = sdk.sns.get_topic_attributes().topic_arn(&out.topic_arn).send().await.expect("attributes");
+        let attrs = attrs.attributes().cloned().unwrap_or_default();
+        assert_eq!(attrs.get("KmsMasterKeyId").map(String::as_str), Some(TOPIC_KMS_KEY));
+        let policy: Value = serde_json::from_str(attrs.get("Policy").map(String::as_str).unwrap_or("{}")).expect("policy json");
+        let text = policy.to_string();
+        assert!(text.contains("cloudwatch.amazonaws.com") && text.contains("events.amazonaws.com") && text.contains("aws:SourceAccount"));
+        let tags = sdk.sns.list_tags_for_resource().resource_arn(&out.topic_arn).send().await.expect("tags");
+        assert!(tags.tags().iter().any(|t| t.key() == "tandem:stack" && t.value() == s));
+        let subs = sdk.sns.list_subscriptions_by_topic().topic_arn(&out.topic_arn).send().await.expect("subs");
+        assert!(subs.subscriptions().iter().any(|x| x.protocol() == Some("email") && x.endpoint() == Some(EMAIL)));
+        // The failover rule on the default bus, targeting the topic.
+        let rule = sdk.events.describe_rule().name(format!("rds-failover-{s}")).send().await.expect("rule");
+        let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap_or("{}")).expect("pattern");
+        assert_eq!(pattern["source"], serde_json::json!(["aws.rds"]));
+        let targets = sdk.events.list_targets_by_rule().rule(format!("rds-failover-{s}")).send().await.expect("targets");
+        assert!(targets.targets().iter().any(|t| t.id() == RULE_TARGET_ID && t.arn() == out.topic_arn));
+        topics.insert(p, out.topic_arn);
+    }
+
+    // Alarms: 8 in us-east-1 (incl. both regions' health checks), 4 in us-east-2.
+    let a1 = alarms_named(&east1, "alarm-").await;
+    let a1: Vec<_> = a1.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
+    let a2 = alarms_named(&east2, "alarm-").await;
+    let a2: Vec<_> = a2.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
+    assert_eq!(a1.len(), 8, "{:?}", a1.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
+    assert_eq!(a2.len(), 4, "{:?}", a2.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
+    for a in &a1 {
+        assert_eq!(a.alarm_actions(), [topics[&Placement::Primary].clone()]);
+        assert_eq!(a.ok_actions(), [topics[&Placement::Primary].clone()]);
+    }
+    for a in &a2 {
+        assert_eq!(a.alarm_actions(), [topics[&Placement::Secondary].clone()]);
+    }
+    let health = a1.iter().find(|a| a.alarm_name() == Some(&format!("alarm-health-api-secondary-{s}"))).expect("health alarm");
+    assert_eq!(health.namespace(), Some("AWS/Route53"));
+    assert_eq!(health.dimensions()[0].value(), Some(format!("hc-api-secondary-{s}").as_str()));
+    let lag = a2.iter().find(|a| a.alarm_name() == Some(&format!("alarm-aurora-lag-secondary-{s}"))).expect("aurora alarm");
+    assert_eq!(lag.dimensions()[0].value(), Some(format!("aurora-secondary-{s}").as_str()));
+    let outs: AlarmsOutputs = from_outputs(&inputs[&ids::alarms(Placement::Primary)]).expect("alarms outputs");
+    assert_eq!(outs.alarm_names.len(), 8);
+
+    // Dashboard: one body naming both regions and the inputs' ids.
+    let d: DashboardOutputs = from_outputs(&inputs[ids::DASHBOARD]).expect("dashboard outputs");
+    assert_eq!(d.dashboard_name, format!("dashboard-{s}"));
+    assert!(d.dashboard_url.contains("region=us-east-1") && d.dashboard_url.ends_with(&format!("name=dashboard-{s}")));
+    let got = east1.cw.get_dashboard().dashboard_name(&d.dashboard_name).send().await.expect("dashboard");
+    let body: Value = serde_json::from_str(got.dashboard_body().unwrap_or("{}")).expect("body json");
+    let regions: BTreeSet<String> = body["widgets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|w| w["properties"]["region"].as_str().map(str::to_string).expect("every widget has a region"))
+        .collect();
+    assert!(regions.contains("us-east-1") && regions.contains("us-east-2"), "{regions:?}");
+    let text = body.to_string();
+    for id in [format!("aurora-secondary-{s}"), format!("api-secondary-{s}"), format!("hc-nlb-primary-{s}"), format!("table-{s}")] {
+        assert!(text.contains(&id), "{id} missing from the dashboard");
+    }
+
+    // --- apply again: nothing changes ---------------------------------------------------
+    let states2 = apply_all(&stack, &mut inputs, &states).await;
+    assert_eq!(stack.mutations(), created, "second apply made mutating calls");
+    for c in &stack.order {
+        assert_eq!(states2[c.id()].outputs, states[c.id()].outputs, "outputs of {} changed", c.id());
+        let ctx = ctx_for(c.as_ref(), &inputs, states2.get(c.id()));
+        assert_eq!(c.read(&ctx).await.expect("read"), Drift::InSync, "{} drifted", c.id());
+    }
+
+    // --- destroy ---------------------------------------------------------------------
+    destroy_all(&stack, &inputs, &states2).await;
+    let after_destroy = stack.mutations();
+    for (p, sdk) in [(Placement::Primary, &east1), (Placement::Secondary, &east2)] {
+        assert!(!topic_arns(sdk).await.contains(&topics[&p]), "topic {p} still exists");
+        let rule = sdk.events.describe_rule().name(format!("rds-failover-{s}")).send().await;
+        assert!(rule.is_err(), "rule still exists in {p}");
+        let left: Vec<_> = alarms_named(sdk, "alarm-").await.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
+        assert!(left.is_empty(), "alarms left: {:?}", left.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
+    }
+    assert!(east1.cw.get_dashboard().dashboard_name(format!("dashboard-{s}")).send().await.is_err(), "dashboard still exists");
+    for c in &stack.order {
+        let ctx = ctx_for(c.as_ref(), &inputs, None);
+        assert!(matches!(c.read(&ctx).await.expect("read"), Drift::Missing { .. }), "{} not missing", c.id());
+    }
+
+    // --- destroy again: no-op ------------------------------------------------------------
+    destroy_all(&stack, &inputs, &BTreeMap::new()).await;
+    assert_eq!(stack.mutations(), after_destroy, "second destroy made mutating calls");
+}

@@ -1,0 +1,803 @@
+//! The `api-{role}` components: the regional REST API of one region.
+//!
+//! CreateRestApi (REGIONAL, tags) → GetResources (root) → CreateResource `health` and
+//! `{proxy+}` → PutMethod (GET /health, ANY /{proxy+}, authorization NONE) → PutIntegration
+//! (AWS_PROXY, POST, the region's API Lambda) → Lambda AddPermission (principal
+//! apigateway.amazonaws.com, SourceArn limited to this API) → CreateDeployment to the stage
+//! → when the region has a custom domain: CreateDomainName (REGIONAL, TLS 1.2, the regional
+//! ACM certificate) → CreateBasePathMapping. Each step first checks what exists, so a
+//! second apply makes no change, and an interrupted one resumes.
+//!
+//! API Gateway's control plane has low account-wide rate limits (CreateRestApi 1/3 s,
+//! CreateDeployment 1/5 s, domain names 1/30 s): TooManyRequestsException is retried with
+//! a longer backoff ([`retry_rate_limited`]).
+//!
+//! Destroy: base path mapping → domain → API → Lambda permission.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{backoff_delay, ignore_not_found, retry, RetryPolicy};
+use tandem_core::contracts::{ids, ApiOutputs, CertificateOutputs, FunctionsOutputs};
+use tandem_core::naming;
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tracing::Instrument;
+
+use crate::apigw_api::{ApiGatewayApi, DomainInfo, ResourceInfo, RestApiInfo};
+use crate::certificate::CertificateComponent;
+use crate::common::{has_stack_tag, journal_entry, journal_keys, known_id};
+use crate::lambda_api::{policy_has_statement, LambdaPermissionsApi};
+
+/// The routes of the API: (path part, full path, HTTP method).
+pub const ROUTES: [(&str, &str, &str); 2] = [("health", "/health", "GET"), ("{proxy+}", "/{proxy+}", "ANY")];
+/// The principal allowed to invoke the function.
+pub const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
+/// The root base path of a custom domain.
+pub const ROOT_BASE_PATH: &str = "(none)";
+
+const KEY_API: &str = "rest-api";
+const KEY_PERMISSION: &str = "permission";
+const KEY_DEPLOYMENT: &str = "deployment";
+const KEY_DOMAIN: &str = "domain";
+const KEY_MAPPING: &str = "base-path-mapping";
+
+/// Retries throttling (API Gateway's TooManyRequestsException included) and transient
+/// errors with a backoff suited to API Gateway's per-account rate limits (up to 30 s).
+pub async fn retry_rate_limited<T, F, Fut>(mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let policy = RetryPolicy { max_attempts: 8, base: Duration::from_secs(2), max_delay: Duration::from_secs(32) };
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && attempt + 1 < policy.max_attempts => {
+                let delay = backoff_delay(&policy, attempt);
+                tracing::debug!(code = %e.code, attempt, ?delay, "API Gateway rate limit: retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The Lambda proxy integration URI of a function.
+pub fn integration_uri(region: &str, function_arn: &str) -> String {
+    format!("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+}
+
+/// The statement id of the invoke permission granted to an API.
+pub fn permission_statement_id(api_id: &str) -> String {
+    format!("apigateway-{api_id}")
+}
+
+/// The regional REST API of one region.
+pub struct ApiComponent {
+    id: String,
+    role: Placement,
+    region: String,
+    suffix: String,
+    stage: String,
+    domain: Option<String>,
+    configured_certificate: Option<String>,
+    certificate_wanted: bool,
+    apigw: Arc<dyn ApiGatewayApi>,
+    lambda: Arc<dyn LambdaPermissionsApi>,
+}
+
+impl ApiComponent {
+    /// `apigw` and `lambda` are clients of the region of `role`.
+    pub fn new(cfg: &Config, role: Placement, apigw: Arc<dyn ApiGatewayApi>, lambda: Arc<dyn LambdaPermissionsApi>) -> Self {
+        let (domain, configured_certificate) = match role {
+            Placement::Secondary => (cfg.api.secondary_domain.clone(), cfg.api.secondary_certificate_arn.clone()),
+            _ => (cfg.api.primary_domain.clone(), cfg.api.primary_certificate_arn.clone()),
+        };
+        Self {
+            id: ids::api(role),
+            role,
+            region: cfg.region_of(role).to_string(),
+            suffix: cfg.environment_suffix.clone(),
+            stage: cfg.api.stage_name.clone(),
+            domain,
+            configured_certificate,
+            certificate_wanted: CertificateComponent::is_wanted(cfg, role),
+            apigw,
+            lambda,
+        }
+    }
+
+    /// `api-{role}-{suffix}`.
+    pub fn name(&self) -> String {
+        naming::name("api", self.role, &self.suffix)
+    }
+
+    async fn find_api(&self, ctx: &Ctx) -> Result<Option<RestApiInfo>, ComponentError> {
+        let name = self.name();
+        let known = match known_id(ctx, KEY_API).await {
+            Some(id) => Some(id),
+            None => ctx.prior_outputs::<ApiOutputs>().map(|o| o.rest_api_id),
+        };
+        if let Some(id) = known.filter(|i| !i.is_empty()) {
+            match retry(|| self.apigw.get_rest_api(&id)).await {
+                Ok(a) => return Ok(Some(a)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e).at(&name, &self.region),
+            }
+        }
+        let all = retry(|| self.apigw.list_rest_apis()).await.at(&name, &self.region)?;
+        let mut named: Vec<RestApiInfo> = all.into_iter().filter(|a| a.name == name).collect();
+        if let Some(pos) = named.iter().position(|a| has_stack_tag(&a.tags, &self.suffix)) {
+            return Ok(Some(named.swap_remove(pos)));
+        }
+        Ok(named.into_iter().next())
+    }
+
+    async fn ensure_api(&self, ctx: &Ctx) -> Result<RestApiInfo, ComponentError> {
+        let name = self.name();
+        if let Some(a) = self.find_api(ctx).await? {
+            ctx.done(KEY_API, &a.id).await?;
+            return Ok(a);
+        }
+        ctx.pending(KEY_API, "create").await?;
+        let description = format!("Tandem stack {} ({} region)", self.suffix, self.role);
+        match retry_rate_limited(|| self.apigw.create_rest_api(&name, &description, naming::tags(&self.suffix, &name))).await {
+            Ok(a) => {
+                ctx.done(KEY_API, &a.id).await?;
+                tracing::info!(api = %name, id = %a.id, "REST API created");
+                Ok(a)
+            }
+            Err(e) => {
+                ctx.failed(KEY_API, "create").await?;
+                Err(e).at(&name, &self.region)
+            }
+        }
+    }
+
+    /// Ensures resources, methods and integrations; returns true when anything changed.
+    async fn ensure_routes(&self, ctx: &Ctx, api_id: &str, function_arn: &str) -> Result<bool, ComponentError> {
+        let name = self.name();
+        let region = self.region.as_str();
+        let mut changed = false;
+        let resources = retry(|| self.apigw.get_resources(api_id)).await.at(&name, region)?;
+        let root = resources
+            .iter()
+            .find(|r| r.path == "/")
+            .map(|r| r.id.clone())
+            .ok_or_else(|| ComponentError::invalid(&name, region, format!("REST API {api_id} has no root resource")))?;
+        let uri = integration_uri(region, function_arn);
+        for (part, path, method) in ROUTES {
+            let resource: ResourceInfo = match resources.iter().find(|r| r.path == path) {
+                Some(r) => r.clone(),
+                None => {
+                    let key = format!("resource:{path}");
+                    ctx.pending(&key, "create").await?;
+                    let r = retry_rate_limited(|| self.apigw.create_resource(api_id, &root, part)).await.at(&name, region)?;
+                    ctx.done(&key, &r.id).await?;
+                    changed = true;
+                    r
+                }
+            };
+            let key = format!("method:{method} {path}");
+            let existing = match retry(|| self.apigw.get_method(api_id, &resource.id, method)).await {
+                Ok(m) => Some(m),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e).at(&name, region),
+            };
+            if existing.is_none() {
+                ctx.pending(&key, "create").await?;
+                retry_rate_limited(|| self.apigw.put_method(api_id, &resource.id, method)).await.at(&name, region)?;
+                ctx.done(&key, &format!("{}:{method}", resource.id)).await?;
+                changed = true;
+            }
+            let integration_ok = existing
+                .as_ref()
+                .and_then(|m| m.integration.as_ref())
+                .is_some_and(|i| i.integration_type == "AWS_PROXY" && i.http_method == "POST" && i.uri == uri);
+            if !integration_ok {
+                let ikey = format!("integration:{method} {path}");
+                ctx.pending(&ikey, "put").await?;
+                retry_rate_limited(|| self.apigw.put_integration(api_id, &resource.id, method, &uri)).await.at(&name, region)?;
+                ctx.done(&ikey, &format!("{}:{method}", resource.id)).await?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn ensure_permission(&self, ctx: &Ctx, api_id: &str, functions: &FunctionsOutputs) -> Result<(), ComponentError> {
+        let function = &functions.api_function_name;
+        let account = functions.api_function_arn.split(':').nth(4).filter(|a| !a.is_empty()).ok_or_else(|| {
+            ComponentError::invalid(
+                function.clone(),
+                &self.region,
+                format!("cannot read the account id from function ARN {:?}", functions.api_function_arn),
+            )
+        })?;
+        let sid = permission_statement_id(api_id);
+        let source_arn = format!("arn:aws:execute-api:{}:{account}:{api_id}/*/*/*", self.region);
+        let policy = retry(|| self.lambda.get_policy(function)).await.at(function, &self.region)?;
+        let id = format!("{function}#{sid}");
+        if policy.as_deref().is_some_and(|p| policy_has_statement(p, &sid)) {
+            if known_id(ctx, KEY_PERMISSION).await.as_deref() != Some(id.as_str()) {
+                ctx.done(KEY_PERMISSION, &id).await?;
+            }
+            return Ok(());
+        }
+        ctx.pending(KEY_PERMISSION, "create").await?;
+        match retry(|| self.lambda.add_permission(function, &sid, APIGATEWAY_PRINCIPAL, &source_arn)).await {
+            Ok(()) => {}
+            // The statement exists already (a concurrent or earlier attempt): fine.
+            Err(e) if e.is_code("ResourceConflictException") => {}
+            Err(e) => {
+                ctx.failed(KEY_PERMISSION, "create").await?;
+                return Err(e).at(function, &self.region);
+            }
+        }
+        ctx.done(KEY_PERMISSION, &id).await
+    }
+
+    async fn ensure_stage(&self, ctx: &Ctx, api_id: &str, changed: bool) -> Result<(), ComponentError> {
+        let name = self.name();
+        let deployed = match retry(|| self.apigw.get_stage(api_id, &self.stage)).await {
+            Ok(d) => d.is_some(),
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e).at(&name, &self.region),
+        };
+        if deployed && !changed {
+            return Ok(());
+        }
+        ctx.pending(KEY_DEPLOYMENT, "create").await?;
+        let description = format!("tandem apply ({})", self.stage);
+        let id = retry_rate_limited(|| self.apigw.create_deployment(api_id, &self.stage, &description)).await.at(&name, &self.region)?;
+        tracing::info!(api = %name, stage = %self.stage, deployment = %id, "deployed");
+        ctx.done(KEY_DEPLOYMENT, &id).await
+    }
+
+    async fn ensure_domain(&self, ctx: &Ctx, domain: &str, certificate_arn: &str, api_id: &str) -> Result<DomainInfo, ComponentError> {
+        let region = self.region.as_str();
+        let mut created = false;
+        let info = match retry(|| self.apigw.get_domain_name(domain)).await {
+            Ok(d) if d.regional_certificate_arn == certificate_arn || d.regional_certificate_arn.is_empty() => {
+                if known_id(ctx, KEY_DOMAIN).await.is_none() {
+                    ctx.done(KEY_DOMAIN, domain).await?;
+                }
+                d
+            }
+            Ok(_) => {
+                ctx.pending(KEY_DOMAIN, "update").await?;
+                let d = retry_rate_limited(|| self.apigw.update_domain_certificate(domain, certificate_arn)).await.at(domain, region)?;
+                ctx.done(KEY_DOMAIN, domain).await?;
+                d
+            }
+            Err(e) if e.is_not_found() => {
+                ctx.pending(KEY_DOMAIN, "create").await?;
+                match retry_rate_limited(|| self.apigw.create_domain_name(domain, certificate_arn, naming::tags(&self.suffix, domain))).await {
+                    Ok(d) => {
+                        ctx.done(KEY_DOMAIN, domain).await?;
+                        tracing::info!(domain, "custom domain created");
+                        created = true;
+                        d
+                    }
+                    Err(e) => {
+                        ctx.failed(KEY_DOMAIN, "create").await?;
+                        return Err(e).at(domain, region);
+                    }
+                }
+            }
+            Err(e) => return Err(e).at(domain, region),
+        };
+        // A domain created just now has no mapping (and moto 5.2 answers 500 to
+        // GetBasePathMappings on a domain that never had one).
+        let mappings = if created { Vec::new() } else { retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)? };
+        let root = mappings.iter().find(|m| m.base_path == ROOT_BASE_PATH || m.base_path.is_empty());
+        match root {
+            Some(m) if m.rest_api_id == api_id && m.stage == self.stage => {
+                if known_id(ctx, KEY_MAPPING).await.is_none() {
+                    ctx.done(KEY_MAPPING, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
+                }
+            }
+            other => {
+                ctx.pending(KEY_MAPPING, "create").await?;
+                if let Some(stale) = other {
+                    // Points at an API that was replaced: re-point it.
+                    ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &stale.base_path)).await)
+                        .at(domain, region)?;
+                }
+                retry_rate_limited(|| self.apigw.create_base_path_mapping(domain, api_id, &self.stage)).await.at(domain, region)?;
+                ctx.done(KEY_MAPPING, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
+            }
+        }
+        Ok(info)
+    }
+
+    fn certificate_arn(&self, ctx: &Ctx) -> Result<String, ComponentError> {
+        if let Some(arn) = &self.configured_certificate {
+            return Ok(arn.clone());
+        }
+        let cert: CertificateOutputs = ctx.input(&ids::certificate(self.role))?;
+        Ok(cert.certificate_arn)
+    }
+
+    async fn apply_inner(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let functions: FunctionsOutputs = ctx.input(&ids::functions(self.role))?;
+        let certificate_arn = match &self.domain {
+            Some(_) => Some(self.certificate_arn(ctx)?),
+            None => None,
+        };
+        let api = self.ensure_api(ctx).await?;
+        ctx.check_cancelled()?;
+        let changed = self.ensure_routes(ctx, &api.id, &functions.api_function_arn).await?;
+        self.ensure_permission(ctx, &api.id, &functions).await?;
+        self.ensure_stage(ctx, &api.id, changed).await?;
+        let domain = match (&self.domain, &certificate_arn) {
+            (Some(d), Some(c)) => Some(self.ensure_domain(ctx, d, c, &api.id).await?),
+            _ => None,
+        };
+        let host = format!("{}.execute-api.{}.amazonaws.com", api.id, self.region);
+        Ok(to_outputs(&ApiOutputs {
+            rest_api_id: api.id.clone(),
+            stage_name: self.stage.clone(),
+            invoke_url: format!("https://{host}/{}", self.stage),
+            execute_api_host: host,
+            health_path: format!("/{}/health", self.stage),
+            custom_domain: self.domain.clone(),
+            regional_domain_name: domain.as_ref().map(|d| d.regional_domain_name.clone()),
+            regional_hosted_zone_id: domain.as_ref().map(|d| d.regional_hosted_zone_id.clone()),
+            certificate_arn,
+        }))
+    }
+
+    async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let name = self.name();
+        let region = self.region.as_str();
+        let prior = ctx.prior_outputs::<ApiOutputs>();
+        let api_id = match known_id(ctx, KEY_API).await.or_else(|| prior.as_ref().map(|p| p.rest_api_id.clone())) {
+            Some(id) => Some(id),
+            None if journal_entry(ctx, KEY_API).await.is_some() => self.find_api(ctx).await?.map(|a| a.id),
+            None => None,
+        };
+        // 1-2. Base path mapping, then the custom domain.
+        let domain = prior.as_ref().and_then(|p| p.custom_domain.clone()).or_else(|| self.domain.clone());
+        let domain_recorded = journal_entry(ctx, KEY_DOMAIN).await.is_some() || prior.as_ref().is_some_and(|p| p.custom_domain.is_some());
+        if let (Some(domain), true) = (domain, domain_recorded) {
+            let mappings = match retry(|| self.apigw.get_base_path_mappings(&domain)).await {
+                Err(e) if e.is_not_found() => Vec::new(),
+                other => other.at(&domain, region)?,
+            };
+            for m in mappings.iter().filter(|m| api_id.as_deref().is_none_or(|a| a == m.rest_api_id)) {
+                ctx.pending(KEY_MAPPING, "delete").await?;
+                ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(&domain, &m.base_path)).await).at(&domain, region)?;
+            }
+            ctx.removed(KEY_MAPPING).await?;
+            let others = mappings.iter().any(|m| api_id.as_deref().is_some_and(|a| a != m.rest_api_id));
+            if others {
+                tracing::warn!(domain = %domain, "custom domain still maps other APIs: kept");
+            } else {
+                ctx.pending(KEY_DOMAIN, "delete").await?;
+                ignore_not_found(retry_rate_limited(|| self.apigw.delete_domain_name(&domain)).await).at(&domain, region)?;
+                tracing::info!(domain = %domain, "custom domain deleted");
+            }
+            ctx.removed(KEY_DOMAIN).await?;
+        }
+        // 3. The API (stages, deployments, resources go with it).
+        if let Some(id) = &api_id {
+            // Checked first: DeleteRestApi is limited to 1 call / 30 s per account (and moto
+            // answers 500 instead of 404 for an API already gone).
+            let exists = match retry(|| self.apigw.get_rest_api(id)).await {
+                Ok(_) => true,
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e).at(&name, region),
+            };
+            if exists {
+                ctx.pending(KEY_API, "delete").await?;
+                ignore_not_found(retry_rate_limited(|| self.apigw.delete_rest_api(id)).await).at(&name, region)?;
+                tracing::info!(api = %name, id = %id, "REST API deleted");
+            }
+        }
+        // 4. The Lambda permission.
+        if let Some(entry) = journal_entry(ctx, KEY_PERMISSION).await {
+            let recorded = entry.id.and_then(|i| i.split_once('#').map(|(f, s)| (f.to_string(), s.to_string())));
+            if let Some((function, sid)) = recorded {
+                ctx.pending(KEY_PERMISSION, "delete").await?;
+                ignore_not_found(retry(|| self.lambda.remove_permission(&function, &sid)).await).at(&function, region)?;
+            }
+        }
+        for key in journal_keys(ctx).await {
+            ctx.removed(&key).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let name = self.name();
+        let region = self.region.as_str();
+        let Some(prior) = ctx.prior_outputs::<ApiOutputs>() else {
+            return Ok(Drift::Missing { details: vec![format!("{name}: no recorded API")] });
+        };
+        match retry(|| self.apigw.get_rest_api(&prior.rest_api_id)).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(Drift::Missing { details: vec![format!("{name} ({}) is gone", prior.rest_api_id)] }),
+            Err(e) => return Err(e).at(&name, region),
+        }
+        let mut details = Vec::new();
+        match retry(|| self.apigw.get_stage(&prior.rest_api_id, &prior.stage_name)).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => details.push(format!("stage {} is gone", prior.stage_name)),
+            Err(e) => return Err(e).at(&name, region),
+        }
+        if let Some(domain) = &prior.custom_domain {
+            match retry(|| self.apigw.get_domain_name(domain)).await {
+                Ok(_) => {
+                    let mappings = retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)?;
+                    if !mappings.iter().any(|m| m.rest_api_id == prior.rest_api_id) {
+                        details.push(format!("{domain} no longer maps to {name}"));
+                    }
+                }
+                Err(e) if e.is_not_found() => details.push(format!("custom domain {domain} is gone")),
+                Err(e) => return Err(e).at(domain, region),
+            }
+        }
+        Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for ApiComponent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> &'static str {
+        "rest-api"
+    }
+    fn placement(&self) -> Placement {
+        self.role
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn dependencies(&self) -> Vec<String> {
+        let mut d = vec![ids::functions(self.role)];
+        if self.certificate_wanted {
+            d.push(ids::certificate(self.role));
+        }
+        d
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec![
+            "rest_api_id",
+            "stage_name",
+            "invoke_url",
+            "execute_api_host",
+            "health_path",
+            "custom_domain",
+            "regional_domain_name",
+            "regional_hosted_zone_id",
+            "certificate_arn",
+        ]
+    }
+    fn expected_duration(&self) -> Duration {
+        // A dozen control-plane calls under rate limits; a custom domain adds ~30-60 s.
+        Duration::from_secs(if self.domain.is_some() { 90 } else { 45 })
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({ "name": self.name(), "endpoint": "REGIONAL" }),
+            json!({
+                "stage": self.stage,
+                "routes": ROUTES.iter().map(|(_, p, m)| format!("{m} {p}")).collect::<Vec<_>>(),
+                "integration": "AWS_PROXY",
+                "domain": self.domain,
+                "configured_certificate": self.configured_certificate,
+                "security_policy": "TLS_1_2",
+            }),
+        )
+    }
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let span = tracing::info_span!("apply", component = %self.id, region = %self.region);
+        self.apply_inner(ctx).instrument(span).await
+    }
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let span = tracing::info_span!("destroy", component = %self.id, region = %self.region);
+        self.destroy_inner(ctx).instrument(span).await
+    }
+    async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let span = tracing::info_span!("read", component = %self.id, region = %self.region);
+        self.read_inner(ctx).instrument(span).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apigw_api::{BasePathInfo, IntegrationInfo, MethodInfo, MockApiGatewayApi};
+    use crate::lambda_api::MockLambdaPermissionsApi;
+    use crate::test_support::{cfg, functions, prior};
+    use mockall::Sequence;
+    use tandem_core::from_outputs;
+
+    const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c1";
+    const DOMAIN: &str = "primary.api.example.com";
+
+    fn config(domain: bool) -> Config {
+        let mut c = cfg();
+        if domain {
+            c.api.primary_domain = Some(DOMAIN.into());
+            c.api.secondary_domain = Some("secondary.api.example.com".into());
+        }
+        c
+    }
+
+    fn ctx(domain: bool) -> Ctx {
+        let mut c = Ctx::standalone("api-primary", "us-east-1").with_input("functions-primary", &functions("us-east-1"));
+        if domain {
+            c = c.with_input(
+                "certificate-primary",
+                &CertificateOutputs { certificate_arn: CERT.into(), domain_name: DOMAIN.into(), status: "ISSUED".into(), validation_records: vec![] },
+            );
+        }
+        c
+    }
+
+    fn uri() -> String {
+        integration_uri("us-east-1", &functions("us-east-1").api_function_arn)
+    }
+
+    fn res(id: &str, path: &str) -> ResourceInfo {
+        ResourceInfo { id: id.into(), parent_id: None, path: path.into(), path_part: None }
+    }
+
+    fn method(m: &str) -> MethodInfo {
+        MethodInfo {
+            http_method: m.into(),
+            authorization_type: "NONE".into(),
+            integration: Some(IntegrationInfo { integration_type: "AWS_PROXY".into(), http_method: "POST".into(), uri: uri() }),
+        }
+    }
+
+    fn api_info() -> RestApiInfo {
+        RestApiInfo { id: "abc123".into(), name: "api-primary-t".into(), tags: naming::tags("t", "api-primary-t") }
+    }
+
+    fn domain_info() -> DomainInfo {
+        DomainInfo {
+            domain_name: DOMAIN.into(),
+            regional_domain_name: "d-xyz.execute-api.us-east-1.amazonaws.com".into(),
+            regional_hosted_zone_id: "Z1UJRXOUMOOFQ8".into(),
+            regional_certificate_arn: CERT.into(),
+        }
+    }
+
+    fn outputs(domain: bool) -> ApiOutputs {
+        ApiOutputs {
+            rest_api_id: "abc123".into(),
+            stage_name: "live".into(),
+            invoke_url: "https://abc123.execute-api.us-east-1.amazonaws.com/live".into(),
+            execute_api_host: "abc123.execute-api.us-east-1.amazonaws.com".into(),
+            health_path: "/live/health".into(),
+            custom_domain: domain.then(|| DOMAIN.to_string()),
+            regional_domain_name: domain.then(|| domain_info().regional_domain_name),
+            regional_hosted_zone_id: domain.then(|| domain_info().regional_hosted_zone_id),
+            certificate_arn: domain.then(|| CERT.to_string()),
+        }
+    }
+
+    fn nf(code: &str) -> AwsError {
+        AwsError::not_found(code, "not found")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creates_api_routes_permission_stage_domain_and_mapping_in_order() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut s = Sequence::new();
+        gw.expect_list_rest_apis().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
+        gw.expect_create_rest_api()
+            .withf(|n, _, tags| n == "api-primary-t" && *tags == naming::tags("t", "api-primary-t"))
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _, _| Ok(api_info()));
+        gw.expect_get_resources().times(1).in_sequence(&mut s).returning(|_| Ok(vec![res("root", "/")]));
+        for (part, path, m, rid) in [("health", "/health", "GET", "r-health"), ("{proxy+}", "/{proxy+}", "ANY", "r-proxy")] {
+            gw.expect_create_resource()
+                .withf(move |a, parent, p| a == "abc123" && parent == "root" && p == part)
+                .times(1)
+                .in_sequence(&mut s)
+                .returning(move |_, _, _| Ok(res(rid, path)));
+            gw.expect_get_method().withf(move |_, r, x| r == rid && x == m).times(1).in_sequence(&mut s).returning(|_, _, _| Err(nf("NotFoundException")));
+            gw.expect_put_method().withf(move |_, r, x| r == rid && x == m).times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
+            gw.expect_put_integration()
+                .withf(move |_, r, x, u| r == rid && x == m && u == uri())
+                .times(1)
+                .in_sequence(&mut s)
+                .returning(|_, _, _, _| Ok(()));
+        }
+        lambda.expect_get_policy().withf(|f| f == "api-primary-t").times(1).in_sequence(&mut s).returning(|_| Ok(None));
+        lambda
+            .expect_add_permission()
+            .withf(|f, sid, p, src| {
+                f == "api-primary-t" && sid == "apigateway-abc123" && p == APIGATEWAY_PRINCIPAL && src == "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/*"
+            })
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _, _, _| Ok(()));
+        gw.expect_get_stage().times(1).in_sequence(&mut s).returning(|_, _| Err(nf("NotFoundException")));
+        gw.expect_create_deployment().withf(|a, st, _| a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok("dep1".into()));
+        gw.expect_get_domain_name().times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
+        gw.expect_create_domain_name()
+            .withf(|d, c, tags| d == DOMAIN && c == CERT && tags.contains(&("tandem:stack".into(), "t".into())))
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _, _| Ok(domain_info()));
+        gw.expect_create_base_path_mapping()
+            .withf(|d, a, st| d == DOMAIN && a == "abc123" && st == "live")
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _, _| Ok(()));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        assert_eq!(c.dependencies(), vec!["functions-primary".to_string(), "certificate-primary".to_string()]);
+        let ctx = ctx(true);
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, outputs(true));
+        assert_eq!(ctx.resource_id("permission").await.as_deref(), Some("api-primary-t#apigateway-abc123"));
+    }
+
+    fn existing_api(gw: &mut MockApiGatewayApi, lambda: &mut MockLambdaPermissionsApi) {
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
+        gw.expect_get_method().returning(|_, _, m| Ok(method(m)));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("dep1".into())));
+        lambda
+            .expect_get_policy()
+            .returning(|_| Ok(Some(r#"{"Version":"2012-10-17","Statement":[{"Sid":"apigateway-abc123"}]}"#.into())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_over_existing_api_makes_no_mutating_call() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        gw.expect_get_domain_name().returning(|_| Ok(domain_info()));
+        gw.expect_get_base_path_mappings()
+            .returning(|_| Ok(vec![BasePathInfo { base_path: ROOT_BASE_PATH.into(), rest_api_id: "abc123".into(), stage: "live".into() }]));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let ctx = ctx(true).with_prior(prior(&c, &outputs(true), &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, outputs(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_function_redeploys_the_integration() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
+        gw.expect_get_method().returning(|_, _, m| {
+            let mut x = method(m);
+            if let Some(i) = x.integration.as_mut() {
+                i.uri = "arn:old".into();
+            }
+            Ok(x)
+        });
+        gw.expect_put_integration().withf(|_, _, _, u| u == uri()).times(2).returning(|_, _, _, _| Ok(()));
+        lambda.expect_get_policy().returning(|_| Ok(None));
+        lambda.expect_add_permission().times(1).returning(|_, _, _, _| Ok(()));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("dep1".into())));
+        gw.expect_create_deployment().times(1).returning(|_, _, _| Ok("dep2".into()));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        assert_eq!(c.dependencies(), vec!["functions-primary".to_string()]);
+        let ctx = ctx(false).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, outputs(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_removes_mapping_domain_api_then_permission() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut s = Sequence::new();
+        gw.expect_get_base_path_mappings()
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_| Ok(vec![BasePathInfo { base_path: ROOT_BASE_PATH.into(), rest_api_id: "abc123".into(), stage: "live".into() }]));
+        gw.expect_delete_base_path_mapping().withf(|d, b| d == DOMAIN && b == ROOT_BASE_PATH).times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
+        gw.expect_delete_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        gw.expect_get_rest_api().times(1).in_sequence(&mut s).returning(|_| Ok(api_info()));
+        gw.expect_delete_rest_api().withf(|a| a == "abc123").times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        lambda
+            .expect_remove_permission()
+            .withf(|f, sid| f == "api-primary-t" && sid == "apigateway-abc123")
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _| Ok(()));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
+            &c,
+            &outputs(true),
+            &[("rest-api", "abc123"), ("domain", DOMAIN), ("permission", "api-primary-t#apigateway-abc123")],
+        ));
+        c.destroy(&ctx).await.expect("destroy");
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_treats_not_found_as_success() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
+        gw.expect_delete_domain_name().returning(|_| Err(nf("NotFoundException")));
+        // Gone between the check and the delete: still success.
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_delete_rest_api().returning(|_| Err(nf("NotFoundException")));
+        lambda.expect_remove_permission().returning(|_, _| Err(nf("ResourceNotFoundException")));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
+            &c,
+            &outputs(true),
+            &[("rest-api", "abc123"), ("permission", "api-primary-t#apigateway-abc123")],
+        ));
+        c.destroy(&ctx).await.expect("destroy");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn second_destroy_makes_no_delete_call() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
+        gw.expect_delete_domain_name().returning(|_| Err(nf("NotFoundException")));
+        gw.expect_get_rest_api().returning(|_| Err(nf("NotFoundException")));
+        lambda.expect_remove_permission().returning(|_, _| Err(nf("ResourceNotFoundException")));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
+            &c,
+            &outputs(true),
+            &[("rest-api", "abc123"), ("permission", "api-primary-t#apigateway-abc123")],
+        ));
+        c.destroy(&ctx).await.expect("destroy");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_many_requests_is_retried() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        gw.expect_list_rest_apis().returning(|| Ok(vec![]));
+        let mut s = Sequence::new();
+        gw.expect_create_rest_api()
+            .times(3)
+            .in_sequence(&mut s)
+            .returning(|_, _, _| Err(AwsError::new("TooManyRequestsException", "Too Many Requests", Some(429))));
+        gw.expect_create_rest_api().times(1).in_sequence(&mut s).returning(|_, _, _| Ok(api_info()));
+        gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
+        gw.expect_get_method().returning(|_, _, m| Ok(method(m)));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
+        lambda.expect_get_policy().returning(|_| Ok(None));
+        lambda.expect_add_permission().returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "statement exists")));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        c.apply(&ctx(false)).await.expect("apply after rate limiting");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_name_resource_and_region() {
+        let mut gw = MockApiGatewayApi::new();
+        gw.expect_list_rest_apis().returning(|| Ok(vec![]));
+        gw.expect_create_rest_api().returning(|_, _, _| Err(AwsError::other("BadRequestException", "nope")));
+        let c = ApiComponent::new(&config(false), Placement::Secondary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()));
+        let ctx = Ctx::standalone("api-secondary", "us-east-2").with_input("functions-secondary", &functions("us-east-2"));
+        let msg = c.apply(&ctx).await.unwrap_err().to_string();
+        assert!(msg.contains("api-secondary-t") && msg.contains("us-east-2") && msg.contains("BadRequestException"), "{msg}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reports_a_missing_domain_as_drift() {
+        let mut gw = MockApiGatewayApi::new();
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
+        gw.expect_get_domain_name().returning(|_| Err(nf("NotFoundException")));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()));
+        let d = c.read(&Ctx::standalone("api-primary", "us-east-1").with_prior(prior(&c, &outputs(true), &[]))).await.expect("read");
+        assert!(matches!(d, Drift::Drifted { .. }), "{d:?}");
+    }
+}

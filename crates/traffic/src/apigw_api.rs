@@ -1,0 +1,356 @@
+//! The API Gateway (REST, v1) client trait, its aws-sdk implementation, and the value types
+//! it speaks.
+
+use aws_sdk_apigateway as apigw;
+use serde::{Deserialize, Serialize};
+use tandem_core::AwsError;
+
+/// A REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestApiInfo {
+    pub id: String,
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A resource (path) of a REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceInfo {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub path: String,
+    pub path_part: Option<String>,
+}
+
+/// A method with its integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodInfo {
+    pub http_method: String,
+    pub authorization_type: String,
+    /// (type, integration HTTP method, uri) of the integration, if any.
+    pub integration: Option<IntegrationInfo>,
+}
+
+/// An integration of a method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationInfo {
+    pub integration_type: String,
+    pub http_method: String,
+    pub uri: String,
+}
+
+/// A custom domain name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    pub domain_name: String,
+    pub regional_domain_name: String,
+    pub regional_hosted_zone_id: String,
+    pub regional_certificate_arn: String,
+}
+
+/// A base path mapping of a custom domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasePathInfo {
+    /// `(none)` for the root mapping.
+    pub base_path: String,
+    pub rest_api_id: String,
+    pub stage: String,
+}
+
+/// API Gateway calls used by the API component.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ApiGatewayApi: Send + Sync {
+    /// CreateRestApi with a REGIONAL endpoint.
+    async fn create_rest_api(&self, name: &str, description: &str, tags: Vec<(String, String)>) -> Result<RestApiInfo, AwsError>;
+    async fn get_rest_api(&self, id: &str) -> Result<RestApiInfo, AwsError>;
+    /// All REST APIs of the region (every page).
+    async fn list_rest_apis(&self) -> Result<Vec<RestApiInfo>, AwsError>;
+    async fn delete_rest_api(&self, id: &str) -> Result<(), AwsError>;
+
+    /// All resources of an API (every page).
+    async fn get_resources(&self, api_id: &str) -> Result<Vec<ResourceInfo>, AwsError>;
+    async fn create_resource(&self, api_id: &str, parent_id: &str, path_part: &str) -> Result<ResourceInfo, AwsError>;
+    async fn get_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<MethodInfo, AwsError>;
+    /// PutMethod with authorization NONE.
+    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError>;
+    /// PutIntegration AWS_PROXY, integration method POST, to `uri`.
+    async fn put_integration(&self, api_id: &str, resource_id: &str, http_method: &str, uri: &str) -> Result<(), AwsError>;
+    /// CreateDeployment to `stage` (creating the stage); returns the deployment id.
+    async fn create_deployment(&self, api_id: &str, stage: &str, description: &str) -> Result<String, AwsError>;
+    /// The deployment id of a stage.
+    async fn get_stage(&self, api_id: &str, stage: &str) -> Result<Option<String>, AwsError>;
+
+    async fn get_domain_name(&self, domain: &str) -> Result<DomainInfo, AwsError>;
+    /// CreateDomainName REGIONAL, TLS_1_2, with a regional ACM certificate.
+    async fn create_domain_name(&self, domain: &str, certificate_arn: &str, tags: Vec<(String, String)>) -> Result<DomainInfo, AwsError>;
+    async fn update_domain_certificate(&self, domain: &str, certificate_arn: &str) -> Result<DomainInfo, AwsError>;
+    async fn delete_domain_name(&self, domain: &str) -> Result<(), AwsError>;
+    async fn get_base_path_mappings(&self, domain: &str) -> Result<Vec<BasePathInfo>, AwsError>;
+    /// CreateBasePathMapping at the root of the domain.
+    async fn create_base_path_mapping(&self, domain: &str, api_id: &str, stage: &str) -> Result<(), AwsError>;
+    async fn delete_base_path_mapping(&self, domain: &str, base_path: &str) -> Result<(), AwsError>;
+}
+
+/// The real client of one region.
+pub struct ApiGatewayClient(pub apigw::Client);
+
+fn regional() -> apigw::types::EndpointConfiguration {
+    apigw::types::EndpointConfiguration::builder().types(apigw::types::EndpointType::Regional).build()
+}
+
+fn tags_of(t: Option<&std::collections::HashMap<String, String>>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn resource_of(r: &apigw::types::Resource) -> ResourceInfo {
+    ResourceInfo {
+        id: r.id().unwrap_or_default().to_string(),
+        parent_id: r.parent_id().map(str::to_string),
+        path: r.path().unwrap_or_default().to_string(),
+        path_part: r.path_part().map(str::to_string),
+    }
+}
+
+macro_rules! domain_of {
+    ($o:expr) => {
+        DomainInfo {
+            domain_name: $o.domain_name().unwrap_or_default().to_string(),
+            regional_domain_name: $o.regional_domain_name().unwrap_or_default().to_string(),
+            regional_hosted_zone_id: $o.regional_hosted_zone_id().unwrap_or_default().to_string(),
+            regional_certificate_arn: $o.regional_certificate_arn().unwrap_or_default().to_string(),
+        }
+    };
+}
+
+#[async_trait::async_trait]
+impl ApiGatewayApi for ApiGatewayClient {
+    async fn create_rest_api(&self, name: &str, description: &str, tags: Vec<(String, String)>) -> Result<RestApiInfo, AwsError> {
+        let mut req = self.0.create_rest_api().name(name).description(description).endpoint_configuration(regional());
+        for (k, v) in tags {
+            req = req.tags(k, v);
+        }
+        let o = req.send().await.map_err(AwsError::from_sdk)?;
+        Ok(RestApiInfo { id: o.id().unwrap_or_default().to_string(), name: o.name().unwrap_or_default().to_string(), tags: tags_of(o.tags()) })
+    }
+
+    async fn get_rest_api(&self, id: &str) -> Result<RestApiInfo, AwsError> {
+        let o = self.0.get_rest_api().rest_api_id(id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(RestApiInfo { id: o.id().unwrap_or_default().to_string(), name: o.name().unwrap_or_default().to_string(), tags: tags_of(o.tags()) })
+    }
+
+    async fn list_rest_apis(&self) -> Result<Vec<RestApiInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let o = self.0.get_rest_apis().limit(500).set_position(position.take()).send().await.map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().map(|a| RestApiInfo {
+                id: a.id().unwrap_or_default().to_string(),
+                name: a.name().unwrap_or_default().to_string(),
+                tags: tags_of(a.tags()),
+            }));
+            match o.position() {
+                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn delete_rest_api(&self, id: &str) -> Result<(), AwsError> {
+        self.0.delete_rest_api().rest_api_id(id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn get_resources(&self, api_id: &str) -> Result<Vec<ResourceInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let o = self
+                .0
+                .get_resources()
+                .rest_api_id(api_id)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().map(resource_of));
+            match o.position() {
+                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn create_resource(&self, api_id: &str, parent_id: &str, path_part: &str) -> Result<ResourceInfo, AwsError> {
+        let o = self
+            .0
+            .create_resource()
+            .rest_api_id(api_id)
+            .parent_id(parent_id)
+            .path_part(path_part)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(ResourceInfo {
+            id: o.id().unwrap_or_default().to_string(),
+            parent_id: o.parent_id().map(str::to_string),
+            path: o.path().unwrap_or_default().to_string(),
+            path_part: o.path_part().map(str::to_string),
+        })
+    }
+
+    async fn get_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<MethodInfo, AwsError> {
+        let o = self
+            .0
+            .get_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method(http_method)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(MethodInfo {
+            http_method: o.http_method().unwrap_or(http_method).to_string(),
+            authorization_type: o.authorization_type().unwrap_or_default().to_string(),
+            integration: o.method_integration().map(|i| IntegrationInfo {
+                integration_type: i.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                http_method: i.http_method().unwrap_or_default().to_string(),
+                uri: i.uri().unwrap_or_default().to_string(),
+            }),
+        })
+    }
+
+    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError> {
+        self.0
+            .put_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method(http_method)
+            .authorization_type("NONE")
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn put_integration(&self, api_id: &str, resource_id: &str, http_method: &str, uri: &str) -> Result<(), AwsError> {
+        self.0
+            .put_integration()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method(http_method)
+            .r#type(apigw::types::IntegrationType::AwsProxy)
+            .integration_http_method("POST")
+            .uri(uri)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn create_deployment(&self, api_id: &str, stage: &str, description: &str) -> Result<String, AwsError> {
+        let o = self
+            .0
+            .create_deployment()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .description(description)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(o.id().unwrap_or_default().to_string())
+    }
+
+    async fn get_stage(&self, api_id: &str, stage: &str) -> Result<Option<String>, AwsError> {
+        let o = self.0.get_stage().rest_api_id(api_id).stage_name(stage).send().await.map_err(AwsError::from_sdk)?;
+        Ok(o.deployment_id().map(str::to_string))
+    }
+
+    async fn get_domain_name(&self, domain: &str) -> Result<DomainInfo, AwsError> {
+        let o = self.0.get_domain_name().domain_name(domain).send().await.map_err(AwsError::from_sdk)?;
+        Ok(domain_of!(o))
+    }
+
+    async fn create_domain_name(&self, domain: &str, certificate_arn: &str, tags: Vec<(String, String)>) -> Result<DomainInfo, AwsError> {
+        let mut req = self
+            .0
+            .create_domain_name()
+            .domain_name(domain)
+            .regional_certificate_arn(certificate_arn)
+            .endpoint_configuration(regional())
+            .security_policy(apigw::types::SecurityPolicy::Tls12);
+        for (k, v) in tags {
+            req = req.tags(k, v);
+        }
+        let o = req.send().await.map_err(AwsError::from_sdk)?;
+        Ok(domain_of!(o))
+    }
+
+    async fn update_domain_certificate(&self, domain: &str, certificate_arn: &str) -> Result<DomainInfo, AwsError> {
+        let o = self
+            .0
+            .update_domain_name()
+            .domain_name(domain)
+            .patch_operations(
+                apigw::types::PatchOperation::builder()
+                    .op(apigw::types::Op::Replace)
+                    .path("/regionalCertificateArn")
+                    .value(certificate_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(domain_of!(o))
+    }
+
+    async fn delete_domain_name(&self, domain: &str) -> Result<(), AwsError> {
+        self.0.delete_domain_name().domain_name(domain).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn get_base_path_mappings(&self, domain: &str) -> Result<Vec<BasePathInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let o = self
+                .0
+                .get_base_path_mappings()
+                .domain_name(domain)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().map(|m| BasePathInfo {
+                base_path: m.base_path().unwrap_or("(none)").to_string(),
+                rest_api_id: m.rest_api_id().unwrap_or_default().to_string(),
+                stage: m.stage().unwrap_or_default().to_string(),
+            }));
+            match o.position() {
+                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn create_base_path_mapping(&self, domain: &str, api_id: &str, stage: &str) -> Result<(), AwsError> {
+        self.0
+            .create_base_path_mapping()
+            .domain_name(domain)
+            .rest_api_id(api_id)
+            .stage(stage)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_base_path_mapping(&self, domain: &str, base_path: &str) -> Result<(), AwsError> {
+        self.0.delete_base_path_mapping().domain_name(domain).base_path(base_path).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! The `dns-failover` component: Route 53 PRIMARY/SECONDARY failover records.
+//!
+//! Wanted only when `dns.hosted_zone_id` is set. Two alias records named
+//! `dns.record_name` (SetIdentifier `primary` / `secondary`) point at the regional custom
+//! domains of the REST APIs (`api-{role}` → `regional_domain_name`,
+//! `regional_hosted_zone_id`), each tied to its region's API health check
+//! (`health-{role}` → `api_check_id`). Route 53 answers with the primary while its check is
+//! healthy and with the secondary otherwise. Changes are UPSERTs, then the change is polled
+//! until INSYNC. Destroy deletes exactly the records found (a record already gone is
+//! success); records go before the health checks because they depend on them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_core::aws::{poll_until, retry, Poll, ROUTE53_REGION};
+use tandem_core::contracts::{ids, ApiOutputs, FailoverOutputs, HealthOutputs};
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tracing::Instrument;
+
+use crate::route53_api::{dns_eq, AliasTarget, RecordSet, Route53Api, DELETE, INSYNC, UPSERT};
+
+/// Bound of the wait for a change to reach INSYNC.
+pub const INSYNC_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+const ROLES: [(Placement, &str, &str); 2] = [(Placement::Primary, "primary", "PRIMARY"), (Placement::Secondary, "secondary", "SECONDARY")];
+
+/// Waits until a Route 53 change is INSYNC.
+pub async fn wait_insync(client: &dyn Route53Api, resource: &str, change_id: &str) -> Result<(), ComponentError> {
+    if change_id.is_empty() {
+        return Ok(());
+    }
+    poll_until(resource, ROUTE53_REGION, "Route 53 change INSYNC", INSYNC_TIMEOUT, || async {
+        let status = client.get_change_status(change_id).await?;
+        Ok(if status == INSYNC { Poll::Ready(()) } else { Poll::Pending(status) })
+    })
+    .await
+}
+
+/// True for the InvalidChangeBatch Route 53 returns when deleting a record that is gone.
+pub fn is_record_gone(e: &AwsError) -> bool {
+    e.is_not_found() || (e.code == "InvalidChangeBatch" && e.message.to_ascii_lowercase().contains("not found"))
+}
+
+/// The failover records.
+pub struct FailoverComponent {
+    hosted_zone_id: Option<String>,
+    record_name: Option<String>,
+    client: Arc<dyn Route53Api>,
+}
+
+impl FailoverComponent {
+    pub fn new(cfg: &Config, client: Arc<dyn Route53Api>) -> Self {
+        Self { hosted_zone_id: cfg.dns.hosted_zone_id.clone(), record_name: cfg.dns.record_name.clone(), client }
+    }
+
+    fn resource_name(&self) -> String {
+        format!("failover records {}", self.record_name.as_deref().unwrap_or("(unset)"))
+    }
+
+    fn wanted_records(&self, ctx: &Ctx, record_name: &str) -> Result<Vec<RecordSet>, ComponentError> {
+        let mut out = Vec::new();
+        for (role, set_id, failover) in ROLES {
+            let api: ApiOutputs = ctx.input(&ids::api(role))?;
+            let health: HealthOutputs = ctx.input(&ids::health(role))?;
+            let (Some(target), Some(zone)) = (api.regional_domain_name.clone(), api.regional_hosted_zone_id.clone()) else {
+                return Err(ComponentError::invalid(
+                    self.resource_name(),
+                    ROUTE53_REGION,
+                    format!("{} has no custom domain to alias: set api.{set_id}_domain", ids::api(role)),
+                ));
+            };
+            out.push(RecordSet {
+                name: record_name.to_string(),
+                record_type: "A".into(),
+                set_identifier: Some(set_id.to_string()),
+                failover: Some(failover.to_string()),
+                health_check_id: Some(health.api_check_id.clone()),
+                alias: Some(AliasTarget { hosted_zone_id: zone, dns_name: target, evaluate_target_health: false }),
+                ttl: None,
+                values: vec![],
+            });
+        }
+        Ok(out)
+    }
+
+    fn zone_and_name(&self, ctx: &Ctx) -> Option<(String, String)> {
+        if let Some(p) = ctx.prior_outputs::<FailoverOutputs>() {
+            return Some((p.hosted_zone_id, p.record_name));
+        }
+        match (&self.hosted_zone_id, &self.record_name) {
+            (Some(z), Some(n)) => Some((z.clone(), n.clone())),
+            _ => None,
+        }
+    }
+
+    async fn apply_inner(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let name = self.resource_name();
+        let (Some(zone), Some(record_name)) = (self.hosted_zone_id.clone(), self.record_name.clone()) else {
+            return Err(ComponentError::invalid(name, ROUTE53_REGION, "dns.hosted_zone_id and dns.record_name must both be set"));
+        };
+        let wanted = self.wanted_records(ctx, &record_name)?;
+        let existing = retry(|| self.client.list_record_sets_named(&zone, &record_name)).await.at(&name, ROUTE53_REGION)?;
+        let mut changes = Vec::new();
+        for want in &wanted {
+            let have = existing.iter().find(|r| r.set_identifier == want.set_identifier && r.record_type == want.record_type);
+            if !have.is_some_and(|h| same_record(h, want)) {
+                changes.push((UPSERT.to_string(), want.clone()));
+            }
+        }
+        if !changes.is_empty() {
+            let keys: Vec<String> = changes.iter().map(|(_, r)| format!("record:{}", r.set_identifier.as_deref().unwrap_or_default())).collect();
+            for k in &keys {
+                ctx.pending(k, "upsert").await?;
+            }
+            let change_id = retry(|| self.client.change_record_sets(&zone, changes.clone())).await.at(&name, ROUTE53_REGION)?;
+            for (k, (_, r)) in keys.iter().zip(&changes) {
+                ctx.done(k, &format!("{record_name}|{}", r.set_identifier.as_deref().unwrap_or_default())).await?;
+            }
+            tracing::info!(record = %record_name, count = changes.len(), "failover records upserted");
+            wait_insync(self.client.as_ref(), &name, &change_id).await?;
+        }
+        Ok(to_outputs(&FailoverOutputs { hosted_zone_id: zone, record_name }))
+    }
+
+    async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let Some((zone, record_name)) = self.zone_and_name(ctx) else {
+            return Ok(());
+        };
+        let name = format!("failover records {record_name}");
+        let existing = match retry(|| self.client.list_record_sets_named(&zone, &record_name)).await {
+            // The zone itself is gone: so are its records.
+            Err(e) if e.is_not_found() => Vec::new(),
+            other => other.at(&name, ROUTE53_REGION)?,
+        };
+        let ours: Vec<(String, RecordSet)> = existing
+            .into_iter()
+            .filter(|r| r.failover.is_some() && ROLES.iter().any(|(_, s, _)| r.set_identifier.as_deref() == Some(*s)))
+            .map(|r| (DELETE.to_string(), r))
+            .collect();
+        if !ours.is_empty() {
+            for (_, s, _) in ROLES {
+                ctx.pending(&format!("record:{s}"), "delete").await?;
+            }
+            match retry(|| self.client.change_record_sets(&zone, ours.clone())).await {
+                Ok(change_id) => wait_insync(self.client.as_ref(), &name, &change_id).await?,
+                Err(e) if is_record_gone(&e) => {}
+                Err(e) => return Err(e).at(&name, ROUTE53_REGION),
+            }
+            tracing::info!(record = %record_name, "failover records deleted");
+        }
+        for (_, s, _) in ROLES {
+            ctx.removed(&format!("record:{s}")).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let Some((zone, record_name)) = self.zone_and_name(ctx) else {
+            return Ok(Drift::Missing { details: vec!["no hosted zone configured".into()] });
+        };
+        let name = format!("failover records {record_name}");
+        let existing = match retry(|| self.client.list_record_sets_named(&zone, &record_name)).await {
+            Err(e) if e.is_not_found() => return Ok(Drift::Missing { details: vec![format!("hosted zone {zone} is gone")] }),
+            other => other.at(&name, ROUTE53_REGION)?,
+        };
+        let missing: Vec<String> = ROLES
+            .iter()
+            .filter(|(_, s, f)| !existing.iter().any(|r| r.set_identifier.as_deref() == Some(*s) && r.failover.as_deref() == Some(*f)))
+            .map(|(_, s, _)| format!("{record_name} ({s}) is gone"))
+            .collect();
+        Ok(match missing.len() {
+            0 => Drift::InSync,
+            2 => Drift::Missing { details: missing },
+            _ => Drift::Drifted { details: missing },
+        })
+    }
+}
+
+fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
+    let alias_eq = match (&have.alias, &want.alias) {
+        (Some(a), Some(b)) => {
+            a.hosted_zone_id == b.hosted_zone_id && dns_eq(&a.dns_name, &b.dns_name) && a.evaluate_target_health == b.evaluate_target_health
+        }
+        (None, None) => true,
+        _ => false,
+    };
+    alias_eq && dns_eq(&have.name, &want.name) && have.failover == want.failover && have.health_check_id == want.health_check_id
+}
+
+#[async_trait::async_trait]
+impl Component for FailoverComponent {
+    fn id(&self) -> &str {
+        ids::DNS_FAILOVER
+    }
+    fn kind(&self) -> &'static str {
+        "dns-failover"
+    }
+    fn placement(&self) -> Placement {
+        Placement::Global
+    }
+    fn region(&self) -> &str {
+        ROUTE53_REGION
+    }
+    fn dependencies(&self) -> Vec<String> {
+        vec![ids::api(Placement::Primary), ids::api(Placement::Secondary), ids::health(Placement::Primary), ids::health(Placement::Secondary)]
+    }
+    fn outputs(&self) -> Vec<&'static str> {
+        vec!["hosted_zone_id", "record_name"]
+    }
+    fn expected_duration(&self) -> Duration {
+        // UPSERT then INSYNC, typically under a minute.
+        Duration::from_secs(60)
+    }
+    fn desired(&self) -> Desired {
+        Desired::new(
+            json!({ "hosted_zone_id": self.hosted_zone_id, "record_name": self.record_name }),
+            json!({ "type": "A", "alias": true, "set_identifiers": ["primary", "secondary"] }),
+        )
+    }
+    fn wanted(&self) -> bool {
+        self.hosted_zone_id.is_some()
+    }
+    async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        let span = tracing::info_span!("apply", component = ids::DNS_FAILOVER, region = ROUTE53_REGION);
+        self.apply_inner(ctx).instrument(span).await
+    }
+    async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let span = tracing::info_span!("destroy", component = ids::DNS_FAILOVER, region = ROUTE53_REGION);
+        self.destroy_inner(ctx).instrument(span).await
+    }
+    async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
+        let span = tracing::info_span!("read", component = ids::DNS_FAILOVER, region = ROUTE53_REGION);
+        self.read_inner(ctx).instrument(span).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route53_api::MockRoute53Api;
+    use crate::test_support::{api, cfg, prior};
+    use mockall::Sequence;
+
+    fn config() -> Config {
+        let mut c = cfg();
+        c.dns.hosted_zone_id = Some("ZONE1".into());
+        c.dns.record_name = Some("api.example.com".into());
+        c
+    }
+
+    fn health(id: &str) -> HealthOutputs {
+        HealthOutputs {
+            api_check_id: format!("hc-api-{id}"),
+            api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{id}"),
+            nlb_check_id: format!("hc-nlb-{id}"),
+            nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{id}"),
+        }
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_input("api-primary", &api("us-east-1", "p1", true))
+            .with_input("api-secondary", &api("us-east-2", "s1", true))
+            .with_input("health-primary", &health("p"))
+            .with_input("health-secondary", &health("s"))
+    }
+
+    fn record(set: &str, failover: &str, target: &str, zone: &str, check: &str) -> RecordSet {
+        RecordSet {
+            name: "api.example.com.".into(),
+            record_type: "A".into(),
+            set_identifier: Some(set.into()),
+            failover: Some(failover.into()),
+            health_check_id: Some(check.into()),
+            alias: Some(AliasTarget { hosted_zone_id: zone.into(), dns_name: format!("{target}."), evaluate_target_health: false }),
+            ttl: None,
+            values: vec![],
+        }
+    }
+
+    fn existing() -> Vec<RecordSet> {
+        vec![
+            record("primary", "PRIMARY", "d-p1.execute-api.us-east-1.amazonaws.com", "Zp1", "hc-api-p"),
+            record("secondary", "SECONDARY", "d-s1.execute-api.us-east-2.amazonaws.com", "Zs1", "hc-api-s"),
+        ]
+    }
+
+    fn outputs() -> FailoverOutputs {
+        FailoverOutputs { hosted_zone_id: "ZONE1".into(), record_name: "api.example.com".into() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn upserts_primary_and_secondary_then_waits_insync() {
+        let mut m = MockRoute53Api::new();
+        let mut s = Sequence::new();
+        m.expect_list_record_sets_named().withf(|z, n| z == "ZONE1" && n == "api.example.com").times(1).in_sequence(&mut s).returning(|_, _| Ok(vec![]));
+        m.expect_change_record_sets()
+            .withf(|z, changes| {
+                z == "ZONE1"
+                    && changes.len() == 2
+                    && changes.iter().all(|(a, _)| a == UPSERT)
+                    && same_record(&changes[0].1, &existing()[0])
+                    && same_record(&changes[1].1, &existing()[1])
+            })
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _| Ok("/change/C1".into()));
+        m.expect_get_change_status().times(1).in_sequence(&mut s).returning(|_| Ok("PENDING".into()));
+        m.expect_get_change_status().times(1).in_sequence(&mut s).returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        assert!(c.wanted());
+        let out = c.apply(&ctx()).await.expect("apply");
+        assert_eq!(out, to_outputs(&outputs()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_over_existing_records_makes_no_change() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| Ok(existing()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.apply(&ctx().with_prior(prior(&c, &outputs(), &[]))).await.expect("apply");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_changed_record_is_upserted() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| {
+            let mut e = existing();
+            e[1].health_check_id = Some("hc-old".into());
+            Ok(e)
+        });
+        m.expect_change_record_sets()
+            .withf(|_, ch| ch.len() == 1 && ch[0].1.set_identifier.as_deref() == Some("secondary"))
+            .times(1)
+            .returning(|_, _| Ok("C2".into()));
+        m.expect_get_change_status().returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.apply(&ctx()).await.expect("apply");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_deletes_exactly_the_two_records() {
+        let mut m = MockRoute53Api::new();
+        let mut s = Sequence::new();
+        m.expect_list_record_sets_named().times(1).in_sequence(&mut s).returning(|_, _| {
+            let mut e = existing();
+            e.push(RecordSet::cname("api.example.com", "unrelated", 60));
+            Ok(e)
+        });
+        m.expect_change_record_sets()
+            .withf(|_, ch| ch.len() == 2 && ch.iter().all(|(a, r)| a == DELETE && r.failover.is_some()))
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _| Ok("C3".into()));
+        m.expect_get_change_status().times(1).in_sequence(&mut s).returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.destroy(&Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION).with_prior(prior(&c, &outputs(), &[]))).await.expect("destroy");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_of_gone_records_is_a_no_op() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().times(1).returning(|_, _| Ok(existing()));
+        m.expect_change_record_sets().times(1).returning(|_, _| {
+            Err(AwsError::other("InvalidChangeBatch", "Tried to delete resource record set [name='api.example.com.', type='A'] but it was not found"))
+        });
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.destroy(&Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION).with_prior(prior(&c, &outputs(), &[]))).await.expect("destroy");
+
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().times(1).returning(|_, _| Ok(vec![]));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.destroy(&Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION).with_prior(prior(&c, &outputs(), &[]))).await.expect("second destroy");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_change_is_retried_and_errors_name_record_and_region() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| Ok(vec![]));
+        let mut s = Sequence::new();
+        m.expect_change_record_sets().times(1).in_sequence(&mut s).returning(|_, _| Err(AwsError::new("PriorRequestNotComplete", "busy", Some(400))));
+        m.expect_change_record_sets().times(1).in_sequence(&mut s).returning(|_, _| Err(AwsError::other("InvalidChangeBatch", "alias target invalid")));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        let msg = c.apply(&ctx()).await.unwrap_err().to_string();
+        assert!(msg.contains("api.example.com") && msg.contains("us-east-1") && msg.contains("alias target invalid"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn not_wanted_without_zone_and_needs_custom_domains() {
+        let c = FailoverComponent::new(&cfg(), Arc::new(MockRoute53Api::new()));
+        assert!(!c.wanted());
+        let c = FailoverComponent::new(&config(), Arc::new(MockRoute53Api::new()));
+        let ctx = Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_input("api-primary", &api("us-east-1", "p1", false))
+            .with_input("api-secondary", &api("us-east-2", "s1", false))
+            .with_input("health-primary", &health("p"))
+            .with_input("health-secondary", &health("s"));
+        let e = c.apply(&ctx).await.unwrap_err();
+        assert!(matches!(e, ComponentError::Invalid { .. }) && e.to_string().contains("primary_domain"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn read_detects_a_missing_record() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| Ok(existing()[..1].to_vec()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        let d = c.read(&Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION).with_prior(prior(&c, &outputs(), &[]))).await.expect("read");
+        assert!(matches!(d, Drift::Drifted { .. }), "{d:?}");
+    }
+}

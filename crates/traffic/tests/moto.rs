@@ -1,0 +1,331 @@
+//! The traffic components against the local AWS emulator (moto 5.2): API Gateway in both
+//! regions (with real Lambda functions for the permissions), ACM certificates validated
+//! through a hosted zone, Route 53 health checks and failover records, and the accelerator
+//! over the built-in fake (moto has no Global Accelerator). Apply, check with the real
+//! aws-sdk clients, apply again (nothing changes), destroy, check gone, destroy again.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use tandem_core::aws::AwsContext;
+use tandem_core::contracts::{
+    AcceleratorOutputs, ApiOutputs, CertificateOutputs, FailoverOutputs, FunctionsOutputs, HealthOutputs, LoadBalancerOutputs,
+};
+use tandem_core::state::ComponentState;
+use tandem_core::{from_outputs, Component, Config, Ctx, Drift, Outputs};
+
+const PRIMARY: &str = "us-east-1";
+const SECONDARY: &str = "us-east-2";
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("tr{:x}{:x}", std::process::id() % 4096, nanos % 65536)
+}
+
+fn bootstrap_zip() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("bootstrap", zip::write::SimpleFileOptions::default()).expect("zip entry");
+    w.write_all(b"#!/bin/sh\necho ok\n").expect("zip write");
+    w.finish().expect("zip finish").into_inner()
+}
+
+/// Creates a minimal Lambda function (and its role) so AddPermission has a target.
+async fn create_function(aws: &AwsContext, region: &str, name: &str, role_arn: &str) -> FunctionsOutputs {
+    let lambda = aws_sdk_lambda::Client::new(&aws.config(region));
+    let f = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role_arn)
+        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(bootstrap_zip())).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create function {name} in {region}: {e:?}"));
+    let arn = f.function_arn().expect("function arn").to_string();
+    FunctionsOutputs {
+        api_function_name: name.to_string(),
+        api_function_arn: arn.clone(),
+        processor_function_name: name.to_string(),
+        processor_function_arn: arn.clone(),
+        replicator_function_name: name.to_string(),
+        replicator_function_arn: arn,
+        code_sha256: f.code_sha256().unwrap_or_default().to_string(),
+    }
+}
+
+fn fake_lb(region: &str, s: &str) -> LoadBalancerOutputs {
+    LoadBalancerOutputs {
+        nlb_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/nlb-{s}/0123456789abcdef"),
+        nlb_dns_name: format!("nlb-{s}-0123456789.elb.{region}.amazonaws.com"),
+        nlb_zone_id: "Z26RNL4JYFTOTI".into(),
+        nlb_target_group_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/tg-{s}/1"),
+        alb_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/alb-{s}/1"),
+        alb_dns_name: format!("alb-{s}.{region}.elb.amazonaws.com"),
+        alb_target_group_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/tgl-{s}/1"),
+    }
+}
+
+/// A little engine: the recorded state and outputs of every component, by id.
+#[derive(Default)]
+struct Run {
+    state: BTreeMap<String, ComponentState>,
+    external: BTreeMap<String, Outputs>,
+}
+
+impl Run {
+    fn ctx(&self, c: &dyn Component) -> Ctx {
+        let mut ctx = Ctx::standalone(c.id(), c.region());
+        for dep in c.dependencies() {
+            let outputs = self
+                .state
+                .get(&dep)
+                .map(|s| s.outputs.clone())
+                .or_else(|| self.external.get(&dep).cloned())
+                .unwrap_or_else(|| panic!("{} needs {dep}", c.id()));
+            ctx = ctx.with_input(&dep, &outputs);
+        }
+        if let Some(p) = self.state.get(c.id()) {
+            ctx = ctx.with_prior(p.clone());
+        }
+        ctx
+    }
+
+    async fn apply(&mut self, c: &dyn Component) -> Outputs {
+        let ctx = self.ctx(c);
+        let out = c.apply(&ctx).await.unwrap_or_else(|e| panic!("apply {}: {e}", c.id()));
+        for k in c.outputs() {
+            assert!(out.contains_key(k), "{} declares output {k}", c.id());
+        }
+        let mut st = self.state.remove(c.id()).unwrap_or_else(|| ComponentState::new(c.kind(), c.placement(), c.region()));
+        st = st.with_outputs(out.clone());
+        st.resources.extend(ctx.journal_entries().await);
+        st.simulated = c.simulated();
+        self.state.insert(c.id().to_string(), st);
+        out
+    }
+
+    async fn destroy(&mut self, c: &dyn Component) {
+        let mut ctx = Ctx::standalone(c.id(), c.region());
+        if let Some(p) = self.state.get(c.id()) {
+            ctx = ctx.with_prior(p.clone());
+        }
+        c.destroy(&ctx).await.unwrap_or_else(|e| panic!("destroy {}: {e}", c.id()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn traffic_stack_on_moto() {
+    std::env::set_var("TANDEM_POLL_INTERVAL_MS", "50");
+    let aws = tandem_core::testing::moto_context().await;
+    let s = unique_suffix();
+    let state_dir = std::env::temp_dir().join(format!("tandem-traffic-moto-{s}"));
+
+    // A hosted zone for certificate validation and failover records.
+    let zone_name = format!("{s}.tandem-test.example");
+    let r53 = aws_sdk_route53::Client::new(&aws.config(PRIMARY));
+    let zone = r53
+        .create_hosted_zone()
+        .name(&zone_name)
+        .caller_reference(format!("zone-{s}"))
+        .send()
+        .await
+        .expect("create hosted zone");
+    let zone_id = zone.hosted_zone().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).expect("zone id");
+
+    // Lambda functions the APIs integrate with.
+    let iam = aws_sdk_iam::Client::new(&aws.config(PRIMARY));
+    let role = iam
+        .create_role()
+        .role_name(format!("lambda-{s}"))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("create role");
+    let role_arn = role.role().map(|r| r.arn().to_string()).expect("role arn");
+    let fn_primary = create_function(&aws, PRIMARY, &format!("api-primary-{s}"), &role_arn).await;
+    let fn_secondary = create_function(&aws, SECONDARY, &format!("api-secondary-{s}"), &role_arn).await;
+
+    let mut cfg = Config::example(&s);
+    cfg.api.primary_domain = Some(format!("primary.{zone_name}"));
+    cfg.api.secondary_domain = Some(format!("secondary.{zone_name}"));
+    cfg.dns.hosted_zone_id = Some(zone_id.clone());
+    cfg.dns.record_name = Some(format!("api.{zone_name}"));
+    cfg.simulate = vec!["globalaccelerator".into()];
+    cfg.state.dir = state_dir.clone();
+
+    let comps: Vec<Arc<dyn Component>> = tandem_traffic::components(&cfg, &aws);
+    let by_id: BTreeMap<String, Arc<dyn Component>> = comps.iter().map(|c| (c.id().to_string(), c.clone())).collect();
+    let order = [
+        "certificate-primary",
+        "certificate-secondary",
+        "api-primary",
+        "api-secondary",
+        "health-primary",
+        "health-secondary",
+        "dns-failover",
+        "accelerator",
+    ];
+    for id in order {
+        assert!(by_id[id].wanted(), "{id} is wanted with domains and a zone");
+    }
+    assert!(by_id["accelerator"].simulated());
+
+    let mut run = Run::default();
+    run.external.insert("functions-primary".into(), tandem_core::to_outputs(&fn_primary));
+    run.external.insert("functions-secondary".into(), tandem_core::to_outputs(&fn_secondary));
+    run.external.insert("loadbalancer-primary".into(), tandem_core::to_outputs(&fake_lb(PRIMARY, &s)));
+    run.external.insert("loadbalancer-secondary".into(), tandem_core::to_outputs(&fake_lb(SECONDARY, &s)));
+
+    // ---- apply ----
+    let mut first = BTreeMap::new();
+    for id in order {
+        first.insert(id, run.apply(by_id[id].as_ref()).await);
+    }
+
+    // Certificates: issued, validation CNAMEs in the zone.
+    for (id, region) in [("certificate-primary", PRIMARY), ("certificate-secondary", SECONDARY)] {
+        let out: CertificateOutputs = from_outputs(&first[id]).expect("certificate outputs");
+        assert_eq!(out.status, "ISSUED", "{id}");
+        let acm = aws_sdk_acm::Client::new(&aws.config(region));
+        let d = acm.describe_certificate().certificate_arn(&out.certificate_arn).send().await.expect("describe certificate");
+        assert_eq!(d.certificate().and_then(|c| c.status()).map(|x| x.as_str()), Some("ISSUED"));
+        let tags = acm.list_tags_for_certificate().certificate_arn(&out.certificate_arn).send().await.expect("cert tags");
+        assert!(tags.tags().iter().any(|t| t.key() == "tandem:stack" && t.value() == Some(s.as_str())), "{id} tagged");
+        assert!(!out.validation_records.is_empty(), "{id} has validation records");
+    }
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let cnames = records.resource_record_sets().iter().filter(|r| r.r#type().as_str() == "CNAME").count();
+    assert!(cnames >= 2, "validation CNAMEs created: {:?}", records.resource_record_sets());
+
+    // APIs: REST API, stage, routes, permission, custom domain and mapping.
+    for (id, region, fname) in [("api-primary", PRIMARY, &fn_primary.api_function_name), ("api-secondary", SECONDARY, &fn_secondary.api_function_name)] {
+        let out: ApiOutputs = from_outputs(&first[id]).expect("api outputs");
+        let gw = aws_sdk_apigateway::Client::new(&aws.config(region));
+        let api = gw.get_rest_api().rest_api_id(&out.rest_api_id).send().await.expect("get rest api");
+        assert_eq!(api.name(), Some(format!("{id}-{s}").as_str()));
+        assert_eq!(out.execute_api_host, format!("{}.execute-api.{region}.amazonaws.com", out.rest_api_id));
+        assert_eq!(out.health_path, "/live/health");
+        gw.get_stage().rest_api_id(&out.rest_api_id).stage_name("live").send().await.expect("stage live");
+        let res = gw.get_resources().rest_api_id(&out.rest_api_id).send().await.expect("resources");
+        let paths: Vec<&str> = res.items().iter().filter_map(|r| r.path()).collect();
+        assert!(paths.contains(&"/health") && paths.contains(&"/{proxy+}"), "{paths:?}");
+        let domain = out.custom_domain.clone().expect("custom domain");
+        let d = gw.get_domain_name().domain_name(&domain).send().await.expect("domain");
+        assert_eq!(d.regional_certificate_arn(), out.certificate_arn.as_deref());
+        let maps = gw.get_base_path_mappings().domain_name(&domain).send().await.expect("mappings");
+        assert!(maps.items().iter().any(|m| m.rest_api_id() == Some(out.rest_api_id.as_str())), "mapping to the API");
+        let lambda = aws_sdk_lambda::Client::new(&aws.config(region));
+        let policy = lambda.get_policy().function_name(fname).send().await.expect("policy");
+        assert!(policy.policy().unwrap_or_default().contains(&format!("apigateway-{}", out.rest_api_id)), "permission granted");
+    }
+
+    // Health checks: on the created API hosts and the NLB names, tagged.
+    let mut check_ids = Vec::new();
+    for (id, api_id, lb_region) in [("health-primary", "api-primary", PRIMARY), ("health-secondary", "api-secondary", SECONDARY)] {
+        let out: HealthOutputs = from_outputs(&first[id]).expect("health outputs");
+        let api: ApiOutputs = from_outputs(&first[api_id]).expect("api outputs");
+        let c = r53.get_health_check().health_check_id(&out.api_check_id).send().await.expect("api check");
+        let conf = c.health_check().and_then(|h| h.health_check_config()).expect("config");
+        assert_eq!(conf.fully_qualified_domain_name(), Some(api.execute_api_host.as_str()));
+        assert_eq!(conf.resource_path(), Some("/live/health"));
+        assert_eq!(conf.r#type().as_str(), "HTTPS");
+        assert_eq!(conf.request_interval(), Some(10));
+        assert_eq!(conf.failure_threshold(), Some(3));
+        let n = r53.get_health_check().health_check_id(&out.nlb_check_id).send().await.expect("nlb check");
+        let nconf = n.health_check().and_then(|h| h.health_check_config()).expect("config");
+        assert_eq!(nconf.fully_qualified_domain_name(), Some(fake_lb(lb_region, &s).nlb_dns_name.as_str()));
+        assert_eq!(nconf.r#type().as_str(), "TCP");
+        let tags = r53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+            .resource_id(&out.api_check_id)
+            .send()
+            .await
+            .expect("check tags");
+        assert!(tags.resource_tag_set().is_some_and(|t| t.tags().iter().any(|t| t.value() == Some(s.as_str()))), "{id} tagged");
+        assert_eq!(out.api_check_arn, format!("arn:aws:route53:::healthcheck/{}", out.api_check_id));
+        check_ids.push(out.api_check_id);
+        check_ids.push(out.nlb_check_id);
+    }
+
+    // Failover records.
+    let failover: FailoverOutputs = from_outputs(&first["dns-failover"]).expect("failover outputs");
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let fo: Vec<_> = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.name().trim_end_matches('.') == failover.record_name && r.failover().is_some())
+        .collect();
+    assert_eq!(fo.len(), 2, "PRIMARY and SECONDARY: {fo:?}");
+    assert!(fo.iter().all(|r| r.health_check_id().is_some_and(|h| check_ids.contains(&h.to_string()))));
+    assert!(fo.iter().all(|r| r.alias_target().is_some()));
+
+    // Accelerator (simulated).
+    let acc: AcceleratorOutputs = from_outputs(&first["accelerator"]).expect("accelerator outputs");
+    assert!(acc.simulated);
+    assert_eq!(acc.endpoint_group_arns.len(), 2);
+    assert!(acc.dns_name.ends_with(".awsglobalaccelerator.com"));
+
+    // ---- apply again: nothing changes ----
+    let apis_before = aws_sdk_apigateway::Client::new(&aws.config(PRIMARY)).get_rest_apis().send().await.expect("apis").items().len();
+    let checks_before = r53.list_health_checks().send().await.expect("checks").health_checks().len();
+    for id in order {
+        let out = run.apply(by_id[id].as_ref()).await;
+        assert_eq!(out, first[id], "{id}: second apply returns the same outputs");
+    }
+    let apis_after = aws_sdk_apigateway::Client::new(&aws.config(PRIMARY)).get_rest_apis().send().await.expect("apis").items().len();
+    assert_eq!(apis_before, apis_after, "no new REST API");
+    assert_eq!(checks_before, r53.list_health_checks().send().await.expect("checks").health_checks().len(), "no new health check");
+    for id in order {
+        let c = by_id[id].as_ref();
+        let drift = c.read(&run.ctx(c)).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
+        assert_eq!(drift, Drift::InSync, "{id}");
+    }
+
+    // ---- destroy (reverse order), twice ----
+    for _ in 0..2 {
+        for id in order.iter().rev() {
+            run.destroy(by_id[*id].as_ref()).await;
+        }
+    }
+
+    // Everything is gone.
+    for (id, region) in [("api-primary", PRIMARY), ("api-secondary", SECONDARY)] {
+        let out: ApiOutputs = from_outputs(&first[id]).expect("api outputs");
+        let gw = aws_sdk_apigateway::Client::new(&aws.config(region));
+        assert!(gw.get_rest_api().rest_api_id(&out.rest_api_id).send().await.is_err(), "{id} REST API deleted");
+        let domain = out.custom_domain.clone().expect("domain");
+        assert!(gw.get_domain_name().domain_name(&domain).send().await.is_err(), "{domain} deleted");
+        let fname = if region == PRIMARY { &fn_primary.api_function_name } else { &fn_secondary.api_function_name };
+        let lambda = aws_sdk_lambda::Client::new(&aws.config(region));
+        let policy = lambda.get_policy().function_name(fname).send().await.ok().and_then(|p| p.policy().map(str::to_string)).unwrap_or_default();
+        assert!(!policy.contains(&format!("apigateway-{}", out.rest_api_id)), "{id}: permission removed");
+    }
+    for (id, region) in [("certificate-primary", PRIMARY), ("certificate-secondary", SECONDARY)] {
+        let out: CertificateOutputs = from_outputs(&first[id]).expect("certificate outputs");
+        let acm = aws_sdk_acm::Client::new(&aws.config(region));
+        assert!(acm.describe_certificate().certificate_arn(&out.certificate_arn).send().await.is_err(), "{id} deleted");
+    }
+    let remaining = r53.list_health_checks().send().await.expect("checks");
+    for id in &check_ids {
+        assert!(!remaining.health_checks().iter().any(|h| h.id() == id), "health check {id} deleted");
+    }
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let left: Vec<String> = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| !matches!(r.r#type().as_str(), "NS" | "SOA"))
+        .map(|r| format!("{} {}", r.name(), r.r#type().as_str()))
+        .collect();
+    assert!(left.is_empty(), "records left in the zone: {left:?}");
+    let acc_component = by_id["accelerator"].as_ref();
+    let drift = acc_component.read(&run.ctx(acc_component)).await.expect("read accelerator");
+    assert!(matches!(drift, Drift::Missing { .. }), "accelerator gone: {drift:?}");
+
+    let _ = r53.delete_hosted_zone().id(&zone_id).send().await;
+    let _ = std::fs::remove_dir_all(state_dir);
+}
