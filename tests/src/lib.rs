@@ -108,13 +108,21 @@ fn mutation(e: &serde_json::Value) -> Option<String> {
 }
 
 /// Builds (if needed) and returns the `tandem` binary.
+///
+/// Built with `--workspace --bins --tests`, the selection whose feature unification matches
+/// the `cargo test --workspace` / `cargo nextest run --workspace` build that runs this test:
+/// a plain `cargo build -p tandem` resolves dependency features without the dev-dependencies
+/// and would recompile every aws-sdk crate a second time (minutes on CI).
 pub fn tandem_bin() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "tandem"])
-        .current_dir(root())
-        .status()
-        .expect("cargo build -p tandem");
-    assert!(status.success(), "building tandem failed");
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--workspace", "--bins", "--tests"])
+            .current_dir(root())
+            .status()
+            .expect("cargo build --workspace --bins --tests");
+        assert!(status.success(), "building tandem failed");
+    });
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     target.join("debug/tandem")
 }

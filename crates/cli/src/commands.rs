@@ -16,7 +16,7 @@ use crate::stack;
 use crate::{Cli, Command, Exit, GraphFormat};
 
 fn state_dir(cfg: &Config) -> PathBuf {
-    std::env::var_os("TANDEM_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| cfg.state.dir.clone())
+    cfg.state.dir.clone()
 }
 
 struct Opened {
@@ -79,13 +79,18 @@ fn cancel_on_ctrl_c() -> CancelFlag {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let cfg = match config::load(&cli.config, cli.stack.as_deref()) {
+    let mut cfg = match config::load(&cli.config, cli.stack.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprint!("error: {e}");
             return Ok(Exit::BadInput);
         }
     };
+    // `TANDEM_STATE_DIR` moves everything kept locally: the state, its lock and the state
+    // of the simulated services (`Config::simulation_file`).
+    if let Some(dir) = std::env::var_os("TANDEM_STATE_DIR") {
+        cfg.state.dir = PathBuf::from(dir);
+    }
     match cli.command {
         Command::Validate => {
             println!(

@@ -32,9 +32,9 @@ pub use package::{ensure_package, Package, PackageError};
 pub const SIMULATE_ENDPOINTS: &str = "eventbridge-endpoints";
 
 /// Where the simulated endpoints are kept between runs: beside the local state
-/// (`<state dir>/<suffix>/simulated-eventbridge-endpoints.json`).
+/// (`<state dir>/<suffix>/simulated/eventbridge-endpoints.json`).
 pub fn simulated_endpoints_file(cfg: &Config) -> std::path::PathBuf {
-    cfg.state.dir.join(&cfg.environment_suffix).join("simulated-eventbridge-endpoints.json")
+    cfg.simulation_file(SIMULATE_ENDPOINTS)
 }
 
 /// Every component of this crate, with real clients (or fakes per `cfg.simulate`):
@@ -114,7 +114,7 @@ mod tests {
         let endpoint = cs.iter().find(|c| c.id() == ids::EVENT_ENDPOINT).map(|c| c.simulated());
         assert_eq!(endpoint, Some(true));
         assert_eq!(cs.iter().filter(|c| c.simulated()).count(), 1);
-        assert!(simulated_endpoints_file(&cfg).ends_with(".tandem/dev/simulated-eventbridge-endpoints.json"));
+        assert!(simulated_endpoints_file(&cfg).ends_with(".tandem/dev/simulated/eventbridge-endpoints.json"));
     }
 
     #[test]

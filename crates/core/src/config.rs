@@ -223,6 +223,14 @@ impl Config {
         self.simulate.iter().any(|s| s == service)
     }
 
+    /// Where the built-in fake of `service` keeps its state between runs:
+    /// `<state.dir>/<suffix>/simulated/<service>.json`, beside the local state of the stack,
+    /// so that an apply and a later destroy (separate processes) see the same simulated
+    /// resources. Removed with the rest of the local state directory.
+    pub fn simulation_file(&self, service: &str) -> std::path::PathBuf {
+        self.state.dir.join(&self.environment_suffix).join("simulated").join(format!("{service}.json"))
+    }
+
     /// The region of a placement (global components return the primary region).
     pub fn region_of(&self, p: crate::component::Placement) -> &str {
         match p {
@@ -375,8 +383,16 @@ pub fn load(path: &Path, suffix_override: Option<&str>) -> Result<Config, Config
     validate_value(&value, &source_name)
 }
 
-/// Environment variables that are settings of the tool, not configuration keys.
-pub const RESERVED_ENV: &[&str] = &["TANDEM_LOG", "TANDEM_POLL_INTERVAL_MS", "TANDEM_STATE_DIR"];
+/// Environment variables that are settings of the tool, its test harness or the Lambda
+/// functions it deploys, not configuration keys (they are not read as overrides).
+pub const RESERVED_ENV: &[&str] = &[
+    "TANDEM_LOG",
+    "TANDEM_POLL_INTERVAL_MS",
+    "TANDEM_STATE_DIR",
+    "TANDEM_MOTO_ENDPOINT",
+    "TANDEM_HANDLER",
+    "TANDEM_ROLE",
+];
 
 fn config_env() -> std::collections::HashMap<String, String> {
     std::env::vars().filter(|(k, _)| k.starts_with("TANDEM_") && !RESERVED_ENV.contains(&k.as_str())).collect()

@@ -2,7 +2,7 @@
 //! [`AwsContext`] pointing at it with static test credentials.
 //!
 //! `moto()` uses `TANDEM_MOTO_ENDPOINT` when set (CI starts one server for the whole run
-//! with `scripts/local-aws`), else starts `moto_server` (from the project's `.venv`, then
+//! with `scripts/test`), else starts `moto_server` (from the project's `.venv`, then
 //! `PATH`) on a free loopback port, once per process; it is killed when the process exits.
 
 use std::net::TcpListener;

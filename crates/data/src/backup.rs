@@ -33,6 +33,9 @@ pub use api::*;
 #[path = "backup_fake.rs"]
 pub mod fake;
 
+/// The `simulate` entry that serves backup selections and recovery points from a fake.
+pub const SIMULATE_SELECTIONS: &str = "backup-selections";
+
 /// The AWS managed policy of the backup role.
 pub const BACKUP_POLICY_ARN: &str =
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup";
@@ -69,11 +72,12 @@ pub fn selection_name(suffix: &str) -> String {
 
 /// The three backup components with real clients (or the simulated selections).
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
-    let simulated = cfg.simulates("backup-selections");
+    let simulated = cfg.simulates(SIMULATE_SELECTIONS);
+    let store = fake::SelectionStore::persistent(cfg.simulation_file(SIMULATE_SELECTIONS));
     let client = |region: &str| -> Arc<dyn BackupApi> {
         let real: Arc<dyn BackupApi> = Arc::new(aws_sdk_backup::Client::new(&aws.config(region)));
         if simulated {
-            Arc::new(fake::SimulatedSelections::new(real))
+            Arc::new(fake::SimulatedSelections::with_store(real, store.clone()))
         } else {
             real
         }
@@ -1157,5 +1161,27 @@ mod tests {
             .await
             .is_err_and(|e| e.is_not_found()));
         f.delete_plan("fake-plan-1").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn persistent_selections_survive_a_new_process() {
+        let dir = std::env::temp_dir().join(format!("tandem-backup-fake-{}", std::process::id()));
+        let path = dir.join("backup-selections.json");
+        let inner = || {
+            let mut m = MockBackupApi::new();
+            m.expect_get_plan().returning(|id| Ok(Some(PlanInfo { id: id.into(), ..plan_info() })));
+            Arc::new(m)
+        };
+        let first = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
+        let id = first.create_selection("plan-1", "aurora-dev", ROLE_ARN, vec![CLUSTER_ARN.into()]).await.unwrap();
+        drop(first);
+        // A later run (destroy) sees the selection apply created, and can delete it.
+        let second = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
+        let found = second.get_selection("plan-1", &id).await.unwrap().unwrap();
+        assert_eq!((found.name.as_str(), found.resources.clone()), ("aurora-dev", vec![CLUSTER_ARN.to_string()]));
+        second.delete_selection("plan-1", &id).await.unwrap();
+        let third = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
+        assert!(third.list_selections("plan-1").await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

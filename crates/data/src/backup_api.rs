@@ -72,7 +72,7 @@ impl PlanSpec {
 }
 
 /// A backup selection.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SelectionInfo {
     pub id: String,
     pub name: String,

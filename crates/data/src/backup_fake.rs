@@ -3,46 +3,94 @@
 //! ListRecoveryPointsByBackupVault with HTTP 404.
 //!
 //! [`SimulatedSelections`] implements the same [`BackupApi`] over the real (emulator) client
-//! and forwards vault, plan and tag calls. Selections are served by the fake from a
-//! process-wide in-memory table keyed by plan id (every client of the process sees them);
-//! they are checked against the emulator's plan (a selection of a deleted plan is gone).
-//! They do not outlive the process: moto 5.2's ListTags reads the ARN from the wrong path
-//! segment for the Rust SDK's `/tags/{arn}` request and always answers `{}`, so plan tags
-//! cannot carry them. A later process therefore re-creates the simulated selection on apply
-//! (new id) and finds none on destroy. Recovery points are kept in memory per client (none
-//! exist until [`SimulatedSelections::add_recovery_point`] adds one); listing them checks that
-//! the vault exists in the emulator.
+//! and forwards vault, plan and tag calls. Selections are served from a [`SelectionStore`]
+//! keyed by plan id and checked against the emulator's plan (a selection of a deleted plan is
+//! gone). The CLI uses a persistent store (`<state.dir>/<suffix>/simulated/backup-selections.json`,
+//! see [`tandem_core::Config::simulation_file`]) so that an apply and a later destroy — separate
+//! processes — see the same simulated selection. (Plan tags cannot carry them: moto 5.2's
+//! ListTags reads the ARN from the wrong path segment of the Rust SDK's `/tags/{arn}` request
+//! and always answers `{}`.) Recovery points are kept in memory per client (none exist until
+//! [`SimulatedSelections::add_recovery_point`] adds one); listing them checks that the vault
+//! exists in the emulator.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tandem_core::AwsError;
 
 use super::api::{BackupApi, PlanInfo, PlanSpec, SelectionInfo, VaultInfo};
 
-/// Simulated selections of the process: plan id -> selections.
-static SELECTIONS: OnceLock<Mutex<BTreeMap<String, Vec<SelectionInfo>>>> = OnceLock::new();
+type Table = BTreeMap<String, Vec<SelectionInfo>>;
 
-fn selections() -> std::sync::MutexGuard<'static, BTreeMap<String, Vec<SelectionInfo>>> {
-    SELECTIONS
-        .get_or_init(|| Mutex::new(BTreeMap::new()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+/// The simulated selections (plan id -> selections), shared by the clients of both regions,
+/// optionally saved to a JSON file after every change.
+#[derive(Default)]
+pub struct SelectionStore {
+    table: Mutex<Table>,
+    path: Option<PathBuf>,
+}
+
+impl SelectionStore {
+    /// A store that lives as long as the process.
+    pub fn in_memory() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// A store loaded from and saved to `path` (an unreadable or missing file is an empty
+    /// store; the file is written atomically).
+    pub fn persistent(path: impl Into<PathBuf>) -> Arc<Self> {
+        let path = path.into();
+        let table = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Arc::new(Self { table: Mutex::new(table), path: Some(path) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `f` to the table and saves it.
+    fn update<R>(&self, f: impl FnOnce(&mut Table) -> R) -> Result<R, AwsError> {
+        let mut table = self.lock();
+        let r = f(&mut table);
+        self.save(&table)?;
+        Ok(r)
+    }
+
+    fn save(&self, table: &Table) -> Result<(), AwsError> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let io = |e: std::io::Error| AwsError::other("SimulationStateError", format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let body = serde_json::to_vec_pretty(table)
+            .map_err(|e| AwsError::other("SimulationStateError", format!("{}: {e}", path.display())))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, body).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
 }
 
 /// A [`BackupApi`] whose selections and recovery points are simulated.
 pub struct SimulatedSelections {
     inner: Arc<dyn BackupApi>,
+    store: Arc<SelectionStore>,
     recovery_points: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl SimulatedSelections {
+    /// Simulated selections in a store of their own (tests).
     pub fn new(inner: Arc<dyn BackupApi>) -> Self {
-        Self {
-            inner,
-            recovery_points: Mutex::new(BTreeMap::new()),
-        }
+        Self::with_store(inner, SelectionStore::in_memory())
+    }
+
+    /// Simulated selections kept in `store` (shared by the clients of both regions).
+    pub fn with_store(inner: Arc<dyn BackupApi>, store: Arc<SelectionStore>) -> Self {
+        Self { inner, store, recovery_points: Mutex::new(BTreeMap::new()) }
     }
 
     /// Adds a simulated recovery point to `vault` (tests, demos).
@@ -60,13 +108,13 @@ impl SimulatedSelections {
     /// The simulated selections of a live plan (forgets those of a plan gone from the emulator).
     async fn selections_of(&self, plan_id: &str) -> Result<Vec<SelectionInfo>, AwsError> {
         if self.inner.get_plan(plan_id).await?.is_none() {
-            selections().remove(plan_id);
+            self.store.update(|t| t.remove(plan_id))?;
             return Err(AwsError::not_found(
                 "ResourceNotFoundException",
                 format!("backup plan {plan_id} not found"),
             ));
         }
-        Ok(selections().get(plan_id).cloned().unwrap_or_default())
+        Ok(self.store.lock().get(plan_id).cloned().unwrap_or_default())
     }
 }
 
@@ -159,7 +207,7 @@ impl BackupApi for SimulatedSelections {
 
     async fn delete_plan(&self, id: &str) -> Result<(), AwsError> {
         // AWS refuses to delete a plan that still has selections.
-        let selected = selections().get(id).is_some_and(|v| !v.is_empty());
+        let selected = self.store.lock().get(id).is_some_and(|v| !v.is_empty());
         if selected && self.inner.get_plan(id).await?.is_some() {
             return Err(AwsError::other(
                 "InvalidRequestException",
@@ -213,25 +261,25 @@ impl BackupApi for SimulatedSelections {
         }
         let id = format!("sim-{:016x}", rand::random::<u64>());
         tracing::info!(plan = plan_id, selection = name, id = %id, "simulated: creating backup selection");
-        selections()
-            .entry(plan_id.to_string())
-            .or_default()
-            .push(SelectionInfo {
-                id: id.clone(),
-                name: name.to_string(),
-                role_arn: role_arn.to_string(),
-                resources,
-            });
+        let selection = SelectionInfo {
+            id: id.clone(),
+            name: name.to_string(),
+            role_arn: role_arn.to_string(),
+            resources,
+        };
+        self.store.update(|t| t.entry(plan_id.to_string()).or_default().push(selection))?;
         Ok(id)
     }
 
     async fn delete_selection(&self, plan_id: &str, selection_id: &str) -> Result<(), AwsError> {
         self.selections_of(plan_id).await?;
-        let mut all = selections();
-        let list = all.entry(plan_id.to_string()).or_default();
-        let before = list.len();
-        list.retain(|s| s.id != selection_id);
-        if list.len() == before {
+        let removed = self.store.update(|t| {
+            let list = t.entry(plan_id.to_string()).or_default();
+            let before = list.len();
+            list.retain(|s| s.id != selection_id);
+            list.len() != before
+        })?;
+        if !removed {
             return Err(AwsError::not_found(
                 "ResourceNotFoundException",
                 format!("selection {selection_id} not found"),

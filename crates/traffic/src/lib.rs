@@ -44,7 +44,7 @@ pub const SIMULATE_GLOBAL_ACCELERATOR: &str = "globalaccelerator";
 /// Where the simulated Global Accelerator keeps its state between runs (beside the local
 /// state of the stack).
 pub fn simulated_accelerator_state(cfg: &Config) -> std::path::PathBuf {
-    cfg.state.dir.join(&cfg.environment_suffix).join("simulated").join("globalaccelerator.json")
+    cfg.simulation_file(SIMULATE_GLOBAL_ACCELERATOR)
 }
 
 /// Every component of the crate, built with real clients (or the fakes `cfg.simulate`
@@ -60,8 +60,8 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         let acm: Arc<dyn acm_api::AcmApi> = Arc::new(acm_api::AcmClient(aws_sdk_acm::Client::new(&sdk)));
         let apigw: Arc<dyn apigw_api::ApiGatewayApi> = Arc::new(apigw_api::ApiGatewayClient(aws_sdk_apigateway::Client::new(&sdk)));
         let lambda: Arc<dyn lambda_api::LambdaPermissionsApi> = Arc::new(lambda_api::LambdaClient(aws_sdk_lambda::Client::new(&sdk)));
-        out.push(Arc::new(CertificateComponent::new(cfg, role, acm, route53.clone())));
-        out.push(Arc::new(ApiComponent::new(cfg, role, apigw, lambda)));
+        out.push(Arc::new(CertificateComponent::new(cfg, role, acm.clone(), route53.clone())));
+        out.push(Arc::new(ApiComponent::new(cfg, role, apigw, lambda, acm.clone())));
         out.push(Arc::new(HealthComponent::new(cfg, role, route53.clone())));
     }
     out.push(Arc::new(FailoverComponent::new(cfg, route53)));
