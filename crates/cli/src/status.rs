@@ -70,7 +70,9 @@ pub async fn live(cfg: &Config, aws: &AwsContext, doc: &StateDoc) -> Live {
     }
     let secondary = cfg.secondary_region.clone();
     let primary = cfg.primary_region.clone();
-    let mut metrics: Vec<(String, String, &str, &str, Vec<(&str, String)>, &str)> = Vec::new();
+    // (what, region, namespace, metric, dimensions, unit)
+    type Metric<'a> = (String, String, &'a str, &'a str, Vec<(&'a str, String)>, &'a str);
+    let mut metrics: Vec<Metric> = Vec::new();
     if let Some(a) = outputs::<AuroraOutputs>(doc, &ids::aurora(Placement::Secondary)) {
         metrics.push(("aurora".into(), secondary.clone(), "AWS/RDS", "AuroraGlobalDBReplicationLag", vec![("DBClusterIdentifier", a.cluster_id)], "ms"));
     }

@@ -204,6 +204,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    #[allow(clippy::too_many_arguments)] // crate-private; called from the executor only
     pub(crate) fn new(
         id: String,
         region: String,

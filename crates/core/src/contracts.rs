@@ -140,6 +140,14 @@ pub struct ApiOutputs {
     pub regional_domain_name: Option<String>,
     pub regional_hosted_zone_id: Option<String>,
     pub certificate_arn: Option<String>,
+    /// The custom domain named `dns.record_name` in this region (API Gateway routes by Host
+    /// header, so the failover records must alias a domain of that very name).
+    #[serde(default)]
+    pub failover_domain: Option<String>,
+    #[serde(default)]
+    pub failover_regional_domain_name: Option<String>,
+    #[serde(default)]
+    pub failover_regional_hosted_zone_id: Option<String>,
 }
 
 /// `health-{role}`: Route 53 health checks of a region (API and NLB).

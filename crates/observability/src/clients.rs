@@ -1,7 +1,8 @@
 //! The AWS calls of this crate, one trait per client: [`CloudWatchApi`] (alarms and
-//! dashboards), [`SnsApi`] (alert topics and subscriptions) and [`EventsApi`] (the RDS
-//! failover rule on the default bus). Each is implemented for the real aws-sdk client and
-//! mocked with `MockCloudWatchApi` / `MockSnsApi` / `MockEventsApi` (feature `mocks`).
+//! dashboards), [`SnsApi`] (alert topics and subscriptions), [`EventsApi`] (the RDS
+//! failover rule on the default bus) and [`KmsApi`] (the customer-managed key of the alert
+//! topic). Each is implemented for the real aws-sdk client and mocked with
+//! `MockCloudWatchApi` / `MockSnsApi` / `MockEventsApi` / `MockKmsApi` (feature `mocks`).
 //!
 //! Methods take plain arguments and return small structs so that mocks are easy to set.
 //! "Describe" methods return `Ok(None)` / an empty list when the resource does not exist.
@@ -488,5 +489,228 @@ impl EventsApi for aws_sdk_eventbridge::Client {
     async fn delete_rule(&self, name: &str) -> Result<(), AwsError> {
         self.delete_rule().name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// KMS
+// ---------------------------------------------------------------------------------------
+
+/// A KMS key, as CreateKey / DescribeKey report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub key_id: String,
+    pub arn: String,
+    /// The owning account (`AWSAccountId`).
+    pub account: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `Creating`, ...
+    pub state: String,
+    pub description: String,
+}
+
+impl KeyInfo {
+    pub fn enabled(&self) -> bool {
+        self.state == "Enabled"
+    }
+
+    pub fn pending_deletion(&self) -> bool {
+        matches!(self.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion")
+    }
+}
+
+/// One alias of the region, as ListAliases reports it. Predefined AWS aliases
+/// (`alias/aws/...`) may have no target yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasInfo {
+    pub name: String,
+    pub arn: String,
+    pub target_key_id: Option<String>,
+}
+
+/// KMS API surface used by the alerts component (its topic key). Key ids may be given as
+/// key id or key ARN unless stated otherwise.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait KmsApi: Send + Sync {
+    /// Every alias of the region (all pages), predefined AWS aliases included.
+    async fn list_aliases(&self) -> Result<Vec<AliasInfo>, AwsError>;
+    /// The key (id, ARN or alias name), or `None` when it does not exist.
+    async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError>;
+    /// Creates a symmetric encryption key (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`) with
+    /// `policy` (the AWS default key policy when `None`), description and tags.
+    async fn create_key(
+        &self,
+        description: &str,
+        policy: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> Result<KeyInfo, AwsError>;
+    /// The key policy named `default` (the only one KMS supports).
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, AwsError>;
+    async fn put_key_policy(&self, key_id: &str, policy: &str) -> Result<(), AwsError>;
+    async fn create_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError>;
+    async fn update_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError>;
+    async fn delete_alias(&self, alias: &str) -> Result<(), AwsError>;
+    async fn get_key_rotation_status(&self, key_id: &str) -> Result<bool, AwsError>;
+    async fn enable_key_rotation(&self, key_id: &str) -> Result<(), AwsError>;
+    async fn enable_key(&self, key_id: &str) -> Result<(), AwsError>;
+    /// Cancels a scheduled deletion (the key is then `Disabled`).
+    async fn cancel_key_deletion(&self, key_id: &str) -> Result<(), AwsError>;
+    /// Schedules the deletion of the key (raw key id) after `pending_days` (7..=30).
+    async fn schedule_key_deletion(&self, key_id: &str, pending_days: i32) -> Result<(), AwsError>;
+    /// Ids of every key of the region (all pages).
+    async fn list_keys(&self) -> Result<Vec<String>, AwsError>;
+    /// The tags of a key (all pages).
+    async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError>;
+}
+
+fn key_from_sdk(m: &aws_sdk_kms::types::KeyMetadata) -> KeyInfo {
+    KeyInfo {
+        key_id: m.key_id().to_string(),
+        arn: m.arn().unwrap_or_default().to_string(),
+        account: m.aws_account_id().unwrap_or_default().to_string(),
+        state: m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        description: m.description().unwrap_or_default().to_string(),
+    }
+}
+
+#[async_trait]
+impl KmsApi for aws_sdk_kms::Client {
+    async fn list_aliases(&self) -> Result<Vec<AliasInfo>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let resp = self.list_aliases().set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
+            out.extend(resp.aliases().iter().map(|a| AliasInfo {
+                name: a.alias_name().unwrap_or_default().to_string(),
+                arn: a.alias_arn().unwrap_or_default().to_string(),
+                target_key_id: a.target_key_id().map(str::to_string),
+            }));
+            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
+        match self.describe_key().key_id(key).send().await.map_err(AwsError::from_sdk) {
+            Ok(resp) => Ok(resp.key_metadata().map(key_from_sdk)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_key(
+        &self,
+        description: &str,
+        policy: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> Result<KeyInfo, AwsError> {
+        let tags = tags
+            .into_iter()
+            .map(|(k, v)| aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().map_err(build_err))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resp = self
+            .create_key()
+            .description(description)
+            .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+            .set_policy(policy)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        resp.key_metadata()
+            .map(key_from_sdk)
+            .ok_or_else(|| AwsError::other("MissingKeyMetadata", "CreateKey returned no key metadata"))
+    }
+
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, AwsError> {
+        let resp =
+            self.get_key_policy().key_id(key_id).policy_name("default").send().await.map_err(AwsError::from_sdk)?;
+        Ok(resp.policy().unwrap_or_default().to_string())
+    }
+
+    async fn put_key_policy(&self, key_id: &str, policy: &str) -> Result<(), AwsError> {
+        self.put_key_policy()
+            .key_id(key_id)
+            .policy_name("default")
+            .policy(policy)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn create_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError> {
+        self.create_alias().alias_name(alias).target_key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn update_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError> {
+        self.update_alias().alias_name(alias).target_key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_alias(&self, alias: &str) -> Result<(), AwsError> {
+        self.delete_alias().alias_name(alias).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn get_key_rotation_status(&self, key_id: &str) -> Result<bool, AwsError> {
+        let resp = self.get_key_rotation_status().key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(resp.key_rotation_enabled())
+    }
+
+    async fn enable_key_rotation(&self, key_id: &str) -> Result<(), AwsError> {
+        self.enable_key_rotation().key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn enable_key(&self, key_id: &str) -> Result<(), AwsError> {
+        self.enable_key().key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn cancel_key_deletion(&self, key_id: &str) -> Result<(), AwsError> {
+        self.cancel_key_deletion().key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn schedule_key_deletion(&self, key_id: &str, pending_days: i32) -> Result<(), AwsError> {
+        self.schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(pending_days)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<String>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let resp = self.list_keys().set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
+            out.extend(resp.keys().iter().filter_map(|k| k.key_id().map(str::to_string)));
+            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let resp =
+                self.list_resource_tags().key_id(key_id).set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
+            out.extend(resp.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())));
+            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Components (ids from [`tandem_core::contracts::ids`]):
 //! - `alerts-primary` / `alerts-secondary` ([`sns::Alerts`]): SNS topic `alerts-{role}-{s}`
-//!   (encrypted with `alias/aws/sns`, publish allowed to CloudWatch and EventBridge of this
-//!   account only), optional e-mail subscription, and the EventBridge rule
+//!   encrypted with the region's customer-managed KMS key `alias/alerts-{role}-{s}`
+//!   ([`kms::TopicKey`]: rotation on, key policy letting CloudWatch and EventBridge of this
+//!   account use it), publish allowed to CloudWatch and EventBridge of this account only,
+//!   optional e-mail subscription, and the EventBridge rule
 //!   `rds-failover-{s}` routing Aurora global failover/switchover events to the topic.
 //! - `alarms-primary` / `alarms-secondary` ([`alarms::Alarms`]): CloudWatch alarms
 //!   `alarm-<what>-{role}-{s}` on health checks, replication lag, Lambda errors and API 5xx,
@@ -14,11 +16,12 @@
 //!
 //! Service calls go through the traits of [`clients`] (mocks behind the `mocks` feature).
 //! Nothing here needs a simulated service: moto serves CloudWatch (awsQuery, hence the
-//! aws-sdk-cloudwatch pin), SNS and EventBridge rules.
+//! aws-sdk-cloudwatch pin), SNS, EventBridge rules and KMS.
 
 pub mod alarms;
 pub mod clients;
 pub mod dashboard;
+pub mod kms;
 pub mod sns;
 
 use std::collections::BTreeSet;
@@ -38,7 +41,8 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         let sns: Arc<dyn clients::SnsApi> = Arc::new(aws_sdk_sns::Client::new(&sdk));
         let events: Arc<dyn clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
         let cw: Arc<dyn clients::CloudWatchApi> = Arc::new(aws_sdk_cloudwatch::Client::new(&sdk));
-        out.push(Arc::new(sns::Alerts::new(cfg, placement, sns, events)));
+        let kms: Arc<dyn clients::KmsApi> = Arc::new(aws_sdk_kms::Client::new(&sdk));
+        out.push(Arc::new(sns::Alerts::new(cfg, placement, sns, events, kms)));
         out.push(Arc::new(alarms::Alarms::new(cfg, placement, cw.clone())));
         if placement == Placement::Primary {
             primary_cw = Some(cw);
@@ -135,6 +139,8 @@ pub(crate) mod test_support {
     };
     use tandem_core::{Config, Ctx, Placement};
 
+    use crate::clients::{AliasInfo, KeyInfo, MockKmsApi};
+
     pub const SUFFIX: &str = "t1";
 
     pub fn cfg() -> Config {
@@ -144,6 +150,67 @@ pub(crate) mod test_support {
     pub fn topic_arn(p: Placement) -> String {
         let region = if p == Placement::Secondary { "us-east-2" } else { "us-east-1" };
         format!("arn:aws:sns:{region}:123456789012:alerts-{p}-{SUFFIX}")
+    }
+
+    pub fn region(p: Placement) -> &'static str {
+        if p == Placement::Secondary {
+            "us-east-2"
+        } else {
+            "us-east-1"
+        }
+    }
+
+    /// The raw id of the topic key of `p`.
+    pub fn key_id(p: Placement) -> String {
+        if p == Placement::Secondary {
+            "2222aaaa-bbbb-cccc-dddd-eeeeffff0000".into()
+        } else {
+            "1111aaaa-bbbb-cccc-dddd-eeeeffff0000".into()
+        }
+    }
+
+    /// The topic key of `p`, enabled.
+    pub fn key(p: Placement) -> KeyInfo {
+        KeyInfo {
+            key_id: key_id(p),
+            arn: format!("arn:aws:kms:{}:123456789012:key/{}", region(p), key_id(p)),
+            account: "123456789012".into(),
+            state: "Enabled".into(),
+            description: format!("Tandem stack {SUFFIX}: encrypts the SNS alert topic alerts-{p}-{SUFFIX} in {}", region(p)),
+        }
+    }
+
+    /// The predefined aliases ListAliases always returns (no target yet).
+    pub fn aws_aliases(p: Placement) -> Vec<AliasInfo> {
+        vec![AliasInfo {
+            name: "alias/aws/sns".into(),
+            arn: format!("arn:aws:kms:{}:123456789012:alias/aws/sns", region(p)),
+            target_key_id: None,
+        }]
+    }
+
+    /// The predefined aliases plus `alias/alerts-{role}-{s}` pointing to the topic key.
+    pub fn aliases_with_ours(p: Placement) -> Vec<AliasInfo> {
+        let mut v = aws_aliases(p);
+        v.push(AliasInfo {
+            name: format!("alias/alerts-{p}-{SUFFIX}"),
+            arn: format!("arn:aws:kms:{}:123456789012:alias/alerts-{p}-{SUFFIX}", region(p)),
+            target_key_id: Some(key_id(p)),
+        });
+        v
+    }
+
+    /// A KMS mock for an existing, healthy topic key (apply and read make no mutating call).
+    pub fn kms_in_sync(p: Placement) -> MockKmsApi {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(move || Ok(aliases_with_ours(p)));
+        kms.expect_describe_key().returning(move |k| {
+            Ok((k == key_id(p) || k == key(p).arn || k == format!("alias/alerts-{p}-{SUFFIX}")).then(|| key(p)))
+        });
+        kms.expect_get_key_policy()
+            .returning(move |_| Ok(crate::kms::key_policy("aws", "123456789012", region(p)).to_string()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(true));
+        kms
     }
 
     pub fn alerts(p: Placement) -> AlertsOutputs {
@@ -174,6 +241,9 @@ pub(crate) mod test_support {
             regional_domain_name: None,
             regional_hosted_zone_id: None,
             certificate_arn: None,
+            failover_domain: None,
+            failover_regional_domain_name: None,
+            failover_regional_hosted_zone_id: None,
         }
     }
 

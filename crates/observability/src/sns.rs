@@ -1,6 +1,11 @@
 //! `alerts-{role}`: the region's SNS alert topic `alerts-{role}-{s}` and what feeds it.
 //!
-//! - Topic encrypted at rest with the AWS-managed key `alias/aws/sns`, tagged.
+//! - Topic encrypted at rest with the region's customer-managed KMS key
+//!   `alias/alerts-{role}-{s}` (see [`crate::kms`]: symmetric, rotation enabled, tagged; its
+//!   key policy lets `cloudwatch.amazonaws.com` and `events.amazonaws.com` of this account
+//!   use it for `kms:GenerateDataKey*` / `kms:Decrypt`, which publishing to an encrypted
+//!   topic needs), tagged. The key belongs to this component: its ARN is recorded in the
+//!   component's resources (`kms-key`), it is not an output.
 //! - Topic policy: only `cloudwatch.amazonaws.com` and `events.amazonaws.com`, acting for
 //!   this account (`aws:SourceAccount`), may `sns:Publish`, to this topic only; requests
 //!   without TLS are denied.
@@ -12,14 +17,15 @@
 //!   regions: the events are emitted by the clusters of the region where they happen and
 //!   during a regional outage only the surviving region can deliver them.
 //!
-//! Caveat (AWS): the key policy of the AWS-managed key `alias/aws/sns` cannot be edited, so
-//! CloudWatch alarms and EventBridge cannot obtain `kms:GenerateDataKey` on it and AWS
-//! documents that such service publishes to a topic encrypted with it are not delivered.
-//! A customer-managed KMS key (with a key policy for both services) is the fix; it needs a
-//! KMS client, which this crate does not have yet. The key is therefore a constant here.
+//! The AWS-managed key `alias/aws/sns` is not used: its key policy cannot be edited, so
+//! CloudWatch alarms and EventBridge could not publish to the topic (AWS drops such
+//! messages).
 //!
-//! Apply order: CreateTopic → SetTopicAttributes(Policy) → Subscribe → PutRule → PutTargets.
-//! Destroy order: RemoveTargets → DeleteRule → Unsubscribe (confirmed) → DeleteTopic.
+//! Apply order: KMS key (adopted by record or alias, else CreateKey with its policy) →
+//! CreateAlias → EnableKeyRotation → CreateTopic (`KmsMasterKeyId` = key ARN) →
+//! SetTopicAttributes(Policy) → Subscribe → PutRule → PutTargets.
+//! Destroy order: RemoveTargets → DeleteRule → Unsubscribe (confirmed) → DeleteTopic →
+//! DeleteAlias → ScheduleKeyDeletion (7 days, the minimum).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,11 +36,12 @@ use tandem_core::aws::{ignore_not_found, retry};
 use tandem_core::contracts::{ids, AlertsOutputs};
 use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
 
-use crate::clients::{EventsApi, SnsApi};
+use crate::clients::{EventsApi, KeyInfo, KmsApi, SnsApi};
+use crate::kms::TopicKey;
 use crate::{record, recorded_id};
 
-/// The KMS key the topics are encrypted with (AWS-managed key of SNS).
-pub const TOPIC_KMS_KEY: &str = "alias/aws/sns";
+/// The topic attribute naming the encryption key.
+pub const KMS_MASTER_KEY_ID: &str = "KmsMasterKeyId";
 /// Id of the rule's target.
 pub const RULE_TARGET_ID: &str = "alerts-topic";
 /// Aurora global database events (category `global-failover`): switchover started (0181)
@@ -107,17 +114,26 @@ pub struct Alerts {
     topic_name: String,
     rule_name: String,
     email: Option<String>,
+    key: TopicKey,
     sns: Arc<dyn SnsApi>,
     events: Arc<dyn EventsApi>,
 }
 
 impl Alerts {
-    pub fn new(cfg: &Config, placement: Placement, sns: Arc<dyn SnsApi>, events: Arc<dyn EventsApi>) -> Self {
+    pub fn new(
+        cfg: &Config,
+        placement: Placement,
+        sns: Arc<dyn SnsApi>,
+        events: Arc<dyn EventsApi>,
+        kms: Arc<dyn KmsApi>,
+    ) -> Self {
         let suffix = cfg.environment_suffix.clone();
+        let region = cfg.region_of(placement).to_string();
         Self {
             id: ids::alerts(placement),
             placement,
-            region: cfg.region_of(placement).to_string(),
+            key: TopicKey::new(placement, &region, &suffix, kms),
+            region,
             topic_name: naming::name("alerts", placement, &suffix),
             rule_name: naming::name("rds-failover", Placement::Global, &suffix),
             email: cfg.alerts.email.clone().filter(|e| !e.trim().is_empty()),
@@ -133,6 +149,11 @@ impl Alerts {
 
     pub fn rule_name(&self) -> &str {
         &self.rule_name
+    }
+
+    /// The alias of the topic's KMS key, `alias/alerts-{role}-{s}`.
+    pub fn key_alias(&self) -> &str {
+        self.key.alias()
     }
 
     /// Finds the topic: recorded ARN first (if it still exists), then by name.
@@ -153,7 +174,7 @@ impl Alerts {
         Ok(None)
     }
 
-    async fn ensure_topic(&self, ctx: &Ctx) -> Result<String, ComponentError> {
+    async fn ensure_topic(&self, ctx: &Ctx, key: &KeyInfo) -> Result<String, ComponentError> {
         let (name, region) = (self.topic_name.as_str(), self.region.as_str());
         let (arn, attrs) = match self.find_topic(ctx).await? {
             Some((arn, attrs)) => {
@@ -163,21 +184,21 @@ impl Alerts {
             None => {
                 let arn = ctx
                     .journaled(KEY_TOPIC, "create", || async {
-                        let attrs = vec![("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())];
+                        let attrs = vec![(KMS_MASTER_KEY_ID.to_string(), key.arn.clone())];
                         retry(|| self.sns.create_topic(name, attrs.clone(), naming::tags(&self.suffix, name)))
                             .await
                             .at(name, region)
                     })
                     .await?;
                 tracing::info!(topic = %name, region, "created alert topic");
-                let attrs = BTreeMap::from([("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())]);
+                let attrs = BTreeMap::from([(KMS_MASTER_KEY_ID.to_string(), key.arn.clone())]);
                 (arn, attrs)
             }
         };
-        if attrs.get("KmsMasterKeyId").map(String::as_str) != Some(TOPIC_KMS_KEY) {
+        if !self.key.encrypts_with(attrs.get(KMS_MASTER_KEY_ID).map(String::as_str), key) {
             ctx.journaled(KEY_ENCRYPTION, "update", || async {
-                retry(|| self.sns.set_topic_attribute(&arn, "KmsMasterKeyId", TOPIC_KMS_KEY)).await.at(name, region)?;
-                Ok(TOPIC_KMS_KEY.to_string())
+                retry(|| self.sns.set_topic_attribute(&arn, KMS_MASTER_KEY_ID, &key.arn)).await.at(name, region)?;
+                Ok(key.arn.clone())
             })
             .await?;
         }
@@ -309,14 +330,16 @@ impl Component for Alerts {
     }
 
     fn expected_duration(&self) -> Duration {
-        Duration::from_secs(10)
+        Duration::from_secs(15)
     }
 
     fn desired(&self) -> Desired {
         Desired::new(
             json!({ "topic_name": self.topic_name, "region": self.region }),
             json!({
-                "kms_master_key_id": TOPIC_KMS_KEY,
+                "kms_key_alias": self.key.alias(),
+                "kms_key_rotation": true,
+                "kms_key_deletion_window_days": crate::kms::DELETION_WINDOW_DAYS,
                 "publishers": ["cloudwatch.amazonaws.com", "events.amazonaws.com"],
                 "email": self.email,
                 "rule_name": self.rule_name,
@@ -327,7 +350,8 @@ impl Component for Alerts {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
-        let topic_arn = self.ensure_topic(ctx).await?;
+        let key = self.key.ensure(ctx).await?;
+        let topic_arn = self.ensure_topic(ctx, &key).await?;
         self.ensure_subscription(ctx, &topic_arn).await?;
         self.ensure_rule(ctx, &topic_arn).await?;
         Ok(to_outputs(&AlertsOutputs { topic_arn, topic_name: self.topic_name.clone() }))
@@ -353,7 +377,8 @@ impl Component for Alerts {
         for key in [KEY_SUBSCRIPTION, KEY_POLICY, KEY_ENCRYPTION, KEY_TOPIC] {
             ctx.removed(key).await?;
         }
-        Ok(())
+        // The key last: nothing may still be encrypted with it.
+        self.key.destroy(ctx).await
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -362,8 +387,14 @@ impl Component for Alerts {
             return Ok(Drift::Missing { details: vec![format!("topic {name} does not exist in {region}")] });
         };
         let mut details = Vec::new();
-        if attrs.get("KmsMasterKeyId").map(String::as_str) != Some(TOPIC_KMS_KEY) {
-            details.push(format!("{name}: not encrypted with {TOPIC_KMS_KEY}"));
+        let key = self.key.drift(ctx, &mut details).await?;
+        let kms_key_id = attrs.get(KMS_MASTER_KEY_ID).map(String::as_str);
+        if !key.as_ref().is_some_and(|k| self.key.encrypts_with(kms_key_id, k)) {
+            details.push(format!(
+                "{name}: not encrypted with {} (KmsMasterKeyId {})",
+                self.key.alias(),
+                kms_key_id.unwrap_or("absent")
+            ));
         }
         let policy: Option<Value> = attrs.get("Policy").and_then(|p| serde_json::from_str(p).ok());
         if account_of(&arn).map(|a| topic_policy(&arn, a)) != policy {
@@ -398,8 +429,9 @@ impl Component for Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{MockEventsApi, MockSnsApi, RuleInfo, SubscriptionInfo};
-    use crate::test_support::{cfg, topic_arn, SUFFIX};
+    use crate::clients::{MockEventsApi, MockKmsApi, MockSnsApi, RuleInfo, SubscriptionInfo};
+    use crate::kms::{key_policy, KEY_ALIAS, KEY_KMS, KEY_ROTATION};
+    use crate::test_support::{aliases_with_ours, aws_aliases, cfg, key, key_id, kms_in_sync, topic_arn, SUFFIX};
     use mockall::Sequence;
     use tandem_core::state::ComponentState;
     use tandem_core::{from_outputs, AwsError};
@@ -412,13 +444,26 @@ mod tests {
         c
     }
 
+    /// The component over an existing, healthy KMS key.
     fn component(c: &Config, p: Placement, sns: MockSnsApi, events: MockEventsApi) -> Alerts {
-        Alerts::new(c, p, Arc::new(sns), Arc::new(events))
+        component_with(c, p, sns, events, kms_in_sync(p))
+    }
+
+    fn component_with(c: &Config, p: Placement, sns: MockSnsApi, events: MockEventsApi, kms: MockKmsApi) -> Alerts {
+        Alerts::new(c, p, Arc::new(sns), Arc::new(events), Arc::new(kms))
+    }
+
+    fn placement_of(topic_arn: &str) -> Placement {
+        if topic_arn.contains("us-east-2") {
+            Placement::Secondary
+        } else {
+            Placement::Primary
+        }
     }
 
     fn in_sync_attrs(arn: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
-            ("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string()),
+            ("KmsMasterKeyId".to_string(), key(placement_of(arn)).arn),
             ("Policy".to_string(), topic_policy(arn, "123456789012").to_string()),
         ])
     }
@@ -466,12 +511,39 @@ mod tests {
         let mut seq = Sequence::new();
         let mut sns = MockSnsApi::new();
         let mut ev = MockEventsApi::new();
+        let mut kms = MockKmsApi::new();
+        // KMS key first: no key recorded, no alias → CreateKey with its final policy (the
+        // account comes from the ARN of a predefined alias) → CreateAlias → rotation.
+        kms.expect_list_aliases().times(1).in_sequence(&mut seq).returning(|| Ok(aws_aliases(Placement::Primary)));
+        kms.expect_create_key()
+            .withf(|description, policy, tags| {
+                description.contains("stack t1")
+                    && description.contains("alerts-primary-t1")
+                    && policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok())
+                        == Some(key_policy("aws", "123456789012", "us-east-1"))
+                    && tags.contains(&("tandem:stack".to_string(), SUFFIX.to_string()))
+                    && tags.contains(&("Name".to_string(), "alerts-primary-t1".to_string()))
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(key(Placement::Primary)));
+        kms.expect_create_alias()
+            .withf(|alias, k| alias == "alias/alerts-primary-t1" && k == key_id(Placement::Primary))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        kms.expect_enable_key_rotation()
+            .withf(|k| k == key_id(Placement::Primary))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        // No expectation for put_key_policy: the key was created with its policy.
         sns.expect_list_topics().times(1).in_sequence(&mut seq).returning(|| Ok(vec!["arn:aws:sns:us-east-1:123456789012:other".into()]));
         let a = arn.clone();
         sns.expect_create_topic()
             .withf(|name, attrs, tags| {
                 name == "alerts-primary-t1"
-                    && attrs.contains(&("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string()))
+                    && attrs.contains(&("KmsMasterKeyId".to_string(), key(Placement::Primary).arn))
                     && tags.contains(&("tandem:stack".to_string(), SUFFIX.to_string()))
                     && tags.contains(&("Name".to_string(), "alerts-primary-t1".to_string()))
             })
@@ -512,9 +584,13 @@ mod tests {
             .returning(|_, _, _| Ok(()));
 
         let c = cfg_with_email();
-        let comp = component(&c, Placement::Primary, sns, ev);
+        let comp = component_with(&c, Placement::Primary, sns, ev, kms);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1");
         let out = comp.apply(&ctx).await.expect("apply");
+        // The key is recorded in the component's resources (not an output).
+        assert_eq!(ctx.resource_id(KEY_KMS).await, Some(key(Placement::Primary).arn));
+        assert_eq!(ctx.resource_id(KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
+        assert_eq!(ctx.resource_id(KEY_ROTATION).await, Some(key_id(Placement::Primary)));
         let typed: AlertsOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed, AlertsOutputs { topic_arn: arn.clone(), topic_name: "alerts-primary-t1".into() });
         let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
@@ -551,6 +627,9 @@ mod tests {
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         let out = comp.apply(&ctx).await.expect("apply");
         assert_eq!(out["topic_arn"], json!(arn));
+        // The existing key was adopted through its alias (kms_in_sync has no expectation
+        // for create_key, put_key_policy, create_alias or enable_key_rotation).
+        assert_eq!(ctx.resource_id(KEY_KMS).await, Some(key(Placement::Primary).arn));
         assert_eq!(comp.read(&ctx).await.expect("read"), Drift::InSync);
     }
 
@@ -562,7 +641,7 @@ mod tests {
         let a = arn.clone();
         sns.expect_list_topics().returning(move || Ok(vec![a.clone()]));
         sns.expect_get_topic_attributes().returning(|_| {
-            Ok(Some(BTreeMap::from([("KmsMasterKeyId".to_string(), TOPIC_KMS_KEY.to_string())])))
+            Ok(Some(BTreeMap::from([("KmsMasterKeyId".to_string(), "alias/alerts-primary-t1".to_string())])))
         });
         sns.expect_set_topic_attribute().withf(|_, n, _| n == "Policy").times(1).returning(|_, _, _| Ok(()));
         ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
@@ -604,11 +683,83 @@ mod tests {
             .returning(|_| Ok(()));
         let a = arn.clone();
         sns.expect_delete_topic().withf(move |t| t == a).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
-        let comp = component(&cfg(), Placement::Secondary, sns, ev);
-        let prior = ComponentState::new("sns-topic", Placement::Secondary, "us-east-2").with_resource(KEY_TOPIC, &arn);
+        // Then the key: alias deleted, key scheduled for deletion after 7 days.
+        let mut kms = MockKmsApi::new();
+        let p = Placement::Secondary;
+        kms.expect_list_aliases().times(1).in_sequence(&mut seq).returning(move || Ok(aliases_with_ours(p)));
+        kms.expect_describe_key()
+            .withf(move |k| k == key(p).arn)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(key(p))));
+        kms.expect_delete_alias()
+            .withf(|a| a == "alias/alerts-secondary-t1")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        kms.expect_schedule_key_deletion()
+            .withf(move |k, days| k == key_id(p) && *days == 7)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let comp = component_with(&cfg(), Placement::Secondary, sns, ev, kms);
+        let prior = ComponentState::new("sns-topic", Placement::Secondary, "us-east-2")
+            .with_resource(KEY_TOPIC, &arn)
+            .with_resource(KEY_KMS, &key(p).arn)
+            .with_resource(KEY_ALIAS, "alias/alerts-secondary-t1");
         let ctx = Ctx::standalone("alerts-secondary", "us-east-2").with_prior(prior);
         comp.destroy(&ctx).await.expect("destroy");
         assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn topic_on_the_aws_managed_key_is_switched_to_the_stack_key() {
+        let arn = topic_arn(Placement::Primary);
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        sns.expect_get_topic_attributes().returning(|t| {
+            let mut a = in_sync_attrs(t);
+            a.insert("KmsMasterKeyId".into(), "alias/aws/sns".into());
+            Ok(Some(a))
+        });
+        sns.expect_set_topic_attribute()
+            .withf(|t, n, v| t == topic_arn(Placement::Primary) && n == KMS_MASTER_KEY_ID && v == key(Placement::Primary).arn)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
+        comp.apply(&ctx).await.expect("apply");
+        assert_eq!(ctx.resource_id(KEY_ENCRYPTION).await, Some(key(Placement::Primary).arn));
+    }
+
+    #[tokio::test]
+    async fn read_reports_a_disabled_key_and_a_topic_not_encrypted_with_it() {
+        let arn = topic_arn(Placement::Primary);
+        let mut sns = MockSnsApi::new();
+        let mut ev = MockEventsApi::new();
+        sns.expect_get_topic_attributes().returning(|t| {
+            let mut a = in_sync_attrs(t);
+            a.insert("KmsMasterKeyId".into(), "alias/aws/sns".into());
+            Ok(Some(a))
+        });
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = arn.clone();
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(Placement::Primary)));
+        kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "Disabled".into(), ..key(Placement::Primary) })));
+        kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(true));
+        let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let drift = comp.read(&Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior)).await.expect("read");
+        let Drift::Drifted { details } = drift else { panic!("expected drift, got {drift:?}") };
+        assert!(details.iter().any(|d| d.contains("is Disabled")), "{details:?}");
+        assert!(details.iter().any(|d| d.contains("not encrypted with alias/alerts-primary-t1")), "{details:?}");
     }
 
     #[tokio::test]
@@ -622,7 +773,14 @@ mod tests {
         sns.expect_get_topic_attributes().returning(|t| Ok(Some(in_sync_attrs(t))));
         sns.expect_list_subscriptions().returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
         sns.expect_delete_topic().times(1).returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
-        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(Placement::Primary)));
+        kms.expect_describe_key().returning(|_| Ok(Some(key(Placement::Primary))));
+        kms.expect_delete_alias().times(1).returning(|_| Err(AwsError::not_found("NotFoundException", "alias gone")));
+        kms.expect_schedule_key_deletion()
+            .times(1)
+            .returning(|_, _| Err(AwsError::not_found("NotFoundException", "key gone")));
+        let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
         let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         comp.destroy(&ctx).await.expect("NotFound on delete is success");
@@ -634,8 +792,10 @@ mod tests {
         let mut ev = MockEventsApi::new();
         ev.expect_describe_rule().times(1).returning(|_| Ok(None));
         sns.expect_list_topics().times(1).returning(|| Ok(vec![]));
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().times(1).returning(|| Ok(aws_aliases(Placement::Primary)));
         // No delete expectations: a delete call would fail the test.
-        let comp = component(&cfg(), Placement::Primary, sns, ev);
+        let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
         comp.destroy(&Ctx::standalone("alerts-primary", "us-east-1")).await.expect("destroy");
     }
 

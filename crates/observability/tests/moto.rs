@@ -5,6 +5,9 @@
 //! Apply (alerts of both regions, then alarms of both regions and the dashboard), check
 //! with the real aws-sdk clients, apply again (no mutating call: the clients are wrapped in
 //! counters), read (in sync), destroy, check gone, destroy again (no mutating call).
+//! The alert topics are encrypted with a customer-managed KMS key per region: checked
+//! after apply (rotation, alias, policy, topic attribute) and after destroy (the key is
+//! PendingDeletion, the alias is gone).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,9 +22,11 @@ use tandem_core::contracts::{
 use tandem_core::state::ComponentState;
 use tandem_core::{from_outputs, to_outputs, AwsError, Component, Config, Ctx, Drift, Outputs, Placement};
 use tandem_observability::alarms::Alarms;
-use tandem_observability::clients::{AlarmSpec, CloudWatchApi, DashboardInfo, EventsApi, RuleInfo, SnsApi, SubscriptionInfo};
+use tandem_observability::clients::{
+    AlarmSpec, AliasInfo, CloudWatchApi, DashboardInfo, EventsApi, KeyInfo, KmsApi, RuleInfo, SnsApi, SubscriptionInfo,
+};
 use tandem_observability::dashboard::Dashboard;
-use tandem_observability::sns::{Alerts, RULE_TARGET_ID, TOPIC_KMS_KEY};
+use tandem_observability::sns::{Alerts, RULE_TARGET_ID};
 
 const EMAIL: &str = "ops@example.com";
 
@@ -127,11 +132,70 @@ impl<T: EventsApi> EventsApi for Counting<T> {
     }
 }
 
+#[async_trait]
+impl<T: KmsApi> KmsApi for Counting<T> {
+    async fn list_aliases(&self) -> Result<Vec<AliasInfo>, AwsError> {
+        self.inner.list_aliases().await
+    }
+    async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
+        self.inner.describe_key(key).await
+    }
+    async fn create_key(&self, description: &str, policy: Option<String>, tags: Vec<(String, String)>) -> Result<KeyInfo, AwsError> {
+        self.bump();
+        self.inner.create_key(description, policy, tags).await
+    }
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, AwsError> {
+        self.inner.get_key_policy(key_id).await
+    }
+    async fn put_key_policy(&self, key_id: &str, policy: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.put_key_policy(key_id, policy).await
+    }
+    async fn create_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.create_alias(alias, key_id).await
+    }
+    async fn update_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.update_alias(alias, key_id).await
+    }
+    async fn delete_alias(&self, alias: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_alias(alias).await
+    }
+    async fn get_key_rotation_status(&self, key_id: &str) -> Result<bool, AwsError> {
+        self.inner.get_key_rotation_status(key_id).await
+    }
+    async fn enable_key_rotation(&self, key_id: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.enable_key_rotation(key_id).await
+    }
+    async fn enable_key(&self, key_id: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.enable_key(key_id).await
+    }
+    async fn cancel_key_deletion(&self, key_id: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.cancel_key_deletion(key_id).await
+    }
+    async fn schedule_key_deletion(&self, key_id: &str, pending_days: i32) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.schedule_key_deletion(key_id, pending_days).await
+    }
+    async fn list_keys(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.list_keys().await
+    }
+    async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.list_resource_tags(key_id).await
+    }
+}
+
 /// The real SDK clients of one region.
 struct Sdk {
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
     cw: aws_sdk_cloudwatch::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl Sdk {
@@ -141,6 +205,7 @@ impl Sdk {
             sns: aws_sdk_sns::Client::new(&c),
             events: aws_sdk_eventbridge::Client::new(&c),
             cw: aws_sdk_cloudwatch::Client::new(&c),
+            kms: aws_sdk_kms::Client::new(&c),
         }
     }
 }
@@ -162,8 +227,9 @@ impl Stack {
             let m = mutations.clone();
             let sns = Arc::new(Counting { inner: sdk.sns, mutations: m.clone() });
             let events = Arc::new(Counting { inner: sdk.events, mutations: m.clone() });
+            let kms = Arc::new(Counting { inner: sdk.kms, mutations: m.clone() });
             let cw: Arc<dyn CloudWatchApi> = Arc::new(Counting { inner: sdk.cw, mutations: m });
-            alerts.push(Arc::new(Alerts::new(cfg, p, sns, events)));
+            alerts.push(Arc::new(Alerts::new(cfg, p, sns, events, kms)));
             alarms.push(Arc::new(Alarms::new(cfg, p, cw.clone())));
             if p == Placement::Primary {
                 dashboard.push(Arc::new(Dashboard::new(cfg, cw)));
@@ -215,6 +281,9 @@ fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
                 regional_domain_name: None,
                 regional_hosted_zone_id: None,
                 certificate_arn: None,
+                failover_domain: None,
+                failover_regional_domain_name: None,
+                failover_regional_hosted_zone_id: None,
             }),
         ));
         v.push((
@@ -301,6 +370,12 @@ async fn destroy_all(stack: &Stack, inputs: &BTreeMap<String, Outputs>, states: 
     }
 }
 
+/// The target key id of `alias` in the region, if the alias exists.
+async fn alias_target(sdk: &Sdk, alias: &str) -> Option<String> {
+    let resp = sdk.kms.list_aliases().send().await.expect("list aliases");
+    resp.aliases().iter().find(|a| a.alias_name() == Some(alias)).and_then(|a| a.target_key_id().map(str::to_string))
+}
+
 async fn topic_arns(sdk: &Sdk) -> Vec<String> {
     let resp = sdk.sns.list_topics().send().await.expect("list topics");
     resp.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)).collect()
@@ -346,6 +421,7 @@ async fn observability_lifecycle_on_moto() {
 
     // Topics in both regions: encrypted, tagged, with a scoped policy and the subscription.
     let mut topics = BTreeMap::new();
+    let mut keys = BTreeMap::new();
     for (p, sdk, region) in [(Placement::Primary, &east1, "us-east-1"), (Placement::Secondary, &east2, "us-east-2")] {
         let out: AlertsOutputs = from_outputs(&inputs[&ids::alerts(p)]).expect("alerts outputs");
         assert_eq!(out.topic_name, format!("alerts-{p}-{s}"));
@@ -353,7 +429,27 @@ async fn observability_lifecycle_on_moto() {
         assert!(topic_arns(sdk).await.contains(&out.topic_arn));
         let attrs = sdk.sns.get_topic_attributes().topic_arn(&out.topic_arn).send().await.expect("attributes");
         let attrs = attrs.attributes().cloned().unwrap_or_default();
-        assert_eq!(attrs.get("KmsMasterKeyId").map(String::as_str), Some(TOPIC_KMS_KEY));
+        // The customer-managed key: enabled, rotating, tagged, behind the alias, with the
+        // least-privilege policy, and the topic's KmsMasterKeyId.
+        let alias = format!("alias/alerts-{p}-{s}");
+        let key_id = alias_target(sdk, &alias).await.unwrap_or_else(|| panic!("alias {alias} missing in {region}"));
+        let key = sdk.kms.describe_key().key_id(&key_id).send().await.expect("describe key");
+        let meta = key.key_metadata().expect("key metadata");
+        assert_eq!(meta.key_state().map(|s| s.as_str()), Some("Enabled"));
+        assert_eq!(meta.key_spec().map(|s| s.as_str()), Some("SYMMETRIC_DEFAULT"));
+        assert!(meta.description().unwrap_or_default().contains(&s));
+        let key_arn = meta.arn().expect("key arn").to_string();
+        assert!(key_arn.starts_with(&format!("arn:aws:kms:{region}:")), "{key_arn}");
+        let rotation = sdk.kms.get_key_rotation_status().key_id(&key_id).send().await.expect("rotation");
+        assert!(rotation.key_rotation_enabled(), "rotation disabled on {key_arn}");
+        let key_tags = sdk.kms.list_resource_tags().key_id(&key_id).send().await.expect("key tags");
+        assert!(key_tags.tags().iter().any(|t| t.tag_key() == "tandem:stack" && t.tag_value() == s));
+        let kp = sdk.kms.get_key_policy().key_id(&key_id).policy_name("default").send().await.expect("key policy");
+        let kp: Value = serde_json::from_str(kp.policy().unwrap_or("{}")).expect("key policy json");
+        assert_eq!(kp, tandem_observability::kms::key_policy("aws", "123456789012", region));
+        assert!(!kp.to_string().contains("\"kms:*\""));
+        assert_eq!(attrs.get("KmsMasterKeyId"), Some(&key_arn));
+        keys.insert(p, (key_id, alias));
         let policy: Value = serde_json::from_str(attrs.get("Policy").map(String::as_str).unwrap_or("{}")).expect("policy json");
         let text = policy.to_string();
         assert!(text.contains("cloudwatch.amazonaws.com") && text.contains("events.amazonaws.com") && text.contains("aws:SourceAccount"));
@@ -427,6 +523,11 @@ async fn observability_lifecycle_on_moto() {
         assert!(!topic_arns(sdk).await.contains(&topics[&p]), "topic {p} still exists");
         let rule = sdk.events.describe_rule().name(format!("rds-failover-{s}")).send().await;
         assert!(rule.is_err(), "rule still exists in {p}");
+        let (key_id, alias) = &keys[&p];
+        assert_eq!(alias_target(sdk, alias).await, None, "alias {alias} still exists");
+        let key = sdk.kms.describe_key().key_id(key_id).send().await.expect("describe key after destroy");
+        let meta = key.key_metadata().expect("key metadata");
+        assert_eq!(meta.key_state().map(|s| s.as_str()), Some("PendingDeletion"), "key {key_id} in {p}");
         let left: Vec<_> = alarms_named(sdk, "alarm-").await.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
         assert!(left.is_empty(), "alarms left: {:?}", left.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
     }

@@ -20,6 +20,8 @@ pub struct ValidationRecord {
 pub struct CertificateInfo {
     pub arn: String,
     pub domain_name: String,
+    /// Every name the certificate covers (ACM lists the domain name itself here too).
+    pub subject_alternative_names: Vec<String>,
     /// `PENDING_VALIDATION`, `ISSUED`, `FAILED`, `VALIDATION_TIMED_OUT`, ...
     pub status: String,
     /// Validation records published so far (ACM fills them in a few seconds after the request).
@@ -41,8 +43,15 @@ pub struct CertificateSummary {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait AcmApi: Send + Sync {
-    /// RequestCertificate with DNS validation; returns the ARN.
-    async fn request_certificate(&self, domain_name: &str, idempotency_token: &str, tags: Vec<(String, String)>) -> Result<String, AwsError>;
+    /// RequestCertificate with DNS validation, covering `domain_name` and the additional
+    /// `subject_alternative_names`; returns the ARN.
+    async fn request_certificate(
+        &self,
+        domain_name: &str,
+        subject_alternative_names: Vec<String>,
+        idempotency_token: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<String, AwsError>;
     async fn describe_certificate(&self, arn: &str) -> Result<CertificateInfo, AwsError>;
     /// Certificates of the region (every page, every status Tandem can adopt).
     async fn list_certificates(&self) -> Result<Vec<CertificateSummary>, AwsError>;
@@ -58,6 +67,7 @@ fn info_of(c: &acm::types::CertificateDetail) -> CertificateInfo {
     CertificateInfo {
         arn: c.certificate_arn().unwrap_or_default().to_string(),
         domain_name: c.domain_name().unwrap_or_default().to_string(),
+        subject_alternative_names: c.subject_alternative_names().to_vec(),
         status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
         validation_records: opts
             .iter()
@@ -77,11 +87,19 @@ fn info_of(c: &acm::types::CertificateDetail) -> CertificateInfo {
 
 #[async_trait::async_trait]
 impl AcmApi for AcmClient {
-    async fn request_certificate(&self, domain_name: &str, idempotency_token: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
+    async fn request_certificate(
+        &self,
+        domain_name: &str,
+        subject_alternative_names: Vec<String>,
+        idempotency_token: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<String, AwsError> {
         let mut req = self
             .0
             .request_certificate()
             .domain_name(domain_name)
+            // Additional names only: ACM puts the domain name in the SAN extension itself.
+            .set_subject_alternative_names(if subject_alternative_names.is_empty() { None } else { Some(subject_alternative_names) })
             .validation_method(acm::types::ValidationMethod::Dns)
             .idempotency_token(idempotency_token);
         for (k, v) in tags {

@@ -5,14 +5,29 @@
 //! (AWS_PROXY, POST, the region's API Lambda) → Lambda AddPermission (principal
 //! apigateway.amazonaws.com, SourceArn limited to this API) → CreateDeployment to the stage
 //! → when the region has a custom domain: CreateDomainName (REGIONAL, TLS 1.2, the regional
-//! ACM certificate) → CreateBasePathMapping. Each step first checks what exists, so a
-//! second apply makes no change, and an interrupted one resumes.
+//! ACM certificate) → CreateBasePathMapping → when `dns.record_name` is set too: the same
+//! for a custom domain named `dns.record_name` (the failover domain). Each step first
+//! checks what exists, so a second apply makes no change, and an interrupted one resumes.
+//!
+//! Why two custom domains per region: API Gateway routes a request to a custom domain by
+//! its Host header. The regional domain (`api.<role>_domain`) serves direct regional access
+//! and the regional health check. The Route 53 failover records are named
+//! `dns.record_name`, so a client that resolves them reaches the regional endpoint with
+//! `Host: <record_name>`; unless a custom domain of that name exists in that region (with a
+//! certificate covering it and a base path mapping to the API), API Gateway answers 403
+//! Forbidden and failover serves nothing. This is AWS's multi-region API Gateway pattern:
+//! the same custom domain name in both regions, each with its regional certificate, and
+//! the failover records aliasing each region's `regionalDomainName`/`regionalHostedZoneId`
+//! of that domain. The requested certificate covers the name as a SubjectAlternativeName
+//! (see `certificate`); a configured certificate ARN is checked (DescribeCertificate) to
+//! cover it, exactly or by wildcard, before anything is created.
 //!
 //! API Gateway's control plane has low account-wide rate limits (CreateRestApi 1/3 s,
 //! CreateDeployment 1/5 s, domain names 1/30 s): TooManyRequestsException is retried with
 //! a longer backoff ([`retry_rate_limited`]).
 //!
-//! Destroy: base path mapping → domain → API → Lambda permission.
+//! Destroy: failover domain (base path mapping → domain) → regional domain (base path mapping
+//! → domain) → API → Lambda permission. NotFound is success.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +39,10 @@ use tandem_core::naming;
 use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
 use tracing::Instrument;
 
+use crate::acm_api::AcmApi;
 use crate::apigw_api::{ApiGatewayApi, DomainInfo, ResourceInfo, RestApiInfo};
-use crate::certificate::CertificateComponent;
+use crate::certificate::{certificate_covers, CertificateComponent};
+use crate::route53_api::dns_eq;
 use crate::common::{has_stack_tag, journal_entry, journal_keys, known_id};
 use crate::lambda_api::{policy_has_statement, LambdaPermissionsApi};
 
@@ -41,6 +58,17 @@ const KEY_PERMISSION: &str = "permission";
 const KEY_DEPLOYMENT: &str = "deployment";
 const KEY_DOMAIN: &str = "domain";
 const KEY_MAPPING: &str = "base-path-mapping";
+const KEY_FAILOVER_DOMAIN: &str = "failover-domain";
+const KEY_FAILOVER_MAPPING: &str = "failover-base-path-mapping";
+
+/// The journal keys of one custom domain and its root base path mapping.
+#[derive(Clone, Copy)]
+struct DomainKeys {
+    domain: &'static str,
+    mapping: &'static str,
+}
+const REGIONAL_KEYS: DomainKeys = DomainKeys { domain: KEY_DOMAIN, mapping: KEY_MAPPING };
+const FAILOVER_KEYS: DomainKeys = DomainKeys { domain: KEY_FAILOVER_DOMAIN, mapping: KEY_FAILOVER_MAPPING };
 
 /// Retries throttling (API Gateway's TooManyRequestsException included) and transient
 /// errors with a backoff suited to API Gateway's per-account rate limits (up to 30 s).
@@ -83,15 +111,25 @@ pub struct ApiComponent {
     suffix: String,
     stage: String,
     domain: Option<String>,
+    /// `dns.record_name` when the region has a custom domain (hence a certificate).
+    failover_domain: Option<String>,
     configured_certificate: Option<String>,
     certificate_wanted: bool,
     apigw: Arc<dyn ApiGatewayApi>,
     lambda: Arc<dyn LambdaPermissionsApi>,
+    acm: Arc<dyn AcmApi>,
 }
 
 impl ApiComponent {
-    /// `apigw` and `lambda` are clients of the region of `role`.
-    pub fn new(cfg: &Config, role: Placement, apigw: Arc<dyn ApiGatewayApi>, lambda: Arc<dyn LambdaPermissionsApi>) -> Self {
+    /// `apigw`, `lambda` and `acm` are clients of the region of `role` (ACM only reads a
+    /// configured certificate, to check that it covers `dns.record_name`).
+    pub fn new(
+        cfg: &Config,
+        role: Placement,
+        apigw: Arc<dyn ApiGatewayApi>,
+        lambda: Arc<dyn LambdaPermissionsApi>,
+        acm: Arc<dyn AcmApi>,
+    ) -> Self {
         let (domain, configured_certificate) = match role {
             Placement::Secondary => (cfg.api.secondary_domain.clone(), cfg.api.secondary_certificate_arn.clone()),
             _ => (cfg.api.primary_domain.clone(), cfg.api.primary_certificate_arn.clone()),
@@ -102,12 +140,45 @@ impl ApiComponent {
             region: cfg.region_of(role).to_string(),
             suffix: cfg.environment_suffix.clone(),
             stage: cfg.api.stage_name.clone(),
+            failover_domain: domain.as_ref().and(cfg.dns.record_name.clone()),
             domain,
             configured_certificate,
             certificate_wanted: CertificateComponent::is_wanted(cfg, role),
             apigw,
             lambda,
+            acm,
         }
+    }
+
+    /// The failover domain when it is a domain of its own (not the regional domain itself).
+    fn distinct_failover_domain(&self) -> Option<&str> {
+        match (&self.failover_domain, &self.domain) {
+            (Some(f), Some(d)) if dns_eq(f, d) => None,
+            (f, _) => f.as_deref(),
+        }
+    }
+
+    /// A configured certificate cannot be changed by Tandem: it must already cover the
+    /// failover name, or the failover domain would be rejected (or serve a wrong name).
+    async fn check_configured_certificate(&self, arn: &str, failover: &str) -> Result<(), ComponentError> {
+        let cert = retry(|| self.acm.describe_certificate(arn)).await.at(arn, &self.region)?;
+        let names: Vec<String> = std::iter::once(cert.domain_name.clone()).chain(cert.subject_alternative_names.iter().cloned()).collect();
+        if certificate_covers(&names, failover) {
+            return Ok(());
+        }
+        Err(ComponentError::invalid(
+            self.name(),
+            &self.region,
+            format!(
+                "configured certificate {arn} (api.{role}_certificate_arn, region {region}) does not cover {failover} \
+                 (dns.record_name; it covers {names:?}). API Gateway routes the failover record by its Host header, so \
+                 {region} needs a custom domain named {failover} with a certificate covering it: use a certificate of \
+                 {region} that lists {failover} (or a matching wildcard), or remove api.{role}_certificate_arn so Tandem \
+                 requests one",
+                role = self.role,
+                region = self.region,
+            ),
+        ))
     }
 
     /// `api-{role}-{suffix}`.
@@ -257,33 +328,33 @@ impl ApiComponent {
         ctx.done(KEY_DEPLOYMENT, &id).await
     }
 
-    async fn ensure_domain(&self, ctx: &Ctx, domain: &str, certificate_arn: &str, api_id: &str) -> Result<DomainInfo, ComponentError> {
+    async fn ensure_domain(&self, ctx: &Ctx, keys: DomainKeys, domain: &str, certificate_arn: &str, api_id: &str) -> Result<DomainInfo, ComponentError> {
         let region = self.region.as_str();
         let mut created = false;
         let info = match retry(|| self.apigw.get_domain_name(domain)).await {
             Ok(d) if d.regional_certificate_arn == certificate_arn || d.regional_certificate_arn.is_empty() => {
-                if known_id(ctx, KEY_DOMAIN).await.is_none() {
-                    ctx.done(KEY_DOMAIN, domain).await?;
+                if known_id(ctx, keys.domain).await.is_none() {
+                    ctx.done(keys.domain, domain).await?;
                 }
                 d
             }
             Ok(_) => {
-                ctx.pending(KEY_DOMAIN, "update").await?;
+                ctx.pending(keys.domain, "update").await?;
                 let d = retry_rate_limited(|| self.apigw.update_domain_certificate(domain, certificate_arn)).await.at(domain, region)?;
-                ctx.done(KEY_DOMAIN, domain).await?;
+                ctx.done(keys.domain, domain).await?;
                 d
             }
             Err(e) if e.is_not_found() => {
-                ctx.pending(KEY_DOMAIN, "create").await?;
+                ctx.pending(keys.domain, "create").await?;
                 match retry_rate_limited(|| self.apigw.create_domain_name(domain, certificate_arn, naming::tags(&self.suffix, domain))).await {
                     Ok(d) => {
-                        ctx.done(KEY_DOMAIN, domain).await?;
+                        ctx.done(keys.domain, domain).await?;
                         tracing::info!(domain, "custom domain created");
                         created = true;
                         d
                     }
                     Err(e) => {
-                        ctx.failed(KEY_DOMAIN, "create").await?;
+                        ctx.failed(keys.domain, "create").await?;
                         return Err(e).at(domain, region);
                     }
                 }
@@ -296,22 +367,46 @@ impl ApiComponent {
         let root = mappings.iter().find(|m| m.base_path == ROOT_BASE_PATH || m.base_path.is_empty());
         match root {
             Some(m) if m.rest_api_id == api_id && m.stage == self.stage => {
-                if known_id(ctx, KEY_MAPPING).await.is_none() {
-                    ctx.done(KEY_MAPPING, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
+                if known_id(ctx, keys.mapping).await.is_none() {
+                    ctx.done(keys.mapping, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
                 }
             }
             other => {
-                ctx.pending(KEY_MAPPING, "create").await?;
+                ctx.pending(keys.mapping, "create").await?;
                 if let Some(stale) = other {
                     // Points at an API that was replaced: re-point it.
                     ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &stale.base_path)).await)
                         .at(domain, region)?;
                 }
                 retry_rate_limited(|| self.apigw.create_base_path_mapping(domain, api_id, &self.stage)).await.at(domain, region)?;
-                ctx.done(KEY_MAPPING, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
+                ctx.done(keys.mapping, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
             }
         }
         Ok(info)
+    }
+
+    /// Deletes a custom domain's base path mappings to this API, then the domain (kept when
+    /// it still maps other APIs). NotFound is success.
+    async fn destroy_domain(&self, ctx: &Ctx, keys: DomainKeys, domain: &str, api_id: Option<&str>) -> Result<(), ComponentError> {
+        let region = self.region.as_str();
+        let mappings = match retry(|| self.apigw.get_base_path_mappings(domain)).await {
+            Err(e) if e.is_not_found() => Vec::new(),
+            other => other.at(domain, region)?,
+        };
+        for m in mappings.iter().filter(|m| api_id.is_none_or(|a| a == m.rest_api_id)) {
+            ctx.pending(keys.mapping, "delete").await?;
+            ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &m.base_path)).await).at(domain, region)?;
+        }
+        ctx.removed(keys.mapping).await?;
+        let others = mappings.iter().any(|m| api_id.is_some_and(|a| a != m.rest_api_id));
+        if others {
+            tracing::warn!(domain, "custom domain still maps other APIs: kept");
+        } else {
+            ctx.pending(keys.domain, "delete").await?;
+            ignore_not_found(retry_rate_limited(|| self.apigw.delete_domain_name(domain)).await).at(domain, region)?;
+            tracing::info!(domain, "custom domain deleted");
+        }
+        ctx.removed(keys.domain).await
     }
 
     fn certificate_arn(&self, ctx: &Ctx) -> Result<String, ComponentError> {
@@ -328,14 +423,30 @@ impl ApiComponent {
             Some(_) => Some(self.certificate_arn(ctx)?),
             None => None,
         };
+        // Before any change: a configured certificate must cover the failover name.
+        if let (Some(arn), Some(failover)) = (&self.configured_certificate, self.distinct_failover_domain()) {
+            self.check_configured_certificate(arn, failover).await?;
+        }
         let api = self.ensure_api(ctx).await?;
         ctx.check_cancelled()?;
         let changed = self.ensure_routes(ctx, &api.id, &functions.api_function_arn).await?;
         self.ensure_permission(ctx, &api.id, &functions).await?;
         self.ensure_stage(ctx, &api.id, changed).await?;
         let domain = match (&self.domain, &certificate_arn) {
-            (Some(d), Some(c)) => Some(self.ensure_domain(ctx, d, c, &api.id).await?),
+            (Some(d), Some(c)) => Some(self.ensure_domain(ctx, REGIONAL_KEYS, d, c, &api.id).await?),
             _ => None,
+        };
+        // A failover domain of an earlier configuration (dns.record_name changed): removed.
+        let stale = ctx.prior_outputs::<ApiOutputs>().and_then(|p| p.failover_domain).filter(|old| {
+            !self.failover_domain.as_deref().is_some_and(|f| dns_eq(f, old)) && !self.domain.as_deref().is_some_and(|d| dns_eq(d, old))
+        });
+        if let Some(old) = stale {
+            self.destroy_domain(ctx, FAILOVER_KEYS, &old, Some(&api.id)).await?;
+        }
+        // The custom domain named like the failover records (API Gateway routes by Host).
+        let failover = match (self.distinct_failover_domain(), &certificate_arn) {
+            (Some(f), Some(c)) => Some(self.ensure_domain(ctx, FAILOVER_KEYS, f, c, &api.id).await?),
+            _ => domain.clone().filter(|_| self.failover_domain.is_some()),
         };
         let host = format!("{}.execute-api.{}.amazonaws.com", api.id, self.region);
         Ok(to_outputs(&ApiOutputs {
@@ -348,6 +459,9 @@ impl ApiComponent {
             regional_domain_name: domain.as_ref().map(|d| d.regional_domain_name.clone()),
             regional_hosted_zone_id: domain.as_ref().map(|d| d.regional_hosted_zone_id.clone()),
             certificate_arn,
+            failover_domain: failover.as_ref().and(self.failover_domain.clone()),
+            failover_regional_domain_name: failover.as_ref().map(|d| d.regional_domain_name.clone()),
+            failover_regional_hosted_zone_id: failover.as_ref().map(|d| d.regional_hosted_zone_id.clone()),
         }))
     }
 
@@ -360,30 +474,23 @@ impl ApiComponent {
             None if journal_entry(ctx, KEY_API).await.is_some() => self.find_api(ctx).await?.map(|a| a.id),
             None => None,
         };
-        // 1-2. Base path mapping, then the custom domain.
         let domain = prior.as_ref().and_then(|p| p.custom_domain.clone()).or_else(|| self.domain.clone());
+        // 1-2. The failover domain (named dns.record_name): base path mapping, then domain.
+        let failover = prior.as_ref().and_then(|p| p.failover_domain.clone()).or_else(|| self.distinct_failover_domain().map(str::to_string));
+        let failover_recorded =
+            journal_entry(ctx, KEY_FAILOVER_DOMAIN).await.is_some() || prior.as_ref().is_some_and(|p| p.failover_domain.is_some());
+        if let (Some(f), true) = (failover, failover_recorded) {
+            // The same name as the regional domain: deleted once, below.
+            if !domain.as_deref().is_some_and(|d| dns_eq(d, &f)) {
+                self.destroy_domain(ctx, FAILOVER_KEYS, &f, api_id.as_deref()).await?;
+            }
+        }
+        // 3-4. The regional domain: base path mapping, then domain.
         let domain_recorded = journal_entry(ctx, KEY_DOMAIN).await.is_some() || prior.as_ref().is_some_and(|p| p.custom_domain.is_some());
         if let (Some(domain), true) = (domain, domain_recorded) {
-            let mappings = match retry(|| self.apigw.get_base_path_mappings(&domain)).await {
-                Err(e) if e.is_not_found() => Vec::new(),
-                other => other.at(&domain, region)?,
-            };
-            for m in mappings.iter().filter(|m| api_id.as_deref().is_none_or(|a| a == m.rest_api_id)) {
-                ctx.pending(KEY_MAPPING, "delete").await?;
-                ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(&domain, &m.base_path)).await).at(&domain, region)?;
-            }
-            ctx.removed(KEY_MAPPING).await?;
-            let others = mappings.iter().any(|m| api_id.as_deref().is_some_and(|a| a != m.rest_api_id));
-            if others {
-                tracing::warn!(domain = %domain, "custom domain still maps other APIs: kept");
-            } else {
-                ctx.pending(KEY_DOMAIN, "delete").await?;
-                ignore_not_found(retry_rate_limited(|| self.apigw.delete_domain_name(&domain)).await).at(&domain, region)?;
-                tracing::info!(domain = %domain, "custom domain deleted");
-            }
-            ctx.removed(KEY_DOMAIN).await?;
+            self.destroy_domain(ctx, REGIONAL_KEYS, &domain, api_id.as_deref()).await?;
         }
-        // 3. The API (stages, deployments, resources go with it).
+        // 5. The API (stages, deployments, resources go with it).
         if let Some(id) = &api_id {
             // Checked first: DeleteRestApi is limited to 1 call / 30 s per account (and moto
             // answers 500 instead of 404 for an API already gone).
@@ -398,7 +505,7 @@ impl ApiComponent {
                 tracing::info!(api = %name, id = %id, "REST API deleted");
             }
         }
-        // 4. The Lambda permission.
+        // 6. The Lambda permission.
         if let Some(entry) = journal_entry(ctx, KEY_PERMISSION).await {
             let recorded = entry.id.and_then(|i| i.split_once('#').map(|(f, s)| (f.to_string(), s.to_string())));
             if let Some((function, sid)) = recorded {
@@ -429,7 +536,8 @@ impl ApiComponent {
             Err(e) if e.is_not_found() => details.push(format!("stage {} is gone", prior.stage_name)),
             Err(e) => return Err(e).at(&name, region),
         }
-        if let Some(domain) = &prior.custom_domain {
+        let failover = prior.failover_domain.as_ref().filter(|f| !prior.custom_domain.as_deref().is_some_and(|d| dns_eq(d, f)));
+        for domain in prior.custom_domain.iter().chain(failover) {
             match retry(|| self.apigw.get_domain_name(domain)).await {
                 Ok(_) => {
                     let mappings = retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)?;
@@ -477,11 +585,16 @@ impl Component for ApiComponent {
             "regional_domain_name",
             "regional_hosted_zone_id",
             "certificate_arn",
+            "failover_domain",
+            "failover_regional_domain_name",
+            "failover_regional_hosted_zone_id",
         ]
     }
     fn expected_duration(&self) -> Duration {
-        // A dozen control-plane calls under rate limits; a custom domain adds ~30-60 s.
-        Duration::from_secs(if self.domain.is_some() { 90 } else { 45 })
+        // A dozen control-plane calls under rate limits; each custom domain adds ~30-60 s
+        // (CreateDomainName is limited to 1 call / 30 s per account).
+        let domains = u64::from(self.domain.is_some()) + u64::from(self.distinct_failover_domain().is_some());
+        Duration::from_secs(45 + 45 * domains)
     }
     fn desired(&self) -> Desired {
         Desired::new(
@@ -491,6 +604,7 @@ impl Component for ApiComponent {
                 "routes": ROUTES.iter().map(|(_, p, m)| format!("{m} {p}")).collect::<Vec<_>>(),
                 "integration": "AWS_PROXY",
                 "domain": self.domain,
+                "failover_domain": self.failover_domain,
                 "configured_certificate": self.configured_certificate,
                 "security_policy": "TLS_1_2",
             }),
@@ -513,6 +627,7 @@ impl Component for ApiComponent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acm_api::{CertificateInfo, MockAcmApi};
     use crate::apigw_api::{BasePathInfo, IntegrationInfo, MethodInfo, MockApiGatewayApi};
     use crate::lambda_api::MockLambdaPermissionsApi;
     use crate::test_support::{cfg, functions, prior};
@@ -582,6 +697,9 @@ mod tests {
             regional_domain_name: domain.then(|| domain_info().regional_domain_name),
             regional_hosted_zone_id: domain.then(|| domain_info().regional_hosted_zone_id),
             certificate_arn: domain.then(|| CERT.to_string()),
+            failover_domain: None,
+            failover_regional_domain_name: None,
+            failover_regional_hosted_zone_id: None,
         }
     }
 
@@ -637,7 +755,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut s)
             .returning(|_, _, _| Ok(()));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         assert_eq!(c.dependencies(), vec!["functions-primary".to_string(), "certificate-primary".to_string()]);
         let ctx = ctx(true);
         let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
@@ -663,7 +781,7 @@ mod tests {
         gw.expect_get_domain_name().returning(|_| Ok(domain_info()));
         gw.expect_get_base_path_mappings()
             .returning(|_| Ok(vec![BasePathInfo { base_path: ROOT_BASE_PATH.into(), rest_api_id: "abc123".into(), stage: "live".into() }]));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx = ctx(true).with_prior(prior(&c, &outputs(true), &[("rest-api", "abc123")]));
         let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
         assert_eq!(out, outputs(true));
@@ -687,7 +805,7 @@ mod tests {
         lambda.expect_add_permission().times(1).returning(|_, _, _, _| Ok(()));
         gw.expect_get_stage().returning(|_, _| Ok(Some("dep1".into())));
         gw.expect_create_deployment().times(1).returning(|_, _, _| Ok("dep2".into()));
-        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         assert_eq!(c.dependencies(), vec!["functions-primary".to_string()]);
         let ctx = ctx(false).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
         let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
@@ -713,7 +831,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut s)
             .returning(|_, _| Ok(()));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
             &c,
             &outputs(true),
@@ -733,7 +851,7 @@ mod tests {
         gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_delete_rest_api().returning(|_| Err(nf("NotFoundException")));
         lambda.expect_remove_permission().returning(|_, _| Err(nf("ResourceNotFoundException")));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
             &c,
             &outputs(true),
@@ -750,7 +868,7 @@ mod tests {
         gw.expect_delete_domain_name().returning(|_| Err(nf("NotFoundException")));
         gw.expect_get_rest_api().returning(|_| Err(nf("NotFoundException")));
         lambda.expect_remove_permission().returning(|_, _| Err(nf("ResourceNotFoundException")));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
             &c,
             &outputs(true),
@@ -775,7 +893,7 @@ mod tests {
         gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
         lambda.expect_get_policy().returning(|_| Ok(None));
         lambda.expect_add_permission().returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "statement exists")));
-        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         c.apply(&ctx(false)).await.expect("apply after rate limiting");
     }
 
@@ -784,7 +902,7 @@ mod tests {
         let mut gw = MockApiGatewayApi::new();
         gw.expect_list_rest_apis().returning(|| Ok(vec![]));
         gw.expect_create_rest_api().returning(|_, _, _| Err(AwsError::other("BadRequestException", "nope")));
-        let c = ApiComponent::new(&config(false), Placement::Secondary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()));
+        let c = ApiComponent::new(&config(false), Placement::Secondary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()), Arc::new(MockAcmApi::new()));
         let ctx = Ctx::standalone("api-secondary", "us-east-2").with_input("functions-secondary", &functions("us-east-2"));
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
         assert!(msg.contains("api-secondary-t") && msg.contains("us-east-2") && msg.contains("BadRequestException"), "{msg}");
@@ -796,8 +914,200 @@ mod tests {
         gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
         gw.expect_get_domain_name().returning(|_| Err(nf("NotFoundException")));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()), Arc::new(MockAcmApi::new()));
         let d = c.read(&Ctx::standalone("api-primary", "us-east-1").with_prior(prior(&c, &outputs(true), &[]))).await.expect("read");
         assert!(matches!(d, Drift::Drifted { .. }), "{d:?}");
+    }
+
+    // ---- the failover domain (named dns.record_name) ----
+
+    const RECORD: &str = "api.example.com";
+
+    fn failover_config() -> Config {
+        let mut c = config(true);
+        c.dns.hosted_zone_id = Some("ZONE1".into());
+        c.dns.record_name = Some(RECORD.into());
+        c
+    }
+
+    fn failover_info() -> DomainInfo {
+        DomainInfo {
+            domain_name: RECORD.into(),
+            regional_domain_name: "d-fail.execute-api.us-east-1.amazonaws.com".into(),
+            regional_hosted_zone_id: "Z1UJRXOUMOOFQ8".into(),
+            regional_certificate_arn: CERT.into(),
+        }
+    }
+
+    fn failover_outputs() -> ApiOutputs {
+        ApiOutputs {
+            failover_domain: Some(RECORD.into()),
+            failover_regional_domain_name: Some(failover_info().regional_domain_name),
+            failover_regional_hosted_zone_id: Some(failover_info().regional_hosted_zone_id),
+            ..outputs(true)
+        }
+    }
+
+    fn root_mapping() -> Vec<BasePathInfo> {
+        vec![BasePathInfo { base_path: ROOT_BASE_PATH.into(), rest_api_id: "abc123".into(), stage: "live".into() }]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creates_the_record_name_domain_and_mapping_after_the_regional_ones() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        let mut s = Sequence::new();
+        gw.expect_get_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
+        gw.expect_create_domain_name().withf(|d, c, _| d == DOMAIN && c == CERT).times(1).in_sequence(&mut s).returning(|_, _, _| Ok(domain_info()));
+        gw.expect_create_base_path_mapping().withf(|d, a, st| d == DOMAIN && a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
+        gw.expect_get_domain_name().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
+        gw.expect_create_domain_name()
+            .withf(|d, c, tags| d == RECORD && c == CERT && *tags == naming::tags("t", RECORD))
+            .times(1)
+            .in_sequence(&mut s)
+            .returning(|_, _, _| Ok(failover_info()));
+        gw.expect_create_base_path_mapping().withf(|d, a, st| d == RECORD && a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
+        let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        assert!(c.outputs().contains(&"failover_regional_domain_name"));
+        let ctx = ctx(true).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, failover_outputs());
+        assert_eq!(ctx.resource_id("failover-domain").await.as_deref(), Some(RECORD));
+        assert_eq!(ctx.resource_id("failover-base-path-mapping").await.as_deref(), Some("api.example.com|(none)"));
+        for k in c.outputs() {
+            assert!(to_outputs(&out).contains_key(k), "declared output {k}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_over_existing_failover_domain_makes_no_mutating_call() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        gw.expect_get_domain_name().withf(|d| d == DOMAIN).returning(|_| Ok(domain_info()));
+        gw.expect_get_domain_name().withf(|d| d == RECORD).returning(|_| Ok(failover_info()));
+        gw.expect_get_base_path_mappings().returning(|_| Ok(root_mapping()));
+        let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = ctx(true).with_prior(prior(&c, &failover_outputs(), &[("rest-api", "abc123"), ("domain", DOMAIN), ("failover-domain", RECORD)]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, failover_outputs());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_removes_the_failover_domain_then_the_regional_one_then_the_api() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut s = Sequence::new();
+        gw.expect_get_base_path_mappings().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
+        gw.expect_delete_base_path_mapping().withf(|d, b| d == RECORD && b == ROOT_BASE_PATH).times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
+        gw.expect_delete_domain_name().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        gw.expect_get_base_path_mappings().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
+        gw.expect_delete_base_path_mapping().withf(|d, b| d == DOMAIN && b == ROOT_BASE_PATH).times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
+        gw.expect_delete_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        gw.expect_get_rest_api().times(1).in_sequence(&mut s).returning(|_| Ok(api_info()));
+        gw.expect_delete_rest_api().withf(|a| a == "abc123").times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        lambda.expect_remove_permission().times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
+        let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
+            &c,
+            &failover_outputs(),
+            &[("rest-api", "abc123"), ("domain", DOMAIN), ("failover-domain", RECORD), ("permission", "api-primary-t#apigateway-abc123")],
+        ));
+        c.destroy(&ctx).await.expect("destroy");
+        assert!(ctx.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_of_a_gone_failover_domain_is_success() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
+        gw.expect_delete_domain_name().times(2).returning(|_| Err(nf("NotFoundException")));
+        gw.expect_get_rest_api().returning(|_| Err(nf("NotFoundException")));
+        lambda.expect_remove_permission().returning(|_, _| Err(nf("ResourceNotFoundException")));
+        let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_prior(prior(
+            &c,
+            &failover_outputs(),
+            &[("rest-api", "abc123"), ("permission", "api-primary-t#apigateway-abc123")],
+        ));
+        c.destroy(&ctx).await.expect("destroy");
+    }
+
+    fn configured(sans: &[&str]) -> CertificateInfo {
+        CertificateInfo {
+            arn: CERT.into(),
+            domain_name: DOMAIN.into(),
+            subject_alternative_names: sans.iter().map(|x| x.to_string()).collect(),
+            status: "ISSUED".into(),
+            validation_records: vec![],
+            pending_validation_options: 0,
+            in_use_by: vec![],
+        }
+    }
+
+    fn configured_config() -> Config {
+        let mut c = failover_config();
+        c.api.primary_certificate_arn = Some(CERT.into());
+        c
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_configured_certificate_without_the_record_name_fails_before_any_change() {
+        let mut acm = MockAcmApi::new();
+        acm.expect_describe_certificate().withf(|a| a == CERT).times(1).returning(|_| Ok(configured(&[DOMAIN])));
+        // No API Gateway or Lambda expectation: nothing is called, nothing is created.
+        let c = ApiComponent::new(
+            &configured_config(),
+            Placement::Primary,
+            Arc::new(MockApiGatewayApi::new()),
+            Arc::new(MockLambdaPermissionsApi::new()),
+            Arc::new(acm),
+        );
+        assert!(!c.dependencies().contains(&"certificate-primary".to_string()));
+        let ctx = Ctx::standalone("api-primary", "us-east-1").with_input("functions-primary", &functions("us-east-1"));
+        let e = c.apply(&ctx).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ComponentError::Invalid { .. }), "{msg}");
+        assert!(msg.contains(CERT) && msg.contains("us-east-1") && msg.contains(RECORD) && msg.contains("does not cover"), "{msg}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_configured_wildcard_certificate_covers_the_record_name() {
+        let mut acm = MockAcmApi::new();
+        acm.expect_describe_certificate().times(1).returning(|_| Ok(configured(&[DOMAIN, "*.example.com"])));
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        gw.expect_get_domain_name().withf(|d| d == DOMAIN).returning(|_| Ok(domain_info()));
+        gw.expect_get_domain_name().withf(|d| d == RECORD).returning(|_| Ok(failover_info()));
+        gw.expect_get_base_path_mappings().returning(|_| Ok(root_mapping()));
+        let c = ApiComponent::new(&configured_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(acm));
+        let ctx = Ctx::standalone("api-primary", "us-east-1")
+            .with_input("functions-primary", &functions("us-east-1"))
+            .with_prior(prior(&c, &failover_outputs(), &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out.failover_regional_domain_name, failover_outputs().failover_regional_domain_name);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_record_name_removes_the_old_failover_domain() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        let mut s = Sequence::new();
+        gw.expect_get_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(domain_info()));
+        gw.expect_get_base_path_mappings().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
+        gw.expect_get_base_path_mappings().withf(|d| d == "old.example.com").times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
+        gw.expect_delete_base_path_mapping().withf(|d, _| d == "old.example.com").times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
+        gw.expect_delete_domain_name().withf(|d| d == "old.example.com").times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        gw.expect_get_domain_name().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(failover_info()));
+        gw.expect_get_base_path_mappings().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
+        let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let old = ApiOutputs { failover_domain: Some("old.example.com".into()), ..failover_outputs() };
+        let ctx = ctx(true).with_prior(prior(&c, &old, &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out, failover_outputs());
     }
 }

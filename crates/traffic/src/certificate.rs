@@ -1,16 +1,31 @@
-//! The `certificate-{role}` components: the ACM certificate of a region's API custom domain.
+//! The `certificate-{role}` components: the ACM certificate of a region's API custom domains.
 //!
 //! Wanted only when the region has a domain (`api.<role>_domain`) and no certificate ARN is
 //! configured. The certificate is requested in the API's own region (a regional custom
 //! domain needs a certificate in the same region) with DNS validation, an idempotency token
-//! and the stack tags. ACM publishes the validation CNAME a few seconds later; then:
-//! - with `dns.hosted_zone_id`, the CNAME is UPSERTed in that zone (Route 53), and the
+//! and the stack tags.
+//!
+//! It covers the region's domain and, when `dns.record_name` is set, the failover name as a
+//! SubjectAlternativeName. Why: API Gateway picks the custom domain of a request by its Host
+//! header. A client that resolves the failover record (`api.example.com`) reaches the
+//! regional endpoint with `Host: api.example.com`; only a custom domain of that very name
+//! in that region can serve it (any other answers 403 Forbidden). So each region's API
+//! component also creates a custom domain named `dns.record_name`, and that domain needs a
+//! certificate of the same region covering the name. The SAN set is part of `replace_on`:
+//! changing it requests a new certificate (ACM cannot add a name to an existing one).
+//!
+//! ACM publishes one validation CNAME per name a few seconds later; then:
+//! - with `dns.hosted_zone_id`, the CNAMEs are UPSERTed in that zone (Route 53), and the
 //!   component waits (bounded, 45 min) until the certificate is ISSUED;
-//! - without a zone, the component stops with a message naming the CNAME to create; the
+//! - without a zone, the component stops with a message naming the CNAMEs to create; the
 //!   rest of the stack is applied, and the next apply picks up from there.
 //!
 //! Destroy deletes the validation records it created, then the certificate (retrying
-//! ResourceInUseException while the API Gateway domain that used it is going away).
+//! ResourceInUseException while the API Gateway domain that used it is going away). When
+//! the engine replaces the certificate (new SAN set) while API Gateway domains still use
+//! it, the old certificate is not deleted then (that would wait for nothing: the domains
+//! move to the new certificate only after it is issued): it is journaled as `retired:<arn>`
+//! and deleted by a later apply once nothing uses it, or by `destroy`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +34,7 @@ use serde_json::json;
 use tandem_core::aws::{poll_until, retry, Poll, ROUTE53_REGION};
 use tandem_core::contracts::{ids, CertificateOutputs};
 use tandem_core::naming;
-use tandem_core::{to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{to_outputs, Action, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
 use tracing::Instrument;
 
 use crate::acm_api::{AcmApi, CertificateInfo};
@@ -38,6 +53,31 @@ pub const VALIDATION_TTL: i64 = 300;
 
 const KEY_CERT: &str = "certificate";
 const VALIDATION_PREFIX: &str = "validation:";
+const RETIRED_PREFIX: &str = "retired:";
+
+/// A DNS name in canonical form (lowercase, no trailing dot).
+fn canonical(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// True when a certificate whose names (domain name and SubjectAlternativeNames) are
+/// `names` is valid for host `host`: an exact name, or a wildcard `*.<parent>` where `host`
+/// is exactly one label under `<parent>`.
+pub fn certificate_covers(names: &[String], host: &str) -> bool {
+    let host = canonical(host);
+    names.iter().map(|n| canonical(n)).any(|n| match n.strip_prefix("*.") {
+        Some(parent) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => n == host,
+    })
+}
+
+/// The names a certificate covers: its domain name and its SubjectAlternativeNames.
+fn names_of(c: &CertificateInfo) -> Vec<String> {
+    let mut v: Vec<String> = std::iter::once(&c.domain_name).chain(&c.subject_alternative_names).map(|n| canonical(n)).collect();
+    v.sort();
+    v.dedup();
+    v
+}
 
 /// Statuses of a certificate that can still become (or is) usable.
 fn usable(status: &str) -> bool {
@@ -51,6 +91,8 @@ pub struct CertificateComponent {
     region: String,
     suffix: String,
     domain: Option<String>,
+    /// Additional names (the failover record name), canonical.
+    subject_alternative_names: Vec<String>,
     configured_arn: Option<String>,
     hosted_zone_id: Option<String>,
     acm: Arc<dyn AcmApi>,
@@ -69,6 +111,7 @@ impl CertificateComponent {
             role,
             region: cfg.region_of(role).to_string(),
             suffix: cfg.environment_suffix.clone(),
+            subject_alternative_names: Self::subject_alternative_names(cfg, role),
             domain,
             configured_arn,
             hosted_zone_id: cfg.dns.hosted_zone_id.clone(),
@@ -83,6 +126,28 @@ impl CertificateComponent {
             Placement::Secondary => cfg.api.secondary_domain.is_some() && cfg.api.secondary_certificate_arn.is_none(),
             _ => cfg.api.primary_domain.is_some() && cfg.api.primary_certificate_arn.is_none(),
         }
+    }
+
+    /// The names the certificate of `role` covers besides the region's domain: the failover
+    /// record name (`dns.record_name`), which the API serves through a custom domain of that
+    /// name in every region (API Gateway routes by Host header).
+    pub fn subject_alternative_names(cfg: &Config, role: Placement) -> Vec<String> {
+        let domain = match role {
+            Placement::Secondary => cfg.api.secondary_domain.as_deref(),
+            _ => cfg.api.primary_domain.as_deref(),
+        };
+        match (&cfg.dns.record_name, domain) {
+            (Some(r), Some(d)) if !dns_eq(r, d) => vec![canonical(r)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The names the certificate must cover, canonical and sorted.
+    fn wanted_names(&self, domain: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::iter::once(canonical(domain)).chain(self.subject_alternative_names.iter().cloned()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     fn domain_or_err(&self) -> Result<&str, ComponentError> {
@@ -102,9 +167,16 @@ impl CertificateComponent {
             Some(a) => Some(a),
             None => ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn),
         };
+        let wanted = self.wanted_names(domain);
         if let Some(arn) = known.filter(|a| !a.is_empty()) {
             match retry(|| self.acm.describe_certificate(&arn)).await {
-                Ok(c) => return Ok(Some(c)),
+                Ok(c) if names_of(&c) == wanted => return Ok(Some(c)),
+                Ok(c) => {
+                    // Recorded, but for another set of names (the configuration changed
+                    // outside a replacement): keep it for deletion once unused.
+                    tracing::info!(arn = %c.arn, names = ?names_of(&c), "recorded certificate covers other names: retired");
+                    self.retire(ctx, &c.arn).await?;
+                }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e).at(domain, region),
             }
@@ -117,12 +189,62 @@ impl CertificateComponent {
                 Err(e) => return Err(e).at(domain, region),
             };
             if has_stack_tag(&tags, &self.suffix) {
-                let c = retry(|| self.acm.describe_certificate(&s.arn)).await.at(domain, region)?;
+                let c = match retry(|| self.acm.describe_certificate(&s.arn)).await {
+                    Ok(c) => c,
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => return Err(e).at(domain, region),
+                };
+                if names_of(&c) != wanted {
+                    // An earlier certificate of the stack (e.g. retired by a replacement).
+                    continue;
+                }
                 tracing::info!(arn = %c.arn, status = %c.status, "adopting existing certificate");
+                let retired_key = format!("{RETIRED_PREFIX}{}", c.arn);
+                if journal_entry(ctx, &retired_key).await.is_some() {
+                    ctx.removed(&retired_key).await?;
+                }
                 return Ok(Some(c));
             }
         }
         Ok(None)
+    }
+
+    /// Journals `arn` as retired: deleted by a later apply once nothing uses it, or by destroy.
+    async fn retire(&self, ctx: &Ctx, arn: &str) -> Result<(), ComponentError> {
+        ctx.done(&format!("{RETIRED_PREFIX}{arn}"), arn).await
+    }
+
+    /// Deletes the retired certificates nothing uses any more; keeps the others journaled.
+    /// `wait`: wait (bounded) for the users to let go (destroy) instead of keeping it.
+    async fn sweep_retired(&self, ctx: &Ctx, label: &str, wait: bool) -> Result<Vec<String>, ComponentError> {
+        let mut kept = Vec::new();
+        for key in journal_keys(ctx).await {
+            let Some(arn) = key.strip_prefix(RETIRED_PREFIX) else { continue };
+            match retry(|| self.acm.describe_certificate(arn)).await {
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e).at(label, &self.region),
+                Ok(c) if !c.in_use_by.is_empty() && !wait => {
+                    tracing::info!(arn, in_use_by = ?c.in_use_by, "retired certificate still in use: kept for a later apply");
+                    kept.push(arn.to_string());
+                    continue;
+                }
+                Ok(_) => {
+                    ctx.pending(&key, "delete").await?;
+                    poll_until(label, &self.region, "retired certificate released by its users (ResourceInUse)", RELEASE_TIMEOUT, || async {
+                        match self.acm.delete_certificate(arn).await {
+                            Ok(()) => Ok(Poll::Ready(())),
+                            Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
+                            Err(e) if e.is_code("ResourceInUseException") => Ok(Poll::Pending("in use".into())),
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await?;
+                    tracing::info!(arn, "retired certificate deleted");
+                }
+            }
+            ctx.removed(&key).await?;
+        }
+        Ok(kept)
     }
 
     async fn delete_certificate(&self, ctx: &Ctx, domain: &str, arn: &str) -> Result<(), ComponentError> {
@@ -151,7 +273,8 @@ impl CertificateComponent {
         let token = random_token(32);
         let tags = naming::tags(&self.suffix, &self.tag_name());
         ctx.pending(KEY_CERT, "create").await?;
-        match retry(|| self.acm.request_certificate(domain, &token, tags.clone())).await {
+        let sans = self.subject_alternative_names.clone();
+        match retry(|| self.acm.request_certificate(domain, sans.clone(), &token, tags.clone())).await {
             Ok(arn) => {
                 ctx.done(KEY_CERT, &arn).await?;
                 tracing::info!(arn = %arn, domain, "certificate requested");
@@ -166,8 +289,12 @@ impl CertificateComponent {
 
     /// UPSERTs the validation CNAMEs that are not in the zone yet.
     async fn ensure_validation_records(&self, ctx: &Ctx, zone: &str, cert: &CertificateInfo) -> Result<(), ComponentError> {
-        let mut changes = Vec::new();
+        let mut changes: Vec<(String, RecordSet)> = Vec::new();
         for v in &cert.validation_records {
+            if changes.iter().any(|(_, r)| dns_eq(&r.name, &v.name)) {
+                // Two names validated by the same record (e.g. a name and its wildcard).
+                continue;
+            }
             let existing = retry(|| self.route53.list_record_sets_named(zone, &v.name)).await.at(&v.name, ROUTE53_REGION)?;
             let present = existing.iter().any(|r| r.record_type == "CNAME" && r.values.iter().any(|x| dns_eq(x, &v.value)));
             if !present {
@@ -250,10 +377,15 @@ impl CertificateComponent {
                 ));
             }
         };
+        // Certificates retired by a replacement: gone once API Gateway let go of them.
+        self.sweep_retired(ctx, &domain, false).await?;
         Ok(to_outputs(&CertificateOutputs { certificate_arn: cert.arn, domain_name: domain, status: cert.status, validation_records: records }))
     }
 
     async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        if ctx.action() == Action::Replace {
+            return self.retire_for_replacement(ctx).await;
+        }
         // 1. The validation records this component created.
         for key in journal_keys(ctx).await {
             let Some(record_name) = key.strip_prefix(VALIDATION_PREFIX) else { continue };
@@ -280,8 +412,9 @@ impl CertificateComponent {
             }
             ctx.removed(&key).await?;
         }
-        // 2. The certificate.
+        // 2. The certificates retired by earlier replacements, then the certificate.
         let domain = self.domain.clone().or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.domain_name));
+        self.sweep_retired(ctx, domain.as_deref().unwrap_or(&self.id), true).await?;
         let recorded = known_id(ctx, KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
         let arn = match (recorded, &domain) {
             (Some(a), _) => Some(a),
@@ -296,12 +429,46 @@ impl CertificateComponent {
         ctx.removed(KEY_CERT).await
     }
 
+    /// The destroy half of a replacement (e.g. a new SAN set): the API Gateway domains still
+    /// use the current certificate and move to the new one only after it is issued, so the
+    /// certificate is retired rather than deleted (deleting would wait on ResourceInUse for
+    /// nothing). The validation records are kept: ACM's validation CNAME of a name is the
+    /// same for every certificate of the account, so the new certificate reuses them.
+    async fn retire_for_replacement(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let label = self.domain.clone().unwrap_or_else(|| self.id.clone());
+        let recorded = known_id(ctx, KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
+        if let Some(arn) = recorded.filter(|a| !a.is_empty()) {
+            match retry(|| self.acm.describe_certificate(&arn)).await {
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e).at(&label, &self.region),
+                Ok(c) if !c.in_use_by.is_empty() => {
+                    tracing::info!(arn = %arn, in_use_by = ?c.in_use_by, "replaced certificate still in use: retired");
+                    self.retire(ctx, &arn).await?;
+                }
+                Ok(_) => {
+                    self.delete_certificate(ctx, &label, &arn).await?;
+                    tracing::info!(arn = %arn, "replaced certificate deleted");
+                }
+            }
+        }
+        ctx.removed(KEY_CERT).await
+    }
+
     async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
         let Some(prior) = ctx.prior_outputs::<CertificateOutputs>() else {
             return Ok(Drift::Missing { details: vec![format!("{}: no recorded certificate", self.id)] });
         };
+        let wanted = self.domain.as_deref().map(|d| self.wanted_names(d));
         match retry(|| self.acm.describe_certificate(&prior.certificate_arn)).await {
-            Ok(c) if c.status == "ISSUED" => Ok(Drift::InSync),
+            Ok(c) if wanted.as_ref().is_some_and(|w| *w != names_of(&c)) => {
+                Ok(Drift::Drifted { details: vec![format!("certificate {} covers {:?}, not {:?}", c.arn, names_of(&c), wanted.unwrap_or_default())] })
+            }
+            Ok(c) if c.status == "ISSUED" => {
+                // Certificates retired by a replacement wait for an apply to delete them.
+                let retired: Vec<String> =
+                    journal_keys(ctx).await.iter().filter_map(|k| k.strip_prefix(RETIRED_PREFIX)).map(|a| format!("retired certificate {a} awaits deletion")).collect();
+                Ok(if retired.is_empty() { Drift::InSync } else { Drift::Drifted { details: retired } })
+            }
             Ok(c) if usable(&c.status) => Ok(Drift::Drifted { details: vec![format!("certificate {} is {}", c.arn, c.status)] }),
             Ok(c) => Ok(Drift::Missing { details: vec![format!("certificate {} is {}", c.arn, c.status)] }),
             Err(e) if e.is_not_found() => Ok(Drift::Missing { details: vec![format!("certificate {} is gone", prior.certificate_arn)] }),
@@ -335,7 +502,10 @@ impl Component for CertificateComponent {
         Duration::from_secs(300)
     }
     fn desired(&self) -> Desired {
-        Desired::new(json!({ "domain": self.domain, "validation": "DNS" }), json!({ "hosted_zone_id": self.hosted_zone_id }))
+        Desired::new(
+            json!({ "domain": self.domain, "subject_alternative_names": self.subject_alternative_names, "validation": "DNS" }),
+            json!({ "hosted_zone_id": self.hosted_zone_id }),
+        )
     }
     fn wanted(&self) -> bool {
         self.domain.is_some() && self.configured_arn.is_none()
@@ -367,14 +537,18 @@ mod tests {
     const DOMAIN: &str = "primary.api.example.com";
     const CNAME: &str = "_x1.primary.api.example.com.";
     const VALUE: &str = "_y1.acm-validations.aws.";
+    /// The failover record name (`dns.record_name`), a SubjectAlternativeName.
+    const RECORD: &str = "api.example.com";
+    const CNAME2: &str = "_x2.api.example.com.";
+    const VALUE2: &str = "_y2.acm-validations.aws.";
 
     fn config(zone: bool) -> Config {
         let mut c = cfg();
         c.api.primary_domain = Some(DOMAIN.into());
         c.api.secondary_domain = Some("secondary.api.example.com".into());
+        c.dns.record_name = Some(RECORD.into());
         if zone {
             c.dns.hosted_zone_id = Some("ZONE1".into());
-            c.dns.record_name = Some("api.example.com".into());
         }
         c
     }
@@ -383,15 +557,42 @@ mod tests {
         CertificateInfo {
             arn: ARN.into(),
             domain_name: DOMAIN.into(),
+            subject_alternative_names: vec![DOMAIN.into(), RECORD.into()],
             status: status.into(),
             validation_records: if records {
-                vec![ValidationRecord { domain_name: DOMAIN.into(), name: CNAME.into(), record_type: "CNAME".into(), value: VALUE.into() }]
+                vec![
+                    ValidationRecord { domain_name: DOMAIN.into(), name: CNAME.into(), record_type: "CNAME".into(), value: VALUE.into() },
+                    ValidationRecord { domain_name: RECORD.into(), name: CNAME2.into(), record_type: "CNAME".into(), value: VALUE2.into() },
+                ]
             } else {
                 vec![]
             },
-            pending_validation_options: usize::from(!records),
+            pending_validation_options: if records { 0 } else { 2 },
             in_use_by: vec![],
         }
+    }
+
+    /// A certificate of the stack for the domain only (before `dns.record_name` was set).
+    fn old_cert(arn: &str, in_use: bool) -> CertificateInfo {
+        CertificateInfo {
+            arn: arn.into(),
+            domain_name: DOMAIN.into(),
+            subject_alternative_names: vec![DOMAIN.into()],
+            status: "ISSUED".into(),
+            validation_records: vec![ValidationRecord { domain_name: DOMAIN.into(), name: CNAME.into(), record_type: "CNAME".into(), value: VALUE.into() }],
+            pending_validation_options: 0,
+            in_use_by: if in_use { vec!["arn:aws:apigateway:us-east-1::/domainnames/primary.api.example.com".into()] } else { vec![] },
+        }
+    }
+
+    fn zone_lookup(r53: &mut MockRoute53Api) {
+        r53.expect_list_record_sets_named().returning(|_, n| {
+            Ok(match n {
+                CNAME => vec![RecordSet::cname(CNAME, VALUE, 300)],
+                CNAME2 => vec![RecordSet::cname(CNAME2, VALUE2, 300)],
+                _ => vec![],
+            })
+        });
     }
 
     fn component(cfg: &Config, acm: MockAcmApi, r53: MockRoute53Api) -> CertificateComponent {
@@ -407,26 +608,35 @@ mod tests {
             certificate_arn: ARN.into(),
             domain_name: DOMAIN.into(),
             status: "ISSUED".into(),
-            validation_records: vec![(CNAME.into(), VALUE.into())],
+            validation_records: vec![(CNAME.into(), VALUE.into()), (CNAME2.into(), VALUE2.into())],
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn requests_validates_in_the_zone_and_waits_for_issued() {
+    async fn requests_with_the_record_name_as_san_validates_both_names_and_waits_for_issued() {
         let mut acm = MockAcmApi::new();
         let mut r53 = MockRoute53Api::new();
         let mut s = Sequence::new();
         acm.expect_list_certificates().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
         acm.expect_request_certificate()
-            .withf(|d, token, tags| d == DOMAIN && token.len() == 32 && tags.contains(&("tandem:stack".into(), "t".into())))
+            .withf(|d, sans, token, tags| {
+                d == DOMAIN && *sans == vec![RECORD.to_string()] && token.len() == 32 && tags.contains(&("tandem:stack".into(), "t".into()))
+            })
             .times(1)
             .in_sequence(&mut s)
-            .returning(|_, _, _| Ok(ARN.into()));
+            .returning(|_, _, _, _| Ok(ARN.into()));
         acm.expect_describe_certificate().times(1).in_sequence(&mut s).returning(|_| Ok(cert("PENDING_VALIDATION", false)));
         acm.expect_describe_certificate().times(1).in_sequence(&mut s).returning(|_| Ok(cert("PENDING_VALIDATION", true)));
         r53.expect_list_record_sets_named().withf(|z, n| z == "ZONE1" && n == CNAME).times(1).in_sequence(&mut s).returning(|_, _| Ok(vec![]));
+        r53.expect_list_record_sets_named().withf(|z, n| z == "ZONE1" && n == CNAME2).times(1).in_sequence(&mut s).returning(|_, _| Ok(vec![]));
         r53.expect_change_record_sets()
-            .withf(|z, ch| z == "ZONE1" && ch.len() == 1 && ch[0].0 == UPSERT && ch[0].1 == RecordSet::cname(CNAME, VALUE, VALIDATION_TTL))
+            .withf(|z, ch| {
+                z == "ZONE1"
+                    && ch.len() == 2
+                    && ch.iter().all(|(a, _)| a == UPSERT)
+                    && ch[0].1 == RecordSet::cname(CNAME, VALUE, VALIDATION_TTL)
+                    && ch[1].1 == RecordSet::cname(CNAME2, VALUE2, VALIDATION_TTL)
+            })
             .times(1)
             .in_sequence(&mut s)
             .returning(|_, _| Ok("C1".into()));
@@ -439,19 +649,22 @@ mod tests {
         let out: CertificateOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
         assert_eq!(out, outputs());
         assert!(ctx.resource_id(&format!("validation:{CNAME}")).await.is_some(), "validation record journaled");
+        assert!(ctx.resource_id(&format!("validation:{CNAME2}")).await.is_some(), "SAN validation record journaled");
+        assert_eq!(c.desired().replace_on["subject_alternative_names"], json!([RECORD]));
     }
 
     #[tokio::test(start_paused = true)]
     async fn without_a_zone_it_stops_naming_the_cname_to_create() {
         let mut acm = MockAcmApi::new();
         acm.expect_list_certificates().returning(|| Ok(vec![]));
-        acm.expect_request_certificate().returning(|_, _, _| Ok(ARN.into()));
+        acm.expect_request_certificate().returning(|_, _, _, _| Ok(ARN.into()));
         acm.expect_describe_certificate().returning(|_| Ok(cert("PENDING_VALIDATION", true)));
         let c = component(&config(false), acm, MockRoute53Api::new());
         let e = c.apply(&ctx()).await.unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, ComponentError::Invalid { .. }), "{msg}");
         assert!(msg.contains(CNAME) && msg.contains(VALUE) && msg.contains("us-east-1") && msg.contains(DOMAIN), "{msg}");
+        assert!(msg.contains(CNAME2) && msg.contains(VALUE2), "the SAN's CNAME too: {msg}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -459,7 +672,7 @@ mod tests {
         let mut acm = MockAcmApi::new();
         acm.expect_describe_certificate().returning(|_| Ok(cert("ISSUED", true)));
         let mut r53 = MockRoute53Api::new();
-        r53.expect_list_record_sets_named().returning(|_, _| Ok(vec![RecordSet::cname(CNAME, VALUE, 300)]));
+        zone_lookup(&mut r53);
         let c = component(&config(true), acm, r53);
         let ctx = ctx().with_prior(prior(&c, &outputs(), &[("certificate", ARN)]));
         let out: CertificateOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
@@ -526,7 +739,7 @@ mod tests {
         let mut s = Sequence::new();
         acm.expect_list_certificates().times(1).in_sequence(&mut s).returning(|| Err(AwsError::throttling()));
         acm.expect_list_certificates().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
-        acm.expect_request_certificate().returning(|_, _, _| Err(AwsError::other("LimitExceededException2", "quota")));
+        acm.expect_request_certificate().returning(|_, _, _, _| Err(AwsError::other("LimitExceededException2", "quota")));
         let c = component(&config(true), acm, MockRoute53Api::new());
         let msg = c.apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains(DOMAIN) && msg.contains("us-east-1") && msg.contains("quota"), "{msg}");
@@ -543,5 +756,88 @@ mod tests {
         assert!(secondary.wanted());
         assert_eq!(secondary.region(), "us-east-2");
         assert_eq!(secondary.id(), "certificate-secondary");
+    }
+
+    #[test]
+    fn san_is_the_record_name_unless_it_is_the_domain() {
+        assert_eq!(CertificateComponent::subject_alternative_names(&config(true), Placement::Primary), vec![RECORD.to_string()]);
+        assert_eq!(CertificateComponent::subject_alternative_names(&config(true), Placement::Secondary), vec![RECORD.to_string()]);
+        let mut same = config(true);
+        same.dns.record_name = Some(format!("{}.", DOMAIN.to_uppercase()));
+        assert!(CertificateComponent::subject_alternative_names(&same, Placement::Primary).is_empty());
+        let mut none = config(true);
+        none.dns.record_name = None;
+        assert!(CertificateComponent::subject_alternative_names(&none, Placement::Primary).is_empty());
+        // The SAN set forces replacement (ACM cannot add a name to a certificate).
+        let with = component(&config(true), MockAcmApi::new(), MockRoute53Api::new()).desired();
+        let without = component(&none, MockAcmApi::new(), MockRoute53Api::new()).desired();
+        assert_ne!(with.replace_on, without.replace_on);
+    }
+
+    #[test]
+    fn covers_exact_names_and_one_level_wildcards() {
+        let names = vec!["primary.api.example.com".to_string(), "*.example.com".to_string()];
+        assert!(certificate_covers(&names, "PRIMARY.api.example.com."));
+        assert!(certificate_covers(&names, "api.example.com"));
+        assert!(!certificate_covers(&names, "a.b.example.com"), "a wildcard covers one label only");
+        assert!(!certificate_covers(&names, "example.com"));
+        assert!(!certificate_covers(&["primary.api.example.com".to_string()], "api.example.com"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stack_certificate_without_the_san_is_not_adopted() {
+        let mut acm = MockAcmApi::new();
+        let mut r53 = MockRoute53Api::new();
+        acm.expect_list_certificates()
+            .returning(|| Ok(vec![CertificateSummary { arn: "arn:old".into(), domain_name: DOMAIN.into(), status: "ISSUED".into() }]));
+        acm.expect_list_tags().returning(|_| Ok(naming::tags("t", "certificate-primary-t")));
+        acm.expect_describe_certificate().withf(|a| a == "arn:old").returning(|a| Ok(old_cert(a, true)));
+        acm.expect_request_certificate().withf(|_, sans, _, _| *sans == vec![RECORD.to_string()]).times(1).returning(|_, _, _, _| Ok(ARN.into()));
+        acm.expect_describe_certificate().withf(|a| a == ARN).returning(|_| Ok(cert("ISSUED", true)));
+        zone_lookup(&mut r53);
+        let c = component(&config(true), acm, r53);
+        let out: CertificateOutputs = from_outputs(&c.apply(&ctx()).await.expect("apply")).expect("outputs");
+        assert_eq!(out.certificate_arn, ARN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replacement_retires_a_certificate_in_use_and_a_later_apply_deletes_it() {
+        // Destroy half of a replacement (the SAN set changed): the old certificate is still
+        // used by the API's custom domain, so it is retired, not deleted; records are kept.
+        let mut acm = MockAcmApi::new();
+        acm.expect_describe_certificate().withf(|a| a == "arn:old").times(1).returning(|a| Ok(old_cert(a, true)));
+        let c = component(&config(true), acm, MockRoute53Api::new());
+        let validation_key = format!("validation:{CNAME}");
+        let validation_id = format!("ZONE1|{CNAME}");
+        let old_outputs = CertificateOutputs { certificate_arn: "arn:old".into(), ..outputs() };
+        let ctx = ctx()
+            .with_prior(prior(&c, &old_outputs, &[("certificate", "arn:old"), (validation_key.as_str(), validation_id.as_str())]))
+            .with_action(Action::Replace);
+        c.destroy(&ctx).await.expect("replace: destroy half");
+        assert_eq!(ctx.resource_id("retired:arn:old").await.as_deref(), Some("arn:old"));
+        // Validation records kept: the Route 53 mock has no expectation, so no call was made.
+        assert!(ctx.resource_id("certificate").await.is_none());
+
+        // A later apply: the API domains moved to the new certificate, the old one is free.
+        let mut acm = MockAcmApi::new();
+        let mut s = Sequence::new();
+        acm.expect_describe_certificate().withf(|a| a == ARN).returning(|_| Ok(cert("ISSUED", true)));
+        acm.expect_describe_certificate().withf(|a| a == "arn:old").times(1).in_sequence(&mut s).returning(|a| Ok(old_cert(a, false)));
+        acm.expect_delete_certificate().withf(|a| a == "arn:old").times(1).in_sequence(&mut s).returning(|_| Ok(()));
+        let mut r53 = MockRoute53Api::new();
+        zone_lookup(&mut r53);
+        let c = component(&config(true), acm, r53);
+        let later = Ctx::standalone("certificate-primary", "us-east-1").with_prior(prior(
+            &c,
+            &outputs(),
+            &[("certificate", ARN), ("retired:arn:old", "arn:old"), (validation_key.as_str(), validation_id.as_str())],
+        ));
+        let mut reader = MockAcmApi::new();
+        reader.expect_describe_certificate().returning(|_| Ok(cert("ISSUED", true)));
+        let r = component(&config(true), reader, MockRoute53Api::new());
+        let drift = r.read(&later).await.expect("read");
+        assert!(matches!(&drift, Drift::Drifted { details } if details[0].contains("arn:old")), "plan --refresh sees the retired certificate: {drift:?}");
+        c.apply(&later).await.expect("apply");
+        assert!(later.resource("retired:arn:old").await.is_none(), "retired certificate forgotten once deleted");
     }
 }

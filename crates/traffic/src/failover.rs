@@ -1,10 +1,17 @@
 //! The `dns-failover` component: Route 53 PRIMARY/SECONDARY failover records.
 //!
 //! Wanted only when `dns.hosted_zone_id` is set. Two alias records named
-//! `dns.record_name` (SetIdentifier `primary` / `secondary`) point at the regional custom
-//! domains of the REST APIs (`api-{role}` → `regional_domain_name`,
-//! `regional_hosted_zone_id`), each tied to its region's API health check
-//! (`health-{role}` → `api_check_id`). Route 53 answers with the primary while its check is
+//! `dns.record_name` (SetIdentifier `primary` / `secondary`) point at each region's custom
+//! domain NAMED `dns.record_name` (`api-{role}` → `failover_regional_domain_name`,
+//! `failover_regional_hosted_zone_id`), each tied to its region's API health check
+//! (`health-{role}` → `api_check_id`).
+//!
+//! Not at the regional domains (`api.<role>_domain`): API Gateway picks the custom domain
+//! of a request by its Host header, and a client that resolved `dns.record_name` sends
+//! `Host: <record_name>`. Aliased to a domain of another name, every request would get 403
+//! Forbidden and failover would serve nothing. So each region's API component creates a
+//! custom domain of the record's name (AWS's multi-region API Gateway pattern), and these
+//! records alias its regional target names. Route 53 answers with the primary while its check is
 //! healthy and with the secondary otherwise. Changes are UPSERTs, then the change is polled
 //! until INSYNC. Destroy deletes exactly the records found (a record already gone is
 //! success); records go before the health checks because they depend on them.
@@ -63,11 +70,19 @@ impl FailoverComponent {
         for (role, set_id, failover) in ROLES {
             let api: ApiOutputs = ctx.input(&ids::api(role))?;
             let health: HealthOutputs = ctx.input(&ids::health(role))?;
-            let (Some(target), Some(zone)) = (api.regional_domain_name.clone(), api.regional_hosted_zone_id.clone()) else {
+            let named_ok = api.failover_domain.as_deref().is_some_and(|d| dns_eq(d, record_name));
+            let (true, Some(target), Some(zone)) =
+                (named_ok, api.failover_regional_domain_name.clone(), api.failover_regional_hosted_zone_id.clone())
+            else {
                 return Err(ComponentError::invalid(
                     self.resource_name(),
                     ROUTE53_REGION,
-                    format!("{} has no custom domain to alias: set api.{set_id}_domain", ids::api(role)),
+                    format!(
+                        "{} has no custom domain named {record_name} to alias (API Gateway routes by Host header): \
+                         set api.{set_id}_domain so the region has a certificate, and apply {} again",
+                        ids::api(role),
+                        ids::api(role)
+                    ),
                 ));
             };
             out.push(RecordSet {
@@ -281,8 +296,8 @@ mod tests {
 
     fn existing() -> Vec<RecordSet> {
         vec![
-            record("primary", "PRIMARY", "d-p1.execute-api.us-east-1.amazonaws.com", "Zp1", "hc-api-p"),
-            record("secondary", "SECONDARY", "d-s1.execute-api.us-east-2.amazonaws.com", "Zs1", "hc-api-s"),
+            record("primary", "PRIMARY", "d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", "hc-api-p"),
+            record("secondary", "SECONDARY", "d-fs1.execute-api.us-east-2.amazonaws.com", "ZFs1", "hc-api-s"),
         ]
     }
 
@@ -398,6 +413,60 @@ mod tests {
             .with_input("health-secondary", &health("s"));
         let e = c.apply(&ctx).await.unwrap_err();
         assert!(matches!(e, ComponentError::Invalid { .. }) && e.to_string().contains("primary_domain"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_alias_the_record_name_domain_not_the_regional_domains() {
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| Ok(vec![]));
+        m.expect_change_record_sets()
+            .withf(|_, ch| {
+                let targets: Vec<(&str, &str, Option<&str>)> = ch
+                    .iter()
+                    .filter_map(|(_, r)| r.alias.as_ref().map(|a| (a.dns_name.as_str(), a.hosted_zone_id.as_str(), r.health_check_id.as_deref())))
+                    .collect();
+                targets
+                    == vec![
+                        ("d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", Some("hc-api-p")),
+                        ("d-fs1.execute-api.us-east-2.amazonaws.com", "ZFs1", Some("hc-api-s")),
+                    ]
+                    && ch.iter().all(|(_, r)| r.name == "api.example.com")
+            })
+            .times(1)
+            .returning(|_, _| Ok("C1".into()));
+        m.expect_get_change_status().returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        // The regional domains (d-p1 / d-s1) are in the inputs too: they must not be used.
+        let p: ApiOutputs = ctx().input("api-primary").expect("input");
+        assert_eq!(p.regional_domain_name.as_deref(), Some("d-p1.execute-api.us-east-1.amazonaws.com"));
+        c.apply(&ctx()).await.expect("apply");
+    }
+
+    #[tokio::test]
+    async fn an_api_without_the_record_name_domain_is_an_error() {
+        let c = FailoverComponent::new(&config(), Arc::new(MockRoute53Api::new()));
+        let mut secondary = api("us-east-2", "s1", true);
+        secondary.failover_domain = None;
+        secondary.failover_regional_domain_name = None;
+        secondary.failover_regional_hosted_zone_id = None;
+        let ctx = Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_input("api-primary", &api("us-east-1", "p1", true))
+            .with_input("api-secondary", &secondary)
+            .with_input("health-primary", &health("p"))
+            .with_input("health-secondary", &health("s"));
+        let e = c.apply(&ctx).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ComponentError::Invalid { .. }), "{msg}");
+        assert!(msg.contains("api-secondary") && msg.contains("named api.example.com") && msg.contains("Host header"), "{msg}");
+        // A domain of another name is not accepted either.
+        let mut other = api("us-east-2", "s1", true);
+        other.failover_domain = Some("www.example.com".into());
+        let ctx = Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_input("api-primary", &api("us-east-1", "p1", true))
+            .with_input("api-secondary", &other)
+            .with_input("health-primary", &health("p"))
+            .with_input("health-secondary", &health("s"));
+        assert!(c.apply(&ctx).await.is_err());
     }
 
     #[tokio::test]

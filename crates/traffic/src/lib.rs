@@ -3,7 +3,8 @@
 //! - [`accelerator`]: Global Accelerator (us-west-2 control plane) with endpoint groups on
 //!   both regions' NLBs; [`accelerator_fake`] stands in for it when simulated.
 //! - [`certificate`]: ACM certificates of the regional custom domains (DNS validation).
-//! - [`api`]: regional REST APIs (Lambda proxy), stage, custom domain, base path mapping.
+//! - [`api`]: regional REST APIs (Lambda proxy), stage, custom domains (the regional one and
+//!   one named like the failover record: API Gateway routes by Host header), base path mappings.
 //! - [`health`]: Route 53 health checks on each region's API and NLB.
 //! - [`failover`]: Route 53 PRIMARY/SECONDARY failover records.
 //!

@@ -33,6 +33,9 @@ pub fn api(region: &str, id: &str, domain: bool) -> ApiOutputs {
         regional_domain_name: domain.then(|| format!("d-{id}.execute-api.{region}.amazonaws.com")),
         regional_hosted_zone_id: domain.then(|| format!("Z{id}")),
         certificate_arn: domain.then(|| format!("arn:aws:acm:{region}:123456789012:certificate/{id}")),
+        failover_domain: domain.then(|| "api.example.com".to_string()),
+        failover_regional_domain_name: domain.then(|| format!("d-f{id}.execute-api.{region}.amazonaws.com")),
+        failover_regional_hosted_zone_id: domain.then(|| format!("ZF{id}")),
     }
 }
 

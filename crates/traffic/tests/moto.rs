@@ -1,6 +1,8 @@
 //! The traffic components against the local AWS emulator (moto 5.2): API Gateway in both
 //! regions (with real Lambda functions for the permissions), ACM certificates validated
-//! through a hosted zone, Route 53 health checks and failover records, and the accelerator
+//! through a hosted zone (covering the failover record name as a SAN), a custom domain
+//! named like the failover record in BOTH regions (API Gateway routes by Host header), Route
+//! 53 health checks and failover records aliasing those domains, and the accelerator
 //! over the built-in fake (moto has no Global Accelerator). Apply, check with the real
 //! aws-sdk clients, apply again (nothing changes), destroy, check gone, destroy again.
 
@@ -153,7 +155,8 @@ async fn traffic_stack_on_moto() {
     cfg.api.primary_domain = Some(format!("primary.{zone_name}"));
     cfg.api.secondary_domain = Some(format!("secondary.{zone_name}"));
     cfg.dns.hosted_zone_id = Some(zone_id.clone());
-    cfg.dns.record_name = Some(format!("api.{zone_name}"));
+    let record_name = format!("api.{zone_name}");
+    cfg.dns.record_name = Some(record_name.clone());
     cfg.simulate = vec!["globalaccelerator".into()];
     cfg.state.dir = state_dir.clone();
 
@@ -196,12 +199,22 @@ async fn traffic_stack_on_moto() {
         let tags = acm.list_tags_for_certificate().certificate_arn(&out.certificate_arn).send().await.expect("cert tags");
         assert!(tags.tags().iter().any(|t| t.key() == "tandem:stack" && t.value() == Some(s.as_str())), "{id} tagged");
         assert!(!out.validation_records.is_empty(), "{id} has validation records");
+        // The failover record name is a SubjectAlternativeName (the record_name custom
+        // domain of the region uses this certificate).
+        let sans = d.certificate().map(|c| c.subject_alternative_names().to_vec()).unwrap_or_default();
+        assert!(sans.iter().any(|n| n == &record_name), "{id} covers {record_name}: {sans:?}");
+        assert!(
+            out.validation_records.iter().any(|(n, _)| n.trim_end_matches('.').ends_with(record_name.as_str())),
+            "{id}: validation record of {record_name}: {:?}",
+            out.validation_records
+        );
     }
     let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
     let cnames = records.resource_record_sets().iter().filter(|r| r.r#type().as_str() == "CNAME").count();
     assert!(cnames >= 2, "validation CNAMEs created: {:?}", records.resource_record_sets());
 
-    // APIs: REST API, stage, routes, permission, custom domain and mapping.
+    // APIs: REST API, stage, routes, permission, custom domains and mappings.
+    let mut failover_targets: Vec<(String, String)> = Vec::new();
     for (id, region, fname) in [("api-primary", PRIMARY, &fn_primary.api_function_name), ("api-secondary", SECONDARY, &fn_secondary.api_function_name)] {
         let out: ApiOutputs = from_outputs(&first[id]).expect("api outputs");
         let gw = aws_sdk_apigateway::Client::new(&aws.config(region));
@@ -221,6 +234,28 @@ async fn traffic_stack_on_moto() {
         let lambda = aws_sdk_lambda::Client::new(&aws.config(region));
         let policy = lambda.get_policy().function_name(fname).send().await.expect("policy");
         assert!(policy.policy().unwrap_or_default().contains(&format!("apigateway-{}", out.rest_api_id)), "permission granted");
+        // A custom domain NAMED record_name in this region (API Gateway routes by Host).
+        assert_eq!(out.failover_domain.as_deref(), Some(record_name.as_str()), "{id}");
+        let f = gw.get_domain_name().domain_name(&record_name).send().await.unwrap_or_else(|e| panic!("{id}: {record_name} domain in {region}: {e:?}"));
+        assert_eq!(f.domain_name(), Some(record_name.as_str()));
+        assert_eq!(f.regional_certificate_arn(), out.certificate_arn.as_deref(), "{id}: the region's certificate");
+        assert_eq!(f.regional_domain_name(), out.failover_regional_domain_name.as_deref());
+        assert_eq!(f.regional_hosted_zone_id(), out.failover_regional_hosted_zone_id.as_deref());
+        assert_eq!(f.security_policy().map(|p| p.as_str()), Some("TLS_1_2"));
+        assert!(
+            f.endpoint_configuration().is_some_and(|e| e.types().iter().any(|t| t.as_str() == "REGIONAL")),
+            "{id}: {record_name} is REGIONAL"
+        );
+        assert!(f.tags().is_some_and(|t| t.get("tandem:stack").map(String::as_str) == Some(s.as_str())), "{id}: {record_name} tagged");
+        let fmaps = gw.get_base_path_mappings().domain_name(&record_name).send().await.expect("failover mappings");
+        assert!(
+            fmaps.items().iter().any(|m| m.rest_api_id() == Some(out.rest_api_id.as_str()) && m.stage() == Some("live")),
+            "{id}: {record_name} maps to the API"
+        );
+        failover_targets.push((
+            out.failover_regional_domain_name.clone().expect("failover target"),
+            out.failover_regional_hosted_zone_id.clone().expect("failover zone"),
+        ));
     }
 
     // Health checks: on the created API hosts and the NLB names, tagged.
@@ -263,6 +298,13 @@ async fn traffic_stack_on_moto() {
     assert_eq!(fo.len(), 2, "PRIMARY and SECONDARY: {fo:?}");
     assert!(fo.iter().all(|r| r.health_check_id().is_some_and(|h| check_ids.contains(&h.to_string()))));
     assert!(fo.iter().all(|r| r.alias_target().is_some()));
+    // Aliased to the record_name domains (not the regional domains), PRIMARY → primary.
+    for (failover_kind, (target, target_zone)) in ["PRIMARY", "SECONDARY"].into_iter().zip(&failover_targets) {
+        let r = fo.iter().find(|r| r.failover().map(|f| f.as_str()) == Some(failover_kind)).expect("record");
+        let a = r.alias_target().expect("alias");
+        assert_eq!(a.dns_name().trim_end_matches('.'), target.trim_end_matches('.'), "{failover_kind} alias target");
+        assert_eq!(a.hosted_zone_id(), target_zone, "{failover_kind} alias zone");
+    }
 
     // Accelerator (simulated).
     let acc: AcceleratorOutputs = from_outputs(&first["accelerator"]).expect("accelerator outputs");
@@ -300,6 +342,7 @@ async fn traffic_stack_on_moto() {
         assert!(gw.get_rest_api().rest_api_id(&out.rest_api_id).send().await.is_err(), "{id} REST API deleted");
         let domain = out.custom_domain.clone().expect("domain");
         assert!(gw.get_domain_name().domain_name(&domain).send().await.is_err(), "{domain} deleted");
+        assert!(gw.get_domain_name().domain_name(&record_name).send().await.is_err(), "{id}: {record_name} deleted in {region}");
         let fname = if region == PRIMARY { &fn_primary.api_function_name } else { &fn_secondary.api_function_name };
         let lambda = aws_sdk_lambda::Client::new(&aws.config(region));
         let policy = lambda.get_policy().function_name(fname).send().await.ok().and_then(|p| p.policy().map(str::to_string)).unwrap_or_default();

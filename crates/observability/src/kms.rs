@@ -1,0 +1,715 @@
+//! The customer-managed KMS key of the alert topic `alerts-{role}-{s}`, owned by the
+//! `alerts-{role}` component ([`crate::sns::Alerts`]): create, adopt, check, delete.
+//!
+//! Why not the AWS-managed key `alias/aws/sns`: its key policy cannot be edited, so
+//! CloudWatch alarms and EventBridge cannot obtain `kms:GenerateDataKey*` on it, and AWS
+//! drops their publishes to a topic encrypted with it. One key per region (a topic can only
+//! use a key of its own region).
+//!
+//! The key:
+//! - symmetric (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`), automatic yearly rotation enabled,
+//!   tagged `tandem:stack=<s>` and `Name=alerts-{role}-{s}`, with a description naming the
+//!   stack, topic and region, and the alias `alias/alerts-{role}-{s}`;
+//! - key policy ([`key_policy`], least privilege, no `"Action": "*"` and no `kms:*`): the
+//!   account root gets an explicit list of administration actions ([`ADMIN_ACTIONS`]: what
+//!   is needed to manage, re-apply and delete the key; IAM policies then decide which
+//!   principals of the account may use them); principals of the account may use the key
+//!   for `kms:GenerateDataKey*` / `kms:Decrypt` only through SNS of this region
+//!   (`kms:ViaService = sns.<region>.amazonaws.com`); `cloudwatch.amazonaws.com` and
+//!   `events.amazonaws.com` get only `kms:GenerateDataKey*` / `kms:Decrypt`, conditioned
+//!   on `aws:SourceAccount` = this account. (`"Resource": "*"` in a key policy means "this
+//!   key".)
+//!
+//! The account id comes from AWS responses, never from configuration: before a create,
+//! from the ARN of an alias of the region (ListAliases always lists the predefined
+//! `alias/aws/*` aliases, so the key is created with its final policy); for an existing key,
+//! from its metadata (`AWSAccountId`). Should ListAliases return no alias at all, the key
+//! is created with the default policy, which is replaced at once by [`key_policy`]
+//! (PutKeyPolicy) before the alias exists and before any topic uses the key.
+//!
+//! Apply (ensure): ListAliases → the key recorded in the journal/state, else the key behind
+//! the alias (adopt), else, if a previous run crashed between CreateKey and recording it,
+//! the key tagged with this stack and name; only then CreateKey (journaled: `kms-key` holds
+//! the key ARN) → (key `Disabled`: EnableKey; `PendingDeletion`: CancelKeyDeletion +
+//! EnableKey) → GetKeyPolicy, PutKeyPolicy only when it differs → CreateAlias (or
+//! UpdateAlias when it points elsewhere) → GetKeyRotationStatus, EnableKeyRotation when off.
+//! Over an existing, healthy key no mutating call is made.
+//!
+//! Destroy (after the topic is deleted): DeleteAlias → ScheduleKeyDeletion with
+//! PendingWindowInDays = 7 (the minimum). A key already `PendingDeletion` or gone is
+//! success; a second destroy is a no-op.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tandem_core::aws::{ignore_not_found, poll_until, retry, Poll};
+use tandem_core::state::ResourceStatus;
+use tandem_core::{naming, AwsResultExt, ComponentError, Ctx, Placement};
+
+use crate::clients::{AliasInfo, KeyInfo, KmsApi};
+use crate::{record, recorded_id};
+
+/// Journal key of the KMS key (id: the key ARN).
+pub const KEY_KMS: &str = "kms-key";
+/// Journal key of the alias (id: the alias name).
+pub const KEY_ALIAS: &str = "kms-alias";
+/// Journal key of the key-policy update (id: the key id).
+pub const KEY_KEY_POLICY: &str = "kms-key-policy";
+/// Journal key of the rotation setting (id: the key id).
+pub const KEY_ROTATION: &str = "kms-key-rotation";
+/// Journal key of a key-state repair (EnableKey / CancelKeyDeletion; id: the key id).
+pub const KEY_STATE: &str = "kms-key-state";
+
+/// Waiting period of ScheduleKeyDeletion (the minimum KMS allows).
+pub const DELETION_WINDOW_DAYS: i32 = 7;
+
+/// What the account root may do on the key: manage it, re-apply it and delete it. No
+/// cryptographic operation (those go through SNS only), no grant creation.
+pub const ADMIN_ACTIONS: &[&str] = &[
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:GetKeyRotationStatus",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:ListKeyRotations",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+];
+
+/// What SNS needs on the key, on behalf of a publisher.
+pub const USE_ACTIONS: &[&str] = &["kms:GenerateDataKey*", "kms:Decrypt"];
+
+/// The service principals that publish alerts (alarms, EventBridge rules).
+pub const PUBLISHER_SERVICES: &[&str] = &["cloudwatch.amazonaws.com", "events.amazonaws.com"];
+
+/// The key policy of the topic key of `account` in `region` (`partition` is `aws` outside
+/// China and GovCloud).
+pub fn key_policy(partition: &str, account: &str, region: &str) -> Value {
+    let root = format!("arn:{partition}:iam::{account}:root");
+    let mut statements = vec![
+        json!({
+            "Sid": "AccountAdministration",
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": ADMIN_ACTIONS,
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "AccountUseThroughSns",
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": format!("sns.{region}.amazonaws.com"),
+                    "kms:CallerAccount": account
+                }
+            }
+        }),
+    ];
+    for (sid, service) in [("CloudWatchAlarmsPublish", PUBLISHER_SERVICES[0]), ("EventBridgeRulesPublish", PUBLISHER_SERVICES[1])] {
+        statements.push(json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceAccount": account } }
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Id": "tandem-alerts-topic-key", "Statement": statements })
+}
+
+/// (partition, account) of an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
+pub fn arn_owner(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    let partition = parts.next().filter(|p| !p.is_empty())?;
+    let account = parts.nth(2).filter(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()))?;
+    Some((partition, account))
+}
+
+/// The region's topic key, as owned by `alerts-{role}`.
+pub struct TopicKey {
+    alias: String,
+    name: String,
+    description: String,
+    region: String,
+    suffix: String,
+    kms: Arc<dyn KmsApi>,
+}
+
+impl TopicKey {
+    /// The key of topic `topic_name` (`alerts-{role}-{s}`).
+    pub fn new(placement: Placement, region: &str, suffix: &str, kms: Arc<dyn KmsApi>) -> Self {
+        let name = naming::name("alerts", placement, suffix);
+        Self {
+            alias: format!("alias/{name}"),
+            description: format!("Tandem stack {suffix}: encrypts the SNS alert topic {name} in {region}"),
+            name,
+            region: region.to_string(),
+            suffix: suffix.to_string(),
+            kms,
+        }
+    }
+
+    /// `alias/alerts-{role}-{s}`.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// True when the topic attribute `KmsMasterKeyId` designates `key` (SNS accepts the key
+    /// id, key ARN, alias name or alias ARN).
+    pub fn encrypts_with(&self, kms_master_key_id: Option<&str>, key: &KeyInfo) -> bool {
+        let Some(v) = kms_master_key_id else { return false };
+        v == key.arn || v == key.key_id || v == self.alias || v.ends_with(&format!(":{}", self.alias))
+    }
+
+    /// The desired key policy for an existing key.
+    fn policy_for(&self, key: &KeyInfo) -> Value {
+        let partition = arn_owner(&key.arn).map(|(p, _)| p).unwrap_or("aws");
+        key_policy(partition, &key.account, &self.region)
+    }
+
+    async fn describe(&self, key: &str) -> Result<Option<KeyInfo>, ComponentError> {
+        retry(|| self.kms.describe_key(key)).await.at(&self.alias, &self.region)
+    }
+
+    async fn aliases(&self) -> Result<Vec<AliasInfo>, ComponentError> {
+        retry(|| self.kms.list_aliases()).await.at(&self.alias, &self.region)
+    }
+
+    /// True when a previous run journaled a key create without recording its id (crash
+    /// between CreateKey and the journal write).
+    async fn unresolved_create(&self, ctx: &Ctx) -> bool {
+        let now = ctx.resource(KEY_KMS).await;
+        let prior = ctx.prior().and_then(|p| p.resources.get(KEY_KMS).cloned());
+        [now, prior].into_iter().flatten().any(|e| e.status != ResourceStatus::Done && e.op == "create")
+    }
+
+    /// The key tagged with this stack and name (only used to resolve an unresolved create).
+    async fn find_by_tags(&self) -> Result<Option<KeyInfo>, ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let ids = retry(|| self.kms.list_keys()).await.at(alias, region)?;
+        for id in ids {
+            // Keys we may not read (other teams', AWS-managed) are not ours.
+            let Ok(tags) = retry(|| self.kms.list_resource_tags(&id)).await else { continue };
+            let ours = tags.iter().any(|(k, v)| k == naming::STACK_TAG && *v == self.suffix)
+                && tags.iter().any(|(k, v)| k == "Name" && *v == self.name);
+            if ours {
+                if let Some(k) = self.describe(&id).await?.filter(|k| !k.pending_deletion()) {
+                    tracing::info!(key = %k.arn, region, "found the key of an interrupted create by its tags");
+                    return Ok(Some(k));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The key: recorded first (if it still exists), then the alias target, then (after a
+    /// crashed create) by tags.
+    async fn find(&self, ctx: &Ctx, alias: Option<&AliasInfo>) -> Result<Option<KeyInfo>, ComponentError> {
+        if let Some(arn) = recorded_id(ctx, KEY_KMS).await {
+            if let Some(k) = self.describe(&arn).await? {
+                return Ok(Some(k));
+            }
+        }
+        if let Some(target) = alias.and_then(|a| a.target_key_id.as_deref()) {
+            if let Some(k) = self.describe(target).await? {
+                return Ok(Some(k));
+            }
+        }
+        if self.unresolved_create(ctx).await {
+            return self.find_by_tags().await;
+        }
+        Ok(None)
+    }
+
+    /// Waits until a new key is `Enabled` (CreateKey normally returns it so).
+    async fn wait_enabled(&self, key: KeyInfo) -> Result<KeyInfo, ComponentError> {
+        if key.state != "Creating" {
+            return Ok(key);
+        }
+        let id = key.key_id.clone();
+        poll_until(&self.alias, &self.region, "KMS key Enabled", Duration::from_secs(120), || async {
+            match self.kms.describe_key(&id).await? {
+                Some(k) if k.state != "Creating" => Ok(Poll::Ready(k)),
+                Some(k) => Ok(Poll::Pending(k.state)),
+                None => Ok(Poll::Pending("not visible yet".into())),
+            }
+        })
+        .await
+    }
+
+    async fn create(&self, ctx: &Ctx, aliases: &[AliasInfo]) -> Result<(KeyInfo, bool), ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let owner = aliases.iter().find_map(|a| arn_owner(&a.arn));
+        let policy = owner.map(|(partition, account)| key_policy(partition, account, region).to_string());
+        let tags = naming::tags(&self.suffix, &self.name);
+        ctx.pending(KEY_KMS, "create").await?;
+        let key = match retry(|| self.kms.create_key(&self.description, policy.clone(), tags.clone())).await.at(alias, region) {
+            Ok(k) => k,
+            Err(e) => {
+                ctx.failed(KEY_KMS, "create").await?;
+                return Err(e);
+            }
+        };
+        ctx.done(KEY_KMS, &key.arn).await?;
+        tracing::info!(key = %key.arn, region, "created the alert topic KMS key");
+        let key = self.wait_enabled(key).await?;
+        Ok((key, policy.is_some()))
+    }
+
+    /// Brings a disabled or deletion-scheduled key back to `Enabled`.
+    async fn repair_state(&self, ctx: &Ctx, mut key: KeyInfo) -> Result<KeyInfo, ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        if key.pending_deletion() {
+            ctx.journaled(KEY_STATE, "cancel-deletion", || async {
+                retry(|| self.kms.cancel_key_deletion(&key.key_id)).await.at(alias, region)?;
+                Ok(key.key_id.clone())
+            })
+            .await?;
+            tracing::warn!(key = %key.arn, region, "cancelled the scheduled deletion of the alert topic key");
+            key.state = "Disabled".into();
+        }
+        if key.state == "Disabled" {
+            ctx.journaled(KEY_STATE, "enable", || async {
+                retry(|| self.kms.enable_key(&key.key_id)).await.at(alias, region)?;
+                Ok(key.key_id.clone())
+            })
+            .await?;
+            key.state = "Enabled".into();
+        }
+        if !key.enabled() {
+            return Err(ComponentError::invalid(
+                alias,
+                region,
+                format!("KMS key {} is {} and cannot encrypt the topic; fix or delete it and apply again", key.arn, key.state),
+            ));
+        }
+        Ok(key)
+    }
+
+    /// Ensures the key, its policy, alias and rotation; returns the key (Enabled).
+    pub async fn ensure(&self, ctx: &Ctx) -> Result<KeyInfo, ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let aliases = self.aliases().await?;
+        let current_alias = aliases.iter().find(|a| a.name == self.alias);
+        let (key, fresh, policy_set) = match self.find(ctx, current_alias).await? {
+            Some(k) => {
+                record(ctx, KEY_KMS, &k.arn).await?;
+                (self.repair_state(ctx, k).await?, false, false)
+            }
+            None => {
+                let (k, policy_set) = self.create(ctx, &aliases).await?;
+                (k, true, policy_set)
+            }
+        };
+
+        // Key policy: PutKeyPolicy only when it differs (or the key got the default one).
+        if !policy_set {
+            let want = self.policy_for(&key);
+            let have: Option<Value> = if fresh {
+                None
+            } else {
+                let text = retry(|| self.kms.get_key_policy(&key.key_id)).await.at(alias, region)?;
+                serde_json::from_str(&text).ok()
+            };
+            if have.as_ref() != Some(&want) {
+                let text = want.to_string();
+                ctx.journaled(KEY_KEY_POLICY, "update", || async {
+                    retry(|| self.kms.put_key_policy(&key.key_id, &text)).await.at(alias, region)?;
+                    Ok(key.key_id.clone())
+                })
+                .await?;
+            }
+        }
+
+        // Alias.
+        match current_alias {
+            Some(a) if a.target_key_id.as_deref() == Some(key.key_id.as_str()) => record(ctx, KEY_ALIAS, alias).await?,
+            Some(_) => {
+                ctx.journaled(KEY_ALIAS, "update", || async {
+                    retry(|| self.kms.update_alias(alias, &key.key_id)).await.at(alias, region)?;
+                    Ok(alias.to_string())
+                })
+                .await?;
+            }
+            None => {
+                ctx.journaled(KEY_ALIAS, "create", || async {
+                    retry(|| self.kms.create_alias(alias, &key.key_id)).await.at(alias, region)?;
+                    Ok(alias.to_string())
+                })
+                .await?;
+            }
+        }
+
+        // Rotation (a new key has it off).
+        let rotating = !fresh && retry(|| self.kms.get_key_rotation_status(&key.key_id)).await.at(alias, region)?;
+        if rotating {
+            record(ctx, KEY_ROTATION, &key.key_id).await?;
+        } else {
+            ctx.journaled(KEY_ROTATION, "update", || async {
+                retry(|| self.kms.enable_key_rotation(&key.key_id)).await.at(alias, region)?;
+                Ok(key.key_id.clone())
+            })
+            .await?;
+        }
+        Ok(key)
+    }
+
+    /// Drift of the key; returns the key when it exists.
+    pub async fn drift(&self, ctx: &Ctx, details: &mut Vec<String>) -> Result<Option<KeyInfo>, ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let aliases = self.aliases().await?;
+        let current_alias = aliases.iter().find(|a| a.name == self.alias);
+        let Some(key) = self.find(ctx, current_alias).await? else {
+            details.push(format!("KMS key {alias} does not exist in {region}"));
+            return Ok(None);
+        };
+        if !key.enabled() {
+            details.push(format!("KMS key {alias} ({}) is {}", key.key_id, key.state));
+        }
+        match current_alias.and_then(|a| a.target_key_id.as_deref()) {
+            None => details.push(format!("KMS alias {alias} missing")),
+            Some(t) if t != key.key_id => details.push(format!("KMS alias {alias} points to {t}, not {}", key.key_id)),
+            Some(_) => {}
+        }
+        if key.pending_deletion() {
+            // Policy and rotation of a key pending deletion cannot be read.
+            return Ok(Some(key));
+        }
+        let text = retry(|| self.kms.get_key_policy(&key.key_id)).await.at(alias, region)?;
+        if serde_json::from_str::<Value>(&text).ok() != Some(self.policy_for(&key)) {
+            details.push(format!("KMS key {alias}: key policy differs"));
+        }
+        if !retry(|| self.kms.get_key_rotation_status(&key.key_id)).await.at(alias, region)? {
+            details.push(format!("KMS key {alias}: automatic rotation disabled"));
+        }
+        Ok(Some(key))
+    }
+
+    /// Deletes the alias and schedules the key's deletion (7 days). Call after the topic
+    /// is deleted.
+    pub async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let aliases = self.aliases().await?;
+        let current_alias = aliases.iter().find(|a| a.name == self.alias);
+        let key = self.find(ctx, current_alias).await?;
+        if current_alias.is_some() {
+            ctx.pending(KEY_ALIAS, "delete").await?;
+            ignore_not_found(retry(|| self.kms.delete_alias(alias)).await).at(alias, region)?;
+        }
+        ctx.removed(KEY_ALIAS).await?;
+        if let Some(k) = key.filter(|k| !k.pending_deletion()) {
+            ctx.pending(KEY_KMS, "delete").await?;
+            match retry(|| self.kms.schedule_key_deletion(&k.key_id, DELETION_WINDOW_DAYS)).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                // Raced with another deletion: fine if the key is now pending deletion.
+                Err(e) if e.is_code("KMSInvalidStateException") => {
+                    if self.describe(&k.key_id).await?.is_some_and(|now| !now.pending_deletion()) {
+                        return Err(ComponentError::aws(alias, region, e));
+                    }
+                }
+                Err(e) => return Err(ComponentError::aws(alias, region, e)),
+            }
+            tracing::info!(key = %k.arn, region, days = DELETION_WINDOW_DAYS, "scheduled the deletion of the alert topic key");
+        }
+        for key in [KEY_ROTATION, KEY_KEY_POLICY, KEY_STATE, KEY_KMS] {
+            ctx.removed(key).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::MockKmsApi;
+    use crate::test_support::{aliases_with_ours, aws_aliases, key, key_id, kms_in_sync, SUFFIX};
+    use mockall::Sequence;
+    use tandem_core::state::{ComponentState, ResourceEntry};
+    use tandem_core::AwsError;
+
+    const P: Placement = Placement::Primary;
+
+    fn topic_key(kms: MockKmsApi) -> TopicKey {
+        TopicKey::new(P, "us-east-1", SUFFIX, Arc::new(kms))
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::standalone("alerts-primary", "us-east-1")
+    }
+
+    fn actions(statement: &Value) -> Vec<String> {
+        match &statement["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(v) => v.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn key_policy_is_least_privilege() {
+        let policy = key_policy("aws", "123456789012", "us-east-1");
+        let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(statements.len(), 4);
+        for s in &statements {
+            assert_eq!(s["Effect"], "Allow");
+            for a in actions(s) {
+                assert!(a != "*" && a != "kms:*", "wildcard action {a}");
+                assert!(a.starts_with("kms:"), "{a}");
+                // The only wildcard is the documented GenerateDataKey* family.
+                assert!(!a.contains('*') || a == "kms:GenerateDataKey*", "{a}");
+            }
+            assert_ne!(s["Principal"], json!("*"));
+            assert_ne!(s["Principal"]["AWS"], json!("*"));
+        }
+        // Root: administration (incl. what destroy and re-apply need), no direct crypto.
+        let root = json!({ "AWS": "arn:aws:iam::123456789012:root" });
+        let admin = statements.iter().find(|s| s["Principal"] == root && s.get("Condition").is_none()).expect("admin statement");
+        let admin_actions = actions(admin);
+        for a in [
+            "kms:DescribeKey",
+            "kms:GetKeyPolicy",
+            "kms:PutKeyPolicy",
+            "kms:EnableKey",
+            "kms:DisableKey",
+            "kms:ScheduleKeyDeletion",
+            "kms:CancelKeyDeletion",
+            "kms:TagResource",
+            "kms:UntagResource",
+            "kms:CreateAlias",
+            "kms:DeleteAlias",
+            "kms:UpdateAlias",
+            "kms:EnableKeyRotation",
+            "kms:GetKeyRotationStatus",
+        ] {
+            assert!(admin_actions.iter().any(|x| x == a), "root misses {a}");
+        }
+        assert!(!admin_actions.iter().any(|a| a.contains("Encrypt") || a.contains("Decrypt") || a.contains("GenerateDataKey")));
+        // Account principals use the key only through SNS of this region.
+        let via = statements.iter().find(|s| s["Principal"] == root && s.get("Condition").is_some()).expect("via statement");
+        assert_eq!(actions(via), vec!["kms:GenerateDataKey*", "kms:Decrypt"]);
+        assert_eq!(via["Condition"]["StringEquals"]["kms:ViaService"], "sns.us-east-1.amazonaws.com");
+        assert_eq!(via["Condition"]["StringEquals"]["kms:CallerAccount"], "123456789012");
+        // Publishing services: GenerateDataKey*/Decrypt, for this account only.
+        for service in ["cloudwatch.amazonaws.com", "events.amazonaws.com"] {
+            let s = statements.iter().find(|s| s["Principal"]["Service"] == service).expect(service);
+            assert_eq!(actions(s), vec!["kms:GenerateDataKey*", "kms:Decrypt"]);
+            assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        }
+        let text = policy.to_string();
+        assert!(!text.contains("\"Action\":\"*\"") && !text.contains("\"kms:*\""));
+    }
+
+    #[test]
+    fn arn_owner_reads_partition_and_account() {
+        assert_eq!(arn_owner("arn:aws:kms:us-east-1:123456789012:alias/aws/sns"), Some(("aws", "123456789012")));
+        assert_eq!(arn_owner("arn:aws-cn:kms:cn-north-1:123456789012:key/k"), Some(("aws-cn", "123456789012")));
+        assert_eq!(arn_owner("arn:aws:iam::123456789012:root"), Some(("aws", "123456789012")));
+        assert_eq!(arn_owner("alias/aws/sns"), None);
+        assert_eq!(arn_owner("arn:aws:s3:::bucket"), None);
+    }
+
+    #[tokio::test]
+    async fn existing_key_found_by_alias_makes_no_mutating_call() {
+        // kms_in_sync has no expectation for create_key, put_key_policy, create_alias,
+        // update_alias, enable_key_rotation, enable_key: any such call fails the test.
+        let k = topic_key(kms_in_sync(P));
+        let c = ctx();
+        let got = k.ensure(&c).await.expect("ensure");
+        assert_eq!(got, key(P));
+        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
+        assert_eq!(c.resource_id(KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
+        let mut details = Vec::new();
+        k.drift(&c, &mut details).await.expect("drift");
+        assert!(details.is_empty(), "{details:?}");
+    }
+
+    #[tokio::test]
+    async fn differing_policy_and_disabled_rotation_are_fixed_and_nothing_else() {
+        let mut kms = MockKmsApi::new();
+        let mut seq = Sequence::new();
+        kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(P)));
+        kms.expect_describe_key().returning(|_| Ok(Some(key(P))));
+        kms.expect_get_key_policy().times(1).in_sequence(&mut seq).returning(|_| {
+            Ok(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}).to_string())
+        });
+        kms.expect_put_key_policy()
+            .withf(|k, p| k == key_id(P) && serde_json::from_str::<Value>(p).ok() == Some(key_policy("aws", "123456789012", "us-east-1")))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        kms.expect_get_key_rotation_status().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
+        kms.expect_enable_key_rotation().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        topic_key(kms).ensure(&ctx()).await.expect("ensure");
+    }
+
+    #[tokio::test]
+    async fn without_any_alias_the_key_gets_its_policy_right_after_creation() {
+        let mut kms = MockKmsApi::new();
+        let mut seq = Sequence::new();
+        kms.expect_list_aliases().times(1).in_sequence(&mut seq).returning(|| Ok(vec![]));
+        kms.expect_create_key().withf(|_, p, _| p.is_none()).times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(key(P)));
+        kms.expect_put_key_policy()
+            .withf(|k, p| k == key_id(P) && serde_json::from_str::<Value>(p).ok() == Some(key_policy("aws", "123456789012", "us-east-1")))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        kms.expect_create_alias().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        kms.expect_enable_key_rotation().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        topic_key(kms).ensure(&ctx()).await.expect("ensure");
+    }
+
+    #[tokio::test]
+    async fn a_key_pending_deletion_is_restored_on_apply() {
+        let mut kms = MockKmsApi::new();
+        let mut seq = Sequence::new();
+        kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(P)));
+        kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "PendingDeletion".into(), ..key(P) })));
+        kms.expect_cancel_key_deletion().withf(|k| k == key_id(P)).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        kms.expect_enable_key().withf(|k| k == key_id(P)).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(true));
+        let got = topic_key(kms).ensure(&ctx()).await.expect("ensure");
+        assert!(got.enabled());
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_create_is_resolved_by_tags_without_a_second_key() {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        kms.expect_list_keys().times(1).returning(|| Ok(vec!["other-key".into(), key_id(P)]));
+        kms.expect_list_resource_tags().returning(|k| {
+            if k == key_id(P) {
+                Ok(naming::tags(SUFFIX, "alerts-primary-t1"))
+            } else {
+                Err(AwsError::other("AccessDeniedException", "not yours"))
+            }
+        });
+        kms.expect_describe_key().withf(|k| k == key_id(P)).returning(|_| Ok(Some(key(P))));
+        kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
+        kms.expect_create_alias().withf(|a, k| a == "alias/alerts-primary-t1" && k == key_id(P)).times(1).returning(|_, _| Ok(()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(false));
+        kms.expect_enable_key_rotation().times(1).returning(|_| Ok(()));
+        // No create_key expectation.
+        let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
+        prior.resources.insert(
+            KEY_KMS.into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: "create".into(), simulated: false, at: 0 },
+        );
+        let c = ctx().with_prior(prior);
+        topic_key(kms).ensure(&c).await.expect("ensure");
+        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
+    }
+
+    #[tokio::test]
+    async fn destroy_of_a_key_already_pending_deletion_only_removes_the_alias() {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(P)));
+        kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "PendingDeletion".into(), ..key(P) })));
+        kms.expect_delete_alias().times(1).returning(|_| Ok(()));
+        // No schedule_key_deletion expectation.
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let c = ctx().with_prior(prior);
+        topic_key(kms).destroy(&c).await.expect("destroy");
+        assert!(c.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn destroy_treats_a_key_gone_and_a_concurrent_deletion_as_success() {
+        // Recorded key gone: nothing to schedule.
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        kms.expect_describe_key().returning(|_| Ok(None));
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        topic_key(kms).destroy(&ctx().with_prior(prior)).await.expect("destroy of a gone key");
+
+        // ScheduleKeyDeletion races with another deletion: KMSInvalidStateException, then
+        // the key is PendingDeletion.
+        let mut kms = MockKmsApi::new();
+        let mut described = 0;
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        kms.expect_describe_key().times(2).returning(move |_| {
+            described += 1;
+            let state = if described == 1 { "Enabled" } else { "PendingDeletion" };
+            Ok(Some(KeyInfo { state: state.into(), ..key(P) }))
+        });
+        kms.expect_schedule_key_deletion()
+            .times(1)
+            .returning(|_, _| Err(AwsError::other("KMSInvalidStateException", "is pending deletion")));
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        topic_key(kms).destroy(&ctx().with_prior(prior)).await.expect("destroy during a concurrent deletion");
+    }
+
+    #[tokio::test]
+    async fn drift_reports_pending_deletion_and_missing_alias() {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "PendingDeletion".into(), ..key(P) })));
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let mut details = Vec::new();
+        topic_key(kms).drift(&ctx().with_prior(prior), &mut details).await.expect("drift");
+        assert!(details.iter().any(|d| d.contains("PendingDeletion")), "{details:?}");
+        assert!(details.iter().any(|d| d.contains("alias alias/alerts-primary-t1 missing")), "{details:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_create_key_is_retried() {
+        let mut kms = MockKmsApi::new();
+        let mut calls = 0;
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        kms.expect_create_key().times(3).returning(move |_, _, _| {
+            calls += 1;
+            if calls < 3 {
+                Err(AwsError::throttling())
+            } else {
+                Ok(key(P))
+            }
+        });
+        kms.expect_create_alias().times(1).returning(|_, _| Ok(()));
+        kms.expect_enable_key_rotation().times(1).returning(|_| Ok(()));
+        let c = ctx();
+        topic_key(kms).ensure(&c).await.expect("ensure");
+        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_key_and_region() {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(Placement::Secondary)));
+        kms.expect_create_key().returning(|_, _, _| Err(AwsError::other("AccessDeniedException", "not allowed")));
+        let k = TopicKey::new(Placement::Secondary, "us-east-2", SUFFIX, Arc::new(kms));
+        let c = Ctx::standalone("alerts-secondary", "us-east-2");
+        let err = k.ensure(&c).await.expect_err("must fail").to_string();
+        assert!(
+            err.contains("alias/alerts-secondary-t1") && err.contains("us-east-2") && err.contains("AccessDeniedException"),
+            "{err}"
+        );
+        assert!(c.resource_id(KEY_KMS).await.is_none());
+        assert_eq!(c.resource(KEY_KMS).await.map(|e| e.status), Some(ResourceStatus::Failed));
+    }
+}
