@@ -228,9 +228,27 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     let rds = aws_sdk_rds::Client::new(&sdk);
     let g = rds.describe_global_clusters().global_cluster_identifier(format!("aurora-global-{s}")).send().await.expect("global cluster");
     let members = g.global_clusters()[0].global_cluster_members();
-    assert_eq!(members.len(), 2, "global cluster members: {members:?}");
-    let regions: BTreeSet<&str> = members.iter().filter_map(|m| m.db_cluster_arn()).filter_map(|a| a.split(':').nth(3)).collect();
-    assert_eq!(regions, BTreeSet::from([PRIMARY, SECONDARY]));
+    let mut regions: BTreeSet<String> =
+        members.iter().filter_map(|m| m.db_cluster_arn()).filter_map(|a| a.split(':').nth(3)).map(str::to_string).collect();
+    assert!(
+        members.iter().any(|m| m.is_writer() == Some(true) && m.db_cluster_arn().is_some_and(|a| a.contains(&format!(":{PRIMARY}:")))),
+        "the primary cluster is the global writer: {members:?}"
+    );
+    // The secondary cluster exists in the secondary region, Serverless v2. moto creates it but
+    // registers no cross-region membership (`rds-global-failover` in `simulate`): the
+    // simulated membership is the tag `tandem:simulated-global-member=<global id>`.
+    let rds_s = aws_sdk_rds::Client::new(&moto.sdk(SECONDARY).await);
+    let sc = rds_s.describe_db_clusters().db_cluster_identifier(format!("aurora-secondary-{s}")).send().await.expect("secondary cluster");
+    let sc = &sc.db_clusters()[0];
+    assert!(sc.serverless_v2_scaling_configuration().is_some(), "secondary cluster is Serverless v2");
+    let simulated_member = sc
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("tandem:simulated-global-member") && t.value() == Some(&format!("aurora-global-{s}")));
+    if simulated_member {
+        regions.insert(SECONDARY.to_string());
+    }
+    assert_eq!(regions, BTreeSet::from([PRIMARY.to_string(), SECONDARY.to_string()]), "one member per region: {members:?}");
     let c = rds.describe_db_clusters().db_cluster_identifier(format!("aurora-primary-{s}")).send().await.expect("cluster");
     let sv2 = c.db_clusters()[0].serverless_v2_scaling_configuration().expect("serverless v2");
     assert_eq!((sv2.min_capacity(), sv2.max_capacity()), (Some(0.5), Some(4.0)));

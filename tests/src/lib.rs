@@ -107,20 +107,21 @@ fn mutation(e: &serde_json::Value) -> Option<String> {
     Some(format!("{method} {url}"))
 }
 
-/// Builds (if needed) and returns the `tandem` binary.
-///
-/// Built with `--workspace --bins --tests`, the selection whose feature unification matches
-/// the `cargo test --workspace` / `cargo nextest run --workspace` build that runs this test:
-/// a plain `cargo build -p tandem` resolves dependency features without the dev-dependencies
-/// and would recompile every aws-sdk crate a second time (minutes on CI).
+/// The `tandem` binary under test: `TANDEM_BIN` when set (`scripts/test` builds the whole
+/// workspace with `--all-targets` first, the same feature set as the test build, and points
+/// it at `target/debug/tandem`), else built here with `cargo build -p tandem` (convenient
+/// when running one test from an IDE; it may recompile dependencies with other features).
 pub fn tandem_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TANDEM_BIN") {
+        return PathBuf::from(bin);
+    }
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "--workspace", "--bins", "--tests"])
+            .args(["build", "-q", "-p", "tandem"])
             .current_dir(root())
             .status()
-            .expect("cargo build --workspace --bins --tests");
+            .expect("cargo build -p tandem");
         assert!(status.success(), "building tandem failed");
     });
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));

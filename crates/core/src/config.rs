@@ -392,6 +392,7 @@ pub const RESERVED_ENV: &[&str] = &[
     "TANDEM_MOTO_ENDPOINT",
     "TANDEM_HANDLER",
     "TANDEM_ROLE",
+    "TANDEM_BIN",
 ];
 
 fn config_env() -> std::collections::HashMap<String, String> {

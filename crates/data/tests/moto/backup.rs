@@ -31,6 +31,8 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
     let s = suffix();
     let mut cfg = Config::example(&s);
     cfg.simulate = vec!["backup-selections".into()];
+    let state_dir = tempfile::tempdir().expect("tempdir");
+    cfg.state.dir = state_dir.path().to_path_buf();
     let iam = aws_sdk_iam::Client::new(&aws.config("us-east-1"));
     assert!(
         iam.get_policy().policy_arn(backup::BACKUP_POLICY_ARN).send().await.is_ok(),
@@ -121,8 +123,10 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
         .expect("role");
     assert!(attached.attached_policies().iter().any(|p| p.policy_arn()
         == Some("arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")));
-    // The selection, as the (simulated) Backup API serves it, in a fresh client.
-    let fresh = backup::fake::SimulatedSelections::new(Arc::new(bk_p.clone()));
+    // The selection, as the (simulated) Backup API serves it to a later run (destroy is
+    // another process): a fresh client over the store persisted beside the state.
+    let store = backup::fake::SelectionStore::persistent(cfg.simulation_file("backup-selections"));
+    let fresh = backup::fake::SimulatedSelections::with_store(Arc::new(bk_p.clone()), store);
     let sel = fresh
         .get_selection(&out.plan_id, &out.selection_id)
         .await
