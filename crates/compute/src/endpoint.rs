@@ -23,7 +23,7 @@ use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, Compone
 use crate::events_api::{EndpointInfo, EndpointSpec, EventsApi};
 use crate::functions::with_role_propagation;
 use crate::iam::{delete_role, ensure_inline_policy, ensure_role, trust_policy, POLICY_NAME};
-use crate::iam_api::IamApi;
+use tandem_core::iam::IamApi;
 
 /// Bound on CREATING/UPDATING → ACTIVE and on DELETING → gone.
 pub const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(900);
@@ -279,7 +279,7 @@ mod tests {
     use crate::endpoint_fake::SimulatedEndpoints;
     use crate::events_api::MockEventsApi;
     use crate::iam::least_privilege_violations;
-    use crate::iam_api::MockIamApi;
+    use tandem_core::iam::MockIamApi;
     use mockall::predicate::eq;
     use mockall::Sequence;
     use tandem_core::state::ComponentState;

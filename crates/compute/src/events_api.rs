@@ -8,6 +8,7 @@ use aws_sdk_eventbridge::types::{
     EndpointEventBus, FailoverConfig, Primary, ReplicationConfig, ReplicationState, RoutingConfig, RuleState, Secondary, Tag,
     Target,
 };
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// What DescribeRule reports.
@@ -112,14 +113,6 @@ pub trait EventsApi: Send + Sync {
     async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError>;
 }
 
-fn not_found_is_none<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 fn tags(tags: Vec<(String, String)>) -> Vec<Tag> {
     tags.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }
@@ -151,7 +144,7 @@ fn buses(spec: &EndpointSpec) -> Result<Vec<EndpointEventBus>, AwsError> {
 #[async_trait]
 impl EventsApi for aws_sdk_eventbridge::Client {
     async fn describe_event_bus(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let out = not_found_is_none(self.describe_event_bus().name(name).send().await.map_err(AwsError::from_sdk))?;
+        let out = none_if_not_found(self.describe_event_bus().name(name).send().await.map_err(AwsError::from_sdk))?;
         Ok(out.and_then(|o| o.arn().map(str::to_string)))
     }
 
@@ -174,7 +167,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
     }
 
     async fn describe_rule(&self, name: &str, bus: &str) -> Result<Option<RuleInfo>, AwsError> {
-        let out = not_found_is_none(
+        let out = none_if_not_found(
             self.describe_rule().name(name).event_bus_name(bus).send().await.map_err(AwsError::from_sdk),
         )?;
         Ok(out.map(|o| RuleInfo {
@@ -265,7 +258,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
     }
 
     async fn describe_endpoint(&self, name: &str) -> Result<Option<EndpointInfo>, AwsError> {
-        let out = not_found_is_none(self.describe_endpoint().name(name).send().await.map_err(AwsError::from_sdk))?;
+        let out = none_if_not_found(self.describe_endpoint().name(name).send().await.map_err(AwsError::from_sdk))?;
         let Some(o) = out else { return Ok(None) };
         let failover = o.routing_config().and_then(|r| r.failover_config());
         Ok(Some(EndpointInfo {

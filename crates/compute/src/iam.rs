@@ -19,11 +19,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
-use tandem_core::aws::{ignore_not_found, retry, retry_if};
+use tandem_core::aws::{retry, retry_if};
 use tandem_core::contracts::{ids, LambdaRolesOutputs};
 use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
-
-use crate::iam_api::IamApi;
 
 /// The three function kinds (also the role kinds).
 pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
@@ -31,18 +29,7 @@ pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
 /// Inline policy name on every role of this crate.
 pub const POLICY_NAME: &str = "tandem";
 
-/// Trust policy JSON for one AWS service principal.
-pub fn trust_policy(service: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": service },
-            "Action": "sts:AssumeRole"
-        }]
-    })
-    .to_string()
-}
+pub use tandem_core::iam::{trust_policy, IamApi};
 
 /// The account id in an ARN (`arn:aws:iam::123456789012:role/x` → `123456789012`).
 pub fn account_of(arn: &str) -> Option<&str> {
@@ -246,27 +233,10 @@ fn same_json(a: Option<&str>, b: &str) -> bool {
     }
 }
 
-/// Deletes role `name`: inline policies, attached policies, then the role. A missing role
-/// (or policy) counts as deleted, so a second call is a no-op.
+/// Deletes role `name` ([`tandem_core::iam::delete_role`]: inline policies, attached
+/// policies, then the role); a missing role counts as deleted. Errors name role and region.
 pub async fn delete_role(iam: &dyn IamApi, name: &str, region: &str) -> Result<(), ComponentError> {
-    let inline = match retry(|| iam.list_role_policies(name)).await {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(ComponentError::aws(name, region, e)),
-    };
-    for policy in &inline {
-        ignore_not_found(retry(|| iam.delete_role_policy(name, policy)).await).at(name, region)?;
-    }
-    let attached = match retry(|| iam.list_attached_role_policies(name)).await {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(ComponentError::aws(name, region, e)),
-    };
-    for policy_arn in &attached {
-        ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await).at(name, region)?;
-    }
-    // DeleteConflict can linger briefly after the last policy is removed.
-    ignore_not_found(retry_if(|| iam.delete_role(name), |e| e.is_code("DeleteConflict")).await).at(name, region)
+    tandem_core::iam::delete_role(iam, name).await.at(name, region)
 }
 
 /// The `lambda-roles` component.
@@ -401,7 +371,7 @@ impl Component for LambdaRoles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iam_api::MockIamApi;
+    use tandem_core::iam::MockIamApi;
     use mockall::predicate::eq;
     use mockall::Sequence;
     use tandem_core::state::ComponentState;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 use aws_smithy_types::Blob;
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// Everything a function is created or configured with (code apart).
@@ -107,14 +108,6 @@ pub trait LambdaApi: Send + Sync {
     async fn remove_permission(&self, name: &str, statement_id: &str) -> Result<(), AwsError>;
 }
 
-fn not_found_is_none<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 fn environment(vars: &BTreeMap<String, String>) -> Environment {
     Environment::builder().set_variables(Some(vars.clone().into_iter().collect())).build()
 }
@@ -122,7 +115,7 @@ fn environment(vars: &BTreeMap<String, String>) -> Environment {
 #[async_trait]
 impl LambdaApi for aws_sdk_lambda::Client {
     async fn get_function(&self, name: &str) -> Result<Option<FunctionInfo>, AwsError> {
-        let out = not_found_is_none(self.get_function().function_name(name).send().await.map_err(AwsError::from_sdk))?;
+        let out = none_if_not_found(self.get_function().function_name(name).send().await.map_err(AwsError::from_sdk))?;
         let Some(out) = out else { return Ok(None) };
         let Some(c) = out.configuration() else { return Ok(None) };
         Ok(Some(FunctionInfo {
@@ -201,7 +194,7 @@ impl LambdaApi for aws_sdk_lambda::Client {
     }
 
     async fn get_policy(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let out = not_found_is_none(self.get_policy().function_name(name).send().await.map_err(AwsError::from_sdk))?;
+        let out = none_if_not_found(self.get_policy().function_name(name).send().await.map_err(AwsError::from_sdk))?;
         Ok(out.and_then(|o| o.policy().map(str::to_string)))
     }
 

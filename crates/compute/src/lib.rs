@@ -7,8 +7,8 @@
 //! - `event-endpoint`: EventBridge global endpoint with failover and replication.
 //!
 //! [`package`] builds the Lambda zip. Service calls go through the traits of
-//! [`lambda_api`], [`iam_api`], [`events_api`] and [`logs_api`] (mocks behind the `mocks`
-//! feature); [`endpoint_fake`] serves global endpoints for emulators that lack them.
+//! [`lambda_api`], [`tandem_core::iam`], [`events_api`] and [`logs_api`] (mocks behind the
+//! `mocks` feature); [`endpoint_fake`] serves global endpoints for emulators that lack them.
 
 pub mod endpoint;
 pub mod endpoint_fake;
@@ -16,7 +16,6 @@ pub mod events;
 pub mod events_api;
 pub mod functions;
 pub mod iam;
-pub mod iam_api;
 pub mod lambda_api;
 pub mod logs_api;
 pub mod package;
@@ -42,7 +41,7 @@ pub fn simulated_endpoints_file(cfg: &Config) -> std::path::PathBuf {
 /// `event-endpoint`. `package` is the Lambda zip ([`Package::unbuilt`] for commands that
 /// neither plan nor apply).
 pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<dyn Component>> {
-    let iam: Arc<dyn iam_api::IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
+    let iam: Arc<dyn tandem_core::iam::IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
     let mut out: Vec<Arc<dyn Component>> = vec![Arc::new(iam::LambdaRoles::new(cfg, iam.clone()))];
     let mut primary_events: Option<Arc<dyn events_api::EventsApi>> = None;
     for placement in [Placement::Primary, Placement::Secondary] {

@@ -220,10 +220,10 @@ async fn compute_stack_lifecycle_on_moto() {
         let role = iam.get_role().role_name(&name).send().await.unwrap();
         let role = role.role().unwrap();
         assert!(role.arn().ends_with(&format!("role/{name}")));
-        let trust = tandem_compute::iam_api::url_decode(role.assume_role_policy_document().unwrap_or_default());
+        let trust = tandem_core::iam::url_decode(role.assume_role_policy_document().unwrap_or_default());
         assert!(trust.contains("lambda.amazonaws.com"), "{trust}");
         let policy = iam.get_role_policy().role_name(&name).policy_name("tandem").send().await.unwrap();
-        let doc = tandem_compute::iam_api::url_decode(policy.policy_document());
+        let doc = tandem_core::iam::url_decode(policy.policy_document());
         assert!(tandem_compute::iam::least_privilege_violations(&doc).is_empty(), "{doc}");
         assert!(doc.contains(&format!("/aws/lambda/{kind}-primary-{s}")), "{doc}");
     }
@@ -283,7 +283,7 @@ async fn compute_stack_lifecycle_on_moto() {
     assert_eq!(endpoint.endpoint_name, format!("endpoint-{s}"));
     assert!(endpoint.endpoint_url.starts_with("https://") && endpoint.endpoint_url.ends_with(".endpoint.events.amazonaws.com"));
     let rrole = iam.get_role().role_name(format!("events-replication-{s}")).send().await.unwrap();
-    let trust = tandem_compute::iam_api::url_decode(rrole.role().unwrap().assume_role_policy_document().unwrap_or_default());
+    let trust = tandem_core::iam::url_decode(rrole.role().unwrap().assume_role_policy_document().unwrap_or_default());
     assert!(trust.contains("events.amazonaws.com"));
 
     // ---- read: in sync ----

@@ -183,6 +183,15 @@ pub fn poll_base_interval() -> Duration {
         .unwrap_or(Duration::from_secs(1))
 }
 
+/// NotFound as `None` (reads of resources that may not exist); other errors pass through.
+pub fn none_if_not_found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Treats NotFound as success (deletes of resources already gone).
 pub fn ignore_not_found(r: Result<(), AwsError>) -> Result<(), AwsError> {
     match r {
@@ -237,5 +246,15 @@ mod tests {
             let d = backoff_delay(&p, a);
             assert!(d <= p.max_delay);
         }
+    }
+
+    #[test]
+    fn not_found_maps_to_none_and_ignore_and_other_errors_pass() {
+        assert_eq!(none_if_not_found(Ok::<_, AwsError>(3)).ok(), Some(Some(3)));
+        assert_eq!(none_if_not_found::<u8>(Err(AwsError::not_found("NoSuchEntity", "gone"))).ok(), Some(None));
+        let other = none_if_not_found::<u8>(Err(AwsError::other("AccessDenied", "no")));
+        assert!(matches!(other, Err(e) if e.is_code("AccessDenied")));
+        assert!(ignore_not_found(Err(AwsError::not_found("NotFound", "gone"))).is_ok());
+        assert!(ignore_not_found(Err(AwsError::throttling())).is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! - [`config`]: `tandem.toml` + `TANDEM_*` loading and validation.
 //! - [`aws`]: per-region AWS configuration, retry and polling helpers.
 //! - [`contracts`]: component ids and typed outputs shared between crates.
+//! - [`iam`]: the IAM client trait and role deletion shared by the crates that own roles.
 
 pub mod aws;
 pub mod component;
@@ -16,6 +17,7 @@ pub mod contracts;
 pub mod error;
 pub mod executor;
 pub mod graph;
+pub mod iam;
 pub mod naming;
 pub mod planner;
 pub mod state;

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
+use tandem_core::aws::{ignore_not_found, none_if_not_found, poll_until, retry, retry_if, AwsContext, Poll};
 use tandem_core::config::DatabaseConfig;
 use tandem_core::contracts::{ids, AuroraOutputs, NetworkOutputs};
 use tandem_core::{
@@ -146,26 +146,8 @@ impl PasswordStore for aws_sdk_ssm::Client {
     }
 
     async fn parameter_type(&self, name: &str) -> Result<Option<String>, AwsError> {
-        match self
-            .get_parameter()
-            .name(name)
-            .with_decryption(false)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .parameter()
-                .and_then(|p| p.r#type())
-                .map(|t| t.as_str().to_string())),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = none_if_not_found(self.get_parameter().name(name).with_decryption(false).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.and_then(|out| out.parameter().and_then(|p| p.r#type()).map(|t| t.as_str().to_string())))
     }
 
     async fn delete(&self, name: &str) -> Result<(), AwsError> {

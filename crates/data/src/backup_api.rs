@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_backup::types::{
     BackupPlanInput, BackupRuleInput, BackupSelection, CopyAction, Lifecycle,
 };
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// A backup vault.
@@ -135,14 +136,6 @@ pub trait BackupApi: Send + Sync {
     async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError>;
     async fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), AwsError>;
     async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError>;
-}
-
-fn none_if_not_found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 fn build_err(e: impl std::fmt::Display) -> AwsError {

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     KeySchemaElement, KeyType, PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ReplicationGroupUpdate,
     ScalarAttributeType, SseSpecification, SseStatus, StreamSpecification, StreamViewType, Tag,
 };
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// What the component needs to know about a table.
@@ -110,17 +111,8 @@ fn info_of(t: &aws_sdk_dynamodb::types::TableDescription) -> TableInfo {
 #[async_trait]
 impl DynamoApi for aws_sdk_dynamodb::Client {
     async fn describe_table(&self, name: &str) -> Result<Option<TableInfo>, AwsError> {
-        match self.describe_table().table_name(name).send().await {
-            Ok(out) => Ok(out.table().map(info_of)),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = none_if_not_found(self.describe_table().table_name(name).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.and_then(|out| out.table().map(info_of)))
     }
 
     async fn create_table(&self, spec: &TableSpec) -> Result<TableInfo, AwsError> {

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// What the component needs to know about a rule.
@@ -47,25 +48,15 @@ fn build_err(e: impl std::fmt::Display) -> AwsError {
     AwsError::other("InvalidRequest", format!("building the request: {e}"))
 }
 
-fn none_if_not_found<T>(e: AwsError) -> Result<Option<T>, AwsError> {
-    if e.is_not_found() {
-        Ok(None)
-    } else {
-        Err(e)
-    }
-}
-
 #[async_trait]
 impl EventsApi for aws_sdk_eventbridge::Client {
     async fn describe_rule(&self, name: &str) -> Result<Option<RuleInfo>, AwsError> {
-        match self.describe_rule().name(name).send().await {
-            Ok(out) => Ok(Some(RuleInfo {
-                arn: out.arn().unwrap_or_default().to_string(),
-                event_pattern: out.event_pattern().map(str::to_string),
-                state: out.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            })),
-            Err(e) => none_if_not_found(AwsError::from_sdk(e)),
-        }
+        let out = none_if_not_found(self.describe_rule().name(name).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.map(|out| RuleInfo {
+            arn: out.arn().unwrap_or_default().to_string(),
+            event_pattern: out.event_pattern().map(str::to_string),
+            state: out.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        }))
     }
 
     async fn put_rule(&self, name: &str, event_pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
@@ -137,10 +128,8 @@ impl EventsApi for aws_sdk_eventbridge::Client {
 #[async_trait]
 impl LambdaPermissionApi for aws_sdk_lambda::Client {
     async fn get_policy(&self, function: &str) -> Result<Option<String>, AwsError> {
-        match self.get_policy().function_name(function).send().await {
-            Ok(out) => Ok(out.policy().map(str::to_string)),
-            Err(e) => none_if_not_found(AwsError::from_sdk(e)),
-        }
+        let out = none_if_not_found(self.get_policy().function_name(function).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.and_then(|out| out.policy().map(str::to_string)))
     }
 
     async fn add_permission(&self, function: &str, statement_id: &str, principal: &str, source_arn: &str) -> Result<(), AwsError> {

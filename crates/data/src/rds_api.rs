@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
 /// A member cluster of a global cluster.
@@ -219,14 +220,6 @@ fn rds_tags(tags: Vec<(String, String)>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-fn none_if_not_found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 fn global_info(g: &aws_sdk_rds::types::GlobalCluster) -> GlobalClusterInfo {

@@ -1,12 +1,19 @@
-//! The IAM calls of this crate, as a trait implemented for [`aws_sdk_iam::Client`] and
-//! mocked with `MockIamApi` (feature `mocks`). IAM is global: the client is built for the
-//! primary region.
+//! IAM roles, shared by the components that own one (S3 replication and Backup roles in
+//! `tandem-data`, Lambda execution and event-replication roles in `tandem-compute`). IAM is
+//! global; callers build the client for the primary region's endpoint.
+//!
+//! [`IamApi`] is the client trait (implemented for [`aws_sdk_iam::Client`], mocked with
+//! `MockIamApi` behind the `mocks` feature). [`delete_role`] removes inline and attached
+//! policies before the role itself, as IAM requires, and treats a missing role as already
+//! deleted. Creation helpers live with their components: each journals differently.
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
-use tandem_core::AwsError;
+use crate::aws::{ignore_not_found, none_if_not_found, retry, retry_if};
+use crate::AwsError;
 
-/// IAM API surface used by the roles of this crate.
+/// The IAM calls Tandem's components make. Implemented for [`aws_sdk_iam::Client`];
+/// mocked with `MockIamApi` (feature `mocks`).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IamApi: Send + Sync {
@@ -20,6 +27,7 @@ pub trait IamApi: Send + Sync {
     async fn list_role_policies(&self, role: &str) -> Result<Vec<String>, AwsError>;
     async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), AwsError>;
     async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>, AwsError>;
+    async fn attach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     async fn detach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
 }
@@ -27,17 +35,8 @@ pub trait IamApi: Send + Sync {
 #[async_trait]
 impl IamApi for aws_sdk_iam::Client {
     async fn get_role(&self, name: &str) -> Result<Option<String>, AwsError> {
-        match self.get_role().role_name(name).send().await {
-            Ok(out) => Ok(out.role().map(|r| r.arn().to_string())),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = none_if_not_found(self.get_role().role_name(name).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.and_then(|out| out.role().map(|r| r.arn().to_string())))
     }
 
     async fn create_role(&self, name: &str, trust_policy: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
@@ -59,17 +58,8 @@ impl IamApi for aws_sdk_iam::Client {
     }
 
     async fn get_role_policy(&self, role: &str, policy_name: &str) -> Result<Option<String>, AwsError> {
-        match self.get_role_policy().role_name(role).policy_name(policy_name).send().await {
-            Ok(out) => Ok(Some(url_decode(out.policy_document()))),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = none_if_not_found(self.get_role_policy().role_name(role).policy_name(policy_name).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.map(|out| url_decode(out.policy_document())))
     }
 
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<(), AwsError> {
@@ -106,6 +96,16 @@ impl IamApi for aws_sdk_iam::Client {
             .await
             .map_err(AwsError::from_sdk)?;
         Ok(out.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect())
+    }
+
+    async fn attach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
+        self.attach_role_policy()
+            .role_name(role)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
     }
 
     async fn detach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
@@ -157,9 +157,69 @@ pub fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Trust policy JSON for one AWS service principal (e.g. `s3.amazonaws.com`).
+pub fn trust_policy(service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string()
+}
+
+/// Deletes the role: inline policies, attached policies, then the role. A missing role (or
+/// policy) counts as deleted, so a second call is a no-op.
+pub async fn delete_role(iam: &dyn IamApi, name: &str) -> Result<(), AwsError> {
+    let inline = match retry(|| iam.list_role_policies(name)).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for policy in &inline {
+        ignore_not_found(retry(|| iam.delete_role_policy(name, policy)).await)?;
+    }
+    let attached = match retry(|| iam.list_attached_role_policies(name)).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for policy_arn in &attached {
+        ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await)?;
+    }
+    // DeleteConflict can linger briefly after the last detach.
+    ignore_not_found(retry_if(|| iam.delete_role(name), |e| e.is_code("DeleteConflict")).await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mockall::Sequence;
+
+    #[tokio::test]
+    async fn delete_detaches_everything_before_the_role() {
+        let mut iam = MockIamApi::new();
+        let mut seq = Sequence::new();
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec!["p".into()]));
+        iam.expect_delete_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_list_attached_role_policies()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec!["arn:m".into()]));
+        iam.expect_detach_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_delete_role().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        delete_role(&iam, "r").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn delete_of_missing_role_is_a_no_op() {
+        let mut iam = MockIamApi::new();
+        iam.expect_list_role_policies()
+            .returning(|_| Err(AwsError::not_found("NoSuchEntity", "role r not found")));
+        delete_role(&iam, "r").await.unwrap();
+    }
 
     #[test]
     fn decodes_iam_documents() {
