@@ -537,9 +537,12 @@ impl RdsApi for aws_sdk_rds::Client {
     }
 
     async fn delete_cluster(&self, id: &str) -> Result<(), AwsError> {
+        // Automated backups go with the cluster (the default, said explicitly): destroy
+        // leaves no snapshot named after the stack.
         self.delete_db_cluster()
             .db_cluster_identifier(id)
             .skip_final_snapshot(true)
+            .delete_automated_backups(true)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
