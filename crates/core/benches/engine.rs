@@ -134,7 +134,7 @@ fn main() {
         s.replace_hash = tandem_core::planner::stable_hash(&d.replace_on);
         s.update_hash = tandem_core::planner::stable_hash(&d.update_on);
         s.outputs.insert("id".into(), json!(n.id));
-        doc.components.insert(n.id.clone(), s);
+        doc.insert_component(&n.id, s);
     }
     let components = to_components(nodes);
     let state = StateHandle::new(doc, Arc::new(MemoryBackend::default()));
@@ -155,6 +155,7 @@ fn main() {
         let nodes = graph(300, 3, (20, 200), 7);
         let cp = critical_path(&nodes);
         let total: Duration = nodes.iter().map(|n| n.dur).sum();
+        let shape: Vec<(String, Vec<String>, Duration)> = nodes.iter().map(|n| (n.id.clone(), n.deps.clone(), n.dur)).collect();
         let engine = Engine::new(to_components(nodes), StateHandle::in_memory()).expect("graph");
         let report = rt.block_on(async {
             let plan = engine.plan(&[], None).await.expect("plan");
@@ -170,5 +171,35 @@ fn main() {
             report.wall.as_secs_f64() / cp.as_secs_f64(),
             report.wall.as_secs_f64() / lower.as_secs_f64(),
         );
+        if parallelism.is_none() {
+            overhead(&shape, &report);
+        }
     }
+}
+
+/// Where the unbounded run loses time against the critical path: per component, the delay
+/// from its last dependency's end to its own start (scheduling), and its run time beyond
+/// its own sleep (state journal writes before and after, timer granularity).
+fn overhead(shape: &[(String, Vec<String>, Duration)], report: &tandem_core::Report) {
+    let at: BTreeMap<&str, (Duration, Duration)> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| Some((o.id.as_str(), (o.started_at?, o.ended_at?))))
+        .collect();
+    let (mut start_delay, mut overrun) = (Vec::new(), Vec::new());
+    for (id, deps, dur) in shape {
+        let Some(&(started, ended)) = at.get(id.as_str()) else { continue };
+        let ready = deps.iter().filter_map(|d| at.get(d.as_str()).map(|x| x.1)).max().unwrap_or(Duration::ZERO);
+        start_delay.push(started.saturating_sub(ready));
+        overrun.push((ended - started).saturating_sub(*dur));
+    }
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1000.0 / v.len().max(1) as f64;
+    let max = |v: &[Duration]| v.iter().max().copied().unwrap_or_default().as_secs_f64() * 1000.0;
+    println!(
+        "  per component: start after last dependency ended {:.2} ms mean ({:.2} max); run beyond its own duration {:.2} ms mean ({:.2} max)",
+        mean(&start_delay),
+        max(&start_delay),
+        mean(&overrun),
+        max(&overrun)
+    );
 }

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::component::{Action, CancelFlag, Component, Ctx, Drift, Outputs, Placement};
 use crate::graph::{Graph, GraphError};
-use crate::planner::stable_hash;
+use crate::planner::{key_hashes, stable_hash, stable_hash_of};
 use crate::state::{now, ComponentState, ComponentStatus, StateDoc, StateHandle};
 
 /// One line of a plan.
@@ -188,7 +188,7 @@ impl Engine {
         let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
         let mut set = JoinSet::new();
         for c in self.graph.components() {
-            let Some(prior) = doc.components.get(c.id()).cloned() else { continue };
+            let Some(prior) = doc.components.get(c.id()).map(|p| ComponentState::clone(p)) else { continue };
             let c = c.clone();
             let state = self.state.clone();
             let sem = sem.clone();
@@ -230,7 +230,7 @@ impl Engine {
                 continue;
             }
             let c = self.graph.component(i);
-            let prior = doc.components.get(c.id());
+            let prior = doc.components.get(c.id()).map(Arc::as_ref);
             let (mut action, mut reason) = c.plan(prior).await;
             if action == Action::NoOp && c.wanted() {
                 if let Some(Ok(Drift::Missing { details })) = drift.and_then(|d| d.get(c.id())) {
@@ -487,30 +487,36 @@ fn inputs_hash(g: &Graph, i: usize, doc: &StateDoc) -> String {
             (id, doc.components.get(id).map(|c| &c.outputs))
         })
         .collect();
-    stable_hash(&serde_json::to_value(map).unwrap_or_default())
+    stable_hash_of(&map)
 }
 
 fn hash_inputs(inputs: &BTreeMap<String, Outputs>) -> String {
     let map: BTreeMap<&str, Option<&Outputs>> = inputs.iter().map(|(k, v)| (k.as_str(), Some(v))).collect();
-    stable_hash(&serde_json::to_value(map).unwrap_or_default())
+    stable_hash_of(&map)
 }
 
-async fn set_status(state: &StateHandle, c: &Arc<dyn Component>, status: ComponentStatus, error: Option<String>) -> Result<(), String> {
+/// Sets the component's status (creating its record) in memory; returns the serial to
+/// persist for durability.
+fn mark_status(state: &StateHandle, c: &Arc<dyn Component>, status: ComponentStatus, error: Option<String>) -> u64 {
     let (id, kind, placement, region, simulated) =
         (c.id().to_string(), c.kind().to_string(), c.placement(), c.region().to_string(), c.simulated());
-    state
-        .update(move |doc| {
-            let e = doc.components.entry(id).or_insert_with(|| ComponentState::new(&kind, placement, &region));
-            e.kind = kind;
-            e.placement = placement;
-            e.region = region;
-            e.simulated = simulated;
-            e.status = status;
-            e.error = error;
-            e.updated_at = now();
-        })
-        .await
-        .map_err(|e| e.to_string())
+    let ((), serial) = state.mutate(move |doc| {
+        let e = doc.component_or_insert(&id, || ComponentState::new(&kind, placement, &region));
+        e.kind = kind;
+        e.placement = placement;
+        e.region = region;
+        e.simulated = simulated;
+        e.status = status;
+        e.error = error;
+        e.updated_at = now();
+    });
+    serial
+}
+
+/// Sets the component's status and waits until it is durable.
+async fn set_status(state: &StateHandle, c: &Arc<dyn Component>, status: ComponentStatus, error: Option<String>) -> Result<(), String> {
+    let serial = mark_status(state, c, status, error);
+    state.persist(serial).await.map_err(|e| e.to_string())
 }
 
 async fn run_apply(
@@ -521,7 +527,7 @@ async fn run_apply(
     cancel: CancelFlag,
     progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
 ) -> (Outcome, Option<Outputs>) {
-    let prior = state.snapshot().components.get(c.id()).cloned();
+    let prior = state.component(c.id());
     let ih = hash_inputs(&inputs);
     let mut action = action;
     if action == Action::NoOp {
@@ -556,9 +562,10 @@ async fn run_apply(
             };
         }
     }
-    if let Err(e) = set_status(state, c, ComponentStatus::Pending, None).await {
-        return (Outcome::Failed { error: e }, None);
-    }
+    // In memory only: the component's first journal entry (`ctx.pending`, durable before
+    // its first AWS mutation) persists the whole document, this status included. A crash
+    // before that entry has changed nothing in AWS, so the old record on disk is still true.
+    mark_status(state, c, ComponentStatus::Pending, None);
     let prior_for_apply = if action == Action::Replace { None } else { prior };
     let ctx = ctx_for(if action == Action::Replace { Action::Create } else { action }, prior_for_apply);
     match c.apply(&ctx).await {
@@ -571,14 +578,17 @@ async fn run_apply(
             }
             let desired = c.desired();
             let (rh, uh) = (stable_hash(&desired.replace_on), stable_hash(&desired.update_on));
+            let (rk, uk) = (key_hashes(&desired.replace_on), key_hashes(&desired.update_on));
             let id = c.id().to_string();
             let saved = outs.clone();
             let r = state
                 .update(move |doc| {
-                    if let Some(e) = doc.components.get_mut(&id) {
+                    if let Some(e) = doc.component_mut(&id) {
                         e.status = ComponentStatus::Applied;
                         e.replace_hash = rh;
                         e.update_hash = uh;
+                        e.replace_keys = rk;
+                        e.update_keys = uk;
                         e.inputs_hash = ih;
                         e.outputs = saved;
                         e.error = None;
@@ -612,7 +622,7 @@ async fn run_destroy(
     cancel: CancelFlag,
     progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
 ) -> Outcome {
-    let Some(prior) = state.snapshot().components.get(c.id()).cloned() else {
+    let Some(prior) = state.component(c.id()) else {
         return Outcome::Unchanged;
     };
     if let Some(p) = progress {

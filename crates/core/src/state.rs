@@ -94,6 +94,13 @@ pub struct ComponentState {
     pub replace_hash: String,
     /// Hash of the desired configuration's updatable part.
     pub update_hash: String,
+    /// Per top-level key of the replace-forcing part, its hash (so a plan can name what
+    /// changed without state holding the values). Absent in state written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replace_keys: BTreeMap<String, String>,
+    /// Per top-level key of the updatable part, its hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub update_keys: BTreeMap<String, String>,
     /// Hash of the dependency outputs consumed by the last apply.
     #[serde(default)]
     pub inputs_hash: String,
@@ -117,6 +124,8 @@ impl ComponentState {
             simulated: false,
             replace_hash: String::new(),
             update_hash: String::new(),
+            replace_keys: BTreeMap::new(),
+            update_keys: BTreeMap::new(),
             inputs_hash: String::new(),
             outputs: Outputs::new(),
             resources: BTreeMap::new(),
@@ -149,12 +158,29 @@ pub struct StateDoc {
     pub stack: String,
     /// Incremented on every mutation.
     pub serial: u64,
-    pub components: BTreeMap<String, ComponentState>,
+    /// Shared records: copying the document (for every write, and for each plan) copies
+    /// pointers, and a mutation copies only the record it changes (`Arc::make_mut`).
+    pub components: BTreeMap<String, Arc<ComponentState>>,
 }
 
 impl StateDoc {
     pub fn new(stack: &str) -> Self {
         Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new() }
+    }
+
+    /// The record of `id` for mutation (copied first if a snapshot still shares it).
+    pub fn component_mut(&mut self, id: &str) -> Option<&mut ComponentState> {
+        self.components.get_mut(id).map(Arc::make_mut)
+    }
+
+    /// The record of `id` for mutation, created by `new` when absent.
+    pub fn component_or_insert(&mut self, id: &str, new: impl FnOnce() -> ComponentState) -> &mut ComponentState {
+        Arc::make_mut(self.components.entry(id.to_string()).or_insert_with(|| Arc::new(new())))
+    }
+
+    /// Inserts (or replaces) the record of `id`.
+    pub fn insert_component(&mut self, id: &str, state: ComponentState) {
+        self.components.insert(id.to_string(), Arc::new(state));
     }
 
     /// Components whose journal has a pending or failed entry (an interrupted run).
@@ -453,10 +479,7 @@ impl StateHandle {
         simulated: bool,
     ) -> Result<(), ComponentError> {
         self.update(|doc| {
-            let c = doc
-                .components
-                .entry(component.to_string())
-                .or_insert_with(|| ComponentState::new("unknown", Placement::Global, "unknown"));
+            let c = doc.component_or_insert(component, || ComponentState::new("unknown", Placement::Global, "unknown"));
             let prev_id = c.resources.get(key).and_then(|r| r.id.clone());
             c.resources.insert(
                 key.to_string(),
@@ -470,12 +493,17 @@ impl StateHandle {
 
     pub(crate) async fn forget(&self, component: &str, key: &str) -> Result<(), ComponentError> {
         self.update(|doc| {
-            if let Some(c) = doc.components.get_mut(component) {
+            if let Some(c) = doc.component_mut(component) {
                 c.resources.remove(key);
             }
         })
         .await
         .map_err(|e| ComponentError::Journal(e.to_string()))
+    }
+
+    /// A copy of one component's record (without copying the whole document).
+    pub fn component(&self, id: &str) -> Option<ComponentState> {
+        self.lock_doc().components.get(id).map(|c| ComponentState::clone(c))
     }
 
     pub async fn resource(&self, component: &str, key: &str) -> Option<ResourceEntry> {
@@ -500,7 +528,7 @@ mod tests {
         let mut c = ComponentState::new("vpc", Placement::Primary, "us-east-1").with_resource("vpc", "vpc-123");
         c.outputs.insert("vpc_id".into(), serde_json::json!("vpc-123"));
         c.status = ComponentStatus::Applied;
-        doc.components.insert("network-primary".into(), c);
+        doc.insert_component("network-primary", c);
         doc.serial = 3;
         doc
     }

@@ -163,7 +163,7 @@ mod tests {
         let b = backend("s3rt").await;
         assert_eq!(b.load().unwrap(), None);
         let mut doc = StateDoc::new("s3rt");
-        doc.components.insert("a".into(), ComponentState::new("x", Placement::Primary, "us-east-1").with_resource("r", "id-1"));
+        doc.insert_component("a", ComponentState::new("x", Placement::Primary, "us-east-1").with_resource("r", "id-1"));
         b.save(&doc).unwrap();
         doc.serial = 2;
         b.save(&doc).unwrap();

@@ -268,6 +268,9 @@ async fn config_change_plans_update_and_replace() {
     let plan = e2.plan(&[], None).await.unwrap();
     assert_eq!(plan.action_of("a"), Some(Action::Update));
     assert_eq!(plan.action_of("b"), Some(Action::NoOp));
+    // The reason names the changed key (recorded as a hash by the apply), not its value.
+    let a = plan.changes.iter().find(|c| c.id == "a").unwrap();
+    assert_eq!(a.reason, "configuration changed: version");
 }
 
 #[tokio::test(start_paused = true)]
