@@ -33,23 +33,21 @@ impl Stack {
     pub async fn load(cfg: &Config, with_package: bool) -> anyhow::Result<Self> {
         let aws = AwsContext::load().await;
         let package = if with_package {
-            let root = workspace_root();
             // The build can take minutes (release, LTO): say so on stderr, so a first run is
             // not a silent pause and `--json` output stays clean.
-            let building = cfg.lambda.package.is_none()
-                && tandem_compute::package::is_stale(&root, &tandem_compute::package::zip_path(&root)).unwrap_or(false);
-            let started = std::time::Instant::now();
-            if building {
+            let mut started = None;
+            let package = tandem_compute::package::ensure_package_announcing(cfg, &workspace_root(), || {
                 eprintln!(
                     "Building the Lambda package (cargo build --profile lambda -p tandem-lambda); the first build takes a few minutes…"
                 );
-            }
-            let package = tandem_compute::package::ensure_package(cfg, &root).context("building the Lambda package")?;
-            if building {
+                started = Some(std::time::Instant::now());
+            })
+            .context("building the Lambda package")?;
+            if let Some(t) = started {
                 eprintln!(
                     "Lambda package {} built in {:.0}s (sha256 {})",
                     package.path.display(),
-                    started.elapsed().as_secs_f64(),
+                    t.elapsed().as_secs_f64(),
                     package.sha256
                 );
             }

@@ -129,6 +129,16 @@ impl Package {
 /// The package to deploy: `cfg.lambda.package` when set, else `target/lambda/tandem-lambda.zip`
 /// under `workspace_root`, (re)built when missing or older than the Lambda sources.
 pub fn ensure_package(cfg: &Config, workspace_root: &Path) -> Result<Package, PackageError> {
+    ensure_package_announcing(cfg, workspace_root, || ())
+}
+
+/// [`ensure_package`], calling `before_build` just before a build starts (only when one is
+/// needed), so a front end can say that it may take minutes.
+pub fn ensure_package_announcing(
+    cfg: &Config,
+    workspace_root: &Path,
+    before_build: impl FnOnce(),
+) -> Result<Package, PackageError> {
     if let Some(p) = &cfg.lambda.package {
         let path = if p.is_absolute() { p.clone() } else { workspace_root.join(p) };
         if !path.exists() {
@@ -139,6 +149,7 @@ pub fn ensure_package(cfg: &Config, workspace_root: &Path) -> Result<Package, Pa
     let zip = zip_path(workspace_root);
     if is_stale(workspace_root, &zip)? {
         tracing::info!(zip = %zip.display(), "building the Lambda package");
+        before_build();
         let binary = build_binary(workspace_root)?;
         write_zip(&binary, &zip)?;
     }
@@ -434,14 +445,17 @@ DYNAMIC SYMBOL TABLE:
         std::fs::write(root.join("lambda/src/main.rs"), "fn main() { println!(\"{:?}\", std::env::var(\"TANDEM_HANDLER\")); }\n").unwrap();
         let cfg = Config::example("pkg");
 
-        let first = ensure_package(&cfg, root).unwrap_or_else(|e| panic!("{e}"));
+        let mut announced = 0;
+        let first = ensure_package_announcing(&cfg, root, || announced += 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(announced, 1, "a build is announced");
         assert_eq!(first.path, zip_path(root));
         let newest = glibc_versions_needed(&binary_path(root)).unwrap().into_iter().max().unwrap_or((0, 0));
         assert!(newest <= MAX_GLIBC, "needs GLIBC_{}.{}", newest.0, newest.1);
         let built_at = mtime(&first.path).unwrap();
 
-        // Fresh: no rebuild, same file.
-        let again = ensure_package(&cfg, root).unwrap();
+        // Fresh: no rebuild (and nothing announced), same file.
+        let again = ensure_package_announcing(&cfg, root, || announced += 1).unwrap();
+        assert_eq!(announced, 1);
         assert_eq!(again, first);
         assert_eq!(mtime(&again.path).unwrap(), built_at);
 
