@@ -129,6 +129,16 @@ where
     }
 }
 
+/// The retry configuration of a call that must be sent exactly once per attempt of the
+/// core's protocol: a create without an idempotency token or unique name (VPC, subnet, KMS
+/// key, REST API, ...). The SDK's own retry would re-send it after a lost answer and
+/// create a second resource; [`crate::Ctx::ensure`] looks the resource up first instead.
+/// Use it per operation: `.customize().config_override(<service>::config::Builder::default()
+/// .retry_config(single_attempt()))`.
+pub fn single_attempt() -> RetryConfig {
+    RetryConfig::disabled()
+}
+
 /// Result of one poll of [`poll_until`].
 pub enum Poll<T> {
     Ready(T),

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ComponentError;
-use crate::state::{ComponentState, ResourceEntry, ResourceStatus, StateHandle};
+use crate::state::{ComponentState, Op, ResourceEntry, ResourceStatus, StateHandle};
 
 /// Outputs of a component: a JSON object keyed by output name.
 pub type Outputs = BTreeMap<String, serde_json::Value>;
@@ -190,6 +190,39 @@ impl CancelFlag {
     }
 }
 
+/// A resource's slot in its component's journal. Components declare their keys as
+/// constants (`const VPC: Key = Key::new("vpc");`) or derive them from a name for
+/// families of resources (`Key::owned(format!("param:{name}"))`); the protocol operations
+/// of [`Ctx`] take nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(std::borrow::Cow<'static, str>);
+
+impl Key {
+    pub const fn new(key: &'static str) -> Self {
+        Key(std::borrow::Cow::Borrowed(key))
+    }
+
+    /// A key computed at run time (one per parameter, per route, ...).
+    pub fn owned(key: impl Into<String>) -> Self {
+        Key(std::borrow::Cow::Owned(key.into()))
+    }
+
+    /// `<self>-<part>`: one key per member of a family (`subnet-public-0`).
+    pub fn child(&self, part: impl std::fmt::Display) -> Self {
+        Key::owned(format!("{}-{part}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a component sees when it runs: its region, its dependencies' outputs (typed), its
 /// prior state, and the journal.
 pub struct Ctx {
@@ -239,8 +272,12 @@ impl Ctx {
         self
     }
 
-    /// Sets the prior state (builder style).
+    /// Sets the prior state (builder style). The journal is seeded with it: the prior state
+    /// and the journal are one source of truth, as when the engine runs the component.
     pub fn with_prior(mut self, prior: ComponentState) -> Self {
+        let id = self.id.clone();
+        let seeded = prior.clone();
+        self.state.mutate(|doc| doc.insert_component(&id, seeded));
         self.prior = Some(prior);
         self
     }
@@ -300,9 +337,22 @@ impl Ctx {
         self.prior.as_ref().and_then(|p| from_outputs(&p.outputs).ok())
     }
 
-    /// The journal entry of resource `key` as it stands now (this run included).
+    /// The journal entry of resource `key` as it stands now: the prior state's, updated by
+    /// this run's writes (one source of truth).
     pub async fn resource(&self, key: &str) -> Option<ResourceEntry> {
         self.state.resource(&self.id, key).await
+    }
+
+    /// The journal entry of `key` (typed key).
+    pub async fn entry(&self, key: &Key) -> Option<ResourceEntry> {
+        self.state.resource(&self.id, key.as_str()).await
+    }
+
+    /// The id recorded for `key`, whatever the entry's status (a pending update or delete
+    /// keeps the id of the resource it acts on). None for an unknown key, or a create whose
+    /// answer never came (then only a lookup by name or tag can tell).
+    pub async fn recorded_id(&self, key: &Key) -> Option<String> {
+        self.entry(key).await.and_then(|e| e.known_id().map(str::to_string))
     }
 
     /// The id recorded for resource `key` (done entries only).
@@ -313,19 +363,59 @@ impl Ctx {
         }
     }
 
-    /// Journals that a mutation of `key` is about to happen. Durable before it returns.
-    pub async fn pending(&self, key: &str, op: &str) -> Result<(), ComponentError> {
-        self.state.journal(&self.id, key, op, None, ResourceStatus::Pending, self.simulated).await
+    /// Every journal key of this component.
+    pub async fn keys(&self) -> Vec<Key> {
+        self.state.resources(&self.id).await.into_keys().map(Key::owned).collect()
     }
 
-    /// Journals that the mutation of `key` succeeded, with the resource's id or ARN.
+    pub(crate) async fn write(&self, key: &Key, op: Op, id: Option<String>, status: ResourceStatus) -> Result<ResourceEntry, ComponentError> {
+        self.state.journal(&self.id, key.as_str(), op, id, status, self.simulated).await
+    }
+
+    /// Records a resource found by id, name or tag (no AWS call), unless the journal already
+    /// has it done with this id. Also resolves a `pending` entry left by an interrupted run.
+    pub async fn adopt(&self, key: &Key, id: &str) -> Result<(), ComponentError> {
+        match self.entry(key).await {
+            Some(e) if e.status == ResourceStatus::Done && e.id.as_deref() == Some(id) => Ok(()),
+            _ => self.write(key, Op::Adopt, Some(id.to_string()), ResourceStatus::Done).await.map(|_| ()),
+        }
+    }
+
+    /// Removes `key` from the journal once its resource is deleted.
+    pub async fn forget(&self, key: &Key) -> Result<(), ComponentError> {
+        self.state.forget(&self.id, key.as_str()).await
+    }
+
+    /// Forgets every journal key of this component (after a complete destroy).
+    pub async fn forget_all(&self) -> Result<(), ComponentError> {
+        for key in self.keys().await {
+            self.forget(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Journals that a mutation of `key` is about to happen. Durable before it returns.
+    /// Prefer [`Ctx::ensure`], [`Ctx::update`] and [`Ctx::delete`], which own the protocol.
+    pub async fn pending(&self, key: &str, op: &str) -> Result<(), ComponentError> {
+        self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Pending, self.simulated).await.map(|_| ())
+    }
+
+    /// Journals that the mutation of `key` succeeded, with the resource's id or ARN. Without
+    /// a pending entry before it, this is an adoption.
     pub async fn done(&self, key: &str, resource_id: &str) -> Result<(), ComponentError> {
-        self.state.journal(&self.id, key, "done", Some(resource_id.to_string()), ResourceStatus::Done, self.simulated).await
+        let op = match self.resource(key).await {
+            Some(e) if e.status == ResourceStatus::Pending => e.op,
+            _ => Op::Adopt,
+        };
+        self.state.journal(&self.id, key, op, Some(resource_id.to_string()), ResourceStatus::Done, self.simulated).await.map(|_| ())
     }
 
     /// Journals that the mutation of `key` failed.
     pub async fn failed(&self, key: &str, op: &str) -> Result<(), ComponentError> {
-        self.state.journal(&self.id, key, op, None, ResourceStatus::Failed, self.simulated).await
+        if !matches!(self.resource(key).await, Some(e) if e.status == ResourceStatus::Pending) {
+            self.pending(key, op).await?;
+        }
+        self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Failed, self.simulated).await.map(|_| ())
     }
 
     /// Removes `key` from the journal once the resource is deleted.
@@ -334,7 +424,7 @@ impl Ctx {
     }
 
     /// Journals `pending`, runs `create`, then journals `done` with the id it returns (or
-    /// `failed`). The usual wrapper around a create call.
+    /// `failed`).
     pub async fn journaled<F, Fut>(&self, key: &str, op: &str, create: F) -> Result<String, ComponentError>
     where
         F: FnOnce() -> Fut + Send,

@@ -118,6 +118,26 @@ impl AwsError {
         matches!(self.kind, AwsErrorKind::Throttling | AwsErrorKind::Transient)
     }
 
+    /// An "it already exists" answer to a create (`EntityAlreadyExists`,
+    /// `InvalidGroup.Duplicate`, `RouteAlreadyExists`, `ResourceConflictException`,
+    /// `BucketAlreadyOwnedByYou`, ...). After a lost answer, the resource this stack asked
+    /// for may be the one that exists: look it up before anything else.
+    pub fn is_conflict(&self) -> bool {
+        let c = self.code.as_str();
+        c.contains("AlreadyExist")
+            || c.contains("Duplicate")
+            || c.contains("Conflict")
+            || c.contains("AlreadyOwnedByYou")
+            || c == "ResourceInUseException"
+    }
+
+    /// True when a create that failed this way may nevertheless have happened (the answer
+    /// was lost: timeout, connection reset, 5xx after sending; or AWS says it exists), or
+    /// may succeed if tried again (throttling). Such a create is never re-sent blindly.
+    pub fn is_ambiguous(&self) -> bool {
+        self.is_retryable() || self.is_conflict()
+    }
+
     /// True when the error code is `code` (exact match).
     pub fn is_code(&self, code: &str) -> bool {
         self.code == code
@@ -229,6 +249,17 @@ mod tests {
         assert_eq!(AwsError::new("Throttling", "x", Some(400)).kind, AwsErrorKind::Throttling);
         assert_eq!(AwsError::new("Whatever", "x", Some(503)).kind, AwsErrorKind::Transient);
         assert_eq!(AwsError::new("InvalidParameterValue", "x", Some(400)).kind, AwsErrorKind::Other);
+    }
+
+    #[test]
+    fn conflicts_and_ambiguity() {
+        for code in ["EntityAlreadyExists", "InvalidGroup.Duplicate", "RouteAlreadyExists", "InvalidPermission.Duplicate", "ResourceConflictException", "BucketAlreadyOwnedByYou", "DBClusterAlreadyExistsFault", "ResourceInUseException"] {
+            let e = AwsError::new(code, "x", Some(400));
+            assert!(e.is_conflict() && e.is_ambiguous(), "{code}");
+        }
+        assert!(AwsError::new("Whatever", "x", Some(503)).is_ambiguous());
+        assert!(!AwsError::new("ValidationError", "x", Some(400)).is_ambiguous());
+        assert!(!AwsError::not_found("NoSuchEntity", "x").is_ambiguous());
     }
 
     #[test]

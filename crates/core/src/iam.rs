@@ -227,3 +227,23 @@ mod tests {
         assert_eq!(url_decode("100%"), "100%");
     }
 }
+
+/// True when two JSON documents (IAM, key, bucket or topic policies) are equal as values:
+/// key order and whitespace do not matter, and AWS answers them URL-decoded or re-ordered.
+/// A document that does not parse is never equal to anything.
+pub fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod same_json_tests {
+    #[test]
+    fn compares_values_not_text() {
+        assert!(super::same_json(r#"{"a":1,"b":[2]}"#, r#"{ "b": [2], "a": 1 }"#));
+        assert!(!super::same_json(r#"{"a":1}"#, r#"{"a":2}"#));
+        assert!(!super::same_json("not json", "not json"));
+    }
+}

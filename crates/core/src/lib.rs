@@ -4,6 +4,8 @@
 //! - [`graph`]: the dependency DAG (petgraph), cycle and dangling-dependency errors.
 //! - [`planner`]: desired-vs-state diff per component.
 //! - [`executor`]: event-driven, bounded, critical-path-first apply and reverse destroy.
+//! - [`protocol`]: how one resource is created, adopted, updated and deleted (the
+//!   journal is the core's; components describe resources).
 //! - [`state`]: the state document, journal, local backend and lock.
 //! - [`config`]: `tandem.toml` + `TANDEM_*` loading and validation.
 //! - [`aws`]: per-region AWS configuration, retry and polling helpers.
@@ -20,12 +22,14 @@ pub mod graph;
 pub mod iam;
 pub mod naming;
 pub mod planner;
+pub mod protocol;
 pub mod state;
 pub mod state_s3;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
 
-pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Outputs, Placement};
+pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Key, Outputs, Placement};
+pub use protocol::{Ensured, How, Rule, Token};
 pub use config::Config;
 pub use executor::{Engine, Outcome, Plan, PlannedChange, Progress, Report, RunOptions};
 pub use error::{AwsError, AwsErrorKind, AwsResultExt, ComponentError};

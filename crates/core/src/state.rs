@@ -66,6 +66,64 @@ pub enum ResourceStatus {
     Failed,
 }
 
+/// The operation a journal entry records.
+///
+/// Written as lowercase strings; older state files wrote free-form verbs (`upsert`,
+/// `modify`, `put-policy`, ...), which read as [`Op::Update`], and `done`, which reads as
+/// [`Op::Recorded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// A create call (or a resumed one: the entry keeps its idempotency token).
+    #[serde(alias = "replace", alias = "register", alias = "peering-accept")]
+    Create,
+    /// An in-place change of an existing resource.
+    #[serde(
+        alias = "upsert",
+        alias = "modify",
+        alias = "put",
+        alias = "tag",
+        alias = "tags",
+        alias = "revoke",
+        alias = "update-config",
+        alias = "update-code",
+        alias = "put-retention",
+        alias = "put-policy",
+        alias = "pitr"
+    )]
+    Update,
+    /// A delete call.
+    Delete,
+    /// A resource found by id, name or tag and taken into the journal without a call.
+    Adopt,
+    /// Written by state files older than typed ops (`done`), or an unknown verb.
+    #[serde(other)]
+    Recorded,
+}
+
+impl Op {
+    /// Parses a legacy free-form verb.
+    pub fn parse(verb: &str) -> Op {
+        serde_json::from_value(serde_json::Value::String(verb.to_string())).unwrap_or(Op::Recorded)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Adopt => "adopt",
+            Op::Recorded => "recorded",
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One journaled resource of a component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceEntry {
@@ -73,12 +131,54 @@ pub struct ResourceEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub status: ResourceStatus,
-    /// The operation journaled (`create`, `update`, `delete`, ...).
-    pub op: String,
+    /// The operation journaled.
+    pub op: Op,
+    /// The idempotency token of a create, derived when the create is first journaled and
+    /// kept (by every retry, and by a resumed run) until the create is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub simulated: bool,
     /// Unix seconds.
     pub at: u64,
+}
+
+impl ResourceEntry {
+    /// The recorded id, if any and not empty.
+    pub fn known_id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| !id.is_empty())
+    }
+}
+
+/// A journal write that the protocol forbids.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal journal transition for {component}/{key}: {from} -> {to:?} ({op})")]
+pub struct IllegalTransition {
+    pub component: String,
+    pub key: String,
+    /// `none` or the previous status.
+    pub from: String,
+    pub to: ResourceStatus,
+    pub op: Op,
+}
+
+/// The journal's state machine: what may follow what.
+///
+/// - anything (or nothing) may become `pending` (a mutation is about to happen);
+/// - `done` and `failed` follow a `pending` entry (the mutation's result);
+/// - `done` without a `pending` entry only for [`Op::Adopt`] (a resource found, no call).
+pub fn check_transition(prev: Option<&ResourceEntry>, to: ResourceStatus, op: Op) -> Result<(), String> {
+    let from = prev.map(|p| p.status);
+    match (from, to) {
+        (_, ResourceStatus::Pending) => Ok(()),
+        (Some(ResourceStatus::Pending), ResourceStatus::Done | ResourceStatus::Failed) => Ok(()),
+        (_, ResourceStatus::Done) if op == Op::Adopt => Ok(()),
+        (from, to) => Err(format!(
+            "{} -> {to:?} ({op}): a {to:?} entry must follow a pending one{}",
+            from.map(|f| format!("{f:?}")).unwrap_or_else(|| "none".into()),
+            if to == ResourceStatus::Done { " (or be an adoption)" } else { "" }
+        )),
+    }
 }
 
 /// The recorded state of one component.
@@ -138,7 +238,7 @@ impl ComponentState {
     pub fn with_resource(mut self, key: &str, id: &str) -> Self {
         self.resources.insert(
             key.to_string(),
-            ResourceEntry { id: Some(id.to_string()), status: ResourceStatus::Done, op: "create".into(), simulated: false, at: now() },
+            ResourceEntry { id: Some(id.to_string()), status: ResourceStatus::Done, op: Op::Create, token: None, simulated: false, at: now() },
         );
         self
     }
@@ -195,6 +295,24 @@ impl StateDoc {
         }
         out
     }
+}
+
+/// An idempotency token for a create of `component/key`: 32 hex characters (within every
+/// AWS token's limits: ACM's `IdempotencyToken` is at most 32 word characters), derived from
+/// the stack, the journal key and the journal's serial when the create was first journaled,
+/// so two creates of one key (after a delete) never share a token.
+pub fn derive_token(stack: &str, component: &str, key: &str, serial: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [stack, component, key, &serial.to_string(), &now_nanos().to_string()] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 pub fn now() -> u64 {
@@ -469,26 +587,48 @@ impl StateHandle {
         Ok(r)
     }
 
+    /// Writes one journal entry, durable before it returns. Rejects writes the journal's
+    /// state machine forbids ([`check_transition`]). A `pending` create keeps the token of
+    /// a `pending` entry it follows (a retry or a resumed run), else derives a new one.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn journal(
         &self,
         component: &str,
         key: &str,
-        op: &str,
+        op: Op,
         id: Option<String>,
         status: ResourceStatus,
         simulated: bool,
-    ) -> Result<(), ComponentError> {
-        self.update(|doc| {
+    ) -> Result<ResourceEntry, ComponentError> {
+        let (written, serial) = self.mutate(|doc| {
+            let stack = doc.stack.clone();
+            let serial = doc.serial;
             let c = doc.component_or_insert(component, || ComponentState::new("unknown", Placement::Global, "unknown"));
-            let prev_id = c.resources.get(key).and_then(|r| r.id.clone());
-            c.resources.insert(
-                key.to_string(),
-                ResourceEntry { id: id.or(prev_id), status, op: op.to_string(), simulated, at: now() },
-            );
+            let prev = c.resources.get(key);
+            if let Err(why) = check_transition(prev, status, op) {
+                return Err(IllegalTransition {
+                    component: component.to_string(),
+                    key: key.to_string(),
+                    from: why,
+                    to: status,
+                    op,
+                });
+            }
+            let prev_id = prev.and_then(|r| r.id.clone());
+            let token = match (status, prev) {
+                (ResourceStatus::Pending, Some(p)) if p.status == ResourceStatus::Pending && p.token.is_some() => p.token.clone(),
+                (ResourceStatus::Pending, _) if op == Op::Create => Some(derive_token(&stack, component, key, serial)),
+                (ResourceStatus::Failed, Some(p)) => p.token.clone(),
+                _ => None,
+            };
+            let entry = ResourceEntry { id: id.or(prev_id), status, op, token, simulated, at: now() };
+            c.resources.insert(key.to_string(), entry.clone());
             c.updated_at = now();
-        })
-        .await
-        .map_err(|e| ComponentError::Journal(e.to_string()))
+            Ok(entry)
+        });
+        let entry = written.map_err(|e| ComponentError::Journal(e.to_string()))?;
+        self.persist(serial).await.map_err(|e| ComponentError::Journal(e.to_string()))?;
+        Ok(entry)
     }
 
     pub(crate) async fn forget(&self, component: &str, key: &str) -> Result<(), ComponentError> {
@@ -600,7 +740,7 @@ mod tests {
         for i in 0..50 {
             let h = h.clone();
             tasks.push(tokio::spawn(async move {
-                h.journal(&format!("c{i}"), "r", "create", Some(format!("id{i}")), ResourceStatus::Done, false).await
+                h.journal(&format!("c{i}"), "r", Op::Adopt, Some(format!("id{i}")), ResourceStatus::Done, false).await
             }));
         }
         for t in tasks {

@@ -205,7 +205,7 @@ impl TopicKey {
     async fn unresolved_create(&self, ctx: &Ctx) -> bool {
         let now = ctx.resource(KEY_KMS).await;
         let prior = ctx.prior().and_then(|p| p.resources.get(KEY_KMS).cloned());
-        [now, prior].into_iter().flatten().any(|e| e.status != ResourceStatus::Done && e.op == "create")
+        [now, prior].into_iter().flatten().any(|e| e.status != ResourceStatus::Done && e.op == tandem_core::state::Op::Create)
     }
 
     /// The key tagged with this stack and name (only used to resolve an unresolved create).
@@ -619,7 +619,7 @@ mod tests {
         let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
         prior.resources.insert(
             KEY_KMS.into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: "create".into(), simulated: false, at: 0 },
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: None, simulated: false, at: 0 },
         );
         let c = ctx().with_prior(prior);
         topic_key(kms).ensure(&c).await.expect("ensure");

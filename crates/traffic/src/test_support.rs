@@ -63,6 +63,6 @@ pub fn prior<T: serde::Serialize>(c: &dyn Component, outputs: &T, resources: &[(
 /// A state with a `pending` journal entry (an interrupted create).
 pub fn pending_state(c: &dyn Component, key: &str) -> ComponentState {
     let mut s = ComponentState::new(c.kind(), c.placement(), c.region());
-    s.resources.insert(key.to_string(), ResourceEntry { id: None, status: ResourceStatus::Pending, op: "create".into(), simulated: false, at: 0 });
+    s.resources.insert(key.to_string(), ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: None, simulated: false, at: 0 });
     s
 }
