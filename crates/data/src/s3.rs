@@ -17,9 +17,10 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
 use tandem_core::contracts::{ids, BucketOutputs};
+use tandem_core::iam::same_json;
 use tandem_core::{
-    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs,
+    Placement, Rule,
 };
 
 use crate::iam::{self, IamApi, RoleSpec};
@@ -33,8 +34,20 @@ pub const REPLICATION_RULE_ID: &str = "replicate-all";
 /// Name of the replication role's inline policy.
 pub const REPLICATION_POLICY_NAME: &str = "s3-replication";
 
-/// Journal keys of the bucket settings (ids are the bucket name).
-const SETTING_KEYS: &[&str] = &["tags", "versioning", "encryption", "public-access-block", "policy"];
+/// Journal keys.
+mod keys {
+    use tandem_core::Key;
+    pub const BUCKET: Key = Key::new("bucket");
+    pub const TAGS: Key = Key::new("tags");
+    pub const VERSIONING: Key = Key::new("versioning");
+    pub const ENCRYPTION: Key = Key::new("encryption");
+    pub const PUBLIC_ACCESS_BLOCK: Key = Key::new("public-access-block");
+    pub const POLICY: Key = Key::new("policy");
+    pub const ROLE: Key = Key::new("role");
+    pub const REPLICATION: Key = Key::new("replication");
+    /// The bucket settings, updated in place.
+    pub const SETTINGS: [Key; 5] = [TAGS, VERSIONING, ENCRYPTION, PUBLIC_ACCESS_BLOCK, POLICY];
+}
 
 /// The bucket components of the stack: secondary first (the primary depends on it).
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
@@ -100,21 +113,6 @@ pub fn replication_role_policy(source: &str, destination: &str) -> String {
         ]
     })
     .to_string()
-}
-
-/// The id of resource `key` from this run's journal, else from the prior state.
-async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match ctx.resource_id(key).await {
-        Some(id) => Some(id),
-        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
-    }
-}
-
-fn same_json(a: &str, b: &str) -> bool {
-    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 /// Does the live configuration match the desired one? Delete-marker replication is not
@@ -194,46 +192,42 @@ impl BucketComponent {
         ComponentError::aws(&self.bucket, &self.region, e)
     }
 
-    /// Runs one journaled mutation of a bucket setting.
-    async fn mutate<F, Fut>(&self, ctx: &Ctx, key: &str, op: &str, call: F) -> Result<(), ComponentError>
+    /// Runs one journaled, idempotent in-place change of a bucket setting.
+    async fn mutate<F, Fut>(&self, ctx: &Ctx, key: &Key, call: F) -> Result<(), ComponentError>
     where
         F: FnMut() -> Fut + Send,
         Fut: std::future::Future<Output = Result<(), AwsError>> + Send,
     {
-        let bucket = self.bucket.clone();
-        ctx.journaled(key, op, || async move {
-            retry(call).await.map_err(|e| self.err(e))?;
-            Ok(bucket)
-        })
-        .await
-        .map(|_| ())
+        ctx.update(key, || async move { retry(call).await.map_err(|e| self.err(e)) }).await
     }
 
+    /// The bucket, [`Rule::Name`]: bucket names are global and this one carries the stack's
+    /// suffix. `BucketAlreadyOwnedByYou` (a lost answer, an interrupted run) is ours and
+    /// adopted; `BucketAlreadyExists` is someone else's, which the lookup (HeadBucket) does
+    /// not find, and the core reports it.
     async fn ensure_bucket(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
-        if retry(|| s3.bucket_exists(b)).await.at(b, r)? {
-            if recorded_id(ctx, "bucket").await.is_none() {
-                tracing::info!(bucket = b, region = r, "adopting existing bucket");
-                ctx.done("bucket", b).await?;
-            }
-            return Ok(());
-        }
-        tracing::info!(bucket = b, region = r, "creating bucket");
-        ctx.journaled("bucket", "create", || async {
-            match retry(|| s3.create_bucket(b, self.location())).await {
-                Ok(()) => {}
-                // A previous, interrupted run created it.
-                Err(e) if e.is_code("BucketAlreadyOwnedByYou") => {}
-                Err(e) => return Err(self.err(e)),
-            }
+        let location = self.location();
+        let ensured = ctx
+            .ensure::<String>(&keys::BUCKET, b, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(s3.bucket_exists(b).await?.then(|| b.to_string())) })
+            .create(move |_token| {
+                let location = location.clone();
+                async move {
+                    tracing::info!(bucket = b, region = r, "creating bucket");
+                    s3.create_bucket(b, location).await.map(|()| b.to_string())
+                }
+            })
+            .id(|b| b.clone())
+            .outcome()
+            .await?;
+        if ensured.how == tandem_core::How::Created {
             // S3 is eventually consistent: wait until the bucket answers.
             poll_until(b, r, "bucket to exist", Duration::from_secs(120), || async {
                 Ok(if s3.bucket_exists(b).await? { Poll::Ready(()) } else { Poll::Pending("creating".into()) })
             })
             .await?;
-            Ok(b.to_string())
-        })
-        .await?;
+        }
         Ok(())
     }
 
@@ -246,26 +240,26 @@ impl BucketComponent {
             let mut merged: Vec<(String, String)> =
                 live_tags.into_iter().filter(|(k, _)| !want_tags.iter().any(|(wk, _)| wk == k)).collect();
             merged.extend(want_tags.iter().cloned());
-            self.mutate(ctx, "tags", "update", || s3.put_bucket_tagging(b, merged.clone())).await?;
+            self.mutate(ctx, &keys::TAGS, || s3.put_bucket_tagging(b, merged.clone())).await?;
         }
 
         if retry(|| s3.get_bucket_versioning(b)).await.at(b, r)?.as_deref() != Some("Enabled") {
-            self.mutate(ctx, "versioning", "update", || s3.enable_versioning(b)).await?;
+            self.mutate(ctx, &keys::VERSIONING, || s3.enable_versioning(b)).await?;
         }
 
         if retry(|| s3.get_bucket_encryption(b)).await.at(b, r)?.is_none() {
-            self.mutate(ctx, "encryption", "update", || s3.put_bucket_encryption(b)).await?;
+            self.mutate(ctx, &keys::ENCRYPTION, || s3.put_bucket_encryption(b)).await?;
         }
 
         if retry(|| s3.get_public_access_block(b)).await.at(b, r)? != Some(PublicAccessBlock::all()) {
-            self.mutate(ctx, "public-access-block", "update", || s3.put_public_access_block(b, PublicAccessBlock::all()))
+            self.mutate(ctx, &keys::PUBLIC_ACCESS_BLOCK, || s3.put_public_access_block(b, PublicAccessBlock::all()))
                 .await?;
         }
 
         let policy = tls_only_policy(b);
         let live = retry(|| s3.get_bucket_policy(b)).await.at(b, r)?;
         if !live.as_deref().is_some_and(|l| same_json(l, &policy)) {
-            self.mutate(ctx, "policy", "update", || s3.put_bucket_policy(b, &policy)).await?;
+            self.mutate(ctx, &keys::POLICY, || s3.put_bucket_policy(b, &policy)).await?;
         }
         Ok(())
     }
@@ -281,16 +275,7 @@ impl BucketComponent {
             managed: vec![],
             tags: naming::tags(&self.suffix, &rep.role_name),
         };
-        let role_arn = match recorded_id(ctx, "role").await {
-            // Known: ensure_role only reads unless something drifted.
-            Some(_) => iam::ensure_role(rep.iam.as_ref(), &spec).await.at(&rep.role_name, r)?.arn,
-            None => {
-                ctx.journaled("role", "create", || async {
-                    Ok(iam::ensure_role(rep.iam.as_ref(), &spec).await.at(&rep.role_name, r)?.arn)
-                })
-                .await?
-            }
-        };
+        let role_arn = iam::ensure_role(ctx, rep.iam.as_ref(), &keys::ROLE, &spec).await?;
 
         let want = ReplicationSpec {
             role_arn: role_arn.clone(),
@@ -303,7 +288,7 @@ impl BucketComponent {
         let live = retry(|| s3.get_bucket_replication(b)).await.at(b, r)?;
         if !live.as_ref().is_some_and(|l| replication_matches(l, &want)) {
             tracing::info!(bucket = b, region = r, destination = %dest.bucket_name, "configuring replication");
-            ctx.journaled("replication", "update", || async {
+            ctx.update(&keys::REPLICATION, || async {
                 // Versioning of the destination may still be settling; a fresh role may not be
                 // visible yet.
                 retry_if(
@@ -315,8 +300,7 @@ impl BucketComponent {
                     },
                 )
                 .await
-                .at(b, r)?;
-                Ok(REPLICATION_RULE_ID.to_string())
+                .at(b, r)
             })
             .await?;
         }
@@ -423,36 +407,40 @@ impl Component for BucketComponent {
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
         let exists = retry(|| s3.bucket_exists(b)).await.at(b, r)?;
-        if exists {
-            if self.replication.is_some() {
-                ctx.pending("replication", "delete").await?;
-                ignore_not_found(retry(|| s3.delete_bucket_replication(b)).await).at(b, r)?;
-                ctx.removed("replication").await?;
-            }
-            // The TLS-only policy first: it would deny our own calls over plain HTTP.
-            ctx.pending("policy", "delete").await?;
-            ignore_not_found(retry(|| s3.delete_bucket_policy(b)).await).at(b, r)?;
-            ctx.removed("policy").await?;
-
-            ctx.pending("bucket", "delete").await?;
-            let mut attempts = 0;
-            loop {
+        // The settings live and die with the bucket: every delete below is keyed by its name.
+        let live = move |_recorded: Option<String>| async move { Ok(if exists { vec![b.to_string()] } else { Vec::new() }) };
+        if self.replication.is_some() {
+            ctx.delete(&keys::REPLICATION, b, live, |_| async move { ignore_not_found(s3.delete_bucket_replication(b).await) })
+                .await?;
+        }
+        // The TLS-only policy first: it would deny our own calls over plain HTTP.
+        ctx.delete(&keys::POLICY, b, live, |_| async move { ignore_not_found(s3.delete_bucket_policy(b).await) }).await?;
+        // Emptied, then deleted; objects landing meanwhile (replication) make it BucketNotEmpty.
+        for attempt in 0..=3 {
+            if exists {
                 self.empty_bucket().await?;
-                match ignore_not_found(retry(|| s3.delete_bucket(b)).await) {
-                    Ok(()) => break,
-                    Err(e) if e.is_code("BucketNotEmpty") && attempts < 3 => attempts += 1,
-                    Err(e) => return Err(self.err(e)),
-                }
             }
+            match ctx.delete(&keys::BUCKET, b, live, |_| async move { s3.delete_bucket(b).await }).await {
+                Ok(_) => break,
+                Err(e) if attempt < 3 && e.aws_error().is_some_and(|e| e.is_code("BucketNotEmpty")) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if exists {
             tracing::info!(bucket = b, region = r, "bucket deleted");
         }
-        for key in ["replication", "policy", "bucket"].iter().chain(SETTING_KEYS) {
-            ctx.removed(key).await?;
+        for key in &keys::SETTINGS {
+            ctx.forget(key).await?;
         }
         if let Some(rep) = &self.replication {
-            ctx.pending("role", "delete").await?;
-            iam::delete_role(rep.iam.as_ref(), &rep.role_name).await.at(&rep.role_name, r)?;
-            ctx.removed("role").await?;
+            let (iam, name) = (rep.iam.as_ref(), rep.role_name.as_str());
+            ctx.delete(
+                &keys::ROLE,
+                name,
+                |_recorded| async move { Ok(iam.get_role(name).await?.filter(|arn| iam::is_stack_role(arn, name)).into_iter().collect()) },
+                |_arn| async move { iam::delete_role(iam, name).await },
+            )
+            .await?;
         }
         Ok(())
     }
@@ -590,7 +578,7 @@ mod tests {
         let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
         keys.sort();
         assert_eq!(names, keys);
-        assert_eq!(ctx.resource_id("bucket").await.as_deref(), Some("bucket-secondary-t1"));
+        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1"));
     }
 
     #[tokio::test]
@@ -702,13 +690,14 @@ mod tests {
         s3.expect_delete_objects().withf(|_, o| o.len() == 1).times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         s3.expect_list_object_versions().times(1).in_sequence(&mut seq).returning(|_, _| Ok(VersionsPage::default()));
         s3.expect_delete_bucket().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        iam.expect_get_role().times(1).in_sequence(&mut seq).returning(|_| Ok(Some("arn:aws:iam::123456789012:role/s3-replication-t1".into())));
         iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![REPLICATION_POLICY_NAME.into()]));
         iam.expect_delete_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_delete_role().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
-        let ctx = primary_ctx();
-        ctx.done("bucket", "bucket-primary-t1").await.unwrap();
+        let prior = ComponentState::new("s3-bucket", Placement::Primary, "us-east-1").with_resource("bucket", "bucket-primary-t1");
+        let ctx = primary_ctx().with_prior(prior);
         c.destroy(&ctx).await.unwrap();
         assert!(ctx.journal_entries().await.is_empty());
     }
@@ -718,7 +707,8 @@ mod tests {
         let mut s3 = MockS3Api::new();
         s3.expect_bucket_exists().returning(|_| Ok(false));
         let mut iam = MockIamApi::new();
-        iam.expect_list_role_policies().returning(|_| Err(AwsError::not_found("NoSuchEntity", "no role")));
+        iam.expect_get_role().returning(|_| Ok(None));
+        // Nothing found: no delete call (none is expected).
         let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
         c.destroy(&primary_ctx()).await.unwrap();
         c.destroy(&primary_ctx()).await.unwrap();
@@ -741,6 +731,8 @@ mod tests {
         let mut seq = Sequence::new();
         s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         s3.expect_create_bucket().times(1).in_sequence(&mut seq).returning(|_, _| Err(AwsError::throttling()));
+        // Looked up before it is sent again.
+        s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         s3.expect_create_bucket().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         s3.expect_bucket_exists().returning(|_| Ok(true));
         s3.expect_get_bucket_tagging().returning(|_| Ok(naming::tags(SUFFIX, "bucket-secondary-t1")));
@@ -752,7 +744,51 @@ mod tests {
         c.apply(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
     }
 
-    #[tokio::test]
+    /// A bucket that exists (after `create_bucket` acted) with every setting as desired.
+    fn healthy_after(s3: &mut MockS3Api, created: Arc<std::sync::atomic::AtomicBool>, bucket: &'static str) {
+        s3.expect_bucket_exists().returning(move |_| Ok(created.load(std::sync::atomic::Ordering::SeqCst)));
+        s3.expect_get_bucket_tagging().returning(move |_| Ok(naming::tags(SUFFIX, bucket)));
+        s3.expect_get_bucket_versioning().returning(|_| Ok(Some("Enabled".into())));
+        s3.expect_get_bucket_encryption().returning(|_| Ok(Some("AES256".into())));
+        s3.expect_get_public_access_block().returning(|_| Ok(Some(PublicAccessBlock::all())));
+        s3.expect_get_bucket_policy().returning(move |_| Ok(Some(tls_only_policy(bucket))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answer_adopts_the_bucket_with_exactly_one_create() {
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut s3 = MockS3Api::new();
+        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1");
+        let acted = created.clone();
+        s3.expect_create_bucket().times(1).returning(move |_, _| {
+            acted.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("InternalError", "x", Some(500)))
+        });
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
+        c.apply(&ctx).await.unwrap();
+        let e = ctx.entry(&keys::BUCKET).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some("bucket-secondary-t1"), tandem_core::state::ResourceStatus::Done));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_already_owned_by_you_is_adopted() {
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut s3 = MockS3Api::new();
+        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1");
+        // The SDK's own retry re-sent a create whose first answer was lost.
+        let acted = created.clone();
+        s3.expect_create_bucket().times(1).returning(move |_, _| {
+            acted.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("BucketAlreadyOwnedByYou", "yours already", Some(409)))
+        });
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1"));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn errors_name_bucket_and_region() {
         let mut s3 = MockS3Api::new();
         s3.expect_bucket_exists().returning(|_| Ok(false));
@@ -761,7 +797,7 @@ mod tests {
         let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
         assert!(msg.contains("bucket-secondary-t1") && msg.contains("us-east-2") && msg.contains("BucketAlreadyExists"), "{msg}");
-        let entry = ctx.resource("bucket").await.unwrap();
+        let entry = ctx.entry(&keys::BUCKET).await.unwrap();
         assert_eq!(entry.status, tandem_core::state::ResourceStatus::Failed);
     }
 
