@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_core::aws::{ignore_not_found, retry, retry_if, AwsContext};
 use tandem_core::contracts::{ids, FunctionsOutputs, ParameterReplicationOutputs, ParametersOutputs};
+use tandem_core::iam::same_json;
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
     Placement,
@@ -54,13 +55,6 @@ pub fn event_pattern(path: &str) -> String {
         }
     })
     .to_string()
-}
-
-fn same_json(a: &str, b: &str) -> bool {
-    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 /// Does the function policy hold statement `sid` granting `principal` invoke for `source_arn`?
