@@ -78,6 +78,51 @@ fn cancel_on_ctrl_c() -> CancelFlag {
     cancel
 }
 
+/// Components read at once by `plan --refresh`.
+const REFRESH_PARALLELISM: usize = 8;
+
+/// Refuses unknown `--target` ids (bad input) before any AWS call, naming the known ids.
+fn check_targets(engine: &Engine, targets: &[String]) -> Result<(), Exit> {
+    let unknown = unknown_targets(engine.graph().components().iter().map(|c| c.id()), targets);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = engine.graph().components().iter().map(|c| c.id()).collect();
+    eprintln!(
+        "error: unknown --target {} (fix: use a component id of this stack: {})",
+        unknown.join(", "),
+        known.join(", ")
+    );
+    Err(Exit::BadInput)
+}
+
+/// The targets that name no component.
+fn unknown_targets<'a>(known: impl Iterator<Item = &'a str>, targets: &'a [String]) -> Vec<&'a str> {
+    let known: std::collections::BTreeSet<&str> = known.collect();
+    targets.iter().map(String::as_str).filter(|t| !known.contains(t)).collect()
+}
+
+/// `--refresh`: reads every component recorded in state. A component that cannot be read
+/// stops the command (exit 1) before anything changes: drift it cannot see, it cannot
+/// repair, and planning it as in sync would hide the problem.
+async fn refresh_all(engine: &Engine, parallelism: usize, json: bool) -> Result<render::DriftMap, Exit> {
+    let drift = engine.refresh(parallelism).await;
+    render::refresh(&drift, json);
+    if render::refresh_errors(&drift).is_empty() {
+        Ok(drift)
+    } else {
+        Err(Exit::Failed)
+    }
+}
+
+fn no_changes_message(refreshed: bool) -> &'static str {
+    if refreshed {
+        "No changes. The stack matches the configuration and the live resources match the state."
+    } else {
+        "No changes. The stack matches the configuration."
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let mut cfg = match config::load(&cli.config, cli.stack.as_deref()) {
         Ok(c) => c,
@@ -121,7 +166,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let s = stack::Stack::load(&cfg, true).await?;
             let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
-            let drift = if refresh { Some(engine.refresh(8).await) } else { None };
+            if let Err(code) = check_targets(&engine, &targets) {
+                return Ok(code);
+            }
+            let drift = if refresh {
+                match refresh_all(&engine, REFRESH_PARALLELISM, json).await {
+                    Ok(d) => Some(d),
+                    Err(code) => return Ok(code),
+                }
+            } else {
+                None
+            };
             let plan = match engine.plan(&targets, drift.as_ref()).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -129,14 +184,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     return Ok(Exit::BadInput);
                 }
             };
-            render::plan(&cfg, &plan, json, "apply");
+            render::plan(&cfg, &plan, json, "apply", drift.as_ref());
             Ok(Exit::Ok)
         }
-        Command::Apply { yes, targets, parallelism, json } => {
+        Command::Apply { yes, refresh, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, true).await?;
             let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
-            let plan = match engine.plan(&targets, None).await {
+            if let Err(code) = check_targets(&engine, &targets) {
+                return Ok(code);
+            }
+            // `--refresh`: read every deployed component first; the plan then re-applies
+            // the drifted and missing ones and leaves the in-sync ones alone.
+            let drift = if refresh {
+                match refresh_all(&engine, parallelism, json).await {
+                    Ok(d) => Some(d),
+                    Err(code) => return Ok(code),
+                }
+            } else {
+                None
+            };
+            let plan = match engine.plan(&targets, drift.as_ref()).await {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -144,13 +212,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
             };
             if !json {
-                render::plan(&cfg, &plan, false, "apply");
+                render::plan(&cfg, &plan, false, "apply", None);
             }
             if !plan.has_changes() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot());
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), drift.as_ref());
                 } else {
-                    println!("\nNo changes. The stack matches the configuration.");
+                    println!("\n{}", no_changes_message(refresh));
                     render::outputs(&opened.state.snapshot(), false);
                 }
                 return Ok(Exit::Ok);
@@ -163,7 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, false, &opened).await
+            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref()).await
         }
         Command::Destroy { yes, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, false).await?;
@@ -182,14 +250,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             if plan.changes.is_empty() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot());
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), None);
                 } else {
                     println!("Nothing to destroy: stack '{}' has no resources in state.", cfg.environment_suffix);
                 }
                 return Ok(Exit::Ok);
             }
             if !json {
-                render::plan(&cfg, &plan, false, "destroy");
+                render::plan(&cfg, &plan, false, "destroy", None);
             }
             match confirm("destroy every resource listed above, in both regions", yes) {
                 Ok(true) => {}
@@ -199,7 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, true, &opened).await
+            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None).await
         }
         Command::Status { json } => {
             let s = stack::Stack::load(&cfg, false).await?;
@@ -228,7 +296,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-async fn execute(cfg: &Config, engine: &Engine, plan: &Plan, parallelism: usize, json: bool, destroy: bool, opened: &Opened) -> anyhow::Result<Exit> {
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    cfg: &Config,
+    engine: &Engine,
+    plan: &Plan,
+    parallelism: usize,
+    json: bool,
+    destroy: bool,
+    opened: &Opened,
+    drift: Option<&render::DriftMap>,
+) -> anyhow::Result<Exit> {
     let progress = Progress::new(json);
     let opts = RunOptions {
         parallelism: Some(parallelism.max(1)),
@@ -240,7 +318,7 @@ async fn execute(cfg: &Config, engine: &Engine, plan: &Plan, parallelism: usize,
     progress.finish();
     let doc = opened.state.snapshot();
     if json {
-        render::report_json(cfg, plan, Some(&report), &doc);
+        render::report_json(cfg, plan, Some(&report), &doc, drift);
     } else {
         render::summary(&report, destroy, &opened.backend.describe());
         if !destroy {
@@ -248,4 +326,23 @@ async fn execute(cfg: &Config, engine: &Engine, plan: &Plan, parallelism: usize,
         }
     }
     Ok(if report.success() { Exit::Ok } else { Exit::Failed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_targets_are_named() {
+        let targets = vec!["dashboard".to_string(), "dashbord".to_string(), "table".to_string()];
+        let known = ["dashboard", "table", "network-primary"];
+        assert_eq!(unknown_targets(known.iter().copied(), &targets), vec!["dashbord"]);
+        assert!(unknown_targets(known.iter().copied(), &targets[..1]).is_empty());
+    }
+
+    #[test]
+    fn no_changes_message_says_whether_live_resources_were_read() {
+        assert!(no_changes_message(true).contains("live resources match"));
+        assert!(!no_changes_message(false).contains("live"));
+    }
 }

@@ -41,10 +41,14 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
         /// Apply only these components (and what they depend on).
+        /// Read every deployed resource first and repair drift: drifted or missing
+        /// components are applied again, in-sync ones are not touched.
+        #[arg(long)]
+        refresh: bool,
         #[arg(long = "target")]
         targets: Vec<String>,
-        /// Maximum components in flight.
-        #[arg(long, default_value_t = 16)]
+        /// Maximum components in flight (>= 1).
+        #[arg(long, default_value_t = 16, value_parser = parse_parallelism)]
         parallelism: usize,
         #[arg(long)]
         json: bool,
@@ -56,7 +60,8 @@ pub enum Command {
         /// Destroy only these components (and what depends on them).
         #[arg(long = "target")]
         targets: Vec<String>,
-        #[arg(long, default_value_t = 16)]
+        /// Maximum components in flight (>= 1).
+        #[arg(long, default_value_t = 16, value_parser = parse_parallelism)]
         parallelism: usize,
         #[arg(long)]
         json: bool,
@@ -94,18 +99,57 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// `--parallelism`: a positive number (0 would start nothing).
+fn parse_parallelism(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (expected a positive number of components)")),
+    }
+}
+
 /// Exit codes: 0 success, 1 failure during a run, 2 bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok,
     Failed,
     BadInput,
 }
 
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failed => 1,
+            Exit::BadInput => 2,
+        }
+    }
+}
+
+/// The process exit code of a command's result: an error raised during the run is a run
+/// failure (1).
+fn exit_code(result: &anyhow::Result<Exit>) -> u8 {
+    match result {
+        Ok(exit) => exit.code(),
+        Err(_) => Exit::Failed.code(),
+    }
+}
+
+/// The exit code of a command line clap refused (bad flags: 2) or answered itself
+/// (`--help`, `--version`: 0).
+fn parse_error_code(e: &clap::Error) -> u8 {
+    if e.use_stderr() {
+        Exit::BadInput.code()
+    } else {
+        Exit::Ok.code()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = parse_error_code(&e);
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -124,16 +168,76 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(commands::run(cli)) {
-        Ok(Exit::Ok) => ExitCode::SUCCESS,
-        Ok(Exit::Failed) => ExitCode::from(1),
-        Ok(Exit::BadInput) => ExitCode::from(2),
-        Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+    let result = rt.block_on(commands::run(cli));
+    if let Err(e) = &result {
+        eprintln!("error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+    ExitCode::from(exit_code(&result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tandem").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn exit_codes_are_0_ok_1_failed_2_bad_input() {
+        assert_eq!(exit_code(&Ok(Exit::Ok)), 0);
+        assert_eq!(exit_code(&Ok(Exit::Failed)), 1);
+        assert_eq!(exit_code(&Ok(Exit::BadInput)), 2);
+        assert_eq!(exit_code(&Err(anyhow::anyhow!("moto refused the connection"))), 1, "an error raised during a run is a run failure");
+    }
+
+    #[test]
+    fn bad_flags_exit_2_and_help_exits_0() {
+        for bad in [
+            &["apply", "--yolo"][..],
+            &["apply", "--parallelism", "0"],
+            &["apply", "--parallelism", "many"],
+            &["destroy", "--parallelism", "0"],
+            &["plan", "--refresh=maybe"],
+            &["graph", "--format", "png"],
+            &["frobnicate"],
+        ] {
+            let e = parse(bad).expect_err(&format!("{bad:?} must be refused"));
+            assert_eq!(parse_error_code(&e), 2, "{bad:?}: {e}");
+        }
+        for info in [&["--help"][..], &["apply", "--help"], &["--version"]] {
+            let e = parse(info).expect_err("clap answers --help/--version itself");
+            assert_eq!(parse_error_code(&e), 0, "{info:?}");
+        }
+    }
+
+    #[test]
+    fn parallelism_zero_names_the_problem() {
+        let e = parse(&["apply", "--parallelism", "0"]).expect_err("refused");
+        assert!(e.to_string().contains("must be at least 1"), "{e}");
+    }
+
+    #[test]
+    fn apply_refresh_flags_parse() {
+        let cli = parse(&["--config", "x.toml", "apply", "--refresh", "--yes", "--target", "dashboard", "--parallelism", "3", "--json"]).expect("parses");
+        assert_eq!(cli.config, PathBuf::from("x.toml"));
+        match cli.command {
+            Command::Apply { yes, refresh, targets, parallelism, json } => {
+                assert!(yes && refresh && json);
+                assert_eq!(targets, vec!["dashboard".to_string()]);
+                assert_eq!(parallelism, 3);
             }
-            ExitCode::from(1)
+            other => panic!("expected apply, got {other:?}"),
+        }
+        match parse(&["apply"]).expect("parses").command {
+            Command::Apply { yes, refresh, parallelism, .. } => {
+                assert!(!yes && !refresh, "--yes and --refresh are off by default");
+                assert_eq!(parallelism, 16);
+            }
+            other => panic!("expected apply, got {other:?}"),
         }
     }
 }

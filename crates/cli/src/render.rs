@@ -20,21 +20,41 @@ fn sim(s: bool) -> &'static str {
     }
 }
 
-/// Terraform-like plan.
-pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str) {
-    if as_json {
-        let v = json!({
-            "stack": cfg.environment_suffix,
-            "primary_region": cfg.primary_region,
-            "secondary_region": cfg.secondary_region,
-            "changes": plan.changes,
-            "summary": counts(plan),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return;
+/// What `--refresh` read: per component with state, its drift or the read error.
+pub type DriftMap = BTreeMap<String, Result<Drift, String>>;
+
+/// The JSON value of one component's drift (or read error).
+fn drift_value(d: &Result<Drift, String>) -> serde_json::Value {
+    match d {
+        Ok(d) => serde_json::to_value(d).unwrap_or_default(),
+        Err(e) => json!({"status": "error", "error": e}),
     }
-    println!(
-        "Tandem will {verb} stack '{}' ({} primary, {} secondary):\n",
+}
+
+fn drift_map_value(drift: &DriftMap) -> serde_json::Value {
+    serde_json::Value::Object(drift.iter().map(|(id, d)| (id.clone(), drift_value(d))).collect())
+}
+
+/// The plan as a JSON document (`plan --json`).
+pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>) -> serde_json::Value {
+    let mut v = json!({
+        "stack": cfg.environment_suffix,
+        "primary_region": cfg.primary_region,
+        "secondary_region": cfg.secondary_region,
+        "changes": plan.changes,
+        "summary": counts(plan),
+    });
+    if let (Some(d), Some(obj)) = (drift, v.as_object_mut()) {
+        obj.insert("refresh".into(), drift_map_value(d));
+    }
+    v
+}
+
+/// The Terraform-like plan as text: one line per change (symbol, id, kind, region, reason),
+/// then the counts.
+pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
+    let mut out = format!(
+        "Tandem will {verb} stack '{}' ({} primary, {} secondary):\n\n",
         cfg.environment_suffix, cfg.primary_region, cfg.secondary_region
     );
     let w = plan.changes.iter().map(|c| c.id.len()).max().unwrap_or(10);
@@ -43,24 +63,65 @@ pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str) {
         if c.action == Action::NoOp {
             continue;
         }
-        println!(
-            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}{}",
+        out.push_str(&format!(
+            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}{}\n",
             c.action.symbol(),
             c.id,
             c.kind,
             c.region,
             c.reason,
             sim(c.simulated),
-        );
+        ));
     }
     let s = counts(plan);
-    println!(
-        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+    out.push_str(&format!(
+        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.\n",
         s["create"], s["update"], s["replace"], s["delete"], s["unchanged"]
-    );
+    ));
     let simulated: Vec<&str> = plan.changes.iter().filter(|c| c.simulated).map(|c| c.id.as_str()).collect();
     if !simulated.is_empty() {
-        println!("Simulated (built-in in-memory fakes, not AWS): {}", simulated.join(", "));
+        out.push_str(&format!("Simulated (built-in in-memory fakes, not AWS): {}\n", simulated.join(", ")));
+    }
+    out
+}
+
+/// Terraform-like plan (or its JSON document).
+pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str, drift: Option<&DriftMap>) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&plan_json(cfg, plan, drift)).unwrap_or_default());
+    } else {
+        print!("{}", plan_text(cfg, plan, verb));
+    }
+}
+
+/// One line saying what `--refresh` found.
+pub fn refresh_line(drift: &DriftMap) -> String {
+    let n = |f: fn(&Result<Drift, String>) -> bool| drift.values().filter(|d| f(d)).count();
+    format!(
+        "Refreshed {} components: {} in sync, {} drifted, {} missing, {} unreadable.",
+        drift.len(),
+        n(|d| matches!(d, Ok(Drift::InSync))),
+        n(|d| matches!(d, Ok(Drift::Drifted { .. }))),
+        n(|d| matches!(d, Ok(Drift::Missing { .. }))),
+        n(|d| d.is_err()),
+    )
+}
+
+/// The components `--refresh` could not read, with why.
+pub fn refresh_errors(drift: &DriftMap) -> Vec<String> {
+    drift.iter().filter_map(|(id, d)| d.as_ref().err().map(|e| format!("{id}: {e}"))).collect()
+}
+
+/// Prints what `--refresh` found (to stderr with `--json`, so stdout stays one document).
+pub fn refresh(drift: &DriftMap, as_json: bool) {
+    println_to(as_json, &refresh_line(drift));
+    let errors = refresh_errors(drift);
+    if !errors.is_empty() {
+        eprintln!("error: cannot read the live state of {} component(s), so their drift cannot be repaired:", errors.len());
+        for e in &errors {
+            eprintln!("  ✗ {e}");
+        }
+        eprintln!("Nothing was changed. Fix access to these resources (region reachable, permissions) and run again, or apply without --refresh.");
     }
 }
 
@@ -184,8 +245,8 @@ impl ProgressInner {
     }
 }
 
-/// Summary after a run.
-pub fn summary(report: &Report, destroy: bool, state_path: &str) {
+/// Summary after a run, as text.
+pub fn summary_text(report: &Report, destroy: bool, state_path: &str) -> String {
     let c = |f: fn(&Outcome) -> bool| report.count(f);
     let failed = c(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = c(|o| matches!(o, Outcome::Skipped { .. }));
@@ -199,8 +260,8 @@ pub fn summary(report: &Report, destroy: bool, state_path: &str) {
     } else {
         "Apply complete"
     };
-    println!(
-        "\n{head}: {} created, {} updated, {} replaced, {} deleted, {} unchanged, {failed} failed, {skipped} skipped, {not_started} not started in {:.1}s.",
+    let mut out = format!(
+        "\n{head}: {} created, {} updated, {} replaced, {} deleted, {} unchanged, {failed} failed, {skipped} skipped, {not_started} not started in {:.1}s.\n",
         c(|o| matches!(o, Outcome::Created)),
         c(|o| matches!(o, Outcome::Updated)),
         c(|o| matches!(o, Outcome::Replaced)),
@@ -210,12 +271,18 @@ pub fn summary(report: &Report, destroy: bool, state_path: &str) {
     );
     for f in report.failures() {
         if let Outcome::Failed { error } = &f.outcome {
-            println!("  ✗ {}: {error}", f.id);
+            out.push_str(&format!("  ✗ {}: {error}\n", f.id));
         }
     }
     if report.interrupted || failed > 0 {
-        println!("State saved to {state_path}; run the same command again to resume.");
+        out.push_str(&format!("State saved to {state_path}; run the same command again to resume.\n"));
     }
+    out
+}
+
+/// Summary after a run.
+pub fn summary(report: &Report, destroy: bool, state_path: &str) {
+    print!("{}", summary_text(report, destroy, state_path));
 }
 
 fn outputs_value(doc: &StateDoc) -> serde_json::Value {
@@ -229,32 +296,37 @@ fn outputs_value(doc: &StateDoc) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// Outputs recorded in state.
-pub fn outputs(doc: &StateDoc, as_json: bool) {
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&outputs_value(doc)).unwrap_or_default());
-        return;
-    }
+/// Outputs recorded in state, as text.
+pub fn outputs_text(doc: &StateDoc) -> String {
     if doc.components.is_empty() {
-        println!("\nNo outputs: stack '{}' has nothing in state.", doc.stack);
-        return;
+        return format!("\nNo outputs: stack '{}' has nothing in state.\n", doc.stack);
     }
-    println!("\nOutputs:");
+    let mut out = String::from("\nOutputs:\n");
     for (id, c) in &doc.components {
-        println!("  {id} ({}){}", c.region, sim(c.simulated));
+        out.push_str(&format!("  {id} ({}){}\n", c.region, sim(c.simulated)));
         for (k, v) in &c.outputs {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            println!("    {k} = {v}");
+            out.push_str(&format!("    {k} = {v}\n"));
         }
+    }
+    out
+}
+
+/// Outputs recorded in state.
+pub fn outputs(doc: &StateDoc, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&outputs_value(doc)).unwrap_or_default());
+    } else {
+        print!("{}", outputs_text(doc));
     }
 }
 
 /// JSON document of a run (or of a no-op run).
-pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc) {
-    let v = json!({
+pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>) -> serde_json::Value {
+    let mut v = json!({
         "stack": cfg.environment_suffix,
         "changes": plan.changes,
         "summary": counts(plan),
@@ -262,32 +334,42 @@ pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &Sta
         "success": report.map(|r| r.success()).unwrap_or(true),
         "outputs": outputs_value(doc),
     });
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    if let (Some(d), Some(obj)) = (drift, v.as_object_mut()) {
+        obj.insert("refresh".into(), drift_map_value(d));
+    }
+    v
 }
 
-/// Live status (drift) of every deployed component; false when something is wrong.
-pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, as_json: bool, live: &crate::status::Live) -> bool {
-    let ok = drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && live.health.iter().all(|h| h.healthy != Some(false));
-    if as_json {
-        let v: BTreeMap<&str, serde_json::Value> = drift
-            .iter()
-            .map(|(id, d)| {
-                let sim = doc.components.get(id).map(|c| c.simulated).unwrap_or(false);
-                let region = doc.components.get(id).map(|c| c.region.clone()).unwrap_or_default();
-                let status = match d {
-                    Ok(d) => serde_json::to_value(d).unwrap_or_default(),
-                    Err(e) => json!({"status": "error", "error": e}),
-                };
-                (id.as_str(), json!({"region": region, "simulated": sim, "drift": status}))
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"stack": doc.stack, "healthy": ok, "components": v, "health": live.health, "replication": live.replication})).unwrap_or_default());
-        return ok;
-    }
+/// Prints the JSON document of a run (or of a no-op run).
+pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>) {
+    println!("{}", serde_json::to_string_pretty(&report_value(cfg, plan, report, doc, drift)).unwrap_or_default());
+}
+
+/// True when every component is in sync and no health check reports unhealthy.
+pub fn status_ok(drift: &DriftMap, live: &crate::status::Live) -> bool {
+    drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && live.health.iter().all(|h| h.healthy != Some(false))
+}
+
+/// `status --json`: the stack, overall health, each component's region / simulated / drift,
+/// live health and replication lag.
+pub fn status_value(doc: &StateDoc, drift: &DriftMap, live: &crate::status::Live) -> serde_json::Value {
+    let v: BTreeMap<&str, serde_json::Value> = drift
+        .iter()
+        .map(|(id, d)| {
+            let sim = doc.components.get(id).map(|c| c.simulated).unwrap_or(false);
+            let region = doc.components.get(id).map(|c| c.region.clone()).unwrap_or_default();
+            (id.as_str(), json!({"region": region, "simulated": sim, "drift": drift_value(d)}))
+        })
+        .collect();
+    json!({"stack": doc.stack, "healthy": status_ok(drift, live), "components": v, "health": live.health, "replication": live.replication})
+}
+
+/// `status`'s per-component lines.
+pub fn status_text(doc: &StateDoc, drift: &DriftMap) -> String {
     if drift.is_empty() {
-        println!("Stack '{}' has nothing deployed.", doc.stack);
-        return true;
+        return format!("Stack '{}' has nothing deployed.\n", doc.stack);
     }
+    let mut out = String::new();
     for (id, d) in drift {
         let region = doc.components.get(id).map(|c| c.region.as_str()).unwrap_or("");
         let s = doc.components.get(id).map(|c| c.simulated).unwrap_or(false);
@@ -297,8 +379,245 @@ pub fn status(doc: &StateDoc, drift: &BTreeMap<String, Result<Drift, String>>, a
             Ok(Drift::Missing { details }) => format!("MISSING: {}", details.join("; ")),
             Err(e) => format!("ERROR: {e}"),
         };
-        println!("  {id:<24} {region:<10} {line}{}", sim(s));
+        out.push_str(&format!("  {id:<24} {region:<10} {line}{}\n", sim(s)));
     }
-    crate::status::print(live);
-    ok
+    out
+}
+
+/// Live status (drift) of every deployed component; false when something is wrong.
+pub fn status(doc: &StateDoc, drift: &DriftMap, as_json: bool, live: &crate::status::Live) -> bool {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&status_value(doc, drift, live)).unwrap_or_default());
+        return status_ok(drift, live);
+    }
+    print!("{}", status_text(doc, drift));
+    if !drift.is_empty() {
+        crate::status::print(live);
+    }
+    status_ok(drift, live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tandem_core::executor::{ComponentOutcome, PlannedChange};
+    use tandem_core::state::ComponentState;
+    use tandem_core::Placement;
+
+    use crate::status::{Health, Lag, Live};
+
+    fn change(id: &str, kind: &str, region: &str, action: Action, reason: &str, simulated: bool) -> PlannedChange {
+        PlannedChange {
+            id: id.into(),
+            kind: kind.into(),
+            placement: Placement::Primary,
+            region: region.into(),
+            action,
+            reason: reason.into(),
+            simulated,
+        }
+    }
+
+    fn sample_plan() -> Plan {
+        Plan {
+            changes: vec![
+                change("network-primary", "vpc", "us-east-1", Action::NoOp, "up to date", false),
+                change("dashboard", "dashboard", "us-east-1", Action::Create, "deleted outside Tandem: dashboard dashboard-t1 does not exist", false),
+                change("alarms-primary", "alarms", "us-east-1", Action::Update, "drifted: alarm alarm-x missing", false),
+                change("table", "dynamodb", "us-east-1", Action::Replace, "replace-forcing change: billing", false),
+                change("accelerator", "accelerator", "us-west-2", Action::Delete, "no longer wanted", true),
+            ],
+        }
+    }
+
+    fn outcome(id: &str, o: Outcome) -> ComponentOutcome {
+        ComponentOutcome { id: id.into(), outcome: o, elapsed: Duration::from_millis(1500), started_at: None, ended_at: None }
+    }
+
+    fn doc() -> StateDoc {
+        let mut d = StateDoc::new("t1");
+        let mut net = ComponentState::new("vpc", Placement::Primary, "us-east-1")
+            .with_outputs(BTreeMap::from([("vpc_id".to_string(), json!("vpc-123")), ("public_subnet_ids".to_string(), json!(["subnet-a", "subnet-b"]))]));
+        net.simulated = false;
+        let mut acc = ComponentState::new("accelerator", Placement::Global, "us-west-2")
+            .with_outputs(BTreeMap::from([("dns_name".to_string(), json!("a1.awsglobalaccelerator.com"))]));
+        acc.simulated = true;
+        d.components.insert("network-primary".into(), Arc::new(net));
+        d.components.insert("accelerator".into(), Arc::new(acc));
+        d
+    }
+
+    fn drift() -> DriftMap {
+        BTreeMap::from([
+            ("network-primary".to_string(), Ok(Drift::InSync)),
+            ("dashboard".to_string(), Ok(Drift::Missing { details: vec!["dashboard dashboard-t1 does not exist".into()] })),
+            ("alarms-primary".to_string(), Ok(Drift::Drifted { details: vec!["alarm a missing".into(), "alarm b: threshold 3 != 5".into()] })),
+            ("accelerator".to_string(), Err("us-west-2 unreachable".to_string())),
+        ])
+    }
+
+    fn line_of<'a>(text: &'a str, id: &str) -> &'a str {
+        text.lines().find(|l| l.split_whitespace().nth(1) == Some(id)).unwrap_or_else(|| panic!("no line for {id} in:\n{text}"))
+    }
+
+    #[test]
+    fn plan_text_shows_symbol_id_kind_region_and_reason_per_change() {
+        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply");
+        assert!(text.starts_with("Tandem will apply stack 't1' (us-east-1 primary, us-east-2 secondary):"), "{text}");
+        let l = line_of(&text, "dashboard");
+        assert!(l.trim_start().starts_with("+ dashboard"), "{l}");
+        assert!(l.contains("us-east-1") && l.ends_with("deleted outside Tandem: dashboard dashboard-t1 does not exist"), "{l}");
+        assert!(line_of(&text, "alarms-primary").trim_start().starts_with("~ alarms-primary"));
+        assert!(line_of(&text, "alarms-primary").contains("drifted: alarm alarm-x missing"));
+        assert!(text.lines().any(|l| l.trim_start().starts_with("-/+ table") && l.contains("replace-forcing change: billing")), "{text}");
+        let del = line_of(&text, "accelerator");
+        assert!(del.trim_start().starts_with("- accelerator") && del.ends_with("no longer wanted  [simulated]"), "{del}");
+        assert!(!text.contains("network-primary"), "no-op components are not listed:\n{text}");
+        assert!(text.contains("\nPlan: 1 to create, 1 to update, 1 to replace, 1 to delete, 1 unchanged.\n"), "{text}");
+        assert!(text.contains("Simulated (built-in in-memory fakes, not AWS): accelerator\n"), "{text}");
+    }
+
+    #[test]
+    fn plan_text_of_destroy_uses_the_verb_and_omits_the_simulated_line_when_none() {
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy", false)] };
+        let text = plan_text(&Config::example("t1"), &plan, "destroy");
+        assert!(text.starts_with("Tandem will destroy stack 't1'"), "{text}");
+        assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."), "{text}");
+        assert!(!text.contains("Simulated"), "{text}");
+    }
+
+    #[test]
+    fn plan_json_carries_changes_summary_and_refresh() {
+        let cfg = Config::example("t1");
+        let v = plan_json(&cfg, &sample_plan(), None);
+        assert_eq!(v["stack"], "t1");
+        assert_eq!(v["secondary_region"], "us-east-2");
+        assert_eq!(v["summary"], json!({"create": 1, "update": 1, "replace": 1, "delete": 1, "unchanged": 1}));
+        assert_eq!(v["changes"][1]["id"], "dashboard");
+        assert_eq!(v["changes"][1]["action"], serde_json::to_value(Action::Create).expect("action"));
+        assert_eq!(v["changes"][4]["simulated"], true);
+        assert!(v.get("refresh").is_none(), "no refresh key without --refresh");
+        let v = plan_json(&cfg, &sample_plan(), Some(&drift()));
+        assert_eq!(v["refresh"]["network-primary"], json!({"status": "insync"}));
+        assert_eq!(v["refresh"]["dashboard"], json!({"status": "missing", "details": ["dashboard dashboard-t1 does not exist"]}));
+        assert_eq!(v["refresh"]["accelerator"], json!({"status": "error", "error": "us-west-2 unreachable"}));
+    }
+
+    #[test]
+    fn refresh_line_counts_and_errors_name_the_component() {
+        assert_eq!(refresh_line(&drift()), "Refreshed 4 components: 1 in sync, 1 drifted, 1 missing, 1 unreadable.");
+        assert_eq!(refresh_errors(&drift()), vec!["accelerator: us-west-2 unreachable".to_string()]);
+        let clean: DriftMap = BTreeMap::from([("table".to_string(), Ok(Drift::InSync))]);
+        assert!(refresh_errors(&clean).is_empty());
+    }
+
+    #[test]
+    fn summary_counts_outcomes_and_lists_failures() {
+        let report = Report {
+            outcomes: vec![
+                outcome("dashboard", Outcome::Created),
+                outcome("alarms-primary", Outcome::Updated),
+                outcome("table", Outcome::Unchanged),
+                outcome("api-primary", Outcome::Failed { error: "BadRequestException: no such stage".into() }),
+                outcome("health-primary", Outcome::Skipped { reason: "dependency api-primary failed".into() }),
+            ],
+            wall: Duration::from_millis(12_340),
+            interrupted: false,
+        };
+        let text = summary_text(&report, false, ".tandem/t1/state.json");
+        assert!(
+            text.contains("Finished with errors: 1 created, 1 updated, 0 replaced, 0 deleted, 1 unchanged, 1 failed, 1 skipped, 0 not started in 12.3s."),
+            "{text}"
+        );
+        assert!(text.contains("  ✗ api-primary: BadRequestException: no such stage\n"), "{text}");
+        assert!(text.contains("State saved to .tandem/t1/state.json; run the same command again to resume."), "{text}");
+
+        let ok = Report { outcomes: vec![outcome("table", Outcome::Deleted)], wall: Duration::from_secs(2), interrupted: false };
+        let text = summary_text(&ok, true, "x");
+        assert!(text.contains("Destroy complete: 0 created, 0 updated, 0 replaced, 1 deleted,"), "{text}");
+        assert!(!text.contains("State saved"), "{text}");
+        let text = summary_text(&Report { interrupted: true, ..ok }, false, "x");
+        assert!(text.contains("\nInterrupted: "), "{text}");
+        assert!(text.contains("State saved to x"), "{text}");
+    }
+
+    #[test]
+    fn done_lines_say_what_happened() {
+        let t = Duration::from_millis(2500);
+        assert_eq!(done_line("dashboard", &Outcome::Created, t), "✓ dashboard: created in 2.5s");
+        assert_eq!(done_line("table", &Outcome::Unchanged, t), "· table: unchanged");
+        assert_eq!(done_line("api", &Outcome::Failed { error: "boom".into() }, t), "✗ api: FAILED after 2.5s: boom");
+        assert_eq!(done_line("dns", &Outcome::Skipped { reason: "dependency failed".into() }, t), "- dns: skipped (dependency failed)");
+    }
+
+    #[test]
+    fn outputs_text_and_json() {
+        let d = doc();
+        let text = outputs_text(&d);
+        assert!(text.contains("\n  network-primary (us-east-1)\n    public_subnet_ids = [\"subnet-a\",\"subnet-b\"]\n    vpc_id = vpc-123\n"), "{text}");
+        assert!(text.contains("\n  accelerator (us-west-2)  [simulated]\n    dns_name = a1.awsglobalaccelerator.com\n"), "{text}");
+        let v = outputs_value(&d);
+        assert_eq!(v["network-primary"], json!({"vpc_id": "vpc-123", "public_subnet_ids": ["subnet-a", "subnet-b"], "simulated": false, "region": "us-east-1"}));
+        assert_eq!(v["accelerator"]["simulated"], true);
+        assert_eq!(outputs_text(&StateDoc::new("t1")), "\nNo outputs: stack 't1' has nothing in state.\n");
+    }
+
+    #[test]
+    fn report_value_of_a_no_op_run_succeeds_and_carries_refresh() {
+        let cfg = Config::example("t1");
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date", false)] };
+        let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()));
+        assert_eq!(v["success"], true);
+        assert_eq!(v["report"], serde_json::Value::Null);
+        assert_eq!(v["summary"]["unchanged"], 1);
+        assert_eq!(v["outputs"]["network-primary"]["vpc_id"], "vpc-123");
+        assert_eq!(v["refresh"]["alarms-primary"]["status"], "drifted");
+        let failed = Report { outcomes: vec![outcome("table", Outcome::Failed { error: "x".into() })], wall: Duration::ZERO, interrupted: false };
+        let v = report_value(&cfg, &plan, Some(&failed), &doc(), None);
+        assert_eq!(v["success"], false);
+        assert_eq!(v["report"]["outcomes"][0], json!({"id": "table", "outcome": "failed", "error": "x", "elapsed": 1.5}));
+        assert!(v.get("refresh").is_none());
+    }
+
+    fn live(healthy: Option<bool>) -> Live {
+        Live {
+            health: vec![Health {
+                region: "us-east-1".into(),
+                check: "api".into(),
+                health_check_id: "hc-1".into(),
+                status: "2/3 checkers healthy".into(),
+                healthy,
+            }],
+            replication: vec![Lag { what: "dynamodb".into(), region: "us-east-1".into(), metric: "ReplicationLatency".into(), value: Some(12.5), unit: "ms".into() }],
+        }
+    }
+
+    #[test]
+    fn status_json_shape() {
+        let d = doc();
+        let v = status_value(&d, &drift(), &live(Some(true)));
+        assert_eq!(v["stack"], "t1");
+        assert_eq!(v["healthy"], false, "drift makes the stack unhealthy");
+        assert_eq!(v["components"]["network-primary"], json!({"region": "us-east-1", "simulated": false, "drift": {"status": "insync"}}));
+        assert_eq!(v["components"]["accelerator"], json!({"region": "us-west-2", "simulated": true, "drift": {"status": "error", "error": "us-west-2 unreachable"}}));
+        assert_eq!(v["components"]["alarms-primary"]["drift"]["details"][1], "alarm b: threshold 3 != 5");
+        assert_eq!(v["health"][0], json!({"region": "us-east-1", "check": "api", "health_check_id": "hc-1", "status": "2/3 checkers healthy", "healthy": true}));
+        assert_eq!(v["replication"][0], json!({"what": "dynamodb", "region": "us-east-1", "metric": "ReplicationLatency", "value": 12.5, "unit": "ms"}));
+
+        let in_sync: DriftMap = BTreeMap::from([("network-primary".to_string(), Ok(Drift::InSync))]);
+        assert_eq!(status_value(&d, &in_sync, &live(Some(true)))["healthy"], true);
+        assert_eq!(status_value(&d, &in_sync, &live(None))["healthy"], true, "no observation yet is not unhealthy");
+        assert_eq!(status_value(&d, &in_sync, &live(Some(false)))["healthy"], false, "a failing health check is unhealthy");
+    }
+
+    #[test]
+    fn status_text_lines() {
+        let text = status_text(&doc(), &drift());
+        assert!(text.lines().any(|l| l.trim_start().starts_with("network-primary") && l.contains("us-east-1") && l.ends_with("in sync")), "{text}");
+        assert!(text.contains("MISSING: dashboard dashboard-t1 does not exist"), "{text}");
+        assert!(text.contains("DRIFTED: alarm a missing; alarm b: threshold 3 != 5"), "{text}");
+        assert!(text.lines().any(|l| l.contains("ERROR: us-west-2 unreachable") && l.ends_with("[simulated]")), "{text}");
+        assert_eq!(status_text(&StateDoc::new("t1"), &BTreeMap::new()), "Stack 't1' has nothing deployed.\n");
+    }
 }
