@@ -28,10 +28,10 @@ use serde_json::json;
 use tandem_core::aws::{poll_until, retry, Poll, GLOBAL_ACCELERATOR_REGION};
 use tandem_core::contracts::{ids, AcceleratorOutputs, LoadBalancerOutputs};
 use tandem_core::naming;
-use tandem_core::{to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key, Outputs, Placement, Rule};
 use tracing::Instrument;
 
-use crate::common::{has_stack_tag, journal_keys, known_id, random_token};
+use crate::common::has_stack_tag;
 use crate::ga_api::{AcceleratorInfo, EndpointGroupInfo, EndpointGroupSpec, GlobalAcceleratorApi, ListenerInfo, DEPLOYED};
 
 /// The listener port (the NLBs listen on TCP 443).
@@ -41,11 +41,11 @@ pub const TRAFFIC_DIAL: f32 = 100.0;
 /// Bound of each wait for `DEPLOYED`.
 pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-const KEY_ACCELERATOR: &str = "accelerator";
-const KEY_LISTENER: &str = "listener";
+const KEY_ACCELERATOR: Key = Key::new("accelerator");
+const KEY_LISTENER: Key = Key::new("listener");
 
-fn group_key(region: &str) -> String {
-    format!("endpoint-group:{region}")
+fn group_key(region: &str) -> Key {
+    Key::owned(format!("endpoint-group:{region}"))
 }
 
 /// The Global Accelerator component.
@@ -103,26 +103,22 @@ impl AcceleratorComponent {
         .await
     }
 
-    /// Finds the stack's accelerator: recorded ARN first, then by name and stack tag.
-    async fn find_accelerator(&self, ctx: &Ctx) -> Result<Option<AcceleratorInfo>, ComponentError> {
+    /// Finds the stack's accelerator: `recorded` ARN (else the prior outputs') first, then
+    /// by name and stack tag.
+    async fn find_accelerator(&self, ctx: &Ctx, recorded: Option<String>) -> Result<Option<AcceleratorInfo>, AwsError> {
         let name = self.name();
-        let region = GLOBAL_ACCELERATOR_REGION;
-        let known = match known_id(ctx, KEY_ACCELERATOR).await {
-            Some(id) => Some(id),
-            None => ctx.prior_outputs::<AcceleratorOutputs>().map(|o| o.accelerator_arn),
-        };
+        let known = recorded.or_else(|| ctx.prior_outputs::<AcceleratorOutputs>().map(|o| o.accelerator_arn));
         if let Some(arn) = known.filter(|a| !a.is_empty()) {
             match retry(|| self.client.describe_accelerator(&arn)).await {
                 Ok(a) => return Ok(Some(a)),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at(&name, region),
+                Err(e) => return Err(e),
             }
         }
-        let all = retry(|| self.client.list_accelerators()).await.at(&name, region)?;
+        let all = retry(|| self.client.list_accelerators()).await?;
         for a in all.into_iter().filter(|a| a.name == name) {
-            let tags = retry(|| self.client.list_tags(&a.arn)).await.at(&name, region)?;
+            let tags = retry(|| self.client.list_tags(&a.arn)).await?;
             if has_stack_tag(&tags, &self.suffix) {
-                tracing::info!(arn = %a.arn, "adopting existing accelerator");
                 return Ok(Some(a));
             }
         }
@@ -132,71 +128,54 @@ impl AcceleratorComponent {
     async fn ensure_accelerator(&self, ctx: &Ctx) -> Result<AcceleratorInfo, ComponentError> {
         let name = self.name();
         let region = GLOBAL_ACCELERATOR_REGION;
-        if let Some(a) = self.find_accelerator(ctx).await? {
-            ctx.done(KEY_ACCELERATOR, &a.arn).await?;
-            if !a.enabled {
-                // A destroy interrupted after disabling: enable it again.
-                ctx.pending(KEY_ACCELERATOR, "enable").await?;
-                let a = retry(|| self.client.set_accelerator_enabled(&a.arn, true)).await.at(&name, region)?;
-                ctx.done(KEY_ACCELERATOR, &a.arn).await?;
-                return Ok(a);
-            }
-            return Ok(a);
-        }
-        let token = random_token(32);
         let tags = naming::tags(&self.suffix, &name);
-        ctx.pending(KEY_ACCELERATOR, "create").await?;
-        let created = retry(|| self.client.create_accelerator(&name, &token, tags.clone())).await;
-        match created {
-            Ok(a) => {
-                ctx.done(KEY_ACCELERATOR, &a.arn).await?;
-                tracing::info!(arn = %a.arn, "accelerator created");
-                Ok(a)
-            }
-            Err(e) => {
-                ctx.failed(KEY_ACCELERATOR, "create").await?;
-                Err(e).at(&name, region)
+        let a = ctx
+            .ensure::<AcceleratorInfo>(&KEY_ACCELERATOR, &name, Rule::Token)
+            .find_one(|recorded| self.find_accelerator(ctx, recorded))
+            .create(|token| {
+                let (name, tags) = (name.clone(), tags.clone());
+                async move { self.client.create_accelerator(&name, token.as_str(), tags).await }
+            })
+            .id(|a| a.arn.clone())
+            .run()
+            .await?;
+        if !a.enabled {
+            // A destroy interrupted after disabling: enable it again.
+            return ctx
+                .update(&KEY_ACCELERATOR, || async { retry(|| self.client.set_accelerator_enabled(&a.arn, true)).await.at(&name, region) })
+                .await;
+        }
+        Ok(a)
+    }
+
+    async fn find_listener(&self, ctx: &Ctx, acc: &str, recorded: Option<String>) -> Result<Option<ListenerInfo>, AwsError> {
+        let known = recorded.or_else(|| ctx.prior_outputs::<AcceleratorOutputs>().map(|o| o.listener_arn));
+        if let Some(arn) = known.filter(|a| a.starts_with(acc)) {
+            match retry(|| self.client.describe_listener(&arn)).await {
+                Ok(l) => return Ok(Some(l)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
         }
+        let listeners = retry(|| self.client.list_listeners(acc)).await?;
+        Ok(listeners.into_iter().find(|l| l.protocol == "TCP" && l.port_ranges.iter().any(|(f, t)| *f <= LISTENER_PORT && LISTENER_PORT <= *t)))
     }
 
     async fn ensure_listener(&self, ctx: &Ctx, acc: &str) -> Result<(ListenerInfo, bool), ComponentError> {
         let name = self.name();
-        let region = GLOBAL_ACCELERATOR_REGION;
-        let known = match known_id(ctx, KEY_LISTENER).await {
-            Some(id) => Some(id),
-            None => ctx.prior_outputs::<AcceleratorOutputs>().map(|o| o.listener_arn),
-        };
-        if let Some(arn) = known.filter(|a| a.starts_with(acc)) {
-            match retry(|| self.client.describe_listener(&arn)).await {
-                Ok(l) => return Ok((l, false)),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at(&name, region),
-            }
-        }
-        let listeners = retry(|| self.client.list_listeners(acc)).await.at(&name, region)?;
-        if let Some(l) = listeners
-            .into_iter()
-            .find(|l| l.protocol == "TCP" && l.port_ranges.iter().any(|(f, t)| *f <= LISTENER_PORT && LISTENER_PORT <= *t))
-        {
-            ctx.done(KEY_LISTENER, &l.arn).await?;
-            return Ok((l, false));
-        }
-        let token = random_token(32);
-        ctx.pending(KEY_LISTENER, "create").await?;
-        match retry(|| self.client.create_listener(acc, LISTENER_PORT, &token)).await {
-            Ok(l) => {
-                ctx.done(KEY_LISTENER, &l.arn).await?;
-                Ok((l, true))
-            }
-            Err(e) => {
-                ctx.failed(KEY_LISTENER, "create").await?;
-                Err(e).at(&name, region)
-            }
-        }
+        let e = ctx
+            .ensure::<ListenerInfo>(&KEY_LISTENER, &name, Rule::Token)
+            .find_one(|recorded| self.find_listener(ctx, acc, recorded))
+            .create(|token| async move { self.client.create_listener(acc, LISTENER_PORT, token.as_str()).await })
+            .id(|l| l.arn.clone())
+            .outcome()
+            .await?;
+        Ok((e.value, e.how == How::Created))
     }
 
     /// Ensures the endpoint group of `spec.region`; returns it and whether it changed.
+    /// `existing` is the listener's groups as listed before; a lookup after a failed create
+    /// lists them again.
     async fn ensure_group(
         &self,
         ctx: &Ctx,
@@ -207,47 +186,60 @@ impl AcceleratorComponent {
         let name = self.name();
         let region = GLOBAL_ACCELERATOR_REGION;
         let key = group_key(&spec.region);
-        let mut found = existing.iter().find(|g| g.spec.region == spec.region).cloned();
-        if found.is_none() {
-            let known = match known_id(ctx, &key).await {
-                Some(id) => Some(id),
-                None => ctx.prior_outputs::<AcceleratorOutputs>().and_then(|o| o.endpoint_group_arns.get(&spec.region).cloned()),
-            };
-            if let Some(arn) = known.filter(|a| a.starts_with(listener)) {
-                match retry(|| self.client.describe_endpoint_group(&arn)).await {
-                    Ok(g) => found = Some(g),
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e).at(&name, region),
-                }
-            }
-        }
-        match found {
-            Some(g) if same_group(&g.spec, &spec) => {
-                ctx.done(&key, &g.arn).await?;
-                Ok((g, false))
-            }
-            Some(g) => {
-                tracing::info!(endpoint_group = %g.arn, "updating endpoint group settings");
-                ctx.pending(&key, "update").await?;
-                let updated = retry(|| self.client.update_endpoint_group(&g.arn, spec.clone())).await.at(&name, region)?;
-                ctx.done(&key, &updated.arn).await?;
-                Ok((updated, true))
-            }
-            None => {
-                let token = random_token(32);
-                ctx.pending(&key, "create").await?;
-                match retry(|| self.client.create_endpoint_group(listener, spec.clone(), &token)).await {
-                    Ok(g) => {
-                        ctx.done(&key, &g.arn).await?;
-                        Ok((g, true))
+        let want_region = spec.region.clone();
+        let mut listed: Option<Vec<EndpointGroupInfo>> = Some(existing.to_vec());
+        let e = ctx
+            .ensure::<EndpointGroupInfo>(&key, &name, Rule::Token)
+            .find_one(move |recorded| {
+                let snapshot = listed.take();
+                let want_region = want_region.clone();
+                async move {
+                    let groups = match snapshot {
+                        Some(g) => g,
+                        None => retry(|| self.client.list_endpoint_groups(listener)).await?,
+                    };
+                    if let Some(g) = groups.into_iter().find(|g| g.spec.region == want_region) {
+                        return Ok(Some(g));
                     }
-                    Err(e) => {
-                        ctx.failed(&key, "create").await?;
-                        Err(e).at(&name, region)
+                    let known = recorded.or_else(|| {
+                        ctx.prior_outputs::<AcceleratorOutputs>().and_then(|o| o.endpoint_group_arns.get(&want_region).cloned())
+                    });
+                    if let Some(arn) = known.filter(|a| a.starts_with(listener)) {
+                        match retry(|| self.client.describe_endpoint_group(&arn)).await {
+                            Ok(g) => return Ok(Some(g)),
+                            Err(e) if e.is_not_found() => {}
+                            Err(e) => return Err(e),
+                        }
                     }
+                    Ok(None)
                 }
-            }
+            })
+            .create(|token| {
+                let spec = spec.clone();
+                async move { self.client.create_endpoint_group(listener, spec, token.as_str()).await }
+            })
+            .id(|g| g.arn.clone())
+            .outcome()
+            .await?;
+        if e.how == How::Created {
+            return Ok((e.value, true));
         }
+        let g = e.value;
+        if same_group(&g.spec, &spec) {
+            return Ok((g, false));
+        }
+        tracing::info!(endpoint_group = %g.arn, "updating endpoint group settings");
+        let updated = ctx
+            .update(&key, || async { retry(|| self.client.update_endpoint_group(&g.arn, spec.clone())).await.at(&name, region) })
+            .await?;
+        Ok((updated, true))
+    }
+
+    /// Deletes the endpoint group `arn` journaled under `key`.
+    async fn delete_group(&self, ctx: &Ctx, key: &Key, arn: &str) -> Result<(), ComponentError> {
+        ctx.delete(key, &self.name(), |_| async { Ok(vec![arn.to_string()]) }, |id| async move { self.client.delete_endpoint_group(&id).await })
+            .await
+            .map(|_| ())
     }
 
     async fn apply_inner(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
@@ -277,10 +269,7 @@ impl AcceleratorComponent {
         }
         // Endpoint groups in regions the stack no longer uses.
         for g in existing.iter().filter(|g| !self.regions().contains(&g.spec.region.as_str())) {
-            let key = group_key(&g.spec.region);
-            ctx.pending(&key, "delete").await?;
-            tandem_core::aws::ignore_not_found(retry(|| self.client.delete_endpoint_group(&g.arn)).await).at(&name, region)?;
-            ctx.removed(&key).await?;
+            self.delete_group(ctx, &group_key(&g.spec.region), &g.arn).await?;
             acc = self.wait_deployed(&acc.arn, "endpoint group removal").await?;
         }
 
@@ -297,11 +286,9 @@ impl AcceleratorComponent {
     async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let name = self.name();
         let region = GLOBAL_ACCELERATOR_REGION;
-        let Some(acc) = self.find_accelerator(ctx).await? else {
-            for key in journal_keys(ctx).await {
-                ctx.removed(&key).await?;
-            }
-            return Ok(());
+        let recorded = ctx.recorded_id(&KEY_ACCELERATOR).await;
+        let Some(acc) = self.find_accelerator(ctx, recorded).await.at(&name, region)? else {
+            return ctx.forget_all().await;
         };
         let listeners = match retry(|| self.client.list_listeners(&acc.arn)).await {
             Err(e) if e.is_not_found() => Vec::new(),
@@ -313,26 +300,19 @@ impl AcceleratorComponent {
                 other => other.at(&name, region)?,
             };
             for g in &groups {
-                let key = group_key(&g.spec.region);
-                ctx.pending(&key, "delete").await?;
-                tandem_core::aws::ignore_not_found(retry(|| self.client.delete_endpoint_group(&g.arn)).await).at(&name, region)?;
-                ctx.removed(&key).await?;
+                self.delete_group(ctx, &group_key(&g.spec.region), &g.arn).await?;
             }
             if !groups.is_empty() {
                 self.wait_deployed(&acc.arn, "endpoint group deletion").await?;
             }
-            ctx.pending(KEY_LISTENER, "delete").await?;
-            tandem_core::aws::ignore_not_found(retry(|| self.client.delete_listener(&l.arn)).await).at(&name, region)?;
-            ctx.removed(KEY_LISTENER).await?;
+            let arn = l.arn.clone();
+            ctx.delete(&KEY_LISTENER, &name, |_| async { Ok(vec![arn.clone()]) }, |id| async move { self.client.delete_listener(&id).await }).await?;
             self.wait_deployed(&acc.arn, "listener deletion").await?;
         }
         if acc.enabled {
-            ctx.pending(KEY_ACCELERATOR, "disable").await?;
-            match retry(|| self.client.set_accelerator_enabled(&acc.arn, false)).await {
-                Err(e) if e.is_not_found() => {
-                    ctx.removed(KEY_ACCELERATOR).await?;
-                    return Ok(());
-                }
+            let disabled = ctx.update(&KEY_ACCELERATOR, || async { Ok(retry(|| self.client.set_accelerator_enabled(&acc.arn, false)).await) }).await?;
+            match disabled {
+                Err(e) if e.is_not_found() => return ctx.forget_all().await,
                 other => other.at(&name, region)?,
             };
         }
@@ -342,11 +322,9 @@ impl AcceleratorComponent {
                 other?;
             }
         }
-        ctx.pending(KEY_ACCELERATOR, "delete").await?;
-        tandem_core::aws::ignore_not_found(retry(|| self.client.delete_accelerator(&acc.arn)).await).at(&name, region)?;
-        for key in journal_keys(ctx).await {
-            ctx.removed(&key).await?;
-        }
+        let arn = acc.arn.clone();
+        ctx.delete(&KEY_ACCELERATOR, &name, |_| async { Ok(vec![arn.clone()]) }, |id| async move { self.client.delete_accelerator(&id).await }).await?;
+        ctx.forget_all().await?;
         tracing::info!(arn = %acc.arn, "accelerator deleted");
         Ok(())
     }
@@ -631,7 +609,7 @@ mod tests {
         let ctx = ctx().with_prior(crate::test_support::pending_state(&c, "accelerator"));
         let out: AcceleratorOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
         assert_eq!(out.accelerator_arn, ACC);
-        assert_eq!(ctx.resource_id("accelerator").await.as_deref(), Some(ACC), "pending entry resolved");
+        assert_eq!(ctx.recorded_id(&KEY_ACCELERATOR).await.as_deref(), Some(ACC), "pending entry resolved");
     }
 
     #[tokio::test(start_paused = true)]
@@ -700,7 +678,7 @@ mod tests {
         let ctx = ctx();
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
         assert!(msg.contains("accelerator-t") && msg.contains("us-west-2") && msg.contains("AccessDeniedException"), "{msg}");
-        assert_eq!(ctx.resource("accelerator").await.map(|e| e.status), Some(tandem_core::state::ResourceStatus::Failed));
+        assert_eq!(ctx.entry(&KEY_ACCELERATOR).await.map(|e| e.status), Some(tandem_core::state::ResourceStatus::Failed));
     }
 
     #[tokio::test(start_paused = true)]
@@ -729,6 +707,54 @@ mod tests {
         let d2 = Ctx::standalone(ids::ACCELERATOR, GLOBAL_ACCELERATOR_REGION).with_prior(state);
         c.destroy(&d2).await.expect("second destroy is a no-op");
         assert_eq!(c.read(&d2).await.expect("read"), Drift::Missing { details: vec![format!("accelerator {} is gone", typed.accelerator_arn)] });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answer_is_found_by_name_and_tag_and_not_created_again() {
+        let mut m = MockGlobalAcceleratorApi::new();
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c1, c2) = (created.clone(), created.clone());
+        m.expect_list_accelerators().returning(move || Ok(if c1.load(std::sync::atomic::Ordering::SeqCst) { vec![acc(DEPLOYED, true)] } else { vec![] }));
+        m.expect_list_tags().withf(|a| a == ACC).returning(|_| Ok(tandem_core::naming::tags("t", "accelerator-t")));
+        // The accelerator is created, but the answer is lost.
+        m.expect_create_accelerator().times(1).returning(move |_, _, _| {
+            c2.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("InternalError", "x", Some(500)))
+        });
+        m.expect_describe_accelerator().returning(|_| Ok(acc(DEPLOYED, true)));
+        m.expect_list_listeners().returning(|_| Ok(vec![listener()]));
+        m.expect_list_endpoint_groups().returning(|_| Ok(vec![group("us-east-1"), group("us-east-2")]));
+        let c = component(m);
+        let ctx = ctx();
+        let out: AcceleratorOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out.accelerator_arn, ACC);
+        let entry = ctx.entry(&KEY_ACCELERATOR).await.expect("journaled");
+        assert_eq!(entry.status, tandem_core::state::ResourceStatus::Done);
+        assert_eq!(entry.id.as_deref(), Some(ACC), "the found accelerator is journaled");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_listener_answer_resends_the_same_token() {
+        let mut m = MockGlobalAcceleratorApi::new();
+        m.expect_describe_accelerator().returning(|_| Ok(acc(DEPLOYED, true)));
+        m.expect_list_listeners().returning(|_| Ok(vec![]));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen2 = seen.clone();
+        m.expect_create_listener().times(2).returning(move |_, _, t| {
+            let mut v = seen2.lock().unwrap_or_else(|p| p.into_inner());
+            v.push(t.to_string());
+            if v.len() == 1 { Err(AwsError::new("InternalError", "x", Some(500))) } else { Ok(listener()) }
+        });
+        m.expect_list_endpoint_groups().returning(|_| Ok(vec![group("us-east-1"), group("us-east-2")]));
+        let c = component(m);
+        let state = tandem_core::state::ComponentState::new("accelerator", Placement::Global, GLOBAL_ACCELERATOR_REGION).with_resource("accelerator", ACC);
+        let ctx = ctx().with_prior(state);
+        c.apply(&ctx).await.expect("apply");
+        let v = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], v[1], "the retry carries the journal's token");
+        assert_eq!(v[0].len(), 32);
+        assert_eq!(ctx.recorded_id(&KEY_LISTENER).await.as_deref(), Some(LIS));
     }
 
     #[test]
