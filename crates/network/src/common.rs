@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use tandem_core::aws::{poll_until, Poll};
+use tandem_core::aws::{backoff_delay, poll_until, Poll, RetryPolicy};
 use tandem_core::state::ResourceStatus;
-use tandem_core::{ComponentError, Ctx};
+use tandem_core::{AwsError, ComponentError, Ctx};
 
 use crate::ec2_api::{Ec2Api, Filters, Tags};
 
@@ -133,6 +133,32 @@ where
         Err(e) => {
             ctx.failed(key, op).await?;
             Err(e)
+        }
+    }
+}
+
+/// Calls `f` again while it fails with an error `again` accepts, at most `UNTIL_ATTEMPTS`
+/// times with backoff. Only for *definite* rejections (the call did not act): NotFound of a
+/// resource that is not visible yet, AccessDenied while a permission propagates. Every other
+/// error (transient, ambiguous) is returned at once, so a create is never re-sent blindly:
+/// the core's protocol decides.
+pub async fn until_accepted<T, F, Fut>(
+    mut f: F,
+    again: impl Fn(&AwsError) -> bool,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let policy = RetryPolicy::default();
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(e) if again(&e) && !e.is_ambiguous() && attempt + 1 < policy.max_attempts => {
+                tokio::time::sleep(backoff_delay(&policy, attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
         }
     }
 }

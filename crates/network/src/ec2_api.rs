@@ -222,7 +222,13 @@ pub trait Ec2Api: Send + Sync {
         &self,
         filters: Filters,
     ) -> Result<Vec<RouteTableInfo>, AwsError>;
-    async fn create_route_table(&self, vpc_id: String, tags: Tags) -> Result<String, AwsError>;
+    /// `client_token`: the journal's idempotency token (EC2 deduplicates creates carrying it).
+    async fn create_route_table(
+        &self,
+        vpc_id: String,
+        tags: Tags,
+        client_token: String,
+    ) -> Result<String, AwsError>;
     /// Returns the association id.
     async fn associate_route_table(
         &self,
@@ -296,6 +302,12 @@ pub trait Ec2Api: Send + Sync {
     ) -> Result<Vec<PeeringInfo>, AwsError>;
     async fn accept_vpc_peering_connection(&self, peering_id: String) -> Result<(), AwsError>;
     async fn delete_vpc_peering_connection(&self, peering_id: String) -> Result<(), AwsError>;
+}
+
+/// Per-operation config of a create sent once: the core's protocol is its only retry (a
+/// lost answer is looked up by tag before anything is sent again).
+fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(tandem_core::aws::single_attempt())
 }
 
 fn sdk_filters(f: Filters) -> Vec<Filter> {
@@ -449,6 +461,8 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .create_vpc()
             .cidr_block(cidr)
             .tag_specifications(tag_spec(ResourceType::Vpc, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -533,6 +547,8 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .cidr_block(cidr)
             .availability_zone(az)
             .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -599,6 +615,8 @@ impl Ec2Api for aws_sdk_ec2::Client {
         let out = self
             .create_internet_gateway()
             .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -695,11 +713,19 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .collect())
     }
 
-    async fn create_route_table(&self, vpc_id: String, tags: Tags) -> Result<String, AwsError> {
+    async fn create_route_table(
+        &self,
+        vpc_id: String,
+        tags: Tags,
+        client_token: String,
+    ) -> Result<String, AwsError> {
         let out = self
             .create_route_table()
             .vpc_id(vpc_id)
+            .client_token(client_token)
             .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -863,6 +889,8 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .group_name(name)
             .description(description)
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -953,6 +981,8 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .peer_vpc_id(peer_vpc_id)
             .peer_region(peer_region)
             .tag_specifications(tag_spec(ResourceType::VpcPeeringConnection, tags))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(AwsError::from_sdk)?;

@@ -244,7 +244,7 @@ impl PeeringComponent {
                 &sc,
                 table,
                 &table_name,
-                &format!("route-{}-{i}", side.label()),
+                &tandem_core::Key::owned(format!("route-{}-{i}", side.label())),
                 peer_cidr,
                 RouteTarget::Peering(peering_id.to_string()),
             )

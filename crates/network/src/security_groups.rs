@@ -4,15 +4,17 @@
 //! anywhere). Apply converges ingress: missing rules are authorized and IPv4 rules that are
 //! not desired are revoked, so nothing can quietly widen access to the database.
 
-use tandem_core::aws::{ignore_not_found, retry, retry_if};
-use tandem_core::{AwsResultExt, ComponentError};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::common::{journaled_with, record, recorded_id, tag, Scope};
+use tandem_core::aws::{ignore_not_found, retry, retry_if};
+use tandem_core::{AwsError, AwsResultExt, ComponentError, Key, Rule};
+
+use crate::common::{tag, until_accepted, Scope};
 use crate::ec2_api::{filters, IngressRule, SecurityGroupInfo};
 
 /// One security group to ensure.
 pub(crate) struct GroupSpec<'a> {
-    pub key: &'a str,
+    pub key: &'a Key,
     pub name: String,
     pub description: String,
     pub rules: Vec<IngressRule>,
@@ -38,49 +40,37 @@ pub(crate) async fn ensure_group(
     spec: GroupSpec<'_>,
 ) -> Result<String, ComponentError> {
     let name = spec.name.as_str();
-    let recorded = recorded_id(sc.ctx, spec.key).await;
-    // Group names are unique within a VPC.
-    let found = recorded
-        .and_then(|id| existing.iter().find(|g| g.id == id))
-        .or_else(|| existing.iter().find(|g| g.name == name));
-    let group = match found {
-        Some(g) => {
-            record(sc.ctx, spec.key, &g.id).await?;
-            g.clone()
-        }
-        None => {
-            tracing::info!(
-                security_group = name,
-                region = sc.region,
-                "creating security group"
-            );
-            let id = journaled_with(
-                sc.ctx,
-                spec.key,
-                "create",
-                |id: &String| id.clone(),
-                || async {
-                    retry(|| {
-                        sc.ec2.create_security_group(
-                            vpc_id.to_string(),
-                            name.to_string(),
-                            spec.description.clone(),
-                            sc.tags(name),
-                        )
-                    })
-                    .await
-                    .at(name, sc.region)
-                },
-            )
-            .await?;
-            SecurityGroupInfo {
-                id,
-                name: name.to_string(),
-                vpc_id: vpc_id.to_string(),
-                ..Default::default()
+    let key = spec.key;
+    // Group names are unique within a VPC: InvalidGroup.Duplicate means look it up by name.
+    let mut snapshot = Some(existing.to_vec());
+    let group = sc
+        .ctx
+        .ensure::<SecurityGroupInfo>(key, name, Rule::Name)
+        .find(move |recorded| {
+            let first = snapshot.take();
+            async move {
+                let all = match first {
+                    Some(list) => list,
+                    None => {
+                        retry(|| sc.ec2.describe_security_groups(filters(&[("vpc-id", vpc_id), ("group-name", name)])))
+                            .await?
+                    }
+                };
+                let by_id = recorded.and_then(|id| all.iter().find(|g| g.id == id).cloned());
+                Ok(by_id.or_else(|| all.iter().find(|g| g.name == name && g.vpc_id == vpc_id).cloned()).into_iter().collect())
             }
-        }
-    };
+        })
+        .create(|_token| async {
+            tracing::info!(security_group = name, region = sc.region, "creating security group");
+            let id = sc
+                .ec2
+                .create_security_group(vpc_id.to_string(), name.to_string(), spec.description.clone(), sc.tags(name))
+                .await?;
+            Ok(SecurityGroupInfo { id, name: name.to_string(), vpc_id: vpc_id.to_string(), ..Default::default() })
+        })
+        .id(|g: &SecurityGroupInfo| g.id.clone())
+        .run()
+        .await?;
     let missing: Vec<IngressRule> = spec
         .rules
         .iter()
@@ -98,33 +88,58 @@ pub(crate) async fn ensure_group(
     }
     if !extra.is_empty() {
         tracing::info!(security_group = name, region = sc.region, rules = ?extra, "revoking ingress rules not in the configuration");
-        let key = format!("{}-revoke", spec.key);
+        // Revoking is idempotent (a rule already gone answers NotFound).
         sc.ctx
-            .journaled(&key, "revoke", || async {
-                retry(|| sc.ec2.revoke_ingress(group.id.clone(), extra.clone()))
+            .update(key, || async {
+                retry(|| async { ignore_not_found(sc.ec2.revoke_ingress(group.id.clone(), extra.clone()).await) })
                     .await
-                    .at(name, sc.region)?;
-                Ok(group.id.clone())
+                    .at(name, sc.region)
             })
             .await?;
-        sc.ctx.removed(&key).await?;
     }
     if !missing.is_empty() {
         tracing::info!(security_group = name, region = sc.region, rules = ?missing, "authorizing ingress");
+        let desired = &spec.rules;
+        let group_id = group.id.as_str();
+        let known_rules = &group.ingress;
+        let found_once = AtomicBool::new(false);
+        let created_once = AtomicBool::new(false);
+        let (found_once, created_once) = (&found_once, &created_once);
         sc.ctx
-            .journaled(&format!("{}-ingress", spec.key), "authorize", || async {
-                // A just-created group may not be visible yet.
-                retry_if(
-                    || sc.ec2.authorize_ingress(group.id.clone(), missing.clone()),
-                    |e| e.is_not_found(),
-                )
-                .await
-                .at(name, sc.region)?;
-                Ok(group.id.clone())
+            .ensure::<String>(&key.child("ingress"), name, Rule::Name)
+            .find(move |_| async move {
+                if !found_once.swap(true, Ordering::SeqCst) {
+                    return Ok(Vec::new()); // just read: some rules are missing
+                }
+                let live = live_rules(sc, group_id).await?;
+                Ok(if desired.iter().all(|r| live.contains(r)) { vec![group_id.to_string()] } else { Vec::new() })
             })
+            .create(move |_token| async move {
+                // Authorize what is still missing (InvalidPermission.Duplicate fails the whole
+                // call: a lost answer's rules are already there and must not be re-sent).
+                let live = if !created_once.swap(true, Ordering::SeqCst) {
+                    known_rules.clone()
+                } else {
+                    live_rules(sc, group_id).await?
+                };
+                let todo: Vec<IngressRule> = desired.iter().filter(|r| !live.contains(r)).cloned().collect();
+                if !todo.is_empty() {
+                    // A just-created group may not be visible yet (a definite rejection).
+                    until_accepted(|| sc.ec2.authorize_ingress(group_id.to_string(), todo.clone()), AwsError::is_not_found).await?;
+                }
+                Ok(group_id.to_string())
+            })
+            .id(|g: &String| g.clone())
+            .run()
             .await?;
     }
     Ok(group.id)
+}
+
+/// The IPv4 ingress rules of group `group_id` (fresh read).
+async fn live_rules(sc: &Scope<'_>, group_id: &str) -> Result<Vec<IngressRule>, AwsError> {
+    let groups = retry(|| sc.ec2.describe_security_groups(filters(&[("group-id", group_id)]))).await?;
+    Ok(groups.into_iter().find(|g| g.id == group_id).map(|g| g.ingress).unwrap_or_default())
 }
 
 /// Deletes every non-default security group of the VPC (DependencyViolation is retried

@@ -6,9 +6,13 @@ use std::str::FromStr;
 
 use ipnet::Ipv4Net;
 use tandem_core::aws::{ignore_not_found, retry, retry_if};
-use tandem_core::{AwsResultExt, ComponentError};
+use tandem_core::{AwsError, AwsResultExt, ComponentError, Key, Rule};
 
-use crate::common::{is_ours, journaled_with, record, recorded_id, Scope};
+use crate::common::{is_ours, until_accepted, Scope};
+
+/// Journal key families `subnet-public-<i>`, `subnet-private-<i>`.
+const SUBNET_PUBLIC: Key = Key::new("subnet-public");
+const SUBNET_PRIVATE: Key = Key::new("subnet-private");
 use crate::ec2_api::{filters, SubnetInfo};
 
 /// The public and private subnet CIDRs of a VPC: `/(prefix+4)` blocks in order.
@@ -63,7 +67,7 @@ pub(crate) async fn ensure_subnets(
             ensure_subnet(
                 sc,
                 &existing,
-                &format!("subnet-public-{i}"),
+                &SUBNET_PUBLIC.child(i),
                 &subnet_name(sc, "public", az),
                 vpc_id,
                 &public_cidrs[i],
@@ -77,7 +81,7 @@ pub(crate) async fn ensure_subnets(
             ensure_subnet(
                 sc,
                 &existing,
-                &format!("subnet-private-{i}"),
+                &SUBNET_PRIVATE.child(i),
                 &subnet_name(sc, "private", az),
                 vpc_id,
                 &private_cidrs[i],
@@ -89,62 +93,63 @@ pub(crate) async fn ensure_subnets(
     Ok((public, private))
 }
 
+/// This stack's copies of one subnet in `subnets`: tagged with its name, the recorded one,
+/// or the one with its exact CIDR in our VPC (CIDRs cannot overlap: it can only be ours).
+fn ours(subnets: &[SubnetInfo], recorded: Option<&str>, name: &str, suffix: &str, cidr: &str) -> Vec<SubnetInfo> {
+    let mut found: Vec<SubnetInfo> = subnets
+        .iter()
+        .filter(|s| recorded == Some(s.id.as_str()) || is_ours(&s.tags, name, suffix) || s.cidr == cidr)
+        .cloned()
+        .collect();
+    found.dedup_by(|a, b| a.id == b.id);
+    found
+}
+
 async fn ensure_subnet(
     sc: &Scope<'_>,
     existing: &[SubnetInfo],
-    key: &str,
+    key: &Key,
     name: &str,
     vpc_id: &str,
     cidr: &str,
     az: &str,
 ) -> Result<SubnetInfo, ComponentError> {
-    let recorded = recorded_id(sc.ctx, key).await;
-    let found = recorded
-        .and_then(|id| existing.iter().find(|s| s.id == id))
-        .or_else(|| existing.iter().find(|s| is_ours(&s.tags, name, sc.suffix)))
-        // A subnet with this exact CIDR in our VPC can only be ours (created before its tags?).
-        .or_else(|| existing.iter().find(|s| s.cidr == cidr));
-    if let Some(s) = found {
-        if s.cidr != cidr || s.az != az {
-            return Err(ComponentError::invalid(
-                name,
-                sc.region,
-                format!("existing subnet {} is {} in {}, expected {cidr} in {az}; destroy and re-apply to re-create it", s.id, s.cidr, s.az),
-            ));
-        }
-        record(sc.ctx, key, &s.id).await?;
-        return Ok(s.clone());
-    }
-    tracing::info!(
-        subnet = name,
-        cidr,
-        az,
-        region = sc.region,
-        "creating subnet"
-    );
-    journaled_with(
-        sc.ctx,
-        key,
-        "create",
-        |s: &SubnetInfo| s.id.clone(),
-        || async {
-            // A just-created VPC may not be visible yet.
-            retry_if(
-                || {
-                    sc.ec2.create_subnet(
-                        vpc_id.to_string(),
-                        cidr.to_string(),
-                        az.to_string(),
-                        sc.tags(name),
-                    )
-                },
-                |e| e.is_not_found(),
+    // The first lookup reads the list just described; later ones (after an ambiguous
+    // create) describe again.
+    let mut snapshot = Some(existing.to_vec());
+    let s = sc
+        .ctx
+        .ensure::<SubnetInfo>(key, name, Rule::Tag)
+        .find(move |recorded| {
+            let first = snapshot.take();
+            async move {
+                let all = match first {
+                    Some(list) => list,
+                    None => retry(|| sc.ec2.describe_subnets(filters(&[("vpc-id", vpc_id)]))).await?,
+                };
+                Ok(ours(&all, recorded.as_deref(), name, sc.suffix, cidr))
+            }
+        })
+        .create(|_token| {
+            tracing::info!(subnet = name, cidr, az, region = sc.region, "creating subnet");
+            // A just-created VPC may not be visible yet (a definite rejection).
+            until_accepted(
+                || sc.ec2.create_subnet(vpc_id.to_string(), cidr.to_string(), az.to_string(), sc.tags(name)),
+                AwsError::is_not_found,
             )
-            .await
-            .at(name, sc.region)
-        },
-    )
-    .await
+        })
+        .discard(|id| async move { ignore_not_found(sc.ec2.delete_subnet(id).await) })
+        .id(|s: &SubnetInfo| s.id.clone())
+        .run()
+        .await?;
+    if s.cidr != cidr || s.az != az {
+        return Err(ComponentError::invalid(
+            name,
+            sc.region,
+            format!("existing subnet {} is {} in {}, expected {cidr} in {az}; destroy and re-apply to re-create it", s.id, s.cidr, s.az),
+        ));
+    }
+    Ok(s)
 }
 
 /// Deletes every subnet of the VPC (retrying DependencyViolation while ENIs are released).

@@ -14,14 +14,11 @@ use serde_json::json;
 use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, Poll};
 use tandem_core::contracts::{ids, NetworkOutputs};
 use tandem_core::{
-    to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift,
+    Key, Outputs, Placement, Rule,
 };
 
-use crate::common::{
-    forget_all, is_ours, journaled_with, record, recorded_id, tag_filters, wait_enis_gone, Scope,
-    DB_PORT, HTTPS_PORT,
-};
+use crate::common::{is_ours, tag_filters, wait_enis_gone, Scope, DB_PORT, HTTPS_PORT};
 use crate::ec2_api::{filters, Ec2Api, IngressRule, VpcDnsAttribute, VpcInfo};
 use crate::routing::{
     delete_internet_gateways, delete_route_tables, ensure_internet_gateway, ensure_route_tables,
@@ -35,6 +32,14 @@ use crate::subnets::{delete_subnets, ensure_subnets, subnet_name};
 /// How long teardown waits for network interfaces left by other services to go.
 const ENI_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const VPC_AVAILABLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Journal keys (strings kept from earlier releases: state compatibility).
+pub(crate) const VPC: Key = Key::new("vpc");
+pub(crate) const IGW: Key = Key::new("igw");
+const VPC_DNS_SUPPORT: Key = Key::new("vpc-dns-support");
+const VPC_DNS_HOSTNAMES: Key = Key::new("vpc-dns-hostnames");
+const SG_DB: Key = Key::new("sg-db");
+const SG_LB: Key = Key::new("sg-lb");
 
 /// The VPC and everything directly in it, for one region.
 pub struct NetworkComponent {
@@ -135,79 +140,69 @@ impl NetworkComponent {
         Ok(all.into_iter().take(self.az_count).collect())
     }
 
-    /// The recorded VPC if it still exists, else the one tagged with our name and stack.
-    async fn find_vpc(&self, ctx: &Ctx) -> Result<Option<VpcInfo>, ComponentError> {
+    /// This stack's VPCs: the ones tagged with our name and stack, and the recorded one if
+    /// it still exists (a copy left by a lost create shows up as a second entry).
+    async fn lookup_vpcs(&self, recorded: Option<String>) -> Result<Vec<VpcInfo>, AwsError> {
         let name = self.vpc_name();
-        if let Some(id) = recorded_id(ctx, "vpc").await {
-            if let Some(v) = retry(|| self.ec2.describe_vpc(id.clone()))
-                .await
-                .at(&name, &self.region)?
-            {
-                return Ok(Some(v));
-            }
-        }
-        let found = retry(|| self.ec2.find_vpcs(tag_filters(&name, &self.suffix)))
-            .await
-            .at(&name, &self.region)?;
-        let mut ours: Vec<VpcInfo> = found
+        let mut ours: Vec<VpcInfo> = retry(|| self.ec2.find_vpcs(tag_filters(&name, &self.suffix)))
+            .await?
             .into_iter()
             .filter(|v| is_ours(&v.tags, &name, &self.suffix))
             .collect();
-        if ours.len() > 1 {
-            tracing::warn!(vpc = %name, region = %self.region, ids = ?ours.iter().map(|v| &v.id).collect::<Vec<_>>(), "several VPCs carry this stack's name; using the first");
+        if let Some(id) = recorded {
+            if !ours.iter().any(|v| v.id == id) {
+                if let Some(v) = retry(|| self.ec2.describe_vpc(id.clone())).await? {
+                    ours.insert(0, v);
+                }
+            }
         }
-        Ok(if ours.is_empty() {
-            None
-        } else {
-            Some(ours.remove(0))
-        })
+        Ok(ours)
+    }
+
+    /// The recorded VPC if it still exists, else the one tagged with our name and stack.
+    async fn find_vpc(&self, ctx: &Ctx) -> Result<Option<VpcInfo>, ComponentError> {
+        let name = self.vpc_name();
+        let recorded = ctx.recorded_id(&VPC).await;
+        let mut found = self.lookup_vpcs(recorded.clone()).await.at(&name, &self.region)?;
+        let pos = recorded
+            .and_then(|r| found.iter().position(|v| v.id == r))
+            .unwrap_or(0);
+        Ok(if found.is_empty() { None } else { Some(found.swap_remove(pos)) })
     }
 
     async fn ensure_vpc(&self, ctx: &Ctx) -> Result<VpcInfo, ComponentError> {
         let name = self.vpc_name();
-        let vpc = match self.find_vpc(ctx).await? {
-            Some(v) => {
-                record(ctx, "vpc", &v.id).await?;
-                v
-            }
-            None => {
+        let ensured = ctx
+            .ensure::<VpcInfo>(&VPC, &name, Rule::Tag)
+            .find(|recorded| self.lookup_vpcs(recorded))
+            .create(|_token| {
                 tracing::info!(vpc = %name, cidr = %self.cidr, region = %self.region, "creating VPC");
-                let created = journaled_with(
-                    ctx,
-                    "vpc",
-                    "create",
-                    |v: &VpcInfo| v.id.clone(),
-                    || async {
-                        retry(|| {
-                            self.ec2.create_vpc(
-                                self.cidr.clone(),
-                                tandem_core::naming::tags(&self.suffix, &name),
-                            )
-                        })
-                        .await
-                        .at(&name, &self.region)
-                    },
-                )
-                .await?;
-                if created.state == "available" {
-                    created
-                } else {
-                    poll_until(
-                        &name,
-                        &self.region,
-                        "VPC available",
-                        VPC_AVAILABLE_TIMEOUT,
-                        || async {
-                            match self.ec2.describe_vpc(created.id.clone()).await? {
-                                Some(v) if v.state == "available" => Ok(Poll::Ready(v)),
-                                Some(v) => Ok(Poll::Pending(v.state)),
-                                None => Ok(Poll::Pending("not visible yet".into())),
-                            }
-                        },
-                    )
-                    .await?
-                }
-            }
+                self.ec2
+                    .create_vpc(self.cidr.clone(), tandem_core::naming::tags(&self.suffix, &name))
+            })
+            .discard(|id| async move {
+                ignore_not_found(self.ec2.delete_vpc(id).await)
+            })
+            .id(|v: &VpcInfo| v.id.clone())
+            .run()
+            .await?;
+        let vpc = if ensured.state == "available" {
+            ensured
+        } else {
+            poll_until(
+                &name,
+                &self.region,
+                "VPC available",
+                VPC_AVAILABLE_TIMEOUT,
+                || async {
+                    match self.ec2.describe_vpc(ensured.id.clone()).await? {
+                        Some(v) if v.state == "available" => Ok(Poll::Ready(v)),
+                        Some(v) => Ok(Poll::Pending(v.state)),
+                        None => Ok(Poll::Pending("not visible yet".into())),
+                    }
+                },
+            )
+            .await?
         };
         if vpc.cidr != self.cidr {
             return Err(ComponentError::invalid(
@@ -218,18 +213,17 @@ impl NetworkComponent {
         }
         // DNS hostnames require DNS support: support first.
         for (attr, key) in [
-            (VpcDnsAttribute::Support, "vpc-dns-support"),
-            (VpcDnsAttribute::Hostnames, "vpc-dns-hostnames"),
+            (VpcDnsAttribute::Support, VPC_DNS_SUPPORT),
+            (VpcDnsAttribute::Hostnames, VPC_DNS_HOSTNAMES),
         ] {
             let on = retry(|| self.ec2.vpc_dns_attribute(vpc.id.clone(), attr))
                 .await
                 .at(&name, &self.region)?;
             if !on {
-                ctx.journaled(key, "modify", || async {
+                ctx.update(&key, || async {
                     retry(|| self.ec2.set_vpc_dns_attribute(vpc.id.clone(), attr, true))
                         .await
-                        .at(&name, &self.region)?;
-                    Ok(vpc.id.clone())
+                        .at(&name, &self.region)
                 })
                 .await?;
             }
@@ -237,7 +231,9 @@ impl NetworkComponent {
         Ok(vpc)
     }
 
-    async fn delete_vpc(&self, sc: &Scope<'_>, vpc: &VpcInfo) -> Result<(), ComponentError> {
+    /// Deletes what is in the VPC, in the AWS teardown order (the VPC itself is deleted by
+    /// the protocol's delete).
+    async fn empty_vpc(&self, sc: &Scope<'_>, vpc: &VpcInfo) -> Result<(), ComponentError> {
         let name = self.vpc_name();
         wait_enis_gone(
             self.ec2.as_ref(),
@@ -250,14 +246,7 @@ impl NetworkComponent {
         delete_groups(sc, &vpc.id).await?;
         delete_route_tables(sc, &vpc.id).await?;
         delete_internet_gateways(sc, &vpc.id).await?;
-        delete_subnets(sc, &vpc.id).await?;
-        retry_if(
-            || async { ignore_not_found(self.ec2.delete_vpc(vpc.id.clone()).await) },
-            |e| e.is_code("DependencyViolation"),
-        )
-        .await
-        .at(&name, &self.region)?;
-        Ok(())
+        delete_subnets(sc, &vpc.id).await
     }
 }
 
@@ -337,7 +326,7 @@ impl Component for NetworkComponent {
             &groups,
             &vpc.id,
             GroupSpec {
-                key: "sg-db",
+                key: &SG_DB,
                 name: self.db_group_name(),
                 description: format!(
                     "Aurora PostgreSQL {DB_PORT} from the VPCs of stack {}",
@@ -352,7 +341,7 @@ impl Component for NetworkComponent {
             &groups,
             &vpc.id,
             GroupSpec {
-                key: "sg-lb",
+                key: &SG_LB,
                 name: self.lb_group_name(),
                 description: format!(
                     "HTTPS {HTTPS_PORT} to the application load balancer of stack {}",
@@ -379,19 +368,39 @@ impl Component for NetworkComponent {
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let sc = self.scope(ctx);
-        if let Some(vpc) = self.find_vpc(ctx).await? {
-            ctx.pending("vpc", "delete").await?;
-            self.delete_vpc(&sc, &vpc).await?;
-        } else if let Some(igw) = recorded_id(ctx, "igw").await {
-            // VPC gone but a gateway was created (interrupted run): delete it.
-            let name = self.vpc_name();
-            retry(|| async {
-                ignore_not_found(self.ec2.delete_internet_gateway(igw.clone()).await)
-            })
-            .await
-            .at(&name, &self.region)?;
+        let name = self.vpc_name();
+        let recorded = ctx.recorded_id(&VPC).await;
+        // Every copy: the recorded one and any tagged ours (the orphan of a lost create).
+        let vpcs = self.lookup_vpcs(recorded).await.at(&name, &self.region)?;
+        for vpc in &vpcs {
+            self.empty_vpc(&sc, vpc).await?;
         }
-        forget_all(ctx).await
+        let ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
+        if !ids.is_empty() {
+            ctx.delete(
+                &VPC,
+                &name,
+                |_| {
+                    let ids = ids.clone();
+                    async move { Ok(ids) }
+                },
+                |id| async move {
+                    retry_if(
+                        || async { ignore_not_found(self.ec2.delete_vpc(id.clone()).await) },
+                        |e| e.is_code("DependencyViolation"),
+                    )
+                    .await
+                },
+            )
+            .await?;
+        } else {
+            // VPC gone but a gateway was created (interrupted run): delete it.
+            ctx.delete_recorded(&IGW, &sc.name("igw"), |igw| async move {
+                ignore_not_found(self.ec2.delete_internet_gateway(igw).await)
+            })
+            .await?;
+        }
+        ctx.forget_all().await
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
@@ -523,6 +532,7 @@ mod tests {
 
     /// Expectations for the read-only calls of an apply over the healthy world.
     fn expect_healthy_world(ec2: &mut MockEc2Api) {
+        ec2.expect_find_vpcs().returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_describe_availability_zones()
             .returning(|| Ok(azs()));
         ec2.expect_describe_vpc()
@@ -534,6 +544,7 @@ mod tests {
             .withf(|f| {
                 filter(f, "internet-gateway-id") == Some("igw-1")
                     || filter(f, "attachment.vpc-id") == Some("vpc-1")
+                    || filter(f, "tag:Name") == Some("igw-primary-dev")
             })
             .returning(|_| Ok(vec![igw(true)]));
         ec2.expect_describe_route_tables()
@@ -618,6 +629,11 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok("igw-1".into()));
+        ec2.expect_describe_internet_gateways()
+            .withf(|f| filter(f, "internet-gateway-id") == Some("igw-1"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![igw(false)]));
         ec2.expect_attach_internet_gateway()
             .with(eq("igw-1".to_string()), eq("vpc-1".to_string()))
             .times(1)
@@ -628,10 +644,10 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(vec![main_table()]));
         ec2.expect_create_route_table()
-            .withf(|_, t| name_tag(t) == "rtb-public-primary-dev")
+            .withf(|_, t, tok| tok.len() == 32 && name_tag(t) == "rtb-public-primary-dev")
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok("rtb-pub".into()));
+            .returning(|_, _, _| Ok("rtb-pub".into()));
         ec2.expect_create_route()
             .with(
                 eq("rtb-pub".to_string()),
@@ -654,10 +670,10 @@ mod tests {
         ] {
             let name = format!("rtb-private-{az}-primary-dev");
             ec2.expect_create_route_table()
-                .withf(move |_, t| name_tag(t) == name)
+                .withf(move |_, t, tok| tok.len() == 32 && name_tag(t) == name)
                 .times(1)
                 .in_sequence(&mut seq)
-                .returning(move |_, _| Ok(rt.to_string()));
+                .returning(move |_, _, _| Ok(rt.to_string()));
             ec2.expect_associate_route_table()
                 .with(eq(rt.to_string()), eq(subnet.to_string()))
                 .times(1)
@@ -769,6 +785,7 @@ mod tests {
             .returning(|| Ok(azs()));
         ec2.expect_describe_vpc()
             .returning(|_| Ok(Some(vpc("available"))));
+        ec2.expect_find_vpcs().returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_vpc_dns_attribute().returning(|_, _| Ok(true));
         ec2.expect_describe_subnets().returning(|_| Ok(subnets()));
         ec2.expect_describe_internet_gateways()
@@ -805,10 +822,10 @@ mod tests {
     async fn destroy_follows_the_aws_teardown_order() {
         let mut ec2 = MockEc2Api::new();
         let mut seq = Sequence::new();
-        ec2.expect_describe_vpc()
+        ec2.expect_find_vpcs()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(Some(vpc("available"))));
+            .returning(|_| Ok(vec![vpc("available")]));
         // An ENI of a deleted NLB lingers for one poll.
         ec2.expect_describe_network_interfaces()
             .withf(|f| filter(f, "vpc-id") == Some("vpc-1"))
@@ -901,9 +918,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn not_found_on_delete_is_success_and_second_destroy_is_a_noop() {
         let mut ec2 = MockEc2Api::new();
-        ec2.expect_describe_vpc()
+        ec2.expect_find_vpcs()
             .times(1)
-            .returning(|_| Ok(Some(vpc("available"))));
+            .returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_describe_network_interfaces()
             .returning(|_| Ok(vec![]));
         ec2.expect_describe_security_groups()
@@ -958,6 +975,7 @@ mod tests {
             });
         ec2.expect_describe_vpc()
             .returning(|_| Ok(Some(vpc("available"))));
+        ec2.expect_find_vpcs().returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_vpc_dns_attribute().returning(|_, _| Ok(true));
         ec2.expect_describe_subnets().returning(|_| Ok(subnets()));
         ec2.expect_describe_internet_gateways()
@@ -1014,6 +1032,7 @@ mod tests {
             .returning(|| Ok(azs()));
         ec2.expect_describe_vpc()
             .returning(|_| Ok(Some(vpc("available"))));
+        ec2.expect_find_vpcs().returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_vpc_dns_attribute().returning(|_, _| Ok(true));
         ec2.expect_describe_subnets().returning(|_| {
             let mut s: Vec<SubnetInfo> = subnets();
@@ -1046,6 +1065,7 @@ mod tests {
             .returning(|| Ok(azs()));
         ec2.expect_describe_vpc()
             .returning(|_| Ok(Some(vpc("available"))));
+        ec2.expect_find_vpcs().returning(|_| Ok(vec![vpc("available")]));
         ec2.expect_vpc_dns_attribute()
             .returning(|_, a| Ok(a == VpcDnsAttribute::Support));
         ec2.expect_describe_subnets()
