@@ -617,6 +617,10 @@ impl KmsApi for aws_sdk_kms::Client {
             .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
             .set_policy(policy)
             .set_tags(Some(tags))
+            // No name, no token: a re-sent CreateKey makes a second key. Sent once; the
+            // core's protocol looks the key up by its tags before trying again.
+            .customize()
+            .config_override(aws_sdk_kms::config::Builder::default().retry_config(tandem_core::aws::single_attempt()))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;

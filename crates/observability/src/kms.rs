@@ -43,23 +43,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tandem_core::aws::{ignore_not_found, poll_until, retry, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tandem_core::aws::{poll_until, retry, Poll};
 use tandem_core::state::ResourceStatus;
-use tandem_core::{naming, AwsResultExt, ComponentError, Ctx, Placement};
+use tandem_core::{naming, AwsError, AwsResultExt, ComponentError, Ctx, How, Key, Placement, Rule};
 
 use crate::clients::{AliasInfo, KeyInfo, KmsApi};
-use crate::{record, recorded_id};
 
 /// Journal key of the KMS key (id: the key ARN).
-pub const KEY_KMS: &str = "kms-key";
+pub const KEY_KMS: Key = Key::new("kms-key");
 /// Journal key of the alias (id: the alias name).
-pub const KEY_ALIAS: &str = "kms-alias";
+pub const KEY_ALIAS: Key = Key::new("kms-alias");
 /// Journal key of the key-policy update (id: the key id).
-pub const KEY_KEY_POLICY: &str = "kms-key-policy";
+pub const KEY_KEY_POLICY: Key = Key::new("kms-key-policy");
 /// Journal key of the rotation setting (id: the key id).
-pub const KEY_ROTATION: &str = "kms-key-rotation";
+pub const KEY_ROTATION: Key = Key::new("kms-key-rotation");
 /// Journal key of a key-state repair (EnableKey / CancelKeyDeletion; id: the key id).
-pub const KEY_STATE: &str = "kms-key-state";
+pub const KEY_STATE: Key = Key::new("kms-key-state");
 
 /// Waiting period of ScheduleKeyDeletion (the minimum KMS allows).
 pub const DELETION_WINDOW_DAYS: i32 = 7;
@@ -192,58 +193,83 @@ impl TopicKey {
         key_policy(partition, &key.account, &self.region)
     }
 
-    async fn describe(&self, key: &str) -> Result<Option<KeyInfo>, ComponentError> {
-        retry(|| self.kms.describe_key(key)).await.at(&self.alias, &self.region)
-    }
-
     async fn aliases(&self) -> Result<Vec<AliasInfo>, ComponentError> {
         retry(|| self.kms.list_aliases()).await.at(&self.alias, &self.region)
     }
 
     /// True when a previous run journaled a key create without recording its id (crash
-    /// between CreateKey and the journal write).
+    /// between CreateKey and the journal write, or every answer lost).
     async fn unresolved_create(&self, ctx: &Ctx) -> bool {
-        let now = ctx.resource(KEY_KMS).await;
-        let prior = ctx.prior().and_then(|p| p.resources.get(KEY_KMS).cloned());
-        [now, prior].into_iter().flatten().any(|e| e.status != ResourceStatus::Done && e.op == tandem_core::state::Op::Create)
+        ctx.entry(&KEY_KMS).await.is_some_and(|e| e.status != ResourceStatus::Done && e.op == tandem_core::state::Op::Create)
     }
 
-    /// The key tagged with this stack and name (only used to resolve an unresolved create).
-    async fn find_by_tags(&self) -> Result<Option<KeyInfo>, ComponentError> {
-        let (alias, region) = (self.alias.as_str(), self.region.as_str());
-        let ids = retry(|| self.kms.list_keys()).await.at(alias, region)?;
+    /// The keys tagged with this stack and name, not pending deletion.
+    async fn find_by_tags(&self) -> Result<Vec<KeyInfo>, AwsError> {
+        let ids = retry(|| self.kms.list_keys()).await?;
+        let mut out = Vec::new();
         for id in ids {
             // Keys we may not read (other teams', AWS-managed) are not ours.
-            let Ok(tags) = retry(|| self.kms.list_resource_tags(&id)).await else { continue };
+            let tags = match retry(|| self.kms.list_resource_tags(&id)).await {
+                Ok(t) => t,
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(_) => continue,
+            };
             let ours = tags.iter().any(|(k, v)| k == naming::STACK_TAG && *v == self.suffix)
                 && tags.iter().any(|(k, v)| k == "Name" && *v == self.name);
             if ours {
-                if let Some(k) = self.describe(&id).await?.filter(|k| !k.pending_deletion()) {
-                    tracing::info!(key = %k.arn, region, "found the key of an interrupted create by its tags");
-                    return Ok(Some(k));
+                if let Some(k) = retry(|| self.kms.describe_key(&id)).await?.filter(|k| !k.pending_deletion()) {
+                    tracing::info!(key = %k.arn, region = %self.region, "found a key of this stack by its tags");
+                    out.push(k);
                 }
             }
         }
-        Ok(None)
+        Ok(out)
+    }
+
+    /// The protocol's lookup: the recorded key (if it still exists), else the alias target;
+    /// with `scan` (a create may have acted without its answer), also every key tagged with
+    /// this stack and name.
+    async fn lookup(&self, recorded: Option<String>, alias_target: Option<&str>, scan: bool) -> Result<Vec<KeyInfo>, AwsError> {
+        let mut out: Vec<KeyInfo> = Vec::new();
+        if let Some(arn) = recorded {
+            out.extend(retry(|| self.kms.describe_key(&arn)).await?);
+        }
+        if out.is_empty() {
+            if let Some(target) = alias_target {
+                out.extend(retry(|| self.kms.describe_key(target)).await?);
+            }
+        }
+        if scan {
+            for k in self.find_by_tags().await? {
+                if !out.iter().any(|o| o.key_id == k.key_id) {
+                    out.push(k);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The key: recorded first (if it still exists), then the alias target, then (after a
-    /// crashed create) by tags.
+    /// crashed create) by tags. Read-only.
     async fn find(&self, ctx: &Ctx, alias: Option<&AliasInfo>) -> Result<Option<KeyInfo>, ComponentError> {
-        if let Some(arn) = recorded_id(ctx, KEY_KMS).await {
-            if let Some(k) = self.describe(&arn).await? {
-                return Ok(Some(k));
+        let recorded = ctx.recorded_id(&KEY_KMS).await;
+        let scan = self.unresolved_create(ctx).await;
+        let found = self.lookup(recorded, alias.and_then(|a| a.target_key_id.as_deref()), scan).await;
+        Ok(found.at(&self.alias, &self.region)?.into_iter().next())
+    }
+
+    /// Schedules the deletion of `key_id`; a key already pending deletion (a concurrent
+    /// deletion) is success.
+    async fn schedule_deletion(&self, key_id: &str) -> Result<(), AwsError> {
+        match self.kms.schedule_key_deletion(key_id, DELETION_WINDOW_DAYS).await {
+            Err(e) if e.is_code("KMSInvalidStateException") => {
+                match self.kms.describe_key(key_id).await? {
+                    Some(now) if !now.pending_deletion() => Err(e),
+                    _ => Ok(()),
+                }
             }
+            other => other,
         }
-        if let Some(target) = alias.and_then(|a| a.target_key_id.as_deref()) {
-            if let Some(k) = self.describe(target).await? {
-                return Ok(Some(k));
-            }
-        }
-        if self.unresolved_create(ctx).await {
-            return self.find_by_tags().await;
-        }
-        Ok(None)
     }
 
     /// Waits until a new key is `Enabled` (CreateKey normally returns it so).
@@ -262,41 +288,62 @@ impl TopicKey {
         .await
     }
 
-    async fn create(&self, ctx: &Ctx, aliases: &[AliasInfo]) -> Result<(KeyInfo, bool), ComponentError> {
-        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+    /// The key, found (recorded, alias target, or tagged after a lost create) or created
+    /// (Rule::Tag: tagged in CreateKey itself, sent once; spares scheduled for deletion).
+    /// Returns the key, whether it was created, and whether it got its final policy.
+    async fn ensure_key(&self, ctx: &Ctx, aliases: &[AliasInfo]) -> Result<(KeyInfo, bool, bool), ComponentError> {
+        let region = self.region.as_str();
         let owner = aliases.iter().find_map(|a| arn_owner(&a.arn));
         let policy = owner.map(|(partition, account)| key_policy(partition, account, region).to_string());
         let tags = naming::tags(&self.suffix, &self.name);
-        ctx.pending(KEY_KMS, "create").await?;
-        let key = match retry(|| self.kms.create_key(&self.description, policy.clone(), tags.clone())).await.at(alias, region) {
-            Ok(k) => k,
-            Err(e) => {
-                ctx.failed(KEY_KMS, "create").await?;
-                return Err(e);
-            }
-        };
-        ctx.done(KEY_KMS, &key.arn).await?;
-        tracing::info!(key = %key.arn, region, "created the alert topic KMS key");
-        let key = self.wait_enabled(key).await?;
-        Ok((key, policy.is_some()))
+        let target = aliases.iter().find(|a| a.name == self.alias).and_then(|a| a.target_key_id.clone());
+        let scan = AtomicBool::new(self.unresolved_create(ctx).await);
+        let (scan, target) = (&scan, target.as_deref());
+        let ensured = ctx
+            .ensure::<KeyInfo>(&KEY_KMS, &self.alias, Rule::Tag)
+            .find(move |recorded| async move { self.lookup(recorded, target, scan.load(Ordering::SeqCst)).await })
+            .create(|_token| {
+                // From now on a lookup must also search by tags: this create may act
+                // without its answer arriving.
+                scan.store(true, Ordering::SeqCst);
+                let (policy, tags) = (policy.clone(), tags.clone());
+                async move { self.kms.create_key(&self.description, policy, tags).await }
+            })
+            .discard(|key_id| async move { self.schedule_deletion(&key_id).await })
+            .id(|k| k.arn.clone())
+            .outcome()
+            .await?;
+        if ensured.how == How::Created {
+            tracing::info!(key = %ensured.value.arn, region, "created the alert topic KMS key");
+            let key = self.wait_enabled(ensured.value).await?;
+            return Ok((key, true, policy.is_some()));
+        }
+        Ok((ensured.value, false, false))
     }
 
     /// Brings a disabled or deletion-scheduled key back to `Enabled`.
     async fn repair_state(&self, ctx: &Ctx, mut key: KeyInfo) -> Result<KeyInfo, ComponentError> {
         let (alias, region) = (self.alias.as_str(), self.region.as_str());
         if key.pending_deletion() {
-            ctx.journaled(KEY_STATE, "cancel-deletion", || async {
-                retry(|| self.kms.cancel_key_deletion(&key.key_id)).await.at(alias, region)?;
-                Ok(key.key_id.clone())
+            setting(ctx, &KEY_STATE, &key.key_id, || async {
+                match retry(|| self.kms.cancel_key_deletion(&key.key_id)).await {
+                    // A lost answer re-sent: the deletion is already cancelled.
+                    Err(e) if e.is_code("KMSInvalidStateException") => {
+                        match retry(|| self.kms.describe_key(&key.key_id)).await.at(alias, region)? {
+                            Some(now) if !now.pending_deletion() => Ok(()),
+                            _ => Err(ComponentError::aws(alias, region, e)),
+                        }
+                    }
+                    other => other.at(alias, region),
+                }
             })
             .await?;
             tracing::warn!(key = %key.arn, region, "cancelled the scheduled deletion of the alert topic key");
             key.state = "Disabled".into();
         }
         if key.state == "Disabled" {
-            ctx.journaled(KEY_STATE, "enable", || async {
-                retry(|| self.kms.enable_key(&key.key_id)).await.at(alias, region)?;
-                Ok(key.key_id.clone())
+            setting(ctx, &KEY_STATE, &key.key_id, || async {
+                retry(|| self.kms.enable_key(&key.key_id)).await.at(alias, region)
             })
             .await?;
             key.state = "Enabled".into();
@@ -316,15 +363,9 @@ impl TopicKey {
         let (alias, region) = (self.alias.as_str(), self.region.as_str());
         let aliases = self.aliases().await?;
         let current_alias = aliases.iter().find(|a| a.name == self.alias);
-        let (key, fresh, policy_set) = match self.find(ctx, current_alias).await? {
-            Some(k) => {
-                record(ctx, KEY_KMS, &k.arn).await?;
-                (self.repair_state(ctx, k).await?, false, false)
-            }
-            None => {
-                let (k, policy_set) = self.create(ctx, &aliases).await?;
-                (k, true, policy_set)
-            }
+        let (key, fresh, policy_set) = match self.ensure_key(ctx, &aliases).await? {
+            (k, true, policy_set) => (k, true, policy_set),
+            (k, false, _) => (self.repair_state(ctx, k).await?, false, false),
         };
 
         // Key policy: PutKeyPolicy only when it differs (or the key got the default one).
@@ -338,41 +379,49 @@ impl TopicKey {
             };
             if have.as_ref() != Some(&want) {
                 let text = want.to_string();
-                ctx.journaled(KEY_KEY_POLICY, "update", || async {
-                    retry(|| self.kms.put_key_policy(&key.key_id, &text)).await.at(alias, region)?;
-                    Ok(key.key_id.clone())
+                setting(ctx, &KEY_KEY_POLICY, &key.key_id, || async {
+                    retry(|| self.kms.put_key_policy(&key.key_id, &text)).await.at(alias, region)
                 })
                 .await?;
             }
         }
 
-        // Alias.
+        // Alias (unique name: after a lost CreateAlias answer, "already exists" adopts it).
         match current_alias {
-            Some(a) if a.target_key_id.as_deref() == Some(key.key_id.as_str()) => record(ctx, KEY_ALIAS, alias).await?,
+            Some(a) if a.target_key_id.as_deref() == Some(key.key_id.as_str()) => ctx.adopt(&KEY_ALIAS, alias).await?,
             Some(_) => {
-                ctx.journaled(KEY_ALIAS, "update", || async {
-                    retry(|| self.kms.update_alias(alias, &key.key_id)).await.at(alias, region)?;
-                    Ok(alias.to_string())
+                setting(ctx, &KEY_ALIAS, alias, || async {
+                    retry(|| self.kms.update_alias(alias, &key.key_id)).await.at(alias, region)
                 })
                 .await?;
             }
             None => {
-                ctx.journaled(KEY_ALIAS, "create", || async {
-                    retry(|| self.kms.create_alias(alias, &key.key_id)).await.at(alias, region)?;
-                    Ok(alias.to_string())
-                })
-                .await?;
+                // The first lookup is the listing just made (the alias is absent).
+                let mut listed = Some(Vec::new());
+                ctx.ensure::<String>(&KEY_ALIAS, alias, Rule::Name)
+                    .find(move |_| {
+                        let known = listed.take();
+                        async move {
+                            match known {
+                                Some(v) => Ok(v),
+                                None => Ok(self.kms.list_aliases().await?.into_iter().filter(|a| a.name == alias).map(|a| a.name).collect()),
+                            }
+                        }
+                    })
+                    .create(|_| async { self.kms.create_alias(alias, &key.key_id).await.map(|()| alias.to_string()) })
+                    .id(|a| a.clone())
+                    .run()
+                    .await?;
             }
         }
 
         // Rotation (a new key has it off).
         let rotating = !fresh && retry(|| self.kms.get_key_rotation_status(&key.key_id)).await.at(alias, region)?;
         if rotating {
-            record(ctx, KEY_ROTATION, &key.key_id).await?;
+            ctx.adopt(&KEY_ROTATION, &key.key_id).await?;
         } else {
-            ctx.journaled(KEY_ROTATION, "update", || async {
-                retry(|| self.kms.enable_key_rotation(&key.key_id)).await.at(alias, region)?;
-                Ok(key.key_id.clone())
+            setting(ctx, &KEY_ROTATION, &key.key_id, || async {
+                retry(|| self.kms.enable_key_rotation(&key.key_id)).await.at(alias, region)
             })
             .await?;
         }
@@ -413,35 +462,55 @@ impl TopicKey {
     /// Deletes the alias and schedules the key's deletion (7 days). Call after the topic
     /// is deleted.
     pub async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let (alias, region) = (self.alias.as_str(), self.region.as_str());
+        let alias = self.alias.as_str();
         let aliases = self.aliases().await?;
         let current_alias = aliases.iter().find(|a| a.name == self.alias);
-        let key = self.find(ctx, current_alias).await?;
-        if current_alias.is_some() {
-            ctx.pending(KEY_ALIAS, "delete").await?;
-            ignore_not_found(retry(|| self.kms.delete_alias(alias)).await).at(alias, region)?;
+        let target = current_alias.and_then(|a| a.target_key_id.clone());
+        let exists = current_alias.is_some();
+        ctx.delete(
+            &KEY_ALIAS,
+            alias,
+            |_| async move { Ok(if exists { vec![alias.to_string()] } else { Vec::new() }) },
+            |a| async move { self.kms.delete_alias(&a).await },
+        )
+        .await?;
+        // Every live copy: the recorded key or the alias target, and after an unresolved
+        // create the keys tagged with this stack (the orphan of a lost answer). Keys already
+        // pending deletion need nothing.
+        let scan = self.unresolved_create(ctx).await;
+        let target = target.as_deref();
+        let n = ctx
+            .delete(
+                &KEY_KMS,
+                alias,
+                |recorded| async move {
+                    let found = self.lookup(recorded, target, scan).await?;
+                    Ok(found.into_iter().filter(|k| !k.pending_deletion()).map(|k| k.arn).collect())
+                },
+                |arn| async move { self.schedule_deletion(&arn).await },
+            )
+            .await?;
+        if n > 0 {
+            tracing::info!(alias, region = %self.region, keys = n, days = DELETION_WINDOW_DAYS, "scheduled the deletion of the alert topic key");
         }
-        ctx.removed(KEY_ALIAS).await?;
-        if let Some(k) = key.filter(|k| !k.pending_deletion()) {
-            ctx.pending(KEY_KMS, "delete").await?;
-            match retry(|| self.kms.schedule_key_deletion(&k.key_id, DELETION_WINDOW_DAYS)).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                // Raced with another deletion: fine if the key is now pending deletion.
-                Err(e) if e.is_code("KMSInvalidStateException") => {
-                    if self.describe(&k.key_id).await?.is_some_and(|now| !now.pending_deletion()) {
-                        return Err(ComponentError::aws(alias, region, e));
-                    }
-                }
-                Err(e) => return Err(ComponentError::aws(alias, region, e)),
-            }
-            tracing::info!(key = %k.arn, region, days = DELETION_WINDOW_DAYS, "scheduled the deletion of the alert topic key");
-        }
-        for key in [KEY_ROTATION, KEY_KEY_POLICY, KEY_STATE, KEY_KMS] {
-            ctx.removed(key).await?;
+        for key in [&KEY_ROTATION, &KEY_KEY_POLICY, &KEY_STATE] {
+            ctx.forget(key).await?;
         }
         Ok(())
     }
+}
+
+/// Journals an idempotent in-place setting `change` of the resource `id` under `key` (the
+/// key records which resource the setting applies to).
+pub(crate) async fn setting<F, Fut>(ctx: &Ctx, key: &Key, id: &str, change: F) -> Result<(), ComponentError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ComponentError>>,
+{
+    if ctx.recorded_id(key).await.as_deref() != Some(id) {
+        ctx.adopt(key, id).await?;
+    }
+    ctx.update(key, change).await
 }
 
 #[cfg(test)]
@@ -542,8 +611,8 @@ mod tests {
         let c = ctx();
         let got = k.ensure(&c).await.expect("ensure");
         assert_eq!(got, key(P));
-        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
-        assert_eq!(c.resource_id(KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
+        assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));
+        assert_eq!(c.recorded_id(&KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
         let mut details = Vec::new();
         k.drift(&c, &mut details).await.expect("drift");
         assert!(details.is_empty(), "{details:?}");
@@ -618,12 +687,12 @@ mod tests {
         // No create_key expectation.
         let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
         prior.resources.insert(
-            KEY_KMS.into(),
+            KEY_KMS.as_str().into(),
             ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: None, simulated: false, at: 0 },
         );
         let c = ctx().with_prior(prior);
         topic_key(kms).ensure(&c).await.expect("ensure");
-        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
+        assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));
     }
 
     #[tokio::test]
@@ -633,7 +702,7 @@ mod tests {
         kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "PendingDeletion".into(), ..key(P) })));
         kms.expect_delete_alias().times(1).returning(|_| Ok(()));
         // No schedule_key_deletion expectation.
-        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS.as_str(), &key(P).arn);
         let c = ctx().with_prior(prior);
         topic_key(kms).destroy(&c).await.expect("destroy");
         assert!(c.journal_entries().await.is_empty());
@@ -645,7 +714,7 @@ mod tests {
         let mut kms = MockKmsApi::new();
         kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
         kms.expect_describe_key().returning(|_| Ok(None));
-        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS.as_str(), &key(P).arn);
         topic_key(kms).destroy(&ctx().with_prior(prior)).await.expect("destroy of a gone key");
 
         // ScheduleKeyDeletion races with another deletion: KMSInvalidStateException, then
@@ -661,7 +730,7 @@ mod tests {
         kms.expect_schedule_key_deletion()
             .times(1)
             .returning(|_, _| Err(AwsError::other("KMSInvalidStateException", "is pending deletion")));
-        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS.as_str(), &key(P).arn);
         topic_key(kms).destroy(&ctx().with_prior(prior)).await.expect("destroy during a concurrent deletion");
     }
 
@@ -670,7 +739,7 @@ mod tests {
         let mut kms = MockKmsApi::new();
         kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
         kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "PendingDeletion".into(), ..key(P) })));
-        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS, &key(P).arn);
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_resource(KEY_KMS.as_str(), &key(P).arn);
         let mut details = Vec::new();
         topic_key(kms).drift(&ctx().with_prior(prior), &mut details).await.expect("drift");
         assert!(details.iter().any(|d| d.contains("PendingDeletion")), "{details:?}");
@@ -690,11 +759,14 @@ mod tests {
                 Ok(key(P))
             }
         });
+        // After each throttled attempt the key is looked up by its tags (none yet).
+        kms.expect_list_keys().returning(|| Ok(vec![]));
+        kms.expect_describe_key().returning(|_| Ok(Some(key(P))));
         kms.expect_create_alias().times(1).returning(|_, _| Ok(()));
         kms.expect_enable_key_rotation().times(1).returning(|_| Ok(()));
         let c = ctx();
         topic_key(kms).ensure(&c).await.expect("ensure");
-        assert_eq!(c.resource_id(KEY_KMS).await, Some(key(P).arn));
+        assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));
     }
 
     #[tokio::test]
@@ -709,7 +781,73 @@ mod tests {
             err.contains("alias/alerts-secondary-t1") && err.contains("us-east-2") && err.contains("AccessDeniedException"),
             "{err}"
         );
-        assert!(c.resource_id(KEY_KMS).await.is_none());
-        assert_eq!(c.resource(KEY_KMS).await.map(|e| e.status), Some(ResourceStatus::Failed));
+        assert!(c.recorded_id(&KEY_KMS).await.is_none());
+        assert_eq!(c.entry(&KEY_KMS).await.map(|e| e.status), Some(ResourceStatus::Failed));
+    }
+
+    /// A KMS mock whose CreateKey acts (the key then exists, tagged) and whose answer is
+    /// lost with a 500, `copies` times over across the keys given.
+    fn kms_with_tagged_keys(keys: Vec<KeyInfo>) -> MockKmsApi {
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        let ids: Vec<String> = keys.iter().map(|k| k.key_id.clone()).collect();
+        kms.expect_list_keys().returning(move || Ok(ids.clone()));
+        kms.expect_list_resource_tags().returning(|_| Ok(naming::tags(SUFFIX, "alerts-primary-t1")));
+        kms.expect_describe_key()
+            .returning(move |k| Ok(keys.iter().find(|x| x.key_id == k || x.arn == k).cloned()));
+        kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(true));
+        kms.expect_create_alias().times(1).returning(|_, _| Ok(()));
+        kms
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_create_key_answer_is_resolved_by_tags_with_one_create() {
+        // CreateKey acts, its answer is lost (500); the lookup by tags finds the key.
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut kms = MockKmsApi::new();
+        kms.expect_list_aliases().returning(|| Ok(aws_aliases(P)));
+        let c1 = created.clone();
+        kms.expect_list_keys().returning(move || {
+            Ok(if c1.load(std::sync::atomic::Ordering::SeqCst) { vec![key_id(P)] } else { vec![] })
+        });
+        kms.expect_list_resource_tags().returning(|_| Ok(naming::tags(SUFFIX, "alerts-primary-t1")));
+        kms.expect_describe_key().returning(|k| Ok((k == key_id(P) || k == key(P).arn).then(|| key(P))));
+        let c2 = created.clone();
+        kms.expect_create_key().times(1).returning(move |_, _, _| {
+            c2.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("InternalError", "x", Some(500)))
+        });
+        kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
+        kms.expect_get_key_rotation_status().returning(|_| Ok(true));
+        kms.expect_create_alias().withf(|_, k| k == key_id(P)).times(1).returning(|_, _| Ok(()));
+        let c = ctx();
+        topic_key(kms).ensure(&c).await.expect("ensure");
+        let e = c.entry(&KEY_KMS).await.expect("journaled");
+        assert_eq!((e.status, e.id), (ResourceStatus::Done, Some(key(P).arn)));
+    }
+
+    #[tokio::test]
+    async fn two_tagged_keys_after_an_unresolved_create_keep_one_and_schedule_the_spare() {
+        let spare = KeyInfo {
+            key_id: "9999aaaa-bbbb-cccc-dddd-eeeeffff0000".into(),
+            arn: "arn:aws:kms:us-east-1:123456789012:key/9999aaaa-bbbb-cccc-dddd-eeeeffff0000".into(),
+            ..key(P)
+        };
+        let mut kms = kms_with_tagged_keys(vec![key(P), spare.clone()]);
+        let spare_arn = spare.arn.clone();
+        kms.expect_schedule_key_deletion()
+            .withf(move |k, days| k == spare_arn && *days == DELETION_WINDOW_DAYS)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        // No create_key expectation.
+        let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
+        prior.resources.insert(
+            KEY_KMS.as_str().into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: Some("t".into()), simulated: false, at: 0 },
+        );
+        let c = ctx().with_prior(prior);
+        topic_key(kms).ensure(&c).await.expect("ensure");
+        assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));
     }
 }

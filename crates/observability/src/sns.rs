@@ -588,9 +588,9 @@ mod tests {
         let ctx = Ctx::standalone("alerts-primary", "us-east-1");
         let out = comp.apply(&ctx).await.expect("apply");
         // The key is recorded in the component's resources (not an output).
-        assert_eq!(ctx.resource_id(KEY_KMS).await, Some(key(Placement::Primary).arn));
-        assert_eq!(ctx.resource_id(KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
-        assert_eq!(ctx.resource_id(KEY_ROTATION).await, Some(key_id(Placement::Primary)));
+        assert_eq!(ctx.recorded_id(&KEY_KMS).await, Some(key(Placement::Primary).arn));
+        assert_eq!(ctx.recorded_id(&KEY_ALIAS).await.as_deref(), Some("alias/alerts-primary-t1"));
+        assert_eq!(ctx.recorded_id(&KEY_ROTATION).await, Some(key_id(Placement::Primary)));
         let typed: AlertsOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed, AlertsOutputs { topic_arn: arn.clone(), topic_name: "alerts-primary-t1".into() });
         let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
@@ -629,7 +629,7 @@ mod tests {
         assert_eq!(out["topic_arn"], json!(arn));
         // The existing key was adopted through its alias (kms_in_sync has no expectation
         // for create_key, put_key_policy, create_alias or enable_key_rotation).
-        assert_eq!(ctx.resource_id(KEY_KMS).await, Some(key(Placement::Primary).arn));
+        assert_eq!(ctx.recorded_id(&KEY_KMS).await, Some(key(Placement::Primary).arn));
         assert_eq!(comp.read(&ctx).await.expect("read"), Drift::InSync);
     }
 
@@ -687,26 +687,26 @@ mod tests {
         let mut kms = MockKmsApi::new();
         let p = Placement::Secondary;
         kms.expect_list_aliases().times(1).in_sequence(&mut seq).returning(move || Ok(aliases_with_ours(p)));
-        kms.expect_describe_key()
-            .withf(move |k| k == key(p).arn)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(move |_| Ok(Some(key(p))));
         kms.expect_delete_alias()
             .withf(|a| a == "alias/alerts-secondary-t1")
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
+        kms.expect_describe_key()
+            .withf(move |k| k == key(p).arn)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(key(p))));
         kms.expect_schedule_key_deletion()
-            .withf(move |k, days| k == key_id(p) && *days == 7)
+            .withf(move |k, days| k == key(p).arn && *days == 7)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         let comp = component_with(&cfg(), Placement::Secondary, sns, ev, kms);
         let prior = ComponentState::new("sns-topic", Placement::Secondary, "us-east-2")
             .with_resource(KEY_TOPIC, &arn)
-            .with_resource(KEY_KMS, &key(p).arn)
-            .with_resource(KEY_ALIAS, "alias/alerts-secondary-t1");
+            .with_resource(KEY_KMS.as_str(), &key(p).arn)
+            .with_resource(KEY_ALIAS.as_str(), "alias/alerts-secondary-t1");
         let ctx = Ctx::standalone("alerts-secondary", "us-east-2").with_prior(prior);
         comp.destroy(&ctx).await.expect("destroy");
         assert!(ctx.journal_entries().await.is_empty());
