@@ -485,9 +485,10 @@ impl TopicKey {
                 alias,
                 |recorded| async move {
                     let found = self.lookup(recorded, target, scan).await?;
-                    Ok(found.into_iter().filter(|k| !k.pending_deletion()).map(|k| k.arn).collect())
+                    // ScheduleKeyDeletion takes the raw key id (moto answers 500 to an ARN).
+                    Ok(found.into_iter().filter(|k| !k.pending_deletion()).map(|k| k.key_id).collect())
                 },
-                |arn| async move { self.schedule_deletion(&arn).await },
+                |key_id| async move { self.schedule_deletion(&key_id).await },
             )
             .await?;
         if n > 0 {

@@ -698,7 +698,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(move |_| Ok(Some(key(p))));
         kms.expect_schedule_key_deletion()
-            .withf(move |k, days| k == key(p).arn && *days == 7)
+            .withf(move |k, days| k == key(p).key_id && *days == 7)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
