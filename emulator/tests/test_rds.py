@@ -1,0 +1,58 @@
+"""RDS: automated backups go with a deleted cluster; DescribeGlobalClusters by identifier."""
+
+import unittest
+
+from botocore.exceptions import ClientError
+
+from emulator.tests.support import client, error_code, status, unique
+
+
+def create_cluster(rds, cluster_id: str) -> None:
+    rds.create_db_cluster(
+        DBClusterIdentifier=cluster_id,
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-secret-1",
+    )
+
+
+def automated(rds, cluster_id: str) -> list:
+    return rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="automated")[
+        "DBClusterSnapshots"
+    ]
+
+
+class DeleteAutomatedBackups(unittest.TestCase):
+    def setUp(self) -> None:
+        self.rds = client("rds", "us-east-2")
+
+    def test_delete_automated_backups_true_removes_the_automated_snapshots(self) -> None:
+        cid = unique("db")
+        create_cluster(self.rds, cid)
+        self.assertEqual(len(automated(self.rds, cid)), 1)
+        self.rds.delete_db_cluster(DBClusterIdentifier=cid, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+        self.assertEqual(automated(self.rds, cid), [])
+        # The same name again, within the same minute: no clash with a left-over snapshot.
+        create_cluster(self.rds, cid)
+        self.assertEqual(len(automated(self.rds, cid)), 1)
+
+    def test_the_default_removes_them_too(self) -> None:
+        cid = unique("db")
+        create_cluster(self.rds, cid)
+        self.rds.delete_db_cluster(DBClusterIdentifier=cid, SkipFinalSnapshot=True)
+        self.assertEqual(automated(self.rds, cid), [])
+
+    def test_false_keeps_them_and_a_final_snapshot_stays(self) -> None:
+        cid = unique("db")
+        create_cluster(self.rds, cid)
+        final = f"{cid}-final"
+        self.rds.delete_db_cluster(
+            DBClusterIdentifier=cid, FinalDBSnapshotIdentifier=final, DeleteAutomatedBackups=False
+        )
+        self.assertEqual(len(automated(self.rds, cid)), 1)
+        manual = self.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)["DBClusterSnapshots"]
+        self.assertEqual(len(manual), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
