@@ -50,3 +50,38 @@ def apply() -> None:
         return result
 
     RDSResponse.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+
+    def describe_global_clusters(self: RDSResponse) -> ActionResult:
+        # AWS DescribeGlobalClusters, GlobalClusterIdentifier: "If this parameter is
+        # specified, information from only the specific DB cluster is returned. This
+        # parameter isn't case-sensitive." An identifier that names no global cluster is
+        # GlobalClusterNotFoundFault (404, botocore rds model). moto 5.2.5 ignores the
+        # identifier and lists every global cluster.
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeGlobalClusters.html
+        clusters = self.global_backend.describe_global_clusters()
+        wanted = self.params.get("GlobalClusterIdentifier")
+        if wanted:
+            clusters = [
+                c
+                for c in clusters
+                if c.global_cluster_identifier.lower() == str(wanted).lower()
+                or c.global_cluster_arn == wanted
+            ]
+            if not clusters:
+                raise GlobalClusterNotFoundFault(str(wanted))
+        return ActionResult({"GlobalClusters": clusters})
+
+    RDSResponse.describe_global_clusters = describe_global_clusters  # type: ignore[method-assign]
+
+    original_delete_global = RDSResponse.delete_global_cluster
+
+    def delete_global_cluster(self: RDSResponse) -> ActionResult:
+        # AWS DeleteGlobalCluster of an unknown identifier: GlobalClusterNotFoundFault (404).
+        # moto 5.2.5 answers 500 (KeyError).
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteGlobalCluster.html
+        wanted = self.params.get("GlobalClusterIdentifier")
+        if wanted not in self.global_backend.global_clusters:
+            raise GlobalClusterNotFoundFault(str(wanted))
+        return original_delete_global(self)
+
+    RDSResponse.delete_global_cluster = delete_global_cluster  # type: ignore[method-assign]

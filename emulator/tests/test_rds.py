@@ -56,3 +56,28 @@ class DeleteAutomatedBackups(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DescribeGlobalClustersByIdentifier(unittest.TestCase):
+    def setUp(self) -> None:
+        self.rds = client("rds", "us-east-1")
+
+    def test_the_identifier_selects_one_global_cluster(self) -> None:
+        a, b = unique("global"), unique("global")
+        for g in (a, b):
+            self.rds.create_global_cluster(GlobalClusterIdentifier=g, Engine="aurora-postgresql")
+        out = self.rds.describe_global_clusters(GlobalClusterIdentifier=b)["GlobalClusters"]
+        self.assertEqual([g["GlobalClusterIdentifier"] for g in out], [b])
+        every = {g["GlobalClusterIdentifier"] for g in self.rds.describe_global_clusters()["GlobalClusters"]}
+        self.assertTrue({a, b} <= every)
+
+    def test_an_unknown_identifier_is_global_cluster_not_found(self) -> None:
+        with self.assertRaises(ClientError) as e:
+            self.rds.describe_global_clusters(GlobalClusterIdentifier=unique("absent"))
+        self.assertEqual(error_code(e.exception), "GlobalClusterNotFoundFault")
+        self.assertEqual(status(e.exception), 404)
+
+    def test_deleting_an_unknown_global_cluster_is_not_found(self) -> None:
+        with self.assertRaises(ClientError) as e:
+            self.rds.delete_global_cluster(GlobalClusterIdentifier=unique("absent"))
+        self.assertEqual(error_code(e.exception), "GlobalClusterNotFoundFault")
