@@ -108,3 +108,20 @@ def error_code(exc: BaseException) -> str:
 
 def status(exc: BaseException) -> int:
     return getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+
+
+def signed_json(service: str, region: str, method: str, path: str, body: bytes = b"") -> dict:
+    """A SigV4-signed request sent as is (path kept byte for byte), its JSON answer."""
+    import json
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = endpoint() + path
+    headers = {"Content-Type": "application/json"} if body else {}
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials("testing", "testing"), service, region).add_auth(request)
+    prepared = urllib.request.Request(url, data=body or None, method=method, headers=dict(request.headers.items()))
+    with urllib.request.urlopen(prepared, timeout=10) as answer:
+        return json.loads(answer.read() or b"{}")
