@@ -65,6 +65,7 @@ def apply() -> None:
     BackupResponse.list_backup_plans = list_backup_plans  # type: ignore[method-assign]
 
     _apply_list_tags()
+    _apply_update_backup_plan()
     _apply_selections()
     _apply_recovery_points()
 
@@ -80,6 +81,32 @@ def _apply_list_tags() -> None:
         return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=arn)})
 
     BackupResponse.list_tags = list_tags  # type: ignore[method-assign]
+
+
+def _apply_update_backup_plan() -> None:
+    def update_backup_plan(self: BackupResponse) -> str:
+        # AWS UpdateBackupPlan (POST /backup/plans/{backupPlanId}): replaces the plan's
+        # document; "The new version is uniquely identified by its ID" (a new VersionId), the
+        # plan ID and ARN stay. An unknown or deleted plan is ResourceNotFoundException.
+        # moto 5.2.5 lacks the operation.
+        # https://docs.aws.amazon.com/aws-backup/latest/devguide/API_UpdateBackupPlan.html
+        plan_id = unquote(self.path.split("?", 1)[0].split("/backup/plans/", 1)[-1]).strip("/")
+        params = json.loads(self.body or "{}")
+        document = params.get("BackupPlan") or {}
+        if not document.get("BackupPlanName") or not document.get("Rules"):
+            raise InvalidParameterValueException(msg="BackupPlan needs a BackupPlanName and Rules")
+        backend = self.backup_backend
+        with _lock:
+            plan = _live_plan(backend, plan_id)
+            # A Plan built from the new document gives its rules the defaults and RuleIds
+            # moto's CreateBackupPlan gives them, and a new version id.
+            fresh = Plan(backup_plan=document, creator_request_id=plan.creator_request_id, backend=backend)
+            plan.backup_plan = fresh.backup_plan
+            plan.version_id = fresh.version_id
+            plan.advanced_backup_settings = fresh.advanced_backup_settings
+        return json.dumps(plan.to_dict())
+
+    BackupResponse.update_backup_plan = update_backup_plan  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------

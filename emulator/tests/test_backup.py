@@ -170,3 +170,22 @@ class RustSdkPaths(unittest.TestCase):
         self.assertEqual([s["SelectionId"] for s in listed["BackupSelectionsList"]], [created["SelectionId"]])
         points = signed_json("backup", "us-east-1", "GET", f"/backup-vaults/{vault}/recovery-points")
         self.assertEqual(points["RecoveryPoints"], [])
+
+
+class UpdateBackupPlan(unittest.TestCase):
+    def test_update_replaces_the_rules_with_a_new_version(self) -> None:
+        backup = client("backup", "us-east-1")
+        name = unique("plan")
+        created = backup.create_backup_plan(BackupPlan=plan(name))
+        doc = plan(name)
+        doc["Rules"][0]["ScheduleExpression"] = "cron(0 6 * * ? *)"
+        updated = backup.update_backup_plan(BackupPlanId=created["BackupPlanId"], BackupPlan=doc)
+        self.assertEqual(updated["BackupPlanId"], created["BackupPlanId"])
+        self.assertEqual(updated["BackupPlanArn"], created["BackupPlanArn"])
+        self.assertNotEqual(updated["VersionId"], created["VersionId"])
+        got = backup.get_backup_plan(BackupPlanId=created["BackupPlanId"])
+        self.assertEqual(got["VersionId"], updated["VersionId"])
+        self.assertEqual(got["BackupPlan"]["Rules"][0]["ScheduleExpression"], "cron(0 6 * * ? *)")
+        with self.assertRaises(ClientError) as e:
+            backup.update_backup_plan(BackupPlanId=unique("absent"), BackupPlan=doc)
+        self.assertEqual(error_code(e.exception), "ResourceNotFoundException")
