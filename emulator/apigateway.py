@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from moto.apigateway.exceptions import RestAPINotFound
 from moto.apigateway.models import APIGatewayBackend
 
 
@@ -45,3 +46,15 @@ def apply() -> None:
         self.base_path_mappings.pop(domain_name, None)
 
     APIGatewayBackend.delete_domain_name = delete_domain_name  # type: ignore[method-assign]
+
+    original_delete_rest_api = APIGatewayBackend.delete_rest_api
+
+    def delete_rest_api(self: APIGatewayBackend, function_id: str) -> Any:
+        # AWS DeleteRestApi of an API that does not exist: NotFoundException (404).
+        # moto 5.2.5 answers 500 (KeyError).
+        # https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteRestApi.html
+        if function_id not in self.apis:
+            raise RestAPINotFound()
+        return original_delete_rest_api(self, function_id)
+
+    APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]

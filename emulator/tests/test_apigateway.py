@@ -56,5 +56,16 @@ class BasePathMappingsOfADomainWithout(unittest.TestCase):
         self.assertEqual(self.apigw.get_base_path_mappings(domainName=self.domain).get("items", []), [])
 
 
+class DeleteRestApiGone(unittest.TestCase):
+    def test_deleting_an_api_already_gone_is_not_found(self) -> None:
+        apigw = client("apigateway", "us-east-1")
+        api = apigw.create_rest_api(name=unique("api"))["id"]
+        apigw.delete_rest_api(restApiId=api)
+        with self.assertRaises(ClientError) as e:
+            apigw.delete_rest_api(restApiId=api)
+        self.assertEqual(error_code(e.exception), "NotFoundException")
+        self.assertEqual(status(e.exception), 404)
+
+
 if __name__ == "__main__":
     unittest.main()

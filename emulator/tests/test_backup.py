@@ -40,10 +40,6 @@ class BackupPlanNames(unittest.TestCase):
         self.assertEqual(error_code(e.exception), "AlreadyExistsException")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 ROLE = "arn:aws:iam::123456789012:role/backup"
 CLUSTER = "arn:aws:rds:us-east-1:123456789012:cluster:db-primary"
 
@@ -189,3 +185,7 @@ class UpdateBackupPlan(unittest.TestCase):
         with self.assertRaises(ClientError) as e:
             backup.update_backup_plan(BackupPlanId=unique("absent"), BackupPlan=doc)
         self.assertEqual(error_code(e.exception), "ResourceNotFoundException")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -54,10 +54,6 @@ class DeleteAutomatedBackups(unittest.TestCase):
         self.assertEqual(len(manual), 1)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class DescribeGlobalClustersByIdentifier(unittest.TestCase):
     def setUp(self) -> None:
         self.rds = client("rds", "us-east-1")
@@ -81,3 +77,7 @@ class DescribeGlobalClustersByIdentifier(unittest.TestCase):
         with self.assertRaises(ClientError) as e:
             self.rds.delete_global_cluster(GlobalClusterIdentifier=unique("absent"))
         self.assertEqual(error_code(e.exception), "GlobalClusterNotFoundFault")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -40,10 +40,6 @@ class GetBucketVersioningShape(unittest.TestCase):
             self.assertEqual(self.s3.get_bucket_versioning(Bucket=self.bucket)["Status"], wanted)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 def wait_for(fn, timeout: float = 15.0):
     """Polls `fn` until it returns a truthy value (bounded in time)."""
     deadline = time.monotonic() + timeout
@@ -147,3 +143,7 @@ class Replication(unittest.TestCase):
         self.assertEqual(rule["Filter"], {"Prefix": ""})
         self.assertEqual(rule["Destination"]["ReplicationTime"], {"Status": "Enabled", "Time": {"Minutes": 15}})
         self.assertEqual(rule["Destination"]["Metrics"], {"Status": "Enabled", "EventThreshold": {"Minutes": 15}})
+
+
+if __name__ == "__main__":
+    unittest.main()
