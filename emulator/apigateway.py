@@ -1,0 +1,60 @@
+"""API Gateway (REST, v1) fidelity fixes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from moto.apigateway.exceptions import RestAPINotFound
+from moto.apigateway.models import APIGatewayBackend
+
+
+def _with_mapping_table(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Gives an existing domain its (empty) table of base path mappings before `method`."""
+
+    @functools.wraps(method)
+    def wrapper(self: APIGatewayBackend, domain_name: str, *args: Any, **kwargs: Any) -> Any:
+        if domain_name in self.domain_names:
+            self.base_path_mappings.setdefault(domain_name, {})
+        return method(self, domain_name, *args, **kwargs)
+
+    return wrapper
+
+
+def apply() -> None:
+    # AWS GetBasePathMappings on a custom domain name without mappings answers 200 with an
+    # empty collection (`{"item": []}`); GetBasePathMapping / DeleteBasePathMapping /
+    # UpdateBasePathMapping of a base path it does not have answer NotFoundException (404).
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_GetBasePathMappings.html
+    # moto 5.2.5 only creates a domain's table with its first mapping, and answers 500
+    # (KeyError) on a domain that never had one.
+    for name in (
+        "get_base_path_mappings",
+        "get_base_path_mapping",
+        "delete_base_path_mapping",
+        "update_base_path_mapping",
+    ):
+        setattr(APIGatewayBackend, name, _with_mapping_table(getattr(APIGatewayBackend, name)))
+
+    original_delete_domain = APIGatewayBackend.delete_domain_name
+
+    def delete_domain_name(self: APIGatewayBackend, domain_name: str) -> None:
+        # A domain's base path mappings are sub-resources of it (path
+        # /domainnames/{domain_name}/basepathmappings): they go with it, and a domain created
+        # again under the same name starts without any. moto 5.2.5 keeps them.
+        original_delete_domain(self, domain_name)
+        self.base_path_mappings.pop(domain_name, None)
+
+    APIGatewayBackend.delete_domain_name = delete_domain_name  # type: ignore[method-assign]
+
+    original_delete_rest_api = APIGatewayBackend.delete_rest_api
+
+    def delete_rest_api(self: APIGatewayBackend, function_id: str) -> Any:
+        # AWS DeleteRestApi of an API that does not exist: NotFoundException (404).
+        # moto 5.2.5 answers 500 (KeyError).
+        # https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteRestApi.html
+        if function_id not in self.apis:
+            raise RestAPINotFound()
+        return original_delete_rest_api(self, function_id)
+
+    APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]

@@ -1,0 +1,71 @@
+"""API Gateway: base path mappings of a custom domain that has none."""
+
+import unittest
+
+from botocore.exceptions import ClientError
+
+from emulator.tests.support import client, error_code, status, unique
+
+
+class BasePathMappingsOfADomainWithout(unittest.TestCase):
+    def setUp(self) -> None:
+        self.apigw = client("apigateway", "us-east-2")
+        self.domain = f"{unique('api')}.example.com"
+        self.apigw.create_domain_name(
+            domainName=self.domain,
+            regionalCertificateArn="arn:aws:acm:us-east-2:123456789012:certificate/abc",
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+
+    def test_get_base_path_mappings_is_an_empty_list(self) -> None:
+        out = self.apigw.get_base_path_mappings(domainName=self.domain)
+        self.assertEqual(out["ResponseMetadata"]["HTTPStatusCode"], 200)
+        self.assertEqual(out.get("items", []), [])
+
+    def test_get_base_path_mappings_raw_shape_is_item_list(self) -> None:
+        bodies = []
+        self.apigw.meta.events.register(
+            "after-call.api-gateway.GetBasePathMappings",
+            lambda http_response, **_: bodies.append(http_response.content),
+        )
+        self.apigw.get_base_path_mappings(domainName=self.domain)
+        import json
+
+        self.assertEqual(json.loads(bodies[0]), {"item": []})
+
+    def test_get_one_mapping_is_not_found(self) -> None:
+        with self.assertRaises(ClientError) as e:
+            self.apigw.get_base_path_mapping(domainName=self.domain, basePath="(none)")
+        self.assertEqual(error_code(e.exception), "NotFoundException")
+        self.assertEqual(status(e.exception), 404)
+
+    def test_mappings_go_with_their_domain(self) -> None:
+        api = self.apigw.create_rest_api(name=unique("api"))["id"]
+        root = self.apigw.get_resources(restApiId=api)["items"][0]["id"]
+        self.apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        self.apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+        self.apigw.create_deployment(restApiId=api, stageName="prod")
+        self.apigw.create_base_path_mapping(domainName=self.domain, restApiId=api, stage="prod")
+        self.assertEqual(len(self.apigw.get_base_path_mappings(domainName=self.domain)["items"]), 1)
+        self.apigw.delete_domain_name(domainName=self.domain)
+        self.apigw.create_domain_name(
+            domainName=self.domain,
+            regionalCertificateArn="arn:aws:acm:us-east-2:123456789012:certificate/abc",
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+        self.assertEqual(self.apigw.get_base_path_mappings(domainName=self.domain).get("items", []), [])
+
+
+class DeleteRestApiGone(unittest.TestCase):
+    def test_deleting_an_api_already_gone_is_not_found(self) -> None:
+        apigw = client("apigateway", "us-east-1")
+        api = apigw.create_rest_api(name=unique("api"))["id"]
+        apigw.delete_rest_api(restApiId=api)
+        with self.assertRaises(ClientError) as e:
+            apigw.delete_rest_api(restApiId=api)
+        self.assertEqual(error_code(e.exception), "NotFoundException")
+        self.assertEqual(status(e.exception), 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
