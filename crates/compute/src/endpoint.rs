@@ -30,7 +30,7 @@ use tandem_core::{
 
 use crate::events_api::{EndpointInfo, EndpointSpec, EventsApi};
 use crate::functions::{by_name, until_role_assumable, with_role_propagation};
-use crate::iam::{delete_role, ensure_inline_policy, ensure_role, trust_policy, POLICY_NAME};
+use crate::iam::{delete_role, ensure_inline_policy, ensure_role, forget_legacy, trust_policy, POLICY_NAME};
 use tandem_core::iam::IamApi;
 
 /// Journal keys: the endpoint, and the replication role (its inline policy is an update of it).
@@ -206,6 +206,7 @@ impl Component for EventEndpoint {
         let (iam, trust) = (self.iam.as_ref(), trust_policy("events.amazonaws.com"));
         let role_arn = ensure_role(ctx, iam, &KEY_ROLE, &role, &trust, naming::tags(&self.suffix, &role)).await?;
         ensure_inline_policy(ctx, iam, &KEY_ROLE, &role, POLICY_NAME, &replication_policy(&buses)).await?;
+        forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await?;
 
         let spec = self.spec(buses, &health.api_check_arn, &role_arn);
         let name = spec.name.clone();
@@ -244,11 +245,7 @@ impl Component for EventEndpoint {
         self.delete_endpoint(ctx, &name).await?;
         let role = self.role_name();
         delete_role(ctx, self.iam.as_ref(), &KEY_ROLE, &role).await?;
-        // The inline policy had a journal key of its own before the resource protocol.
-        if ctx.entry(&LEGACY_KEY_ROLE_POLICY).await.is_some() {
-            ctx.forget(&LEGACY_KEY_ROLE_POLICY).await?;
-        }
-        Ok(())
+        forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -492,13 +489,12 @@ mod tests {
     async fn resumed_run_adopts_the_endpoint_and_role_an_interrupted_run_created() {
         let (events, made) = endpoint_world(|_| true, |_| Ok(()));
         *made.lock().unwrap() = 1;
-        let c = ctx();
-        c.pending("endpoint", "create").await.unwrap();
-        c.pending("role", "create").await.unwrap();
         // IAM answers "already exists" to any create: the role is found by name instead.
         let mut iam = iam_in_place();
         iam.expect_create_role().never();
-        component(events, iam, false).apply(&c).await.unwrap();
+        let comp = component(events, iam, false);
+        let c = ctx().with_prior(crate::interrupted_state(&comp, &["endpoint", "role"]));
+        comp.apply(&c).await.unwrap();
         assert_eq!(*made.lock().unwrap(), 1);
         let j = c.journal_entries().await;
         assert_eq!((j["endpoint"].status, j["endpoint"].op), (ResourceStatus::Done, Op::Adopt));

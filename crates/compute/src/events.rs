@@ -578,10 +578,9 @@ mod tests {
         let (events, lambda, made) = world_losing_answers(AwsError::throttling());
         // The interrupted run created bus and statement but journaled neither answer.
         *made.lock().unwrap() = (1, 1);
-        let c = ctx(Placement::Primary);
-        c.pending("bus", "create").await.unwrap();
-        c.pending("permission", "create").await.unwrap();
-        component(Placement::Primary, events, lambda).apply(&c).await.unwrap();
+        let comp = component(Placement::Primary, events, lambda);
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["bus", "permission"]));
+        comp.apply(&c).await.unwrap();
         assert_eq!(*made.lock().unwrap(), (1, 1));
         let j = c.journal_entries().await;
         assert_eq!((j["bus"].status, j["bus"].op), (ResourceStatus::Done, Op::Adopt));

@@ -612,11 +612,10 @@ mod tests {
         lambda.expect_get_function().returning(move |n| Ok(infos.get(n).cloned()));
         let mut logs = MockLogsApi::new();
         logs.expect_describe_log_group().returning(|n| Ok(Some(group(n))));
-        let c = ctx(Placement::Primary);
+        let comp = component(Placement::Primary, lambda, logs, &f.package);
         // The previous run died between "pending" and the create's answer.
-        c.pending("function-api", "create").await.unwrap();
-        c.pending("log-group-api", "create").await.unwrap();
-        component(Placement::Primary, lambda, logs, &f.package).apply(&c).await.unwrap();
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["function-api", "log-group-api"]));
+        comp.apply(&c).await.unwrap();
         let j = c.journal_entries().await;
         assert_eq!(j["function-api"].status, tandem_core::state::ResourceStatus::Done);
         assert_eq!(j["function-api"].id.as_deref(), Some(arn("us-east-1", "api-primary-dev").as_str()));
@@ -773,9 +772,9 @@ mod tests {
         let (lambda, created) = lambda_world(deployed_all(&f), |_| Some(Ok(())), |_| AwsError::throttling());
         // The interrupted run created api-primary-dev but never journaled its answer.
         created.lock().unwrap().push("api-primary-dev".into());
-        let c = ctx(Placement::Primary);
-        c.pending("function-api", "create").await.unwrap();
-        component(Placement::Primary, lambda, logs_in_place(), &f.package).apply(&c).await.unwrap();
+        let comp = component(Placement::Primary, lambda, logs_in_place(), &f.package);
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["function-api"]));
+        comp.apply(&c).await.unwrap();
         assert_eq!(created.lock().unwrap().iter().filter(|n| *n == "api-primary-dev").count(), 1);
         let e = &c.journal_entries().await["function-api"];
         assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);

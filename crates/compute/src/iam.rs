@@ -244,6 +244,15 @@ pub async fn delete_role(ctx: &Ctx, iam: &dyn IamApi, key: &Key, name: &str) -> 
     Ok(())
 }
 
+/// Forgets a journal key the resource protocol no longer uses (an inline policy journaled
+/// apart from its role by an older version), if the journal has it.
+pub async fn forget_legacy(ctx: &Ctx, key: &Key) -> Result<(), ComponentError> {
+    if ctx.entry(key).await.is_some() {
+        ctx.forget(key).await?;
+    }
+    Ok(())
+}
+
 /// The `lambda-roles` component.
 pub struct LambdaRoles {
     suffix: String,
@@ -324,6 +333,7 @@ impl Component for LambdaRoles {
                 .ok_or_else(|| ComponentError::invalid(&name, &self.primary_region, format!("unexpected role ARN {arn}")))?
                 .to_string();
             ensure_inline_policy(ctx, self.iam.as_ref(), &role_key(kind), &name, POLICY_NAME, &self.policy(kind, &account)).await?;
+            forget_legacy(ctx, &legacy_policy_key(kind)).await?;
             arns.push(arn);
         }
         let [api, processor, replicator]: [String; 3] = arns
@@ -337,9 +347,7 @@ impl Component for LambdaRoles {
         for kind in FUNCTION_KINDS {
             let name = role_name(kind, &self.suffix);
             delete_role(ctx, self.iam.as_ref(), &role_key(kind), &name).await?;
-            if ctx.entry(&legacy_policy_key(kind)).await.is_some() {
-                ctx.forget(&legacy_policy_key(kind)).await?;
-            }
+            forget_legacy(ctx, &legacy_policy_key(kind)).await?;
         }
         Ok(())
     }
@@ -518,9 +526,9 @@ mod tests {
         let (iam, roles) = iam_losing_first_answer(AwsError::throttling());
         // The interrupted run created lambda-api-dev but never journaled its answer.
         roles.lock().unwrap().push("lambda-api-dev".into());
-        let c = ctx();
-        c.pending("role-api", "create").await.unwrap();
-        component(iam).apply(&c).await.unwrap();
+        let comp = component(iam);
+        let c = ctx().with_prior(crate::interrupted_state(&comp, &["role-api"]));
+        comp.apply(&c).await.unwrap();
         assert_eq!(roles.lock().unwrap().iter().filter(|r| *r == "lambda-api-dev").count(), 1);
         let e = &c.journal_entries().await["role-api"];
         assert_eq!((e.status, e.op), (tandem_core::state::ResourceStatus::Done, tandem_core::state::Op::Adopt));
@@ -547,9 +555,14 @@ mod tests {
             Ok(Some(serde_json::to_string_pretty(&v).unwrap()))
         });
         // No expectation on create_role/put_role_policy: any call fails the test.
-        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1").with_resource("role-api", &arn("lambda-api-dev"));
+        // State of an older version: the inline policy journaled under a key of its own.
+        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1")
+            .with_resource("role-api", &arn("lambda-api-dev"))
+            .with_resource("policy-api", "lambda-api-dev/tandem");
         let c = ctx().with_prior(prior);
         component(iam).apply(&c).await.unwrap();
+        let keys: Vec<String> = c.journal_entries().await.into_keys().collect();
+        assert_eq!(keys, vec!["role-api", "role-processor", "role-replicator"]);
     }
 
     #[tokio::test]
