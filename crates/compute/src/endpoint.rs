@@ -8,6 +8,11 @@
 //! buses, replication or role differ) → poll until `ACTIVE` (EventBridge has no waiter).
 //! Destroy: DeleteEndpoint → poll until gone → delete the role.
 //!
+//! Role and endpoint follow the core's resource protocol with [`Rule::Name`] (neither API
+//! has an idempotency token; both names are unique and carry the stack's suffix): after a
+//! lost answer ("already exists") they are looked up and adopted. Updates go through
+//! [`Ctx::update`], deletes through [`Ctx::delete`].
+//!
 //! With `simulate = ["eventbridge-endpoints"]` the endpoint calls go to
 //! [`crate::endpoint_fake::SimulatedEndpoints`] and the outputs say `simulated: true`.
 
@@ -16,14 +21,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, Poll};
+use tandem_core::aws::{poll_until, retry, retry_if, Poll};
 use tandem_core::contracts::{ids, EventBusOutputs, EventEndpointOutputs, HealthOutputs};
-use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Ensured, How, Key, Outputs, Placement,
+    Rule,
+};
 
 use crate::events_api::{EndpointInfo, EndpointSpec, EventsApi};
-use crate::functions::with_role_propagation;
-use crate::iam::{delete_role, ensure_inline_policy, ensure_role, trust_policy, POLICY_NAME};
+use crate::functions::{by_name, until_role_assumable, with_role_propagation};
+use crate::iam::{delete_role, ensure_inline_policy, ensure_role, forget_legacy, trust_policy, POLICY_NAME};
 use tandem_core::iam::IamApi;
+
+/// Journal keys: the endpoint, and the replication role (its inline policy is an update of it).
+const KEY_ENDPOINT: Key = Key::new("endpoint");
+const KEY_ROLE: Key = Key::new("role");
+/// The inline policy's own key before the resource protocol (forgotten by destroy).
+const LEGACY_KEY_ROLE_POLICY: Key = Key::new("role-policy");
 
 /// Bound on CREATING/UPDATING → ACTIVE and on DELETING → gone.
 pub const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(900);
@@ -117,23 +131,30 @@ impl EventEndpoint {
         .await
     }
 
-    async fn create(&self, ctx: &Ctx, spec: &EndpointSpec) -> Result<EndpointInfo, ComponentError> {
-        let name = spec.name.clone();
-        ctx.journaled("endpoint", "create", || async {
-            // The new replication role may not be usable by EventBridge yet.
-            with_role_propagation(&name, &self.primary_region, || async {
-                match self.events.create_endpoint(spec).await {
-                    // Created by an interrupted run meanwhile: adopt it.
-                    Err(e) if e.is_code("ResourceAlreadyExistsException") => {
-                        self.events.describe_endpoint(&name).await?.map(|i| i.arn).ok_or(e)
-                    }
-                    other => other,
-                }
+    /// The endpoint, with [`Rule::Name`] (no idempotency token; the name is unique: a
+    /// `ResourceAlreadyExistsException` after a lost answer is looked up and adopted).
+    async fn ensure_endpoint(&self, ctx: &Ctx, spec: &EndpointSpec) -> Result<Ensured<EndpointInfo>, ComponentError> {
+        let (events, n) = (self.events.as_ref(), spec.name.as_str());
+        ctx.ensure::<EndpointInfo>(&KEY_ENDPOINT, n, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(events.describe_endpoint(n).await?.filter(|e| e.name == n)) })
+            .create(move |_token| async move {
+                // The new replication role may not be usable by EventBridge yet.
+                let arn = until_role_assumable(|| events.create_endpoint(spec)).await?;
+                Ok(EndpointInfo { name: n.to_string(), arn, state: "CREATING".into(), ..Default::default() })
             })
+            .id(|e| e.arn.clone())
+            .outcome()
             .await
+    }
+
+    /// Deletes the endpoint by name through [`Ctx::delete`], then waits until it is gone.
+    async fn delete_endpoint(&self, ctx: &Ctx, name: &str) -> Result<(), ComponentError> {
+        let events = self.events.as_ref();
+        ctx.delete(&KEY_ENDPOINT, name, |recorded| by_name(recorded, name), move |_| {
+            retry_if(move || events.delete_endpoint(name), |e| e.is_code("ConcurrentModificationException"))
         })
         .await?;
-        self.wait_active(&name).await
+        self.wait_gone(name).await
     }
 }
 
@@ -182,46 +203,34 @@ impl Component for EventEndpoint {
         let buses = vec![primary.bus_arn.clone(), secondary.bus_arn.clone()];
 
         let role = self.role_name();
-        let role_arn =
-            ensure_role(ctx, self.iam.as_ref(), "role", &role, &trust_policy("events.amazonaws.com"), naming::tags(&self.suffix, &role)).await?;
-        ensure_inline_policy(ctx, self.iam.as_ref(), "role-policy", &role, POLICY_NAME, &replication_policy(&buses)).await?;
+        let (iam, trust) = (self.iam.as_ref(), trust_policy("events.amazonaws.com"));
+        let role_arn = ensure_role(ctx, iam, &KEY_ROLE, &role, &trust, naming::tags(&self.suffix, &role)).await?;
+        ensure_inline_policy(ctx, iam, &KEY_ROLE, &role, POLICY_NAME, &replication_policy(&buses)).await?;
+        forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await?;
 
         let spec = self.spec(buses, &health.api_check_arn, &role_arn);
         let name = spec.name.clone();
-        let current = retry(|| self.events.describe_endpoint(&name)).await.at(&name, &self.primary_region)?;
-        let info = match current {
-            None => self.create(ctx, &spec).await?,
-            Some(existing) => {
-                let mut existing = existing;
-                if matches!(existing.state.as_str(), "CREATING" | "UPDATING") {
-                    existing = self.wait_active(&name).await?;
-                }
-                if existing.state == "CREATE_FAILED" {
-                    tracing::warn!(endpoint = %name, reason = ?existing.state_reason, "endpoint creation had failed; re-creating");
-                    ctx.pending("endpoint", "delete").await?;
-                    ignore_not_found(retry(|| self.events.delete_endpoint(&name)).await).at(&name, &self.primary_region)?;
-                    self.wait_gone(&name).await?;
-                    self.create(ctx, &spec).await?
-                } else if !existing.diff(&spec).is_empty() || existing.state == "UPDATE_FAILED" {
-                    tracing::info!(endpoint = %name, diff = ?existing.diff(&spec), "updating endpoint");
-                    let arn = existing.arn.clone();
-                    ctx.journaled("endpoint", "update", || async {
-                        with_role_propagation(&name, &self.primary_region, || async {
-                            retry_if(|| self.events.update_endpoint(&spec), |e| e.is_code("ConcurrentModificationException")).await
-                        })
-                        .await?;
-                        Ok(arn)
-                    })
-                    .await?;
-                    self.wait_active(&name).await?
-                } else {
-                    if ctx.resource_id("endpoint").await.as_deref() != Some(existing.arn.as_str()) {
-                        ctx.done("endpoint", &existing.arn).await?;
-                    }
-                    existing
-                }
-            }
-        };
+        let mut ensured = self.ensure_endpoint(ctx, &spec).await?;
+        if ensured.how != How::Created && ensured.value.state == "CREATE_FAILED" {
+            tracing::warn!(endpoint = %name, reason = ?ensured.value.state_reason, "endpoint creation had failed; re-creating");
+            self.delete_endpoint(ctx, &name).await?;
+            ensured = self.ensure_endpoint(ctx, &spec).await?;
+        }
+        let mut info = ensured.value;
+        if ensured.how == How::Created || matches!(info.state.as_str(), "CREATING" | "UPDATING") {
+            info = self.wait_active(&name).await?;
+        }
+        if !info.diff(&spec).is_empty() || info.state == "UPDATE_FAILED" {
+            tracing::info!(endpoint = %name, diff = ?info.diff(&spec), "updating endpoint");
+            ctx.update(&KEY_ENDPOINT, || async {
+                with_role_propagation(&name, &self.primary_region, || async {
+                    retry_if(|| self.events.update_endpoint(&spec), |e| e.is_code("ConcurrentModificationException")).await
+                })
+                .await
+            })
+            .await?;
+            info = self.wait_active(&name).await?;
+        }
         Ok(to_outputs(&EventEndpointOutputs {
             endpoint_name: name,
             endpoint_arn: info.arn,
@@ -233,20 +242,10 @@ impl Component for EventEndpoint {
     #[tracing::instrument(skip_all, fields(component = ids::EVENT_ENDPOINT, region = %self.primary_region, simulated = self.simulated))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let name = self.name();
-        ctx.pending("endpoint", "delete").await?;
-        ignore_not_found(
-            retry_if(|| self.events.delete_endpoint(&name), |e| e.is_code("ConcurrentModificationException")).await,
-        )
-        .at(&name, &self.primary_region)?;
-        self.wait_gone(&name).await?;
-        ctx.removed("endpoint").await?;
-
+        self.delete_endpoint(ctx, &name).await?;
         let role = self.role_name();
-        ctx.pending("role", "delete").await?;
-        delete_role(self.iam.as_ref(), &role, &self.primary_region).await?;
-        ctx.removed("role-policy").await?;
-        ctx.removed("role").await?;
-        Ok(())
+        delete_role(ctx, self.iam.as_ref(), &KEY_ROLE, &role).await?;
+        forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -282,7 +281,7 @@ mod tests {
     use tandem_core::iam::MockIamApi;
     use mockall::predicate::eq;
     use mockall::Sequence;
-    use tandem_core::state::ComponentState;
+    use tandem_core::state::{ComponentState, Op, ResourceStatus};
     use tandem_core::Config;
 
     const ACCOUNT: &str = "123456789012";
@@ -422,26 +421,104 @@ mod tests {
         component(events, iam_in_place(), false).apply(&ctx()).await.unwrap();
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn create_retries_throttling_and_role_propagation() {
+    /// EventBridge whose endpoint exists only once `create_endpoint` acted: the n-th create
+    /// (1-based) acts when `acts(n)` and then answers `answer(n)`; sent again after it acted,
+    /// it answers "already exists". Returns the mock and how many endpoints exist.
+    fn endpoint_world(
+        acts: impl Fn(u32) -> bool + Send + 'static,
+        answer: impl Fn(u32) -> Result<(), AwsError> + Send + 'static,
+    ) -> (MockEventsApi, Arc<std::sync::Mutex<u32>>) {
         let probe = component(MockEventsApi::new(), MockIamApi::new(), false);
         let info = active(&probe.spec(buses(), CHECK, ROLE_ARN));
+        let made: Arc<std::sync::Mutex<u32>> = Arc::default();
         let mut events = MockEventsApi::new();
-        let mut described = 0;
-        events.expect_describe_endpoint().returning(move |_| {
-            described += 1;
-            Ok(if described == 1 { None } else { Some(info.clone()) })
+        let seen = made.clone();
+        events.expect_describe_endpoint().returning(move |_| Ok((*seen.lock().unwrap() > 0).then(|| info.clone())));
+        let acted = made.clone();
+        let mut calls = 0;
+        events.expect_create_endpoint().returning(move |s| {
+            calls += 1;
+            let mut m = acted.lock().unwrap();
+            if *m > 0 {
+                return Err(AwsError::other("ResourceAlreadyExistsException", format!("Endpoint {} already exists.", s.name)));
+            }
+            if acts(calls) {
+                *m += 1;
+            }
+            answer(calls).map(|()| format!("arn:aws:events:us-east-1:{ACCOUNT}:endpoint/endpoint-dev"))
         });
-        let mut n = 0;
-        events.expect_create_endpoint().times(3).returning(move |_| {
-            n += 1;
-            match n {
+        (events, made)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_retries_throttling_and_role_propagation() {
+        // 1: throttled, 2: role not assumable yet (neither acts), 3: created.
+        let (events, made) = endpoint_world(
+            |n| n == 3,
+            |n| match n {
                 1 => Err(AwsError::throttling()),
                 2 => Err(AwsError::other("ValidationException", "Role arn:... cannot be assumed by EventBridge")),
-                _ => Ok("arn:endpoint".into()),
-            }
+                _ => Ok(()),
+            },
+        );
+        let c = ctx();
+        component(events, iam_in_place(), false).apply(&c).await.unwrap();
+        assert_eq!(*made.lock().unwrap(), 1);
+        assert_eq!(c.journal_entries().await["endpoint"].op, Op::Create);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answer_is_adopted_one_endpoint() {
+        for lost in [
+            AwsError::new("InternalException", "x", Some(500)),
+            AwsError::new("ServiceUnavailable", "connection reset", Some(503)),
+            AwsError::other("ResourceAlreadyExistsException", "Endpoint endpoint-dev already exists."),
+        ] {
+            let answer = lost.clone();
+            let (events, made) = endpoint_world(|_| true, move |_| Err(answer.clone()));
+            let c = ctx();
+            let out = component(events, iam_in_place(), false).apply(&c).await.unwrap_or_else(|e| panic!("{lost}: {e}"));
+            let out: EventEndpointOutputs = tandem_core::from_outputs(&out).unwrap();
+            assert_eq!(*made.lock().unwrap(), 1, "{lost}: exactly one endpoint");
+            let e = &c.journal_entries().await["endpoint"];
+            assert_eq!((e.status, e.id.as_deref()), (ResourceStatus::Done, Some(out.endpoint_arn.as_str())), "{lost}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_the_endpoint_and_role_an_interrupted_run_created() {
+        let (events, made) = endpoint_world(|_| true, |_| Ok(()));
+        *made.lock().unwrap() = 1;
+        // IAM answers "already exists" to any create: the role is found by name instead.
+        let mut iam = iam_in_place();
+        iam.expect_create_role().never();
+        let comp = component(events, iam, false);
+        let c = ctx().with_prior(crate::interrupted_state(&comp, &["endpoint", "role"]));
+        comp.apply(&c).await.unwrap();
+        assert_eq!(*made.lock().unwrap(), 1);
+        let j = c.journal_entries().await;
+        assert_eq!((j["endpoint"].status, j["endpoint"].op), (ResourceStatus::Done, Op::Adopt));
+        assert_eq!((j["role"].status, j["role"].id.as_deref()), (ResourceStatus::Done, Some(ROLE_ARN)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_role_answer_is_adopted() {
+        // The case: CreateRole acted, the answer was lost, the retry got EntityAlreadyExists.
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut iam = MockIamApi::new();
+        let seen = created.clone();
+        iam.expect_get_role().returning(move |_| Ok(seen.load(std::sync::atomic::Ordering::SeqCst).then(|| ROLE_ARN.to_string())));
+        let acted = created.clone();
+        iam.expect_create_role().times(1).returning(move |n, _, _| {
+            acted.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("EntityAlreadyExists", format!("Role with name {n} already exists."), Some(409)))
         });
-        component(events, iam_in_place(), false).apply(&ctx()).await.unwrap();
+        iam.expect_get_role_policy().returning(|_, _| Ok(Some(replication_policy(&buses()))));
+        let (events, _) = endpoint_world(|_| true, |_| Ok(()));
+        let c = ctx();
+        component(events, iam, false).apply(&c).await.unwrap();
+        let e = &c.journal_entries().await["role"];
+        assert_eq!((e.status, e.id.as_deref()), (ResourceStatus::Done, Some(ROLE_ARN)));
     }
 
     #[tokio::test(start_paused = true)]
@@ -455,7 +532,8 @@ mod tests {
         let mut seq = Sequence::new();
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(failed.clone())));
         events.expect_delete_endpoint().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
-        events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        // Gone (the wait), then not found by the lookup before the create.
+        events.expect_describe_endpoint().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         events.expect_create_endpoint().times(1).in_sequence(&mut seq).returning(|_| Ok("arn:new".into()));
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(good.clone())));
         component(events, iam_in_place(), false).apply(&ctx()).await.unwrap();

@@ -3,6 +3,11 @@
 //! event of the bus, its target (the region's event processor), and the Lambda permission
 //! letting `events.amazonaws.com` invoke the processor from that rule only.
 //!
+//! Each follows the core's resource protocol with [`Rule::Name`] (EventBridge and Lambda
+//! permissions have no idempotency token; bus, rule, target id and statement id are unique):
+//! after a lost answer the resource is looked up and adopted. In-place changes go through
+//! [`Ctx::update`], deletes through [`Ctx::delete`].
+//!
 //! Destroy: RemoveTargets → DeleteRule → DeleteEventBus, then the Lambda permission.
 
 use std::sync::Arc;
@@ -10,11 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, retry, retry_if};
+use tandem_core::aws::{backoff_delay, ignore_not_found, retry, retry_if, RetryPolicy};
 use tandem_core::contracts::{ids, EventBusOutputs, FunctionsOutputs};
-use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
-use crate::events_api::EventsApi;
+use crate::events_api::{EventsApi, RuleInfo, TargetInfo};
+use crate::functions::by_name;
 use crate::lambda_api::{policy_has_sid, policy_has_statement, LambdaApi};
 
 /// Matches every event put on the bus (every event has a `source`).
@@ -23,6 +29,34 @@ pub const MATCH_ALL_PATTERN: &str = r#"{"source":[{"prefix":""}]}"#;
 pub const TARGET_ID: &str = "processor";
 /// Principal of the Lambda permission.
 pub const EVENTS_PRINCIPAL: &str = "events.amazonaws.com";
+
+/// Journal keys.
+const KEY_BUS: Key = Key::new("bus");
+const KEY_RULE: Key = Key::new("rule");
+const KEY_TARGET: Key = Key::new("target");
+const KEY_PERMISSION: Key = Key::new("permission");
+
+/// Calls `f` again (bounded, with backoff) only while it fails with an error `again` accepts
+/// (one saying the call did nothing, e.g. "an update is in progress"); every other error,
+/// ambiguous ones included, is returned at once for the protocol to look the resource up.
+async fn retry_only<T, F, Fut, P>(mut f: F, again: P) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+    P: Fn(&AwsError) -> bool,
+{
+    let policy = RetryPolicy::default();
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(e) if again(&e) && attempt + 1 < policy.max_attempts => {
+                tokio::time::sleep(backoff_delay(&policy, attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Bus name: `bus-{s}` in both regions.
 pub fn bus_name(suffix: &str) -> String {
@@ -67,100 +101,120 @@ impl EventBus {
         naming::name("events", self.placement, &self.suffix)
     }
 
+    /// The bus, with [`Rule::Name`] (`ResourceAlreadyExistsException` after a lost answer:
+    /// looked up and adopted).
     async fn ensure_bus(&self, ctx: &Ctx) -> Result<String, ComponentError> {
         let bus = self.bus();
-        if let Some(arn) = retry(|| self.events.describe_event_bus(&bus)).await.at(&bus, &self.region)? {
-            if ctx.resource_id("bus").await.as_deref() != Some(arn.as_str()) {
-                ctx.done("bus", &arn).await?;
-            }
-            return Ok(arn);
-        }
-        ctx.journaled("bus", "create", || async {
-            match retry(|| self.events.create_event_bus(&bus, naming::tags(&self.suffix, &bus))).await {
-                Ok(arn) => Ok(arn),
-                // Created meanwhile (concurrent or interrupted run): adopt it.
-                Err(e) if e.is_code("ResourceAlreadyExistsException") => retry(|| self.events.describe_event_bus(&bus))
-                    .await
-                    .at(&bus, &self.region)?
-                    .ok_or_else(|| ComponentError::aws(&bus, &self.region, e)),
-                Err(e) => Err(ComponentError::aws(&bus, &self.region, e)),
-            }
-        })
-        .await
+        let tags = naming::tags(&self.suffix, &bus);
+        let (events, b, region, tags) = (self.events.as_ref(), bus.as_str(), self.region.as_str(), &tags);
+        ctx.ensure::<String>(&KEY_BUS, b, Rule::Name)
+            .find_one(move |_recorded| async move {
+                Ok(events.describe_event_bus(b).await?.filter(|arn| is_stack_arn(arn, region, &format!("event-bus/{b}"))))
+            })
+            .create(move |_token| async move { events.create_event_bus(b, tags.clone()).await })
+            .id(|arn| arn.clone())
+            .run()
+            .await
     }
 
+    /// The rule, with [`Rule::Name`] (PutRule is an upsert); its pattern and state put again
+    /// through [`Ctx::update`] only when they differ.
     async fn ensure_rule(&self, ctx: &Ctx) -> Result<String, ComponentError> {
         let (bus, rule) = (self.bus(), self.rule());
-        let current = retry(|| self.events.describe_rule(&rule, &bus)).await.at(&rule, &self.region)?;
-        if let Some(r) = current.as_ref().filter(|r| same_pattern(r.event_pattern.as_deref(), MATCH_ALL_PATTERN) && r.state == "ENABLED") {
-            if ctx.resource_id("rule").await.as_deref() != Some(r.arn.as_str()) {
-                ctx.done("rule", &r.arn).await?;
-            }
-            return Ok(r.arn.clone());
-        }
-        let op = if current.is_some() { "update" } else { "create" };
-        ctx.journaled("rule", op, || async {
-            retry(|| {
-                self.events.put_rule(
-                    &rule,
-                    &bus,
-                    MATCH_ALL_PATTERN,
-                    "Every event of the bus to the event processor",
-                    naming::tags(&self.suffix, &rule),
-                )
+        let tags = naming::tags(&self.suffix, &rule);
+        let (events, b, r, tags) = (self.events.as_ref(), bus.as_str(), rule.as_str(), &tags);
+        let put = move || events.put_rule(r, b, MATCH_ALL_PATTERN, "Every event of the bus to the event processor", tags.clone());
+        let info = ctx
+            .ensure::<RuleInfo>(&KEY_RULE, r, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(events.describe_rule(r, b).await?.filter(|i| i.name == r)) })
+            .create(move |_token| async move {
+                let arn = put().await?;
+                Ok(RuleInfo { name: r.to_string(), arn, event_pattern: Some(MATCH_ALL_PATTERN.to_string()), state: "ENABLED".into() })
             })
-            .await
-            .at(&rule, &self.region)
-        })
-        .await
+            .id(|i| i.arn.clone())
+            .run()
+            .await?;
+        if same_pattern(info.event_pattern.as_deref(), MATCH_ALL_PATTERN) && info.state == "ENABLED" {
+            return Ok(info.arn);
+        }
+        ctx.update(&KEY_RULE, || async { retry(put).await.at(r, &self.region) }).await
     }
 
+    /// The processor target of the rule, with [`Rule::Name`] (its id is unique on the rule;
+    /// PutTargets is an upsert); pointed again through [`Ctx::update`] when it points
+    /// elsewhere.
     async fn ensure_target(&self, ctx: &Ctx, processor_arn: &str) -> Result<(), ComponentError> {
         let (bus, rule) = (self.bus(), self.rule());
-        let targets = retry(|| self.events.list_targets(&rule, &bus)).await.at(&rule, &self.region)?;
         let id = format!("{rule}/{TARGET_ID}");
-        if targets.iter().any(|t| t.id == TARGET_ID && t.arn == processor_arn) {
-            if ctx.resource_id("target").await.as_deref() != Some(id.as_str()) {
-                ctx.done("target", &id).await?;
-            }
-            return Ok(());
+        let (events, b, r, id) = (self.events.as_ref(), bus.as_str(), rule.as_str(), id.as_str());
+        let target = ctx
+            .ensure::<TargetInfo>(&KEY_TARGET, id, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(events.list_targets(r, b).await?.into_iter().find(|t| t.id == TARGET_ID)) })
+            .create(move |_token| async move {
+                events.put_target(r, b, TARGET_ID, processor_arn).await?;
+                Ok(TargetInfo { id: TARGET_ID.to_string(), arn: processor_arn.to_string() })
+            })
+            .id(move |_| id.to_string())
+            .run()
+            .await?;
+        if target.arn != processor_arn {
+            ctx.update(&KEY_TARGET, || async { retry(|| events.put_target(r, b, TARGET_ID, processor_arn)).await.at(r, &self.region) })
+                .await?;
         }
-        ctx.journaled("target", "put", || async {
-            retry(|| self.events.put_target(&rule, &bus, TARGET_ID, processor_arn)).await.at(&rule, &self.region)?;
-            Ok(id.clone())
-        })
-        .await?;
         Ok(())
     }
 
+    /// The processor's invoke permission for the rule, with [`Rule::Name`] (its statement id
+    /// is unique in the function's policy; "already exists" after a lost answer: looked up
+    /// and adopted); replaced through [`Ctx::update`] when its source is another rule.
     async fn ensure_permission(&self, ctx: &Ctx, processor: &str, rule_arn: &str) -> Result<(), ComponentError> {
         let sid = self.rule();
-        let policy = retry(|| self.lambda.get_policy(processor)).await.at(processor, &self.region)?;
         let id = format!("{processor}/{sid}");
-        if policy.as_deref().is_some_and(|p| policy_has_statement(p, &sid, rule_arn)) {
-            if ctx.resource_id("permission").await.as_deref() != Some(id.as_str()) {
-                ctx.done("permission", &id).await?;
-            }
-            return Ok(());
-        }
-        ctx.journaled("permission", "add", || async {
-            if policy.as_deref().is_some_and(|p| policy_has_sid(p, &sid)) {
-                // Same statement id, other source: replace it.
-                ignore_not_found(retry(|| self.lambda.remove_permission(processor, &sid)).await).at(processor, &self.region)?;
-            }
-            match retry_if(|| self.lambda.add_permission(processor, &sid, EVENTS_PRINCIPAL, rule_arn), |e| {
-                e.is_code("ResourceConflictException") && !e.message.contains("already exists")
+        let (lambda, s) = (self.lambda.as_ref(), sid.as_str());
+        let add = move || retry_only(move || lambda.add_permission(processor, s, EVENTS_PRINCIPAL, rule_arn), is_busy);
+        let statement = ctx
+            .ensure::<Statement>(&KEY_PERMISSION, &id, Rule::Name)
+            .find_one(move |_recorded| async move {
+                let policy = lambda.get_policy(processor).await?;
+                Ok(policy
+                    .filter(|p| policy_has_sid(p, s))
+                    .map(|p| Statement { from_rule: policy_has_statement(&p, s, rule_arn) }))
             })
-            .await
-            {
-                Err(e) if e.is_code("ResourceConflictException") && e.message.contains("already exists") => {}
-                other => other.at(processor, &self.region)?,
-            }
-            Ok(id.clone())
-        })
-        .await?;
+            .create(move |_token| async move { add().await.map(|()| Statement { from_rule: true }) })
+            .id(|_| id.clone())
+            .run()
+            .await?;
+        if !statement.from_rule {
+            // Same statement id, other source: replace it.
+            ctx.update(&KEY_PERMISSION, || async {
+                ignore_not_found(retry(|| lambda.remove_permission(processor, s)).await).at(processor, &self.region)?;
+                match retry_if(add, is_busy).await {
+                    // Added meanwhile: the lookup of the next run checks its source.
+                    Err(e) if e.is_conflict() => Ok(()),
+                    other => other.at(processor, &self.region),
+                }
+            })
+            .await?;
+        }
         Ok(())
     }
+}
+
+/// What the lookup of the invoke permission found: whether the statement allows this rule.
+struct Statement {
+    from_rule: bool,
+}
+
+/// True while Lambda refuses a policy change because another change of the function is in
+/// progress (ResourceConflictException that is not "already exists").
+fn is_busy(e: &AwsError) -> bool {
+    e.is_code("ResourceConflictException") && !e.message.contains("already exists")
+}
+
+/// True when `arn` is in `region` and ends with `/<resource>` or `:<resource>` (the names
+/// carry the stack's suffix: one of that name in this region is this stack's).
+pub(crate) fn is_stack_arn(arn: &str, region: &str, resource: &str) -> bool {
+    arn.split(':').nth(3) == Some(region) && arn.rsplit_once(':').is_some_and(|(_, tail)| tail == resource)
 }
 
 #[async_trait]
@@ -206,31 +260,27 @@ impl Component for EventBus {
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (bus, rule) = (self.bus(), self.rule());
-        ctx.pending("target", "delete").await?;
-        let targets = match retry(|| self.events.list_targets(&rule, &bus)).await {
-            Ok(t) => t,
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(e) => return Err(ComponentError::aws(&rule, &self.region, e)),
-        };
-        if !targets.is_empty() {
-            let ids: Vec<String> = targets.into_iter().map(|t| t.id).collect();
-            ignore_not_found(retry(|| self.events.remove_targets(&rule, &bus, ids.clone())).await).at(&rule, &self.region)?;
-        }
-        ctx.removed("target").await?;
-
-        ctx.pending("rule", "delete").await?;
-        ignore_not_found(retry(|| self.events.delete_rule(&rule, &bus)).await).at(&rule, &self.region)?;
-        ctx.removed("rule").await?;
-
-        ctx.pending("bus", "delete").await?;
-        ignore_not_found(retry(|| self.events.delete_event_bus(&bus)).await).at(&bus, &self.region)?;
-        ctx.removed("bus").await?;
+        let (events, b, r) = (self.events.as_ref(), bus.as_str(), rule.as_str());
+        ctx.delete(
+            &KEY_TARGET,
+            r,
+            move |_recorded| async move {
+                match events.list_targets(r, b).await {
+                    Ok(t) => Ok(t.into_iter().map(|t| t.id).collect()),
+                    Err(e) if e.is_not_found() => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            },
+            move |id| events.remove_targets(r, b, vec![id]),
+        )
+        .await?;
+        ctx.delete(&KEY_RULE, r, |recorded| by_name(recorded, r), move |_| events.delete_rule(r, b)).await?;
+        ctx.delete(&KEY_BUS, b, |recorded| by_name(recorded, b), move |_| events.delete_event_bus(b)).await?;
 
         // The permission lives on the processor function (destroyed after this component).
         let processor = naming::name("processor", self.placement, &self.suffix);
-        ctx.pending("permission", "delete").await?;
-        ignore_not_found(retry(|| self.lambda.remove_permission(&processor, &rule)).await).at(&processor, &self.region)?;
-        ctx.removed("permission").await?;
+        let (lambda, p) = (self.lambda.as_ref(), processor.as_str());
+        ctx.delete(&KEY_PERMISSION, p, |recorded| by_name(recorded, r), move |_| lambda.remove_permission(p, r)).await?;
         Ok(())
     }
 
@@ -276,8 +326,8 @@ mod tests {
     use crate::lambda_api::MockLambdaApi;
     use mockall::predicate::eq;
     use mockall::Sequence;
-    use tandem_core::state::ComponentState;
-    use tandem_core::{AwsError, Config};
+    use tandem_core::state::{ComponentState, Op, ResourceStatus};
+    use tandem_core::Config;
 
     const ACCOUNT: &str = "123456789012";
 
@@ -465,6 +515,76 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bus-dev") && e.contains("us-east-2") && e.contains("too many buses"), "{e}");
+    }
+
+    /// EventBridge and Lambda whose bus and permission exist only once their create acted;
+    /// each create acts and then answers `lost` (the answer never arrived), and answers
+    /// "already exists" when sent again. Rule and target are upserts and answer normally.
+    /// Returns the mocks and how many buses / statements exist.
+    fn world_losing_answers(lost: AwsError) -> (MockEventsApi, MockLambdaApi, Arc<std::sync::Mutex<(u32, u32)>>) {
+        let made: Arc<std::sync::Mutex<(u32, u32)>> = Arc::default();
+        let mut events = MockEventsApi::new();
+        let seen = made.clone();
+        events.expect_describe_event_bus().returning(move |_| Ok((seen.lock().unwrap().0 > 0).then(|| bus_arn("us-east-1"))));
+        let acted = made.clone();
+        let answer = lost.clone();
+        events.expect_create_event_bus().returning(move |n, _| {
+            let mut m = acted.lock().unwrap();
+            if m.0 > 0 {
+                return Err(AwsError::other("ResourceAlreadyExistsException", format!("Event bus {n} already exists.")));
+            }
+            m.0 += 1;
+            Err(answer.clone())
+        });
+        events.expect_describe_rule().returning(|_, _| Ok(None));
+        events.expect_put_rule().returning(|_, _, _, _, _| Ok(rule_arn("us-east-1", "primary")));
+        events.expect_list_targets().returning(|_, _| Ok(vec![]));
+        events.expect_put_target().returning(|_, _, _, _| Ok(()));
+        let mut lambda = MockLambdaApi::new();
+        let seen = made.clone();
+        lambda.expect_get_policy().returning(move |_| Ok((seen.lock().unwrap().1 > 0).then(|| policy("us-east-1", "primary"))));
+        let acted = made.clone();
+        lambda.expect_add_permission().returning(move |_, sid, _, _| {
+            let mut m = acted.lock().unwrap();
+            if m.1 > 0 {
+                return Err(AwsError::other("ResourceConflictException", format!("The statement id ({sid}) provided already exists.")));
+            }
+            m.1 += 1;
+            Err(lost.clone())
+        });
+        (events, lambda, made)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_are_adopted_one_resource_each() {
+        for lost in [
+            AwsError::new("InternalException", "x", Some(500)),
+            AwsError::throttling(),
+            AwsError::other("ResourceAlreadyExistsException", "already exists"),
+        ] {
+            let (events, lambda, made) = world_losing_answers(lost.clone());
+            let c = ctx(Placement::Primary);
+            component(Placement::Primary, events, lambda).apply(&c).await.unwrap_or_else(|e| panic!("{lost}: {e}"));
+            assert_eq!(*made.lock().unwrap(), (1, 1), "{lost}: one bus, one statement");
+            let j = c.journal_entries().await;
+            assert_eq!((j["bus"].status, j["bus"].id.as_deref()), (ResourceStatus::Done, Some(bus_arn("us-east-1").as_str())), "{lost}");
+            assert_eq!(j["permission"].status, ResourceStatus::Done, "{lost}");
+            assert_eq!(j["permission"].id.as_deref(), Some("processor-primary-dev/events-primary-dev"), "{lost}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_what_an_interrupted_run_created() {
+        let (events, lambda, made) = world_losing_answers(AwsError::throttling());
+        // The interrupted run created bus and statement but journaled neither answer.
+        *made.lock().unwrap() = (1, 1);
+        let comp = component(Placement::Primary, events, lambda);
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["bus", "permission"]));
+        comp.apply(&c).await.unwrap();
+        assert_eq!(*made.lock().unwrap(), (1, 1));
+        let j = c.journal_entries().await;
+        assert_eq!((j["bus"].status, j["bus"].op), (ResourceStatus::Done, Op::Adopt));
+        assert_eq!((j["permission"].status, j["permission"].op), (ResourceStatus::Done, Op::Adopt));
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //! new role ("cannot be assumed by Lambda"), and every create/update waits for the function
 //! to be `Active` with a `Successful` last update.
 //!
-//! Destroy: the functions, then the log groups.
+//! Every resource follows the core's resource protocol with [`Rule::Name`] (Lambda and
+//! CloudWatch Logs have no idempotency token; the names are unique and carry the stack's
+//! suffix): after a lost answer ("already exists") the resource is looked up and adopted.
+//!
+//! Destroy: the functions, then the log groups (by name, through [`Ctx::delete`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,13 +24,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, Poll};
+use tandem_core::aws::{poll_base_interval, poll_until, retry, retry_if, Poll};
 use tandem_core::contracts::{ids, FunctionsOutputs, LambdaRolesOutputs};
-use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{
+    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, How, Key, Outputs, Placement, Rule,
+};
 
 use crate::iam::{function_name, FUNCTION_KINDS};
 use crate::lambda_api::{FunctionInfo, FunctionSpec, LambdaApi};
-use crate::logs_api::LogsApi;
+use crate::logs_api::{LogGroupInfo, LogsApi};
 use crate::package::{Package, ARCHITECTURE, BOOTSTRAP, RUNTIME};
 
 pub const MEMORY_MB: i32 = 256;
@@ -61,10 +67,56 @@ where
     .await
 }
 
+/// Calls `f` (a create run by [`Ctx::ensure`]) until it stops failing with an IAM
+/// propagation error, for at most [`ROLE_PROPAGATION_TIMEOUT`]. Every other error,
+/// ambiguous ones included, is returned at once: the protocol looks the resource up before
+/// it sends the create again.
+pub async fn until_role_assumable<T, F, Fut>(f: F) -> Result<T, AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut delay = poll_base_interval();
+    loop {
+        match f().await {
+            Err(e) if is_role_propagation(&e) => {
+                if start.elapsed() + delay > ROLE_PROPAGATION_TIMEOUT {
+                    return Err(AwsError::other(
+                        "RolePropagationTimeout",
+                        format!("timed out after {} s waiting for IAM role propagation: {}", start.elapsed().as_secs(), e.message),
+                    ));
+                }
+                tracing::info!(error = %e.message, "role not assumable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// True while Lambda refuses a mutation because another one is in progress.
 fn is_conflict(e: &AwsError) -> bool {
     e.code == "ResourceConflictException"
 }
+
+/// True when `arn` is the unqualified ARN of function `name` in `region` (the name carries
+/// the stack's suffix: a function of that name in this region is this stack's).
+pub fn is_stack_function(arn: &str, region: &str, name: &str) -> bool {
+    let fields: Vec<&str> = arn.splitn(7, ':').collect();
+    matches!(fields.as_slice(), ["arn", _, "lambda", r, _, "function", n] if *r == region && *n == name)
+}
+
+/// The ids [`Ctx::delete`] deletes for a resource deleted by name: the recorded id, else
+/// the name (one whose create answer was lost has no recorded id, and goes too).
+pub(crate) async fn by_name(recorded: Option<String>, name: &str) -> Result<Vec<String>, AwsError> {
+    Ok(vec![recorded.unwrap_or_else(|| name.to_string())])
+}
+
+/// Journal keys: one child per function kind (`function-api`, `log-group-api`, ...).
+const KEY_FUNCTION: Key = Key::new("function");
+const KEY_LOG_GROUP: Key = Key::new("log-group");
 
 /// Log group name of a function.
 pub fn log_group_name(function: &str) -> String {
@@ -158,87 +210,83 @@ impl Functions {
         .await
     }
 
+    /// The log group of function `kind`: ensured with [`Rule::Name`] (a
+    /// `ResourceAlreadyExistsException` after a lost answer is looked up and adopted), its
+    /// retention set through [`Ctx::update`] only when it differs.
     async fn ensure_log_group(&self, ctx: &Ctx, kind: &str) -> Result<String, ComponentError> {
         let name = log_group_name(&self.name(kind));
-        let key = format!("log-group-{kind}");
-        match retry(|| self.logs.describe_log_group(&name)).await.at(&name, &self.region)? {
-            Some(g) => {
-                if g.retention_days != Some(LOG_RETENTION_DAYS) {
-                    ctx.journaled(&key, "put-retention", || async {
-                        retry(|| self.logs.put_retention_policy(&name, LOG_RETENTION_DAYS)).await.at(&name, &self.region)?;
-                        Ok(name.clone())
-                    })
-                    .await?;
-                } else if ctx.resource_id(&key).await.as_deref() != Some(name.as_str()) {
-                    ctx.done(&key, &name).await?;
-                }
-            }
-            None => {
-                ctx.journaled(&key, "create", || async {
-                    let tags = naming::tags(&self.suffix, &name);
-                    let created = retry(|| self.logs.create_log_group(&name, tags.clone())).await;
-                    // A concurrent or interrupted run may have created it meanwhile.
-                    match created {
-                        Err(e) if e.is_code("ResourceAlreadyExistsException") => {}
-                        other => other.at(&name, &self.region)?,
-                    }
-                    retry(|| self.logs.put_retention_policy(&name, LOG_RETENTION_DAYS)).await.at(&name, &self.region)?;
-                    Ok(name.clone())
-                })
+        let key = KEY_LOG_GROUP.child(kind);
+        let tags = naming::tags(&self.suffix, &name);
+        let (logs, n, tags) = (self.logs.as_ref(), name.as_str(), &tags);
+        let group = ctx
+            .ensure::<LogGroupInfo>(&key, n, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(logs.describe_log_group(n).await?.filter(|g| g.name == n)) })
+            .create(move |_token| async move {
+                logs.create_log_group(n, tags.clone()).await?;
+                Ok(LogGroupInfo { name: n.to_string(), ..Default::default() })
+            })
+            .id(|g| g.name.clone())
+            .run()
+            .await?;
+        if group.retention_days != Some(LOG_RETENTION_DAYS) {
+            ctx.update(&key, || async { retry(|| logs.put_retention_policy(n, LOG_RETENTION_DAYS)).await.at(n, &self.region) })
                 .await?;
-            }
         }
         Ok(name)
     }
 
+    /// Function `kind`: ensured with [`Rule::Name`] (Lambda has no idempotency token; a
+    /// `ResourceConflictException: Function already exist` after a lost answer is looked up
+    /// and adopted), then code and configuration updated through [`Ctx::update`] only when
+    /// they differ.
     async fn ensure_function(&self, ctx: &Ctx, kind: &str, role_arn: &str, zip: &mut Option<Vec<u8>>) -> Result<String, ComponentError> {
         let spec = self.spec(kind, role_arn);
         let name = spec.name.clone();
-        let key = format!("function-{kind}");
-        let existing = retry(|| self.lambda.get_function(&name)).await.at(&name, &self.region)?;
-        let Some(mut info) = existing else {
-            let bytes = self.zip(zip)?;
-            let arn = ctx
-                .journaled(&key, "create", || async {
-                    with_role_propagation(&name, &self.region, || self.lambda.create_function(&spec, &bytes)).await
-                })
-                .await?;
+        let key = KEY_FUNCTION.child(kind);
+        let (lambda, n, region, spec_ref, package) = (self.lambda.as_ref(), name.as_str(), self.region.as_str(), &spec, &self.package);
+        let ensured = ctx
+            .ensure::<FunctionInfo>(&key, n, Rule::Name)
+            .find_one(move |_recorded| async move {
+                Ok(lambda.get_function(n).await?.filter(|f| is_stack_function(&f.arn, region, n)))
+            })
+            .create(move |_token| async move {
+                let bytes = package.read().map_err(|e| AwsError::other("PackageUnreadable", e.to_string()))?;
+                let arn = until_role_assumable(|| lambda.create_function(spec_ref, &bytes)).await?;
+                Ok(FunctionInfo { arn, name: n.to_string(), ..Default::default() })
+            })
+            .id(|f| f.arn.clone())
+            .outcome()
+            .await?;
+        if ensured.how == How::Created {
             self.wait_ready(&name).await?;
-            return Ok(arn);
-        };
+            return Ok(ensured.value.arn);
+        }
+        let mut info = ensured.value;
         if info.state == "Pending" || info.last_update_status == "InProgress" {
             info = self.wait_ready(&name).await?;
         }
-        let mut changed = false;
         let code_differs = info.code_sha256 != self.package.base64_sha256 || info.architectures != vec![spec.architecture.clone()];
         if code_differs {
             let bytes = self.zip(zip)?;
             tracing::info!(function = %name, deployed = %info.code_sha256, package = %self.package.base64_sha256, "updating code");
-            ctx.journaled(&key, "update-code", || async {
+            ctx.update(&key, || async {
                 retry_if(|| self.lambda.update_function_code(&name, &spec.architecture, &bytes), is_conflict)
                     .await
-                    .at(&name, &self.region)?;
-                Ok(info.arn.clone())
+                    .at(&name, &self.region)
             })
             .await?;
             self.wait_ready(&name).await?;
-            changed = true;
         }
         if !info.config_matches(&spec) {
             tracing::info!(function = %name, diff = ?info.config_diff(&spec), "updating configuration");
-            ctx.journaled(&key, "update-config", || async {
+            ctx.update(&key, || async {
                 with_role_propagation(&name, &self.region, || async {
                     retry_if(|| self.lambda.update_function_configuration(&spec), is_conflict).await
                 })
-                .await?;
-                Ok(info.arn.clone())
+                .await
             })
             .await?;
             self.wait_ready(&name).await?;
-            changed = true;
-        }
-        if !changed && ctx.resource_id(&key).await.as_deref() != Some(info.arn.as_str()) {
-            ctx.done(&key, &info.arn).await?;
         }
         Ok(info.arn)
     }
@@ -330,19 +378,21 @@ impl Component for Functions {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        // Deleted by name (a function whose create answer was lost has no recorded ARN).
+        let lambda = self.lambda.as_ref();
         for kind in FUNCTION_KINDS {
             let name = self.name(kind);
-            let key = format!("function-{kind}");
-            ctx.pending(&key, "delete").await?;
-            ignore_not_found(retry_if(|| self.lambda.delete_function(&name), is_conflict).await).at(&name, &self.region)?;
-            ctx.removed(&key).await?;
+            let n = name.as_str();
+            ctx.delete(&KEY_FUNCTION.child(kind), n, |recorded| by_name(recorded, n), move |_arn| {
+                retry_if(move || lambda.delete_function(n), is_conflict)
+            })
+            .await?;
         }
+        let logs = self.logs.as_ref();
         for kind in FUNCTION_KINDS {
             let name = log_group_name(&self.name(kind));
-            let key = format!("log-group-{kind}");
-            ctx.pending(&key, "delete").await?;
-            ignore_not_found(retry(|| self.logs.delete_log_group(&name)).await).at(&name, &self.region)?;
-            ctx.removed(&key).await?;
+            let n = name.as_str();
+            ctx.delete(&KEY_LOG_GROUP.child(kind), n, |recorded| by_name(recorded, n), move |_| logs.delete_log_group(n)).await?;
         }
         Ok(())
     }
@@ -562,11 +612,10 @@ mod tests {
         lambda.expect_get_function().returning(move |n| Ok(infos.get(n).cloned()));
         let mut logs = MockLogsApi::new();
         logs.expect_describe_log_group().returning(|n| Ok(Some(group(n))));
-        let c = ctx(Placement::Primary);
+        let comp = component(Placement::Primary, lambda, logs, &f.package);
         // The previous run died between "pending" and the create's answer.
-        c.pending("function-api", "create").await.unwrap();
-        c.pending("log-group-api", "create").await.unwrap();
-        component(Placement::Primary, lambda, logs, &f.package).apply(&c).await.unwrap();
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["function-api", "log-group-api"]));
+        comp.apply(&c).await.unwrap();
         let j = c.journal_entries().await;
         assert_eq!(j["function-api"].status, tandem_core::state::ResourceStatus::Done);
         assert_eq!(j["function-api"].id.as_deref(), Some(arn("us-east-1", "api-primary-dev").as_str()));
@@ -630,35 +679,131 @@ mod tests {
         component(Placement::Secondary, lambda, logs, &f.package).apply(&ctx(Placement::Secondary)).await.unwrap();
     }
 
+    /// The three functions as `f`'s package deploys them in the primary region.
+    fn deployed_all(f: &Fixture) -> BTreeMap<String, FunctionInfo> {
+        let probe = component(Placement::Primary, MockLambdaApi::new(), MockLogsApi::new(), &f.package);
+        FUNCTION_KINDS.iter().map(|k| (probe.name(k), deployed(&probe, k))).collect()
+    }
+
+    /// A Lambda whose functions (`infos`) exist only once `create_function` acted: `answer(n)` is what
+    /// the n-th create (1-based, all functions) answers after acting (`None`: it does not act
+    /// and answers the error of `refuse(n)`). Returns the mock and the created names.
+    fn lambda_world(
+        infos: BTreeMap<String, FunctionInfo>,
+        answer: impl Fn(u32) -> Option<Result<(), AwsError>> + Send + 'static,
+        refuse: impl Fn(u32) -> AwsError + Send + 'static,
+    ) -> (MockLambdaApi, Arc<std::sync::Mutex<Vec<String>>>) {
+        let created: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let mut lambda = MockLambdaApi::new();
+        let seen = created.clone();
+        lambda.expect_get_function().returning(move |n| Ok(infos.get(n).filter(|_| seen.lock().unwrap().iter().any(|c| c == n)).cloned()));
+        let made = created.clone();
+        let mut calls = 0;
+        lambda.expect_create_function().returning(move |spec, _| {
+            calls += 1;
+            let mut made = made.lock().unwrap();
+            if made.contains(&spec.name) {
+                return Err(AwsError::other("ResourceConflictException", format!("Function already exist: {}", spec.name)));
+            }
+            match answer(calls) {
+                None => Err(refuse(calls)),
+                Some(r) => {
+                    made.push(spec.name.clone());
+                    r.map(|()| arn("us-east-1", &spec.name))
+                }
+            }
+        });
+        (lambda, created)
+    }
+
+    fn logs_in_place() -> MockLogsApi {
+        let mut logs = MockLogsApi::new();
+        logs.expect_describe_log_group().returning(|n| Ok(Some(group(n))));
+        logs
+    }
+
     #[tokio::test(start_paused = true)]
     async fn create_is_retried_while_the_role_propagates_and_on_throttling() {
         let f = package(b"zip");
-        let mut lambda = MockLambdaApi::new();
-        let mut gets: BTreeMap<String, u32> = BTreeMap::new();
-        lambda.expect_get_function().returning(move |n| {
-            let c = gets.entry(n.to_string()).or_default();
-            *c += 1;
-            Ok(if *c == 1 {
-                None
-            } else {
-                Some(FunctionInfo { name: n.into(), state: "Active".into(), last_update_status: "Successful".into(), ..Default::default() })
-            })
-        });
-        let mut creates = 0;
-        lambda.expect_create_function().times(5).returning(move |spec, _| {
-            creates += 1;
-            match creates {
-                1 => Err(AwsError::other(
-                    "InvalidParameterValueException",
-                    "The role defined for the function cannot be assumed by Lambda.",
-                )),
-                2 => Err(AwsError::throttling()),
-                _ => Ok(arn("us-east-1", &spec.name)),
+        // 1: role not assumable yet, 2: throttled (neither acts), then created.
+        let (lambda, created) = lambda_world(
+            deployed_all(&f),
+            |n| (n > 2).then_some(Ok(())),
+            |n| {
+                if n == 1 {
+                    AwsError::other("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
+                } else {
+                    AwsError::throttling()
+                }
+            },
+        );
+        component(Placement::Primary, lambda, logs_in_place(), &f.package).apply(&ctx(Placement::Primary)).await.unwrap();
+        assert_eq!(created.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_are_adopted_one_function_each() {
+        let f = package(b"zip");
+        for lost in [
+            AwsError::new("ServiceException", "internal error", Some(500)),
+            AwsError::new("ServiceUnavailable", "connection reset", Some(503)),
+            // The case: the SDK re-sent the create whose answer was lost.
+            AwsError::other("ResourceConflictException", "Function already exist: api-primary-dev"),
+        ] {
+            let answer = lost.clone();
+            let (lambda, created) = lambda_world(deployed_all(&f), move |_| Some(Err(answer.clone())), |_| AwsError::throttling());
+            let c = ctx(Placement::Primary);
+            component(Placement::Primary, lambda, logs_in_place(), &f.package).apply(&c).await.unwrap_or_else(|e| panic!("{lost}: {e}"));
+            let mut names = created.lock().unwrap().clone();
+            names.sort();
+            assert_eq!(names, vec!["api-primary-dev", "processor-primary-dev", "replicator-primary-dev"], "{lost}");
+            let j = c.journal_entries().await;
+            for kind in FUNCTION_KINDS {
+                let e = &j[&format!("function-{kind}")];
+                assert_eq!(e.status, tandem_core::state::ResourceStatus::Done, "{lost}");
+                assert_eq!(e.id.as_deref(), Some(arn("us-east-1", &format!("{kind}-primary-dev")).as_str()), "{lost}");
             }
-        });
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_the_function_an_interrupted_create_made() {
+        let f = package(b"zip");
+        let (lambda, created) = lambda_world(deployed_all(&f), |_| Some(Ok(())), |_| AwsError::throttling());
+        // The interrupted run created api-primary-dev but never journaled its answer.
+        created.lock().unwrap().push("api-primary-dev".into());
+        let comp = component(Placement::Primary, lambda, logs_in_place(), &f.package);
+        let c = ctx(Placement::Primary).with_prior(crate::interrupted_state(&comp, &["function-api"]));
+        comp.apply(&c).await.unwrap();
+        assert_eq!(created.lock().unwrap().iter().filter(|n| *n == "api-primary-dev").count(), 1);
+        let e = &c.journal_entries().await["function-api"];
+        assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);
+        assert_eq!(e.id.as_deref(), Some(arn("us-east-1", "api-primary-dev").as_str()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_log_group_answer_is_adopted() {
+        let f = package(b"same");
+        let probe = component(Placement::Primary, MockLambdaApi::new(), MockLogsApi::new(), &f.package);
+        let infos: BTreeMap<String, FunctionInfo> = FUNCTION_KINDS.iter().map(|k| (probe.name(k), deployed(&probe, k))).collect();
+        let mut lambda = MockLambdaApi::new();
+        lambda.expect_get_function().returning(move |n| Ok(infos.get(n).cloned()));
+        let groups: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let mut logs = MockLogsApi::new();
-        logs.expect_describe_log_group().returning(|n| Ok(Some(group(n))));
-        component(Placement::Primary, lambda, logs, &f.package).apply(&ctx(Placement::Primary)).await.unwrap();
+        let seen = groups.clone();
+        logs.expect_describe_log_group()
+            .returning(move |n| Ok(seen.lock().unwrap().iter().any(|g| g == n).then(|| LogGroupInfo { name: n.into(), arn: String::new(), retention_days: None })));
+        let made = groups.clone();
+        logs.expect_create_log_group().times(3).returning(move |n, _| {
+            made.lock().unwrap().push(n.to_string());
+            Err(AwsError::new("ServiceUnavailableException", "reset", Some(503)))
+        });
+        logs.expect_put_retention_policy().times(3).returning(|_, _| Ok(()));
+        let c = ctx(Placement::Primary);
+        component(Placement::Primary, lambda, logs, &f.package).apply(&c).await.unwrap();
+        assert_eq!(groups.lock().unwrap().len(), 3);
+        let e = &c.journal_entries().await["log-group-api"];
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("/aws/lambda/api-primary-dev")));
     }
 
     #[tokio::test(start_paused = true)]

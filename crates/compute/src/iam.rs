@@ -1,6 +1,8 @@
 //! `lambda-roles`: the IAM execution roles of the Lambda functions (IAM is global; the
-//! calls go to the primary region's endpoint), plus the journaled role helpers the event
-//! endpoint's replication role uses too.
+//! calls go to the primary region's endpoint), plus the role helpers the event endpoint's
+//! replication role uses too, on the core's resource protocol: each role is ensured with
+//! [`Rule::Name`] (`EntityAlreadyExists` after a lost answer: looked up by name and path,
+//! adopted), its inline policy put through [`Ctx::update`] only when it differs.
 //!
 //! Three roles, `lambda-api-{s}`, `lambda-processor-{s}`, `lambda-replicator-{s}`, trust
 //! `lambda.amazonaws.com` and carry one inline policy each, scoped to this stack:
@@ -21,7 +23,8 @@ use serde_json::json;
 use std::sync::Arc;
 use tandem_core::aws::{retry, retry_if};
 use tandem_core::contracts::{ids, LambdaRolesOutputs};
-use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::iam::same_json;
+use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
 /// The three function kinds (also the role kinds).
 pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
@@ -173,70 +176,81 @@ pub fn least_privilege_violations(document: &str) -> Vec<String> {
     problems
 }
 
-/// Ensures role `name` exists (adopting it by name, creating it journaled under `key`
-/// otherwise); returns its ARN.
+/// True when `arn` is the ARN of the role `name` as this stack creates it: the default path
+/// `/` (`...:role/<name>`). The name carries the stack's suffix; a role of that name under
+/// another path is someone else's. (The client trait reads no role tags.)
+pub fn is_stack_role(arn: &str, name: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|rest| rest.rsplit_once(":role/"))
+        .is_some_and(|(_, path_and_name)| path_and_name == name)
+}
+
+/// Ensures role `name` exists, journaled under `key` through [`Ctx::ensure`] with
+/// [`Rule::Name`]: looked up by name (and path), created otherwise; an
+/// `EntityAlreadyExists` after a lost answer is looked up and adopted. Returns its ARN.
 pub async fn ensure_role(
     ctx: &Ctx,
     iam: &dyn IamApi,
-    key: &str,
+    key: &Key,
     name: &str,
     trust: &str,
     tags: Vec<(String, String)>,
 ) -> Result<String, ComponentError> {
-    let region = ctx.region().to_string();
-    if let Some(arn) = retry(|| iam.get_role(name)).await.at(name, &region)? {
-        if ctx.resource_id(key).await.as_deref() != Some(arn.as_str()) {
-            ctx.done(key, &arn).await?;
-        }
-        return Ok(arn);
-    }
-    ctx.journaled(key, "create", || async {
-        retry(|| iam.create_role(name, trust, tags.clone())).await.at(name, &region)
-    })
-    .await
+    let tags = &tags;
+    ctx.ensure::<String>(key, name, Rule::Name)
+        .find_one(move |_recorded| async move { Ok(iam.get_role(name).await?.filter(|arn| is_stack_role(arn, name))) })
+        .create(move |_token| async move { iam.create_role(name, trust, tags.clone()).await })
+        .id(|arn| arn.clone())
+        .run()
+        .await
 }
 
 /// Ensures the inline policy `policy` of `role` equals `document` (JSON equality); puts it
-/// journaled under `key` only when it differs. Returns true when it was put.
+/// through [`Ctx::update`] of the role's `key` only when it differs (nothing journaled
+/// otherwise). Returns true when it was put.
 pub async fn ensure_inline_policy(
     ctx: &Ctx,
     iam: &dyn IamApi,
-    key: &str,
+    key: &Key,
     role: &str,
     policy: &str,
     document: &str,
 ) -> Result<bool, ComponentError> {
     let region = ctx.region().to_string();
     let current = retry(|| iam.get_role_policy(role, policy)).await.at(role, &region)?;
-    if same_json(current.as_deref(), document) {
-        let id = format!("{role}/{policy}");
-        if ctx.resource_id(key).await.as_deref() != Some(id.as_str()) {
-            ctx.done(key, &id).await?;
-        }
+    if current.as_deref().is_some_and(|c| same_json(c, document)) {
         return Ok(false);
     }
-    ctx.journaled(key, "put-policy", || async {
+    ctx.update(key, || async {
         // A freshly created role can take a moment to be visible to PutRolePolicy.
-        retry_if(|| iam.put_role_policy(role, policy, document), |e| e.is_not_found())
-            .await
-            .at(role, &region)?;
-        Ok(format!("{role}/{policy}"))
+        retry_if(|| iam.put_role_policy(role, policy, document), AwsError::is_not_found).await.at(role, &region)
     })
     .await?;
     Ok(true)
 }
 
-fn same_json(a: Option<&str>, b: &str) -> bool {
-    match (a.and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()), serde_json::from_str::<serde_json::Value>(b).ok()) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
+/// Deletes role `name` journaled under `key` through [`Ctx::delete`]
+/// ([`tandem_core::iam::delete_role`]: inline policies, attached policies, then the role);
+/// a missing role counts as deleted. The role is deleted by name, so one whose create answer
+/// was lost (no recorded ARN) goes too. Errors name role and region.
+pub async fn delete_role(ctx: &Ctx, iam: &dyn IamApi, key: &Key, name: &str) -> Result<(), ComponentError> {
+    ctx.delete(
+        key,
+        name,
+        |recorded| async move { Ok(vec![recorded.unwrap_or_else(|| name.to_string())]) },
+        |_id| tandem_core::iam::delete_role(iam, name),
+    )
+    .await?;
+    Ok(())
 }
 
-/// Deletes role `name` ([`tandem_core::iam::delete_role`]: inline policies, attached
-/// policies, then the role); a missing role counts as deleted. Errors name role and region.
-pub async fn delete_role(iam: &dyn IamApi, name: &str, region: &str) -> Result<(), ComponentError> {
-    tandem_core::iam::delete_role(iam, name).await.at(name, region)
+/// Forgets a journal key the resource protocol no longer uses (an inline policy journaled
+/// apart from its role by an older version), if the journal has it.
+pub async fn forget_legacy(ctx: &Ctx, key: &Key) -> Result<(), ComponentError> {
+    if ctx.entry(key).await.is_some() {
+        ctx.forget(key).await?;
+    }
+    Ok(())
 }
 
 /// The `lambda-roles` component.
@@ -262,12 +276,14 @@ impl LambdaRoles {
     }
 }
 
-fn role_key(kind: &str) -> String {
-    format!("role-{kind}")
+/// Journal key of the role of function kind `kind` (its inline policy is an update of it).
+fn role_key(kind: &str) -> Key {
+    Key::owned(format!("role-{kind}"))
 }
 
-fn policy_key(kind: &str) -> String {
-    format!("policy-{kind}")
+/// Journal key the inline policies had before the resource protocol (forgotten by destroy).
+fn legacy_policy_key(kind: &str) -> Key {
+    Key::owned(format!("policy-{kind}"))
 }
 
 #[async_trait]
@@ -316,7 +332,8 @@ impl Component for LambdaRoles {
             let account = account_of(&arn)
                 .ok_or_else(|| ComponentError::invalid(&name, &self.primary_region, format!("unexpected role ARN {arn}")))?
                 .to_string();
-            ensure_inline_policy(ctx, self.iam.as_ref(), &policy_key(kind), &name, POLICY_NAME, &self.policy(kind, &account)).await?;
+            ensure_inline_policy(ctx, self.iam.as_ref(), &role_key(kind), &name, POLICY_NAME, &self.policy(kind, &account)).await?;
+            forget_legacy(ctx, &legacy_policy_key(kind)).await?;
             arns.push(arn);
         }
         let [api, processor, replicator]: [String; 3] = arns
@@ -329,10 +346,8 @@ impl Component for LambdaRoles {
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         for kind in FUNCTION_KINDS {
             let name = role_name(kind, &self.suffix);
-            ctx.pending(&role_key(kind), "delete").await?;
-            delete_role(self.iam.as_ref(), &name, &self.primary_region).await?;
-            ctx.removed(&policy_key(kind)).await?;
-            ctx.removed(&role_key(kind)).await?;
+            delete_role(ctx, self.iam.as_ref(), &role_key(kind), &name).await?;
+            forget_legacy(ctx, &legacy_policy_key(kind)).await?;
         }
         Ok(())
     }
@@ -353,7 +368,7 @@ impl Component for LambdaRoles {
                 Err(e) if e.is_not_found() => None,
                 Err(e) => return Err(ComponentError::aws(&name, &self.primary_region, e)),
             };
-            if !same_json(current.as_deref(), &self.policy(kind, &account)) {
+            if !current.as_deref().is_some_and(|c| same_json(c, &self.policy(kind, &account))) {
                 drifted.push(format!("role {name}: inline policy {POLICY_NAME} differs"));
             }
         }
@@ -455,7 +470,78 @@ mod tests {
         assert_eq!(out.replicator_role_arn, arn("lambda-replicator-dev"));
         let journal = c.journal_entries().await;
         assert_eq!(journal["role-api"].id.as_deref(), Some(arn("lambda-api-dev").as_str()));
-        assert_eq!(journal.len(), 6);
+        // The inline policy is an update of its role's entry.
+        assert_eq!(journal["role-api"].op, tandem_core::state::Op::Update);
+        assert_eq!(journal.len(), 3);
+    }
+
+    /// IAM whose roles come to exist only through `create_role`, which acts and then answers
+    /// `answer` for the first create of each role (a lost answer), `Ok` afterwards.
+    fn iam_losing_first_answer(answer: AwsError) -> (MockIamApi, Arc<std::sync::Mutex<Vec<String>>>) {
+        let roles: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let mut iam = MockIamApi::new();
+        let seen = roles.clone();
+        iam.expect_get_role()
+            .returning(move |n| Ok(seen.lock().unwrap().iter().any(|r| r == n).then(|| arn(n))));
+        let made = roles.clone();
+        iam.expect_create_role().returning(move |n, _, _| {
+            let mut made = made.lock().unwrap();
+            if made.iter().any(|r| r == n) {
+                return Err(AwsError::new("EntityAlreadyExists", format!("Role with name {n} already exists."), Some(409)));
+            }
+            made.push(n.to_string());
+            Err(answer.clone())
+        });
+        let policy_of = |role: &str| {
+            let kind = role.trim_start_matches("lambda-").trim_end_matches("-dev").to_string();
+            lambda_policy(&kind, "dev", "us-east-1", "us-east-2", ACCOUNT)
+        };
+        iam.expect_get_role_policy().returning(move |role, _| Ok(Some(policy_of(role))));
+        (iam, roles)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_are_adopted_one_role_each() {
+        for answer in [
+            AwsError::new("InternalFailure", "x", Some(500)),
+            AwsError::new("ServiceUnavailable", "connection reset", Some(503)),
+            // The case: the SDK re-sent a create whose answer was lost.
+            AwsError::new("EntityAlreadyExists", "Role with name already exists.", Some(409)),
+        ] {
+            let (iam, roles) = iam_losing_first_answer(answer.clone());
+            let c = ctx();
+            component(iam).apply(&c).await.unwrap_or_else(|e| panic!("{answer}: {e}"));
+            assert_eq!(roles.lock().unwrap().len(), 3, "{answer}: exactly one role per kind");
+            let j = c.journal_entries().await;
+            for kind in FUNCTION_KINDS {
+                let e = &j[&format!("role-{kind}")];
+                assert_eq!(e.status, tandem_core::state::ResourceStatus::Done, "{answer}");
+                assert_eq!(e.id.as_deref(), Some(arn(&role_name(kind, "dev")).as_str()), "{answer}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_the_role_an_interrupted_create_made() {
+        let (iam, roles) = iam_losing_first_answer(AwsError::throttling());
+        // The interrupted run created lambda-api-dev but never journaled its answer.
+        roles.lock().unwrap().push("lambda-api-dev".into());
+        let comp = component(iam);
+        let c = ctx().with_prior(crate::interrupted_state(&comp, &["role-api"]));
+        comp.apply(&c).await.unwrap();
+        assert_eq!(roles.lock().unwrap().iter().filter(|r| *r == "lambda-api-dev").count(), 1);
+        let e = &c.journal_entries().await["role-api"];
+        assert_eq!((e.status, e.op), (tandem_core::state::ResourceStatus::Done, tandem_core::state::Op::Adopt));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_role_of_that_name_under_another_path_is_not_adopted() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|n| Ok(Some(format!("arn:aws:iam::{ACCOUNT}:role/other/{n}"))));
+        iam.expect_create_role()
+            .returning(|n, _, _| Err(AwsError::new("EntityAlreadyExists", format!("Role with name {n} already exists."), Some(409))));
+        let e = component(iam).apply(&ctx()).await.unwrap_err().to_string();
+        assert!(e.contains("not this stack's") && e.contains("lambda-api-dev"), "{e}");
     }
 
     #[tokio::test]
@@ -469,9 +555,14 @@ mod tests {
             Ok(Some(serde_json::to_string_pretty(&v).unwrap()))
         });
         // No expectation on create_role/put_role_policy: any call fails the test.
-        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1").with_resource("role-api", &arn("lambda-api-dev"));
+        // State of an older version: the inline policy journaled under a key of its own.
+        let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1")
+            .with_resource("role-api", &arn("lambda-api-dev"))
+            .with_resource("policy-api", "lambda-api-dev/tandem");
         let c = ctx().with_prior(prior);
         component(iam).apply(&c).await.unwrap();
+        let keys: Vec<String> = c.journal_entries().await.into_keys().collect();
+        assert_eq!(keys, vec!["role-api", "role-processor", "role-replicator"]);
     }
 
     #[tokio::test]

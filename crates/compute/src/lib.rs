@@ -67,6 +67,20 @@ pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<
     out
 }
 
+/// The state a run interrupted between journaling the creates of `keys` and their answers
+/// leaves for component `c` (tests of resumed runs).
+#[cfg(test)]
+pub(crate) fn interrupted_state(c: &dyn Component, keys: &[&str]) -> tandem_core::state::ComponentState {
+    use tandem_core::state::{ComponentState, Op, ResourceEntry, ResourceStatus};
+    let mut s = ComponentState::new(c.kind(), c.placement(), c.region());
+    for (i, key) in keys.iter().enumerate() {
+        let token = Some(format!("interrupted-{i}"));
+        let entry = ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token, simulated: false, at: 0 };
+        s.resources.insert(key.to_string(), entry);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
