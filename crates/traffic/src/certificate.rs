@@ -801,6 +801,104 @@ mod tests {
         assert!(msg.contains(DOMAIN) && msg.contains("us-east-1") && msg.contains("quota"), "{msg}");
     }
 
+    /// An ACM that deduplicates IdempotencyTokens (as AWS does), loses the answer of the
+    /// first `lose` requests, and lists its certificates only when `visible`.
+    struct LossyAcm {
+        certs: std::sync::Mutex<Vec<(String, CertificateInfo)>>,
+        tokens: std::sync::Mutex<Vec<String>>,
+        lose: std::sync::atomic::AtomicUsize,
+        visible: std::sync::atomic::AtomicBool,
+    }
+
+    fn lossy_acm(lose: usize, visible: bool) -> (Arc<LossyAcm>, MockAcmApi) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let w = Arc::new(LossyAcm {
+            certs: std::sync::Mutex::new(Vec::new()),
+            tokens: std::sync::Mutex::new(Vec::new()),
+            lose: std::sync::atomic::AtomicUsize::new(lose),
+            visible: std::sync::atomic::AtomicBool::new(visible),
+        });
+        let mut acm = MockAcmApi::new();
+        let (a, b, c) = (w.clone(), w.clone(), w.clone());
+        acm.expect_request_certificate().returning(move |_, _, token, _| {
+            a.tokens.lock().unwrap_or_else(|p| p.into_inner()).push(token.to_string());
+            let mut certs = a.certs.lock().unwrap_or_else(|p| p.into_inner());
+            let arn = match certs.iter().find(|(t, _)| t == token) {
+                Some((_, c)) => c.arn.clone(),
+                None => {
+                    let arn = format!("arn:aws:acm:us-east-1:123456789012:certificate/c{}", certs.len() + 1);
+                    certs.push((token.to_string(), CertificateInfo { arn: arn.clone(), ..cert("ISSUED", true) }));
+                    arn
+                }
+            };
+            if a.lose.load(SeqCst) > 0 {
+                a.lose.fetch_sub(1, SeqCst);
+                return Err(AwsError::new("InternalFailure", "connection reset", Some(500)));
+            }
+            Ok(arn)
+        });
+        acm.expect_list_certificates().returning(move || {
+            Ok(if b.visible.load(SeqCst) {
+                b.certs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|(_, c)| CertificateSummary { arn: c.arn.clone(), domain_name: DOMAIN.into(), status: c.status.clone() })
+                    .collect()
+            } else {
+                Vec::new()
+            })
+        });
+        acm.expect_list_tags().returning(|_| Ok(naming::tags("t", "certificate-primary-t")));
+        acm.expect_describe_certificate().returning(move |arn| {
+            c.certs.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(_, x)| x.arn == arn).map(|(_, x)| x.clone()).ok_or_else(|| {
+                AwsError::not_found("ResourceNotFoundException", arn.to_string())
+            })
+        });
+        (w, acm)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_request_answer_is_found_by_tag_not_requested_again() {
+        let (w, acm) = lossy_acm(1, true);
+        let c = component(&config(false), acm, MockRoute53Api::new());
+        let ctx = ctx();
+        let out: CertificateOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(w.tokens.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "requested once");
+        let certs = w.certs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(out.certificate_arn, certs[0].1.arn);
+        let e = ctx.entry(&KEY_CERT).await.expect("journaled");
+        assert_eq!((e.status, e.id), (tandem_core::state::ResourceStatus::Done, Some(certs[0].1.arn.clone())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ambiguous_request_is_resumed_with_the_same_idempotency_token() {
+        // Run 1: every answer is lost and the list lags: the run gives up, the entry stays
+        // pending with its token; ACM deduplicated the retries.
+        let (w, acm) = lossy_acm(usize::MAX, false);
+        let c = component(&config(false), acm, MockRoute53Api::new());
+        let ctx1 = ctx();
+        c.apply(&ctx1).await.expect_err("ambiguous until the end");
+        let entry = ctx1.entry(&KEY_CERT).await.expect("journaled");
+        assert_eq!(entry.status, tandem_core::state::ResourceStatus::Pending);
+        let token = entry.token.clone().expect("token kept");
+        let sent = w.tokens.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(sent.len() > 1 && sent.iter().all(|t| *t == token), "every retry carries the journal's token: {sent:?}");
+        // Run 2, resumed: the list still lags; the request re-sends the same token and ACM
+        // answers with the same certificate.
+        w.lose.store(0, std::sync::atomic::Ordering::SeqCst);
+        let mut state = tandem_core::state::ComponentState::new(c.kind(), c.placement(), c.region());
+        state.resources = ctx1.journal_entries().await;
+        let ctx2 = ctx().with_prior(state);
+        let out: CertificateOutputs = from_outputs(&c.apply(&ctx2).await.expect("resumed apply")).expect("outputs");
+        let certs = w.certs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(certs.len(), 1, "exactly one certificate");
+        assert_eq!(out.certificate_arn, certs[0].1.arn);
+        assert_eq!(ctx2.recorded_id(&KEY_CERT).await, Some(certs[0].1.arn.clone()), "the journal records it");
+        assert_eq!(w.tokens.lock().unwrap_or_else(|p| p.into_inner()).last(), Some(&token), "resumed with the journal's token");
+    }
+
     #[test]
     fn wanted_only_with_a_domain_and_no_configured_certificate() {
         let c = component(&cfg(), MockAcmApi::new(), MockRoute53Api::new());
