@@ -28,6 +28,9 @@ pub fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str>
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// A boxed change of [`update_together`].
+type Change<'a, T> = Pin<Box<dyn Future<Output = Result<T, ComponentError>> + Send + 'a>>;
+
 /// Journals one idempotent change that acts on several resources at once (a Route 53
 /// change batch of several records): each key is journaled `pending` update (with `ids`,
 /// the record each key stands for) before `change` runs, and `done` / `failed` after.
@@ -37,11 +40,7 @@ where
     F: FnOnce() -> Fut + Send + 'a,
     Fut: Future<Output = Result<T, ComponentError>> + Send + 'a,
 {
-    fn nest<'a, T: Send + 'a>(
-        ctx: &'a Ctx,
-        keys: &'a [(Key, String)],
-        change: Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<T, ComponentError>> + Send + 'a>> + Send + 'a>,
-    ) -> Pin<Box<dyn Future<Output = Result<T, ComponentError>> + Send + 'a>> {
+    fn nest<'a, T: Send + 'a>(ctx: &'a Ctx, keys: &'a [(Key, String)], change: Box<dyn FnOnce() -> Change<'a, T> + Send + 'a>) -> Change<'a, T> {
         match keys.split_first() {
             None => change(),
             Some(((key, id), rest)) => Box::pin(async move {
