@@ -175,8 +175,9 @@ impl CertificateComponent {
 
     /// The stack's certificate for `domain` covering the wanted names and still usable: the
     /// recorded ARN, else one found by domain and stack tag (a request whose answer was lost
-    /// carries the tags: RequestCertificate takes them). Retired certificates are skipped.
-    async fn find(&self, ctx: &Ctx, domain: &str, recorded: Option<String>) -> Result<Option<CertificateInfo>, AwsError> {
+    /// carries the tags: RequestCertificate takes them; a retired one covering exactly these
+    /// names is taken back).
+    async fn find(&self, domain: &str, recorded: Option<String>) -> Result<Option<CertificateInfo>, AwsError> {
         let wanted = self.wanted_names(domain);
         if let Some(arn) = recorded.filter(|a| !a.is_empty()) {
             match retry(|| self.acm.describe_certificate(&arn)).await {
@@ -188,9 +189,6 @@ impl CertificateComponent {
         }
         let all = retry(|| self.acm.list_certificates()).await?;
         for s in all.iter().filter(|s| dns_eq(&s.domain_name, domain)) {
-            if ctx.entry(&retired_key(&s.arn)).await.is_some() {
-                continue;
-            }
             let tags = match retry(|| self.acm.list_tags(&s.arn)).await {
                 Ok(t) => t,
                 Err(e) if e.is_not_found() => continue,
@@ -293,7 +291,7 @@ impl CertificateComponent {
             .ensure::<CertificateInfo>(&KEY_CERT, domain, Rule::Token)
             .find_one(|recorded| async move {
                 let recorded = recorded.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
-                self.find(ctx, domain, recorded).await
+                self.find(domain, recorded).await
             })
             .create(|token| {
                 let (sans, tags) = (sans.clone(), tags.clone());
@@ -308,7 +306,7 @@ impl CertificateComponent {
             .outcome()
             .await?;
         if e.how == How::Adopted {
-            // Adopted by domain and tag: no longer a retired one.
+            // Adopted by domain and tag (maybe one retired earlier): no longer retired.
             let retired = retired_key(&e.value.arn);
             if ctx.entry(&retired).await.is_some() {
                 ctx.forget(&retired).await?;
@@ -465,7 +463,7 @@ impl CertificateComponent {
                     }
                     // A request whose answer was lost: found by domain and tag.
                     match (domain, journaled) {
-                        (Some(d), true) => Ok(self.find(ctx, d, None).await?.map(|c| c.arn).into_iter().collect()),
+                        (Some(d), true) => Ok(self.find(d, None).await?.map(|c| c.arn).into_iter().collect()),
                         _ => Ok(Vec::new()),
                     }
                 },
