@@ -33,18 +33,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{backoff_delay, ignore_not_found, retry, RetryPolicy};
+use tandem_core::aws::{backoff_delay, none_if_not_found, retry, RetryPolicy};
 use tandem_core::contracts::{ids, ApiOutputs, CertificateOutputs, FunctionsOutputs};
 use tandem_core::naming;
-use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key, Outputs, Placement, Rule};
 use tracing::Instrument;
 
 use crate::acm_api::AcmApi;
-use crate::apigw_api::{ApiGatewayApi, DomainInfo, ResourceInfo, RestApiInfo};
+use crate::apigw_api::{ApiGatewayApi, DomainInfo, MethodInfo, ResourceInfo, RestApiInfo};
 use crate::certificate::{certificate_covers, CertificateComponent};
-use crate::route53_api::dns_eq;
-use crate::common::{has_stack_tag, journal_entry, journal_keys, known_id};
+use crate::common::has_stack_tag;
 use crate::lambda_api::{policy_has_statement, LambdaPermissionsApi};
+use crate::route53_api::dns_eq;
 
 /// The routes of the API: (path part, full path, HTTP method).
 pub const ROUTES: [(&str, &str, &str); 2] = [("health", "/health", "GET"), ("{proxy+}", "/{proxy+}", "ANY")];
@@ -53,31 +53,49 @@ pub const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
 /// The root base path of a custom domain.
 pub const ROOT_BASE_PATH: &str = "(none)";
 
-const KEY_API: &str = "rest-api";
-const KEY_PERMISSION: &str = "permission";
-const KEY_DEPLOYMENT: &str = "deployment";
-const KEY_DOMAIN: &str = "domain";
-const KEY_MAPPING: &str = "base-path-mapping";
-const KEY_FAILOVER_DOMAIN: &str = "failover-domain";
-const KEY_FAILOVER_MAPPING: &str = "failover-base-path-mapping";
+const KEY_API: Key = Key::new("rest-api");
+const KEY_PERMISSION: Key = Key::new("permission");
+const KEY_STAGE: Key = Key::new("stage");
+
+/// The journal key of the resource (path) `path`.
+fn resource_key(path: &str) -> Key {
+    Key::owned(format!("resource:{path}"))
+}
+
+/// The journal key of method `method` on `path`.
+fn method_key(method: &str, path: &str) -> Key {
+    Key::owned(format!("method:{method} {path}"))
+}
+
+/// The journal key of the integration of method `method` on `path`.
+fn integration_key(method: &str, path: &str) -> Key {
+    Key::owned(format!("integration:{method} {path}"))
+}
 
 /// The journal keys of one custom domain and its root base path mapping.
-#[derive(Clone, Copy)]
 struct DomainKeys {
-    domain: &'static str,
-    mapping: &'static str,
+    domain: Key,
+    mapping: Key,
 }
-const REGIONAL_KEYS: DomainKeys = DomainKeys { domain: KEY_DOMAIN, mapping: KEY_MAPPING };
-const FAILOVER_KEYS: DomainKeys = DomainKeys { domain: KEY_FAILOVER_DOMAIN, mapping: KEY_FAILOVER_MAPPING };
+const REGIONAL_KEYS: DomainKeys = DomainKeys { domain: Key::new("domain"), mapping: Key::new("base-path-mapping") };
+const FAILOVER_KEYS: DomainKeys = DomainKeys { domain: Key::new("failover-domain"), mapping: Key::new("failover-base-path-mapping") };
+
+/// The backoff of API Gateway calls: its per-account rate limits are low (CreateRestApi
+/// 1/3 s, CreateDeployment 1/5 s, domain names 1/30 s), so up to ~30 s.
+fn rate_limit_policy() -> RetryPolicy {
+    RetryPolicy { max_attempts: 8, base: Duration::from_secs(2), max_delay: Duration::from_secs(32) }
+}
 
 /// Retries throttling (API Gateway's TooManyRequestsException included) and transient
 /// errors with a backoff suited to API Gateway's per-account rate limits (up to 30 s).
+/// Only for calls that are safe to repeat (reads, PUTs, deletes); creates go through the
+/// core's protocol.
 pub async fn retry_rate_limited<T, F, Fut>(mut f: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    let policy = RetryPolicy { max_attempts: 8, base: Duration::from_secs(2), max_delay: Duration::from_secs(32) };
+    let policy = rate_limit_policy();
     let mut attempt = 0;
     loop {
         match f().await {
@@ -186,131 +204,189 @@ impl ApiComponent {
         naming::name("api", self.role, &self.suffix)
     }
 
-    async fn find_api(&self, ctx: &Ctx) -> Result<Option<RestApiInfo>, ComponentError> {
+    /// The stack's REST APIs: the recorded one (else the prior outputs') if it still exists,
+    /// else every API with this name and the stack tag (a create whose answer was lost).
+    async fn find_apis(&self, ctx: &Ctx, recorded: Option<String>) -> Result<Vec<RestApiInfo>, AwsError> {
         let name = self.name();
-        let known = match known_id(ctx, KEY_API).await {
-            Some(id) => Some(id),
-            None => ctx.prior_outputs::<ApiOutputs>().map(|o| o.rest_api_id),
-        };
-        if let Some(id) = known.filter(|i| !i.is_empty()) {
-            match retry(|| self.apigw.get_rest_api(&id)).await {
-                Ok(a) => return Ok(Some(a)),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at(&name, &self.region),
+        let known = recorded.or_else(|| ctx.prior_outputs::<ApiOutputs>().map(|o| o.rest_api_id)).filter(|i| !i.is_empty());
+        if let Some(id) = known {
+            if let Some(a) = none_if_not_found(retry(|| self.apigw.get_rest_api(&id)).await)? {
+                return Ok(vec![a]);
             }
         }
-        let all = retry(|| self.apigw.list_rest_apis()).await.at(&name, &self.region)?;
-        let mut named: Vec<RestApiInfo> = all.into_iter().filter(|a| a.name == name).collect();
-        if let Some(pos) = named.iter().position(|a| has_stack_tag(&a.tags, &self.suffix)) {
-            return Ok(Some(named.swap_remove(pos)));
-        }
-        Ok(named.into_iter().next())
+        let all = retry(|| self.apigw.list_rest_apis()).await?;
+        Ok(all.into_iter().filter(|a| a.name == name && has_stack_tag(&a.tags, &self.suffix)).collect())
     }
 
+    /// The REST API, [`Rule::Tag`]: no unique name, no token. Tagged in CreateRestApi itself,
+    /// sent once (no SDK retry), looked up by tag after an ambiguous failure; a spare copy
+    /// is deleted.
     async fn ensure_api(&self, ctx: &Ctx) -> Result<RestApiInfo, ComponentError> {
         let name = self.name();
-        if let Some(a) = self.find_api(ctx).await? {
-            ctx.done(KEY_API, &a.id).await?;
-            return Ok(a);
-        }
-        ctx.pending(KEY_API, "create").await?;
+        let name = name.as_str();
         let description = format!("Tandem stack {} ({} region)", self.suffix, self.role);
-        match retry_rate_limited(|| self.apigw.create_rest_api(&name, &description, naming::tags(&self.suffix, &name))).await {
-            Ok(a) => {
-                ctx.done(KEY_API, &a.id).await?;
-                tracing::info!(api = %name, id = %a.id, "REST API created");
-                Ok(a)
-            }
-            Err(e) => {
-                ctx.failed(KEY_API, "create").await?;
-                Err(e).at(&name, &self.region)
-            }
+        let tags = naming::tags(&self.suffix, name);
+        let e = ctx
+            .ensure::<RestApiInfo>(&KEY_API, name, Rule::Tag)
+            .find(|recorded| self.find_apis(ctx, recorded))
+            .create(|_token| {
+                let (description, tags) = (description.clone(), tags.clone());
+                async move { self.apigw.create_rest_api(name, &description, tags).await }
+            })
+            .discard(|id| async move { retry_rate_limited(|| self.apigw.delete_rest_api(&id)).await })
+            .id(|a| a.id.clone())
+            .backoff(rate_limit_policy())
+            .outcome()
+            .await?;
+        if e.how == How::Created {
+            tracing::info!(api = %name, id = %e.value.id, "REST API created");
         }
+        Ok(e.value)
     }
 
     /// Ensures resources, methods and integrations; returns true when anything changed.
+    /// Resources and methods are unique per path and verb ([`Rule::Name`]: a conflict means
+    /// look it up); integrations are PUTs (safe to repeat: `ctx.update`).
     async fn ensure_routes(&self, ctx: &Ctx, api_id: &str, function_arn: &str) -> Result<bool, ComponentError> {
         let name = self.name();
+        let name = name.as_str();
         let region = self.region.as_str();
         let mut changed = false;
-        let resources = retry(|| self.apigw.get_resources(api_id)).await.at(&name, region)?;
+        let resources = retry(|| self.apigw.get_resources(api_id)).await.at(name, region)?;
         let root = resources
             .iter()
             .find(|r| r.path == "/")
             .map(|r| r.id.clone())
-            .ok_or_else(|| ComponentError::invalid(&name, region, format!("REST API {api_id} has no root resource")))?;
+            .ok_or_else(|| ComponentError::invalid(name, region, format!("REST API {api_id} has no root resource")))?;
+        let root = root.as_str();
         let uri = integration_uri(region, function_arn);
         for (part, path, method) in ROUTES {
             let resource: ResourceInfo = match resources.iter().find(|r| r.path == path) {
-                Some(r) => r.clone(),
+                Some(r) => {
+                    ctx.adopt(&resource_key(path), &r.id).await?;
+                    r.clone()
+                }
                 None => {
-                    let key = format!("resource:{path}");
-                    ctx.pending(&key, "create").await?;
-                    let r = retry_rate_limited(|| self.apigw.create_resource(api_id, &root, part)).await.at(&name, region)?;
-                    ctx.done(&key, &r.id).await?;
                     changed = true;
-                    r
+                    let mut first = true;
+                    ctx.ensure::<ResourceInfo>(&resource_key(path), name, Rule::Name)
+                        .find_one(move |_| {
+                            // The first lookup is the listing just read.
+                            let listed = std::mem::replace(&mut first, false);
+                            async move {
+                                if listed {
+                                    return Ok(None);
+                                }
+                                Ok(retry(|| self.apigw.get_resources(api_id)).await?.into_iter().find(|r| r.path == path))
+                            }
+                        })
+                        .create(|_token| async move { self.apigw.create_resource(api_id, root, part).await })
+                        .id(|r| r.id.clone())
+                        .backoff(rate_limit_policy())
+                        .run()
+                        .await?
                 }
             };
-            let key = format!("method:{method} {path}");
-            let existing = match retry(|| self.apigw.get_method(api_id, &resource.id, method)).await {
-                Ok(m) => Some(m),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(e).at(&name, region),
+            let rid = resource.id.as_str();
+            let method_id = format!("{rid}:{method}");
+            let existing = none_if_not_found(retry(|| self.apigw.get_method(api_id, rid, method)).await).at(name, region)?;
+            let current: MethodInfo = match existing {
+                Some(m) => {
+                    ctx.adopt(&method_key(method, path), &method_id).await?;
+                    m
+                }
+                None => {
+                    changed = true;
+                    let mut first = true;
+                    let method_id = method_id.as_str();
+                    ctx.ensure::<MethodInfo>(&method_key(method, path), name, Rule::Name)
+                        .find_one(move |_| {
+                            let listed = std::mem::replace(&mut first, false);
+                            async move {
+                                if listed {
+                                    return Ok(None);
+                                }
+                                none_if_not_found(retry(|| self.apigw.get_method(api_id, rid, method)).await)
+                            }
+                        })
+                        .create(|_token| async move {
+                            self.apigw.put_method(api_id, rid, method).await.map(|()| MethodInfo {
+                                http_method: method.to_string(),
+                                authorization_type: "NONE".into(),
+                                integration: None,
+                            })
+                        })
+                        .id(move |_| method_id.to_string())
+                        .backoff(rate_limit_policy())
+                        .run()
+                        .await?
+                }
             };
-            if existing.is_none() {
-                ctx.pending(&key, "create").await?;
-                retry_rate_limited(|| self.apigw.put_method(api_id, &resource.id, method)).await.at(&name, region)?;
-                ctx.done(&key, &format!("{}:{method}", resource.id)).await?;
-                changed = true;
-            }
-            let integration_ok = existing
+            let integration_ok = current
+                .integration
                 .as_ref()
-                .and_then(|m| m.integration.as_ref())
                 .is_some_and(|i| i.integration_type == "AWS_PROXY" && i.http_method == "POST" && i.uri == uri);
             if !integration_ok {
-                let ikey = format!("integration:{method} {path}");
-                ctx.pending(&ikey, "put").await?;
-                retry_rate_limited(|| self.apigw.put_integration(api_id, &resource.id, method, &uri)).await.at(&name, region)?;
-                ctx.done(&ikey, &format!("{}:{method}", resource.id)).await?;
+                let key = integration_key(method, path);
+                if ctx.recorded_id(&key).await.as_deref() != Some(method_id.as_str()) {
+                    ctx.adopt(&key, &method_id).await?;
+                }
+                ctx.update(&key, || async {
+                    retry_rate_limited(|| self.apigw.put_integration(api_id, rid, method, &uri)).await.at(name, region)
+                })
+                .await?;
                 changed = true;
             }
         }
         Ok(changed)
     }
 
+    /// The invoke permission, [`Rule::Name`]: the statement id is unique in the function's
+    /// policy; a conflict means look it up.
     async fn ensure_permission(&self, ctx: &Ctx, api_id: &str, functions: &FunctionsOutputs) -> Result<(), ComponentError> {
-        let function = &functions.api_function_name;
+        let function = functions.api_function_name.as_str();
         let account = functions.api_function_arn.split(':').nth(4).filter(|a| !a.is_empty()).ok_or_else(|| {
             ComponentError::invalid(
-                function.clone(),
+                function,
                 &self.region,
                 format!("cannot read the account id from function ARN {:?}", functions.api_function_arn),
             )
         })?;
         let sid = permission_statement_id(api_id);
+        let sid = sid.as_str();
         let source_arn = format!("arn:aws:execute-api:{}:{account}:{api_id}/*/*/*", self.region);
-        let policy = retry(|| self.lambda.get_policy(function)).await.at(function, &self.region)?;
+        let source_arn = source_arn.as_str();
         let id = format!("{function}#{sid}");
-        if policy.as_deref().is_some_and(|p| policy_has_statement(p, &sid)) {
-            if known_id(ctx, KEY_PERMISSION).await.as_deref() != Some(id.as_str()) {
-                ctx.done(KEY_PERMISSION, &id).await?;
-            }
-            return Ok(());
+        let id = id.as_str();
+        let policy = retry(|| self.lambda.get_policy(function)).await.at(function, &self.region)?;
+        if policy.as_deref().is_some_and(|p| policy_has_statement(p, sid)) {
+            return ctx.adopt(&KEY_PERMISSION, id).await;
         }
-        ctx.pending(KEY_PERMISSION, "create").await?;
-        match retry(|| self.lambda.add_permission(function, &sid, APIGATEWAY_PRINCIPAL, &source_arn)).await {
-            Ok(()) => {}
-            // The statement exists already (a concurrent or earlier attempt): fine.
-            Err(e) if e.is_code("ResourceConflictException") => {}
-            Err(e) => {
-                ctx.failed(KEY_PERMISSION, "create").await?;
-                return Err(e).at(function, &self.region);
-            }
-        }
-        ctx.done(KEY_PERMISSION, &id).await
+        let mut first = true;
+        ctx.ensure::<String>(&KEY_PERMISSION, function, Rule::Name)
+            .find_one(move |_| {
+                let read = std::mem::replace(&mut first, false);
+                async move {
+                    if read {
+                        return Ok(None);
+                    }
+                    let policy = retry(|| self.lambda.get_policy(function)).await?;
+                    Ok(policy.as_deref().is_some_and(|p| policy_has_statement(p, sid)).then(|| id.to_string()))
+                }
+            })
+            .create(|_token| async move {
+                self.lambda.add_permission(function, sid, APIGATEWAY_PRINCIPAL, source_arn).await.map(|()| id.to_string())
+            })
+            .id(|s| s.clone())
+            .run()
+            .await
+            .map(|_| ())
     }
 
+    /// Deploys the API to the stage when the stage is missing or the routes changed. A
+    /// deployment is a snapshot: repeating one (after a lost answer) only adds a snapshot
+    /// the stage no longer points at, removed with the API. Journaled as an in-place change
+    /// of the stage.
     async fn ensure_stage(&self, ctx: &Ctx, api_id: &str, changed: bool) -> Result<(), ComponentError> {
         let name = self.name();
         let deployed = match retry(|| self.apigw.get_stage(api_id, &self.stage)).await {
@@ -318,68 +394,139 @@ impl ApiComponent {
             Err(e) if e.is_not_found() => false,
             Err(e) => return Err(e).at(&name, &self.region),
         };
+        let stage_id = format!("{api_id}/{}", self.stage);
+        if ctx.recorded_id(&KEY_STAGE).await.as_deref() != Some(stage_id.as_str()) {
+            ctx.adopt(&KEY_STAGE, &stage_id).await?;
+        }
         if deployed && !changed {
             return Ok(());
         }
-        ctx.pending(KEY_DEPLOYMENT, "create").await?;
         let description = format!("tandem apply ({})", self.stage);
-        let id = retry_rate_limited(|| self.apigw.create_deployment(api_id, &self.stage, &description)).await.at(&name, &self.region)?;
+        let id = ctx
+            .update(&KEY_STAGE, || async {
+                retry_rate_limited(|| self.apigw.create_deployment(api_id, &self.stage, &description)).await.at(&name, &self.region)
+            })
+            .await?;
         tracing::info!(api = %name, stage = %self.stage, deployment = %id, "deployed");
-        ctx.done(KEY_DEPLOYMENT, &id).await
+        Ok(())
     }
 
-    async fn ensure_domain(&self, ctx: &Ctx, keys: DomainKeys, domain: &str, certificate_arn: &str, api_id: &str) -> Result<DomainInfo, ComponentError> {
+    /// True when the custom domain `d` is this stack's: it carries the stack tag, or the
+    /// journal records it (created by an earlier run).
+    async fn domain_is_ours(&self, ctx: &Ctx, keys: &DomainKeys, d: &DomainInfo) -> bool {
+        has_stack_tag(&d.tags, &self.suffix) || ctx.recorded_id(&keys.domain).await.is_some_and(|r| dns_eq(&r, &d.domain_name))
+    }
+
+    /// The custom domain ([`Rule::Name`]: domain names are unique in a region) and its root
+    /// base path mapping ([`Rule::Name`]: unique per domain and base path).
+    async fn ensure_domain(&self, ctx: &Ctx, keys: &DomainKeys, domain: &str, certificate_arn: &str, api_id: &str) -> Result<DomainInfo, ComponentError> {
         let region = self.region.as_str();
-        let mut created = false;
-        let info = match retry(|| self.apigw.get_domain_name(domain)).await {
-            Ok(d) if d.regional_certificate_arn == certificate_arn || d.regional_certificate_arn.is_empty() => {
-                if known_id(ctx, keys.domain).await.is_none() {
-                    ctx.done(keys.domain, domain).await?;
-                }
-                d
-            }
-            Ok(_) => {
-                ctx.pending(keys.domain, "update").await?;
-                let d = retry_rate_limited(|| self.apigw.update_domain_certificate(domain, certificate_arn)).await.at(domain, region)?;
-                ctx.done(keys.domain, domain).await?;
-                d
-            }
-            Err(e) if e.is_not_found() => {
-                ctx.pending(keys.domain, "create").await?;
-                match retry_rate_limited(|| self.apigw.create_domain_name(domain, certificate_arn, naming::tags(&self.suffix, domain))).await {
-                    Ok(d) => {
-                        ctx.done(keys.domain, domain).await?;
-                        tracing::info!(domain, "custom domain created");
-                        created = true;
-                        d
-                    }
-                    Err(e) => {
-                        ctx.failed(keys.domain, "create").await?;
-                        return Err(e).at(domain, region);
-                    }
-                }
-            }
-            Err(e) => return Err(e).at(domain, region),
+        let current = none_if_not_found(retry(|| self.apigw.get_domain_name(domain)).await).at(domain, region)?;
+        let ours = match &current {
+            Some(d) => self.domain_is_ours(ctx, keys, d).await,
+            None => true,
         };
-        // A domain created just now has no mapping (and moto 5.2 answers 500 to
-        // GetBasePathMappings on a domain that never had one).
+        if !ours {
+            return Err(ComponentError::invalid(
+                domain,
+                region,
+                format!(
+                    "custom domain {domain} exists in {region} but is not this stack's (no tag {}={}): remove it, or \
+                     tag it if it is this stack's",
+                    naming::STACK_TAG,
+                    self.suffix
+                ),
+            ));
+        }
+        let mut created = false;
+        let info = match current {
+            Some(d) => {
+                ctx.adopt(&keys.domain, domain).await?;
+                if d.regional_certificate_arn == certificate_arn || d.regional_certificate_arn.is_empty() {
+                    d
+                } else {
+                    ctx.update(&keys.domain, || async {
+                        retry_rate_limited(|| self.apigw.update_domain_certificate(domain, certificate_arn)).await.at(domain, region)
+                    })
+                    .await?
+                }
+            }
+            None => {
+                let mut first = true;
+                let tags = naming::tags(&self.suffix, domain);
+                let e = ctx
+                    .ensure::<DomainInfo>(&keys.domain, domain, Rule::Name)
+                    .find_one(move |_| {
+                        let read = std::mem::replace(&mut first, false);
+                        async move {
+                            if read {
+                                return Ok(None);
+                            }
+                            let found = none_if_not_found(retry(|| self.apigw.get_domain_name(domain)).await)?;
+                            Ok(found.filter(|d| has_stack_tag(&d.tags, &self.suffix)))
+                        }
+                    })
+                    .create(|_token| {
+                        let tags = tags.clone();
+                        async move { self.apigw.create_domain_name(domain, certificate_arn, tags).await }
+                    })
+                    .id(|_| domain.to_string())
+                    .backoff(rate_limit_policy())
+                    .outcome()
+                    .await?;
+                created = e.how == How::Created;
+                if created {
+                    tracing::info!(domain, "custom domain created");
+                }
+                e.value
+            }
+        };
+        // emulator: moto 5.2 answers 500 to GetBasePathMappings on a domain that never had a
+        // mapping; a domain created just now has none, so it is not read.
         let mappings = if created { Vec::new() } else { retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)? };
         let root = mappings.iter().find(|m| m.base_path == ROOT_BASE_PATH || m.base_path.is_empty());
+        let mapping_id = format!("{domain}|{ROOT_BASE_PATH}");
+        let mapping_id = mapping_id.as_str();
         match root {
             Some(m) if m.rest_api_id == api_id && m.stage == self.stage => {
-                if known_id(ctx, keys.mapping).await.is_none() {
-                    ctx.done(keys.mapping, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
-                }
+                ctx.adopt(&keys.mapping, mapping_id).await?;
             }
             other => {
-                ctx.pending(keys.mapping, "create").await?;
                 if let Some(stale) = other {
                     // Points at an API that was replaced: re-point it.
-                    ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &stale.base_path)).await)
-                        .at(domain, region)?;
+                    let base_path = stale.base_path.clone();
+                    ctx.delete(
+                        &keys.mapping,
+                        domain,
+                        |_| {
+                            let base_path = base_path.clone();
+                            async move { Ok(vec![base_path]) }
+                        },
+                        |bp| async move { retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &bp)).await },
+                    )
+                    .await?;
                 }
-                retry_rate_limited(|| self.apigw.create_base_path_mapping(domain, api_id, &self.stage)).await.at(domain, region)?;
-                ctx.done(keys.mapping, &format!("{domain}|{ROOT_BASE_PATH}")).await?;
+                let mut first = true;
+                let stage = self.stage.as_str();
+                ctx.ensure::<String>(&keys.mapping, domain, Rule::Name)
+                    .find_one(move |_| {
+                        let read = std::mem::replace(&mut first, false);
+                        async move {
+                            if read {
+                                return Ok(None);
+                            }
+                            let mappings = retry(|| self.apigw.get_base_path_mappings(domain)).await?;
+                            Ok(mappings
+                                .iter()
+                                .any(|m| (m.base_path == ROOT_BASE_PATH || m.base_path.is_empty()) && m.rest_api_id == api_id && m.stage == stage)
+                                .then(|| mapping_id.to_string()))
+                        }
+                    })
+                    .create(|_token| async move { self.apigw.create_base_path_mapping(domain, api_id, stage).await.map(|()| mapping_id.to_string()) })
+                    .id(|m| m.clone())
+                    .backoff(rate_limit_policy())
+                    .run()
+                    .await?;
             }
         }
         Ok(info)
@@ -387,26 +534,38 @@ impl ApiComponent {
 
     /// Deletes a custom domain's base path mappings to this API, then the domain (kept when
     /// it still maps other APIs). NotFound is success.
-    async fn destroy_domain(&self, ctx: &Ctx, keys: DomainKeys, domain: &str, api_id: Option<&str>) -> Result<(), ComponentError> {
+    async fn destroy_domain(&self, ctx: &Ctx, keys: &DomainKeys, domain: &str, api_id: Option<&str>) -> Result<(), ComponentError> {
         let region = self.region.as_str();
         let mappings = match retry(|| self.apigw.get_base_path_mappings(domain)).await {
             Err(e) if e.is_not_found() => Vec::new(),
             other => other.at(domain, region)?,
         };
-        for m in mappings.iter().filter(|m| api_id.is_none_or(|a| a == m.rest_api_id)) {
-            ctx.pending(keys.mapping, "delete").await?;
-            ignore_not_found(retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &m.base_path)).await).at(domain, region)?;
-        }
-        ctx.removed(keys.mapping).await?;
+        let ours: Vec<String> = mappings.iter().filter(|m| api_id.is_none_or(|a| a == m.rest_api_id)).map(|m| m.base_path.clone()).collect();
+        let ours = &ours;
+        ctx.delete(
+            &keys.mapping,
+            domain,
+            |_| async move { Ok(ours.clone()) },
+            |bp| async move { retry_rate_limited(|| self.apigw.delete_base_path_mapping(domain, &bp)).await },
+        )
+        .await?;
         let others = mappings.iter().any(|m| api_id.is_some_and(|a| a != m.rest_api_id));
         if others {
             tracing::warn!(domain, "custom domain still maps other APIs: kept");
-        } else {
-            ctx.pending(keys.domain, "delete").await?;
-            ignore_not_found(retry_rate_limited(|| self.apigw.delete_domain_name(domain)).await).at(domain, region)?;
-            tracing::info!(domain, "custom domain deleted");
+            if ctx.entry(&keys.domain).await.is_some() {
+                ctx.forget(&keys.domain).await?;
+            }
+            return Ok(());
         }
-        ctx.removed(keys.domain).await
+        ctx.delete(
+            &keys.domain,
+            domain,
+            |_| async move { Ok(vec![domain.to_string()]) },
+            |d| async move { retry_rate_limited(|| self.apigw.delete_domain_name(&d)).await },
+        )
+        .await?;
+        tracing::info!(domain, "custom domain deleted");
+        Ok(())
     }
 
     fn certificate_arn(&self, ctx: &Ctx) -> Result<String, ComponentError> {
@@ -433,7 +592,7 @@ impl ApiComponent {
         self.ensure_permission(ctx, &api.id, &functions).await?;
         self.ensure_stage(ctx, &api.id, changed).await?;
         let domain = match (&self.domain, &certificate_arn) {
-            (Some(d), Some(c)) => Some(self.ensure_domain(ctx, REGIONAL_KEYS, d, c, &api.id).await?),
+            (Some(d), Some(c)) => Some(self.ensure_domain(ctx, &REGIONAL_KEYS, d, c, &api.id).await?),
             _ => None,
         };
         // A failover domain of an earlier configuration (dns.record_name changed): removed.
@@ -441,11 +600,11 @@ impl ApiComponent {
             !self.failover_domain.as_deref().is_some_and(|f| dns_eq(f, old)) && !self.domain.as_deref().is_some_and(|d| dns_eq(d, old))
         });
         if let Some(old) = stale {
-            self.destroy_domain(ctx, FAILOVER_KEYS, &old, Some(&api.id)).await?;
+            self.destroy_domain(ctx, &FAILOVER_KEYS, &old, Some(&api.id)).await?;
         }
         // The custom domain named like the failover records (API Gateway routes by Host).
         let failover = match (self.distinct_failover_domain(), &certificate_arn) {
-            (Some(f), Some(c)) => Some(self.ensure_domain(ctx, FAILOVER_KEYS, f, c, &api.id).await?),
+            (Some(f), Some(c)) => Some(self.ensure_domain(ctx, &FAILOVER_KEYS, f, c, &api.id).await?),
             _ => domain.clone().filter(|_| self.failover_domain.is_some()),
         };
         let host = format!("{}.execute-api.{}.amazonaws.com", api.id, self.region);
@@ -467,56 +626,58 @@ impl ApiComponent {
 
     async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let name = self.name();
-        let region = self.region.as_str();
         let prior = ctx.prior_outputs::<ApiOutputs>();
-        let api_id = match known_id(ctx, KEY_API).await.or_else(|| prior.as_ref().map(|p| p.rest_api_id.clone())) {
-            Some(id) => Some(id),
-            None if journal_entry(ctx, KEY_API).await.is_some() => self.find_api(ctx).await?.map(|a| a.id),
-            None => None,
+        let known = ctx.recorded_id(&KEY_API).await.or_else(|| prior.as_ref().map(|p| p.rest_api_id.clone())).filter(|i| !i.is_empty());
+        let journaled = ctx.entry(&KEY_API).await.is_some();
+        // A create whose answer was lost has no recorded id: the APIs are found by tag.
+        let lost: Vec<String> = match &known {
+            None if journaled => self.find_apis(ctx, None).await.at(&name, &self.region)?.into_iter().map(|a| a.id).collect(),
+            _ => Vec::new(),
         };
+        let api_id = known.clone().or_else(|| lost.first().cloned());
         let domain = prior.as_ref().and_then(|p| p.custom_domain.clone()).or_else(|| self.domain.clone());
         // 1-2. The failover domain (named dns.record_name): base path mapping, then domain.
         let failover = prior.as_ref().and_then(|p| p.failover_domain.clone()).or_else(|| self.distinct_failover_domain().map(str::to_string));
-        let failover_recorded =
-            journal_entry(ctx, KEY_FAILOVER_DOMAIN).await.is_some() || prior.as_ref().is_some_and(|p| p.failover_domain.is_some());
+        let failover_recorded = ctx.entry(&FAILOVER_KEYS.domain).await.is_some() || prior.as_ref().is_some_and(|p| p.failover_domain.is_some());
         if let (Some(f), true) = (failover, failover_recorded) {
             // The same name as the regional domain: deleted once, below.
             if !domain.as_deref().is_some_and(|d| dns_eq(d, &f)) {
-                self.destroy_domain(ctx, FAILOVER_KEYS, &f, api_id.as_deref()).await?;
+                self.destroy_domain(ctx, &FAILOVER_KEYS, &f, api_id.as_deref()).await?;
             }
         }
         // 3-4. The regional domain: base path mapping, then domain.
-        let domain_recorded = journal_entry(ctx, KEY_DOMAIN).await.is_some() || prior.as_ref().is_some_and(|p| p.custom_domain.is_some());
+        let domain_recorded = ctx.entry(&REGIONAL_KEYS.domain).await.is_some() || prior.as_ref().is_some_and(|p| p.custom_domain.is_some());
         if let (Some(domain), true) = (domain, domain_recorded) {
-            self.destroy_domain(ctx, REGIONAL_KEYS, &domain, api_id.as_deref()).await?;
+            self.destroy_domain(ctx, &REGIONAL_KEYS, &domain, api_id.as_deref()).await?;
         }
         // 5. The API (stages, deployments, resources go with it).
-        if let Some(id) = &api_id {
-            // Checked first: DeleteRestApi is limited to 1 call / 30 s per account (and moto
-            // answers 500 instead of 404 for an API already gone).
-            let exists = match retry(|| self.apigw.get_rest_api(id)).await {
-                Ok(_) => true,
-                Err(e) if e.is_not_found() => false,
-                Err(e) => return Err(e).at(&name, region),
-            };
-            if exists {
-                ctx.pending(KEY_API, "delete").await?;
-                ignore_not_found(retry_rate_limited(|| self.apigw.delete_rest_api(id)).await).at(&name, region)?;
-                tracing::info!(api = %name, id = %id, "REST API deleted");
-            }
+        let (known, lost) = (&known, &lost);
+        let n = ctx
+            .delete(
+                &KEY_API,
+                &name,
+                |_| async move {
+                    let Some(id) = known else { return Ok(lost.clone()) };
+                    // emulator: moto answers DeleteRestApi of a gone API with 500, not 404,
+                    // so its existence is read first (which also spares DeleteRestApi's
+                    // 1 call / 30 s limit).
+                    Ok(none_if_not_found(self.apigw.get_rest_api(id).await)?.map(|a| a.id).into_iter().collect())
+                },
+                |id| async move { retry_rate_limited(|| self.apigw.delete_rest_api(&id)).await },
+            )
+            .await?;
+        if n > 0 {
+            tracing::info!(api = %name, "REST API deleted");
         }
         // 6. The Lambda permission.
-        if let Some(entry) = journal_entry(ctx, KEY_PERMISSION).await {
-            let recorded = entry.id.and_then(|i| i.split_once('#').map(|(f, s)| (f.to_string(), s.to_string())));
-            if let Some((function, sid)) = recorded {
-                ctx.pending(KEY_PERMISSION, "delete").await?;
-                ignore_not_found(retry(|| self.lambda.remove_permission(&function, &sid)).await).at(&function, region)?;
+        ctx.delete_recorded(&KEY_PERMISSION, &name, |id| async move {
+            match id.split_once('#') {
+                Some((function, sid)) => retry(|| self.lambda.remove_permission(function, sid)).await,
+                None => Ok(()),
             }
-        }
-        for key in journal_keys(ctx).await {
-            ctx.removed(&key).await?;
-        }
-        Ok(())
+        })
+        .await?;
+        ctx.forget_all().await
     }
 
     async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -683,6 +844,7 @@ mod tests {
             regional_domain_name: "d-xyz.execute-api.us-east-1.amazonaws.com".into(),
             regional_hosted_zone_id: "Z1UJRXOUMOOFQ8".into(),
             regional_certificate_arn: CERT.into(),
+            tags: naming::tags("t", DOMAIN),
         }
     }
 
@@ -888,13 +1050,23 @@ mod tests {
             .in_sequence(&mut s)
             .returning(|_, _, _| Err(AwsError::new("TooManyRequestsException", "Too Many Requests", Some(429))));
         gw.expect_create_rest_api().times(1).in_sequence(&mut s).returning(|_, _, _| Ok(api_info()));
+        // After ambiguous failures, the created API is checked for spares by its id.
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
         gw.expect_get_method().returning(|_, _, m| Ok(method(m)));
         gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
-        lambda.expect_get_policy().returning(|_| Ok(None));
-        lambda.expect_add_permission().returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "statement exists")));
+        // The statement appears between the read and AddPermission (a concurrent apply): the
+        // conflict is looked up and adopted.
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        lambda.expect_get_policy().returning(move |_| {
+            Ok((reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0)
+                .then(|| r#"{"Version":"2012-10-17","Statement":[{"Sid":"apigateway-abc123"}]}"#.to_string()))
+        });
+        lambda.expect_add_permission().times(1).returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "statement exists")));
         let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
-        c.apply(&ctx(false)).await.expect("apply after rate limiting");
+        let ctx = ctx(false);
+        c.apply(&ctx).await.expect("apply after rate limiting");
+        assert_eq!(ctx.recorded_id(&KEY_PERMISSION).await.as_deref(), Some("api-primary-t#apigateway-abc123"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -919,6 +1091,154 @@ mod tests {
         assert!(matches!(d, Drift::Drifted { .. }), "{d:?}");
     }
 
+    /// An API Gateway whose CreateRestApi acts but loses the answer of the first `lose`
+    /// calls; GetRestApis shows the APIs only when `visible`.
+    struct LossyApis {
+        apis: std::sync::Mutex<Vec<RestApiInfo>>,
+        creates: std::sync::atomic::AtomicUsize,
+        lose: std::sync::atomic::AtomicUsize,
+        visible: std::sync::atomic::AtomicBool,
+    }
+
+    fn lossy_apis(lose: usize, visible: bool) -> Arc<LossyApis> {
+        Arc::new(LossyApis {
+            apis: std::sync::Mutex::new(Vec::new()),
+            creates: std::sync::atomic::AtomicUsize::new(0),
+            lose: std::sync::atomic::AtomicUsize::new(lose),
+            visible: std::sync::atomic::AtomicBool::new(visible),
+        })
+    }
+
+    /// The mock over `w`, with the routes, stage and permission already in place.
+    fn lossy_gateway(w: &Arc<LossyApis>, lambda: &mut MockLambdaPermissionsApi) -> MockApiGatewayApi {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut gw = MockApiGatewayApi::new();
+        let (a, b, c, d) = (w.clone(), w.clone(), w.clone(), w.clone());
+        gw.expect_create_rest_api().returning(move |name, _, tags| {
+            let n = a.creates.fetch_add(1, SeqCst) + 1;
+            let api = RestApiInfo { id: if n == 1 { "abc123".into() } else { format!("spare{n}") }, name: name.to_string(), tags };
+            a.apis.lock().unwrap_or_else(|p| p.into_inner()).push(api.clone());
+            if a.lose.load(SeqCst) > 0 {
+                a.lose.fetch_sub(1, SeqCst);
+                return Err(AwsError::new("InternalFailure", "connection reset after sending", Some(500)));
+            }
+            Ok(api)
+        });
+        gw.expect_list_rest_apis()
+            .returning(move || Ok(if b.visible.load(SeqCst) { b.apis.lock().unwrap_or_else(|p| p.into_inner()).clone() } else { Vec::new() }));
+        gw.expect_get_rest_api().returning(move |id| {
+            c.apis.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|x| x.id == id).cloned().ok_or_else(|| nf("NotFoundException"))
+        });
+        gw.expect_delete_rest_api().returning(move |id| {
+            d.apis.lock().unwrap_or_else(|p| p.into_inner()).retain(|x| x.id != id);
+            Ok(())
+        });
+        gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
+        gw.expect_get_method().returning(|_, _, m| Ok(method(m)));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("dep1".into())));
+        lambda
+            .expect_get_policy()
+            .returning(|_| Ok(Some(r#"{"Version":"2012-10-17","Statement":[{"Sid":"apigateway-abc123"}]}"#.into())));
+        gw
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_create_rest_api_answer_is_found_by_tag_not_created_again() {
+        let w = lossy_apis(1, true);
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let gw = lossy_gateway(&w, &mut lambda);
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = ctx(false);
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out.rest_api_id, "abc123");
+        assert_eq!(w.creates.load(std::sync::atomic::Ordering::SeqCst), 1, "CreateRestApi sent once");
+        assert_eq!(w.apis.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "exactly one API");
+        let e = ctx.entry(&KEY_API).await.expect("journaled");
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("abc123")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_run_keeps_one_api_and_deletes_the_spares_of_lost_answers() {
+        // Run 1: every CreateRestApi acts but its answer is lost, and GetRestApis lags: the
+        // run gives up with the entry pending (each attempt looked first, found nothing).
+        let w = lossy_apis(usize::MAX, false);
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let gw = lossy_gateway(&w, &mut lambda);
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx1 = ctx(false);
+        c.apply(&ctx1).await.expect_err("ambiguous until the end");
+        assert_eq!(ctx1.entry(&KEY_API).await.map(|e| e.status), Some(tandem_core::state::ResourceStatus::Pending));
+        let made = w.apis.lock().unwrap_or_else(|p| p.into_inner()).len();
+        assert_eq!(made, tandem_core::protocol::MAX_CREATE_ATTEMPTS as usize, "one create per attempt, never a blind SDK re-send");
+        // Run 2, resumed from the journal: the copies are found by tag, one is kept and
+        // journaled, the others deleted; nothing is created.
+        w.visible.store(true, std::sync::atomic::Ordering::SeqCst);
+        w.lose.store(0, std::sync::atomic::Ordering::SeqCst);
+        let mut state = tandem_core::state::ComponentState::new(c.kind(), c.placement(), c.region());
+        state.resources = ctx1.journal_entries().await;
+        let ctx2 = ctx(false).with_prior(state);
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx2).await.expect("resumed apply")).expect("outputs");
+        let left = w.apis.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(left.len(), 1, "exactly one API afterwards: {left:?}");
+        assert_eq!(out.rest_api_id, left[0].id);
+        assert_eq!(ctx2.recorded_id(&KEY_API).await, Some(left[0].id.clone()), "the journal records it");
+        assert_eq!(w.creates.load(std::sync::atomic::Ordering::SeqCst), made, "nothing created by the resumed run");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_deletes_an_api_whose_create_answer_was_lost() {
+        let w = lossy_apis(usize::MAX, false);
+        let mut lambda = MockLambdaPermissionsApi::new();
+        let gw = lossy_gateway(&w, &mut lambda);
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx1 = ctx(false);
+        c.apply(&ctx1).await.expect_err("ambiguous");
+        w.visible.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut state = tandem_core::state::ComponentState::new(c.kind(), c.placement(), c.region());
+        state.resources = ctx1.journal_entries().await;
+        let d = Ctx::standalone("api-primary", "us-east-1").with_prior(state);
+        c.destroy(&d).await.expect("destroy");
+        assert!(w.apis.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), "every copy found by tag and deleted");
+        assert!(d.journal_entries().await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_create_domain_name_answer_is_adopted_by_name() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c1, c2) = (created.clone(), created.clone());
+        gw.expect_get_domain_name()
+            .returning(move |_| if c1.load(std::sync::atomic::Ordering::SeqCst) { Ok(domain_info()) } else { Err(nf("NotFoundException")) });
+        // The domain is created, the answer lost; a re-sent create would be a conflict.
+        gw.expect_create_domain_name().times(1).returning(move |_, _, _| {
+            c2.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AwsError::new("ServiceUnavailableException", "timeout", Some(503)))
+        });
+        gw.expect_get_base_path_mappings().returning(|_| Ok(vec![]));
+        gw.expect_create_base_path_mapping().times(1).returning(|_, _, _| Ok(()));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = ctx(true).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
+        let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(out.regional_domain_name, outputs(true).regional_domain_name);
+        assert_eq!(ctx.recorded_id(&REGIONAL_KEYS.domain).await.as_deref(), Some(DOMAIN), "the journal records it");
+        assert_eq!(ctx.recorded_id(&REGIONAL_KEYS.mapping).await.as_deref(), Some("primary.api.example.com|(none)"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_foreign_custom_domain_is_not_adopted() {
+        let mut gw = MockApiGatewayApi::new();
+        let mut lambda = MockLambdaPermissionsApi::new();
+        existing_api(&mut gw, &mut lambda);
+        gw.expect_get_domain_name().returning(|_| Ok(DomainInfo { tags: vec![("tandem:stack".into(), "prod".into())], ..domain_info() }));
+        // No create/delete/mapping expectation: nothing is changed.
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
+        let ctx = ctx(true).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
+        let e = c.apply(&ctx).await.unwrap_err();
+        assert!(matches!(e, ComponentError::Invalid { .. }) && e.to_string().contains("not this stack's"), "{e}");
+    }
+
     // ---- the failover domain (named dns.record_name) ----
 
     const RECORD: &str = "api.example.com";
@@ -936,6 +1256,7 @@ mod tests {
             regional_domain_name: "d-fail.execute-api.us-east-1.amazonaws.com".into(),
             regional_hosted_zone_id: "Z1UJRXOUMOOFQ8".into(),
             regional_certificate_arn: CERT.into(),
+            tags: naming::tags("t", RECORD),
         }
     }
 

@@ -46,6 +46,7 @@ pub struct DomainInfo {
     pub regional_domain_name: String,
     pub regional_hosted_zone_id: String,
     pub regional_certificate_arn: String,
+    pub tags: Vec<(String, String)>,
 }
 
 /// A base path mapping of a custom domain.
@@ -61,7 +62,7 @@ pub struct BasePathInfo {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ApiGatewayApi: Send + Sync {
-    /// CreateRestApi with a REGIONAL endpoint.
+    /// CreateRestApi with a REGIONAL endpoint and the tags, sent once (no SDK retry).
     async fn create_rest_api(&self, name: &str, description: &str, tags: Vec<(String, String)>) -> Result<RestApiInfo, AwsError>;
     async fn get_rest_api(&self, id: &str) -> Result<RestApiInfo, AwsError>;
     /// All REST APIs of the region (every page).
@@ -121,6 +122,7 @@ macro_rules! domain_of {
             regional_domain_name: $o.regional_domain_name().unwrap_or_default().to_string(),
             regional_hosted_zone_id: $o.regional_hosted_zone_id().unwrap_or_default().to_string(),
             regional_certificate_arn: $o.regional_certificate_arn().unwrap_or_default().to_string(),
+            tags: tags_of($o.tags()),
         }
     };
 }
@@ -132,7 +134,14 @@ impl ApiGatewayApi for ApiGatewayClient {
         for (k, v) in tags {
             req = req.tags(k, v);
         }
-        let o = req.send().await.map_err(AwsError::from_sdk)?;
+        // No name uniqueness, no token: sent once (the core's protocol looks the API up by
+        // tag after an ambiguous failure instead of letting the SDK re-send it).
+        let o = req
+            .customize()
+            .config_override(apigw::config::Builder::default().retry_config(tandem_core::aws::single_attempt()))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
         Ok(RestApiInfo { id: o.id().unwrap_or_default().to_string(), name: o.name().unwrap_or_default().to_string(), tags: tags_of(o.tags()) })
     }
 

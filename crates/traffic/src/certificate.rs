@@ -2,8 +2,9 @@
 //!
 //! Wanted only when the region has a domain (`api.<role>_domain`) and no certificate ARN is
 //! configured. The certificate is requested in the API's own region (a regional custom
-//! domain needs a certificate in the same region) with DNS validation, an idempotency token
-//! and the stack tags.
+//! domain needs a certificate in the same region) with DNS validation and the stack tags,
+//! through the core's protocol with [`Rule::Token`]: the IdempotencyToken is the journal's
+//! token, reused by every retry and by a resumed run (ACM returns the same certificate).
 //!
 //! It covers the region's domain and, when `dns.record_name` is set, the failover name as a
 //! SubjectAlternativeName. Why: API Gateway picks the custom domain of a request by its Host
@@ -31,14 +32,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{poll_until, retry, Poll, ROUTE53_REGION};
+use tandem_core::aws::{poll_base_interval, poll_until, retry, retry_if, Poll, ROUTE53_REGION};
 use tandem_core::contracts::{ids, CertificateOutputs};
 use tandem_core::naming;
-use tandem_core::{to_outputs, Action, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{
+    to_outputs, Action, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key, Outputs, Placement, Rule,
+};
 use tracing::Instrument;
 
 use crate::acm_api::{AcmApi, CertificateInfo};
-use crate::common::{has_stack_tag, journal_entry, journal_keys, known_id, random_token};
+use crate::common::{has_stack_tag, update_together};
 use crate::failover::{is_record_gone, wait_insync};
 use crate::route53_api::{dns_eq, RecordSet, Route53Api, DELETE, UPSERT};
 
@@ -51,9 +54,19 @@ pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// TTL of the validation CNAMEs.
 pub const VALIDATION_TTL: i64 = 300;
 
-const KEY_CERT: &str = "certificate";
+const KEY_CERT: Key = Key::new("certificate");
 const VALIDATION_PREFIX: &str = "validation:";
 const RETIRED_PREFIX: &str = "retired:";
+
+/// The journal key of the validation CNAME `name`.
+fn validation_key(name: &str) -> Key {
+    Key::owned(format!("{VALIDATION_PREFIX}{name}"))
+}
+
+/// The journal key of a certificate retired by a replacement.
+fn retired_key(arn: &str) -> Key {
+    Key::owned(format!("{RETIRED_PREFIX}{arn}"))
+}
 
 /// A DNS name in canonical form (lowercase, no trailing dot).
 fn canonical(name: &str) -> String {
@@ -160,49 +173,37 @@ impl CertificateComponent {
         naming::name("certificate", self.role, &self.suffix)
     }
 
-    /// The stack's certificate for `domain`: recorded ARN, else adopted by domain and tag.
-    async fn find(&self, ctx: &Ctx, domain: &str) -> Result<Option<CertificateInfo>, ComponentError> {
-        let region = self.region.as_str();
-        let known = match known_id(ctx, KEY_CERT).await {
-            Some(a) => Some(a),
-            None => ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn),
-        };
+    /// The stack's certificate for `domain` covering the wanted names and still usable: the
+    /// recorded ARN, else one found by domain and stack tag (a request whose answer was lost
+    /// carries the tags: RequestCertificate takes them; a retired one covering exactly these
+    /// names is taken back).
+    async fn find(&self, domain: &str, recorded: Option<String>) -> Result<Option<CertificateInfo>, AwsError> {
         let wanted = self.wanted_names(domain);
-        if let Some(arn) = known.filter(|a| !a.is_empty()) {
+        if let Some(arn) = recorded.filter(|a| !a.is_empty()) {
             match retry(|| self.acm.describe_certificate(&arn)).await {
-                Ok(c) if names_of(&c) == wanted => return Ok(Some(c)),
-                Ok(c) => {
-                    // Recorded, but for another set of names (the configuration changed
-                    // outside a replacement): keep it for deletion once unused.
-                    tracing::info!(arn = %c.arn, names = ?names_of(&c), "recorded certificate covers other names: retired");
-                    self.retire(ctx, &c.arn).await?;
-                }
+                Ok(c) if names_of(&c) == wanted && usable(&c.status) => return Ok(Some(c)),
+                Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at(domain, region),
+                Err(e) => return Err(e),
             }
         }
-        let all = retry(|| self.acm.list_certificates()).await.at(domain, region)?;
+        let all = retry(|| self.acm.list_certificates()).await?;
         for s in all.iter().filter(|s| dns_eq(&s.domain_name, domain)) {
             let tags = match retry(|| self.acm.list_tags(&s.arn)).await {
                 Ok(t) => t,
                 Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e).at(domain, region),
+                Err(e) => return Err(e),
             };
-            if has_stack_tag(&tags, &self.suffix) {
-                let c = match retry(|| self.acm.describe_certificate(&s.arn)).await {
-                    Ok(c) => c,
-                    Err(e) if e.is_not_found() => continue,
-                    Err(e) => return Err(e).at(domain, region),
-                };
-                if names_of(&c) != wanted {
-                    // An earlier certificate of the stack (e.g. retired by a replacement).
-                    continue;
-                }
-                tracing::info!(arn = %c.arn, status = %c.status, "adopting existing certificate");
-                let retired_key = format!("{RETIRED_PREFIX}{}", c.arn);
-                if journal_entry(ctx, &retired_key).await.is_some() {
-                    ctx.removed(&retired_key).await?;
-                }
+            if !has_stack_tag(&tags, &self.suffix) {
+                continue;
+            }
+            let c = match retry(|| self.acm.describe_certificate(&s.arn)).await {
+                Ok(c) => c,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            // An earlier certificate of the stack (other names), or one that failed.
+            if names_of(&c) == wanted && usable(&c.status) {
                 return Ok(Some(c));
             }
         }
@@ -211,83 +212,111 @@ impl CertificateComponent {
 
     /// Journals `arn` as retired: deleted by a later apply once nothing uses it, or by destroy.
     async fn retire(&self, ctx: &Ctx, arn: &str) -> Result<(), ComponentError> {
-        ctx.done(&format!("{RETIRED_PREFIX}{arn}"), arn).await
+        ctx.adopt(&retired_key(arn), arn).await
+    }
+
+    /// DeleteCertificate, waiting (bounded) while API Gateway still uses it.
+    async fn delete_released(&self, arn: &str) -> Result<(), AwsError> {
+        let start = tokio::time::Instant::now();
+        let mut delay = poll_base_interval();
+        loop {
+            match self.acm.delete_certificate(arn).await {
+                Err(e) if e.is_code("ResourceInUseException") && start.elapsed() + delay <= RELEASE_TIMEOUT => {
+                    tracing::info!(arn, "certificate still in use; waiting for its users to let go");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Deletes the retired certificates nothing uses any more; keeps the others journaled.
     /// `wait`: wait (bounded) for the users to let go (destroy) instead of keeping it.
     async fn sweep_retired(&self, ctx: &Ctx, label: &str, wait: bool) -> Result<Vec<String>, ComponentError> {
         let mut kept = Vec::new();
-        for key in journal_keys(ctx).await {
-            let Some(arn) = key.strip_prefix(RETIRED_PREFIX) else { continue };
+        for key in ctx.keys().await {
+            let Some(arn) = key.as_str().strip_prefix(RETIRED_PREFIX) else { continue };
             match retry(|| self.acm.describe_certificate(arn)).await {
-                Err(e) if e.is_not_found() => {}
+                Err(e) if e.is_not_found() => ctx.forget(&key).await?,
                 Err(e) => return Err(e).at(label, &self.region),
                 Ok(c) if !c.in_use_by.is_empty() && !wait => {
                     tracing::info!(arn, in_use_by = ?c.in_use_by, "retired certificate still in use: kept for a later apply");
                     kept.push(arn.to_string());
-                    continue;
                 }
                 Ok(_) => {
-                    ctx.pending(&key, "delete").await?;
-                    poll_until(label, &self.region, "retired certificate released by its users (ResourceInUse)", RELEASE_TIMEOUT, || async {
-                        match self.acm.delete_certificate(arn).await {
-                            Ok(()) => Ok(Poll::Ready(())),
-                            Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                            Err(e) if e.is_code("ResourceInUseException") => Ok(Poll::Pending("in use".into())),
-                            Err(e) => Err(e),
-                        }
-                    })
-                    .await?;
+                    ctx.delete_recorded(&key, label, |arn| async move { self.delete_released(&arn).await }).await?;
                     tracing::info!(arn, "retired certificate deleted");
                 }
             }
-            ctx.removed(&key).await?;
         }
         Ok(kept)
     }
 
-    async fn delete_certificate(&self, ctx: &Ctx, domain: &str, arn: &str) -> Result<(), ComponentError> {
-        ctx.pending(KEY_CERT, "delete").await?;
-        poll_until(domain, &self.region, "certificate released by its users (ResourceInUse)", RELEASE_TIMEOUT, || async {
-            match self.acm.delete_certificate(arn).await {
-                Ok(()) => Ok(Poll::Ready(())),
-                Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                Err(e) if e.is_code("ResourceInUseException") => Ok(Poll::Pending("in use".into())),
-                Err(e) => Err(e),
-            }
-        })
-        .await?;
-        ctx.removed(KEY_CERT).await
+    /// Deletes the certificate `arn` journaled under the certificate key.
+    async fn delete_certificate(&self, ctx: &Ctx, label: &str, arn: &str) -> Result<(), ComponentError> {
+        ctx.delete(&KEY_CERT, label, |_| async { Ok(vec![arn.to_string()]) }, |arn| async move { self.delete_released(&arn).await })
+            .await
+            .map(|_| ())
     }
 
+    /// The certificate, [`Rule::Token`]: RequestCertificate carries the journal's token as
+    /// its IdempotencyToken, so a retry or a resumed run gets the same certificate back.
     async fn ensure(&self, ctx: &Ctx, domain: &str) -> Result<CertificateInfo, ComponentError> {
-        if let Some(c) = self.find(ctx, domain).await? {
-            if usable(&c.status) {
-                ctx.done(KEY_CERT, &c.arn).await?;
-                return Ok(c);
+        let wanted = self.wanted_names(domain);
+        let recorded = ctx.recorded_id(&KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
+        if let Some(arn) = recorded.filter(|a| !a.is_empty()) {
+            match retry(|| self.acm.describe_certificate(&arn)).await {
+                Ok(c) if names_of(&c) != wanted => {
+                    // Recorded, but for another set of names (the configuration changed
+                    // outside a replacement): keep it for deletion once unused.
+                    tracing::info!(arn = %c.arn, names = ?names_of(&c), "recorded certificate covers other names: retired");
+                    self.retire(ctx, &c.arn).await?;
+                    if ctx.entry(&KEY_CERT).await.is_some() {
+                        ctx.forget(&KEY_CERT).await?;
+                    }
+                }
+                Ok(c) if !usable(&c.status) => {
+                    tracing::warn!(arn = %c.arn, status = %c.status, "certificate can no longer be issued: requesting a new one");
+                    self.delete_certificate(ctx, domain, &c.arn).await?;
+                }
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e).at(domain, &self.region),
             }
-            tracing::warn!(arn = %c.arn, status = %c.status, "certificate can no longer be issued: requesting a new one");
-            self.delete_certificate(ctx, domain, &c.arn).await?;
         }
-        let token = random_token(32);
         let tags = naming::tags(&self.suffix, &self.tag_name());
-        ctx.pending(KEY_CERT, "create").await?;
         let sans = self.subject_alternative_names.clone();
-        match retry(|| self.acm.request_certificate(domain, sans.clone(), &token, tags.clone())).await {
-            Ok(arn) => {
-                ctx.done(KEY_CERT, &arn).await?;
-                tracing::info!(arn = %arn, domain, "certificate requested");
-                retry(|| self.acm.describe_certificate(&arn)).await.at(domain, &self.region)
-            }
-            Err(e) => {
-                ctx.failed(KEY_CERT, "create").await?;
-                Err(e).at(domain, &self.region)
+        let e = ctx
+            .ensure::<CertificateInfo>(&KEY_CERT, domain, Rule::Token)
+            .find_one(|recorded| async move {
+                let recorded = recorded.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
+                self.find(domain, recorded).await
+            })
+            .create(|token| {
+                let (sans, tags) = (sans.clone(), tags.clone());
+                async move {
+                    let arn = self.acm.request_certificate(domain, sans, token.as_str(), tags).await?;
+                    tracing::info!(arn = %arn, domain, "certificate requested");
+                    // A certificate just requested may not be readable yet.
+                    retry_if(|| self.acm.describe_certificate(&arn), AwsError::is_not_found).await
+                }
+            })
+            .id(|c| c.arn.clone())
+            .outcome()
+            .await?;
+        if e.how == How::Adopted {
+            // Adopted by domain and tag (maybe one retired earlier): no longer retired.
+            let retired = retired_key(&e.value.arn);
+            if ctx.entry(&retired).await.is_some() {
+                ctx.forget(&retired).await?;
             }
         }
+        Ok(e.value)
     }
 
-    /// UPSERTs the validation CNAMEs that are not in the zone yet.
+    /// UPSERTs the validation CNAMEs that are not in the zone yet (safe to repeat: journaled
+    /// as in-place changes of each record).
     async fn ensure_validation_records(&self, ctx: &Ctx, zone: &str, cert: &CertificateInfo) -> Result<(), ComponentError> {
         let mut changes: Vec<(String, RecordSet)> = Vec::new();
         for v in &cert.validation_records {
@@ -300,24 +329,22 @@ impl CertificateComponent {
             if !present {
                 changes.push((UPSERT.to_string(), RecordSet::cname(&v.name, &v.value, VALIDATION_TTL)));
             } else {
-                let key = format!("{VALIDATION_PREFIX}{}", v.name);
-                if journal_entry(ctx, &key).await.is_some() && known_id(ctx, &key).await.is_none() {
-                    // Journaled pending: an earlier run crashed after its UPSERT. Ours.
-                    ctx.done(&key, &format!("{zone}|{}", v.name)).await?;
+                let key = validation_key(&v.name);
+                if ctx.entry(&key).await.is_some() {
+                    // Journaled by an earlier run (maybe one that crashed after its UPSERT).
+                    ctx.adopt(&key, &format!("{zone}|{}", v.name)).await?;
                 }
             }
         }
         if changes.is_empty() {
             return Ok(());
         }
-        for (_, r) in &changes {
-            ctx.pending(&format!("{VALIDATION_PREFIX}{}", r.name), "upsert").await?;
-        }
+        let keys: Vec<(Key, String)> = changes.iter().map(|(_, r)| (validation_key(&r.name), format!("{zone}|{}", r.name))).collect();
         let first = changes[0].1.name.clone();
-        let change_id = retry(|| self.route53.change_record_sets(zone, changes.clone())).await.at(&first, ROUTE53_REGION)?;
-        for (_, r) in &changes {
-            ctx.done(&format!("{VALIDATION_PREFIX}{}", r.name), &format!("{zone}|{}", r.name)).await?;
-        }
+        let change_id = update_together(ctx, &keys, || async {
+            retry(|| self.route53.change_record_sets(zone, changes.clone())).await.at(&first, ROUTE53_REGION)
+        })
+        .await?;
         tracing::info!(zone, records = changes.len(), "validation records created");
         wait_insync(self.route53.as_ref(), &first, &change_id).await
     }
@@ -387,46 +414,66 @@ impl CertificateComponent {
             return self.retire_for_replacement(ctx).await;
         }
         // 1. The validation records this component created.
-        for key in journal_keys(ctx).await {
-            let Some(record_name) = key.strip_prefix(VALIDATION_PREFIX) else { continue };
-            let zone = journal_entry(ctx, &key)
+        for key in ctx.keys().await {
+            let Some(record_name) = key.as_str().strip_prefix(VALIDATION_PREFIX) else { continue };
+            let zone = ctx
+                .recorded_id(&key)
                 .await
-                .and_then(|e| e.id)
                 .and_then(|id| id.split_once('|').map(|(z, _)| z.to_string()))
                 .or_else(|| self.hosted_zone_id.clone());
-            if let Some(zone) = zone {
-                let existing = match retry(|| self.route53.list_record_sets_named(&zone, record_name)).await {
-                    Err(e) if e.is_not_found() => Vec::new(),
-                    other => other.at(record_name, ROUTE53_REGION)?,
-                };
-                let ours: Vec<(String, RecordSet)> =
-                    existing.into_iter().filter(|r| r.record_type == "CNAME").map(|r| (DELETE.to_string(), r)).collect();
-                if !ours.is_empty() {
-                    ctx.pending(&key, "delete").await?;
-                    match retry(|| self.route53.change_record_sets(&zone, ours.clone())).await {
-                        Ok(_) => tracing::info!(record = record_name, "validation record deleted"),
-                        Err(e) if is_record_gone(&e) => {}
-                        Err(e) => return Err(e).at(record_name, ROUTE53_REGION),
+            let Some(zone) = zone else {
+                ctx.forget(&key).await?;
+                continue;
+            };
+            let existing = match retry(|| self.route53.list_record_sets_named(&zone, record_name)).await {
+                Err(e) if e.is_not_found() => Vec::new(),
+                other => other.at(record_name, ROUTE53_REGION)?,
+            };
+            let ours: Vec<(String, RecordSet)> =
+                existing.into_iter().filter(|r| r.record_type == "CNAME").map(|r| (DELETE.to_string(), r)).collect();
+            let (zone, ours) = (zone.as_str(), &ours);
+            ctx.delete(
+                &key,
+                record_name,
+                |_| async move { Ok(if ours.is_empty() { Vec::new() } else { vec![format!("{zone}|{record_name}")] }) },
+                |_| async move {
+                    match self.route53.change_record_sets(zone, ours.clone()).await {
+                        Ok(_) => Ok(()),
+                        Err(e) if is_record_gone(&e) => Ok(()),
+                        Err(e) => Err(e),
                     }
-                }
-            }
-            ctx.removed(&key).await?;
+                },
+            )
+            .await?;
         }
         // 2. The certificates retired by earlier replacements, then the certificate.
         let domain = self.domain.clone().or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.domain_name));
-        self.sweep_retired(ctx, domain.as_deref().unwrap_or(&self.id), true).await?;
-        let recorded = known_id(ctx, KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
-        let arn = match (recorded, &domain) {
-            (Some(a), _) => Some(a),
-            (None, Some(d)) if journal_entry(ctx, KEY_CERT).await.is_some() => self.find(ctx, d).await?.map(|c| c.arn),
-            _ => None,
-        };
-        if let Some(arn) = arn {
-            let label = domain.clone().unwrap_or_else(|| arn.clone());
-            self.delete_certificate(ctx, &label, &arn).await?;
-            tracing::info!(arn = %arn, "certificate deleted");
+        let label = domain.clone().unwrap_or_else(|| self.id.clone());
+        self.sweep_retired(ctx, &label, true).await?;
+        let prior_arn = ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn).filter(|a| !a.is_empty());
+        let journaled = ctx.entry(&KEY_CERT).await.is_some();
+        let (domain, prior_arn) = (domain.as_deref(), prior_arn.as_deref());
+        let n = ctx
+            .delete(
+                &KEY_CERT,
+                &label,
+                |recorded| async move {
+                    if let Some(arn) = recorded.as_deref().or(prior_arn) {
+                        return Ok(vec![arn.to_string()]);
+                    }
+                    // A request whose answer was lost: found by domain and tag.
+                    match (domain, journaled) {
+                        (Some(d), true) => Ok(self.find(d, None).await?.map(|c| c.arn).into_iter().collect()),
+                        _ => Ok(Vec::new()),
+                    }
+                },
+                |arn| async move { self.delete_released(&arn).await },
+            )
+            .await?;
+        if n > 0 {
+            tracing::info!(domain = %label, "certificate deleted");
         }
-        ctx.removed(KEY_CERT).await
+        ctx.forget_all().await
     }
 
     /// The destroy half of a replacement (e.g. a new SAN set): the API Gateway domains still
@@ -436,7 +483,7 @@ impl CertificateComponent {
     /// same for every certificate of the account, so the new certificate reuses them.
     async fn retire_for_replacement(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let label = self.domain.clone().unwrap_or_else(|| self.id.clone());
-        let recorded = known_id(ctx, KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
+        let recorded = ctx.recorded_id(&KEY_CERT).await.or_else(|| ctx.prior_outputs::<CertificateOutputs>().map(|o| o.certificate_arn));
         if let Some(arn) = recorded.filter(|a| !a.is_empty()) {
             match retry(|| self.acm.describe_certificate(&arn)).await {
                 Err(e) if e.is_not_found() => {}
@@ -451,7 +498,10 @@ impl CertificateComponent {
                 }
             }
         }
-        ctx.removed(KEY_CERT).await
+        if ctx.entry(&KEY_CERT).await.is_some() {
+            ctx.forget(&KEY_CERT).await?;
+        }
+        Ok(())
     }
 
     async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -465,8 +515,12 @@ impl CertificateComponent {
             }
             Ok(c) if c.status == "ISSUED" => {
                 // Certificates retired by a replacement wait for an apply to delete them.
-                let retired: Vec<String> =
-                    journal_keys(ctx).await.iter().filter_map(|k| k.strip_prefix(RETIRED_PREFIX)).map(|a| format!("retired certificate {a} awaits deletion")).collect();
+                let retired: Vec<String> = ctx
+                    .keys()
+                    .await
+                    .iter()
+                    .filter_map(|k| k.as_str().strip_prefix(RETIRED_PREFIX).map(|a| format!("retired certificate {a} awaits deletion")))
+                    .collect();
                 Ok(if retired.is_empty() { Drift::InSync } else { Drift::Drifted { details: retired } })
             }
             Ok(c) if usable(&c.status) => Ok(Drift::Drifted { details: vec![format!("certificate {} is {}", c.arn, c.status)] }),
@@ -743,6 +797,104 @@ mod tests {
         let c = component(&config(true), acm, MockRoute53Api::new());
         let msg = c.apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains(DOMAIN) && msg.contains("us-east-1") && msg.contains("quota"), "{msg}");
+    }
+
+    /// An ACM that deduplicates IdempotencyTokens (as AWS does), loses the answer of the
+    /// first `lose` requests, and lists its certificates only when `visible`.
+    struct LossyAcm {
+        certs: std::sync::Mutex<Vec<(String, CertificateInfo)>>,
+        tokens: std::sync::Mutex<Vec<String>>,
+        lose: std::sync::atomic::AtomicUsize,
+        visible: std::sync::atomic::AtomicBool,
+    }
+
+    fn lossy_acm(lose: usize, visible: bool) -> (Arc<LossyAcm>, MockAcmApi) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let w = Arc::new(LossyAcm {
+            certs: std::sync::Mutex::new(Vec::new()),
+            tokens: std::sync::Mutex::new(Vec::new()),
+            lose: std::sync::atomic::AtomicUsize::new(lose),
+            visible: std::sync::atomic::AtomicBool::new(visible),
+        });
+        let mut acm = MockAcmApi::new();
+        let (a, b, c) = (w.clone(), w.clone(), w.clone());
+        acm.expect_request_certificate().returning(move |_, _, token, _| {
+            a.tokens.lock().unwrap_or_else(|p| p.into_inner()).push(token.to_string());
+            let mut certs = a.certs.lock().unwrap_or_else(|p| p.into_inner());
+            let arn = match certs.iter().find(|(t, _)| t == token) {
+                Some((_, c)) => c.arn.clone(),
+                None => {
+                    let arn = format!("arn:aws:acm:us-east-1:123456789012:certificate/c{}", certs.len() + 1);
+                    certs.push((token.to_string(), CertificateInfo { arn: arn.clone(), ..cert("ISSUED", true) }));
+                    arn
+                }
+            };
+            if a.lose.load(SeqCst) > 0 {
+                a.lose.fetch_sub(1, SeqCst);
+                return Err(AwsError::new("InternalFailure", "connection reset", Some(500)));
+            }
+            Ok(arn)
+        });
+        acm.expect_list_certificates().returning(move || {
+            Ok(if b.visible.load(SeqCst) {
+                b.certs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|(_, c)| CertificateSummary { arn: c.arn.clone(), domain_name: DOMAIN.into(), status: c.status.clone() })
+                    .collect()
+            } else {
+                Vec::new()
+            })
+        });
+        acm.expect_list_tags().returning(|_| Ok(naming::tags("t", "certificate-primary-t")));
+        acm.expect_describe_certificate().returning(move |arn| {
+            c.certs.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(_, x)| x.arn == arn).map(|(_, x)| x.clone()).ok_or_else(|| {
+                AwsError::not_found("ResourceNotFoundException", arn.to_string())
+            })
+        });
+        (w, acm)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_request_answer_is_found_by_tag_not_requested_again() {
+        let (w, acm) = lossy_acm(1, true);
+        let c = component(&config(false), acm, MockRoute53Api::new());
+        let ctx = ctx();
+        let out: CertificateOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(w.tokens.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "requested once");
+        let certs = w.certs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(out.certificate_arn, certs[0].1.arn);
+        let e = ctx.entry(&KEY_CERT).await.expect("journaled");
+        assert_eq!((e.status, e.id), (tandem_core::state::ResourceStatus::Done, Some(certs[0].1.arn.clone())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ambiguous_request_is_resumed_with_the_same_idempotency_token() {
+        // Run 1: every answer is lost and the list lags: the run gives up, the entry stays
+        // pending with its token; ACM deduplicated the retries.
+        let (w, acm) = lossy_acm(usize::MAX, false);
+        let c = component(&config(false), acm, MockRoute53Api::new());
+        let ctx1 = ctx();
+        c.apply(&ctx1).await.expect_err("ambiguous until the end");
+        let entry = ctx1.entry(&KEY_CERT).await.expect("journaled");
+        assert_eq!(entry.status, tandem_core::state::ResourceStatus::Pending);
+        let token = entry.token.clone().expect("token kept");
+        let sent = w.tokens.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(sent.len() > 1 && sent.iter().all(|t| *t == token), "every retry carries the journal's token: {sent:?}");
+        // Run 2, resumed: the list still lags; the request re-sends the same token and ACM
+        // answers with the same certificate.
+        w.lose.store(0, std::sync::atomic::Ordering::SeqCst);
+        let mut state = tandem_core::state::ComponentState::new(c.kind(), c.placement(), c.region());
+        state.resources = ctx1.journal_entries().await;
+        let ctx2 = ctx().with_prior(state);
+        let out: CertificateOutputs = from_outputs(&c.apply(&ctx2).await.expect("resumed apply")).expect("outputs");
+        let certs = w.certs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(certs.len(), 1, "exactly one certificate");
+        assert_eq!(out.certificate_arn, certs[0].1.arn);
+        assert_eq!(ctx2.recorded_id(&KEY_CERT).await, Some(certs[0].1.arn.clone()), "the journal records it");
+        assert_eq!(w.tokens.lock().unwrap_or_else(|p| p.into_inner()).last(), Some(&token), "resumed with the journal's token");
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Small helpers shared by the traffic components: tokens, tags, SDK build errors.
+//! Small helpers shared by the traffic components: tags, SDK build errors, journaled
+//! change batches.
 
-use tandem_core::state::{ResourceEntry, ResourceStatus};
-use tandem_core::{AwsError, Ctx};
+use std::future::Future;
+use std::pin::Pin;
 
-/// A random alphanumeric token of `len` characters (idempotency tokens, caller references).
-/// One token is generated per creation and reused by every retry of that creation, so the
-/// service can deduplicate a retried request.
+use tandem_core::{AwsError, ComponentError, Ctx, Key};
+
+/// A random alphanumeric token of `len` characters (ids of the simulated services; the
+/// idempotency tokens of real creates come from the journal).
 pub fn random_token(len: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     (0..len).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect()
@@ -26,31 +28,30 @@ pub fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str>
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// The journal entry of `key`: this run's, else the one recorded in the prior state.
-pub async fn journal_entry(ctx: &Ctx, key: &str) -> Option<ResourceEntry> {
-    match ctx.resource(key).await {
-        Some(e) => Some(e),
-        None => ctx.prior().and_then(|p| p.resources.get(key)).cloned(),
-    }
-}
+/// A boxed change of [`update_together`].
+type Change<'a, T> = Pin<Box<dyn Future<Output = Result<T, ComponentError>> + Send + 'a>>;
 
-/// The id journaled (done) for `key`, this run or in the prior state.
-pub async fn known_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match journal_entry(ctx, key).await {
-        Some(ResourceEntry { id: Some(id), status: ResourceStatus::Done, .. }) if !id.is_empty() => Some(id),
-        _ => None,
+/// Journals one idempotent change that acts on several resources at once (a Route 53
+/// change batch of several records): each key is journaled `pending` update (with `ids`,
+/// the record each key stands for) before `change` runs, and `done` / `failed` after.
+pub async fn update_together<'a, T, F, Fut>(ctx: &'a Ctx, keys: &'a [(Key, String)], change: F) -> Result<T, ComponentError>
+where
+    T: Send + 'a,
+    F: FnOnce() -> Fut + Send + 'a,
+    Fut: Future<Output = Result<T, ComponentError>> + Send + 'a,
+{
+    fn nest<'a, T: Send + 'a>(ctx: &'a Ctx, keys: &'a [(Key, String)], change: Box<dyn FnOnce() -> Change<'a, T> + Send + 'a>) -> Change<'a, T> {
+        match keys.split_first() {
+            None => change(),
+            Some(((key, id), rest)) => Box::pin(async move {
+                if ctx.recorded_id(key).await.as_deref() != Some(id.as_str()) {
+                    ctx.adopt(key, id).await?;
+                }
+                ctx.update(key, || nest(ctx, rest, change)).await
+            }),
+        }
     }
-}
-
-/// Every journal key of the component (this run and prior state).
-pub async fn journal_keys(ctx: &Ctx) -> Vec<String> {
-    let mut keys: Vec<String> = ctx.journal_entries().await.into_keys().collect();
-    if let Some(p) = ctx.prior() {
-        keys.extend(p.resources.keys().cloned());
-    }
-    keys.sort();
-    keys.dedup();
-    keys
+    nest(ctx, keys, Box::new(move || Box::pin(change()))).await
 }
 
 #[cfg(test)]
@@ -64,6 +65,26 @@ mod tests {
         assert_eq!(a.len(), 24);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn update_together_journals_every_key_around_one_change() {
+        let ctx = Ctx::standalone("c", "us-east-1");
+        let keys = vec![(Key::new("record:a"), "z|a".to_string()), (Key::new("record:b"), "z|b".to_string())];
+        let v = update_together(&ctx, &keys, || async { Ok::<_, ComponentError>(7) }).await.expect("change");
+        assert_eq!(v, 7);
+        for (k, id) in &keys {
+            let e = ctx.entry(k).await.expect("journaled");
+            assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);
+            assert_eq!(e.id.as_deref(), Some(id.as_str()));
+        }
+        let failed = update_together(&ctx, &keys, || async { Err::<(), _>(ComponentError::invalid("r", "us-east-1", "boom")) }).await;
+        assert!(failed.is_err());
+        for (k, id) in &keys {
+            let e = ctx.entry(k).await.expect("journaled");
+            assert_eq!(e.status, tandem_core::state::ResourceStatus::Failed, "{k}");
+            assert_eq!(e.id.as_deref(), Some(id.as_str()), "the id is kept");
+        }
     }
 
     #[test]

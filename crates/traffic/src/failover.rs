@@ -12,9 +12,10 @@
 //! Forbidden and failover would serve nothing. So each region's API component creates a
 //! custom domain of the record's name (AWS's multi-region API Gateway pattern), and these
 //! records alias its regional target names. Route 53 answers with the primary while its check is
-//! healthy and with the secondary otherwise. Changes are UPSERTs, then the change is polled
-//! until INSYNC. Destroy deletes exactly the records found (a record already gone is
-//! success); records go before the health checks because they depend on them.
+//! healthy and with the secondary otherwise. Changes are UPSERTs (safe to repeat, journaled
+//! with `ctx.update`), then the change is polled until INSYNC. Destroy deletes exactly the
+//! records found in the zone (`ctx.delete`; a record already gone is success); records go
+//! before the health checks because they depend on them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +23,19 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_core::aws::{poll_until, retry, Poll, ROUTE53_REGION};
 use tandem_core::contracts::{ids, ApiOutputs, FailoverOutputs, HealthOutputs};
-use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement};
 use tracing::Instrument;
 
+use crate::common::update_together;
 use crate::route53_api::{dns_eq, AliasTarget, RecordSet, Route53Api, DELETE, INSYNC, UPSERT};
 
 /// Bound of the wait for a change to reach INSYNC.
 pub const INSYNC_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The journal key of the failover record with set identifier `set` (`primary`/`secondary`).
+fn record_key(set: &str) -> Key {
+    Key::owned(format!("record:{set}"))
+}
 
 const ROLES: [(Placement, &str, &str); 2] = [(Placement::Primary, "primary", "PRIMARY"), (Placement::Secondary, "secondary", "SECONDARY")];
 
@@ -124,14 +131,19 @@ impl FailoverComponent {
             }
         }
         if !changes.is_empty() {
-            let keys: Vec<String> = changes.iter().map(|(_, r)| format!("record:{}", r.set_identifier.as_deref().unwrap_or_default())).collect();
-            for k in &keys {
-                ctx.pending(k, "upsert").await?;
-            }
-            let change_id = retry(|| self.client.change_record_sets(&zone, changes.clone())).await.at(&name, ROUTE53_REGION)?;
-            for (k, (_, r)) in keys.iter().zip(&changes) {
-                ctx.done(k, &format!("{record_name}|{}", r.set_identifier.as_deref().unwrap_or_default())).await?;
-            }
+            // UPSERTs are safe to repeat: the batch is journaled as an in-place change of
+            // each record it writes (ctx.update), retried as a whole.
+            let keys: Vec<(Key, String)> = changes
+                .iter()
+                .map(|(_, r)| {
+                    let set = r.set_identifier.as_deref().unwrap_or_default();
+                    (record_key(set), format!("{record_name}|{set}"))
+                })
+                .collect();
+            let change_id = update_together(ctx, &keys, || async {
+                retry(|| self.client.change_record_sets(&zone, changes.clone())).await.at(&name, ROUTE53_REGION)
+            })
+            .await?;
             tracing::info!(record = %record_name, count = changes.len(), "failover records upserted");
             wait_insync(self.client.as_ref(), &name, &change_id).await?;
         }
@@ -148,26 +160,43 @@ impl FailoverComponent {
             Err(e) if e.is_not_found() => Vec::new(),
             other => other.at(&name, ROUTE53_REGION)?,
         };
-        let ours: Vec<(String, RecordSet)> = existing
-            .into_iter()
-            .filter(|r| r.failover.is_some() && ROLES.iter().any(|(_, s, _)| r.set_identifier.as_deref() == Some(*s)))
-            .map(|r| (DELETE.to_string(), r))
-            .collect();
-        if !ours.is_empty() {
-            for (_, s, _) in ROLES {
-                ctx.pending(&format!("record:{s}"), "delete").await?;
-            }
-            match retry(|| self.client.change_record_sets(&zone, ours.clone())).await {
-                Ok(change_id) => wait_insync(self.client.as_ref(), &name, &change_id).await?,
-                Err(e) if is_record_gone(&e) => {}
-                Err(e) => return Err(e).at(&name, ROUTE53_REGION),
-            }
+        // One DELETE per record found (by name and set identifier: a lost answer of an
+        // UPSERT leaves a record the journal may not know), then wait for the last change.
+        let last_change = std::sync::Mutex::new(String::new());
+        let zone = zone.as_str();
+        for (_, set, _) in ROLES {
+            let record = existing.iter().find(|r| r.failover.is_some() && r.set_identifier.as_deref() == Some(set)).cloned();
+            let id = format!("{record_name}|{set}");
+            ctx.delete(
+                &record_key(set),
+                &name,
+                |_| {
+                    let found = record.as_ref().map(|_| id.clone());
+                    async move { Ok(found.into_iter().collect()) }
+                },
+                |_| {
+                    let change = record.clone().map(|r| vec![(DELETE.to_string(), r)]).unwrap_or_default();
+                    let last_change = &last_change;
+                    async move {
+                        match self.client.change_record_sets(zone, change).await {
+                            Ok(change_id) => {
+                                *last_change.lock().unwrap_or_else(|p| p.into_inner()) = change_id;
+                                Ok(())
+                            }
+                            Err(e) if is_record_gone(&e) => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    }
+                },
+            )
+            .await?;
+        }
+        let change_id = last_change.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !change_id.is_empty() {
+            wait_insync(self.client.as_ref(), &name, &change_id).await?;
             tracing::info!(record = %record_name, "failover records deleted");
         }
-        for (_, s, _) in ROLES {
-            ctx.removed(&format!("record:{s}")).await?;
-        }
-        Ok(())
+        ctx.forget_all().await
     }
 
     async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -363,21 +392,26 @@ mod tests {
             e.push(RecordSet::cname("api.example.com", "unrelated", 60));
             Ok(e)
         });
-        m.expect_change_record_sets()
-            .withf(|_, ch| ch.len() == 2 && ch.iter().all(|(a, r)| a == DELETE && r.failover.is_some()))
-            .times(1)
-            .in_sequence(&mut s)
-            .returning(|_, _| Ok("C3".into()));
+        for set in ["primary", "secondary"] {
+            m.expect_change_record_sets()
+                .withf(move |_, ch| ch.len() == 1 && ch[0].0 == DELETE && ch[0].1.failover.is_some() && ch[0].1.set_identifier.as_deref() == Some(set))
+                .times(1)
+                .in_sequence(&mut s)
+                .returning(|_, _| Ok("C3".into()));
+        }
         m.expect_get_change_status().times(1).in_sequence(&mut s).returning(|_| Ok(INSYNC.into()));
         let c = FailoverComponent::new(&config(), Arc::new(m));
-        c.destroy(&Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION).with_prior(prior(&c, &outputs(), &[]))).await.expect("destroy");
+        let ctx = Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_prior(prior(&c, &outputs(), &[("record:primary", "api.example.com|primary"), ("record:secondary", "api.example.com|secondary")]));
+        c.destroy(&ctx).await.expect("destroy");
+        assert!(ctx.journal_entries().await.is_empty(), "journal cleared");
     }
 
     #[tokio::test(start_paused = true)]
     async fn destroy_of_gone_records_is_a_no_op() {
         let mut m = MockRoute53Api::new();
         m.expect_list_record_sets_named().times(1).returning(|_, _| Ok(existing()));
-        m.expect_change_record_sets().times(1).returning(|_, _| {
+        m.expect_change_record_sets().times(2).returning(|_, _| {
             Err(AwsError::other("InvalidChangeBatch", "Tried to delete resource record set [name='api.example.com.', type='A'] but it was not found"))
         });
         let c = FailoverComponent::new(&config(), Arc::new(m));
@@ -467,6 +501,43 @@ mod tests {
             .with_input("health-primary", &health("p"))
             .with_input("health-secondary", &health("s"));
         assert!(c.apply(&ctx).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_upsert_answer_is_retried_and_the_records_journaled_once() {
+        // The first change batch is applied by Route 53 but its answer is lost: the UPSERT is
+        // sent again (safe to repeat), the records exist once, the journal records both.
+        let zone: Arc<std::sync::Mutex<Vec<RecordSet>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut m = MockRoute53Api::new();
+        let (z1, z2, n) = (zone.clone(), zone.clone(), sent.clone());
+        m.expect_list_record_sets_named().returning(move |_, _| Ok(z1.lock().unwrap_or_else(|p| p.into_inner()).clone()));
+        m.expect_change_record_sets().returning(move |_, changes| {
+            let mut z = z2.lock().unwrap_or_else(|p| p.into_inner());
+            for (_, r) in changes {
+                z.retain(|x| x.set_identifier != r.set_identifier);
+                z.push(r);
+            }
+            if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return Err(AwsError::new("InternalError", "connection reset", Some(500)));
+            }
+            Ok("C1".into())
+        });
+        m.expect_get_change_status().returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        let first = ctx();
+        c.apply(&first).await.expect("apply");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2, "sent again after the lost answer");
+        assert_eq!(zone.lock().unwrap_or_else(|p| p.into_inner()).len(), 2, "one record per region");
+        for set in ["primary", "secondary"] {
+            let e = first.entry(&record_key(set)).await.expect("journaled");
+            assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);
+            assert_eq!(e.id, Some(format!("api.example.com|{set}")));
+        }
+        // Resumed (a second run over the same zone): nothing is sent.
+        let again = ctx().with_prior(prior(&c, &outputs(), &[]));
+        c.apply(&again).await.expect("second apply");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2, "no mutating call over healthy records");
     }
 
     #[tokio::test]

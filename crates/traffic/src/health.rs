@@ -8,29 +8,39 @@
 //!
 //! Route 53 is global; the calls go to us-east-1 ([`ROUTE53_REGION`]). The request interval
 //! (10 or 30 s) cannot change after creation, so it forces replacement; the failure
-//! threshold, target and path are updated in place. Every creation uses a fresh
-//! `CallerReference` (`<name>-<random>`: the reference of a deleted check can never be
-//! reused), and existing checks are adopted on resume by that prefix or by their
-//! `Name`/`tandem:stack` tags.
+//! threshold, target and path are updated in place.
+//!
+//! Resource protocol: a check is created with [`Rule::Token`]: its `CallerReference` is the
+//! journal's token, reused by every retry and by a resumed run, so Route 53 answers a
+//! repeated create with the same check. After an ambiguous failure the check is looked up
+//! by that reference before anything is sent again. Checks of older runs (references
+//! `<name>-<random>`, or the `Name`/`tandem:stack` tags) are still adopted. Route 53 takes no
+//! tags in CreateHealthCheck: they are written right after, through `ctx.update`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, retry, retry_if, ROUTE53_REGION};
+use tandem_core::aws::{retry, retry_if, ROUTE53_REGION};
 use tandem_core::contracts::{ids, ApiOutputs, HealthOutputs, LoadBalancerOutputs};
 use tandem_core::naming;
-use tandem_core::{to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key, Outputs, Placement, Rule};
 use tracing::Instrument;
 
-use crate::common::{has_stack_tag, journal_entry, journal_keys, known_id, random_token, tag_value};
+use crate::common::{has_stack_tag, tag_value};
 use crate::route53_api::{HealthCheckInfo, HealthCheckSpec, Route53Api};
 
 /// The port both checks probe.
 pub const CHECK_PORT: i32 = 443;
 
-const KEY_API: &str = "api-check";
-const KEY_NLB: &str = "nlb-check";
+const KEY_API: Key = Key::new("api-check");
+const KEY_NLB: Key = Key::new("nlb-check");
+const RETIRED_PREFIX: &str = "retired:";
+
+/// The journal key of a check retired by a replacement (deleted once nothing uses it).
+fn retired_key(id: &str) -> Key {
+    Key::owned(format!("{RETIRED_PREFIX}{id}"))
+}
 
 /// ARN of a Route 53 health check.
 pub fn health_check_arn(id: &str) -> String {
@@ -55,7 +65,7 @@ enum Which {
 }
 
 impl Which {
-    fn key(self) -> &'static str {
+    fn key(self) -> Key {
         match self {
             Which::Api => KEY_API,
             Which::Nlb => KEY_NLB,
@@ -114,127 +124,134 @@ impl HealthComponent {
         })
     }
 
-    /// Finds a check of this stack by caller-reference prefix or by tags (resume/adopt).
-    async fn adopt(&self, name: &str) -> Result<Option<HealthCheckInfo>, ComponentError> {
-        let all = retry(|| self.client.list_health_checks()).await.at(name, ROUTE53_REGION)?;
+    /// Ids of the checks retired by a replacement (never adopted again).
+    async fn retired_ids(ctx: &Ctx) -> Vec<String> {
+        let mut ids = Vec::new();
+        for key in ctx.keys().await {
+            if key.as_str().starts_with(RETIRED_PREFIX) {
+                if let Some(id) = ctx.recorded_id(&key).await {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// The stack's check `which`: the recorded id (else the prior outputs'), else the check
+    /// whose CallerReference is the journal's token (a create whose answer was lost), else
+    /// one of an older run (`<name>-<random>` reference, or the stack's tags).
+    async fn find_check(&self, ctx: &Ctx, which: Which, recorded: Option<String>) -> Result<Option<HealthCheckInfo>, AwsError> {
+        let name = self.check_name(which);
+        let retired = Self::retired_ids(ctx).await;
+        let known = recorded.or_else(|| Self::prior_id(ctx, which)).filter(|i| !i.is_empty() && !retired.contains(i));
+        if let Some(id) = known {
+            match retry(|| self.client.get_health_check(&id)).await {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let token = ctx.entry(&which.key()).await.and_then(|e| e.token);
+        let all: Vec<HealthCheckInfo> =
+            retry(|| self.client.list_health_checks()).await?.into_iter().filter(|c| !retired.contains(&c.id)).collect();
+        if let Some(c) = token.and_then(|t| all.iter().find(|c| c.caller_reference == t)) {
+            return Ok(Some(c.clone()));
+        }
         let prefix = format!("{name}-");
-        if let Some(c) = all.iter().find(|c| c.caller_reference.starts_with(&prefix)) {
+        let legacy = |r: &str| r.strip_prefix(&prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('-'));
+        if let Some(c) = all.iter().find(|c| legacy(&c.caller_reference)) {
             return Ok(Some(c.clone()));
         }
         for c in &all {
             let tags = match retry(|| self.client.list_health_check_tags(&c.id)).await {
                 Ok(t) => t,
                 Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e).at(name, ROUTE53_REGION),
+                Err(e) => return Err(e),
             };
-            if has_stack_tag(&tags, &self.suffix) && tag_value(&tags, "Name") == Some(name) {
+            if has_stack_tag(&tags, &self.suffix) && tag_value(&tags, "Name") == Some(name.as_str()) {
                 return Ok(Some(c.clone()));
             }
         }
         Ok(None)
     }
 
+    /// Writes the check's `Name` and `tandem:stack` tags (idempotent).
     async fn tag(&self, ctx: &Ctx, which: Which, id: &str) -> Result<(), ComponentError> {
         let name = self.check_name(which);
-        let key = format!("{}-tags", which.key());
-        ctx.pending(&key, "tag").await?;
-        retry(|| self.client.tag_health_check(id, naming::tags(&self.suffix, &name))).await.at(&name, ROUTE53_REGION)?;
-        ctx.done(&key, id).await
+        ctx.update(&which.key(), || async {
+            retry(|| self.client.tag_health_check(id, naming::tags(&self.suffix, &name))).await.at(&name, ROUTE53_REGION)
+        })
+        .await
     }
 
-    async fn create(&self, ctx: &Ctx, which: Which, spec: &HealthCheckSpec) -> Result<HealthCheckInfo, ComponentError> {
+    /// Deletes a check, waiting (bounded) while a record or endpoint still uses it.
+    async fn delete_check(&self, id: &str) -> Result<(), AwsError> {
+        retry_if(|| self.client.delete_health_check(id), |e| e.is_code("HealthCheckInUse")).await
+    }
+
+    /// The check `which` through the protocol (found, adopted or created), tagged.
+    async fn ensure_check(&self, ctx: &Ctx, which: Which, spec: &HealthCheckSpec) -> Result<HealthCheckInfo, ComponentError> {
         let name = self.check_name(which);
-        let caller_reference = format!("{name}-{}", random_token(12));
-        ctx.pending(which.key(), "create").await?;
-        match retry(|| self.client.create_health_check(&caller_reference, spec.clone())).await {
-            Ok(c) => {
-                ctx.done(which.key(), &c.id).await?;
-                tracing::info!(check = %name, id = %c.id, "health check created");
-                self.tag(ctx, which, &c.id).await?;
-                Ok(c)
-            }
-            Err(e) => {
-                ctx.failed(which.key(), "create").await?;
-                Err(e).at(&name, ROUTE53_REGION)
-            }
+        let e = ctx
+            .ensure::<HealthCheckInfo>(&which.key(), &name, Rule::Token)
+            .find_one(|recorded| self.find_check(ctx, which, recorded))
+            .create(|token| {
+                let spec = spec.clone();
+                async move { self.client.create_health_check(token.as_str(), spec).await }
+            })
+            .id(|c| c.id.clone())
+            .outcome()
+            .await?;
+        let c = e.value;
+        if e.how == How::Created {
+            self.tag(ctx, which, &c.id).await?;
+            return Ok(c);
         }
-    }
-
-    async fn delete_check(&self, name: &str, id: &str) -> Result<(), ComponentError> {
-        // A record or EventBridge endpoint that used the check may take a moment to let go.
-        ignore_not_found(retry_if(|| self.client.delete_health_check(id), |e| e.is_code("HealthCheckInUse")).await).at(name, ROUTE53_REGION)
+        let tags = retry(|| self.client.list_health_check_tags(&c.id)).await.at(&name, ROUTE53_REGION)?;
+        if !(has_stack_tag(&tags, &self.suffix) && tag_value(&tags, "Name") == Some(name.as_str())) {
+            self.tag(ctx, which, &c.id).await?;
+        }
+        Ok(c)
     }
 
     async fn ensure(&self, ctx: &Ctx, which: Which, spec: HealthCheckSpec) -> Result<HealthCheckInfo, ComponentError> {
         let name = self.check_name(which);
-        let mut current = None;
-        let known = match known_id(ctx, which.key()).await {
-            Some(id) => Some(id),
-            None => Self::prior_id(ctx, which),
-        };
-        if let Some(id) = known.filter(|i| !i.is_empty()) {
-            match retry(|| self.client.get_health_check(&id)).await {
-                Ok(c) => current = Some(c),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at(&name, ROUTE53_REGION),
-            }
-        }
-        if current.is_none() {
-            if let Some(c) = self.adopt(&name).await? {
-                tracing::info!(check = %name, id = %c.id, "adopting existing health check");
-                ctx.done(which.key(), &c.id).await?;
-                current = Some(c);
-            }
-        }
-        let Some(c) = current else {
-            return self.create(ctx, which, &spec).await;
-        };
-        // Tags: written once per check (a crash between create and tag is resumed here).
-        let tags_key = format!("{}-tags", which.key());
-        if known_id(ctx, &tags_key).await.as_deref() != Some(c.id.as_str()) {
-            let tags = retry(|| self.client.list_health_check_tags(&c.id)).await.at(&name, ROUTE53_REGION)?;
-            if has_stack_tag(&tags, &self.suffix) && tag_value(&tags, "Name") == Some(name.as_str()) {
-                ctx.done(&tags_key, &c.id).await?;
-            } else {
-                self.tag(ctx, which, &c.id).await?;
-            }
-        }
+        let key = which.key();
+        let c = self.ensure_check(ctx, which, &spec).await?;
         if c.spec.check_type != spec.check_type || c.spec.request_interval != spec.request_interval {
-            // Type and interval are immutable: create the new check, then retire the old one.
+            // Type and interval are immutable: retire the old check, create the new one, then
+            // delete the old one (kept journaled while a failover record still uses it).
             tracing::info!(check = %name, old = %c.id, "replacing health check (type or interval changed)");
-            let new = self.create(ctx, which, &spec).await?;
-            let retired = format!("retired:{}", c.id);
-            ctx.pending(&retired, "delete").await?;
-            match self.delete_check(&name, &c.id).await {
-                Ok(()) => ctx.removed(&retired).await?,
-                Err(e) => {
-                    // Still referenced (failover records are updated after this component):
-                    // the next apply or destroy deletes it.
-                    tracing::warn!(check = %name, old = %c.id, error = %e, "old health check still in use; will retry");
-                    ctx.done(&retired, &c.id).await?;
-                }
+            let retired = retired_key(&c.id);
+            ctx.adopt(&retired, &c.id).await?;
+            ctx.forget(&key).await?;
+            let new = self.ensure_check(ctx, which, &spec).await?;
+            if let Err(e) = ctx.delete_recorded(&retired, &name, |id| async move { self.delete_check(&id).await }).await {
+                // Still referenced (failover records are updated after this component):
+                // the next apply or destroy deletes it.
+                tracing::warn!(check = %name, old = %c.id, error = %e, "old health check still in use; will retry");
             }
             return Ok(new);
         }
         if !same_mutable(&c.spec, &spec) {
             tracing::info!(check = %name, id = %c.id, "updating health check");
-            ctx.pending(which.key(), "update").await?;
-            let updated = retry(|| self.client.update_health_check(&c.id, spec.clone())).await.at(&name, ROUTE53_REGION)?;
-            ctx.done(which.key(), &updated.id).await?;
-            return Ok(updated);
+            return ctx
+                .update(&key, || async { retry(|| self.client.update_health_check(&c.id, spec.clone())).await.at(&name, ROUTE53_REGION) })
+                .await;
         }
         Ok(c)
     }
 
     /// Deletes checks retired by a replacement once they are no longer in use.
     async fn delete_retired(&self, ctx: &Ctx, fail: bool) -> Result<(), ComponentError> {
-        for key in journal_keys(ctx).await {
-            let Some(old) = key.strip_prefix("retired:") else { continue };
-            let old = journal_entry(ctx, &key).await.and_then(|e| e.id).unwrap_or_else(|| old.to_string());
-            match self.delete_check(&key, &old).await {
-                Ok(()) => ctx.removed(&key).await?,
+        for key in ctx.keys().await {
+            if !key.as_str().starts_with(RETIRED_PREFIX) {
+                continue;
+            }
+            match ctx.delete_recorded(&key, key.as_str(), |id| async move { self.delete_check(&id).await }).await {
+                Ok(_) => {}
                 Err(e) if fail => return Err(e),
-                Err(e) => tracing::warn!(id = %old, error = %e, "retired health check still in use"),
+                Err(e) => tracing::warn!(key = %key, error = %e, "retired health check still in use"),
             }
         }
         Ok(())
@@ -257,21 +274,28 @@ impl HealthComponent {
     async fn destroy_inner(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         for which in [Which::Api, Which::Nlb] {
             let name = self.check_name(which);
-            let journal = journal_entry(ctx, which.key()).await;
-            let mut id = journal.as_ref().and_then(|e| e.id.clone()).or_else(|| Self::prior_id(ctx, which)).filter(|i| !i.is_empty());
-            if id.is_none() && journal.is_some() {
-                // A create was interrupted before its id was journaled: find it.
-                id = self.adopt(&name).await?.map(|c| c.id);
+            let key = which.key();
+            let pending = ctx.entry(&key).await.is_some();
+            let n = ctx
+                .delete(
+                    &key,
+                    &name,
+                    |recorded| async move {
+                        if let Some(id) = recorded.or_else(|| Self::prior_id(ctx, which)).filter(|i| !i.is_empty()) {
+                            return Ok(vec![id]);
+                        }
+                        // A create was interrupted before its id was journaled: find it.
+                        Ok(if pending { self.find_check(ctx, which, None).await?.map(|c| c.id).into_iter().collect() } else { Vec::new() })
+                    },
+                    |id| async move { self.delete_check(&id).await },
+                )
+                .await?;
+            if n > 0 {
+                tracing::info!(check = %name, "health check deleted");
             }
-            if let Some(id) = id {
-                ctx.pending(which.key(), "delete").await?;
-                self.delete_check(&name, &id).await?;
-                tracing::info!(check = %name, id = %id, "health check deleted");
-            }
-            ctx.removed(which.key()).await?;
-            ctx.removed(&format!("{}-tags", which.key())).await?;
         }
-        self.delete_retired(ctx, true).await
+        self.delete_retired(ctx, true).await?;
+        ctx.forget_all().await
     }
 
     async fn read_inner(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -279,7 +303,7 @@ impl HealthComponent {
         let mut drift = Vec::new();
         for which in [Which::Api, Which::Nlb] {
             let name = self.check_name(which);
-            let Some(id) = Self::prior_id(ctx, which).or(known_id(ctx, which.key()).await) else {
+            let Some(id) = Self::prior_id(ctx, which).or(ctx.recorded_id(&which.key()).await) else {
                 missing.push(format!("{name}: not recorded"));
                 continue;
             };
@@ -423,7 +447,7 @@ mod tests {
         let mut s = Sequence::new();
         m.expect_list_health_checks().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
         m.expect_create_health_check()
-            .withf(|caller, spec| caller.starts_with("health-api-primary-t-") && *spec == api_spec())
+            .withf(|caller, spec| caller.len() == 32 && *spec == api_spec())
             .times(1)
             .in_sequence(&mut s)
             .returning(|c, spec| Ok(info("hc-api", c, spec)));
@@ -434,7 +458,7 @@ mod tests {
             .returning(|_, _| Ok(()));
         m.expect_list_health_checks().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
         m.expect_create_health_check()
-            .withf(|caller, spec| caller.starts_with("health-nlb-primary-t-") && *spec == nlb_spec())
+            .withf(|caller, spec| caller.len() == 32 && *spec == nlb_spec())
             .times(1)
             .in_sequence(&mut s)
             .returning(|c, spec| Ok(info("hc-nlb", c, spec)));
@@ -567,6 +591,123 @@ mod tests {
             Drift::Missing { details } => assert_eq!(details.len(), 2, "{details:?}"),
             other => panic!("expected Missing, got {other:?}"),
         }
+    }
+
+    /// A Route 53 that deduplicates CallerReferences (as AWS does) and loses the answer of
+    /// the first `lose` creates; its list shows the checks only when `visible`.
+    struct LossyRoute53 {
+        checks: std::sync::Mutex<Vec<HealthCheckInfo>>,
+        references: std::sync::Mutex<Vec<String>>,
+        lose: std::sync::atomic::AtomicUsize,
+        visible: std::sync::atomic::AtomicBool,
+    }
+
+    fn lossy(lose: usize, visible: bool) -> Arc<LossyRoute53> {
+        Arc::new(LossyRoute53 {
+            checks: std::sync::Mutex::new(Vec::new()),
+            references: std::sync::Mutex::new(Vec::new()),
+            lose: std::sync::atomic::AtomicUsize::new(lose),
+            visible: std::sync::atomic::AtomicBool::new(visible),
+        })
+    }
+
+    fn mock_of(w: &Arc<LossyRoute53>) -> MockRoute53Api {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut m = MockRoute53Api::new();
+        let (a, b, c) = (w.clone(), w.clone(), w.clone());
+        m.expect_create_health_check().returning(move |caller, spec| {
+            a.references.lock().unwrap_or_else(|p| p.into_inner()).push(caller.to_string());
+            let mut checks = a.checks.lock().unwrap_or_else(|p| p.into_inner());
+            let check = match checks.iter().find(|c| c.caller_reference == caller) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = info(&format!("hc-{}", checks.len() + 1), caller, spec);
+                    checks.push(c.clone());
+                    c
+                }
+            };
+            if a.lose.load(SeqCst) > 0 {
+                a.lose.fetch_sub(1, SeqCst);
+                return Err(AwsError::new("InternalError", "connection reset", Some(500)));
+            }
+            Ok(check)
+        });
+        m.expect_list_health_checks().returning(move || {
+            Ok(if b.visible.load(SeqCst) { b.checks.lock().unwrap_or_else(|p| p.into_inner()).clone() } else { Vec::new() })
+        });
+        m.expect_get_health_check().returning(move |id| {
+            c.checks.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|x| x.id == id).cloned().ok_or_else(|| AwsError::not_found("NoSuchHealthCheck", id.to_string()))
+        });
+        m.expect_list_health_check_tags().returning(|_| Ok(vec![]));
+        m.expect_tag_health_check().returning(|_, _| Ok(()));
+        m
+    }
+
+    fn state_of(c: &HealthComponent, journal: std::collections::BTreeMap<String, tandem_core::state::ResourceEntry>) -> tandem_core::state::ComponentState {
+        let mut s = tandem_core::state::ComponentState::new(c.kind(), c.placement(), c.region());
+        s.resources = journal;
+        s
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_create_answer_is_found_by_its_caller_reference_not_created_again() {
+        // The first create of each check succeeds on Route 53 but its answer is lost.
+        let w = lossy(1, true);
+        let c = component(mock_of(&w));
+        let ctx = ctx();
+        let out: HealthOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
+        let checks = w.checks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(checks.len(), 2, "one check per target: {checks:?}");
+        assert_eq!(w.references.lock().unwrap_or_else(|p| p.into_inner()).len(), 2, "each create sent once (the second found by reference)");
+        assert_eq!(ctx.recorded_id(&KEY_API).await.as_deref(), Some(out.api_check_id.as_str()));
+        assert_eq!(ctx.entry(&KEY_API).await.map(|e| e.status), Some(tandem_core::state::ResourceStatus::Done));
+        assert_eq!(ctx.recorded_id(&KEY_NLB).await.as_deref(), Some(out.nlb_check_id.as_str()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ambiguous_create_is_resumed_with_the_same_caller_reference() {
+        // Run 1: every answer is lost and the list lags: the run gives up, the entry stays
+        // pending with its token. Route 53 deduplicates the retries: one check.
+        let w = lossy(usize::MAX, false);
+        let c = component(mock_of(&w));
+        let ctx1 = ctx();
+        c.apply(&ctx1).await.expect_err("ambiguous until the end");
+        let entry = ctx1.entry(&KEY_API).await.expect("journaled");
+        assert_eq!(entry.status, tandem_core::state::ResourceStatus::Pending);
+        let token = entry.token.clone().expect("token kept");
+        let refs = w.references.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(refs.len() > 1 && refs.iter().all(|r| *r == token), "every retry carries the journal's token: {refs:?}");
+        assert_eq!(w.checks.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+        // Run 2 (resumed from the journal): the check is found by its CallerReference.
+        w.lose.store(0, std::sync::atomic::Ordering::SeqCst);
+        w.visible.store(true, std::sync::atomic::Ordering::SeqCst);
+        let ctx2 = ctx().with_prior(state_of(&c, ctx1.journal_entries().await));
+        c.apply(&ctx2).await.expect("resumed apply");
+        let checks = w.checks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(checks.iter().filter(|x| x.spec.check_type == "HTTPS").count(), 1, "exactly one API check: {checks:?}");
+        let api = checks.iter().find(|x| x.spec.check_type == "HTTPS").map(|x| x.id.clone());
+        assert_eq!(ctx2.recorded_id(&KEY_API).await, api, "the journal records it");
+        assert_eq!(w.references.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|r| **r == token).count(), refs.len(), "not sent again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn destroy_finds_a_check_whose_create_answer_was_lost() {
+        let w = lossy(usize::MAX, false);
+        let c = component(mock_of(&w));
+        let ctx1 = ctx();
+        c.apply(&ctx1).await.expect_err("ambiguous");
+        w.visible.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut m = mock_of(&w);
+        let w2 = w.clone();
+        m.expect_delete_health_check().times(1).returning(move |id| {
+            w2.checks.lock().unwrap_or_else(|p| p.into_inner()).retain(|x| x.id != id);
+            Ok(())
+        });
+        let c = component(m);
+        let d = Ctx::standalone("health-primary", ROUTE53_REGION).with_prior(state_of(&c, ctx1.journal_entries().await));
+        c.destroy(&d).await.expect("destroy");
+        assert!(w.checks.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), "the orphan is deleted");
+        assert!(d.journal_entries().await.is_empty());
     }
 
     #[test]
