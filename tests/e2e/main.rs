@@ -86,6 +86,34 @@ async fn full_stack_apply_idempotent_destroy() {
     assert!(run.stdout.contains("No changes"), "{}", run.stdout);
     assert!(mutations.is_empty(), "second apply made mutating calls: {mutations:#?}");
 
+    // 2b. `apply --refresh` on the unchanged stack reads every component (the recorder
+    // must see those reads, or it proves nothing) and changes nothing.
+    moto.start_recording();
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes", "--refresh"], &d.env, &root);
+    let recorded = moto.stop_recording();
+    check(&run, "apply --refresh on an unchanged stack");
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+    assert!(recorded.mutations.is_empty(), "apply --refresh made mutating calls: {:#?}", recorded.mutations);
+    for read in ["DescribeVpcs", "GetDashboard", "DescribeTable", "DescribeDBClusters"] {
+        assert!(
+            recorded.reads.iter().any(|r| r.contains(read)),
+            "apply --refresh did not read {read}; it recorded {} reads: {:#?}",
+            recorded.reads.len(),
+            recorded.reads
+        );
+    }
+
+    // 2c. A resource deleted out of band is re-created by `apply --refresh`.
+    let cw = aws_sdk_cloudwatch::Client::new(&moto.sdk(PRIMARY).await);
+    let dashboard = format!("dashboard-{suffix}");
+    cw.delete_dashboards().dashboard_names(&dashboard).send().await.expect("delete the dashboard out of band");
+    let gone = cw.get_dashboard().dashboard_name(&dashboard).send().await.expect_err("the dashboard is gone");
+    assert_eq!(gone.as_service_error().and_then(|e| e.meta().code()), Some("ResourceNotFound"), "{gone:?}");
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes", "--refresh"], &d.env, &root);
+    check(&run, "apply --refresh after an out-of-band delete");
+    assert!(run.stdout.contains("dashboard"), "the plan names the missing dashboard:\n{}", run.stdout);
+    cw.get_dashboard().dashboard_name(&dashboard).send().await.expect("apply --refresh re-created the dashboard");
+
     // 3. destroy removes everything; a second destroy is a no-op.
     let run = tandem(&bin, &["--config", &cfg, "destroy", "--yes"], &d.env, &root);
     check(&run, "destroy");

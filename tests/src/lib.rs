@@ -69,9 +69,21 @@ impl Moto {
 
     /// Stops recording and returns the requests made meanwhile that were not reads.
     pub fn stop_recording_mutations(&self) -> Vec<String> {
+        self.stop_recording().mutations
+    }
+
+    /// Stops recording and returns every request made meanwhile, reads and mutations apart.
+    pub fn stop_recording(&self) -> Recorded {
         self.post("/moto-api/recorder/stop-recording");
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter_map(|e| mutation(&e)).collect()
+        let mut recorded = Recorded::default();
+        for e in text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
+            match mutation(&e) {
+                Some(m) => recorded.mutations.push(m),
+                None => recorded.reads.push(operation(&e)),
+            }
+        }
+        recorded
     }
 
     /// SDK configuration for `region` on this server.
@@ -87,6 +99,28 @@ impl Moto {
 }
 
 /// Describes a recorded request if it is not a read (Describe/Get/List/...), else None.
+/// The requests a recording saw.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub reads: Vec<String>,
+    pub mutations: Vec<String>,
+}
+
+/// What a recorded request did: `<X-Amz-Target> <url>`, `<Action> <url>` or `<METHOD> <url>`
+/// (REST APIs, e.g. S3 and API Gateway).
+fn operation(e: &serde_json::Value) -> String {
+    let url = e["url"].as_str().unwrap_or("");
+    let headers = &e["headers"];
+    if let Some(t) = headers.get("X-Amz-Target").or_else(|| headers.get("x-amz-target")).and_then(|v| v.as_str()) {
+        return format!("{t} {url}");
+    }
+    let body = e["body"].as_str().unwrap_or("");
+    if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return format!("{action} {url}");
+    }
+    format!("{} {url}", e["method"].as_str().unwrap_or(""))
+}
+
 fn mutation(e: &serde_json::Value) -> Option<String> {
     let method = e["method"].as_str().unwrap_or("");
     let url = e["url"].as_str().unwrap_or("");

@@ -175,8 +175,8 @@ impl Component for EventEndpoint {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::event_bus(Placement::Primary), ids::event_bus(Placement::Secondary), ids::health(Placement::Primary)]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["endpoint_name", "endpoint_arn", "endpoint_url", "simulated"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::EventEndpointOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(120)

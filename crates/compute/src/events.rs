@@ -234,8 +234,8 @@ impl Component for EventBus {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::functions(self.placement)]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["bus_name", "bus_arn", "rule_arn"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::EventBusOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(10)

@@ -309,16 +309,8 @@ impl Component for Functions {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::LAMBDA_ROLES.to_string()]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "api_function_name",
-            "api_function_arn",
-            "processor_function_name",
-            "processor_function_arn",
-            "replicator_function_name",
-            "replicator_function_arn",
-            "code_sha256",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::FunctionsOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(60)

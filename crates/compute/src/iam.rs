@@ -303,8 +303,8 @@ impl Component for LambdaRoles {
     fn dependencies(&self) -> Vec<String> {
         Vec::new()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["api_role_arn", "processor_role_arn", "replicator_role_arn"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::LambdaRolesOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(15)

@@ -12,7 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tandem_core::state::{ComponentState, ComponentStatus, MemoryBackend, StateDoc, StateHandle};
-use tandem_core::{Component, ComponentError, Ctx, Desired, Drift, Engine, Outputs, Placement, RunOptions};
+use tandem_core::{Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, RunOptions};
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct BenchOutputs {
+    id: String,
+}
 
 struct Counting;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
@@ -59,8 +65,8 @@ impl Component for Node {
     fn dependencies(&self) -> Vec<String> {
         self.deps.clone()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["id"]
+    fn output_type(&self) -> OutputType {
+        OutputType::of::<BenchOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         self.dur

@@ -38,6 +38,48 @@ pub fn from_outputs<T: DeserializeOwned>(outputs: &Outputs) -> Result<T, serde_j
     serde_json::from_value(serde_json::Value::Object(map))
 }
 
+/// The typed outputs a component declares ([`Component::output_type`]): the struct its
+/// `apply` serializes with [`to_outputs`] and its dependants read with [`Ctx::input`]. The
+/// engine checks every apply's outputs against it (they must deserialize into the struct),
+/// so a component cannot record outputs its dependants cannot read.
+#[derive(Clone, Copy)]
+pub struct OutputType {
+    name: &'static str,
+    check: fn(&Outputs) -> Result<(), serde_json::Error>,
+}
+
+impl OutputType {
+    /// The output type `T` (one of the structs of [`crate::contracts`], or your own).
+    pub fn of<T: DeserializeOwned>() -> Self {
+        fn check<T: DeserializeOwned>(o: &Outputs) -> Result<(), serde_json::Error> {
+            from_outputs::<T>(o).map(|_| ())
+        }
+        OutputType { name: std::any::type_name::<T>(), check: check::<T> }
+    }
+
+    /// The Rust type's name (`tandem_core::contracts::NetworkOutputs`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The short type name (`NetworkOutputs`).
+    pub fn short_name(&self) -> &'static str {
+        self.name.rsplit("::").next().unwrap_or(self.name)
+    }
+
+    /// Whether `outputs` deserialize into the declared type; the serde error names the
+    /// missing or mistyped field.
+    pub fn check(&self, outputs: &Outputs) -> Result<(), serde_json::Error> {
+        (self.check)(outputs)
+    }
+}
+
+impl std::fmt::Debug for OutputType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("OutputType").field(&self.name).finish()
+    }
+}
+
 /// Where a component lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,8 +179,8 @@ pub trait Component: Send + Sync {
     fn region(&self) -> &str;
     /// Ids of the components whose outputs it needs.
     fn dependencies(&self) -> Vec<String>;
-    /// Names of the outputs `apply` returns (checked by the engine).
-    fn outputs(&self) -> Vec<&'static str>;
+    /// The typed outputs `apply` returns (checked by the engine after every apply).
+    fn output_type(&self) -> OutputType;
     /// Expected duration of a create on real AWS, for critical-path scheduling.
     fn expected_duration(&self) -> Duration;
     /// Desired configuration (no secret values).

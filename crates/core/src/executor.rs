@@ -570,9 +570,9 @@ async fn run_apply(
     let ctx = ctx_for(if action == Action::Replace { Action::Create } else { action }, prior_for_apply);
     match c.apply(&ctx).await {
         Ok(outs) => {
-            let missing: Vec<&str> = c.outputs().into_iter().filter(|k| !outs.contains_key(*k)).collect();
-            if !missing.is_empty() {
-                let msg = format!("apply did not return declared outputs: {}", missing.join(", "));
+            let declared = c.output_type();
+            if let Err(e) = declared.check(&outs) {
+                let msg = format!("apply did not return its declared outputs ({}): {e}", declared.short_name());
                 let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
                 return (Outcome::Failed { error: msg }, None);
             }

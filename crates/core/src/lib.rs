@@ -28,7 +28,7 @@ pub mod state_s3;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
 
-pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Key, Outputs, Placement};
+pub use component::{from_outputs, to_outputs, Action, CancelFlag, Component, Ctx, Desired, Drift, Key, OutputType, Outputs, Placement};
 pub use protocol::{Ensured, How, Rule, Token};
 pub use config::Config;
 pub use executor::{Engine, Outcome, Plan, PlannedChange, Progress, Report, RunOptions};

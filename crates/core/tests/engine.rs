@@ -9,7 +9,21 @@ use serde_json::json;
 use tandem_core::executor::Outcome;
 use tandem_core::graph::{Graph, GraphError};
 use tandem_core::state::{ComponentStatus, LocalBackend, MemoryBackend, ResourceStatus, StateBackend, StateDoc, StateHandle};
-use tandem_core::{Action, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, Outputs, Placement, RunOptions};
+use tandem_core::{Action, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, RunOptions};
+
+/// The synthetic components' declared outputs.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct SyntheticOutputs {
+    name: String,
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct XOutputs {
+    x: u32,
+}
 
 /// A fake cloud: resources by name, with a count of creates.
 #[derive(Default)]
@@ -62,8 +76,8 @@ impl Component for Synth {
     fn dependencies(&self) -> Vec<String> {
         self.deps.clone()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["name", "id"]
+    fn output_type(&self) -> OutputType {
+        OutputType::of::<SyntheticOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         self.dur
@@ -397,8 +411,8 @@ impl Component for Bare {
     fn dependencies(&self) -> Vec<String> {
         self.1.iter().map(|s| s.to_string()).collect()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["x"]
+    fn output_type(&self) -> OutputType {
+        OutputType::of::<XOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(1)
@@ -454,7 +468,17 @@ fn duplicate_ids_are_rejected() {
 async fn missing_declared_outputs_fail_the_component() {
     let e = Engine::new(bare(vec![Bare("a", vec![])]), mem_state()).unwrap();
     let r = apply_all(&e, &RunOptions::default()).await;
-    assert!(matches!(&r.get("a").unwrap().outcome, Outcome::Failed { error } if error.contains("declared outputs: x")));
+    assert!(matches!(&r.get("a").unwrap().outcome, Outcome::Failed { error } if error.contains("declared outputs (XOutputs): missing field `x`")), "{:?}", r.get("a").unwrap().outcome);
+}
+
+#[test]
+fn output_type_checks_names_and_types() {
+    let t = OutputType::of::<XOutputs>();
+    assert_eq!(t.short_name(), "XOutputs");
+    assert!(t.check(&Outputs::from([("x".to_string(), json!(3))])).is_ok());
+    let wrong = t.check(&Outputs::from([("x".to_string(), json!("three"))])).unwrap_err().to_string();
+    assert!(wrong.contains("invalid type"), "{wrong}");
+    assert!(t.check(&Outputs::new()).unwrap_err().to_string().contains("missing field `x`"));
 }
 
 #[test]

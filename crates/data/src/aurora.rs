@@ -853,17 +853,8 @@ impl Component for AuroraComponent {
             _ => vec![ids::network(Placement::Primary)],
         }
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "global_cluster_id",
-            "cluster_id",
-            "cluster_arn",
-            "writer_endpoint",
-            "reader_endpoint",
-            "instance_id",
-            "port",
-            "password_parameter",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::AuroraOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // Cluster ~10-15 min plus the Serverless v2 instance ~10 min (global cluster: seconds).
@@ -1324,10 +1315,8 @@ mod tests {
                 "network-secondary".to_string()
             ]
         );
-        let fields: Vec<String> = to_outputs(&primary_outputs()).keys().cloned().collect();
-        let mut declared: Vec<String> = p.outputs().iter().map(|s| s.to_string()).collect();
-        declared.sort();
-        assert_eq!(fields, declared);
+        assert_eq!(p.output_type().short_name(), "AuroraOutputs");
+        p.output_type().check(&to_outputs(&primary_outputs())).expect("declared outputs");
     }
 
     #[test]

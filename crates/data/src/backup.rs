@@ -201,8 +201,8 @@ impl Component for BackupVaultComponent {
     fn dependencies(&self) -> Vec<String> {
         Vec::new()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["vault_name", "vault_arn"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::BackupVaultOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(10)
@@ -542,14 +542,8 @@ impl Component for BackupPlanComponent {
             ids::aurora(Placement::Primary),
         ]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "plan_id",
-            "plan_arn",
-            "selection_id",
-            "role_arn",
-            "selection_simulated",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::BackupPlanOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // IAM role propagation dominates.
@@ -795,19 +789,15 @@ mod tests {
                 "aurora-primary".to_string()
             ]
         );
-        let fields: Vec<String> = to_outputs(&BackupPlanOutputs {
+        let sample = to_outputs(&BackupPlanOutputs {
             plan_id: String::new(),
             plan_arn: String::new(),
             selection_id: String::new(),
             role_arn: String::new(),
             selection_simulated: false,
-        })
-        .keys()
-        .cloned()
-        .collect();
-        let mut declared: Vec<String> = p.outputs().iter().map(|s| s.to_string()).collect();
-        declared.sort();
-        assert_eq!(fields, declared);
+        });
+        assert_eq!(p.output_type().short_name(), "BackupPlanOutputs");
+        p.output_type().check(&sample).expect("declared outputs");
         let v =
             BackupVaultComponent::new(&cfg(), Placement::Secondary, Arc::new(MockBackupApi::new()));
         assert_eq!(

@@ -195,8 +195,8 @@ impl Component for TableComponent {
     fn dependencies(&self) -> Vec<String> {
         Vec::new()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["table_name", "table_arn", "stream_arn", "replica_regions", "replica_simulated"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::TableOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // Table ~30 s, replica of an empty table a few minutes.
@@ -428,9 +428,7 @@ mod tests {
         assert_eq!(out["stream_arn"], format!("{ARN}/stream/2024"));
         assert_eq!(out["replica_regions"], json!(["us-east-2"]));
         assert_eq!(out["replica_simulated"], false);
-        let mut names = c.outputs();
-        names.sort();
-        assert_eq!(names, out.keys().map(String::as_str).collect::<Vec<_>>());
+        c.output_type().check(&out).expect("declared outputs");
         assert_eq!(ctx.resource_id("table").await.as_deref(), Some(ARN));
         assert_eq!(ctx.resource_id("replica").await.as_deref(), Some("table-t1@us-east-2"));
     }

@@ -357,8 +357,8 @@ impl Component for BucketComponent {
     fn dependencies(&self) -> Vec<String> {
         self.replication.as_ref().map(|r| vec![r.secondary_id.clone()]).unwrap_or_default()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["bucket_name", "bucket_arn", "replication_role_arn", "replication_rule_id"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::BucketOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(if self.replication.is_some() { 30 } else { 15 })
@@ -573,11 +573,7 @@ mod tests {
         assert_eq!(out["bucket_name"], "bucket-secondary-t1");
         assert_eq!(out["bucket_arn"], "arn:aws:s3:::bucket-secondary-t1");
         assert!(out["replication_role_arn"].is_null());
-        let mut names: Vec<&str> = c.outputs();
-        names.sort();
-        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
-        keys.sort();
-        assert_eq!(names, keys);
+        c.output_type().check(&out).expect("declared outputs");
         assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1"));
     }
 

@@ -278,8 +278,8 @@ impl Component for ParametersComponent {
             ids::bucket(Placement::Secondary),
         ]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["path", "names", "api_key_parameter"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::ParametersOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(10)

@@ -220,8 +220,8 @@ impl Component for ParameterReplication {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::functions(Placement::Primary), ids::PARAMETERS.to_string()]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["rule_name", "rule_arn"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::ParameterReplicationOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(10)

@@ -518,16 +518,8 @@ impl Component for LoadBalancerComponent {
         deps
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "nlb_arn",
-            "nlb_dns_name",
-            "nlb_zone_id",
-            "nlb_target_group_arn",
-            "alb_arn",
-            "alb_dns_name",
-            "alb_target_group_arn",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::LoadBalancerOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {
@@ -1609,12 +1601,8 @@ mod tests {
             alb_dns_name: String::new(),
             alb_target_group_arn: String::new(),
         });
-        let mut declared = c.outputs();
-        declared.sort();
-        assert_eq!(
-            declared,
-            sample.keys().map(String::as_str).collect::<Vec<_>>()
-        );
+        assert_eq!(c.output_type().short_name(), "LoadBalancerOutputs");
+        c.output_type().check(&sample).expect("declared outputs");
         let d = c.desired();
         assert_eq!(d.replace_on["nlb"]["name"], "nlb-primary-dev");
         assert_eq!(d.update_on["alb_listener"]["protocol"], "HTTP");

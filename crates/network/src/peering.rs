@@ -351,8 +351,8 @@ impl Component for PeeringComponent {
         ]
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["peering_connection_id"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::PeeringOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {
@@ -988,6 +988,6 @@ mod tests {
                 "network-secondary".to_string()
             ]
         );
-        assert_eq!(c.outputs(), vec!["peering_connection_id"]);
+        assert_eq!(c.output_type().short_name(), "PeeringOutputs");
     }
 }

@@ -272,19 +272,8 @@ impl Component for NetworkComponent {
         Vec::new()
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "vpc_id",
-            "cidr",
-            "azs",
-            "public_subnet_ids",
-            "private_subnet_ids",
-            "internet_gateway_id",
-            "public_route_table_id",
-            "private_route_table_ids",
-            "db_security_group_id",
-            "lb_security_group_id",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::NetworkOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {
@@ -1112,12 +1101,8 @@ mod tests {
     fn declares_outputs_of_the_contract_and_no_dependencies() {
         let c = component(MockEc2Api::new());
         let sample = tandem_core::to_outputs(&network_outputs("primary"));
-        let mut declared = c.outputs();
-        declared.sort();
-        assert_eq!(
-            declared,
-            sample.keys().map(String::as_str).collect::<Vec<_>>()
-        );
+        assert_eq!(c.output_type().short_name(), "NetworkOutputs");
+        c.output_type().check(&sample).expect("declared outputs");
         assert!(c.dependencies().is_empty());
         assert_eq!(c.id(), "network-primary");
         let d = c.desired();

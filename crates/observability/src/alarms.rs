@@ -413,8 +413,8 @@ impl Component for Alarms {
         deps
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["alarm_names"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::AlarmsOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {
@@ -633,7 +633,7 @@ mod tests {
         let out = comp.apply(&ctx).await.expect("apply");
         let typed: AlarmsOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed.alarm_names, expected);
-        assert_eq!(out.keys().map(String::as_str).collect::<Vec<_>>(), comp.outputs());
+        comp.output_type().check(&out).expect("declared outputs");
         for n in &expected {
             assert_eq!(ctx.resource_id(&format!("{KEY_PREFIX}{n}")).await.as_deref(), Some(n.as_str()));
         }

@@ -277,8 +277,8 @@ impl Component for Dashboard {
         deps
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["dashboard_name", "dashboard_url"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::DashboardOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {

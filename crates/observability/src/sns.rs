@@ -325,8 +325,8 @@ impl Component for Alerts {
         Vec::new()
     }
 
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["topic_arn", "topic_name"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::AlertsOutputs>()
     }
 
     fn expected_duration(&self) -> Duration {
@@ -593,11 +593,7 @@ mod tests {
         assert_eq!(ctx.recorded_id(&KEY_ROTATION).await, Some(key_id(Placement::Primary)));
         let typed: AlertsOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed, AlertsOutputs { topic_arn: arn.clone(), topic_name: "alerts-primary-t1".into() });
-        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
-        keys.sort();
-        let mut declared = comp.outputs();
-        declared.sort();
-        assert_eq!(keys, declared);
+        comp.output_type().check(&out).expect("declared outputs");
         assert_eq!(ctx.resource_id(KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
         assert!(ctx.resource_id(KEY_RULE).await.is_some());
         assert!(ctx.resource_id(KEY_SUBSCRIPTION).await.is_some());

@@ -344,11 +344,7 @@ async fn apply_all(
     for c in &stack.order {
         let ctx = ctx_for(c.as_ref(), inputs, prior.get(c.id()));
         let out = c.apply(&ctx).await.unwrap_or_else(|e| panic!("apply {}: {e}", c.id()));
-        let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
-        keys.sort();
-        let mut declared = c.outputs();
-        declared.sort();
-        assert_eq!(keys, declared, "outputs of {}", c.id());
+        c.output_type().check(&out).unwrap_or_else(|e| panic!("outputs of {}: {e}", c.id()));
         let mut st = ComponentState::new(c.kind(), c.placement(), c.region()).with_outputs(out.clone());
         st.resources = ctx.journal_entries().await;
         if let Some(p) = prior.get(c.id()) {

@@ -400,8 +400,8 @@ impl Component for AcceleratorComponent {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::load_balancer(Placement::Primary), ids::load_balancer(Placement::Secondary)]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["accelerator_arn", "dns_name", "static_ips", "listener_arn", "endpoint_group_arns", "simulated"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::AcceleratorOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // Accelerator ~2-3 min to DEPLOYED, then listener and two endpoint groups.
@@ -763,9 +763,7 @@ mod tests {
         assert_eq!(c.region(), "us-west-2");
         assert_eq!(c.placement(), Placement::Global);
         assert_eq!(c.dependencies(), vec!["loadbalancer-primary".to_string(), "loadbalancer-secondary".to_string()]);
-        let fields: Vec<String> = to_outputs(&outputs()).into_keys().collect();
-        let mut declared: Vec<String> = c.outputs().into_iter().map(str::to_string).collect();
-        declared.sort();
-        assert_eq!(fields, declared);
+        assert_eq!(c.output_type().short_name(), "AcceleratorOutputs");
+        c.output_type().check(&to_outputs(&outputs())).expect("declared outputs");
     }
 }

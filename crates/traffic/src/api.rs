@@ -735,21 +735,8 @@ impl Component for ApiComponent {
         }
         d
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec![
-            "rest_api_id",
-            "stage_name",
-            "invoke_url",
-            "execute_api_host",
-            "health_path",
-            "custom_domain",
-            "regional_domain_name",
-            "regional_hosted_zone_id",
-            "certificate_arn",
-            "failover_domain",
-            "failover_regional_domain_name",
-            "failover_regional_hosted_zone_id",
-        ]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::ApiOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // A dozen control-plane calls under rate limits; each custom domain adds ~30-60 s
@@ -1290,15 +1277,13 @@ mod tests {
             .returning(|_, _, _| Ok(failover_info()));
         gw.expect_create_base_path_mapping().withf(|d, a, st| d == RECORD && a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
         let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
-        assert!(c.outputs().contains(&"failover_regional_domain_name"));
+        assert_eq!(c.output_type().short_name(), "ApiOutputs");
         let ctx = ctx(true).with_prior(prior(&c, &outputs(false), &[("rest-api", "abc123")]));
         let out: ApiOutputs = from_outputs(&c.apply(&ctx).await.expect("apply")).expect("outputs");
         assert_eq!(out, failover_outputs());
         assert_eq!(ctx.resource_id("failover-domain").await.as_deref(), Some(RECORD));
         assert_eq!(ctx.resource_id("failover-base-path-mapping").await.as_deref(), Some("api.example.com|(none)"));
-        for k in c.outputs() {
-            assert!(to_outputs(&out).contains_key(k), "declared output {k}");
-        }
+        c.output_type().check(&to_outputs(&out)).expect("declared outputs");
     }
 
     #[tokio::test(start_paused = true)]

@@ -548,8 +548,8 @@ impl Component for CertificateComponent {
     fn dependencies(&self) -> Vec<String> {
         Vec::new()
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["certificate_arn", "domain_name", "status", "validation_records"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::CertificateOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // Request, validation record, then DNS validation: typically a few minutes.

@@ -249,8 +249,8 @@ impl Component for FailoverComponent {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::api(Placement::Primary), ids::api(Placement::Secondary), ids::health(Placement::Primary), ids::health(Placement::Secondary)]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["hosted_zone_id", "record_name"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::FailoverOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         // UPSERT then INSYNC, typically under a minute.

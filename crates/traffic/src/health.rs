@@ -356,8 +356,8 @@ impl Component for HealthComponent {
     fn dependencies(&self) -> Vec<String> {
         vec![ids::api(self.role), ids::load_balancer(self.role)]
     }
-    fn outputs(&self) -> Vec<&'static str> {
-        vec!["api_check_id", "api_check_arn", "nlb_check_id", "nlb_check_arn"]
+    fn output_type(&self) -> tandem_core::OutputType {
+        tandem_core::OutputType::of::<tandem_core::contracts::HealthOutputs>()
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(20)
@@ -716,9 +716,7 @@ mod tests {
         assert_eq!(c.desired().replace_on["request_interval"], 10);
         assert_eq!(c.dependencies(), vec!["api-primary".to_string(), "loadbalancer-primary".to_string()]);
         assert_eq!(c.region(), "us-east-1");
-        let fields: Vec<String> = tandem_core::to_outputs(&outputs()).into_keys().collect();
-        let mut declared: Vec<String> = c.outputs().into_iter().map(str::to_string).collect();
-        declared.sort();
-        assert_eq!(fields, declared);
+        assert_eq!(c.output_type().short_name(), "HealthOutputs");
+        c.output_type().check(&tandem_core::to_outputs(&outputs())).expect("declared outputs");
     }
 }

@@ -97,8 +97,8 @@ impl Run {
     async fn apply(&mut self, c: &dyn Component) -> Outputs {
         let ctx = self.ctx(c);
         let out = c.apply(&ctx).await.unwrap_or_else(|e| panic!("apply {}: {e}", c.id()));
-        for k in c.outputs() {
-            assert!(out.contains_key(k), "{} declares output {k}", c.id());
+        if let Err(e) = c.output_type().check(&out) {
+            panic!("{}: outputs are not a {}: {e}", c.id(), c.output_type().short_name());
         }
         let mut st = self.state.remove(c.id()).unwrap_or_else(|| ComponentState::new(c.kind(), c.placement(), c.region()));
         st = st.with_outputs(out.clone());
