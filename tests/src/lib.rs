@@ -30,10 +30,8 @@ impl Moto {
     /// Starts `moto_server` (from `.venv`, else `PATH`) on a free loopback port.
     pub fn start(workdir: &Path) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
-        let venv = root().join(".venv/bin/moto_server");
-        let bin = if venv.exists() { venv } else { PathBuf::from("moto_server") };
         let recording = workdir.join("moto_recording.jsonl");
-        let child = Command::new(bin)
+        let child = tandem_core::testing::emulator_command()
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ACM_VALIDATION_WAIT", "1")
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -41,7 +39,7 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(workdir.join("moto.log")).expect("moto log")))
             .spawn()
-            .expect("moto_server (run scripts/local-aws install)");
+            .expect("the emulator (run scripts/local-aws install)");
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

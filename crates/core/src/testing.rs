@@ -26,13 +26,24 @@ fn workspace_root() -> PathBuf {
     dir
 }
 
-fn moto_binary() -> PathBuf {
-    let venv = workspace_root().join(".venv/bin/moto_server");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("moto_server")
-    }
+/// The local emulator: moto with the project's extension module (`emulator/`), run as
+/// `python -m emulator` with the workspace root on `PYTHONPATH`.
+pub fn emulator_command() -> Command {
+    let root = workspace_root();
+    let venv = root.join(".venv/bin/python");
+    let python = if venv.exists() { venv } else { PathBuf::from("python3") };
+    let mut cmd = Command::new(python);
+    let path = match std::env::var_os("PYTHONPATH") {
+        Some(p) if !p.is_empty() => {
+            let mut v = root.clone().into_os_string();
+            v.push(":");
+            v.push(p);
+            v
+        }
+        _ => root.into_os_string(),
+    };
+    cmd.arg("-m").arg("emulator").env("PYTHONPATH", path);
+    cmd
 }
 
 fn free_port() -> Result<u16, String> {
@@ -72,14 +83,14 @@ pub fn moto_endpoint() -> Result<String, String> {
                 return Ok(e);
             }
             let port = free_port()?;
-            let child = Command::new(moto_binary())
+            let child = emulator_command()
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ACM_VALIDATION_WAIT", "1")
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .map_err(|e| format!("cannot start moto_server ({e}); run scripts/local-aws install"))?;
+                .map_err(|e| format!("cannot start the emulator ({e}); run scripts/local-aws install"))?;
             *CHILD.lock().map_err(|e| e.to_string())? = Some(child);
             // SAFETY: registering a plain extern "C" callback with libc's atexit.
             unsafe {
