@@ -1,10 +1,9 @@
-//! Helpers shared by the network components: journal lookups that also consult the prior
-//! state, tag matching, and the ENI wait used before tearing down subnets.
+//! Helpers shared by the network components: tag matching, the wait for definite
+//! rejections to clear, and the ENI wait used before tearing down subnets.
 
 use std::time::Duration;
 
 use tandem_core::aws::{backoff_delay, poll_until, Poll, RetryPolicy};
-use tandem_core::state::ResourceStatus;
 use tandem_core::{AwsError, ComponentError, Ctx};
 
 use crate::ec2_api::{Ec2Api, Filters, Tags};
@@ -13,45 +12,6 @@ use crate::ec2_api::{Ec2Api, Filters, Tags};
 pub const DB_PORT: i32 = 5432;
 /// Port of the load balancers' listeners.
 pub const HTTPS_PORT: i32 = 443;
-
-/// The id recorded for `key`: this run's journal first, then the prior state (done entries).
-pub async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    if let Some(id) = ctx.resource_id(key).await {
-        return Some(id);
-    }
-    ctx.prior()
-        .and_then(|p| p.resources.get(key))
-        .filter(|r| r.status == ResourceStatus::Done)
-        .and_then(|r| r.id.clone())
-}
-
-/// Records `id` for `key` unless the journal already has it (adoption of a resource found by
-/// name/tag; also resolves a `pending` entry left by an interrupted run). No AWS call.
-pub async fn record(ctx: &Ctx, key: &str, id: &str) -> Result<(), ComponentError> {
-    if ctx.resource_id(key).await.as_deref() != Some(id) {
-        ctx.done(key, id).await?;
-    }
-    Ok(())
-}
-
-/// Every journal key of the component (this run's journal and the prior state).
-pub async fn journal_keys(ctx: &Ctx) -> Vec<String> {
-    let mut keys: Vec<String> = ctx.journal_entries().await.into_keys().collect();
-    if let Some(p) = ctx.prior() {
-        keys.extend(p.resources.keys().cloned());
-    }
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
-/// Forgets every journal key (after a complete destroy).
-pub async fn forget_all(ctx: &Ctx) -> Result<(), ComponentError> {
-    for key in journal_keys(ctx).await {
-        ctx.removed(&key).await?;
-    }
-    Ok(())
-}
 
 /// Value of tag `key`.
 pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
@@ -109,32 +69,6 @@ pub async fn wait_enis_gone(
         },
     )
     .await
-}
-
-/// Runs a mutation between `pending` and `done`/`failed` journal entries, recording the id
-/// `id_of` extracts from its result.
-pub async fn journaled_with<T, F, Fut>(
-    ctx: &Ctx,
-    key: &str,
-    op: &str,
-    id_of: impl Fn(&T) -> String,
-    f: F,
-) -> Result<T, ComponentError>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ComponentError>>,
-{
-    ctx.pending(key, op).await?;
-    match f().await {
-        Ok(v) => {
-            ctx.done(key, &id_of(&v)).await?;
-            Ok(v)
-        }
-        Err(e) => {
-            ctx.failed(key, op).await?;
-            Err(e)
-        }
-    }
 }
 
 /// Calls `f` again while it fails with an error `again` accepts, at most `UNTIL_ATTEMPTS`

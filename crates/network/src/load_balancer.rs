@@ -29,10 +29,10 @@ use tandem_core::contracts::{
 };
 use tandem_core::{
     to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift,
-    Outputs, Placement,
+    Key, Outputs, Placement, Rule,
 };
 
-use crate::common::{forget_all, journaled_with, record, recorded_id, wait_enis_gone, HTTPS_PORT};
+use crate::common::{until_accepted, wait_enis_gone, HTTPS_PORT};
 use crate::ec2_api::{filters, Ec2Api};
 use crate::elb_api::{
     ElbApi, ListenerInfo, ListenerSpec, LoadBalancerInfo, LoadBalancerSpec, TargetGroupInfo,
@@ -50,6 +50,17 @@ pub const ELB_PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const ENI_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+// Journal keys (strings kept from earlier releases: state compatibility).
+const NLB: Key = Key::new("nlb");
+const ALB: Key = Key::new("alb");
+const NLB_TARGET_GROUP: Key = Key::new("nlb-target-group");
+const ALB_TARGET_GROUP: Key = Key::new("alb-target-group");
+const NLB_TARGET: Key = Key::new("nlb-target");
+const ALB_TARGET: Key = Key::new("alb-target");
+const NLB_LISTENER: Key = Key::new("nlb-listener");
+const ALB_LISTENER: Key = Key::new("alb-listener");
+const LAMBDA_PERMISSION: Key = Key::new("lambda-permission");
 
 /// Where the ALB listener's certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,95 +176,74 @@ impl LoadBalancerComponent {
         }
     }
 
+    /// The target group named in `spec` (a unique name: after "already exists" or a lost
+    /// answer it is looked up by name and adopted), checked to be of the wanted kind.
     async fn ensure_target_group(
         &self,
         ctx: &Ctx,
-        key: &str,
+        key: &Key,
         spec: TargetGroupSpec,
     ) -> Result<TargetGroupInfo, ComponentError> {
         let name = spec.name.clone();
-        if let Some(tg) = retry(|| self.elb.describe_target_group(name.clone()))
-            .await
-            .at(&name, &self.region)?
-        {
-            if tg.target_type != spec.target_type
-                || tg.port != spec.port
-                || tg.protocol != spec.protocol
-            {
-                return Err(ComponentError::invalid(
-                    &name,
-                    &self.region,
-                    format!(
-                        "existing target group {} is {} {:?}:{:?}, expected {} {:?}:{:?}; destroy and re-apply to re-create it",
-                        tg.arn, tg.target_type, tg.protocol, tg.port, spec.target_type, spec.protocol, spec.port
-                    ),
-                ));
-            }
-            record(ctx, key, &tg.arn).await?;
-            return Ok(tg);
+        let tg = ctx
+            .ensure::<TargetGroupInfo>(key, &name, Rule::Name)
+            .find_one(|_| self.elb.describe_target_group(name.clone()))
+            .create(|_token| {
+                tracing::info!(target_group = %name, target_type = %spec.target_type, region = %self.region, "creating target group");
+                self.elb.create_target_group(spec.clone())
+            })
+            .id(|t: &TargetGroupInfo| t.arn.clone())
+            .run()
+            .await?;
+        if tg.target_type != spec.target_type || tg.port != spec.port || tg.protocol != spec.protocol {
+            return Err(ComponentError::invalid(
+                &name,
+                &self.region,
+                format!(
+                    "existing target group {} is {} {:?}:{:?}, expected {} {:?}:{:?}; destroy and re-apply to re-create it",
+                    tg.arn, tg.target_type, tg.protocol, tg.port, spec.target_type, spec.protocol, spec.port
+                ),
+            ));
         }
-        tracing::info!(target_group = %name, target_type = %spec.target_type, region = %self.region, "creating target group");
-        journaled_with(
-            ctx,
-            key,
-            "create",
-            |t: &TargetGroupInfo| t.arn.clone(),
-            || async {
-                retry(|| self.elb.create_target_group(spec.clone()))
-                    .await
-                    .at(&name, &self.region)
-            },
-        )
-        .await
+        Ok(tg)
     }
 
+    /// The load balancer named in `spec` (unique name, like target groups).
     async fn ensure_load_balancer(
         &self,
         ctx: &Ctx,
-        key: &str,
+        key: &Key,
         spec: LoadBalancerSpec,
     ) -> Result<LoadBalancerInfo, ComponentError> {
         let name = spec.name.clone();
-        if let Some(lb) = retry(|| self.elb.describe_load_balancer(name.clone()))
-            .await
-            .at(&name, &self.region)?
-        {
-            if lb.lb_type != spec.lb_type || lb.scheme != spec.scheme {
-                return Err(ComponentError::invalid(
-                    &name,
-                    &self.region,
-                    format!(
-                        "existing load balancer {} is {} {}, expected {} {}; destroy and re-apply",
-                        lb.arn, lb.scheme, lb.lb_type, spec.scheme, spec.lb_type
-                    ),
-                ));
-            }
-            if lb.state == "failed" {
-                return Err(ComponentError::invalid(
-                    &name,
-                    &self.region,
-                    format!(
-                        "load balancer {} is in state failed; destroy and re-apply",
-                        lb.arn
-                    ),
-                ));
-            }
-            record(ctx, key, &lb.arn).await?;
-            return Ok(lb);
+        let lb = ctx
+            .ensure::<LoadBalancerInfo>(key, &name, Rule::Name)
+            .find_one(|_| self.elb.describe_load_balancer(name.clone()))
+            .create(|_token| {
+                tracing::info!(load_balancer = %name, lb_type = %spec.lb_type, region = %self.region, "creating load balancer");
+                self.elb.create_load_balancer(spec.clone())
+            })
+            .id(|l: &LoadBalancerInfo| l.arn.clone())
+            .run()
+            .await?;
+        if lb.lb_type != spec.lb_type || lb.scheme != spec.scheme {
+            return Err(ComponentError::invalid(
+                &name,
+                &self.region,
+                format!(
+                    "existing load balancer {} is {} {}, expected {} {}; destroy and re-apply",
+                    lb.arn, lb.scheme, lb.lb_type, spec.scheme, spec.lb_type
+                ),
+            ));
         }
-        tracing::info!(load_balancer = %name, lb_type = %spec.lb_type, region = %self.region, "creating load balancer");
-        journaled_with(
-            ctx,
-            key,
-            "create",
-            |l: &LoadBalancerInfo| l.arn.clone(),
-            || async {
-                retry(|| self.elb.create_load_balancer(spec.clone()))
-                    .await
-                    .at(&name, &self.region)
-            },
-        )
-        .await
+        if lb.state == "failed" {
+            return Err(ComponentError::invalid(
+                &name,
+                &self.region,
+                format!("load balancer {} is in state failed; destroy and re-apply", lb.arn),
+            ));
+        }
+        Ok(lb)
     }
 
     async fn wait_active(&self, name: &str) -> Result<LoadBalancerInfo, ComponentError> {
@@ -279,11 +269,12 @@ impl LoadBalancerComponent {
         .await
     }
 
-    /// Ensures exactly `target_id` is registered in the target group.
+    /// Ensures exactly `target_id` is registered in the target group. A target is unique in
+    /// its group and registering it again is harmless: after a lost answer it is looked up.
     async fn ensure_target(
         &self,
         ctx: &Ctx,
-        key: &str,
+        key: &Key,
         tg: &TargetGroupInfo,
         target_id: &str,
         port: Option<i32>,
@@ -291,24 +282,36 @@ impl LoadBalancerComponent {
         let registered = retry(|| self.elb.registered_targets(tg.arn.clone()))
             .await
             .at(&tg.name, &self.region)?;
-        if !registered.iter().any(|t| t == target_id) {
-            tracing::info!(target_group = %tg.name, target = target_id, region = %self.region, "registering target");
-            ctx.journaled(key, "register", || async {
-                // Lambda targets need the invoke permission, which takes a moment to propagate.
-                retry_if(
-                    || {
-                        self.elb
-                            .register_target(tg.arn.clone(), target_id.to_string(), port)
-                    },
-                    |e| e.is_code("AccessDenied"),
-                )
-                .await
-                .at(&tg.name, &self.region)?;
-                Ok(target_id.to_string())
-            })
-            .await?;
+        if registered.iter().any(|t| t == target_id) {
+            ctx.adopt(key, target_id).await?;
         } else {
-            record(ctx, key, target_id).await?;
+            let mut first = true;
+            ctx.ensure::<String>(key, &tg.name, Rule::Name)
+                .find(|_| {
+                    // The first lookup is the read above.
+                    let skip = std::mem::replace(&mut first, false);
+                    async move {
+                        if skip {
+                            return Ok(Vec::new());
+                        }
+                        let now = self.elb.registered_targets(tg.arn.clone()).await?;
+                        Ok(now.into_iter().filter(|t| t == target_id).collect())
+                    }
+                })
+                .create(|_token| async {
+                    tracing::info!(target_group = %tg.name, target = target_id, region = %self.region, "registering target");
+                    // Lambda targets need the invoke permission, which takes a moment to
+                    // propagate (AccessDenied: a definite rejection).
+                    until_accepted(
+                        || self.elb.register_target(tg.arn.clone(), target_id.to_string(), port),
+                        |e| e.is_code("AccessDenied"),
+                    )
+                    .await
+                    .map(|()| target_id.to_string())
+                })
+                .id(|t: &String| t.clone())
+                .run()
+                .await?;
         }
         for stale in registered.iter().filter(|t| *t != target_id) {
             tracing::info!(target_group = %tg.name, target = %stale, region = %self.region, "deregistering stale target");
@@ -326,6 +329,8 @@ impl LoadBalancerComponent {
     }
 
     /// Ensures ELB may invoke the function from the ALB's target group (and only from it).
+    /// The statement id is unique in the function's policy: "already exists" (a lost answer
+    /// of an earlier AddPermission) looks the statement up and adopts it.
     async fn ensure_permission(
         &self,
         ctx: &Ctx,
@@ -337,14 +342,11 @@ impl LoadBalancerComponent {
         let statements = retry(|| self.lambda.permission_statements(fname.clone()))
             .await
             .at(function_arn, &self.region)?;
+        let ours = |s: &crate::lambda_api::PermissionStatement| {
+            &s.sid == sid && s.principal == ELB_PRINCIPAL && s.source_arn.as_deref() == Some(tg.arn.as_str())
+        };
         match statements.iter().find(|s| &s.sid == sid) {
-            Some(s)
-                if s.principal == ELB_PRINCIPAL
-                    && s.source_arn.as_deref() == Some(tg.arn.as_str()) =>
-            {
-                record(ctx, "lambda-permission", function_arn).await?;
-                return Ok(());
-            }
+            Some(s) if ours(s) => return ctx.adopt(&LAMBDA_PERMISSION, function_arn).await,
             Some(_) => {
                 tracing::info!(function = function_arn, sid = %sid, region = %self.region, "replacing outdated invoke permission");
                 retry(|| async {
@@ -359,127 +361,128 @@ impl LoadBalancerComponent {
             }
             None => {}
         }
-        ctx.journaled("lambda-permission", "create", || async {
-            let r = retry(|| {
-                self.lambda.add_permission(
-                    fname.clone(),
-                    sid.clone(),
-                    ELB_PRINCIPAL.to_string(),
-                    tg.arn.clone(),
-                )
+        let mut first = true;
+        ctx.ensure::<String>(&LAMBDA_PERMISSION, sid, Rule::Name)
+            .find(|_| {
+                let skip = std::mem::replace(&mut first, false);
+                let fname = fname.clone();
+                async move {
+                    if skip {
+                        return Ok(Vec::new());
+                    }
+                    let now = self.lambda.permission_statements(fname.clone()).await?;
+                    Ok(if now.iter().any(ours) { vec![fname] } else { Vec::new() })
+                }
             })
-            .await;
-            match r {
-                // Same statement added by an interrupted run.
-                Err(e) if e.is_code("ResourceConflictException") => Ok(()),
-                other => other,
-            }
-            .at(function_arn, &self.region)?;
-            Ok(fname.clone())
-        })
-        .await?;
-        Ok(())
+            .create(|_token| {
+                let added = self.lambda.add_permission(fname.clone(), sid.clone(), ELB_PRINCIPAL.to_string(), tg.arn.clone());
+                let fname = fname.clone();
+                async move { added.await.map(|()| fname) }
+            })
+            .id(|_| fname.clone())
+            .run()
+            .await
+            .map(|_| ())
     }
 
     /// Ensures the 443 listener of `lb` forwards to `tg` with the given protocol/certificate.
+    /// A listener is unique per load balancer and port: "DuplicateListener" (a lost answer)
+    /// looks it up by port and adopts it; tagged in CreateListener.
     async fn ensure_listener(
         &self,
         ctx: &Ctx,
-        key: &str,
+        key: &Key,
         lb: &LoadBalancerInfo,
         spec: ListenerSpec,
     ) -> Result<String, ComponentError> {
-        let listeners = retry(|| self.elb.describe_listeners(lb.arn.clone()))
-            .await
-            .at(&lb.name, &self.region)?;
-        match listeners.iter().find(|l| l.port == spec.port) {
-            Some(l) if listener_matches(l, &spec) => {
-                record(ctx, key, &l.arn).await?;
-                Ok(l.arn.clone())
-            }
-            Some(l) => {
-                tracing::info!(load_balancer = %lb.name, listener = %l.arn, protocol = %spec.protocol, region = %self.region, "updating listener");
-                ctx.journaled(key, "modify", || async {
-                    retry(|| self.elb.modify_listener(l.arn.clone(), spec.clone()))
-                        .await
-                        .at(&lb.name, &self.region)?;
-                    Ok(l.arn.clone())
-                })
+        let on_port = |ls: Vec<ListenerInfo>| ls.into_iter().filter(|l| l.port == spec.port).collect::<Vec<_>>();
+        let mut first = Some(
+            retry(|| self.elb.describe_listeners(lb.arn.clone()))
                 .await
-            }
-            None => {
+                .at(&lb.name, &self.region)?,
+        );
+        let listener = ctx
+            .ensure::<ListenerInfo>(key, &lb.name, Rule::Name)
+            .find(|_| {
+                let snapshot = first.take();
+                async {
+                    Ok(on_port(match snapshot {
+                        Some(ls) => ls,
+                        None => self.elb.describe_listeners(lb.arn.clone()).await?,
+                    }))
+                }
+            })
+            .create(|_token| async {
                 tracing::info!(load_balancer = %lb.name, port = spec.port, protocol = %spec.protocol, region = %self.region, "creating listener");
-                ctx.journaled(key, "create", || async {
-                    // The target group may take a moment to be usable by a new listener.
-                    retry_if(
-                        || self.elb.create_listener(spec.clone()),
-                        |e| e.is_not_found(),
-                    )
+                // The target group may take a moment to be usable by a new listener.
+                let arn = until_accepted(|| self.elb.create_listener(spec.clone()), AwsError::is_not_found).await?;
+                Ok(ListenerInfo {
+                    arn,
+                    port: spec.port,
+                    protocol: spec.protocol.clone(),
+                    certificate_arns: spec.certificate_arn.iter().cloned().collect(),
+                    target_group_arns: vec![spec.target_group_arn.clone()],
+                })
+            })
+            .id(|l: &ListenerInfo| l.arn.clone())
+            .run()
+            .await?;
+        if !listener_matches(&listener, &spec) {
+            tracing::info!(load_balancer = %lb.name, listener = %listener.arn, protocol = %spec.protocol, region = %self.region, "updating listener");
+            ctx.update(key, || async {
+                retry(|| self.elb.modify_listener(listener.arn.clone(), spec.clone()))
                     .await
                     .at(&lb.name, &self.region)
-                })
-                .await
-            }
+            })
+            .await?;
         }
+        Ok(listener.arn)
     }
 
-    async fn delete_load_balancer(
-        &self,
-        ctx: &Ctx,
-        key: &str,
-        name: &str,
-    ) -> Result<(), ComponentError> {
-        if let Some(lb) = retry(|| self.elb.describe_load_balancer(name.to_string()))
-            .await
-            .at(name, &self.region)?
-        {
-            tracing::info!(load_balancer = name, region = %self.region, "deleting load balancer");
-            ctx.pending(key, "delete").await?;
-            retry(|| async {
-                ignore_not_found(self.elb.delete_load_balancer(lb.arn.clone()).await)
-            })
-            .await
-            .at(name, &self.region)?;
-            poll_until(
+    /// Deletes the load balancer (recorded, or found by name: a create whose answer was
+    /// lost) and waits until it is gone.
+    async fn delete_load_balancer(&self, ctx: &Ctx, key: &Key, name: &str) -> Result<(), ComponentError> {
+        let deleted = ctx
+            .delete(
+                key,
                 name,
-                &self.region,
-                "load balancer deleted",
-                DELETE_TIMEOUT,
-                || async {
-                    Ok(
-                        match self.elb.describe_load_balancer(name.to_string()).await? {
-                            None => Poll::Ready(()),
-                            Some(lb) => Poll::Pending(lb.state),
-                        },
-                    )
+                |_recorded| async {
+                    Ok(self.elb.describe_load_balancer(name.to_string()).await?.map(|lb| lb.arn).into_iter().collect())
+                },
+                |arn| {
+                    tracing::info!(load_balancer = name, region = %self.region, "deleting load balancer");
+                    self.elb.delete_load_balancer(arn)
                 },
             )
             .await?;
+        if deleted > 0 {
+            poll_until(name, &self.region, "load balancer deleted", DELETE_TIMEOUT, || async {
+                Ok(match self.elb.describe_load_balancer(name.to_string()).await? {
+                    None => Poll::Ready(()),
+                    Some(lb) => Poll::Pending(lb.state),
+                })
+            })
+            .await?;
         }
-        ctx.removed(key).await
+        Ok(())
     }
 
-    async fn delete_target_group(
-        &self,
-        ctx: &Ctx,
-        key: &str,
-        name: &str,
-    ) -> Result<(), ComponentError> {
-        if let Some(tg) = retry(|| self.elb.describe_target_group(name.to_string()))
-            .await
-            .at(name, &self.region)?
-        {
-            tracing::info!(target_group = name, region = %self.region, "deleting target group");
-            ctx.pending(key, "delete").await?;
-            // ResourceInUse until the load balancer using it is completely gone.
-            retry_if(
-                || async { ignore_not_found(self.elb.delete_target_group(tg.arn.clone()).await) },
-                |e| e.is_code("ResourceInUse"),
-            )
-            .await
-            .at(name, &self.region)?;
-        }
-        ctx.removed(key).await
+    /// Deletes the target group (recorded, or found by name).
+    async fn delete_target_group(&self, ctx: &Ctx, key: &Key, name: &str) -> Result<(), ComponentError> {
+        ctx.delete(
+            key,
+            name,
+            |_recorded| async {
+                Ok(self.elb.describe_target_group(name.to_string()).await?.map(|tg| tg.arn).into_iter().collect())
+            },
+            |arn| {
+                tracing::info!(target_group = name, region = %self.region, "deleting target group");
+                // ResourceInUse until the load balancer using it is completely gone.
+                retry_if(move || self.elb.delete_target_group(arn.clone()), |e| e.is_code("ResourceInUse"))
+            },
+        )
+        .await?;
+        Ok(())
     }
 }
 
@@ -560,7 +563,7 @@ impl Component for LoadBalancerComponent {
         let alb_tg = self
             .ensure_target_group(
                 ctx,
-                "alb-target-group",
+                &ALB_TARGET_GROUP,
                 TargetGroupSpec {
                     name: n.alb_tg.clone(),
                     target_type: "lambda".into(),
@@ -574,7 +577,7 @@ impl Component for LoadBalancerComponent {
             .await?;
         self.ensure_target(
             ctx,
-            "alb-target",
+            &ALB_TARGET,
             &alb_tg,
             &functions.api_function_arn,
             None,
@@ -586,7 +589,7 @@ impl Component for LoadBalancerComponent {
         let alb = self
             .ensure_load_balancer(
                 ctx,
-                "alb",
+                &ALB,
                 LoadBalancerSpec {
                     name: n.alb.clone(),
                     lb_type: "application".into(),
@@ -600,7 +603,7 @@ impl Component for LoadBalancerComponent {
         let nlb = self
             .ensure_load_balancer(
                 ctx,
-                "nlb",
+                &NLB,
                 LoadBalancerSpec {
                     name: n.nlb.clone(),
                     lb_type: "network".into(),
@@ -613,7 +616,7 @@ impl Component for LoadBalancerComponent {
             .await?;
         self.ensure_listener(
             ctx,
-            "alb-listener",
+            &ALB_LISTENER,
             &alb,
             ListenerSpec {
                 load_balancer_arn: alb.arn.clone(),
@@ -637,7 +640,7 @@ impl Component for LoadBalancerComponent {
         let nlb_tg = self
             .ensure_target_group(
                 ctx,
-                "nlb-target-group",
+                &NLB_TARGET_GROUP,
                 TargetGroupSpec {
                     name: n.nlb_tg.clone(),
                     target_type: "alb".into(),
@@ -652,11 +655,11 @@ impl Component for LoadBalancerComponent {
                 },
             )
             .await?;
-        self.ensure_target(ctx, "nlb-target", &nlb_tg, &alb.arn, Some(HTTPS_PORT))
+        self.ensure_target(ctx, &NLB_TARGET, &nlb_tg, &alb.arn, Some(HTTPS_PORT))
             .await?;
         self.ensure_listener(
             ctx,
-            "nlb-listener",
+            &NLB_LISTENER,
             &nlb,
             ListenerSpec {
                 load_balancer_arn: nlb.arn.clone(),
@@ -689,36 +692,30 @@ impl Component for LoadBalancerComponent {
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let n = &self.names;
-        self.delete_load_balancer(ctx, "nlb", &n.nlb).await?;
-        self.delete_target_group(ctx, "nlb-target-group", &n.nlb_tg)
-            .await?;
-        self.delete_load_balancer(ctx, "alb", &n.alb).await?;
-        self.delete_target_group(ctx, "alb-target-group", &n.alb_tg)
-            .await?;
-        let function = match recorded_id(ctx, "lambda-permission").await {
-            Some(f) => Some(f),
-            None => ctx
-                .input_opt::<FunctionsOutputs>(&ids::functions(self.placement))
-                .map(|f| f.api_function_arn),
-        };
-        if let Some(f) = function {
-            let statements = retry(|| self.lambda.permission_statements(f.clone()))
-                .await
-                .at(&f, &self.region)?;
-            if statements.iter().any(|s| s.sid == n.statement_id) {
+        self.delete_load_balancer(ctx, &NLB, &n.nlb).await?;
+        self.delete_target_group(ctx, &NLB_TARGET_GROUP, &n.nlb_tg).await?;
+        self.delete_load_balancer(ctx, &ALB, &n.alb).await?;
+        self.delete_target_group(ctx, &ALB_TARGET_GROUP, &n.alb_tg).await?;
+        let input_function = ctx
+            .input_opt::<FunctionsOutputs>(&ids::functions(self.placement))
+            .map(|f| f.api_function_arn);
+        ctx.delete(
+            &LAMBDA_PERMISSION,
+            &n.statement_id,
+            |recorded| {
+                let function = recorded.or_else(|| input_function.clone());
+                async move {
+                    let Some(f) = function else { return Ok(Vec::new()) };
+                    let statements = self.lambda.permission_statements(f.clone()).await?;
+                    Ok(if statements.iter().any(|s| s.sid == n.statement_id) { vec![f] } else { Vec::new() })
+                }
+            },
+            |f| {
                 tracing::info!(function = %f, sid = %n.statement_id, region = %self.region, "removing invoke permission");
-                ctx.pending("lambda-permission", "delete").await?;
-                retry(|| async {
-                    ignore_not_found(
-                        self.lambda
-                            .remove_permission(f.clone(), n.statement_id.clone())
-                            .await,
-                    )
-                })
-                .await
-                .at(&f, &self.region)?;
-            }
-        }
+                self.lambda.remove_permission(f, n.statement_id.clone())
+            },
+        )
+        .await?;
         for (lb, prefix) in [(&n.nlb, "net"), (&n.alb, "app")] {
             let description = format!("ELB {prefix}/{lb}/*");
             wait_enis_gone(
@@ -730,7 +727,7 @@ impl Component for LoadBalancerComponent {
             )
             .await?;
         }
-        forget_all(ctx).await
+        ctx.forget_all().await
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
@@ -1153,6 +1150,112 @@ mod tests {
         let journal = ctx.journal_entries().await;
         assert_eq!(journal["lambda-permission"].id.as_deref(), Some(FN));
         assert_eq!(journal["nlb-target"].id.as_deref(), Some(ALB));
+    }
+
+    fn pending(key: &Key) -> tandem_core::state::ComponentState {
+        let mut prior = tandem_core::state::ComponentState::new("nlb", Placement::Primary, REGION);
+        prior.resources.insert(
+            key.as_str().into(),
+            tandem_core::state::ResourceEntry {
+                id: None,
+                status: tandem_core::state::ResourceStatus::Pending,
+                op: tandem_core::state::Op::Create,
+                token: Some("t".into()),
+                simulated: false,
+                at: 0,
+            },
+        );
+        prior
+    }
+
+    fn lambda_tg_spec() -> TargetGroupSpec {
+        TargetGroupSpec {
+            name: "tgl-primary-dev".into(),
+            target_type: "lambda".into(),
+            ..Default::default()
+        }
+    }
+
+    /// CreateTargetGroup and CreateLoadBalancer act (the resource then exists) but their
+    /// answers are lost with a 500: each is looked up by name and adopted, created once.
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_of_target_group_and_nlb_are_adopted_by_name() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (tg_made, lb_made) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let mut elb = MockElbApi::new();
+        let t = tg_made.clone();
+        elb.expect_describe_target_group()
+            .returning(move |_| Ok(t.load(Ordering::SeqCst).then(|| tg("lambda"))));
+        let t = tg_made.clone();
+        elb.expect_create_target_group().times(1).returning(move |_| {
+            t.store(true, Ordering::SeqCst);
+            Err(AwsError::new("InternalFailure", "answer lost", Some(500)))
+        });
+        let l = lb_made.clone();
+        elb.expect_describe_load_balancer()
+            .returning(move |_| Ok(l.load(Ordering::SeqCst).then(|| lb("nlb", "provisioning"))));
+        let l = lb_made.clone();
+        elb.expect_create_load_balancer().times(1).returning(move |_| {
+            l.store(true, Ordering::SeqCst);
+            Err(AwsError::new("ServiceUnavailable", "answer lost", Some(503)))
+        });
+        let c = component(elb, MockLambdaApi::new(), MockEc2Api::new());
+        let ctx = ctx();
+        let t = c.ensure_target_group(&ctx, &ALB_TARGET_GROUP, lambda_tg_spec()).await.unwrap();
+        assert_eq!(t.arn, TGL);
+        let spec = LoadBalancerSpec {
+            name: "nlb-primary-dev".into(),
+            lb_type: "network".into(),
+            scheme: "internet-facing".into(),
+            ..Default::default()
+        };
+        let l = c.ensure_load_balancer(&ctx, &super::NLB, spec).await.unwrap();
+        assert_eq!(l.arn, NLB);
+        for (key, id) in [(&ALB_TARGET_GROUP, TGL), (&super::NLB, NLB)] {
+            let e = ctx.entry(key).await.unwrap();
+            assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some(id)));
+        }
+    }
+
+    /// A resumed run (the create left pending by an interrupted run) adopts the target group
+    /// found by name and creates nothing.
+    #[tokio::test(start_paused = true)]
+    async fn resumed_pending_target_group_create_is_adopted_without_a_create() {
+        let mut elb = MockElbApi::new();
+        elb.expect_describe_target_group().returning(|_| Ok(Some(tg("lambda"))));
+        // No create_target_group expectation: a create panics.
+        let c = component(elb, MockLambdaApi::new(), MockEc2Api::new());
+        let ctx = ctx().with_prior(pending(&ALB_TARGET_GROUP));
+        c.ensure_target_group(&ctx, &ALB_TARGET_GROUP, lambda_tg_spec()).await.unwrap();
+        let e = ctx.entry(&ALB_TARGET_GROUP).await.unwrap();
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some(TGL)));
+    }
+
+    /// CreateListener's answer was lost and the SDK's retry got "DuplicateListener": the
+    /// listener on the port is looked up and adopted; one listener, journaled.
+    #[tokio::test(start_paused = true)]
+    async fn duplicate_listener_is_looked_up_by_port_and_adopted() {
+        let mut elb = MockElbApi::new();
+        let mut seq = Sequence::new();
+        elb.expect_describe_listeners().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        elb.expect_create_listener()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(AwsError::new("DuplicateListener", "A listener already exists on this port", Some(400))));
+        elb.expect_describe_listeners().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![listener("alb")]));
+        let c = component(elb, MockLambdaApi::new(), MockEc2Api::new());
+        let ctx = ctx();
+        let spec = ListenerSpec {
+            load_balancer_arn: ALB.into(),
+            protocol: "HTTP".into(),
+            port: HTTPS_PORT,
+            target_group_arn: TGL.into(),
+            ..Default::default()
+        };
+        let arn = c.ensure_listener(&ctx, &ALB_LISTENER, &lb("alb", "active"), spec).await.unwrap();
+        assert_eq!(arn, "arn:l-alb");
+        let e = ctx.entry(&ALB_LISTENER).await.unwrap();
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("arn:l-alb")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,16 +12,23 @@ use serde_json::json;
 use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, Poll};
 use tandem_core::contracts::{ids, NetworkOutputs, PeeringOutputs};
 use tandem_core::{
-    to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift,
+    Key, Outputs, Placement, Rule,
 };
 
-use crate::common::{forget_all, is_ours, journal_keys, record, recorded_id, Scope};
+use crate::common::{is_ours, Scope};
 use crate::ec2_api::{filters, Ec2Api, PeeringInfo, RouteTarget};
 use crate::routing::ensure_route;
 
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Journal keys (strings kept from earlier releases: state compatibility).
+const PEERING: Key = Key::new("peering");
+const PEERING_ACCEPT: Key = Key::new("peering-accept");
+/// `route-primary-<i>`, `route-secondary-<i>`.
+const ROUTE_PRIMARY: Key = Key::new("route-primary");
+const ROUTE_SECONDARY: Key = Key::new("route-secondary");
 
 /// The VPC peering connection between the primary and secondary networks.
 pub struct PeeringComponent {
@@ -42,18 +49,18 @@ enum Side {
 }
 
 impl Side {
-    fn label(self) -> &'static str {
-        match self {
-            Side::Primary => "primary",
-            Side::Secondary => "secondary",
-        }
-    }
-
     fn placement(self) -> Placement {
         match self {
             Side::Primary => Placement::Primary,
             Side::Secondary => Placement::Secondary,
         }
+    }
+}
+
+fn route_key(side: Side) -> Key {
+    match side {
+        Side::Primary => ROUTE_PRIMARY,
+        Side::Secondary => ROUTE_SECONDARY,
     }
 }
 
@@ -91,36 +98,46 @@ impl PeeringComponent {
         }
     }
 
-    /// The recorded connection if alive, else a live one between the two VPCs.
-    async fn find(
+    /// This stack's live connections: the recorded one if it is alive, and those between
+    /// the two VPCs tagged with this stack's name (a create whose answer was lost, a spare).
+    async fn lookup(
         &self,
-        ctx: &Ctx,
+        recorded: Option<String>,
         vpcs: Option<(&str, &str)>,
-    ) -> Result<Option<PeeringInfo>, ComponentError> {
-        let name = self.name();
-        if let Some(id) = recorded_id(ctx, "peering").await {
-            if let Some(p) = retry(|| self.primary.describe_vpc_peering_connection(id.clone()))
-                .await
-                .at(&name, &self.primary_region)?
-            {
+    ) -> Result<Vec<PeeringInfo>, AwsError> {
+        let mut out = Vec::new();
+        if let Some(id) = recorded {
+            if let Some(p) = retry(|| self.primary.describe_vpc_peering_connection(id.clone())).await? {
                 if !p.is_dead() {
-                    return Ok(Some(p));
+                    out.push(p);
                 }
             }
         }
         let Some((requester, accepter)) = vpcs else {
-            return Ok(None);
+            return Ok(out);
         };
+        let name = self.name();
         let found = retry(|| {
             self.primary
                 .find_vpc_peering_connections(requester.to_string(), accepter.to_string())
         })
-        .await
-        .at(&name, &self.primary_region)?;
-        let mut live: Vec<PeeringInfo> = found.into_iter().filter(|p| !p.is_dead()).collect();
-        // Prefer ours by tag, then any live connection between the two VPCs (there can be one only).
-        live.sort_by_key(|p| !is_ours(&p.tags, &name, &self.suffix));
-        Ok(live.into_iter().next())
+        .await?;
+        for p in found {
+            if !p.is_dead() && is_ours(&p.tags, &name, &self.suffix) && !out.iter().any(|o| o.id == p.id) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The live connections (recorded first, then found by tag).
+    async fn find(
+        &self,
+        ctx: &Ctx,
+        vpcs: Option<(&str, &str)>,
+    ) -> Result<Vec<PeeringInfo>, ComponentError> {
+        let recorded = ctx.recorded_id(&PEERING).await;
+        self.lookup(recorded, vpcs).await.at(&self.name(), &self.primary_region)
     }
 
     async fn accept(&self, ctx: &Ctx, peering: &PeeringInfo) -> Result<(), ComponentError> {
@@ -149,7 +166,9 @@ impl PeeringComponent {
             return Ok(());
         }
         tracing::info!(peering = %peering.id, region = %region, "accepting VPC peering connection");
-        ctx.journaled("peering-accept", "accept", || async {
+        // Accepting is idempotent (an accepted connection is not pending-acceptance any more,
+        // and a resumed run re-reads the status above).
+        ctx.update(&PEERING_ACCEPT, || async {
             retry_if(
                 || {
                     self.secondary
@@ -158,11 +177,10 @@ impl PeeringComponent {
                 |e| e.is_not_found(),
             )
             .await
-            .at(&name, region)?;
-            Ok(peering.id.clone())
+            .at(&name, region)
         })
         .await?;
-        Ok(())
+        ctx.adopt(&PEERING_ACCEPT, &peering.id).await
     }
 
     /// Waits until `side` sees the connection active (each region has its own view).
@@ -244,7 +262,7 @@ impl PeeringComponent {
                 &sc,
                 table,
                 &table_name,
-                &tandem_core::Key::owned(format!("route-{}-{i}", side.label())),
+                &route_key(side).child(i),
                 peer_cidr,
                 RouteTarget::Peering(peering_id.to_string()),
             )
@@ -260,32 +278,28 @@ impl PeeringComponent {
         ctx: &Ctx,
         peering_id: Option<&str>,
     ) -> Result<(), ComponentError> {
-        for key in journal_keys(ctx).await {
-            let side = if key.starts_with("route-primary-") {
+        for key in ctx.keys().await {
+            let side = if key.as_str().starts_with(&format!("{ROUTE_PRIMARY}-")) {
                 Side::Primary
-            } else if key.starts_with("route-secondary-") {
+            } else if key.as_str().starts_with(&format!("{ROUTE_SECONDARY}-")) {
                 Side::Secondary
             } else {
                 continue;
             };
-            let Some(id) = recorded_id(ctx, &key).await else {
-                continue;
-            };
-            let Some((table, destination)) = id.split_once('|') else {
-                continue;
-            };
             let region = self.region(side);
-            ctx.pending(&key, "delete").await?;
-            retry(|| async {
-                ignore_not_found(
-                    self.client(side)
-                        .delete_route(table.to_string(), destination.to_string())
-                        .await,
-                )
+            let client = self.client(side);
+            // The id is `<table>|<destination>`.
+            ctx.delete_recorded(&key, &format!("route {key} in {region}"), |id| async move {
+                match id.split_once('|') {
+                    Some((table, destination)) => ignore_not_found(
+                        client
+                            .delete_route(table.to_string(), destination.to_string())
+                            .await,
+                    ),
+                    None => Ok(()),
+                }
             })
-            .await
-            .at(table, region)?;
-            ctx.removed(&key).await?;
+            .await?;
         }
         // Routes not in the journal (adopted connection, journal lost): find them by target.
         let Some(pcx) = peering_id else { return Ok(()) };
@@ -377,38 +391,27 @@ impl Component for PeeringComponent {
         let primary: NetworkOutputs = ctx.input(&ids::network(Placement::Primary))?;
         let secondary: NetworkOutputs = ctx.input(&ids::network(Placement::Secondary))?;
         let name = self.name();
-        let peering = match self
-            .find(ctx, Some((&primary.vpc_id, &secondary.vpc_id)))
-            .await?
-        {
-            Some(p) => {
-                record(ctx, "peering", &p.id).await?;
-                p
-            }
-            None => {
+        let vpcs = (primary.vpc_id.as_str(), secondary.vpc_id.as_str());
+        // No name, no token: tagged in the create itself (sent once), looked up by tag after
+        // an ambiguous failure, a spare copy deleted.
+        let peering = ctx
+            .ensure::<PeeringInfo>(&PEERING, &name, Rule::Tag)
+            .find(|recorded| self.lookup(recorded, Some(vpcs)))
+            .create(|_token| {
                 tracing::info!(peering = %name, requester = %primary.vpc_id, accepter = %secondary.vpc_id, "requesting VPC peering connection");
-                let tags = tandem_core::naming::tags(&self.suffix, &name);
-                crate::common::journaled_with(
-                    ctx,
-                    "peering",
-                    "create",
-                    |p: &PeeringInfo| p.id.clone(),
-                    || async {
-                        retry(|| {
-                            self.primary.create_vpc_peering_connection(
-                                primary.vpc_id.clone(),
-                                secondary.vpc_id.clone(),
-                                self.secondary_region.clone(),
-                                tags.clone(),
-                            )
-                        })
-                        .await
-                        .at(&name, &self.primary_region)
-                    },
+                self.primary.create_vpc_peering_connection(
+                    primary.vpc_id.clone(),
+                    secondary.vpc_id.clone(),
+                    self.secondary_region.clone(),
+                    tandem_core::naming::tags(&self.suffix, &name),
                 )
-                .await?
-            }
-        };
+            })
+            .discard(|id| async move {
+                ignore_not_found(self.primary.delete_vpc_peering_connection(id).await)
+            })
+            .id(|p: &PeeringInfo| p.id.clone())
+            .run()
+            .await?;
         if peering.status != "active" {
             self.accept(ctx, &peering).await?;
             self.wait_active(Side::Primary, &peering.id).await?;
@@ -435,23 +438,27 @@ impl Component for PeeringComponent {
             (Some(p), Some(s)) => Some((p.vpc_id, s.vpc_id)),
             _ => None,
         };
-        let peering = self
+        let copies = self
             .find(ctx, vpcs.as_ref().map(|(p, s)| (p.as_str(), s.as_str())))
             .await?;
-        self.delete_routes(ctx, peering.as_ref().map(|p| p.id.as_str()))
+        let peering = copies.first();
+        self.delete_routes(ctx, peering.map(|p| p.id.as_str()))
             .await?;
-        if let Some(p) = peering {
-            tracing::info!(peering = %p.id, region = %self.primary_region, "deleting VPC peering connection");
-            ctx.pending("peering", "delete").await?;
-            retry(|| async {
-                ignore_not_found(
-                    self.primary
-                        .delete_vpc_peering_connection(p.id.clone())
-                        .await,
-                )
-            })
-            .await
-            .at(&name, &self.primary_region)?;
+        let found: Vec<String> = copies.iter().map(|p| p.id.clone()).collect();
+        ctx.delete(
+            &PEERING,
+            &name,
+            |_recorded| {
+                let found = found.clone();
+                async move { Ok(found) }
+            },
+            |id| {
+                tracing::info!(peering = %id, region = %self.primary_region, "deleting VPC peering connection");
+                async move { ignore_not_found(self.primary.delete_vpc_peering_connection(id).await) }
+            },
+        )
+        .await?;
+        for id in &found {
             poll_until(
                 &name,
                 &self.primary_region,
@@ -460,7 +467,7 @@ impl Component for PeeringComponent {
                 || async {
                     match self
                         .primary
-                        .describe_vpc_peering_connection(p.id.clone())
+                        .describe_vpc_peering_connection(id.clone())
                         .await
                     {
                         Ok(None) => Ok(Poll::Ready(())),
@@ -480,7 +487,7 @@ impl Component for PeeringComponent {
             )
             .await?;
         }
-        forget_all(ctx).await
+        ctx.forget_all().await
     }
 
     #[tracing::instrument(skip_all, fields(component = "peering", region = %self.primary_region))]
@@ -491,7 +498,7 @@ impl Component for PeeringComponent {
             .as_ref()
             .zip(secondary.as_ref())
             .map(|(p, s)| (p.vpc_id.as_str(), s.vpc_id.as_str()));
-        let Some(peering) = self.find(ctx, vpcs).await? else {
+        let Some(peering) = self.find(ctx, vpcs).await?.into_iter().next() else {
             return Ok(Drift::Missing {
                 details: vec![format!("VPC peering connection {} not found", self.name())],
             });
@@ -745,6 +752,9 @@ mod tests {
             .with(eq("pcx-1".to_string()))
             .returning(|_| Ok(Some(pcx("active"))));
         primary
+            .expect_find_vpc_peering_connections()
+            .returning(|_, _| Ok(vec![pcx("active")]));
+        primary
             .expect_describe_route_tables()
             .returning(|_| Ok(tables("p", "10.20.0.0/16", true)));
         secondary
@@ -764,6 +774,9 @@ mod tests {
         primary
             .expect_describe_vpc_peering_connection()
             .returning(|_| Ok(Some(pcx("active"))));
+        primary
+            .expect_find_vpc_peering_connections()
+            .returning(|_, _| Ok(vec![pcx("active")]));
         primary.expect_describe_route_tables().returning(|_| {
             let mut t = tables("p", "10.20.0.0/16", true);
             t[1].routes[0].peering_connection_id = Some("pcx-old".into());
@@ -833,6 +846,11 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(Some(pcx("active"))));
+        primary
+            .expect_find_vpc_peering_connections()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(vec![pcx("active")]));
         // Journal keys are visited in order: route-primary-0..2, then route-secondary-0..2.
         for t in ["rtb-ppub", "rtb-pxa", "rtb-pxb"] {
             primary
@@ -944,6 +962,10 @@ mod tests {
                     Ok(pcx("active"))
                 }
             });
+        // After the ambiguous failure, the created copy is looked up by id and tag (spares).
+        primary
+            .expect_describe_vpc_peering_connection()
+            .returning(|_| Ok(Some(pcx("active"))));
         primary
             .expect_describe_route_tables()
             .returning(|_| Ok(tables("p", "10.20.0.0/16", true)));
@@ -953,6 +975,83 @@ mod tests {
         component(primary, secondary).apply(&ctx()).await.unwrap();
     }
 
+    fn pending_peering() -> ComponentState {
+        let mut prior = ComponentState::new("vpc-peering", Placement::Global, REGION);
+        prior.resources.insert(
+            PEERING.as_str().into(),
+            tandem_core::state::ResourceEntry {
+                id: None,
+                status: tandem_core::state::ResourceStatus::Pending,
+                op: tandem_core::state::Op::Create,
+                token: Some("t".into()),
+                simulated: false,
+                at: 0,
+            },
+        );
+        prior
+    }
+
+    fn peered_route_tables(primary: &mut MockEc2Api, secondary: &mut MockEc2Api) {
+        primary
+            .expect_describe_route_tables()
+            .returning(|_| Ok(tables("p", "10.20.0.0/16", true)));
+        secondary
+            .expect_describe_route_tables()
+            .returning(|_| Ok(tables("s", "10.10.0.0/16", true)));
+    }
+
+    /// CreateVpcPeeringConnection acts but its answer is lost (500): the connection is found
+    /// by tag between the two VPCs and adopted; the create is sent once.
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answer_is_found_by_tag_with_one_create() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let made = Arc::new(AtomicBool::new(false));
+        let mut primary = MockEc2Api::new();
+        let mut secondary = MockEc2Api::new();
+        let m = made.clone();
+        primary
+            .expect_find_vpc_peering_connections()
+            .returning(move |_, _| Ok(if m.load(Ordering::SeqCst) { vec![pcx("active")] } else { vec![] }));
+        let m = made.clone();
+        primary
+            .expect_create_vpc_peering_connection()
+            .times(1)
+            .returning(move |_, _, _, _| {
+                m.store(true, Ordering::SeqCst);
+                Err(AwsError::new("InternalError", "answer lost", Some(500)))
+            });
+        peered_route_tables(&mut primary, &mut secondary);
+        let ctx = ctx();
+        component(primary, secondary).apply(&ctx).await.unwrap();
+        let e = ctx.entry(&PEERING).await.unwrap();
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("pcx-1")));
+    }
+
+    /// A resumed run finds two tagged connections (the lost answer's and a retry's): it keeps
+    /// one, deletes the spare, and creates nothing.
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_keeps_one_tagged_connection_and_deletes_the_spare() {
+        let mut primary = MockEc2Api::new();
+        let mut secondary = MockEc2Api::new();
+        primary.expect_find_vpc_peering_connections().returning(|_, _| {
+            let mut spare = pcx("pending-acceptance");
+            spare.id = "pcx-2".into();
+            Ok(vec![pcx("active"), spare])
+        });
+        primary
+            .expect_delete_vpc_peering_connection()
+            .with(eq("pcx-2".to_string()))
+            .times(1)
+            .returning(|_| Ok(()));
+        // No create expectation: a create panics.
+        peered_route_tables(&mut primary, &mut secondary);
+        let ctx = ctx().with_prior(pending_peering());
+        let out = component(primary, secondary).apply(&ctx).await.unwrap();
+        assert_eq!(out["peering_connection_id"], "pcx-1");
+        let e = ctx.entry(&PEERING).await.unwrap();
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("pcx-1")));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn read_reports_missing_routes() {
         let mut primary = MockEc2Api::new();
@@ -960,6 +1059,9 @@ mod tests {
         primary
             .expect_describe_vpc_peering_connection()
             .returning(|_| Ok(Some(pcx("active"))));
+        primary
+            .expect_find_vpc_peering_connections()
+            .returning(|_, _| Ok(vec![pcx("active")]));
         primary
             .expect_describe_route_tables()
             .returning(|_| Ok(tables("p", "10.20.0.0/16", true)));

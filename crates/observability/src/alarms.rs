@@ -34,17 +34,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, retry, ROUTE53_REGION};
+use tandem_core::aws::{retry, ROUTE53_REGION};
 use tandem_core::contracts::{
     ids, AlarmsOutputs, AlertsOutputs, ApiOutputs, AuroraOutputs, BucketOutputs, FunctionsOutputs, HealthOutputs,
     TableOutputs,
 };
-use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
 use crate::clients::{AlarmSpec, CloudWatchApi};
-use crate::{record, recorded_keys};
-
+/// Journal keys are `alarm:<name>` (kept from earlier releases: state compatibility).
 const KEY_PREFIX: &str = "alarm:";
+
+/// The journal key of alarm `name`.
+fn alarm_key(name: &str) -> Key {
+    Key::owned(format!("{KEY_PREFIX}{name}"))
+}
 
 /// The thresholds (documented in the module header).
 pub mod thresholds {
@@ -347,29 +351,31 @@ impl Alarms {
         Ok(live.into_iter().map(|a| (a.name.clone(), a)).collect())
     }
 
-    /// Deletes `names` (those that exist), journaling each.
+    /// Deletes `names` (those that exist, read in one call), each through the protocol.
     async fn delete(&self, ctx: &Ctx, names: Vec<String>) -> Result<(), ComponentError> {
         let live = self.describe(names.clone()).await?;
-        let existing: Vec<String> = names.iter().filter(|n| live.contains_key(*n)).cloned().collect();
-        if !existing.is_empty() {
-            for n in &existing {
-                ctx.pending(&format!("{KEY_PREFIX}{n}"), "delete").await?;
-            }
-            let label = self.label();
-            ignore_not_found(retry(|| self.cw.delete_alarms(existing.clone())).await).at(&label, &self.region)?;
-            tracing::info!(count = existing.len(), region = %self.region, "deleted alarms");
-        }
         for n in &names {
-            ctx.removed(&format!("{KEY_PREFIX}{n}")).await?;
+            let exists = live.contains_key(n);
+            ctx.delete(
+                &alarm_key(n),
+                n,
+                |_recorded| async move { Ok(if exists { vec![n.clone()] } else { Vec::new() }) },
+                |name| self.cw.delete_alarms(vec![name]),
+            )
+            .await?;
+        }
+        if !live.is_empty() {
+            tracing::info!(count = live.len(), region = %self.region, "deleted alarms");
         }
         Ok(())
     }
 
     async fn recorded_names(&self, ctx: &Ctx) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = recorded_keys(ctx)
+        let mut names: BTreeSet<String> = ctx
+            .keys()
             .await
             .into_iter()
-            .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_string))
+            .filter_map(|k| k.as_str().strip_prefix(KEY_PREFIX).map(str::to_string))
             .collect();
         if let Some(prior) = ctx.prior_outputs::<AlarmsOutputs>() {
             names.extend(prior.alarm_names);
@@ -444,24 +450,38 @@ impl Component for Alarms {
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let live = self.describe(names.clone()).await?;
         for spec in &specs {
-            let key = format!("{KEY_PREFIX}{}", spec.name);
-            let op = match live.get(&spec.name) {
+            let key = alarm_key(&spec.name);
+            let put = || async { self.cw.put_metric_alarm(spec).await.map(|()| spec.name.clone()) };
+            match live.get(&spec.name) {
+                // In sync: no call.
+                Some(have) if have.diff(spec).is_empty() => ctx.adopt(&key, &spec.name).await?,
+                // PutMetricAlarm is an idempotent put of the whole alarm.
                 Some(have) => {
-                    let diff = have.diff(spec);
-                    if diff.is_empty() {
-                        record(ctx, &key, &spec.name).await?;
-                        continue;
-                    }
-                    tracing::info!(alarm = %spec.name, changes = ?diff, "updating alarm");
-                    "update"
+                    tracing::info!(alarm = %spec.name, changes = ?have.diff(spec), "updating alarm");
+                    ctx.update(&key, || async { retry(put).await.at(&spec.name, &self.region) }).await?;
+                    ctx.adopt(&key, &spec.name).await?;
                 }
-                None => "create",
-            };
-            ctx.journaled(&key, op, || async {
-                retry(|| self.cw.put_metric_alarm(spec)).await.at(&spec.name, &self.region)?;
-                Ok(spec.name.clone())
-            })
-            .await?;
+                // A unique name: after a lost answer it is looked up by name.
+                None => {
+                    let mut first = true;
+                    ctx.ensure::<String>(&key, &spec.name, Rule::Name)
+                        .find(|_| {
+                            // The first lookup is the read above.
+                            let skip = std::mem::replace(&mut first, false);
+                            async move {
+                                if skip {
+                                    return Ok(Vec::new());
+                                }
+                                let now = self.cw.describe_alarms(vec![spec.name.clone()]).await?;
+                                Ok(now.into_iter().filter(|a| a.name == spec.name).map(|a| a.name).collect())
+                            }
+                        })
+                        .create(|_token| put())
+                        .id(|n: &String| n.clone())
+                        .run()
+                        .await?;
+                }
+            }
         }
         let wanted: BTreeSet<&String> = names.iter().collect();
         let stale: Vec<String> = self.recorded_names(ctx).await.into_iter().filter(|n| !wanted.contains(n)).collect();
@@ -635,8 +655,77 @@ mod tests {
         assert_eq!(typed.alarm_names, expected);
         comp.output_type().check(&out).expect("declared outputs");
         for n in &expected {
-            assert_eq!(ctx.resource_id(&format!("{KEY_PREFIX}{n}")).await.as_deref(), Some(n.as_str()));
+            assert_eq!(ctx.recorded_id(&alarm_key(n)).await.as_deref(), Some(n.as_str()));
         }
+    }
+
+    /// A CloudWatch mock whose PutMetricAlarm stores the alarm (it then exists) and loses
+    /// the answer of the first put of `lost` with a 500. Returns the puts per name.
+    fn cw_losing_one_answer(lost: String) -> (MockCloudWatchApi, Arc<Mutex<Vec<String>>>) {
+        let alarms: Arc<Mutex<Vec<AlarmSpec>>> = Arc::default();
+        let puts: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut cw = MockCloudWatchApi::new();
+        let a1 = alarms.clone();
+        cw.expect_describe_alarms().returning(move |names| {
+            Ok(a1.lock().expect("lock").iter().filter(|a| names.contains(&a.name)).cloned().collect())
+        });
+        let (a2, p2) = (alarms, puts.clone());
+        cw.expect_put_metric_alarm().returning(move |spec| {
+            a2.lock().expect("lock").push(spec.clone());
+            let mut p = p2.lock().expect("lock");
+            p.push(spec.name.clone());
+            if spec.name == lost && p.iter().filter(|n| **n == lost).count() == 1 {
+                Err(AwsError::new("InternalServiceError", "answer lost", Some(500)))
+            } else {
+                Ok(())
+            }
+        });
+        (cw, puts)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_put_answer_is_looked_up_by_name_not_put_twice() {
+        let expected: Vec<String> = primary_specs().into_iter().map(|s| s.name).collect();
+        let (cw, puts) = cw_losing_one_answer(expected[2].clone());
+        let ctx = ctx_with_inputs("alarms-primary", "us-east-1");
+        component(&cfg(), Placement::Primary, cw).apply(&ctx).await.expect("apply");
+        let mut put = puts.lock().expect("lock").clone();
+        put.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(put, want, "each alarm put exactly once");
+        for n in &expected {
+            let e = ctx.entry(&alarm_key(n)).await.expect("journaled");
+            assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some(n.as_str())));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_run_adopts_the_alarm_of_a_pending_create() {
+        let specs = primary_specs();
+        let lost = specs[0].name.clone();
+        let mut cw = MockCloudWatchApi::new();
+        // The interrupted run's put acted for the first alarm only.
+        let live = vec![specs[0].clone()];
+        cw.expect_describe_alarms().returning(move |_| Ok(live.clone()));
+        let l = lost.clone();
+        cw.expect_put_metric_alarm().withf(move |s| s.name != l).times(specs.len() - 1).returning(|_| Ok(()));
+        let mut prior = ComponentState::new("cloudwatch-alarms", Placement::Primary, "us-east-1");
+        prior.resources.insert(
+            alarm_key(&lost).as_str().into(),
+            tandem_core::state::ResourceEntry {
+                id: None,
+                status: tandem_core::state::ResourceStatus::Pending,
+                op: tandem_core::state::Op::Create,
+                token: Some("t".into()),
+                simulated: false,
+                at: 0,
+            },
+        );
+        let ctx = ctx_with_inputs("alarms-primary", "us-east-1").with_prior(prior);
+        component(&cfg(), Placement::Primary, cw).apply(&ctx).await.expect("apply");
+        let e = ctx.entry(&alarm_key(&lost)).await.expect("journaled");
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some(lost.as_str())));
     }
 
     #[tokio::test]
@@ -697,27 +786,27 @@ mod tests {
         let mut seq = Sequence::new();
         let mut cw = MockCloudWatchApi::new();
         let live: Vec<AlarmSpec> = primary_specs().into_iter().take(3).collect();
-        let want: Vec<String> = live.iter().map(|s| s.name.clone()).collect();
+        let mut want: Vec<String> = live.iter().map(|s| s.name.clone()).collect();
         cw.expect_describe_alarms()
             .withf(|n| n.len() == 9 && n.contains(&"alarm-aurora-lag-primary-t1".to_string()))
             .times(1)
             .in_sequence(&mut seq)
             .returning(move |_| Ok(live.clone()));
-        cw.expect_delete_alarms()
-            .withf(move |n| {
-                let mut a = n.clone();
-                a.sort();
-                let mut b = want.clone();
-                b.sort();
-                a == b
-            })
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+        // One journaled delete per existing alarm (the protocol deletes per key).
+        let deleted: Arc<Mutex<Vec<String>>> = Arc::default();
+        let d = deleted.clone();
+        cw.expect_delete_alarms().times(3).in_sequence(&mut seq).returning(move |n| {
+            d.lock().map(|mut g| g.extend(n)).ok();
+            Ok(())
+        });
         let comp = component(&cfg(), Placement::Primary, cw);
         let ctx = Ctx::standalone("alarms-primary", "us-east-1");
         comp.destroy(&ctx).await.expect("destroy");
         assert!(ctx.journal_entries().await.is_empty());
+        let mut got = deleted.lock().expect("lock").clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[tokio::test]

@@ -13,16 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tandem_core::aws::{ignore_not_found, retry, ROUTE53_REGION};
+use tandem_core::aws::{retry, ROUTE53_REGION};
 use tandem_core::contracts::{
     ids, ApiOutputs, AuroraOutputs, BucketOutputs, DashboardOutputs, FunctionsOutputs, HealthOutputs, TableOutputs,
 };
-use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
 use crate::clients::CloudWatchApi;
-use crate::record;
-
-const KEY_DASHBOARD: &str = "dashboard";
+/// Journal key (string kept from earlier releases: state compatibility).
+const KEY_DASHBOARD: Key = Key::new("dashboard");
 const WIDTH: i64 = 12;
 const HEIGHT: i64 = 6;
 const PERIOD: i64 = 60;
@@ -298,33 +297,62 @@ impl Component for Dashboard {
         let body = build_body(&self.inputs(ctx)?);
         let current = retry(|| self.cw.get_dashboard(name)).await.at(name, region)?;
         let stored: Option<Value> = current.as_ref().and_then(|d| serde_json::from_str(&d.body).ok());
-        if stored.as_ref() == Some(&body) {
-            record(ctx, KEY_DASHBOARD, name).await?;
-            return Ok(self.outputs_value());
-        }
-        let op = if current.is_some() { "update" } else { "create" };
         let text = body.to_string();
-        ctx.journaled(KEY_DASHBOARD, op, || async {
-            let warnings = retry(|| self.cw.put_dashboard(name, &text)).await.at(name, region)?;
+        let put = || async {
+            let warnings = self.cw.put_dashboard(name, &text).await?;
             for w in &warnings {
                 tracing::warn!(dashboard = %name, region, warning = %w, "dashboard validation message");
             }
-            Ok(name.to_string())
-        })
-        .await?;
-        tracing::info!(dashboard = %name, region, op, "dashboard written");
+            Ok::<_, tandem_core::AwsError>(name.to_string())
+        };
+        match current {
+            // In sync: no call.
+            Some(_) if stored.as_ref() == Some(&body) => ctx.adopt(&KEY_DASHBOARD, name).await?,
+            // PutDashboard is an idempotent put of the whole body.
+            Some(_) => {
+                ctx.update(&KEY_DASHBOARD, || async { retry(put).await.at(name, region) }).await?;
+                ctx.adopt(&KEY_DASHBOARD, name).await?;
+                tracing::info!(dashboard = %name, region, "dashboard updated");
+            }
+            // A unique name: after a lost answer it is looked up by name.
+            None => {
+                let mut first = true;
+                ctx.ensure::<String>(&KEY_DASHBOARD, name, Rule::Name)
+                    .find_one(|_| {
+                        // The first lookup is the read above.
+                        let skip = std::mem::replace(&mut first, false);
+                        async move {
+                            if skip {
+                                return Ok(None);
+                            }
+                            Ok(self.cw.get_dashboard(name).await?.map(|_| name.to_string()))
+                        }
+                    })
+                    .create(|_token| put())
+                    .id(|n: &String| n.clone())
+                    .run()
+                    .await?;
+                tracing::info!(dashboard = %name, region, "dashboard created");
+            }
+        }
         Ok(self.outputs_value())
     }
 
     #[tracing::instrument(skip_all, fields(component = ids::DASHBOARD, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let (name, region) = (self.name.as_str(), self.region.as_str());
-        if retry(|| self.cw.get_dashboard(name)).await.at(name, region)?.is_some() {
-            ctx.pending(KEY_DASHBOARD, "delete").await?;
-            ignore_not_found(retry(|| self.cw.delete_dashboard(name)).await).at(name, region)?;
-            tracing::info!(dashboard = %name, region, "dashboard deleted");
-        }
-        ctx.removed(KEY_DASHBOARD).await
+        let name = self.name.as_str();
+        ctx.delete(
+            &KEY_DASHBOARD,
+            name,
+            |_recorded| async { Ok(self.cw.get_dashboard(name).await?.map(|_| name.to_string()).into_iter().collect()) },
+            |n| async move {
+                self.cw.delete_dashboard(&n).await?;
+                tracing::info!(dashboard = %n, region = %self.region, "dashboard deleted");
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -467,7 +495,7 @@ mod tests {
         let typed: DashboardOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed.dashboard_name, "dashboard-t1");
         assert_eq!(typed.dashboard_url, dashboard_url("us-east-1", "dashboard-t1"));
-        assert_eq!(ctx.resource_id(KEY_DASHBOARD).await.as_deref(), Some("dashboard-t1"));
+        assert_eq!(ctx.recorded_id(&KEY_DASHBOARD).await.as_deref(), Some("dashboard-t1"));
     }
 
     #[tokio::test]
@@ -520,6 +548,63 @@ mod tests {
         let mut cw = MockCloudWatchApi::new();
         cw.expect_get_dashboard().returning(|_| Ok(None));
         assert!(matches!(component(cw).read(&Ctx::standalone("dashboard", "us-east-1")).await, Ok(Drift::Missing { .. })));
+    }
+
+    /// A CloudWatch mock whose PutDashboard stores the body (the dashboard then exists) and
+    /// whose first answer is lost with a 500.
+    fn cw_losing_the_first_put_answer() -> (MockCloudWatchApi, Arc<std::sync::Mutex<u32>>) {
+        let stored: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let puts: Arc<std::sync::Mutex<u32>> = Arc::default();
+        let mut cw = MockCloudWatchApi::new();
+        let s1 = stored.clone();
+        cw.expect_get_dashboard().returning(move |_| {
+            Ok(s1.lock().expect("lock").clone().map(|body| DashboardInfo { arn: "arn:d".into(), body }))
+        });
+        let (s2, p2) = (stored, puts.clone());
+        cw.expect_put_dashboard().returning(move |_, b| {
+            *s2.lock().expect("lock") = Some(b.to_string());
+            let mut n = p2.lock().expect("lock");
+            *n += 1;
+            if *n == 1 {
+                Err(AwsError::new("InternalServiceError", "answer lost", Some(500)))
+            } else {
+                Ok(vec![])
+            }
+        });
+        (cw, puts)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_put_answer_is_looked_up_by_name_and_a_resumed_run_puts_nothing() {
+        let (cw, puts) = cw_losing_the_first_put_answer();
+        let d = component(cw);
+        let ctx = ctx_with_inputs("dashboard", "us-east-1");
+        d.apply(&ctx).await.expect("apply");
+        assert_eq!(*puts.lock().expect("lock"), 1, "one PutDashboard: the lost answer was looked up, not re-sent");
+        let e = ctx.entry(&KEY_DASHBOARD).await.expect("journaled");
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("dashboard-t1")));
+
+        // Resumed: an interrupted run's PutDashboard acted, its create is still pending.
+        let mut cw = MockCloudWatchApi::new();
+        let stored = body().to_string();
+        cw.expect_get_dashboard().returning(move |_| Ok(Some(DashboardInfo { arn: "arn:d".into(), body: stored.clone() })));
+        // No put_dashboard expectation: any put panics.
+        let mut prior = tandem_core::state::ComponentState::new("dashboard", Placement::Global, "us-east-1");
+        prior.resources.insert(
+            KEY_DASHBOARD.as_str().into(),
+            tandem_core::state::ResourceEntry {
+                id: None,
+                status: tandem_core::state::ResourceStatus::Pending,
+                op: tandem_core::state::Op::Create,
+                token: Some("t".into()),
+                simulated: false,
+                at: 0,
+            },
+        );
+        let ctx = ctx_with_inputs("dashboard", "us-east-1").with_prior(prior);
+        component(cw).apply(&ctx).await.expect("resumed apply");
+        let e = ctx.entry(&KEY_DASHBOARD).await.expect("journaled");
+        assert_eq!((e.status, e.id.as_deref()), (tandem_core::state::ResourceStatus::Done, Some("dashboard-t1")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -24,12 +24,10 @@ pub mod dashboard;
 pub mod kms;
 pub mod sns;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tandem_core::aws::AwsContext;
-use tandem_core::state::ResourceStatus;
-use tandem_core::{Component, Config, Ctx, Placement};
+use tandem_core::{Component, Config, Placement};
 
 /// Every component of this crate with real clients: `alerts-{primary,secondary}`,
 /// `alarms-{primary,secondary}` and `dashboard`.
@@ -52,37 +50,6 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         .unwrap_or_else(|| Arc::new(aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.primary_region))));
     out.push(Arc::new(dashboard::Dashboard::new(cfg, cw)));
     out
-}
-
-/// The id recorded for `key`: this run's journal first, then the prior state (done
-/// entries only).
-pub(crate) async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    if let Some(id) = ctx.resource_id(key).await {
-        return Some(id);
-    }
-    ctx.prior()
-        .and_then(|p| p.resources.get(key))
-        .filter(|r| r.status == ResourceStatus::Done)
-        .and_then(|r| r.id.clone())
-}
-
-/// Keys of every resource journaled for this component (this run and prior state),
-/// whatever their status.
-pub(crate) async fn recorded_keys(ctx: &Ctx) -> BTreeSet<String> {
-    let mut keys: BTreeSet<String> = ctx.journal_entries().await.into_keys().collect();
-    if let Some(p) = ctx.prior() {
-        keys.extend(p.resources.keys().cloned());
-    }
-    keys
-}
-
-/// Records an adopted (or confirmed existing) resource in the journal when it is not yet
-/// recorded with this id. No AWS call.
-pub(crate) async fn record(ctx: &Ctx, key: &str, id: &str) -> Result<(), tandem_core::ComponentError> {
-    if ctx.resource_id(key).await.as_deref() != Some(id) {
-        ctx.done(key, id).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

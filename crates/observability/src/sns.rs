@@ -32,13 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tandem_core::aws::{ignore_not_found, retry};
+use tandem_core::aws::retry;
 use tandem_core::contracts::{ids, AlertsOutputs};
-use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs, Placement};
+use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
 use crate::clients::{EventsApi, KeyInfo, KmsApi, SnsApi};
 use crate::kms::TopicKey;
-use crate::{record, recorded_id};
 
 /// The topic attribute naming the encryption key.
 pub const KMS_MASTER_KEY_ID: &str = "KmsMasterKeyId";
@@ -49,12 +48,15 @@ pub const RULE_TARGET_ID: &str = "alerts-topic";
 pub const FAILOVER_EVENT_IDS: &[&str] =
     &["RDS-EVENT-0181", "RDS-EVENT-0185", "RDS-EVENT-0186", "RDS-EVENT-0238", "RDS-EVENT-0239"];
 
-const KEY_TOPIC: &str = "topic";
-const KEY_ENCRYPTION: &str = "topic-encryption";
-const KEY_POLICY: &str = "topic-policy";
-const KEY_SUBSCRIPTION: &str = "subscription";
-const KEY_RULE: &str = "rule";
-const KEY_TARGET: &str = "rule-target";
+// Journal keys (strings kept from earlier releases: state compatibility).
+const KEY_TOPIC: Key = Key::new("topic");
+const KEY_ENCRYPTION: Key = Key::new("topic-encryption");
+const KEY_POLICY: Key = Key::new("topic-policy");
+const KEY_SUBSCRIPTION: Key = Key::new("subscription");
+const KEY_RULE: Key = Key::new("rule");
+const KEY_TARGET: Key = Key::new("rule-target");
+
+type Topic = (String, BTreeMap<String, String>);
 
 /// The EventBridge pattern of the failover rule.
 pub fn failover_pattern() -> Value {
@@ -156,51 +158,51 @@ impl Alerts {
         self.key.alias()
     }
 
-    /// Finds the topic: recorded ARN first (if it still exists), then by name.
-    async fn find_topic(&self, ctx: &Ctx) -> Result<Option<(String, BTreeMap<String, String>)>, ComponentError> {
-        let (name, region) = (self.topic_name.as_str(), self.region.as_str());
-        if let Some(arn) = recorded_id(ctx, KEY_TOPIC).await {
-            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await.at(name, region)? {
+    /// The topic (ARN and attributes): the recorded ARN if it still exists, else the one
+    /// named `alerts-{role}-{s}` (a create whose answer was lost).
+    async fn lookup_topic(&self, recorded: Option<String>) -> Result<Option<Topic>, AwsError> {
+        if let Some(arn) = recorded {
+            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await? {
                 return Ok(Some((arn, attrs)));
             }
         }
-        let wanted = format!(":{name}");
-        let topics = retry(|| self.sns.list_topics()).await.at(name, region)?;
+        let wanted = format!(":{}", self.topic_name);
+        let topics = retry(|| self.sns.list_topics()).await?;
         if let Some(arn) = topics.into_iter().find(|a| a.ends_with(&wanted)) {
-            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await.at(name, region)? {
+            if let Some(attrs) = retry(|| self.sns.get_topic_attributes(&arn)).await? {
                 return Ok(Some((arn, attrs)));
             }
         }
         Ok(None)
     }
 
+    async fn find_topic(&self, ctx: &Ctx) -> Result<Option<Topic>, ComponentError> {
+        let recorded = ctx.recorded_id(&KEY_TOPIC).await;
+        self.lookup_topic(recorded).await.at(&self.topic_name, &self.region)
+    }
+
     async fn ensure_topic(&self, ctx: &Ctx, key: &KeyInfo) -> Result<String, ComponentError> {
         let (name, region) = (self.topic_name.as_str(), self.region.as_str());
-        let (arn, attrs) = match self.find_topic(ctx).await? {
-            Some((arn, attrs)) => {
-                record(ctx, KEY_TOPIC, &arn).await?;
-                (arn, attrs)
-            }
-            None => {
-                let arn = ctx
-                    .journaled(KEY_TOPIC, "create", || async {
-                        let attrs = vec![(KMS_MASTER_KEY_ID.to_string(), key.arn.clone())];
-                        retry(|| self.sns.create_topic(name, attrs.clone(), naming::tags(&self.suffix, name)))
-                            .await
-                            .at(name, region)
-                    })
-                    .await?;
+        // CreateTopic is idempotent by name: "already exists" (other attributes) or a lost
+        // answer looks the name up and adopts it.
+        let (arn, attrs) = ctx
+            .ensure::<Topic>(&KEY_TOPIC, name, Rule::Name)
+            .find_one(|recorded| self.lookup_topic(recorded))
+            .create(|_token| async {
+                let attrs = vec![(KMS_MASTER_KEY_ID.to_string(), key.arn.clone())];
+                let arn = self.sns.create_topic(name, attrs.clone(), naming::tags(&self.suffix, name)).await?;
                 tracing::info!(topic = %name, region, "created alert topic");
-                let attrs = BTreeMap::from([(KMS_MASTER_KEY_ID.to_string(), key.arn.clone())]);
-                (arn, attrs)
-            }
-        };
+                Ok((arn, attrs.into_iter().collect()))
+            })
+            .id(|t: &Topic| t.0.clone())
+            .run()
+            .await?;
         if !self.key.encrypts_with(attrs.get(KMS_MASTER_KEY_ID).map(String::as_str), key) {
-            ctx.journaled(KEY_ENCRYPTION, "update", || async {
-                retry(|| self.sns.set_topic_attribute(&arn, KMS_MASTER_KEY_ID, &key.arn)).await.at(name, region)?;
-                Ok(key.arn.clone())
+            ctx.update(&KEY_ENCRYPTION, || async {
+                retry(|| self.sns.set_topic_attribute(&arn, KMS_MASTER_KEY_ID, &key.arn)).await.at(name, region)
             })
             .await?;
+            ctx.adopt(&KEY_ENCRYPTION, &key.arn).await?;
         }
         let account = account_of(&arn)
             .ok_or_else(|| ComponentError::invalid(name, region, format!("cannot read the account of topic ARN {arn}")))?;
@@ -208,18 +210,18 @@ impl Alerts {
         let current: Option<Value> = attrs.get("Policy").and_then(|p| serde_json::from_str(p).ok());
         if current.as_ref() != Some(&policy) {
             let text = policy.to_string();
-            ctx.journaled(KEY_POLICY, "update", || async {
-                retry(|| self.sns.set_topic_attribute(&arn, "Policy", &text)).await.at(name, region)?;
-                Ok(arn.clone())
+            ctx.update(&KEY_POLICY, || async {
+                retry(|| self.sns.set_topic_attribute(&arn, "Policy", &text)).await.at(name, region)
             })
             .await?;
+            ctx.adopt(&KEY_POLICY, &arn).await?;
         }
         Ok(arn)
     }
 
     async fn ensure_subscription(&self, ctx: &Ctx, topic_arn: &str) -> Result<(), ComponentError> {
         let (name, region) = (self.topic_name.as_str(), self.region.as_str());
-        let recorded = recorded_id(ctx, KEY_SUBSCRIPTION).await;
+        let recorded = ctx.recorded_id(&KEY_SUBSCRIPTION).await;
         if self.email.is_none() && recorded.is_none() {
             return Ok(());
         }
@@ -229,23 +231,54 @@ impl Alerts {
             let stale = subs.iter().find(|s| s.arn == old).filter(|s| {
                 self.email.as_deref().is_none_or(|e| !s.endpoint.eq_ignore_ascii_case(e))
             });
-            if let Some(s) = stale.filter(|s| s.confirmed()) {
-                ctx.pending(KEY_SUBSCRIPTION, "delete").await?;
-                ignore_not_found(retry(|| self.sns.unsubscribe(&s.arn)).await).at(name, region)?;
-                ctx.removed(KEY_SUBSCRIPTION).await?;
+            if let Some(s) = stale {
+                // Unconfirmed subscriptions cannot be unsubscribed (they go with the topic).
+                let confirmed = s.confirmed().then(|| s.arn.clone());
+                ctx.delete(
+                    &KEY_SUBSCRIPTION,
+                    name,
+                    |_recorded| {
+                        let confirmed = confirmed.clone();
+                        async move { Ok(confirmed.into_iter().collect()) }
+                    },
+                    |arn| async move { self.sns.unsubscribe(&arn).await },
+                )
+                .await?;
             }
         }
         let Some(email) = self.email.as_deref() else {
             return Ok(());
         };
-        if let Some(s) = subs.iter().find(|s| s.protocol == "email" && s.endpoint.eq_ignore_ascii_case(email)) {
-            return record(ctx, KEY_SUBSCRIPTION, &s.arn).await;
-        }
-        ctx.journaled(KEY_SUBSCRIPTION, "create", || async {
-            retry(|| self.sns.subscribe(topic_arn, "email", email)).await.at(name, region)
-        })
-        .await?;
-        tracing::info!(topic = %name, region, "e-mail subscription requested (the recipient must confirm it)");
+        let matching = |subs: Vec<crate::clients::SubscriptionInfo>| {
+            subs.into_iter()
+                .filter(|s| s.protocol == "email" && s.endpoint.eq_ignore_ascii_case(email))
+                .map(|s| s.arn)
+                .collect::<Vec<_>>()
+        };
+        // One subscription per topic, protocol and endpoint (Subscribe again answers the same
+        // one): after a lost answer it is looked up.
+        let mut first = Some(subs);
+        ctx.ensure::<String>(&KEY_SUBSCRIPTION, name, Rule::Name)
+            .find(|_| {
+                let snapshot = first.take();
+                async {
+                    Ok(matching(match snapshot {
+                        Some(s) => s,
+                        None => self.sns.list_subscriptions(topic_arn).await?,
+                    })
+                    .into_iter()
+                    .take(1)
+                    .collect())
+                }
+            })
+            .create(|_token| async {
+                let arn = self.sns.subscribe(topic_arn, "email", email).await?;
+                tracing::info!(topic = %name, region, "e-mail subscription requested (the recipient must confirm it)");
+                Ok(arn)
+            })
+            .id(|a: &String| a.clone())
+            .run()
+            .await?;
         Ok(())
     }
 
@@ -256,49 +289,94 @@ impl Alerts {
         let in_sync = existing.as_ref().is_some_and(|r| {
             r.state == "ENABLED" && serde_json::from_str::<Value>(&r.event_pattern).ok().as_ref() == Some(&pattern)
         });
+        let text = pattern.to_string();
+        let description = format!("Aurora global failover/switchover events of stack {} to {}", self.suffix, self.topic_name);
+        // PutRule is an idempotent put by name.
+        let put = || self.events.put_rule(rule, &text, &description, naming::tags(&self.suffix, rule));
         match existing {
-            Some(r) if in_sync => record(ctx, KEY_RULE, &r.arn).await?,
-            _ => {
-                let text = pattern.to_string();
-                let description = format!("Aurora global failover/switchover events of stack {} to {}", self.suffix, self.topic_name);
-                ctx.journaled(KEY_RULE, "create", || async {
-                    retry(|| self.events.put_rule(rule, &text, &description, naming::tags(&self.suffix, rule)))
-                        .await
-                        .at(rule, region)
-                })
-                .await?;
+            Some(r) if in_sync => ctx.adopt(&KEY_RULE, &r.arn).await?,
+            Some(_) => {
+                let arn = ctx.update(&KEY_RULE, || async { retry(put).await.at(rule, region) }).await?;
+                ctx.adopt(&KEY_RULE, &arn).await?;
+            }
+            None => {
+                let mut first = true;
+                ctx.ensure::<String>(&KEY_RULE, rule, Rule::Name)
+                    .find_one(|_| {
+                        // The first lookup is the read above.
+                        let skip = std::mem::replace(&mut first, false);
+                        async move {
+                            if skip {
+                                return Ok(None);
+                            }
+                            Ok(self.events.describe_rule(rule).await?.map(|r| r.arn))
+                        }
+                    })
+                    .create(|_token| put())
+                    .id(|a: &String| a.clone())
+                    .run()
+                    .await?;
             }
         }
-        let targets = retry(|| self.events.list_targets(rule)).await.at(rule, region)?;
-        if targets.iter().any(|(id, arn)| id == RULE_TARGET_ID && arn == topic_arn) {
-            record(ctx, KEY_TARGET, RULE_TARGET_ID).await?;
-        } else {
-            ctx.journaled(KEY_TARGET, "create", || async {
-                retry(|| self.events.put_target(rule, RULE_TARGET_ID, topic_arn)).await.at(rule, region)?;
-                Ok(RULE_TARGET_ID.to_string())
+        // A target id is unique in its rule; PutTargets again replaces it with itself.
+        let ours = |targets: Vec<(String, String)>| {
+            targets
+                .into_iter()
+                .filter(|(id, arn)| id == RULE_TARGET_ID && arn == topic_arn)
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+        };
+        let mut first = Some(retry(|| self.events.list_targets(rule)).await.at(rule, region)?);
+        ctx.ensure::<String>(&KEY_TARGET, rule, Rule::Name)
+            .find(|_| {
+                let snapshot = first.take();
+                async {
+                    Ok(ours(match snapshot {
+                        Some(t) => t,
+                        None => self.events.list_targets(rule).await?,
+                    }))
+                }
             })
+            .create(|_token| async {
+                self.events.put_target(rule, RULE_TARGET_ID, topic_arn).await.map(|()| RULE_TARGET_ID.to_string())
+            })
+            .id(|t: &String| t.clone())
+            .run()
             .await?;
-        }
         Ok(())
     }
 
     async fn destroy_rule(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (rule, region) = (self.rule_name.as_str(), self.region.as_str());
-        if retry(|| self.events.describe_rule(rule)).await.at(rule, region)?.is_some() {
-            let targets = match retry(|| self.events.list_targets(rule)).await {
+        // The rule has a unique name: found by name whatever the journal says.
+        let arn = retry(|| self.events.describe_rule(rule)).await.at(rule, region)?.map(|r| r.arn);
+        let targets: Vec<String> = match &arn {
+            None => Vec::new(),
+            Some(_) => match retry(|| self.events.list_targets(rule)).await {
                 Err(e) if e.is_not_found() => Vec::new(),
-                other => other.at(rule, region)?,
-            };
-            let ids: Vec<String> = targets.into_iter().map(|(id, _)| id).collect();
-            if !ids.is_empty() {
-                ctx.pending(KEY_TARGET, "delete").await?;
-                ignore_not_found(retry(|| self.events.remove_targets(rule, ids.clone())).await).at(rule, region)?;
-            }
-            ctx.pending(KEY_RULE, "delete").await?;
-            ignore_not_found(retry(|| self.events.delete_rule(rule)).await).at(rule, region)?;
-        }
-        ctx.removed(KEY_TARGET).await?;
-        ctx.removed(KEY_RULE).await?;
+                other => other.at(rule, region)?.into_iter().map(|(id, _)| id).collect(),
+            },
+        };
+        ctx.delete(
+            &KEY_TARGET,
+            rule,
+            |_recorded| {
+                let targets = targets.clone();
+                async move { Ok(targets) }
+            },
+            |id| async move { self.events.remove_targets(rule, vec![id]).await },
+        )
+        .await?;
+        ctx.delete(
+            &KEY_RULE,
+            rule,
+            |_recorded| {
+                let arn = arn.clone();
+                async move { Ok(arn.into_iter().collect()) }
+            },
+            |_arn| async move { self.events.delete_rule(rule).await },
+        )
+        .await?;
         Ok(())
     }
 }
@@ -361,21 +439,39 @@ impl Component for Alerts {
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (name, region) = (self.topic_name.as_str(), self.region.as_str());
         self.destroy_rule(ctx).await?;
-        if let Some((arn, _)) = self.find_topic(ctx).await? {
-            let subs = match retry(|| self.sns.list_subscriptions(&arn)).await {
-                Err(e) if e.is_not_found() => Vec::new(),
-                other => other.at(name, region)?,
-            };
-            for s in subs.iter().filter(|s| s.confirmed()) {
-                ctx.pending(KEY_SUBSCRIPTION, "delete").await?;
-                ignore_not_found(retry(|| self.sns.unsubscribe(&s.arn)).await).at(name, region)?;
-            }
-            ctx.pending(KEY_TOPIC, "delete").await?;
-            ignore_not_found(retry(|| self.sns.delete_topic(&arn)).await).at(name, region)?;
+        let topic = self.find_topic(ctx).await?;
+        if let Some((arn, _)) = &topic {
+            // Confirmed subscriptions first (unconfirmed ones go with the topic).
+            ctx.delete(
+                &KEY_SUBSCRIPTION,
+                name,
+                |_recorded| async {
+                    match self.sns.list_subscriptions(arn).await {
+                        Err(e) if e.is_not_found() => Ok(Vec::new()),
+                        other => Ok(other?.into_iter().filter(|s| s.confirmed()).map(|s| s.arn).collect()),
+                    }
+                },
+                |s| async move { self.sns.unsubscribe(&s).await },
+            )
+            .await?;
+        }
+        let found: Vec<String> = topic.into_iter().map(|(arn, _)| arn).collect();
+        let deleted = ctx
+            .delete(
+                &KEY_TOPIC,
+                name,
+                |_recorded| {
+                    let found = found.clone();
+                    async move { Ok(found) }
+                },
+                |arn| async move { self.sns.delete_topic(&arn).await },
+            )
+            .await?;
+        if deleted > 0 {
             tracing::info!(topic = %name, region, "deleted alert topic");
         }
-        for key in [KEY_SUBSCRIPTION, KEY_POLICY, KEY_ENCRYPTION, KEY_TOPIC] {
-            ctx.removed(key).await?;
+        for key in [KEY_SUBSCRIPTION, KEY_POLICY, KEY_ENCRYPTION] {
+            ctx.forget(&key).await?;
         }
         // The key last: nothing may still be encrypted with it.
         self.key.destroy(ctx).await
@@ -594,9 +690,9 @@ mod tests {
         let typed: AlertsOutputs = from_outputs(&out).expect("outputs");
         assert_eq!(typed, AlertsOutputs { topic_arn: arn.clone(), topic_name: "alerts-primary-t1".into() });
         comp.output_type().check(&out).expect("declared outputs");
-        assert_eq!(ctx.resource_id(KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
-        assert!(ctx.resource_id(KEY_RULE).await.is_some());
-        assert!(ctx.resource_id(KEY_SUBSCRIPTION).await.is_some());
+        assert_eq!(ctx.recorded_id(&KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
+        assert!(ctx.recorded_id(&KEY_RULE).await.is_some());
+        assert!(ctx.recorded_id(&KEY_SUBSCRIPTION).await.is_some());
     }
 
     #[tokio::test]
@@ -619,7 +715,7 @@ mod tests {
         // put_target: any such call fails the test.
         let c = cfg_with_email();
         let comp = component(&c, Placement::Primary, sns, ev);
-        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC.as_str(), &arn);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         let out = comp.apply(&ctx).await.expect("apply");
         assert_eq!(out["topic_arn"], json!(arn));
@@ -646,7 +742,7 @@ mod tests {
         let comp = component(&cfg(), Placement::Primary, sns, ev);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1");
         comp.apply(&ctx).await.expect("apply");
-        assert_eq!(ctx.resource_id(KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
+        assert_eq!(ctx.recorded_id(&KEY_TOPIC).await.as_deref(), Some(arn.as_str()));
     }
 
     #[tokio::test]
@@ -700,7 +796,7 @@ mod tests {
             .returning(|_, _| Ok(()));
         let comp = component_with(&cfg(), Placement::Secondary, sns, ev, kms);
         let prior = ComponentState::new("sns-topic", Placement::Secondary, "us-east-2")
-            .with_resource(KEY_TOPIC, &arn)
+            .with_resource(KEY_TOPIC.as_str(), &arn)
             .with_resource(KEY_KMS.as_str(), &key(p).arn)
             .with_resource(KEY_ALIAS.as_str(), "alias/alerts-secondary-t1");
         let ctx = Ctx::standalone("alerts-secondary", "us-east-2").with_prior(prior);
@@ -726,10 +822,10 @@ mod tests {
         let a = arn.clone();
         ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
         let comp = component(&cfg(), Placement::Primary, sns, ev);
-        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC.as_str(), &arn);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         comp.apply(&ctx).await.expect("apply");
-        assert_eq!(ctx.resource_id(KEY_ENCRYPTION).await, Some(key(Placement::Primary).arn));
+        assert_eq!(ctx.recorded_id(&KEY_ENCRYPTION).await, Some(key(Placement::Primary).arn));
     }
 
     #[tokio::test]
@@ -751,7 +847,7 @@ mod tests {
         kms.expect_get_key_policy().returning(|_| Ok(key_policy("aws", "123456789012", "us-east-1").to_string()));
         kms.expect_get_key_rotation_status().returning(|_| Ok(true));
         let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
-        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC.as_str(), &arn);
         let drift = comp.read(&Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior)).await.expect("read");
         let Drift::Drifted { details } = drift else { panic!("expected drift, got {drift:?}") };
         assert!(details.iter().any(|d| d.contains("is Disabled")), "{details:?}");
@@ -777,7 +873,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Err(AwsError::not_found("NotFoundException", "key gone")));
         let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
-        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC, &arn);
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC.as_str(), &arn);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         comp.destroy(&ctx).await.expect("NotFound on delete is success");
     }
@@ -793,6 +889,72 @@ mod tests {
         // No delete expectations: a delete call would fail the test.
         let comp = component_with(&cfg(), Placement::Primary, sns, ev, kms);
         comp.destroy(&Ctx::standalone("alerts-primary", "us-east-1")).await.expect("destroy");
+    }
+
+    /// An SNS mock whose CreateTopic acts (the topic then exists, in sync) and whose answer is
+    /// always lost with a 500; `exists`: the topic exists from the start. Counts the creates.
+    fn sns_with_acting_create(exists: bool) -> (MockSnsApi, Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let arn = topic_arn(Placement::Primary);
+        let created = Arc::new(AtomicBool::new(exists));
+        let creates = Arc::new(AtomicU32::new(0));
+        let mut sns = MockSnsApi::new();
+        let (c, a) = (created.clone(), arn.clone());
+        sns.expect_list_topics().returning(move || Ok(if c.load(Ordering::SeqCst) { vec![a.clone()] } else { vec![] }));
+        let c = created.clone();
+        sns.expect_get_topic_attributes().returning(move |t| Ok(c.load(Ordering::SeqCst).then(|| in_sync_attrs(t))));
+        let n = creates.clone();
+        sns.expect_create_topic().returning(move |_, _, _| {
+            created.store(true, Ordering::SeqCst);
+            n.fetch_add(1, Ordering::SeqCst);
+            Err(AwsError::new("InternalError", "answer lost", Some(500)))
+        });
+        sns.expect_list_subscriptions().returning(|_| Ok(vec![]));
+        (sns, creates)
+    }
+
+    fn events_in_sync() -> MockEventsApi {
+        let mut ev = MockEventsApi::new();
+        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        let a = topic_arn(Placement::Primary);
+        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_create_topic_answer_is_looked_up_by_name_with_one_create() {
+        let (sns, creates) = sns_with_acting_create(false);
+        let comp = component(&cfg(), Placement::Primary, sns, events_in_sync());
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1");
+        let out = comp.apply(&ctx).await.expect("apply");
+        assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let arn = topic_arn(Placement::Primary);
+        assert_eq!(out["topic_arn"], json!(arn));
+        let e = ctx.entry(&KEY_TOPIC).await.expect("journaled");
+        assert_eq!((e.status, e.id), (tandem_core::state::ResourceStatus::Done, Some(arn)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_run_adopts_the_topic_of_a_pending_create_without_creating() {
+        let (sns, creates) = sns_with_acting_create(true);
+        let comp = component(&cfg(), Placement::Primary, sns, events_in_sync());
+        let mut prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1");
+        prior.resources.insert(
+            KEY_TOPIC.as_str().into(),
+            tandem_core::state::ResourceEntry {
+                id: None,
+                status: tandem_core::state::ResourceStatus::Pending,
+                op: tandem_core::state::Op::Create,
+                token: Some("t".into()),
+                simulated: false,
+                at: 0,
+            },
+        );
+        let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
+        comp.apply(&ctx).await.expect("apply");
+        assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let e = ctx.entry(&KEY_TOPIC).await.expect("journaled");
+        assert_eq!((e.status, e.id), (tandem_core::state::ResourceStatus::Done, Some(topic_arn(Placement::Primary))));
     }
 
     #[tokio::test(start_paused = true)]
@@ -832,7 +994,7 @@ mod tests {
         let err = comp.apply(&ctx).await.expect_err("must fail").to_string();
         assert!(err.contains("alerts-secondary-t1") && err.contains("us-east-2") && err.contains("AuthorizationError"), "{err}");
         // The failed create is journaled as failed, not done.
-        assert!(ctx.resource_id(KEY_TOPIC).await.is_none());
+        assert!(ctx.recorded_id(&KEY_TOPIC).await.is_none());
     }
 
     #[tokio::test]
@@ -855,8 +1017,8 @@ mod tests {
         ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
         let comp = component(&cfg_with_email(), Placement::Primary, sns, ev);
         let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1")
-            .with_resource(KEY_TOPIC, &arn)
-            .with_resource(KEY_SUBSCRIPTION, &old);
+            .with_resource(KEY_TOPIC.as_str(), &arn)
+            .with_resource(KEY_SUBSCRIPTION.as_str(), &old);
         comp.apply(&Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior)).await.expect("apply");
     }
 }
