@@ -206,6 +206,8 @@ impl ParametersComponent {
                 return Ok(false);
             }
             Some(l) if l.kind == want.kind => {
+                // Ours (under the stack's path): recorded, then changed in place.
+                ctx.adopt(key, n).await?;
                 ctx.update(key, overwrite).await?;
                 return Ok(true);
             }
