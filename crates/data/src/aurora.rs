@@ -34,8 +34,10 @@ use tandem_core::config::DatabaseConfig;
 use tandem_core::contracts::{ids, AuroraOutputs, NetworkOutputs};
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired,
-    Drift, Outputs, Placement,
+    Drift, How, Outputs, Placement, Rule,
 };
+
+use crate::until_accepted;
 
 #[path = "rds_api.rs"]
 mod api;
@@ -195,14 +197,19 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     ]
 }
 
-/// The id of the journal entry of each resource.
+/// Journal keys.
 mod keys {
-    pub const GLOBAL: &str = "global_cluster";
-    pub const SUBNET_GROUP: &str = "subnet_group";
-    pub const PASSWORD: &str = "master_password";
-    pub const CLUSTER: &str = "cluster";
-    pub const INSTANCE: &str = "instance";
+    use tandem_core::Key;
+    pub const GLOBAL: Key = Key::new("global_cluster");
+    pub const SUBNET_GROUP: Key = Key::new("subnet_group");
+    pub const PASSWORD: Key = Key::new("master_password");
+    pub const CLUSTER: Key = Key::new("cluster");
+    pub const INSTANCE: Key = Key::new("instance");
 }
+
+/// How long a create or delete refused because a cluster, instance, subnet group or global
+/// cluster is still settling is sent again.
+const SETTLE_WAIT: Duration = Duration::from_secs(10 * 60);
 
 /// `aurora-primary` / `aurora-secondary`: one cluster of the global database, its instance
 /// and subnet group (the primary also owns the global cluster and the password parameter).
@@ -264,10 +271,6 @@ impl AuroraComponent {
         self.placement == Placement::Primary
     }
 
-    fn err(&self, resource: &str, e: AwsError) -> ComponentError {
-        ComponentError::aws(resource, &self.region, e)
-    }
-
     fn tags(&self, name: &str) -> Vec<(String, String)> {
         naming::tags(&self.suffix, name)
     }
@@ -284,57 +287,33 @@ impl AuroraComponent {
 
     // ---- global cluster (primary) ----
 
+    /// The global cluster, [`Rule::Name`]: its id carries the stack's suffix.
+    /// `GlobalClusterAlreadyExistsFault` (a lost answer) makes the core look it up and adopt
+    /// it; one of another engine is not this stack's and is reported.
     async fn ensure_global(&self, ctx: &Ctx) -> Result<GlobalClusterInfo, ComponentError> {
-        let gid = &self.global_id;
-        let existing = retry(|| self.rds.describe_global_cluster(gid))
-            .await
-            .at(gid, &self.region)?;
-        let g = match existing {
-            Some(g) => {
-                if g.engine != ENGINE {
-                    return Err(ComponentError::invalid(
-                        gid,
-                        &self.region,
-                        format!("global cluster exists with engine {} (want {ENGINE}); destroy it first", g.engine),
-                    ));
-                }
-                adopt(ctx, keys::GLOBAL, &g.arn).await?;
-                g
+        let (rds, gid, r) = (&self.rds, self.global_id.as_str(), self.region.as_str());
+        if let Some(g) = retry(|| rds.describe_global_cluster(gid)).await.at(gid, r)? {
+            if g.engine != ENGINE {
+                return Err(ComponentError::invalid(
+                    gid,
+                    r,
+                    format!("global cluster exists with engine {} (want {ENGINE}); destroy it first", g.engine),
+                ));
             }
-            None => {
-                tracing::info!(global_cluster = %gid, region = %self.region, "creating global cluster");
-                let mut created = None;
-                ctx.journaled(keys::GLOBAL, "create", || async {
-                    let g = match retry(|| {
-                        self.rds
-                            .create_global_cluster(gid, ENGINE, &self.db.engine_version)
-                    })
-                    .await
-                    {
-                        Ok(g) => g,
-                        // Created by an interrupted run: adopt it.
-                        Err(e) if e.is_code("GlobalClusterAlreadyExistsFault") => {
-                            retry(|| self.rds.describe_global_cluster(gid))
-                                .await
-                                .at(gid, &self.region)?
-                                .ok_or_else(|| self.err(gid, e))?
-                        }
-                        Err(e) => return Err(self.err(gid, e)),
-                    };
-                    let arn = g.arn.clone();
-                    created = Some(g);
-                    Ok(arn)
-                })
-                .await?;
-                created.ok_or_else(|| {
-                    ComponentError::invalid(
-                        gid,
-                        &self.region,
-                        "CreateGlobalCluster returned nothing",
-                    )
-                })?
-            }
-        };
+        }
+        let version = self.db.engine_version.as_str();
+        let g = ctx
+            .ensure::<GlobalClusterInfo>(&keys::GLOBAL, gid, Rule::Name)
+            .find_one(move |_recorded| async move {
+                Ok(rds.describe_global_cluster(gid).await?.filter(|g| g.engine == ENGINE))
+            })
+            .create(move |_token| async move {
+                tracing::info!(global_cluster = %gid, region = %r, "creating global cluster");
+                rds.create_global_cluster(gid, ENGINE, version).await
+            })
+            .id(|g| g.arn.clone())
+            .run()
+            .await?;
         if g.status == "available" || g.status.is_empty() {
             return Ok(g);
         }
@@ -356,53 +335,32 @@ impl AuroraComponent {
 
     // ---- subnet group ----
 
+    /// The DB subnet group, [`Rule::Name`] (named after the cluster).
     async fn ensure_subnet_group(
         &self,
         ctx: &Ctx,
         subnet_ids: &[String],
     ) -> Result<SubnetGroupInfo, ComponentError> {
-        let name = &self.cluster_id;
-        if let Some(g) = retry(|| self.rds.describe_subnet_group(name))
-            .await
-            .at(name, &self.region)?
-        {
-            let (mut have, mut want) = (g.subnet_ids.clone(), subnet_ids.to_vec());
-            have.sort();
-            want.sort();
-            if have != want {
-                tracing::warn!(subnet_group = %name, region = %self.region, ?have, ?want, "DB subnet group subnets differ from the network's private subnets");
-            }
-            adopt(ctx, keys::SUBNET_GROUP, name).await?;
-            return Ok(g);
-        }
-        tracing::info!(subnet_group = %name, region = %self.region, "creating DB subnet group");
-        let mut created = None;
-        ctx.journaled(keys::SUBNET_GROUP, "create", || async {
-            let g = match retry(|| {
-                self.rds
-                    .create_subnet_group(name, subnet_ids.to_vec(), self.tags(name))
+        let (rds, name, r) = (&self.rds, self.cluster_id.as_str(), self.region.as_str());
+        let tags = self.tags(name);
+        let tags = &tags;
+        let g = ctx
+            .ensure::<SubnetGroupInfo>(&keys::SUBNET_GROUP, name, Rule::Name)
+            .find_one(move |_recorded| async move { rds.describe_subnet_group(name).await })
+            .create(move |_token| async move {
+                tracing::info!(subnet_group = %name, region = %r, "creating DB subnet group");
+                rds.create_subnet_group(name, subnet_ids.to_vec(), tags.clone()).await
             })
-            .await
-            {
-                Ok(g) => g,
-                Err(e)
-                    if e.is_code("DBSubnetGroupAlreadyExists")
-                        || e.is_code("DBSubnetGroupAlreadyExistsFault") =>
-                {
-                    retry(|| self.rds.describe_subnet_group(name))
-                        .await
-                        .at(name, &self.region)?
-                        .ok_or_else(|| self.err(name, e))?
-                }
-                Err(e) => return Err(self.err(name, e)),
-            };
-            created = Some(g);
-            Ok(name.clone())
-        })
-        .await?;
-        created.ok_or_else(|| {
-            ComponentError::invalid(name, &self.region, "CreateDBSubnetGroup returned nothing")
-        })
+            .id(|g| g.name.clone())
+            .run()
+            .await?;
+        let (mut have, mut want) = (g.subnet_ids.clone(), subnet_ids.to_vec());
+        have.sort();
+        want.sort();
+        if have != want {
+            tracing::warn!(subnet_group = %name, region = %r, ?have, ?want, "DB subnet group subnets differ from the network's private subnets");
+        }
+        Ok(g)
     }
 
     // ---- cluster ----
@@ -430,6 +388,12 @@ impl AuroraComponent {
         .await
     }
 
+    /// The cluster, [`Rule::Name`]: its id carries the stack's suffix.
+    /// `DBClusterAlreadyExistsFault` (a lost answer) makes the core look it up and adopt it.
+    /// The primary's master password is written (PutParameter with Overwrite, journaled as an
+    /// in-place change) only when the cluster is about to be created, once per apply, so
+    /// every create attempt of this apply carries the password the parameter holds.
+    /// Scaling is changed in place.
     async fn ensure_cluster(
         &self,
         ctx: &Ctx,
@@ -437,56 +401,31 @@ impl AuroraComponent {
         subnet_group: &str,
         security_group_id: &str,
     ) -> Result<ClusterInfo, ComponentError> {
-        let id = &self.cluster_id;
-        let mut existing = retry(|| self.rds.describe_cluster(id))
-            .await
-            .at(id, &self.region)?;
+        let (rds, id, r) = (&self.rds, self.cluster_id.as_str(), self.region.as_str());
+        let mut existing = retry(|| rds.describe_cluster(id)).await.at(id, r)?;
         if existing.as_ref().is_some_and(|c| c.status == "deleting") {
-            tracing::info!(cluster = %id, region = %self.region, "cluster is being deleted; waiting before re-creating it");
+            tracing::info!(cluster = %id, region = %r, "cluster is being deleted; waiting before re-creating it");
             self.wait_cluster_gone().await?;
             existing = None;
         }
-        if let Some(c) = existing {
-            adopt(ctx, keys::CLUSTER, &c.arn).await?;
-            if c.global_cluster_id.as_deref() != Some(global_id) {
-                tracing::warn!(cluster = %id, region = %self.region, global_cluster = %global_id, "cluster is not a member of the global cluster; destroy and re-apply to re-attach it");
-            }
-            let want = (Some(self.db.min_capacity), Some(self.db.max_capacity));
-            if (c.min_capacity, c.max_capacity) != want {
-                tracing::info!(cluster = %id, region = %self.region, min = self.db.min_capacity, max = self.db.max_capacity, "updating Serverless v2 scaling");
-                ctx.pending(keys::CLUSTER, "update").await?;
-                retry_if(
-                    || {
-                        self.rds.modify_cluster_scaling(
-                            id,
-                            self.db.min_capacity,
-                            self.db.max_capacity,
-                        )
-                    },
-                    |e| e.is_code("InvalidDBClusterStateFault"),
-                )
-                .await
-                .at(id, &self.region)?;
-                ctx.done(keys::CLUSTER, &c.arn).await?;
-            }
-            if c.status == "available" {
-                return Ok(c);
-            }
-            return self.wait_cluster_available().await;
-        }
 
-        let master = if self.is_primary() {
+        let master = if self.is_primary() && existing.is_none() {
             // The password exists only here, in the SecureString, and in the create call.
             let password = generate_password();
             let param = password_parameter(&self.suffix);
             let store = self.password_store()?;
-            ctx.journaled(keys::PASSWORD, "create", || async {
-                retry(|| store.put_secure(&param, &password, self.tags(&param)))
-                    .await
-                    .at(&param, &self.region)?;
-                Ok(param.clone())
-            })
-            .await?;
+            // PutParameter with Overwrite: sending it again (same value) is harmless, which is
+            // all Rule::Token asks of a create; there is no token to carry and nothing to find.
+            {
+                let (store, param, password) = (store.as_ref(), param.as_str(), password.as_str());
+                let tags = self.tags(param);
+                let tags = &tags;
+                ctx.ensure::<String>(&keys::PASSWORD, param, Rule::Token)
+                    .create(move |_token| async move { store.put_secure(param, password, tags.clone()).await.map(|()| param.to_string()) })
+                    .id(|p| p.clone())
+                    .run()
+                    .await?;
+            }
             Some(MasterCredentials {
                 username: MASTER_USERNAME.to_string(),
                 password,
@@ -495,7 +434,7 @@ impl AuroraComponent {
             None
         };
         let spec = ClusterSpec {
-            id: id.clone(),
+            id: id.to_string(),
             global_cluster_id: global_id.to_string(),
             engine: ENGINE.to_string(),
             engine_version: self.db.engine_version.clone(),
@@ -512,87 +451,82 @@ impl AuroraComponent {
             },
             tags: self.tags(id),
         };
-        tracing::info!(cluster = %id, region = %self.region, global_cluster = %global_id, "creating DB cluster");
-        ctx.journaled(keys::CLUSTER, "create", || async {
-            // IAM/KMS propagation and a global cluster still settling surface as these.
-            let r = retry_if(
-                || self.rds.create_cluster(&spec),
-                |e| {
-                    e.is_code("InvalidGlobalClusterStateFault")
-                        || e.is_code("InvalidDBSubnetGroupStateFault")
-                },
-            )
-            .await;
-            match r {
-                Ok(c) => Ok(c.arn),
-                Err(e) if e.is_code("DBClusterAlreadyExistsFault") => {
-                    Ok(retry(|| self.rds.describe_cluster(id))
-                        .await
-                        .at(id, &self.region)?
-                        .ok_or_else(|| self.err(id, e))?
-                        .arn)
+        let spec = &spec;
+        let c = ctx
+            .ensure::<ClusterInfo>(&keys::CLUSTER, id, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(rds.describe_cluster(id).await?.filter(|c| c.status != "deleting")) })
+            .create(move |_token| async move {
+                if spec.master.is_none() && self.is_primary() {
+                    // Seen by the first lookup, gone by this create: without the password
+                    // written for it, the next apply creates it.
+                    return Err(AwsError::other("DBClusterNotFoundFault", "the cluster disappeared during apply; apply again"));
                 }
-                Err(e) => Err(self.err(id, e)),
-            }
-        })
-        .await?;
+                tracing::info!(cluster = %id, region = %r, global_cluster = %global_id, "creating DB cluster");
+                // IAM/KMS propagation and a global cluster still settling surface as these.
+                until_accepted(SETTLE_WAIT, || rds.create_cluster(spec), |e| {
+                    e.is_code("InvalidGlobalClusterStateFault") || e.is_code("InvalidDBSubnetGroupStateFault")
+                })
+                .await
+            })
+            .id(|c| c.arn.clone())
+            .outcome()
+            .await?;
+        let created = c.how == How::Created;
+        let c = c.value;
+        if existing.is_some() && c.global_cluster_id.as_deref() != Some(global_id) {
+            tracing::warn!(cluster = %id, region = %r, global_cluster = %global_id, "cluster is not a member of the global cluster; destroy and re-apply to re-attach it");
+        }
+        let want = (Some(self.db.min_capacity), Some(self.db.max_capacity));
+        if (c.min_capacity, c.max_capacity) != want {
+            tracing::info!(cluster = %id, region = %r, min = self.db.min_capacity, max = self.db.max_capacity, "updating Serverless v2 scaling");
+            ctx.update(&keys::CLUSTER, || async {
+                retry_if(
+                    || rds.modify_cluster_scaling(id, self.db.min_capacity, self.db.max_capacity),
+                    |e| e.is_code("InvalidDBClusterStateFault"),
+                )
+                .await
+                .at(id, r)
+            })
+            .await?;
+        }
+        if !created && c.status == "available" {
+            return Ok(c);
+        }
         self.wait_cluster_available().await
     }
 
     // ---- instance ----
 
+    /// The cluster's instance, [`Rule::Name`]: its id carries the stack's suffix.
+    /// `DBInstanceAlreadyExists` (a lost answer) makes the core look it up and adopt it.
     async fn ensure_instance(&self, ctx: &Ctx) -> Result<InstanceInfo, ComponentError> {
-        let id = &self.instance_id;
-        let mut existing = retry(|| self.rds.describe_instance(id))
-            .await
-            .at(id, &self.region)?;
-        if existing.as_ref().is_some_and(|i| i.status == "deleting") {
+        let (rds, id, r, cluster) = (&self.rds, self.instance_id.as_str(), self.region.as_str(), self.cluster_id.as_str());
+        if retry(|| rds.describe_instance(id)).await.at(id, r)?.is_some_and(|i| i.status == "deleting") {
             self.wait_instance_gone().await?;
-            existing = None;
         }
-        match existing {
-            Some(i) => {
-                adopt(ctx, keys::INSTANCE, &i.arn).await?;
-                if i.status == "available" {
-                    return Ok(i);
-                }
-            }
-            None => {
-                tracing::info!(instance = %id, region = %self.region, "creating DB instance");
-                ctx.journaled(keys::INSTANCE, "create", || async {
-                    let r = retry_if(
-                        || {
-                            self.rds.create_instance(
-                                id,
-                                &self.cluster_id,
-                                INSTANCE_CLASS,
-                                ENGINE,
-                                self.tags(id),
-                            )
-                        },
-                        |e| e.is_code("InvalidDBClusterStateFault"),
-                    )
-                    .await;
-                    match r {
-                        Ok(i) => Ok(i.arn),
-                        Err(e)
-                            if e.is_code("DBInstanceAlreadyExists")
-                                || e.is_code("DBInstanceAlreadyExistsFault") =>
-                        {
-                            Ok(retry(|| self.rds.describe_instance(id))
-                                .await
-                                .at(id, &self.region)?
-                                .ok_or_else(|| self.err(id, e))?
-                                .arn)
-                        }
-                        Err(e) => Err(self.err(id, e)),
-                    }
-                })
-                .await?;
-            }
+        let tags = self.tags(id);
+        let tags = &tags;
+        let i = ctx
+            .ensure::<InstanceInfo>(&keys::INSTANCE, id, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(rds.describe_instance(id).await?.filter(|i| i.status != "deleting")) })
+            .create(move |_token| async move {
+                tracing::info!(instance = %id, region = %r, "creating DB instance");
+                until_accepted(
+                    SETTLE_WAIT,
+                    || rds.create_instance(id, cluster, INSTANCE_CLASS, ENGINE, tags.clone()),
+                    |e| e.is_code("InvalidDBClusterStateFault"),
+                )
+                .await
+            })
+            .id(|i| i.arn.clone())
+            .outcome()
+            .await?;
+        // A create's answer is not yet what a describe shows: wait on the describe.
+        if i.how != How::Created && i.value.status == "available" {
+            return Ok(i.value);
         }
-        poll_until(id, &self.region, "instance available", WAIT, || async {
-            match self.rds.describe_instance(id).await? {
+        poll_until(id, r, "instance available", WAIT, || async {
+            match rds.describe_instance(id).await? {
                 Some(i) if i.status == "available" => Ok(Poll::Ready(i)),
                 Some(i) => Ok(Poll::Pending(i.status)),
                 None => Ok(Poll::Pending("not visible yet".into())),
@@ -615,32 +549,29 @@ impl AuroraComponent {
     // ---- destroy steps ----
 
     async fn delete_instance(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let id = &self.instance_id;
-        match retry(|| self.rds.describe_instance(id))
-            .await
-            .at(id, &self.region)?
-        {
-            None => {}
-            Some(i) => {
-                if i.status != "deleting" {
-                    tracing::info!(instance = %id, region = %self.region, "deleting DB instance");
-                    ctx.pending(keys::INSTANCE, "delete").await?;
-                    ignore_not_found(
-                        retry_if(
-                            || self.rds.delete_instance(id),
-                            |e| {
-                                e.is_code("InvalidDBInstanceState")
-                                    || e.is_code("InvalidDBClusterStateFault")
-                            },
-                        )
-                        .await,
-                    )
-                    .at(id, &self.region)?;
-                }
-                self.wait_instance_gone().await?;
-            }
+        let (rds, id, r) = (&self.rds, self.instance_id.as_str(), self.region.as_str());
+        let live = retry(|| rds.describe_instance(id)).await.at(id, r)?;
+        let to_delete: Vec<String> = live.iter().filter(|i| i.status != "deleting").map(|i| i.arn.clone()).collect();
+        ctx.delete(
+            &keys::INSTANCE,
+            id,
+            move |_recorded| {
+                let ids = to_delete.clone();
+                async move { Ok(ids) }
+            },
+            |_| async move {
+                tracing::info!(instance = %id, region = %r, "deleting DB instance");
+                until_accepted(SETTLE_WAIT, || rds.delete_instance(id), |e| {
+                    e.is_code("InvalidDBInstanceState") || e.is_code("InvalidDBClusterStateFault")
+                })
+                .await
+            },
+        )
+        .await?;
+        if live.is_some() {
+            self.wait_instance_gone().await?;
         }
-        ctx.removed(keys::INSTANCE).await
+        Ok(())
     }
 
     /// Detaches this cluster from the global cluster and waits until it is no longer a member.
@@ -692,115 +623,96 @@ impl AuroraComponent {
     }
 
     async fn delete_cluster(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let id = &self.cluster_id;
-        let Some(c) = retry(|| self.rds.describe_cluster(id))
-            .await
-            .at(id, &self.region)?
-        else {
-            return ctx.removed(keys::CLUSTER).await;
-        };
-        if c.status != "deleting" {
-            self.detach_from_global(&c).await?;
+        let (rds, id, r) = (&self.rds, self.cluster_id.as_str(), self.region.as_str());
+        let live = retry(|| rds.describe_cluster(id)).await.at(id, r)?;
+        let mut to_delete = Vec::new();
+        if let Some(c) = live.as_ref().filter(|c| c.status != "deleting") {
+            self.detach_from_global(c).await?;
             ctx.check_cancelled()?;
-            tracing::info!(cluster = %id, region = %self.region, "deleting DB cluster (skip final snapshot)");
-            ctx.pending(keys::CLUSTER, "delete").await?;
-            // The cluster refuses deletion while an instance or the detach is still settling.
-            poll_until(
-                id,
-                &self.region,
-                "cluster deletion accepted",
-                WAIT,
-                || async {
-                    match self.rds.delete_cluster(id).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                        Err(e) if e.is_code("InvalidDBClusterStateFault") => {
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(e),
-                    }
-                },
-            )
-            .await?;
+            to_delete.push(c.arn.clone());
         }
-        self.wait_cluster_gone().await?;
-        ctx.removed(keys::CLUSTER).await
+        ctx.delete(
+            &keys::CLUSTER,
+            id,
+            move |_recorded| {
+                let ids = to_delete.clone();
+                async move { Ok(ids) }
+            },
+            |_| async move {
+                tracing::info!(cluster = %id, region = %r, "deleting DB cluster (skip final snapshot)");
+                // The cluster refuses deletion while an instance or the detach is still settling.
+                until_accepted(WAIT, || rds.delete_cluster(id), |e| e.is_code("InvalidDBClusterStateFault")).await
+            },
+        )
+        .await?;
+        if live.is_some() {
+            self.wait_cluster_gone().await?;
+        }
+        Ok(())
     }
 
     async fn delete_global(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let gid = &self.global_id;
-        if retry(|| self.rds.describe_global_cluster(gid))
-            .await
-            .at(gid, &self.region)?
-            .is_some()
-        {
-            tracing::info!(global_cluster = %gid, region = %self.region, "deleting global cluster");
-            ctx.pending(keys::GLOBAL, "delete").await?;
-            poll_until(
-                gid,
-                &self.region,
-                "global cluster deletion accepted",
-                GLOBAL_DELETE_WAIT,
-                || async {
-                    match self.rds.delete_global_cluster(gid).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                        Err(e)
-                            if e.is_code("InvalidGlobalClusterStateFault")
-                                || e.message.contains("is not empty") =>
-                        {
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(e),
-                    }
-                },
-            )
-            .await?;
-            poll_until(
-                gid,
-                &self.region,
-                "global cluster deleted",
-                WAIT,
-                || async {
-                    match self.rds.describe_global_cluster(gid).await? {
-                        None => Ok(Poll::Ready(())),
-                        Some(g) => Ok(Poll::Pending(g.status)),
-                    }
-                },
-            )
+        let (rds, gid, r) = (&self.rds, self.global_id.as_str(), self.region.as_str());
+        let live = retry(|| rds.describe_global_cluster(gid)).await.at(gid, r)?;
+        let to_delete: Vec<String> = live.iter().map(|g| g.arn.clone()).collect();
+        ctx.delete(
+            &keys::GLOBAL,
+            gid,
+            move |_recorded| {
+                let ids = to_delete.clone();
+                async move { Ok(ids) }
+            },
+            |_| async move {
+                tracing::info!(global_cluster = %gid, region = %r, "deleting global cluster");
+                until_accepted(GLOBAL_DELETE_WAIT, || rds.delete_global_cluster(gid), |e| {
+                    e.is_code("InvalidGlobalClusterStateFault") || e.message.contains("is not empty")
+                })
+                .await
+            },
+        )
+        .await?;
+        if live.is_some() {
+            poll_until(gid, r, "global cluster deleted", WAIT, || async {
+                match rds.describe_global_cluster(gid).await? {
+                    None => Ok(Poll::Ready(())),
+                    Some(g) => Ok(Poll::Pending(g.status)),
+                }
+            })
             .await?;
         }
-        ctx.removed(keys::GLOBAL).await
+        Ok(())
     }
 
     async fn delete_subnet_group(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let name = &self.cluster_id;
-        if retry(|| self.rds.describe_subnet_group(name))
-            .await
-            .at(name, &self.region)?
-            .is_some()
-        {
-            tracing::info!(subnet_group = %name, region = %self.region, "deleting DB subnet group");
-            ctx.pending(keys::SUBNET_GROUP, "delete").await?;
-            // Still "in use" for a moment after the cluster is gone.
-            ignore_not_found(
-                retry_if(
-                    || self.rds.delete_subnet_group(name),
-                    |e| e.is_code("InvalidDBSubnetGroupStateFault"),
-                )
-                .await,
-            )
-            .at(name, &self.region)?;
-        }
-        ctx.removed(keys::SUBNET_GROUP).await
+        let (rds, name, r) = (&self.rds, self.cluster_id.as_str(), self.region.as_str());
+        let live = retry(|| rds.describe_subnet_group(name)).await.at(name, r)?;
+        let exists = live.is_some();
+        ctx.delete(
+            &keys::SUBNET_GROUP,
+            name,
+            move |_recorded| async move { Ok(if exists { vec![name.to_string()] } else { Vec::new() }) },
+            |_| async move {
+                tracing::info!(subnet_group = %name, region = %r, "deleting DB subnet group");
+                // Still "in use" for a moment after the cluster is gone.
+                until_accepted(SETTLE_WAIT, || rds.delete_subnet_group(name), |e| e.is_code("InvalidDBSubnetGroupStateFault")).await
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     async fn delete_password(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let param = password_parameter(&self.suffix);
         let store = self.password_store()?;
-        ctx.pending(keys::PASSWORD, "delete").await?;
-        ignore_not_found(retry(|| store.delete(&param)).await).at(&param, &self.region)?;
-        ctx.removed(keys::PASSWORD).await
+        let name = param.as_str();
+        ctx.delete(
+            &keys::PASSWORD,
+            name,
+            move |_recorded| async move { Ok(vec![name.to_string()]) },
+            |_| async move { store.delete(name).await },
+        )
+        .await?;
+        Ok(())
     }
 
     fn outputs_of(&self, cluster: &ClusterInfo, global_id: &str) -> Outputs {
@@ -819,15 +731,6 @@ impl AuroraComponent {
             password_parameter: self.is_primary().then(|| password_parameter(&self.suffix)),
         })
     }
-}
-
-/// Records `id` for `key` in the journal unless it is already recorded (adoption).
-async fn adopt(ctx: &Ctx, key: &str, id: &str) -> Result<(), ComponentError> {
-    if ctx.resource_id(key).await.as_deref() != Some(id) {
-        tracing::info!(resource = key, id, "adopting existing resource");
-        ctx.done(key, id).await?;
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -1336,8 +1239,9 @@ mod tests {
         let mut pw = MockPasswordStore::new();
         let mut seq = Sequence::new();
         let captured = Arc::new(Mutex::new(String::new()));
+        // The engine check, then the protocol's lookup.
         rds.expect_describe_global_cluster()
-            .times(1)
+            .times(2)
             .in_sequence(&mut seq)
             .returning(|_| Ok(None));
         rds.expect_create_global_cluster()
@@ -1376,6 +1280,11 @@ mod tests {
                 *cap.lock().unwrap() = v.to_string();
                 Ok(())
             });
+        // The protocol's lookup before the create.
+        rds.expect_describe_cluster()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
         let cap = captured.clone();
         rds.expect_create_cluster()
             .withf(move |s| {
@@ -1403,7 +1312,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
         rds.expect_describe_instance()
-            .times(1)
+            .times(2)
             .in_sequence(&mut seq)
             .returning(|_| Ok(None));
         rds.expect_create_instance()
@@ -1468,7 +1377,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok(group(Placement::Secondary)));
         rds.expect_describe_cluster()
-            .times(1)
+            .times(2)
             .in_sequence(&mut seq)
             .returning(|_| Ok(None));
         rds.expect_create_cluster()
@@ -1487,7 +1396,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
         rds.expect_describe_instance()
-            .times(1)
+            .times(2)
             .in_sequence(&mut seq)
             .returning(|_| Ok(None));
         rds.expect_create_instance()
@@ -1532,6 +1441,98 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.cluster_id, "aurora-primary-dev");
+    }
+
+    /// One region's RDS behind a mock: every create acts, then its answer is lost (a 500);
+    /// sent again, it is answered "already exists", as RDS does.
+    #[derive(Default, Clone)]
+    struct LossyRds {
+        global: Arc<Mutex<Option<GlobalClusterInfo>>>,
+        group: Arc<Mutex<Option<SubnetGroupInfo>>>,
+        cluster: Arc<Mutex<Option<ClusterInfo>>>,
+        instance: Arc<Mutex<Option<InstanceInfo>>>,
+        creates: Arc<Mutex<Vec<&'static str>>>,
+    }
+
+    impl LossyRds {
+        fn mock(&self, p: Placement) -> MockRdsApi {
+            fn act<T: Clone>(slot: &Mutex<Option<T>>, log: &Mutex<Vec<&'static str>>, what: &'static str, fault: &str, v: T) -> Result<T, AwsError> {
+                let mut slot = slot.lock().unwrap();
+                if slot.is_some() {
+                    return Err(AwsError::other(fault, format!("{what} already exists")));
+                }
+                *slot = Some(v);
+                log.lock().unwrap().push(what);
+                Err(AwsError::new("InternalFailure", "answer lost", Some(500)))
+            }
+            let mut rds = MockRdsApi::new();
+            let s = self.clone();
+            rds.expect_describe_global_cluster().returning(move |_| Ok(s.global.lock().unwrap().clone()));
+            let s = self.clone();
+            rds.expect_create_global_cluster()
+                .returning(move |_, _, _| act(&s.global, &s.creates, "global", "GlobalClusterAlreadyExistsFault", global(&[])));
+            let s = self.clone();
+            rds.expect_describe_subnet_group().returning(move |_| Ok(s.group.lock().unwrap().clone()));
+            let s = self.clone();
+            rds.expect_create_subnet_group()
+                .returning(move |_, _, _| act(&s.group, &s.creates, "subnet_group", "DBSubnetGroupAlreadyExists", group(p)));
+            let s = self.clone();
+            rds.expect_describe_cluster().returning(move |_| Ok(s.cluster.lock().unwrap().clone()));
+            let s = self.clone();
+            rds.expect_create_cluster()
+                .returning(move |_| act(&s.cluster, &s.creates, "cluster", "DBClusterAlreadyExistsFault", cluster(p, "available")));
+            let s = self.clone();
+            rds.expect_describe_instance().returning(move |_| Ok(s.instance.lock().unwrap().clone()));
+            let s = self.clone();
+            rds.expect_create_instance().returning(move |_, _, _, _, _| {
+                act(&s.instance, &s.creates, "instance", "DBInstanceAlreadyExists", instance(p, "available"))
+            });
+            rds
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_end_with_one_of_each_resource_journaled() {
+        let aws = LossyRds::default();
+        let mut pw = MockPasswordStore::new();
+        // Written once, before the only cluster create.
+        pw.expect_put_secure().times(1).returning(|_, _, _| Ok(()));
+        let ctx = ctx_primary();
+        primary(aws.mock(Placement::Primary), pw).apply(&ctx).await.unwrap();
+        assert_eq!(*aws.creates.lock().unwrap(), vec!["global", "subnet_group", "cluster", "instance"]);
+        for (key, id) in [
+            (&keys::GLOBAL, G_ARN.to_string()),
+            (&keys::SUBNET_GROUP, "aurora-primary-dev".to_string()),
+            (&keys::CLUSTER, P_ARN.to_string()),
+            (&keys::INSTANCE, instance(Placement::Primary, "available").arn),
+            (&keys::PASSWORD, password_parameter("dev")),
+        ] {
+            let e = ctx.entry(key).await.unwrap();
+            assert_eq!((e.id.as_deref(), e.status), (Some(id.as_str()), tandem_core::state::ResourceStatus::Done), "{key}");
+        }
+        // Again over the healthy resources: nothing is created, no password is written.
+        primary(aws.mock(Placement::Primary), MockPasswordStore::new()).apply(&ctx).await.unwrap();
+        assert_eq!(aws.creates.lock().unwrap().len(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_the_cluster_an_interrupted_create_made() {
+        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        let aws = LossyRds::default();
+        // The previous run created subnet group and cluster and died before the cluster's
+        // answer: its entry is a pending create.
+        *aws.group.lock().unwrap() = Some(group(Placement::Secondary));
+        *aws.cluster.lock().unwrap() = Some(cluster(Placement::Secondary, "available"));
+        let mut prior = ComponentState::new("aurora", Placement::Secondary, "us-east-2").with_resource("subnet_group", "aurora-secondary-dev");
+        prior.resources.insert(
+            "cluster".into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
+        );
+        let ctx = ctx_secondary().with_prior(prior);
+        secondary(aws.mock(Placement::Secondary)).apply(&ctx).await.unwrap();
+        assert_eq!(*aws.creates.lock().unwrap(), vec!["instance"]);
+        let e = ctx.entry(&keys::CLUSTER).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some(S_ARN), ResourceStatus::Done));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1622,8 +1623,8 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        let ctx = ctx_secondary();
-        ctx.done("cluster", S_ARN).await.unwrap();
+        let prior = ComponentState::new("aurora", Placement::Secondary, "us-east-2").with_resource("cluster", S_ARN);
+        let ctx = ctx_secondary().with_prior(prior);
         secondary(rds).destroy(&ctx).await.unwrap();
         assert!(ctx.journal_entries().await.is_empty());
     }

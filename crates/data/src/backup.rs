@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, poll_until, retry, AwsContext, Poll};
+use tandem_core::aws::{poll_until, retry, AwsContext, Poll};
 use tandem_core::contracts::{ids, AuroraOutputs, BackupPlanOutputs, BackupVaultOutputs};
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired,
-    Drift, Outputs, Placement,
+    Drift, Outputs, Placement, Rule,
 };
 
 use crate::iam::{self, IamApi, RoleSpec};
@@ -103,34 +103,13 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
 /// Journal keys.
 mod keys {
     use tandem_core::Key;
-    #[allow(dead_code)] // migrated next
     pub const VAULT: Key = Key::new("vault");
     pub const ROLE: Key = Key::new("role");
-    #[allow(dead_code)]
     pub const PLAN: Key = Key::new("plan");
-    #[allow(dead_code)]
     pub const SELECTION: Key = Key::new("selection");
 }
 
-/// The id recorded for `key` in this run's journal or in the prior state.
-async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match ctx.resource_id(key).await {
-        Some(id) => Some(id),
-        None => ctx
-            .prior()
-            .and_then(|p| p.resources.get(key))
-            .and_then(|r| r.id.clone()),
-    }
-}
-
-/// Records `id` for `key` unless the journal already has it (adoption).
-async fn adopt(ctx: &Ctx, key: &str, id: &str) -> Result<(), ComponentError> {
-    if ctx.resource_id(key).await.as_deref() != Some(id) {
-        tracing::info!(resource = key, id, "adopting existing resource");
-        ctx.done(key, id).await?;
-    }
-    Ok(())
-}
+use crate::until_accepted;
 
 // ---------------------------------------------------------------------------------------
 // Vaults
@@ -216,48 +195,21 @@ impl Component for BackupVaultComponent {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
-        let name = &self.name;
-        let vault = match retry(|| self.backup.describe_vault(name))
-            .await
-            .at(name, &self.region)?
-        {
-            Some(v) => {
-                adopt(ctx, "vault", &v.arn).await?;
-                v
-            }
-            None => {
-                tracing::info!(vault = %name, region = %self.region, "creating backup vault");
-                let mut created = None;
-                ctx.journaled("vault", "create", || async {
-                    let v = match retry(|| {
-                        self.backup
-                            .create_vault(name, naming::tags(&self.suffix, name))
-                    })
-                    .await
-                    {
-                        Ok(v) => v,
-                        Err(e) if e.is_code("AlreadyExistsException") => {
-                            retry(|| self.backup.describe_vault(name))
-                                .await
-                                .at(name, &self.region)?
-                                .ok_or_else(|| ComponentError::aws(name, &self.region, e))?
-                        }
-                        Err(e) => return Err(ComponentError::aws(name, &self.region, e)),
-                    };
-                    let arn = v.arn.clone();
-                    created = Some(v);
-                    Ok(arn)
-                })
-                .await?;
-                created.ok_or_else(|| {
-                    ComponentError::invalid(
-                        name,
-                        &self.region,
-                        "CreateBackupVault returned nothing",
-                    )
-                })?
-            }
-        };
+        // Rule::Name: vault names are unique per region and carry the stack's suffix;
+        // AlreadyExistsException (a lost answer) makes the core look it up and adopt it.
+        let (b, name, r) = (&self.backup, self.name.as_str(), self.region.as_str());
+        let tags = naming::tags(&self.suffix, name);
+        let tags = &tags;
+        let vault = ctx
+            .ensure::<VaultInfo>(&keys::VAULT, name, Rule::Name)
+            .find_one(move |_recorded| async move { b.describe_vault(name).await })
+            .create(move |_token| async move {
+                tracing::info!(vault = %name, region = %r, "creating backup vault");
+                b.create_vault(name, tags.clone()).await
+            })
+            .id(|v| v.arn.clone())
+            .run()
+            .await?;
         Ok(to_outputs(&BackupVaultOutputs {
             vault_name: vault.name,
             vault_arn: vault.arn,
@@ -266,47 +218,42 @@ impl Component for BackupVaultComponent {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let name = &self.name;
-        if retry(|| self.backup.describe_vault(name))
-            .await
-            .at(name, &self.region)?
-            .is_some()
-        {
+        let (b, name, r) = (&self.backup, self.name.as_str(), self.region.as_str());
+        let live = retry(|| b.describe_vault(name)).await.at(name, r)?;
+        if live.is_some() {
             self.empty_vault().await?;
             ctx.check_cancelled()?;
-            tracing::info!(vault = %name, region = %self.region, "deleting backup vault");
-            ctx.pending("vault", "delete").await?;
-            // A copy job landing after the emptying makes the delete fail: empty again, retry.
-            poll_until(
-                name,
-                &self.region,
-                "vault deletion accepted",
-                VAULT_EMPTY_WAIT,
-                || async {
-                    match self.backup.delete_vault(name).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                        Err(e)
-                            if e.is_code("InvalidRequestException")
-                                && e.message.contains("recovery point") =>
-                        {
-                            for p in self
-                                .backup
-                                .list_recovery_points(name)
-                                .await
-                                .unwrap_or_default()
-                            {
-                                let _ = self.backup.delete_recovery_point(name, &p).await;
-                            }
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(e),
-                    }
-                },
-            )
-            .await?;
+            tracing::info!(vault = %name, region = %r, "deleting backup vault");
         }
-        ctx.removed("vault").await
+        let arn = live.map(|v| v.arn);
+        ctx.delete(
+            &keys::VAULT,
+            name,
+            move |_recorded| {
+                let arn = arn.clone();
+                async move { Ok(arn.into_iter().collect()) }
+            },
+            |_| async move {
+                // A copy job landing after the emptying makes the delete fail: empty again.
+                let not_empty = |e: &AwsError| e.is_code("InvalidRequestException") && e.message.contains("recovery point");
+                until_accepted(
+                    VAULT_EMPTY_WAIT,
+                    || async {
+                        let r = b.delete_vault(name).await;
+                        if r.as_ref().is_err_and(not_empty) {
+                            for p in b.list_recovery_points(name).await.unwrap_or_default() {
+                                let _ = b.delete_recovery_point(name, &p).await;
+                            }
+                        }
+                        r
+                    },
+                    not_empty,
+                )
+                .await
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -386,86 +333,65 @@ impl BackupPlanComponent {
         }
     }
 
-    /// The live plan: by recorded id first, else by name.
-    async fn existing_plan(&self, ctx: &Ctx) -> Result<Option<PlanInfo>, ComponentError> {
-        let name = &self.plan_name;
-        if let Some(id) = recorded_id(ctx, "plan").await {
-            if let Some(p) = retry(|| self.backup.get_plan(&id))
-                .await
-                .at(name, &self.region)?
-            {
+    /// The live plan: by `recorded` id first, else by name.
+    async fn lookup_plan(&self, recorded: Option<String>) -> Result<Option<PlanInfo>, AwsError> {
+        if let Some(id) = recorded {
+            if let Some(p) = self.backup.get_plan(&id).await? {
                 return Ok(Some(p));
             }
         }
-        retry(|| self.backup.find_plan(name))
-            .await
-            .at(name, &self.region)
+        self.backup.find_plan(&self.plan_name).await
+    }
+
+    /// The live plan (by the journal's id, else by name).
+    async fn existing_plan(&self, ctx: &Ctx) -> Result<Option<PlanInfo>, ComponentError> {
+        let recorded = ctx.recorded_id(&keys::PLAN).await;
+        retry(|| self.lookup_plan(recorded.clone())).await.at(&self.plan_name, &self.region)
     }
 
     async fn ensure_role(&self, ctx: &Ctx) -> Result<String, ComponentError> {
         iam::ensure_role(ctx, self.iam.as_ref(), &keys::ROLE, &self.role_spec()).await
     }
 
+    /// The plan, [`Rule::Token`]: CreateBackupPlan carries the journal's token as its
+    /// CreatorRequestId (looked up by id or name first). A rule that drifted is updated in
+    /// place.
     async fn ensure_plan(&self, ctx: &Ctx, spec: &PlanSpec) -> Result<PlanInfo, ComponentError> {
-        let name = &self.plan_name;
-        match self.existing_plan(ctx).await? {
-            Some(p) if spec.matches(&p) => {
-                adopt(ctx, "plan", &p.id).await?;
-                Ok(p)
-            }
-            Some(p) => {
-                tracing::info!(plan = %name, region = %self.region, "updating backup plan rule");
-                ctx.pending("plan", "update").await?;
-                let updated = retry(|| self.backup.update_plan(&p.id, spec))
-                    .await
-                    .at(name, &self.region)?;
-                ctx.done("plan", &updated.id).await?;
-                Ok(updated)
-            }
-            None => {
-                tracing::info!(plan = %name, region = %self.region, "creating backup plan");
-                let mut created = None;
-                ctx.journaled("plan", "create", || async {
-                    let p = match retry(|| {
-                        self.backup
-                            .create_plan(spec, naming::tags(&self.suffix, name))
-                    })
-                    .await
-                    {
-                        Ok(p) => p,
-                        Err(e) if e.is_code("AlreadyExistsException") => {
-                            retry(|| self.backup.find_plan(name))
-                                .await
-                                .at(name, &self.region)?
-                                .ok_or_else(|| ComponentError::aws(name, &self.region, e))?
-                        }
-                        Err(e) => return Err(ComponentError::aws(name, &self.region, e)),
-                    };
-                    let id = p.id.clone();
-                    created = Some(p);
-                    Ok(id)
-                })
-                .await?;
-                created.ok_or_else(|| {
-                    ComponentError::invalid(name, &self.region, "CreateBackupPlan returned nothing")
-                })
-            }
+        let (b, name, r) = (&self.backup, self.plan_name.as_str(), self.region.as_str());
+        let tags = naming::tags(&self.suffix, name);
+        let tags = &tags;
+        let plan = ctx
+            .ensure::<PlanInfo>(&keys::PLAN, name, Rule::Token)
+            .find_one(move |recorded| self.lookup_plan(recorded))
+            .create(move |token| async move {
+                tracing::info!(plan = %name, region = %r, "creating backup plan");
+                b.create_plan(spec, tags.clone(), token.as_str()).await
+            })
+            .id(|p| p.id.clone())
+            .run()
+            .await?;
+        if spec.matches(&plan) {
+            return Ok(plan);
         }
+        tracing::info!(plan = %name, region = %r, "updating backup plan rule");
+        ctx.update(&keys::PLAN, || async { retry(|| b.update_plan(&plan.id, spec)).await.at(name, r) }).await
+    }
+
+    /// The selection named `aurora-{s}` of plan `plan_id` (with its resources).
+    async fn lookup_selection(&self, plan_id: &str) -> Result<Option<SelectionInfo>, AwsError> {
+        let listed = self.backup.list_selections(plan_id).await?;
+        let Some(s) = listed.into_iter().find(|s| s.name == self.selection_name) else {
+            return Ok(None);
+        };
+        self.backup.get_selection(plan_id, &s.id).await
     }
 
     async fn find_selection(&self, plan_id: &str) -> Result<Option<SelectionInfo>, ComponentError> {
-        let name = &self.selection_name;
-        let listed = retry(|| self.backup.list_selections(plan_id))
-            .await
-            .at(name, &self.region)?;
-        let Some(s) = listed.into_iter().find(|s| &s.name == name) else {
-            return Ok(None);
-        };
-        retry(|| self.backup.get_selection(plan_id, &s.id))
-            .await
-            .at(name, &self.region)
+        retry(|| self.lookup_selection(plan_id)).await.at(&self.selection_name, &self.region)
     }
 
+    /// The selection, [`Rule::Token`]: CreateBackupSelection carries the journal's token as
+    /// its CreatorRequestId. Selections are immutable: one that differs is deleted first.
     async fn ensure_selection(
         &self,
         ctx: &Ctx,
@@ -473,44 +399,44 @@ impl BackupPlanComponent {
         role_arn: &str,
         cluster_arn: &str,
     ) -> Result<String, ComponentError> {
-        let name = &self.selection_name;
+        let (b, name, r) = (&self.backup, self.selection_name.as_str(), self.region.as_str());
         let resources = vec![cluster_arn.to_string()];
+        let wanted = move |s: &SelectionInfo| s.role_arn == role_arn && s.resources.len() == 1 && s.resources[0] == cluster_arn;
         if let Some(s) = self.find_selection(plan_id).await? {
-            if s.role_arn == role_arn && s.resources == resources {
-                adopt(ctx, "selection", &s.id).await?;
-                return Ok(s.id);
+            if !wanted(&s) {
+                tracing::info!(selection = %name, region = %r, "backup selection differs; replacing it");
+                let id = s.id.clone();
+                ctx.delete(
+                    &keys::SELECTION,
+                    name,
+                    move |_recorded| {
+                        let id = id.clone();
+                        async move { Ok(vec![id]) }
+                    },
+                    |id| async move { b.delete_selection(plan_id, &id).await },
+                )
+                .await?;
             }
-            // Selections are immutable: replace it.
-            tracing::info!(selection = %name, region = %self.region, "backup selection differs; replacing it");
-            ctx.pending("selection", "delete").await?;
-            ignore_not_found(retry(|| self.backup.delete_selection(plan_id, &s.id)).await)
-                .at(name, &self.region)?;
-            ctx.removed("selection").await?;
         }
-        tracing::info!(selection = %name, region = %self.region, "creating backup selection");
-        ctx.journaled("selection", "create", || async {
-            // A new role is not assumable by AWS Backup for a few seconds.
-            poll_until(
-                name,
-                &self.region,
-                "IAM role usable by AWS Backup",
-                IAM_PROPAGATION_WAIT,
-                || async {
-                    match retry(|| {
-                        self.backup
-                            .create_selection(plan_id, name, role_arn, resources.clone())
-                    })
-                    .await
-                    {
-                        Ok(id) => Ok(Poll::Ready(id)),
-                        Err(e) if iam_propagation(&e) => Ok(Poll::Pending(e.message)),
-                        Err(e) => Err(e),
-                    }
-                },
-            )
-            .await
-        })
-        .await
+        let resources = &resources;
+        let selection = ctx
+            .ensure::<SelectionInfo>(&keys::SELECTION, name, Rule::Token)
+            .find_one(move |_recorded| async move { Ok(self.lookup_selection(plan_id).await?.filter(wanted)) })
+            .create(move |token| async move {
+                tracing::info!(selection = %name, region = %r, "creating backup selection");
+                // A new role is not assumable by AWS Backup for a few seconds.
+                let id = until_accepted(
+                    IAM_PROPAGATION_WAIT,
+                    || b.create_selection(plan_id, name, role_arn, resources.clone(), token.as_str()),
+                    iam_propagation,
+                )
+                .await?;
+                Ok(SelectionInfo { id, name: name.to_string(), role_arn: role_arn.to_string(), resources: resources.clone() })
+            })
+            .id(|s| s.id.clone())
+            .run()
+            .await?;
+        Ok(selection.id)
     }
 }
 
@@ -598,58 +524,64 @@ impl Component for BackupPlanComponent {
 
     #[tracing::instrument(skip_all, fields(component = ids::BACKUP_PLAN, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        if let Some(plan) = self.existing_plan(ctx).await? {
-            let name = &self.plan_name;
-            let selections = match retry(|| self.backup.list_selections(&plan.id)).await {
+        let (b, r) = (&self.backup, self.region.as_str());
+        let plan = self.existing_plan(ctx).await?;
+        if let Some(plan) = &plan {
+            let plan_id = plan.id.as_str();
+            let selections = match retry(|| b.list_selections(plan_id)).await {
                 Ok(s) => s,
                 Err(e) if e.is_not_found() => Vec::new(),
-                Err(e) => return Err(ComponentError::aws(&self.selection_name, &self.region, e)),
+                Err(e) => return Err(ComponentError::aws(&self.selection_name, r, e)),
             };
-            for s in &selections {
-                tracing::info!(selection = %s.name, region = %self.region, "deleting backup selection");
-                ctx.pending("selection", "delete").await?;
-                ignore_not_found(retry(|| self.backup.delete_selection(&plan.id, &s.id)).await)
-                    .at(&s.name, &self.region)?;
-            }
-            ctx.removed("selection").await?;
-            tracing::info!(plan = %name, region = %self.region, "deleting backup plan");
-            ctx.pending("plan", "delete").await?;
-            poll_until(
-                name,
-                &self.region,
-                "backup plan deletion accepted",
-                PLAN_DELETE_WAIT,
-                || async {
-                    match self.backup.delete_plan(&plan.id).await {
-                        Ok(()) => Ok(Poll::Ready(())),
-                        Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                        Err(e)
-                            if e.message
-                                .to_ascii_lowercase()
-                                .contains("selections must be deleted") =>
-                        {
-                            Ok(Poll::Pending(e.message))
-                        }
-                        Err(e) => Err(e),
-                    }
+            let ids: Vec<String> = selections.iter().map(|s| s.id.clone()).collect();
+            ctx.delete(
+                &keys::SELECTION,
+                &self.selection_name,
+                move |_recorded| {
+                    let ids = ids.clone();
+                    async move { Ok(ids) }
+                },
+                |id| async move {
+                    tracing::info!(selection = %id, region = %r, "deleting backup selection");
+                    b.delete_selection(plan_id, &id).await
                 },
             )
             .await?;
         }
-        ctx.removed("selection").await?;
-        ctx.removed("plan").await?;
-        if retry(|| self.iam.get_role(&self.role_name))
-            .await
-            .at(&self.role_name, &self.region)?
-            .is_some()
-        {
-            tracing::info!(role = %self.role_name, "deleting backup IAM role");
-            ctx.pending("role", "delete").await?;
-            iam::delete_role(self.iam.as_ref(), &self.role_name)
+        ctx.forget(&keys::SELECTION).await?;
+        let plan_id = plan.map(|p| p.id);
+        let name = self.plan_name.as_str();
+        ctx.delete(
+            &keys::PLAN,
+            name,
+            move |_recorded| {
+                let id = plan_id.clone();
+                async move { Ok(id.into_iter().collect()) }
+            },
+            |id| async move {
+                tracing::info!(plan = %name, region = %r, "deleting backup plan");
+                // AWS still counts a selection deleted a moment ago.
+                until_accepted(
+                    PLAN_DELETE_WAIT,
+                    || b.delete_plan(&id),
+                    |e| e.message.to_ascii_lowercase().contains("selections must be deleted"),
+                )
                 .await
-                .at(&self.role_name, &self.region)?;
-        }
-        ctx.removed("role").await
+            },
+        )
+        .await?;
+        let (iam, role) = (self.iam.as_ref(), self.role_name.as_str());
+        ctx.delete(
+            &keys::ROLE,
+            role,
+            |_recorded| async move { Ok(iam.get_role(role).await?.filter(|arn| iam::is_stack_role(arn, role)).into_iter().collect()) },
+            |_arn| async move {
+                tracing::info!(role = %role, "deleting backup IAM role");
+                iam::delete_role(iam, role).await
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -834,7 +766,7 @@ mod tests {
         let out: BackupVaultOutputs =
             tandem_core::from_outputs(&v.apply(&ctx).await.unwrap()).unwrap();
         assert_eq!(out.vault_arn, PV_ARN);
-        assert_eq!(ctx.resource_id("vault").await.as_deref(), Some(PV_ARN));
+        assert_eq!(ctx.recorded_id(&keys::VAULT).await.as_deref(), Some(PV_ARN));
     }
 
     #[tokio::test(start_paused = true)]
@@ -922,7 +854,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(None));
         b.expect_create_plan()
-            .withf(|spec, tags| {
+            .withf(|spec, tags, _| {
                 spec.target_vault == "vault-primary-dev"
                     && spec.schedule == "cron(0 5 * * ? *)"
                     && spec.delete_after_days == 35
@@ -932,23 +864,24 @@ mod tests {
             })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(plan_info()));
+            .returning(|_, _, _| Ok(plan_info()));
+        // The check for a selection to replace, then the protocol's lookup.
         b.expect_list_selections()
-            .times(1)
+            .times(2)
             .in_sequence(&mut seq)
             .returning(|_| Ok(vec![]));
         // A fresh role is not assumable yet: retried.
         b.expect_create_selection()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _, _| {
+            .returning(|_, _, _, _, _| {
                 Err(AwsError::other(
                     "InvalidParameterValueException",
                     "IAM Role arn cannot be assumed by AWS Backup",
                 ))
             });
         b.expect_create_selection()
-            .withf(|plan, name, role, res| {
+            .withf(|plan, name, role, res, _| {
                 plan == "plan-1"
                     && name == "aurora-dev"
                     && role == ROLE_ARN
@@ -956,7 +889,7 @@ mod tests {
             })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _, _| Ok("sel-1".into()));
+            .returning(|_, _, _, _, _| Ok("sel-1".into()));
         let ctx = plan_ctx();
         let out: BackupPlanOutputs =
             tandem_core::from_outputs(&plan_component(b, iam).apply(&ctx).await.unwrap()).unwrap();
@@ -970,9 +903,11 @@ mod tests {
                 selection_simulated: false
             }
         );
-        for key in ["role", "plan", "selection"] {
-            assert!(ctx.resource_id(key).await.is_some(), "{key} not journaled");
+        for key in [&keys::ROLE, &keys::PLAN, &keys::SELECTION] {
+            let e = ctx.entry(key).await.unwrap();
+            assert_eq!(e.status, tandem_core::state::ResourceStatus::Done, "{key} not journaled");
         }
+        assert_eq!(ctx.recorded_id(&keys::SELECTION).await.as_deref(), Some("sel-1"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1061,8 +996,8 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        let ctx = plan_ctx();
-        ctx.done("plan", "plan-1").await.unwrap();
+        let prior = ComponentState::new("backup-plan", Placement::Primary, "us-east-1").with_resource("plan", "plan-1");
+        let ctx = plan_ctx().with_prior(prior);
         // The journaled id is looked up first; this one is gone, so the name lookup finds it.
         let mut b2 = b;
         b2.expect_get_plan().returning(|_| Ok(None));
@@ -1106,6 +1041,136 @@ mod tests {
         );
     }
 
+    /// A Backup region behind a mock whose creates act and then lose their answer (a 500);
+    /// a create re-sent with the same CreatorRequestId returns the first result, as AWS does.
+    #[derive(Default, Clone)]
+    struct LossyBackup {
+        vault: Arc<std::sync::Mutex<Option<VaultInfo>>>,
+        plan: Arc<std::sync::Mutex<Option<(String, PlanInfo)>>>,
+        selection: Arc<std::sync::Mutex<Option<(String, SelectionInfo)>>>,
+        creates: Arc<std::sync::atomic::AtomicU32>,
+    }
+
+    impl LossyBackup {
+        fn mock(&self) -> MockBackupApi {
+            use std::sync::atomic::Ordering;
+            fn lost<T>() -> Result<T, AwsError> {
+                Err(AwsError::new("InternalFailure", "answer lost", Some(500)))
+            }
+            let mut b = MockBackupApi::new();
+            let s = self.clone();
+            b.expect_describe_vault().returning(move |_| Ok(s.vault.lock().unwrap().clone()));
+            let s = self.clone();
+            b.expect_create_vault().returning(move |n, _| {
+                s.creates.fetch_add(1, Ordering::SeqCst);
+                let mut v = s.vault.lock().unwrap();
+                if v.is_some() {
+                    return Err(AwsError::other("AlreadyExistsException", "vault exists"));
+                }
+                *v = Some(VaultInfo { name: n.into(), arn: PV_ARN.into(), encryption_key_arn: None });
+                lost()
+            });
+            let s = self.clone();
+            b.expect_find_plan().returning(move |_| Ok(s.plan.lock().unwrap().as_ref().map(|(_, p)| p.clone())));
+            let s = self.clone();
+            b.expect_get_plan().returning(move |id| Ok(s.plan.lock().unwrap().as_ref().map(|(_, p)| p.clone()).filter(|p| p.id == id)));
+            let s = self.clone();
+            b.expect_create_plan().returning(move |_, _, token| {
+                let mut p = s.plan.lock().unwrap();
+                match p.as_ref() {
+                    Some((t, plan)) if t == token => return Ok(plan.clone()),
+                    Some(_) => return Err(AwsError::other("AlreadyExistsException", "plan exists")),
+                    None => {}
+                }
+                s.creates.fetch_add(1, Ordering::SeqCst);
+                *p = Some((token.to_string(), plan_info()));
+                lost()
+            });
+            let s = self.clone();
+            b.expect_list_selections().returning(move |_| {
+                Ok(s.selection.lock().unwrap().iter().map(|(_, x)| SelectionInfo { resources: vec![], ..x.clone() }).collect())
+            });
+            let s = self.clone();
+            b.expect_get_selection().returning(move |_, id| {
+                Ok(s.selection.lock().unwrap().as_ref().map(|(_, x)| x.clone()).filter(|x| x.id == id))
+            });
+            let s = self.clone();
+            b.expect_create_selection().returning(move |_, _, _, _, token| {
+                let mut sel = s.selection.lock().unwrap();
+                match sel.as_ref() {
+                    Some((t, x)) if t == token => return Ok(x.id.clone()),
+                    Some(_) => return Err(AwsError::other("AlreadyExistsException", "selection exists")),
+                    None => {}
+                }
+                s.creates.fetch_add(1, Ordering::SeqCst);
+                *sel = Some((token.to_string(), selection()));
+                lost()
+            });
+            b
+        }
+    }
+
+    fn healthy_role() -> MockIamApi {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|_| Ok(Some(ROLE_ARN.into())));
+        iam.expect_list_attached_role_policies().returning(|_| Ok(vec![BACKUP_POLICY_ARN.into()]));
+        iam
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_end_with_one_vault_plan_and_selection_journaled() {
+        let aws = LossyBackup::default();
+        let v = BackupVaultComponent::new(&cfg(), Placement::Primary, Arc::new(aws.mock()));
+        let vctx = Ctx::standalone("backup-vault-primary", "us-east-1");
+        v.apply(&vctx).await.unwrap();
+        assert_eq!(vctx.recorded_id(&keys::VAULT).await.as_deref(), Some(PV_ARN));
+
+        let c = BackupPlanComponent::new(&cfg(), Arc::new(aws.mock()), Arc::new(healthy_role()), false);
+        let ctx = plan_ctx();
+        let out: BackupPlanOutputs = tandem_core::from_outputs(&c.apply(&ctx).await.unwrap()).unwrap();
+        assert_eq!((out.plan_id.as_str(), out.selection_id.as_str()), ("plan-1", "sel-1"));
+        // One create of each acted; the lost answers were settled by lookups, not new creates.
+        assert_eq!(aws.creates.load(std::sync::atomic::Ordering::SeqCst), 3);
+        for (key, id) in [(&keys::PLAN, "plan-1"), (&keys::SELECTION, "sel-1")] {
+            let e = ctx.entry(key).await.unwrap();
+            assert_eq!((e.id.as_deref(), e.status), (Some(id), tandem_core::state::ResourceStatus::Done));
+        }
+        // Second apply over it: no create at all.
+        c.apply(&ctx).await.unwrap();
+        v.apply(&vctx).await.unwrap();
+        assert_eq!(aws.creates.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_plan_create_resends_the_journaled_token() {
+        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        let aws = LossyBackup::default();
+        // The previous run journaled the plan's create with its token, sent it, and died
+        // before the answer; AWS has the plan, not yet visible to the lookup by name.
+        *aws.plan.lock().unwrap() = Some(("tok-1".into(), plan_info()));
+        let mut b = MockBackupApi::new();
+        let mut seq = Sequence::new();
+        b.expect_find_plan().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        let s = aws.clone();
+        b.expect_create_plan()
+            .withf(|_, _, token| token == "tok-1")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _, _| Ok(s.plan.lock().unwrap().as_ref().unwrap().1.clone()));
+        b.expect_list_selections().returning(|_| Ok(vec![SelectionInfo { resources: vec![], ..selection() }]));
+        b.expect_get_selection().returning(|_, _| Ok(Some(selection())));
+        let mut prior = ComponentState::new("backup-plan", Placement::Primary, "us-east-1").with_resource("role", ROLE_ARN);
+        prior.resources.insert(
+            "plan".into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: Some("tok-1".into()), simulated: false, at: 0 },
+        );
+        let c = BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(healthy_role()), false);
+        let ctx = plan_ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        let e = ctx.entry(&keys::PLAN).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some("plan-1"), ResourceStatus::Done));
+    }
+
     #[tokio::test]
     async fn fake_serves_selections_and_refuses_plan_delete_while_selected() {
         let mut inner = MockBackupApi::new();
@@ -1123,11 +1188,12 @@ mod tests {
                 "aurora-dev",
                 ROLE_ARN,
                 vec![CLUSTER_ARN.into()],
+                "token-1",
             )
             .await
             .unwrap();
         assert!(f
-            .create_selection("fake-plan-1", "aurora-dev", ROLE_ARN, vec![])
+            .create_selection("fake-plan-1", "aurora-dev", ROLE_ARN, vec![], "token-2")
             .await
             .is_err_and(|e| e.is_code("AlreadyExistsException")));
         let listed = f.list_selections("fake-plan-1").await.unwrap();
@@ -1160,7 +1226,7 @@ mod tests {
             Arc::new(m)
         };
         let first = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
-        let id = first.create_selection("plan-1", "aurora-dev", ROLE_ARN, vec![CLUSTER_ARN.into()]).await.unwrap();
+        let id = first.create_selection("plan-1", "aurora-dev", ROLE_ARN, vec![CLUSTER_ARN.into()], "token-1").await.unwrap();
         drop(first);
         // A later run (destroy) sees the selection apply created, and can delete it.
         let second = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));

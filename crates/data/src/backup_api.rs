@@ -107,10 +107,12 @@ pub trait BackupApi: Send + Sync {
     async fn find_plan(&self, name: &str) -> Result<Option<PlanInfo>, AwsError>;
     /// GetBackupPlan; None when it does not exist or was deleted.
     async fn get_plan(&self, id: &str) -> Result<Option<PlanInfo>, AwsError>;
+    /// CreateBackupPlan with `request_id` as its CreatorRequestId (idempotency token).
     async fn create_plan(
         &self,
         spec: &PlanSpec,
         tags: Vec<(String, String)>,
+        request_id: &str,
     ) -> Result<PlanInfo, AwsError>;
     async fn update_plan(&self, id: &str, spec: &PlanSpec) -> Result<PlanInfo, AwsError>;
     async fn delete_plan(&self, id: &str) -> Result<(), AwsError>;
@@ -123,13 +125,15 @@ pub trait BackupApi: Send + Sync {
         plan_id: &str,
         selection_id: &str,
     ) -> Result<Option<SelectionInfo>, AwsError>;
-    /// CreateBackupSelection; returns the selection id.
+    /// CreateBackupSelection with `request_id` as its CreatorRequestId (idempotency token);
+    /// returns the selection id.
     async fn create_selection(
         &self,
         plan_id: &str,
         name: &str,
         role_arn: &str,
         resources: Vec<String>,
+        request_id: &str,
     ) -> Result<String, AwsError>;
     async fn delete_selection(&self, plan_id: &str, selection_id: &str) -> Result<(), AwsError>;
 
@@ -337,12 +341,13 @@ impl BackupApi for aws_sdk_backup::Client {
         &self,
         spec: &PlanSpec,
         tags: Vec<(String, String)>,
+        request_id: &str,
     ) -> Result<PlanInfo, AwsError> {
         let out = self
             .create_backup_plan()
             .backup_plan(plan_input(spec)?)
             .set_backup_plan_tags(Some(tags.into_iter().collect::<HashMap<_, _>>()))
-            .creator_request_id(format!("tandem-{}", spec.name))
+            .creator_request_id(request_id)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -441,6 +446,7 @@ impl BackupApi for aws_sdk_backup::Client {
         name: &str,
         role_arn: &str,
         resources: Vec<String>,
+        request_id: &str,
     ) -> Result<String, AwsError> {
         let selection = BackupSelection::builder()
             .selection_name(name)
@@ -452,7 +458,7 @@ impl BackupApi for aws_sdk_backup::Client {
             .create_backup_selection()
             .backup_plan_id(plan_id)
             .backup_selection(selection)
-            .creator_request_id(format!("tandem-{name}"))
+            .creator_request_id(request_id)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;

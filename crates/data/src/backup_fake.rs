@@ -197,8 +197,9 @@ impl BackupApi for SimulatedSelections {
         &self,
         spec: &PlanSpec,
         tags: Vec<(String, String)>,
+        request_id: &str,
     ) -> Result<PlanInfo, AwsError> {
-        self.inner.create_plan(spec, tags).await
+        self.inner.create_plan(spec, tags, request_id).await
     }
 
     async fn update_plan(&self, id: &str, spec: &PlanSpec) -> Result<PlanInfo, AwsError> {
@@ -247,6 +248,7 @@ impl BackupApi for SimulatedSelections {
         name: &str,
         role_arn: &str,
         resources: Vec<String>,
+        _request_id: &str,
     ) -> Result<String, AwsError> {
         if self
             .selections_of(plan_id)

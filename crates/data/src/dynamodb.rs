@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
+use tandem_core::aws::{poll_until, retry, retry_if, AwsContext, Poll};
 use tandem_core::contracts::{ids, TableOutputs};
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    Placement, Rule,
 };
 
 #[path = "dynamodb_api.rs"]
@@ -34,8 +34,19 @@ pub const PARTITION_KEY: &str = "pk";
 /// Sort key attribute.
 pub const SORT_KEY: &str = "sk";
 
+/// Journal keys.
+mod keys {
+    use tandem_core::Key;
+    pub const TABLE: Key = Key::new("table");
+    pub const TAGS: Key = Key::new("tags");
+    pub const PITR: Key = Key::new("pitr");
+    pub const REPLICA: Key = Key::new("replica");
+}
+
 const TABLE_WAIT: Duration = Duration::from_secs(30 * 60);
 const REPLICA_WAIT: Duration = Duration::from_secs(60 * 60);
+/// How long a create refused because the table is busy is sent again.
+const TABLE_BUSY_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// The `table` component, with a real client or, when `cfg.simulates("dynamodb-replicas")`,
 /// a client whose replicas are simulated.
@@ -108,44 +119,32 @@ impl TableComponent {
         .await
     }
 
+    /// The table, [`Rule::Name`]: the name carries the stack's suffix, so a table of that
+    /// name is this stack's. `ResourceInUseException` (it exists: a lost answer, an interrupted
+    /// run) makes the core look it up and adopt it.
     async fn ensure_table(&self, ctx: &Ctx) -> Result<TableInfo, ComponentError> {
-        let existing = match self.describe().await? {
-            Some(t) if t.status == "DELETING" => {
+        if let Some(t) = self.describe().await? {
+            if t.status == "DELETING" {
                 tracing::info!(table = %self.name, "table is being deleted; waiting before re-creating it");
                 self.wait_gone().await?;
-                None
-            }
-            other => other,
-        };
-        match existing {
-            Some(t) => {
-                if recorded_id(ctx, "table").await.is_none() {
-                    tracing::info!(table = %self.name, region = %self.region, "adopting existing table");
-                    ctx.done("table", &t.arn).await?;
-                }
-            }
-            None => {
-                tracing::info!(table = %self.name, region = %self.region, "creating table");
-                let spec = TableSpec {
-                    name: self.name.clone(),
-                    partition_key: PARTITION_KEY.into(),
-                    sort_key: SORT_KEY.into(),
-                    tags: naming::tags(&self.suffix, &self.name),
-                };
-                ctx.journaled("table", "create", || async {
-                    match retry(|| self.ddb.create_table(&spec)).await {
-                        Ok(t) => Ok(t.arn),
-                        // Created by an interrupted run: adopt it.
-                        Err(e) if e.is_code("ResourceInUseException") => match self.describe().await? {
-                            Some(t) => Ok(t.arn),
-                            None => Err(self.err(e)),
-                        },
-                        Err(e) => Err(self.err(e)),
-                    }
-                })
-                .await?;
             }
         }
+        let spec = TableSpec {
+            name: self.name.clone(),
+            partition_key: PARTITION_KEY.into(),
+            sort_key: SORT_KEY.into(),
+            tags: naming::tags(&self.suffix, &self.name),
+        };
+        let (ddb, n, r, spec) = (&self.ddb, self.name.as_str(), self.region.as_str(), &spec);
+        ctx.ensure::<TableInfo>(&keys::TABLE, n, Rule::Name)
+            .find_one(move |_recorded| async move { Ok(ddb.describe_table(n).await?.filter(|t| t.status != "DELETING")) })
+            .create(move |_token| async move {
+                tracing::info!(table = n, region = r, "creating table");
+                ddb.create_table(spec).await
+            })
+            .id(|t| t.arn.clone())
+            .run()
+            .await?;
         self.wait_active("table ACTIVE", None, TABLE_WAIT).await
     }
 
@@ -167,14 +166,6 @@ impl TableComponent {
             replica_regions: t.replicas.iter().map(|r| r.region.clone()).collect(),
             replica_simulated: self.simulated,
         })
-    }
-}
-
-/// The id of resource `key` from this run's journal, else from the prior state.
-async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match ctx.resource_id(key).await {
-        Some(id) => Some(id),
-        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
     }
 }
 
@@ -233,77 +224,75 @@ impl Component for TableComponent {
         let live_tags = retry(|| ddb.list_tags(&table.arn)).await.at(n, r)?;
         let missing: Vec<(String, String)> = want_tags.into_iter().filter(|t| !live_tags.contains(t)).collect();
         if !missing.is_empty() {
-            ctx.journaled("tags", "update", || async {
-                retry(|| ddb.tag_resource(&table.arn, missing.clone())).await.at(n, r)?;
-                Ok(table.arn.clone())
-            })
-            .await?;
+            ctx.update(&keys::TAGS, || async { retry(|| ddb.tag_resource(&table.arn, missing.clone())).await.at(n, r) })
+                .await?;
         }
 
         if !retry(|| ddb.pitr_enabled(n)).await.at(n, r)? {
-            ctx.journaled("pitr", "update", || async {
+            ctx.update(&keys::PITR, || async {
                 // PITR can be briefly unavailable right after the table is created.
                 retry_if(|| ddb.enable_pitr(n), |e| e.is_code("ContinuousBackupsUnavailableException") || busy(e))
                     .await
-                    .at(n, r)?;
-                Ok(table.arn.clone())
+                    .at(n, r)
             })
             .await?;
         }
 
         let rr = self.replica_region.as_str();
-        let replica_key = "replica";
-        match table.replica(rr).map(|x| x.status.as_str()) {
-            Some("ACTIVE") => {
-                if recorded_id(ctx, replica_key).await.is_none() {
-                    ctx.done(replica_key, &format!("{n}@{rr}")).await?;
-                }
-            }
-            Some("DELETING") | None => {
-                if table.replica(rr).is_some() {
-                    self.wait_replica_gone(rr).await?;
-                }
-                tracing::info!(table = n, replica_region = rr, simulated = self.simulated, "creating replica");
-                ctx.journaled(replica_key, "create", || async {
-                    retry_if(|| ddb.create_replica(n, rr), busy).await.at(n, r)?;
-                    Ok(format!("{n}@{rr}"))
-                })
-                .await?;
-            }
-            Some(other) => {
-                tracing::info!(table = n, replica_region = rr, status = other, "replica in progress");
-            }
+        if table.replica(rr).is_some_and(|x| x.status == "DELETING") {
+            self.wait_replica_gone(rr).await?;
         }
+        self.ensure_replica(ctx, rr).await?;
         let table = self.wait_active("replica ACTIVE", Some(rr), REPLICA_WAIT).await?;
         Ok(self.outputs_of(&table))
     }
 
     #[tracing::instrument(skip_all, fields(component = "table", region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let (ddb, n, r) = (&self.ddb, self.name.as_str(), self.region.as_str());
-        let Some(table) = self.describe().await? else {
-            for key in ["replica", "pitr", "tags", "table"] {
-                ctx.removed(key).await?;
-            }
-            return Ok(());
-        };
+        let (ddb, n) = (&self.ddb, self.name.as_str());
+        let table = self.describe().await?;
+        let replicas: Vec<String> = table.iter().flat_map(|t| t.replicas.iter().map(|x| x.region.clone())).collect();
         // Replicas first: a table with replicas is not deleted as a whole.
-        for replica in table.replicas.iter().filter(|x| x.status != "DELETING") {
-            tracing::info!(table = n, replica_region = %replica.region, "deleting replica");
-            ctx.pending("replica", "delete").await?;
-            ignore_not_found(retry_if(|| ddb.delete_replica(n, &replica.region), busy).await).at(n, r)?;
+        let live_replicas: Vec<String> = table
+            .iter()
+            .flat_map(|t| t.replicas.iter().filter(|x| x.status != "DELETING").map(|x| replica_id(n, &x.region)))
+            .collect();
+        ctx.delete(
+            &keys::REPLICA,
+            n,
+            move |_recorded| {
+                let ids = live_replicas.clone();
+                async move { Ok(ids) }
+            },
+            |id| async move {
+                let region = id.rsplit_once('@').map(|(_, r)| r.to_string()).unwrap_or_default();
+                tracing::info!(table = n, replica_region = %region, "deleting replica");
+                retry_if(|| ddb.delete_replica(n, &region), busy).await
+            },
+        )
+        .await?;
+        for region in &replicas {
+            self.wait_replica_gone(region).await?;
         }
-        for replica in &table.replicas {
-            self.wait_replica_gone(&replica.region).await?;
-        }
-        ctx.removed("replica").await?;
 
-        tracing::info!(table = n, "deleting table");
-        ctx.pending("table", "delete").await?;
-        ignore_not_found(retry_if(|| ddb.delete_table(n), busy).await).at(n, r)?;
-        self.wait_gone().await?;
-        for key in ["pitr", "tags", "table"] {
-            ctx.removed(key).await?;
+        let exists = table.is_some();
+        ctx.delete(
+            &keys::TABLE,
+            n,
+            move |recorded| async move {
+                Ok(if exists { vec![recorded.unwrap_or_else(|| n.to_string())] } else { Vec::new() })
+            },
+            |_| async move {
+                tracing::info!(table = n, "deleting table");
+                retry_if(|| ddb.delete_table(n), busy).await
+            },
+        )
+        .await?;
+        if exists {
+            self.wait_gone().await?;
+        }
+        for key in [&keys::PITR, &keys::TAGS] {
+            ctx.forget(key).await?;
         }
         Ok(())
     }
@@ -341,7 +330,42 @@ impl Component for TableComponent {
     }
 }
 
+/// The journaled id of the replica of table `name` in `region`.
+fn replica_id(name: &str, region: &str) -> String {
+    format!("{name}@{region}")
+}
+
 impl TableComponent {
+    /// The replica in `rr`, [`Rule::Name`]: one replica per region. The create is an
+    /// UpdateTable that AWS refuses when the replica exists; that answer (a lost one, an
+    /// interrupted run) is reported to the core as a conflict, so it looks the replica up.
+    async fn ensure_replica(&self, ctx: &Ctx, rr: &str) -> Result<(), ComponentError> {
+        let (ddb, n, r, simulated) = (&self.ddb, self.name.as_str(), self.region.as_str(), self.simulated);
+        ctx.ensure::<String>(&keys::REPLICA, n, Rule::Name)
+            .find_one(move |_recorded| async move {
+                let t = ddb.describe_table(n).await?;
+                Ok(t.and_then(|t| t.replica(rr).filter(|x| x.status != "DELETING").map(|_| replica_id(n, rr))))
+            })
+            .create(move |_token| async move {
+                tracing::info!(table = n, region = r, replica_region = rr, simulated, "creating replica");
+                // ResourceInUse here is the table being busy (an update in progress), not the
+                // replica existing: the request was refused, so it is sent again after a
+                // while (bounded). Any other failure goes back to the core.
+                let busy = |e: &AwsError| e.is_code("ResourceInUseException");
+                match crate::until_accepted(TABLE_BUSY_WAIT, || ddb.create_replica(n, rr), busy).await {
+                    Ok(()) => Ok(replica_id(n, rr)),
+                    Err(e) if e.is_code("ValidationException") && e.to_string().contains("already exist") => {
+                        Err(AwsError::new("ReplicaAlreadyExists", e.to_string(), Some(400)))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .id(|id| id.clone())
+            .run()
+            .await?;
+        Ok(())
+    }
+
     async fn wait_replica_gone(&self, region: &str) -> Result<(), ComponentError> {
         poll_until(&self.name, &self.region, &format!("replica in {region} deleted"), REPLICA_WAIT, || async {
             Ok(match self.ddb.describe_table(&self.name).await? {
@@ -390,7 +414,8 @@ mod tests {
     async fn create_order_table_pitr_then_replica() {
         let mut d = MockDynamoApi::new();
         let mut seq = Sequence::new();
-        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        // Before ensure, then its lookup.
+        d.expect_describe_table().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         d.expect_create_table()
             .withf(|s| {
                 s.name == "table-t1"
@@ -406,6 +431,8 @@ mod tests {
         d.expect_list_tags().times(1).in_sequence(&mut seq).returning(|_| Ok(naming::tags("t1", "table-t1")));
         d.expect_pitr_enabled().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         d.expect_enable_pitr().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        // The replica's lookup.
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("ACTIVE", &[]))));
         d.expect_create_replica()
             .withf(|n, r| n == "table-t1" && r == "us-east-2")
             .times(1)
@@ -429,8 +456,8 @@ mod tests {
         assert_eq!(out["replica_regions"], json!(["us-east-2"]));
         assert_eq!(out["replica_simulated"], false);
         c.output_type().check(&out).expect("declared outputs");
-        assert_eq!(ctx.resource_id("table").await.as_deref(), Some(ARN));
-        assert_eq!(ctx.resource_id("replica").await.as_deref(), Some("table-t1@us-east-2"));
+        assert_eq!(ctx.recorded_id(&keys::TABLE).await.as_deref(), Some(ARN));
+        assert_eq!(ctx.recorded_id(&keys::REPLICA).await.as_deref(), Some("table-t1@us-east-2"));
     }
 
     #[tokio::test]
@@ -472,9 +499,10 @@ mod tests {
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("DELETING", &[]))));
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
         let c = TableComponent::new(&cfg(), Arc::new(d), false);
-        let ctx = ctx();
-        ctx.done("table", ARN).await.unwrap();
-        ctx.done("replica", "table-t1@us-east-2").await.unwrap();
+        let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1")
+            .with_resource("table", ARN)
+            .with_resource("replica", "table-t1@us-east-2");
+        let ctx = ctx().with_prior(prior);
         c.destroy(&ctx).await.unwrap();
         assert!(ctx.journal_entries().await.is_empty());
     }
@@ -525,6 +553,76 @@ mod tests {
         let c = TableComponent::new(&cfg(), Arc::new(d), false);
         let msg = c.apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains("table-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
+    }
+
+    /// A table store behind a mock: `create_table` and `create_replica` act, then their
+    /// answer is lost (a 500, then on the retry AWS says the resource exists).
+    fn lossy_store() -> (MockDynamoApi, Arc<std::sync::Mutex<Option<TableInfo>>>, Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let live: Arc<std::sync::Mutex<Option<TableInfo>>> = Arc::default();
+        let creates = Arc::new(AtomicU32::new(0));
+        let mut d = MockDynamoApi::new();
+        let l = live.clone();
+        d.expect_describe_table().returning(move |_| Ok(l.lock().unwrap().clone()));
+        let (l, c) = (live.clone(), creates.clone());
+        d.expect_create_table().returning(move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+            let mut t = l.lock().unwrap();
+            if t.is_some() {
+                return Err(AwsError::other("ResourceInUseException", "Table already exists: table-t1"));
+            }
+            *t = Some(table("ACTIVE", &[]));
+            Err(AwsError::new("InternalServerError", "answer lost", Some(500)))
+        });
+        let (l, c) = (live.clone(), creates.clone());
+        d.expect_create_replica().returning(move |_, region| {
+            c.fetch_add(1, Ordering::SeqCst);
+            let mut guard = l.lock().unwrap();
+            let t = guard.as_mut().expect("table exists");
+            if t.replica(region).is_some() {
+                return Err(AwsError::other("ValidationException", "Failed to create the new replica: it already exists"));
+            }
+            t.replicas.push(ReplicaInfo { region: region.to_string(), status: "ACTIVE".into() });
+            Err(AwsError::new("ServiceUnavailable", "answer lost", Some(503)))
+        });
+        d.expect_list_tags().returning(|_| Ok(naming::tags("t1", "table-t1")));
+        d.expect_pitr_enabled().returning(|_| Ok(true));
+        (d, live, creates)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_adopt_table_and_replica_exactly_once() {
+        let (d, live, creates) = lossy_store();
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let ctx = ctx();
+        c.apply(&ctx).await.unwrap();
+        // One create of each: after the lost answer the core looked them up instead of resending.
+        assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(live.lock().unwrap().as_ref().unwrap().replicas.len(), 1);
+        let e = ctx.entry(&keys::TABLE).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some(ARN), tandem_core::state::ResourceStatus::Done));
+        assert_eq!(ctx.recorded_id(&keys::REPLICA).await.as_deref(), Some("table-t1@us-east-2"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_after_a_lost_answer_adopts_instead_of_creating() {
+        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        let (d, live, creates) = lossy_store();
+        // The previous run sent CreateTable (it acted) and died before the answer: the journal
+        // holds a pending create.
+        *live.lock().unwrap() = Some(table("ACTIVE", &[]));
+        let mut prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1");
+        prior.resources.insert(
+            "table".into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
+        );
+        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        // Only the replica was created (its answer lost, then adopted).
+        assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let e = ctx.entry(&keys::TABLE).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some(ARN), tandem_core::state::ResourceStatus::Done));
     }
 
     #[tokio::test]

@@ -27,6 +27,31 @@ pub mod ssm_replication;
 
 pub use aurora::aurora_switchover;
 
+/// Sends `call` until AWS accepts it or answers something else than what `wait_on` matches
+/// (a refusal meaning "not yet": a fresh IAM role, a busy table or cluster, a vault with late
+/// recovery points), for at most `timeout`, with a doubling pause (the poll interval up to
+/// 15 s). A refused request did nothing, so sending it again is safe; any other answer,
+/// ambiguous ones included, goes back to the caller (the core's protocol).
+pub(crate) async fn until_accepted<T, F, Fut, W>(timeout: std::time::Duration, mut call: F, wait_on: W) -> Result<T, tandem_core::AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tandem_core::AwsError>>,
+    W: Fn(&tandem_core::AwsError) -> bool,
+{
+    let start = tokio::time::Instant::now();
+    let mut delay = tandem_core::aws::poll_base_interval();
+    loop {
+        match call().await {
+            Err(e) if wait_on(&e) && start.elapsed() + delay <= timeout => {
+                tracing::info!(code = %e.code, message = %e.message, "not accepted yet; waiting");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Every data component of the stack, with real clients (or the simulated fakes listed in
 /// `cfg.simulate`).
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {

@@ -29,11 +29,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, retry, AwsContext};
+use tandem_core::aws::{retry, AwsContext};
 use tandem_core::contracts::{ids, AuroraOutputs, BucketOutputs, ParametersOutputs, TableOutputs};
 use tandem_core::{
-    naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key,
+    Outputs, Placement, Rule,
 };
 
 #[path = "ssm_api.rs"]
@@ -43,6 +43,16 @@ pub use api::*;
 /// Default feature flags written when the parameter is created.
 pub fn default_feature_flags() -> serde_json::Value {
     json!({ "maintenance_mode": false, "read_only": false, "failover_drills": false })
+}
+
+/// Journal key of one of the component's own parameters (primary region).
+fn own_key(name: &str) -> Key {
+    Key::owned(format!("param:{name}"))
+}
+
+/// Journal key of a parameter's copy in the secondary region.
+fn secondary_key(name: &str) -> Key {
+    Key::owned(format!("secondary:{name}"))
 }
 
 /// Length of the generated API key.
@@ -168,59 +178,91 @@ impl ParametersComponent {
         ])
     }
 
-    fn err_p(&self, name: &str, e: AwsError) -> ComponentError {
-        ComponentError::aws(name, &self.primary_region, e)
-    }
-
     /// Creates or updates one parameter in `client`; returns true when a call was made.
+    ///
+    /// The parameter is [`Rule::Name`]: its name lies under the stack's path, so one that
+    /// exists is this stack's. `ParameterAlreadyExists` (a lost answer, an interrupted run,
+    /// the replicator) makes the core look it up and adopt it; an adopted parameter whose
+    /// value differs is then overwritten when `overwrite_adopted` (values that follow the
+    /// inputs), kept otherwise (operator-owned flags, a generated key). A type change is a
+    /// delete, then a create. Values changes are in place ([`Ctx::update`]).
     #[allow(clippy::too_many_arguments)]
     async fn put(
         &self,
         ctx: &Ctx,
         client: &dyn SsmApi,
         region: &str,
-        key: &str,
+        key: &Key,
         want: &Parameter,
         live: Option<&Parameter>,
         description: &str,
+        overwrite_adopted: bool,
     ) -> Result<bool, ComponentError> {
         let n = want.name.as_str();
+        let overwrite = || async { retry(|| client.overwrite_parameter(want)).await.at(n, region) };
         match live {
-            Some(l) if l.kind == want.kind && l.value == want.value => Ok(false),
-            Some(l) if l.kind != want.kind => {
-                // The type of a parameter cannot be changed in place: delete, then create.
-                ctx.journaled(key, "replace", || async {
-                    ignore_not_found(retry(|| client.delete_parameter(n)).await).at(n, region)?;
-                    retry(|| client.create_parameter(want, description, naming::tags(&self.suffix, n))).await.at(n, region)?;
-                    Ok(n.to_string())
-                })
-                .await?;
-                Ok(true)
+            Some(l) if l.kind == want.kind && l.value == want.value => {
+                ctx.adopt(key, n).await?;
+                return Ok(false);
             }
+            Some(l) if l.kind == want.kind => {
+                // Ours (under the stack's path): recorded, then changed in place.
+                ctx.adopt(key, n).await?;
+                ctx.update(key, overwrite).await?;
+                return Ok(true);
+            }
+            // The type of a parameter cannot be changed in place: delete, then create.
             Some(_) => {
-                ctx.journaled(key, "update", || async {
-                    retry(|| client.overwrite_parameter(want)).await.at(n, region)?;
-                    Ok(n.to_string())
-                })
+                let name = n.to_string();
+                ctx.delete(
+                    key,
+                    &self.label(ctx, n, region),
+                    move |_recorded| {
+                        let name = name.clone();
+                        async move { Ok(vec![name]) }
+                    },
+                    |_| async move { client.delete_parameter(n).await },
+                )
                 .await?;
-                Ok(true)
             }
-            None => {
-                ctx.journaled(key, "create", || async {
-                    match retry(|| client.create_parameter(want, description, naming::tags(&self.suffix, n))).await {
-                        Ok(()) => {}
-                        // Created meanwhile (interrupted run, or the replicator): overwrite.
-                        Err(e) if e.is_code("ParameterAlreadyExists") => {
-                            retry(|| client.overwrite_parameter(want)).await.at(n, region)?
-                        }
-                        Err(e) => return Err(ComponentError::aws(n, region, e)),
-                    }
-                    Ok(n.to_string())
-                })
-                .await?;
-                Ok(true)
-            }
+            None => {}
         }
+        let path = self.path.as_str();
+        let tags = naming::tags(&self.suffix, n);
+        let tags = &tags;
+        let label = self.label(ctx, n, region);
+        let ensured = ctx
+            .ensure::<Parameter>(key, label, Rule::Name)
+            .find_one(move |_recorded| async move {
+                Ok(client.get_parameters_by_path(path).await?.into_iter().find(|p| p.name == n))
+            })
+            .create(move |_token| async move { client.create_parameter(want, description, tags.clone()).await.map(|()| want.clone()) })
+            .id(|p| p.name.clone())
+            .outcome()
+            .await?;
+        if ensured.how != How::Created && overwrite_adopted && ensured.value != *want {
+            // Adopted with another value (the replicator, an older run): the inputs rule.
+            // (A copy of another type is replaced by the next apply, which sees the type differ.)
+            ctx.update(key, overwrite).await?;
+        }
+        Ok(true)
+    }
+
+    /// How errors name parameter `name` of `region` (the component's journal is in the
+    /// primary region; a copy in the secondary says so).
+    fn label(&self, ctx: &Ctx, name: &str, region: &str) -> String {
+        if region == ctx.region() {
+            name.to_string()
+        } else {
+            format!("{name} ({region})")
+        }
+    }
+
+    /// Deletes parameter `name` (known to exist, or journaled) and forgets `key`.
+    async fn delete_param(&self, ctx: &Ctx, client: &dyn SsmApi, key: &Key, name: &str, region: &str) -> Result<(), ComponentError> {
+        ctx.delete(key, &self.label(ctx, name, region), |_| async move { Ok(vec![name.to_string()]) }, |_| async move { client.delete_parameter(name).await })
+            .await
+            .map(|_| ())
     }
 
     async fn list(&self, client: &dyn SsmApi, region: &str) -> Result<BTreeMap<String, Parameter>, ComponentError> {
@@ -236,16 +278,13 @@ impl ParametersComponent {
         let target = self.list(self.secondary.as_ref(), sr).await?;
         let mut changes = 0;
         for (name, p) in &source {
-            let key = format!("secondary:{name}");
-            if self.put(ctx, self.secondary.as_ref(), sr, &key, p, target.get(name), "Replica of the primary region's parameter").await? {
+            let key = secondary_key(name);
+            if self.put(ctx, self.secondary.as_ref(), sr, &key, p, target.get(name), "Replica of the primary region's parameter", true).await? {
                 changes += 1;
             }
         }
         for name in target.keys().filter(|n| !source.contains_key(*n)) {
-            let key = format!("secondary:{name}");
-            ctx.pending(&key, "delete").await?;
-            ignore_not_found(retry(|| self.secondary.delete_parameter(name)).await).at(name, sr)?;
-            ctx.removed(&key).await?;
+            self.delete_param(ctx, self.secondary.as_ref(), &secondary_key(name), name, sr).await?;
             changes += 1;
         }
         if changes > 0 {
@@ -309,17 +348,20 @@ impl Component for ParametersComponent {
             let current = live.get(&name);
             let want = match (o.managed, current) {
                 // Present: keep the operator's flags and the existing key (same type).
-                (Managed::Once, Some(c)) if c.kind == o.param.kind => continue,
+                (Managed::Once, Some(c)) if c.kind == o.param.kind => {
+                    // Ours (under the stack's path); resolves a create whose answer was lost.
+                    ctx.adopt(&own_key(&name), &name).await?;
+                    continue;
+                }
                 (Managed::Once, _) if name == self.api_key_name() => {
                     Parameter { value: generate_api_key(), ..o.param }
                 }
                 _ => o.param,
             };
-            let key = format!("param:{name}");
-            if self.put(ctx, self.primary.as_ref(), &pr, &key, &want, current, o.description).await? {
+            let key = own_key(&name);
+            let overwrite_adopted = o.managed == Managed::Value;
+            if self.put(ctx, self.primary.as_ref(), &pr, &key, &want, current, o.description, overwrite_adopted).await? {
                 tracing::info!(parameter = %name, region = %pr, "parameter written");
-            } else if recorded_id(ctx, &key).await.is_none() {
-                ctx.done(&key, &name).await?;
             }
         }
         self.reconcile(ctx).await?;
@@ -333,23 +375,14 @@ impl Component for ParametersComponent {
     #[tracing::instrument(skip_all, fields(component = "parameters", region = %self.primary_region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         for name in self.own_names() {
-            let key = format!("param:{name}");
-            ctx.pending(&key, "delete").await?;
-            ignore_not_found(retry(|| self.primary.delete_parameter(&name)).await).map_err(|e| self.err_p(&name, e))?;
-            ctx.removed(&key).await?;
+            self.delete_param(ctx, self.primary.as_ref(), &own_key(&name), &name, &self.primary_region).await?;
         }
         // Every copy in the secondary (including those of parameters other components own).
         let sr = self.secondary_region.as_str();
         for name in self.list(self.secondary.as_ref(), sr).await?.into_keys() {
-            let key = format!("secondary:{name}");
-            ctx.pending(&key, "delete").await?;
-            ignore_not_found(retry(|| self.secondary.delete_parameter(&name)).await).at(&name, sr)?;
-            ctx.removed(&key).await?;
+            self.delete_param(ctx, self.secondary.as_ref(), &secondary_key(&name), &name, sr).await?;
         }
-        for (key, _) in ctx.journal_entries().await {
-            ctx.removed(&key).await?;
-        }
-        Ok(())
+        ctx.forget_all().await
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -388,19 +421,12 @@ impl Component for ParametersComponent {
     }
 }
 
-/// The id of resource `key` from this run's journal, else from the prior state.
-async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match ctx.resource_id(key).await {
-        Some(id) => Some(id),
-        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use mockall::Sequence;
     use std::sync::Mutex;
+    use tandem_core::AwsError;
     use tandem_core::state::ComponentState;
 
     pub(crate) fn aurora(role: &str) -> AuroraOutputs {
@@ -445,6 +471,8 @@ mod tests {
     struct Store {
         params: Arc<Mutex<BTreeMap<String, Parameter>>>,
         mutations: Arc<Mutex<Vec<String>>>,
+        /// Creates act, then their answer is lost (a 500).
+        lose_create_answers: Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl Store {
@@ -463,6 +491,9 @@ mod tests {
                 }
                 params.insert(p.name.clone(), p.clone());
                 s.mutations.lock().unwrap().push(format!("create {}", p.name));
+                if s.lose_create_answers.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(AwsError::new("InternalServerError", "answer lost", Some(500)));
+                }
                 Ok(())
             });
             let s = self.clone();
@@ -554,6 +585,80 @@ mod tests {
         assert_eq!(p.take_mutations(), Vec::<String>::new());
         assert_eq!(s.take_mutations(), Vec::<String>::new());
         assert_eq!(p.get("/tandem/t1/api-key").unwrap().value, key);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_answers_are_adopted_with_exactly_one_create_each() {
+        let (p, s) = (Store::default(), Store::default());
+        p.lose_create_answers.store(true, std::sync::atomic::Ordering::SeqCst);
+        s.lose_create_answers.store(true, std::sync::atomic::Ordering::SeqCst);
+        let c = component(&p, &s);
+        let ctx = ctx();
+        c.apply(&ctx).await.unwrap();
+        let creates = p.take_mutations();
+        assert_eq!(creates.len(), 9, "{creates:?}");
+        assert!(creates.iter().all(|m| m.starts_with("create ")), "{creates:?}");
+        assert_eq!(s.take_mutations().len(), 9);
+        for name in c.own_names() {
+            let e = ctx.entry(&own_key(&name)).await.unwrap();
+            assert_eq!((e.id.as_deref(), e.status), (Some(name.as_str()), tandem_core::state::ResourceStatus::Done));
+            let e = ctx.entry(&secondary_key(&name)).await.unwrap();
+            assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resumed_run_adopts_a_parameter_whose_create_answer_was_lost() {
+        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        let (p, s) = (Store::default(), Store::default());
+        // The previous run created the API key and died before the answer came.
+        p.insert("/tandem/t1/api-key", ParamKind::SecureString, "k-from-the-lost-run");
+        let mut prior = ComponentState::new("ssm-parameters", Placement::Primary, "us-east-1");
+        prior.resources.insert(
+            "param:/tandem/t1/api-key".into(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
+        );
+        let c = component(&p, &s);
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        assert!(!p.take_mutations().iter().any(|m| m.contains("api-key")));
+        assert_eq!(p.get("/tandem/t1/api-key").unwrap().value, "k-from-the-lost-run");
+        let e = ctx.entry(&own_key("/tandem/t1/api-key")).await.unwrap();
+        assert_eq!((e.id.as_deref(), e.status), (Some("/tandem/t1/api-key"), ResourceStatus::Done));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn already_exists_from_the_replicator_is_adopted_then_overwritten() {
+        let (p, s) = (Store::default(), Store::default());
+        // Between the lookup and the create, the replicator writes a stale copy of the port.
+        let mut sm = MockSsmApi::new();
+        let mut seq = mockall::Sequence::new();
+        let st = s.clone();
+        sm.expect_get_parameters_by_path().returning(move |path| {
+            Ok(st.params.lock().unwrap().values().filter(|p| p.name.starts_with(path)).cloned().collect())
+        });
+        let st = s.clone();
+        sm.expect_create_parameter().returning(move |q, _, _| {
+            let mut params = st.params.lock().unwrap();
+            if q.name == "/tandem/t1/db/port" && !params.contains_key(&q.name) {
+                params.insert(q.name.clone(), Parameter { value: "1".into(), ..q.clone() });
+            }
+            if params.contains_key(&q.name) {
+                return Err(AwsError::other("ParameterAlreadyExists", "exists"));
+            }
+            params.insert(q.name.clone(), q.clone());
+            Ok(())
+        });
+        let st = s.clone();
+        sm.expect_overwrite_parameter().times(1).in_sequence(&mut seq).returning(move |q| {
+            st.params.lock().unwrap().insert(q.name.clone(), q.clone());
+            Ok(())
+        });
+        let c2 = ParametersComponent::new(&Config::example("t1"), Arc::new(p.mock()), Arc::new(sm));
+        let ctx = ctx();
+        c2.apply(&ctx).await.unwrap();
+        assert_eq!(s.get("/tandem/t1/db/port").unwrap().value, "5432");
+        assert_eq!(s.params.lock().unwrap().len(), 9);
     }
 
     #[tokio::test]

@@ -17,17 +17,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_core::aws::{ignore_not_found, retry, retry_if, AwsContext};
+use tandem_core::aws::{ignore_not_found, retry, AwsContext};
 use tandem_core::contracts::{ids, FunctionsOutputs, ParameterReplicationOutputs, ParametersOutputs};
 use tandem_core::iam::same_json;
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Outputs,
-    Placement,
+    Placement, Rule,
 };
 
 #[path = "events_api.rs"]
 mod api;
 pub use api::*;
+
+/// Journal keys.
+mod keys {
+    use tandem_core::Key;
+    pub const RULE: Key = Key::new("rule");
+    pub const PERMISSION: Key = Key::new("permission");
+    pub const TARGET: Key = Key::new("target");
+}
+
+/// How long PutTargets is sent again while the fresh rule is not visible (NotFound).
+const RULE_VISIBLE_WAIT: Duration = Duration::from_secs(60);
 
 /// Id of the rule's target.
 pub const TARGET_ID: &str = "ssm-replicator";
@@ -118,88 +129,93 @@ impl ParameterReplication {
         if let Some(f) = ctx.input_opt::<FunctionsOutputs>(&ids::functions(Placement::Primary)) {
             return Some(f.replicator_function_arn);
         }
-        recorded_id(ctx, "permission").await.and_then(|id| id.split_once('#').map(|(f, _)| f.to_string()))
+        ctx.recorded_id(&keys::PERMISSION).await.and_then(|id| id.split_once('#').map(|(f, _)| f.to_string()))
     }
 
+    /// The rule, [`Rule::Name`]: PutRule creates or updates the rule of that name (the name
+    /// carries the stack's suffix), so a lost answer is settled by the lookup. A rule whose
+    /// pattern or state drifted is put again in place.
     async fn ensure_rule(&self, ctx: &Ctx, pattern: &str) -> Result<String, ComponentError> {
         let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
-        let live = retry(|| ev.describe_rule(n)).await.at(n, r)?;
         let description = format!("Replicates SSM parameters under {} to the secondary region", self.path(ctx));
-        let put = || async {
-            retry(|| ev.put_rule(n, pattern, &description, naming::tags(&self.suffix, n))).await.at(n, r)
-        };
-        match live {
-            Some(rule) if rule.state == "ENABLED" && rule.event_pattern.as_deref().is_some_and(|p| same_json(p, pattern)) => {
-                if recorded_id(ctx, "rule").await.is_none() {
-                    ctx.done("rule", &rule.arn).await?;
-                }
-                Ok(rule.arn)
-            }
-            Some(_) => {
-                tracing::info!(rule = n, region = r, "updating rule pattern/state");
-                ctx.journaled("rule", "update", put).await
-            }
-            None => {
+        let (description, tags) = (description.as_str(), naming::tags(&self.suffix, n));
+        let tags = &tags;
+        let rule = ctx
+            .ensure::<RuleInfo>(&keys::RULE, n, Rule::Name)
+            .find_one(move |_recorded| async move { ev.describe_rule(n).await })
+            .create(move |_token| async move {
                 tracing::info!(rule = n, region = r, "creating rule");
-                ctx.journaled("rule", "create", put).await
-            }
+                let arn = ev.put_rule(n, pattern, description, tags.clone()).await?;
+                Ok(RuleInfo { arn, event_pattern: Some(pattern.to_string()), state: "ENABLED".into() })
+            })
+            .id(|rule| rule.arn.clone())
+            .run()
+            .await?;
+        if rule.state == "ENABLED" && rule.event_pattern.as_deref().is_some_and(|p| same_json(p, pattern)) {
+            return Ok(rule.arn);
         }
+        tracing::info!(rule = n, region = r, "updating rule pattern/state");
+        ctx.update(&keys::RULE, || async {
+            retry(|| ev.put_rule(n, pattern, description, tags.clone())).await.at(n, r)
+        })
+        .await
     }
 
+    /// The invoke permission, [`Rule::Name`]: its statement id is the rule's name. AddPermission
+    /// answers `ResourceConflictException` when the statement exists (a lost answer): the
+    /// core looks it up in the function's policy and adopts it. A statement of that id that
+    /// grants another principal or source is deleted first.
     async fn ensure_permission(&self, ctx: &Ctx, function: &str, rule_arn: &str) -> Result<(), ComponentError> {
         let (l, sid, r) = (&self.lambda, self.rule_name.as_str(), self.region.as_str());
         let id = format!("{function}#{sid}");
-        let policy = retry(|| l.get_policy(function)).await.at(function, r)?;
-        let grants = policy.as_deref().and_then(|p| policy_grants(p, sid, EVENTS_PRINCIPAL, rule_arn));
-        match grants {
-            Some(true) => {
-                if recorded_id(ctx, "permission").await.is_none() {
-                    ctx.done("permission", &id).await?;
-                }
-                return Ok(());
-            }
-            Some(false) => {
-                // Same statement id, wrong principal or source: replace it.
-                ctx.pending("permission", "replace").await?;
-                ignore_not_found(retry(|| l.remove_permission(function, sid)).await).at(function, r)?;
-            }
-            None => {}
+        let grants = move || async move {
+            let policy = l.get_policy(function).await?;
+            Ok::<_, AwsError>(policy.as_deref().and_then(|p| policy_grants(p, sid, EVENTS_PRINCIPAL, rule_arn)))
+        };
+        if retry(grants).await.at(function, r)? == Some(false) {
+            // Same statement id, wrong principal or source: replace it.
+            let stale = id.clone();
+            ctx.delete(
+                &keys::PERMISSION,
+                function,
+                move |_recorded| {
+                    let stale = stale.clone();
+                    async move { Ok(vec![stale]) }
+                },
+                |_| async move { l.remove_permission(function, sid).await },
+            )
+            .await?;
         }
-        ctx.journaled("permission", "create", || async {
-            match retry(|| l.add_permission(function, sid, EVENTS_PRINCIPAL, rule_arn)).await {
-                Ok(()) => Ok(id.clone()),
-                Err(e) if e.is_code("ResourceConflictException") => Ok(id.clone()),
-                Err(e) => Err(ComponentError::aws(function, r, e)),
-            }
-        })
-        .await?;
+        let id = id.as_str();
+        ctx.ensure::<String>(&keys::PERMISSION, function, Rule::Name)
+            .find_one(move |_recorded| async move { Ok((grants().await? == Some(true)).then(|| id.to_string())) })
+            .create(move |_token| async move { l.add_permission(function, sid, EVENTS_PRINCIPAL, rule_arn).await.map(|()| id.to_string()) })
+            .id(|id| id.clone())
+            .run()
+            .await?;
         Ok(())
     }
 
+    /// The rule's target, [`Rule::Name`]: PutTargets creates or replaces the target of that id.
     async fn ensure_target(&self, ctx: &Ctx, function: &str) -> Result<(), ComponentError> {
-        let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
-        let targets = retry(|| ev.list_targets(n)).await.at(n, r)?;
-        if targets.iter().any(|(id, arn)| id == TARGET_ID && arn == function) {
-            if recorded_id(ctx, "target").await.is_none() {
-                ctx.done("target", &format!("{n}#{TARGET_ID}")).await?;
-            }
-            return Ok(());
-        }
-        ctx.journaled("target", "create", || async {
-            // PutTargets replaces a target with the same id.
-            retry_if(|| ev.put_target(n, TARGET_ID, function), |e: &AwsError| e.is_not_found()).await.at(n, r)?;
-            Ok(format!("{n}#{TARGET_ID}"))
-        })
-        .await?;
+        let (ev, n) = (&self.events, self.rule_name.as_str());
+        let id = format!("{n}#{TARGET_ID}");
+        let id = id.as_str();
+        ctx.ensure::<String>(&keys::TARGET, n, Rule::Name)
+            .find_one(move |_recorded| async move {
+                let targets = ev.list_targets(n).await?;
+                Ok(targets.iter().any(|(t, arn)| t == TARGET_ID && arn == function).then(|| id.to_string()))
+            })
+            .create(move |_token| async move {
+                // A fresh rule may not be visible yet (NotFound); PutTargets is an upsert.
+                crate::until_accepted(RULE_VISIBLE_WAIT, || ev.put_target(n, TARGET_ID, function), AwsError::is_not_found)
+                    .await
+                    .map(|()| id.to_string())
+            })
+            .id(|id| id.clone())
+            .run()
+            .await?;
         Ok(())
-    }
-}
-
-/// The id of resource `key` from this run's journal, else from the prior state.
-async fn recorded_id(ctx: &Ctx, key: &str) -> Option<String> {
-    match ctx.resource_id(key).await {
-        Some(id) => Some(id),
-        None => ctx.prior().and_then(|p| p.resources.get(key)).and_then(|r| r.id.clone()),
     }
 }
 
@@ -251,20 +267,27 @@ impl Component for ParameterReplication {
     #[tracing::instrument(skip_all, fields(component = "parameter-replication", region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
-        if retry(|| ev.describe_rule(n)).await.at(n, r)?.is_some() {
-            ctx.pending("target", "delete").await?;
-            ignore_not_found(retry(|| ev.remove_targets(n, vec![TARGET_ID.to_string()])).await).at(n, r)?;
-            ctx.removed("target").await?;
-            ctx.pending("rule", "delete").await?;
-            ignore_not_found(retry(|| ev.delete_rule(n)).await).at(n, r)?;
-        }
-        ctx.removed("target").await?;
-        ctx.removed("rule").await?;
+        let exists = retry(|| ev.describe_rule(n)).await.at(n, r)?.is_some();
+        let live = move |id: String| move |_recorded: Option<String>| {
+            let id = id.clone();
+            async move { Ok(if exists { vec![id] } else { Vec::new() }) }
+        };
+        ctx.delete(&keys::TARGET, n, live(format!("{n}#{TARGET_ID}")), |_| async move {
+            ignore_not_found(ev.remove_targets(n, vec![TARGET_ID.to_string()]).await)
+        })
+        .await?;
+        ctx.delete(&keys::RULE, n, live(n.to_string()), |_| async move { ev.delete_rule(n).await }).await?;
         if let Some(function) = self.function_arn(ctx).await {
-            ctx.pending("permission", "delete").await?;
-            ignore_not_found(retry(|| self.lambda.remove_permission(&function, n)).await).at(&function, r)?;
+            let (l, f) = (&self.lambda, function.as_str());
+            ctx.delete(
+                &keys::PERMISSION,
+                f,
+                move |_recorded| async move { Ok(vec![format!("{f}#{n}")]) },
+                |_| async move { l.remove_permission(f, n).await },
+            )
+            .await?;
         }
-        ctx.removed("permission").await?;
+        ctx.forget(&keys::PERMISSION).await?;
         Ok(())
     }
 
@@ -356,7 +379,8 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _, _| Ok(RULE_ARN.into()));
-        l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        // The drift check, then the lookup.
+        l.expect_get_policy().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         l.expect_add_permission()
             .withf(|f, sid, principal, src| f == FN && sid == "ssm-replication-t1" && principal == "events.amazonaws.com" && src == RULE_ARN)
             .times(1)
@@ -373,7 +397,7 @@ mod tests {
         let out = c.apply(&ctx).await.unwrap();
         assert_eq!(out["rule_name"], "ssm-replication-t1");
         assert_eq!(out["rule_arn"], RULE_ARN);
-        assert_eq!(ctx.resource_id("permission").await, Some(format!("{FN}#ssm-replication-t1")));
+        assert_eq!(ctx.recorded_id(&keys::PERMISSION).await, Some(format!("{FN}#ssm-replication-t1")));
     }
 
     #[tokio::test]
@@ -405,6 +429,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(Some(policy().replace(RULE_ARN, "arn:aws:events:us-east-1:1:rule/other"))));
         l.expect_remove_permission().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
         l.expect_add_permission().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Ok(()));
         ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
         component(ev, l).apply(&ctx()).await.unwrap();
@@ -431,8 +456,8 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         let c = component(ev, l);
-        let ctx = ctx();
-        ctx.done("rule", RULE_ARN).await.unwrap();
+        let prior = ComponentState::new("eventbridge-rule", Placement::Primary, "us-east-1").with_resource("rule", RULE_ARN);
+        let ctx = ctx().with_prior(prior);
         c.destroy(&ctx).await.unwrap();
         assert!(ctx.journal_entries().await.is_empty());
     }
@@ -460,6 +485,80 @@ mod tests {
         l.expect_get_policy().returning(|_| Err(AwsError::other("AccessDeniedException", "no")));
         let msg = component(ev, l).apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains("replicator-primary-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_answers_of_rule_permission_and_target_are_adopted_with_one_call_each() {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let (rule, perm, target) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        let r = rule.clone();
+        ev.expect_describe_rule().returning(move |_| {
+            Ok(r.load(Ordering::SeqCst).then(|| RuleInfo {
+                arn: RULE_ARN.into(),
+                event_pattern: Some(event_pattern("/tandem/t1/")),
+                state: "ENABLED".into(),
+            }))
+        });
+        let (r, c) = (rule.clone(), calls.clone());
+        ev.expect_put_rule().returning(move |_, _, _, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            r.store(true, Ordering::SeqCst);
+            Err(AwsError::new("InternalException", "answer lost", Some(500)))
+        });
+        let p = perm.clone();
+        l.expect_get_policy().returning(move |_| Ok(p.load(Ordering::SeqCst).then(policy)));
+        let (p, c) = (perm.clone(), calls.clone());
+        l.expect_add_permission().returning(move |_, _, _, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            // Sent twice (the SDK retried a lost answer): AWS says the statement exists.
+            if p.swap(true, Ordering::SeqCst) {
+                return Err(AwsError::other("ResourceConflictException", "The statement id provided already exists"));
+            }
+            Err(AwsError::new("ServiceException", "answer lost", Some(503)))
+        });
+        let t = target.clone();
+        ev.expect_list_targets().returning(move |_| Ok(if t.load(Ordering::SeqCst) { vec![(TARGET_ID.into(), FN.into())] } else { vec![] }));
+        let (t, c) = (target.clone(), calls.clone());
+        ev.expect_put_target().returning(move |_, _, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            t.store(true, Ordering::SeqCst);
+            Err(AwsError::new("InternalException", "answer lost", Some(500)))
+        });
+        let c = component(ev, l);
+        let ctx = ctx();
+        let out = c.apply(&ctx).await.unwrap();
+        assert_eq!(out["rule_arn"], RULE_ARN);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(ctx.recorded_id(&keys::RULE).await.as_deref(), Some(RULE_ARN));
+        assert_eq!(ctx.recorded_id(&keys::PERMISSION).await, Some(format!("{FN}#ssm-replication-t1")));
+        assert_eq!(ctx.recorded_id(&keys::TARGET).await.as_deref(), Some("ssm-replication-t1#ssm-replicator"));
+        // A second apply makes no call that mutates.
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resource_conflict_on_add_permission_is_looked_up_and_adopted() {
+        let mut ev = MockEventsApi::new();
+        let mut l = MockLambdaPermissionApi::new();
+        let mut seq = Sequence::new();
+        ev.expect_describe_rule().returning(|_| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        });
+        l.expect_get_policy().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
+        l.expect_add_permission()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "exists")));
+        l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(policy())));
+        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        let ctx = ctx();
+        component(ev, l).apply(&ctx).await.unwrap();
+        let e = ctx.entry(&keys::PERMISSION).await.unwrap();
+        assert_eq!(e.status, tandem_core::state::ResourceStatus::Done);
     }
 
     #[test]
