@@ -6,9 +6,10 @@
 //! by the critical-path scheduler) and its desired configuration (hashed by the planner).
 //!
 //! `apply` is "ensure": given what the state recorded, it checks what exists, adopts what it
-//! finds by name or tag, and creates only what is missing. Every mutation is journaled
-//! through [`Ctx::pending`] / [`Ctx::done`] before and after the call, so an interrupted run
-//! is resumed without duplicates or orphans.
+//! finds by name or tag, and creates only what is missing. Every mutation goes through the
+//! resource protocol ([`Ctx::ensure`], [`Ctx::update`], [`Ctx::delete`], [`Ctx::adopt`],
+//! see [`crate::protocol`]), which journals it before and after the call, so an interrupted
+//! run is resumed without duplicates or orphans.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -436,14 +437,20 @@ impl Ctx {
         Ok(())
     }
 
-    /// Journals that a mutation of `key` is about to happen. Durable before it returns.
-    /// Prefer [`Ctx::ensure`], [`Ctx::update`] and [`Ctx::delete`], which own the protocol.
+    // The raw journal writes below exist for the engine's own fault tests (a process killed
+    // between an AWS create and its `done`); components never call them: they describe
+    // resources to `ensure` / `update` / `delete` / `adopt`, which own the journal.
+
+    /// Raw journal write: `key` is about to be mutated (engine fault tests only).
+    #[doc(hidden)]
+    #[deprecated(note = "components use Ctx::ensure / update / delete / adopt, which own the journal")]
     pub async fn pending(&self, key: &str, op: &str) -> Result<(), ComponentError> {
         self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Pending, self.simulated).await.map(|_| ())
     }
 
-    /// Journals that the mutation of `key` succeeded, with the resource's id or ARN. Without
-    /// a pending entry before it, this is an adoption.
+    /// Raw journal write: the mutation of `key` succeeded (engine fault tests only).
+    #[doc(hidden)]
+    #[deprecated(note = "components use Ctx::ensure / update / delete / adopt, which own the journal")]
     pub async fn done(&self, key: &str, resource_id: &str) -> Result<(), ComponentError> {
         let op = match self.resource(key).await {
             Some(e) if e.status == ResourceStatus::Pending => e.op,
@@ -452,37 +459,11 @@ impl Ctx {
         self.state.journal(&self.id, key, op, Some(resource_id.to_string()), ResourceStatus::Done, self.simulated).await.map(|_| ())
     }
 
-    /// Journals that the mutation of `key` failed.
-    pub async fn failed(&self, key: &str, op: &str) -> Result<(), ComponentError> {
-        if !matches!(self.resource(key).await, Some(e) if e.status == ResourceStatus::Pending) {
-            self.pending(key, op).await?;
-        }
-        self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Failed, self.simulated).await.map(|_| ())
-    }
-
-    /// Removes `key` from the journal once the resource is deleted.
+    /// Raw journal write: `key` is deleted (engine fault tests only).
+    #[doc(hidden)]
+    #[deprecated(note = "components use Ctx::delete, which owns the journal")]
     pub async fn removed(&self, key: &str) -> Result<(), ComponentError> {
         self.state.forget(&self.id, key).await
-    }
-
-    /// Journals `pending`, runs `create`, then journals `done` with the id it returns (or
-    /// `failed`).
-    pub async fn journaled<F, Fut>(&self, key: &str, op: &str, create: F) -> Result<String, ComponentError>
-    where
-        F: FnOnce() -> Fut + Send,
-        Fut: std::future::Future<Output = Result<String, ComponentError>> + Send,
-    {
-        self.pending(key, op).await?;
-        match create().await {
-            Ok(id) => {
-                self.done(key, &id).await?;
-                Ok(id)
-            }
-            Err(e) => {
-                self.failed(key, op).await?;
-                Err(e)
-            }
-        }
     }
 
     /// The resources journaled for this component so far (for tests and diagnostics).

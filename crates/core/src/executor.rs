@@ -562,7 +562,7 @@ async fn run_apply(
             };
         }
     }
-    // In memory only: the component's first journal entry (`ctx.pending`, durable before
+    // In memory only: the component's first journal entry (the protocol's `pending`, durable before
     // its first AWS mutation) persists the whole document, this status included. A crash
     // before that entry has changed nothing in AWS, so the old record on disk is still true.
     mark_status(state, c, ComponentStatus::Pending, None);
