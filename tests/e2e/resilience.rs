@@ -19,7 +19,8 @@
 //! - `TANDEM_KILL_SEEDS` / `TANDEM_KILL_SEED`; default 1..=3.
 //! - `TANDEM_KILL_APPLY_WINDOW_MS` / `TANDEM_KILL_DESTROY_WINDOW_MS`: `min-max` of the kill
 //!   delays, defaults `300-8000` and `200-2500`.
-//! - `TANDEM_RESILIENCE_RUN_TIMEOUT_S`: bound on one CLI run, default 900.
+//! - `TANDEM_RESILIENCE_RUN_TIMEOUT_S`: bound on one CLI run, default 300 (a fault-free apply
+//!   takes ~10 s on moto).
 //!
 //! Each seed gets its own moto server (so the census sees only that seed's stack) and its
 //! own stack suffix derived from the seed.
@@ -34,28 +35,44 @@ use crate::census;
 use crate::Deployment;
 
 fn run_limit() -> Duration {
-    Duration::from_secs(env_number("TANDEM_RESILIENCE_RUN_TIMEOUT_S", 900u64))
+    Duration::from_secs(env_number("TANDEM_RESILIENCE_RUN_TIMEOUT_S", 300u64))
 }
 
-/// The last lines of a run's output that say what went wrong.
+/// `line` without ANSI colour sequences.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... final byte in @..~
+            for d in chars.by_ref() {
+                if ('@'..='~').contains(&d) && d != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The lines of a run's output that say what failed (not the warnings of retries that
+/// worked, nor the components skipped because of a failure).
 fn errors_of(run: &Run) -> String {
-    let mut lines: Vec<&str> = run
+    let mut lines: Vec<String> = run
         .stdout
         .lines()
         .chain(run.stderr.lines())
-        .filter(|l| {
-            let l = l.to_ascii_lowercase();
-            l.contains("error") || l.contains("failed") || l.contains("skipped") || l.contains("[harness]")
-        })
+        .map(plain)
+        .filter(|l| l.contains('✗') || l.contains("FAILED") || l.contains("[harness]") || l.trim_start().to_ascii_lowercase().starts_with("error"))
         .collect();
     lines.dedup();
-    let n = lines.len();
-    let tail = &lines[n.saturating_sub(25)..];
-    if tail.is_empty() {
-        let all: Vec<&str> = run.stderr.lines().collect();
+    if lines.is_empty() {
+        let all: Vec<String> = run.stderr.lines().map(plain).collect();
         return all[all.len().saturating_sub(15)..].join("\n");
     }
-    tail.join("\n")
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Runs the CLI off the async runtime (the proxy lives on it), bounded.
@@ -111,8 +128,10 @@ async fn census_check(moto: &Moto, d: &Deployment, deployed: bool, when: &str, d
             for x in extra {
                 report.fail(format!("{when}: DUPLICATE/ORPHAN {x}"));
             }
-            for x in missing {
-                report.fail(format!("{when}: MISSING {x}"));
+            if !missing.is_empty() {
+                // Usually the consequence of a failed run: one line, kinds and counts only.
+                let kinds: Vec<&str> = missing.iter().map(|m| m.split(" expected").next().unwrap_or(m)).collect();
+                report.fail(format!("{when}: MISSING {} kinds: {}", missing.len(), kinds.join("; ")));
             }
         }
     }
