@@ -19,7 +19,7 @@
 //! - `TANDEM_KILL_SEEDS` / `TANDEM_KILL_SEED`; default 1..=3.
 //! - `TANDEM_KILL_APPLY_WINDOW_MS` / `TANDEM_KILL_DESTROY_WINDOW_MS`: `min-max` of the kill
 //!   delays, defaults `300-8000` and `200-2500`.
-//! - `TANDEM_RESILIENCE_RUN_TIMEOUT_S`: bound on one CLI run, default 300 (a fault-free apply
+//! - `TANDEM_RESILIENCE_RUN_TIMEOUT_S`: bound on one CLI run, default 180 (a fault-free apply
 //!   takes ~10 s on moto).
 //!
 //! Each seed gets its own moto server (so the census sees only that seed's stack) and its
@@ -35,7 +35,7 @@ use crate::census;
 use crate::Deployment;
 
 fn run_limit() -> Duration {
-    Duration::from_secs(env_number("TANDEM_RESILIENCE_RUN_TIMEOUT_S", 300u64))
+    Duration::from_secs(env_number("TANDEM_RESILIENCE_RUN_TIMEOUT_S", 180u64))
 }
 
 /// `line` without ANSI colour sequences.
@@ -247,7 +247,13 @@ async fn apply_and_destroy_converge_after_kill_9() {
         }
 
         let kill = |what: &'static str, i: u64, report: &mut SeedReport| {
-            let window = if what == "apply" { apply_window } else { destroy_window };
+            // The second apply resumes the first: it has less left to do, so its kill
+            // comes within the first half of the window.
+            let window = match (what, i) {
+                ("apply", 0) => apply_window,
+                ("apply", _) => (apply_window.0, apply_window.0.max(apply_window.1 / 2)),
+                _ => destroy_window,
+            };
             let delay = kill_delay(seed, i, window);
             let bin = tandem_bin();
             let cfg = d.config.display().to_string();
