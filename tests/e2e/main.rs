@@ -1,8 +1,10 @@
 //! End-to-end: the `tandem` CLI against a moto server, inventoried with the aws-sdk clients
 //! directly (not through Tandem's state).
 
+mod census;
 mod cli;
 mod inventory;
+mod resilience;
 
 use std::path::PathBuf;
 
@@ -21,6 +23,45 @@ pub struct Deployment {
     pub config: PathBuf,
 }
 
+impl Deployment {
+    /// The deployment of `examples/local.toml` with stack suffix `suffix`: a hosted zone
+    /// `<suffix>.tandem-test.test` created directly on `moto`, domains under it, state in
+    /// `work`, and the CLI's AWS endpoint `endpoint` (moto itself, or a proxy in front of it).
+    pub async fn new(moto: &Moto, suffix: &str, work: &std::path::Path, endpoint: &str) -> Deployment {
+        let domain = format!("{suffix}.tandem-test.test");
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk(PRIMARY).await);
+        let zone = r53
+            .create_hosted_zone()
+            .name(format!("{domain}."))
+            .caller_reference(format!("e2e-{suffix}"))
+            .send()
+            .await
+            .expect("hosted zone");
+        let zone_id = zone.hosted_zone().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).expect("zone id");
+        Deployment {
+            suffix: suffix.to_string(),
+            zone_id: zone_id.clone(),
+            primary_domain: format!("primary.api.{domain}"),
+            secondary_domain: format!("secondary.api.{domain}"),
+            record_name: format!("api.{domain}"),
+            env: vec![
+                ("AWS_ENDPOINT_URL".into(), endpoint.to_string()),
+                ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+                ("AWS_REGION".into(), PRIMARY.into()),
+                ("TANDEM_POLL_INTERVAL_MS".into(), "50".into()),
+                ("TANDEM_STATE_DIR".into(), work.join(".tandem").display().to_string()),
+                ("TANDEM_ENVIRONMENT_SUFFIX".into(), suffix.to_string()),
+                ("TANDEM_DNS__HOSTED_ZONE_ID".into(), zone_id),
+                ("TANDEM_DNS__RECORD_NAME".into(), format!("api.{domain}")),
+                ("TANDEM_API__PRIMARY_DOMAIN".into(), format!("primary.api.{domain}")),
+                ("TANDEM_API__SECONDARY_DOMAIN".into(), format!("secondary.api.{domain}")),
+            ],
+            config: tandem_tests::root().join("examples/local.toml"),
+        }
+    }
+}
+
 fn check(run: &Run, what: &str) {
     assert_eq!(run.code, 0, "{what} failed (exit {}):\n--- stdout\n{}\n--- stderr\n{}", run.code, run.stdout, run.stderr);
 }
@@ -30,38 +71,8 @@ async fn full_stack_apply_idempotent_destroy() {
     let work = tempfile::tempdir().expect("tempdir");
     let moto = Moto::start(work.path());
     let suffix = format!("e2e{:06x}", rand_u32() & 0xffffff);
-    let domain = format!("{suffix}.tandem-test.test");
-    let r53 = aws_sdk_route53::Client::new(&moto.sdk(PRIMARY).await);
-    let zone = r53
-        .create_hosted_zone()
-        .name(format!("{domain}."))
-        .caller_reference(format!("e2e-{suffix}"))
-        .send()
-        .await
-        .expect("hosted zone");
-    let zone_id = zone.hosted_zone().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).expect("zone id");
+    let d = Deployment::new(&moto, &suffix, work.path(), &moto.endpoint).await;
     let root = tandem_tests::root();
-    let d = Deployment {
-        suffix: suffix.clone(),
-        zone_id: zone_id.clone(),
-        primary_domain: format!("primary.api.{domain}"),
-        secondary_domain: format!("secondary.api.{domain}"),
-        record_name: format!("api.{domain}"),
-        env: vec![
-            ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), PRIMARY.into()),
-            ("TANDEM_POLL_INTERVAL_MS".into(), "50".into()),
-            ("TANDEM_STATE_DIR".into(), work.path().join(".tandem").display().to_string()),
-            ("TANDEM_ENVIRONMENT_SUFFIX".into(), suffix.clone()),
-            ("TANDEM_DNS__HOSTED_ZONE_ID".into(), zone_id.clone()),
-            ("TANDEM_DNS__RECORD_NAME".into(), format!("api.{domain}")),
-            ("TANDEM_API__PRIMARY_DOMAIN".into(), format!("primary.api.{domain}")),
-            ("TANDEM_API__SECONDARY_DOMAIN".into(), format!("secondary.api.{domain}")),
-        ],
-        config: root.join("examples/local.toml"),
-    };
     let bin = tandem_bin();
     let cfg = d.config.display().to_string();
 

@@ -1,6 +1,9 @@
 //! Helpers for Tandem's workspace-level tests: a dedicated moto server per test binary,
 //! SDK configurations pointing at it, the `tandem` binary, and moto's request recorder
-//! (to prove a run made no mutating call).
+//! (to prove a run made no mutating call), bounded and killable runs of the CLI, the seeds
+//! of the resilience tests, and a fault-injecting proxy ([`fault_proxy`]).
+
+pub mod fault_proxy;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -168,9 +171,26 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// Prefixes of the resilience tests' knobs (`TANDEM_FAULT_SEEDS`, ...). They are removed
+/// from the CLI's environment: the CLI reads every other `TANDEM_*` variable as a
+/// configuration override and refuses unknown keys.
+pub const HARNESS_ENV_PREFIXES: &[&str] = &["TANDEM_FAULT_", "TANDEM_KILL_", "TANDEM_RESILIENCE_"];
+
+/// A `tandem` command with the harness's knobs removed from its environment.
+fn tandem_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        if HARNESS_ENV_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
+
 /// Runs `tandem` with `args` and extra environment.
 pub fn tandem(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path) -> Run {
-    let out: Output = Command::new(bin)
+    let out: Output = tandem_command(bin)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(cwd)
@@ -181,5 +201,139 @@ pub fn tandem(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path) -
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `tandem` like [`tandem`], but kills it (SIGKILL) if it has not exited within `limit`
+/// (the run is then reported with code -9 and a note on stderr).
+pub fn tandem_bounded(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path, limit: Duration) -> Run {
+    let (mut child, out, err) = spawn_tandem(bin, args, env, cwd);
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break None,
+        }
+    };
+    let mut run = collect(status.and_then(|s| s.code()).unwrap_or(-9), out, err);
+    if timed_out {
+        run.stderr.push_str(&format!("\n[harness] killed after {limit:?}: the run did not finish in time\n"));
+    }
+    run
+}
+
+/// What happened to a run killed on purpose.
+#[derive(Debug)]
+pub struct KilledRun {
+    /// True when the process was still running when SIGKILL was sent.
+    pub killed: bool,
+    /// How long it had run when killed (or when it exited by itself).
+    pub after: Duration,
+    pub run: Run,
+}
+
+/// Runs `tandem` and sends it SIGKILL after `delay` (unless it exited before).
+pub fn tandem_killed_after(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path, delay: Duration) -> KilledRun {
+    let start = Instant::now();
+    let (mut child, out, err) = spawn_tandem(bin, args, env, cwd);
+    let deadline = start + delay;
+    let (killed, status) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (false, Some(status)),
+            Ok(None) if Instant::now() >= deadline => {
+                // std's Child::kill sends SIGKILL on Unix: no handler, no cleanup.
+                let _ = child.kill();
+                break (true, child.wait().ok());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break (false, None),
+        }
+    };
+    let after = start.elapsed();
+    let code = status.and_then(|s| s.code()).unwrap_or(-9);
+    KilledRun { killed, after, run: collect(code, out, err) }
+}
+
+type Pipe = std::thread::JoinHandle<String>;
+
+fn spawn_tandem(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path) -> (Child, Pipe, Pipe) {
+    let mut child = tandem_command(bin)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tandem");
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout piped")));
+    let err = read(Box::new(child.stderr.take().expect("stderr piped")));
+    (child, out, err)
+}
+
+fn collect(code: i32, out: Pipe, err: Pipe) -> Run {
+    Run { code, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
+}
+
+/// The seeds of a resilience test: `<var>` (one seed) or `<var>S` (a comma- or
+/// space-separated list) from the environment, else `default_count` seeds 1, 2, ...
+/// Panics on a value that does not parse, naming the variable.
+pub fn seeds(var: &str, default_count: u64) -> Vec<u64> {
+    let parse = |name: &str, v: &str| -> Vec<u64> {
+        v.split([',', ' '])
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?}: seeds are unsigned integers")))
+            .collect()
+    };
+    let list = format!("{var}S");
+    if let Ok(v) = std::env::var(&list) {
+        return parse(&list, &v);
+    }
+    if let Ok(v) = std::env::var(var) {
+        return parse(var, &v);
+    }
+    (1..=default_count).collect()
+}
+
+/// A number from the environment, else `default`. Panics on a value that does not parse.
+pub fn env_number<T: std::str::FromStr>(var: &str, default: T) -> T {
+    match std::env::var(var) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{var}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// A working directory kept for inspection when the test fails (the failure message names
+/// it), removed by [`KeptDir::success`].
+pub struct KeptDir {
+    pub path: PathBuf,
+}
+
+impl KeptDir {
+    /// `<base>/<name>-<pid>`, emptied first. Tests pass `env!("CARGO_TARGET_TMPDIR")`.
+    pub fn new(base: &Path, name: &str) -> KeptDir {
+        let path = base.join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("work dir");
+        KeptDir { path }
+    }
+
+    /// Removes the directory (nothing to inspect).
+    pub fn success(self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
