@@ -17,7 +17,7 @@ import threading
 MOTO_VERSION = "5.2.5"
 
 # Patch modules, applied in this order.
-MODULES = ("route53", "apigateway", "backup", "rds", "s3")
+MODULES = ("route53", "apigateway", "backup", "rds", "s3", "elbv2")
 
 _lock = threading.Lock()
 _applied = False
