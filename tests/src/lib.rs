@@ -109,13 +109,25 @@ pub struct Recorded {
 
 /// What a recorded request did: `<X-Amz-Target> <url>`, `<Action> <url>` or `<METHOD> <url>`
 /// (REST APIs, e.g. S3 and API Gateway).
+/// The recorded body as text: moto's recorder stores form bodies base64-encoded
+/// (`"body_encoded": true`).
+fn body_text(e: &serde_json::Value) -> String {
+    let raw = e["body"].as_str().unwrap_or("");
+    if e["body_encoded"].as_bool() == Some(true) {
+        if let Ok(bytes) = aws_smithy_types::base64::decode(raw) {
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+    }
+    raw.to_string()
+}
+
 fn operation(e: &serde_json::Value) -> String {
     let url = e["url"].as_str().unwrap_or("");
     let headers = &e["headers"];
     if let Some(t) = headers.get("X-Amz-Target").or_else(|| headers.get("x-amz-target")).and_then(|v| v.as_str()) {
         return format!("{t} {url}");
     }
-    let body = e["body"].as_str().unwrap_or("");
+    let body = body_text(e);
     if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
         return format!("{action} {url}");
     }
@@ -125,7 +137,7 @@ fn operation(e: &serde_json::Value) -> String {
 fn mutation(e: &serde_json::Value) -> Option<String> {
     let method = e["method"].as_str().unwrap_or("");
     let url = e["url"].as_str().unwrap_or("");
-    let body = e["body"].as_str().unwrap_or("");
+    let body = body_text(e);
     let headers = &e["headers"];
     let target = headers.get("X-Amz-Target").or_else(|| headers.get("x-amz-target")).and_then(|v| v.as_str());
     let read_prefixes = ["Describe", "Get", "List", "Query", "Scan", "BatchGet", "Head", "Lookup"];
@@ -335,5 +347,27 @@ impl KeptDir {
     /// Removes the directory (nothing to inspect).
     pub fn success(self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod recorder_tests {
+    use super::*;
+
+    fn entry(body: &str, encoded: bool) -> serde_json::Value {
+        let body = if encoded { aws_smithy_types::base64::encode(body) } else { body.to_string() };
+        serde_json::json!({"method": "POST", "url": "http://127.0.0.1:1/", "headers": {}, "body": body, "body_encoded": encoded})
+    }
+
+    #[test]
+    fn query_protocol_bodies_are_decoded_before_classifying() {
+        // moto's recorder stores form bodies base64-encoded: a read must not count as a
+        // mutation (and a mutation must be named by its action).
+        assert_eq!(mutation(&entry("Action=DescribeVpcs&Version=2016-11-15", true)), None);
+        assert_eq!(operation(&entry("Action=DescribeVpcs&Version=2016-11-15", true)), "DescribeVpcs http://127.0.0.1:1/");
+        assert_eq!(mutation(&entry("Action=CreateVpc&CidrBlock=10.0.0.0%2F16", true)).as_deref(), Some("CreateVpc http://127.0.0.1:1/"));
+        assert_eq!(mutation(&entry("Action=DeleteVpc&VpcId=vpc-1", false)).as_deref(), Some("DeleteVpc http://127.0.0.1:1/"));
+        let json = serde_json::json!({"method": "POST", "url": "u", "headers": {"X-Amz-Target": "DynamoDB_20120810.DescribeTable"}, "body": ""});
+        assert_eq!(mutation(&json), None);
     }
 }
