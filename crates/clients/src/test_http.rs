@@ -52,8 +52,11 @@ impl HttpConnector for Replay {
     }
 }
 
+/// A canned answer: HTTP status, headers, body.
+pub type Answer<'a> = (u16, &'a [(&'a str, &'a str)], &'a str);
+
 impl Replay {
-    pub fn new(answers: Vec<(u16, &[(&str, &str)], &str)>) -> Self {
+    pub fn new(answers: Vec<Answer<'_>>) -> Self {
         let answers = answers
             .into_iter()
             .map(|(s, h, b)| (s, h.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), b.to_string()))
