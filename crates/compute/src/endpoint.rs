@@ -28,7 +28,7 @@ use tandem_core::{
     Rule,
 };
 
-use crate::events_api::{EndpointInfo, EndpointSpec, EventsApi};
+use tandem_clients::events::{EndpointInfo, EndpointSpec, EventsApi};
 use crate::functions::{by_name, until_role_assumable, with_role_propagation};
 use crate::iam::{delete_role, ensure_inline_policy, ensure_role, forget_legacy, trust_policy, POLICY_NAME};
 use tandem_core::iam::IamApi;
@@ -276,7 +276,7 @@ impl Component for EventEndpoint {
 mod tests {
     use super::*;
     use crate::endpoint_fake::SimulatedEndpoints;
-    use crate::events_api::MockEventsApi;
+    use tandem_clients::events::MockEventsApi;
     use crate::iam::least_privilege_violations;
     use tandem_core::iam::MockIamApi;
     use mockall::predicate::eq;

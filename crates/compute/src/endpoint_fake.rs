@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tandem_core::AwsError;
 
-use crate::events_api::{EndpointInfo, EndpointSpec, EventsApi, RuleInfo, TargetInfo};
+use tandem_clients::events::{EndpointInfo, EndpointSpec, EventsApi, RuleInfo, TargetInfo};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Record {
@@ -237,7 +237,7 @@ impl EventsApi for SimulatedEndpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events_api::MockEventsApi;
+    use tandem_clients::events::MockEventsApi;
 
     fn spec() -> EndpointSpec {
         EndpointSpec {

@@ -19,9 +19,9 @@ use tandem_core::aws::{backoff_delay, ignore_not_found, retry, retry_if, RetryPo
 use tandem_core::contracts::{ids, EventBusOutputs, FunctionsOutputs};
 use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
-use crate::events_api::{EventsApi, RuleInfo, TargetInfo};
+use tandem_clients::events::{EventsApi, RuleInfo, TargetInfo};
 use crate::functions::by_name;
-use crate::lambda_api::{policy_has_sid, policy_has_statement, LambdaApi};
+use tandem_clients::lambda::{policy_has_sid, policy_has_statement, LambdaApi};
 
 /// Matches every event put on the bus (every event has a `source`).
 pub const MATCH_ALL_PATTERN: &str = r#"{"source":[{"prefix":""}]}"#;
@@ -322,8 +322,8 @@ impl Component for EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events_api::{MockEventsApi, RuleInfo, TargetInfo};
-    use crate::lambda_api::MockLambdaApi;
+    use tandem_clients::events::{MockEventsApi, RuleInfo, TargetInfo};
+    use tandem_clients::lambda::MockLambdaApi;
     use mockall::predicate::eq;
     use mockall::Sequence;
     use tandem_core::state::{ComponentState, Op, ResourceStatus};

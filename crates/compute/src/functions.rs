@@ -31,7 +31,7 @@ use tandem_core::{
 };
 
 use crate::iam::{function_name, FUNCTION_KINDS};
-use crate::lambda_api::{FunctionInfo, FunctionSpec, LambdaApi};
+use tandem_clients::lambda::{FunctionInfo, FunctionSpec, LambdaApi};
 use crate::logs_api::{LogGroupInfo, LogsApi};
 use crate::package::{Package, ARCHITECTURE, BOOTSTRAP, RUNTIME};
 
@@ -433,7 +433,7 @@ impl Component for Functions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda_api::MockLambdaApi;
+    use tandem_clients::lambda::MockLambdaApi;
     use crate::logs_api::{LogGroupInfo, MockLogsApi};
     use mockall::predicate::eq;
     use mockall::Sequence;

@@ -7,16 +7,15 @@
 //! - `event-endpoint`: EventBridge global endpoint with failover and replication.
 //!
 //! [`package`] builds the Lambda zip. Service calls go through the traits of
-//! [`lambda_api`], [`tandem_core::iam`], [`events_api`] and [`logs_api`] (mocks behind the
-//! `mocks` feature); [`endpoint_fake`] serves global endpoints for emulators that lack them.
+//! [`tandem_clients::lambda`], [`tandem_core::iam`], [`tandem_clients::events`] (shared with
+//! the other crates) and [`logs_api`] (mocks behind the `mocks` feature); [`endpoint_fake`]
+//! serves global endpoints for emulators that lack them.
 
 pub mod endpoint;
 pub mod endpoint_fake;
 pub mod events;
-pub mod events_api;
 pub mod functions;
 pub mod iam;
-pub mod lambda_api;
 pub mod logs_api;
 pub mod package;
 
@@ -43,12 +42,12 @@ pub fn simulated_endpoints_file(cfg: &Config) -> std::path::PathBuf {
 pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<dyn Component>> {
     let iam: Arc<dyn tandem_core::iam::IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
     let mut out: Vec<Arc<dyn Component>> = vec![Arc::new(iam::LambdaRoles::new(cfg, iam.clone()))];
-    let mut primary_events: Option<Arc<dyn events_api::EventsApi>> = None;
+    let mut primary_events: Option<Arc<dyn tandem_clients::EventsApi>> = None;
     for placement in [Placement::Primary, Placement::Secondary] {
         let sdk = aws.config(cfg.region_of(placement));
-        let lambda: Arc<dyn lambda_api::LambdaApi> = Arc::new(aws_sdk_lambda::Client::new(&sdk));
+        let lambda: Arc<dyn tandem_clients::LambdaApi> = Arc::new(aws_sdk_lambda::Client::new(&sdk));
         let logs: Arc<dyn logs_api::LogsApi> = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-        let events: Arc<dyn events_api::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
+        let events: Arc<dyn tandem_clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
         out.push(Arc::new(functions::Functions::new(cfg, placement, lambda.clone(), logs, package.clone())));
         out.push(Arc::new(events::EventBus::new(cfg, placement, events.clone(), lambda)));
         if placement == Placement::Primary {
@@ -58,7 +57,7 @@ pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<
     let real = primary_events
         .unwrap_or_else(|| Arc::new(aws_sdk_eventbridge::Client::new(&aws.config(&cfg.primary_region))));
     let simulated = cfg.simulates(SIMULATE_ENDPOINTS);
-    let endpoint_events: Arc<dyn events_api::EventsApi> = if simulated {
+    let endpoint_events: Arc<dyn tandem_clients::EventsApi> = if simulated {
         Arc::new(endpoint_fake::SimulatedEndpoints::new(real, &cfg.primary_region, Some(simulated_endpoints_file(cfg))))
     } else {
         real

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use tandem_compute::events::EventBus;
 use tandem_compute::functions::Functions;
-use tandem_compute::lambda_api::{FunctionInfo, FunctionSpec, LambdaApi};
+use tandem_clients::lambda::{FunctionInfo, FunctionSpec, LambdaApi};
 use tandem_compute::package::{write_zip, Package};
 use tandem_core::AwsError;
 use tandem_core::aws::AwsContext;
@@ -271,7 +271,7 @@ async fn compute_stack_lifecycle_on_moto() {
         assert_eq!(targets.targets()[0].arn(), f.processor_function_arn);
         let policy = lambda.get_policy().function_name(&f.processor_function_name).send().await.unwrap();
         let policy = policy.policy().unwrap_or_default();
-        assert!(tandem_compute::lambda_api::policy_has_statement(policy, &rule_name, &bus.rule_arn), "{policy}");
+        assert!(tandem_clients::lambda::policy_has_statement(policy, &rule_name, &bus.rule_arn), "{policy}");
     }
 
     let endpoint: EventEndpointOutputs = from_outputs(&outputs[ids::EVENT_ENDPOINT]).unwrap();

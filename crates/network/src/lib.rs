@@ -11,9 +11,9 @@
 //!   Lambda → `LoadBalancerOutputs`.
 //!
 //! AWS is reached through the per-service traits [`ec2_api::Ec2Api`], [`elb_api::ElbApi`] and
-//! [`lambda_api::LambdaApi`], implemented for the aws-sdk clients and mocked (feature `mocks`:
-//! `MockEc2Api`, `MockElbApi`, `MockLambdaApi`) so the components can be tested or embedded
-//! without AWS.
+//! [`tandem_clients::LambdaApi`] (shared with the other crates), implemented for the aws-sdk
+//! clients and mocked (feature `mocks`: `MockEc2Api`, `MockElbApi`,
+//! `tandem_clients::MockLambdaApi`) so the components can be tested or embedded without AWS.
 
 use std::sync::Arc;
 
@@ -23,7 +23,6 @@ use tandem_core::{Component, Config, Placement};
 mod common;
 pub mod ec2_api;
 pub mod elb_api;
-pub mod lambda_api;
 pub mod load_balancer;
 pub mod peering;
 mod routing;
@@ -47,7 +46,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
             &aws.config(region),
         ))
     };
-    let lambda = |region: &str| -> Arc<dyn lambda_api::LambdaApi> {
+    let lambda = |region: &str| -> Arc<dyn tandem_clients::LambdaApi> {
         Arc::new(aws_sdk_lambda::Client::new(&aws.config(region)))
     };
     let primary_ec2 = ec2(&cfg.primary_region);

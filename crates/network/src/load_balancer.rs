@@ -38,7 +38,7 @@ use crate::elb_api::{
     ElbApi, ListenerInfo, ListenerSpec, LoadBalancerInfo, LoadBalancerSpec, TargetGroupInfo,
     TargetGroupSpec,
 };
-use crate::lambda_api::LambdaApi;
+use tandem_clients::lambda::{LambdaApi, PermissionStatement};
 
 /// Path the NLB health check requests through the ALB.
 pub const HEALTH_PATH: &str = "/health";
@@ -339,10 +339,10 @@ impl LoadBalancerComponent {
     ) -> Result<(), ComponentError> {
         let sid = &self.names.statement_id;
         let fname = function_arn.to_string();
-        let statements = retry(|| self.lambda.permission_statements(fname.clone()))
+        let statements = retry(|| self.lambda.permission_statements(&fname))
             .await
             .at(function_arn, &self.region)?;
-        let ours = |s: &crate::lambda_api::PermissionStatement| {
+        let ours = |s: &PermissionStatement| {
             &s.sid == sid && s.principal == ELB_PRINCIPAL && s.source_arn.as_deref() == Some(tg.arn.as_str())
         };
         match statements.iter().find(|s| &s.sid == sid) {
@@ -352,7 +352,7 @@ impl LoadBalancerComponent {
                 retry(|| async {
                     ignore_not_found(
                         self.lambda
-                            .remove_permission(fname.clone(), sid.clone())
+                            .remove_permission(&fname, sid)
                             .await,
                     )
                 })
@@ -370,12 +370,12 @@ impl LoadBalancerComponent {
                     if skip {
                         return Ok(Vec::new());
                     }
-                    let now = self.lambda.permission_statements(fname.clone()).await?;
+                    let now = self.lambda.permission_statements(&fname).await?;
                     Ok(if now.iter().any(ours) { vec![fname] } else { Vec::new() })
                 }
             })
             .create(|_token| {
-                let added = self.lambda.add_permission(fname.clone(), sid.clone(), ELB_PRINCIPAL.to_string(), tg.arn.clone());
+                let added = self.lambda.add_permission(&fname, sid, ELB_PRINCIPAL, &tg.arn);
                 let fname = fname.clone();
                 async move { added.await.map(|()| fname) }
             })
@@ -706,13 +706,13 @@ impl Component for LoadBalancerComponent {
                 let function = recorded.or_else(|| input_function.clone());
                 async move {
                     let Some(f) = function else { return Ok(Vec::new()) };
-                    let statements = self.lambda.permission_statements(f.clone()).await?;
+                    let statements = self.lambda.permission_statements(&f).await?;
                     Ok(if statements.iter().any(|s| s.sid == n.statement_id) { vec![f] } else { Vec::new() })
                 }
             },
             |f| {
                 tracing::info!(function = %f, sid = %n.statement_id, region = %self.region, "removing invoke permission");
-                self.lambda.remove_permission(f, n.statement_id.clone())
+                async move { self.lambda.remove_permission(&f, &n.statement_id).await }
             },
         )
         .await?;
@@ -821,7 +821,7 @@ mod tests {
     use super::*;
     use crate::ec2_api::MockEc2Api;
     use crate::elb_api::MockElbApi;
-    use crate::lambda_api::{MockLambdaApi, PermissionStatement};
+    use tandem_clients::lambda::MockLambdaApi;
     use crate::test_support::*;
     use mockall::predicate::eq;
     use mockall::Sequence;

@@ -1,8 +1,9 @@
 //! The AWS calls of this crate, one trait per client: [`CloudWatchApi`] (alarms and
-//! dashboards), [`SnsApi`] (alert topics and subscriptions), [`EventsApi`] (the RDS
-//! failover rule on the default bus) and [`KmsApi`] (the customer-managed key of the alert
-//! topic). Each is implemented for the real aws-sdk client and mocked with
-//! `MockCloudWatchApi` / `MockSnsApi` / `MockEventsApi` / `MockKmsApi` (feature `mocks`).
+//! dashboards), [`SnsApi`] (alert topics and subscriptions) and [`KmsApi`] (the
+//! customer-managed key of the alert topic); the RDS failover rule on the default bus goes
+//! through the shared [`tandem_clients::EventsApi`]. Each is implemented for the real
+//! aws-sdk client and mocked with `MockCloudWatchApi` / `MockSnsApi` / `MockKmsApi`
+//! (feature `mocks`).
 //!
 //! Methods take plain arguments and return small structs so that mocks are easy to set.
 //! "Describe" methods return `Ok(None)` / an empty list when the resource does not exist.
@@ -371,123 +372,6 @@ impl SnsApi for aws_sdk_sns::Client {
 
     async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), AwsError> {
         self.unsubscribe().subscription_arn(subscription_arn).send().await.map_err(AwsError::from_sdk)?;
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// EventBridge
-// ---------------------------------------------------------------------------------------
-
-/// A rule of the default event bus, as DescribeRule reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleInfo {
-    pub arn: String,
-    pub event_pattern: String,
-    /// `ENABLED`, `DISABLED`, ...
-    pub state: String,
-}
-
-/// EventBridge API surface used by the alerts component (default bus only).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait EventsApi: Send + Sync {
-    /// The rule, or `None` when it does not exist.
-    async fn describe_rule(&self, name: &str) -> Result<Option<RuleInfo>, AwsError>;
-    /// Creates or updates an enabled pattern rule; returns its ARN.
-    async fn put_rule(
-        &self,
-        name: &str,
-        pattern: &str,
-        description: &str,
-        tags: Vec<(String, String)>,
-    ) -> Result<String, AwsError>;
-    /// (target id, target ARN) pairs of the rule.
-    async fn list_targets(&self, rule: &str) -> Result<Vec<(String, String)>, AwsError>;
-    async fn put_target(&self, rule: &str, id: &str, arn: &str) -> Result<(), AwsError>;
-    async fn remove_targets(&self, rule: &str, ids: Vec<String>) -> Result<(), AwsError>;
-    async fn delete_rule(&self, name: &str) -> Result<(), AwsError>;
-}
-
-#[async_trait]
-impl EventsApi for aws_sdk_eventbridge::Client {
-    async fn describe_rule(&self, name: &str) -> Result<Option<RuleInfo>, AwsError> {
-        match self.describe_rule().name(name).send().await.map_err(AwsError::from_sdk) {
-            Ok(r) => Ok(Some(RuleInfo {
-                arn: r.arn().unwrap_or_default().to_string(),
-                event_pattern: r.event_pattern().unwrap_or_default().to_string(),
-                state: r.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            })),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn put_rule(
-        &self,
-        name: &str,
-        pattern: &str,
-        description: &str,
-        tags: Vec<(String, String)>,
-    ) -> Result<String, AwsError> {
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| aws_sdk_eventbridge::types::Tag::builder().key(k).value(v).build().map_err(build_err))
-            .collect::<Result<Vec<_>, _>>()?;
-        let resp = self
-            .put_rule()
-            .name(name)
-            .event_pattern(pattern)
-            .description(description)
-            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)?;
-        Ok(resp.rule_arn().unwrap_or_default().to_string())
-    }
-
-    async fn list_targets(&self, rule: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let resp = self
-                .list_targets_by_rule()
-                .rule(rule)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)?;
-            out.extend(resp.targets().iter().map(|t| (t.id().to_string(), t.arn().to_string())));
-            token = resp.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
-    }
-
-    async fn put_target(&self, rule: &str, id: &str, arn: &str) -> Result<(), AwsError> {
-        let target = aws_sdk_eventbridge::types::Target::builder().id(id).arn(arn).build().map_err(build_err)?;
-        let resp = self.put_targets().rule(rule).targets(target).send().await.map_err(AwsError::from_sdk)?;
-        if let Some(f) = resp.failed_entries().first() {
-            return Err(AwsError::other(
-                f.error_code().unwrap_or("PutTargetsFailed"),
-                f.error_message().unwrap_or("PutTargets reported a failed entry").to_string(),
-            ));
-        }
-        Ok(())
-    }
-
-    async fn remove_targets(&self, rule: &str, ids: Vec<String>) -> Result<(), AwsError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.remove_targets().rule(rule).set_ids(Some(ids)).send().await.map_err(AwsError::from_sdk)?;
-        Ok(())
-    }
-
-    async fn delete_rule(&self, name: &str) -> Result<(), AwsError> {
-        self.delete_rule().name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 }

@@ -14,7 +14,8 @@
 //!   primary region) with both regions' metrics; its body is built by the pure
 //!   [`dashboard::build_body`].
 //!
-//! Service calls go through the traits of [`clients`] (mocks behind the `mocks` feature).
+//! Service calls go through the traits of [`clients`] and the shared
+//! [`tandem_clients::EventsApi`] (mocks behind the `mocks` feature).
 //! Nothing here needs a simulated service: moto serves CloudWatch (awsQuery, hence the
 //! aws-sdk-cloudwatch pin), SNS, EventBridge rules and KMS.
 
@@ -37,7 +38,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     for placement in [Placement::Primary, Placement::Secondary] {
         let sdk = aws.config(cfg.region_of(placement));
         let sns: Arc<dyn clients::SnsApi> = Arc::new(aws_sdk_sns::Client::new(&sdk));
-        let events: Arc<dyn clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
+        let events: Arc<dyn tandem_clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
         let cw: Arc<dyn clients::CloudWatchApi> = Arc::new(aws_sdk_cloudwatch::Client::new(&sdk));
         let kms: Arc<dyn clients::KmsApi> = Arc::new(aws_sdk_kms::Client::new(&sdk));
         out.push(Arc::new(sns::Alerts::new(cfg, placement, sns, events, kms)));

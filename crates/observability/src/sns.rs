@@ -36,7 +36,8 @@ use tandem_core::aws::retry;
 use tandem_core::contracts::{ids, AlertsOutputs};
 use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
-use crate::clients::{EventsApi, KeyInfo, KmsApi, SnsApi};
+use crate::clients::{KeyInfo, KmsApi, SnsApi};
+use tandem_clients::events::{EventsApi, TargetInfo, DEFAULT_BUS};
 use crate::kms::TopicKey;
 
 /// The topic attribute naming the encryption key.
@@ -285,14 +286,14 @@ impl Alerts {
     async fn ensure_rule(&self, ctx: &Ctx, topic_arn: &str) -> Result<(), ComponentError> {
         let (rule, region) = (self.rule_name.as_str(), self.region.as_str());
         let pattern = failover_pattern();
-        let existing = retry(|| self.events.describe_rule(rule)).await.at(rule, region)?;
+        let existing = retry(|| self.events.describe_rule(rule, DEFAULT_BUS)).await.at(rule, region)?;
         let in_sync = existing.as_ref().is_some_and(|r| {
-            r.state == "ENABLED" && serde_json::from_str::<Value>(&r.event_pattern).ok().as_ref() == Some(&pattern)
+            r.state == "ENABLED" && serde_json::from_str::<Value>(r.event_pattern.as_deref().unwrap_or_default()).ok().as_ref() == Some(&pattern)
         });
         let text = pattern.to_string();
         let description = format!("Aurora global failover/switchover events of stack {} to {}", self.suffix, self.topic_name);
         // PutRule is an idempotent put by name.
-        let put = || self.events.put_rule(rule, &text, &description, naming::tags(&self.suffix, rule));
+        let put = || self.events.put_rule(rule, DEFAULT_BUS, &text, &description, naming::tags(&self.suffix, rule));
         match existing {
             Some(r) if in_sync => ctx.adopt(&KEY_RULE, &r.arn).await?,
             Some(_) => {
@@ -309,7 +310,7 @@ impl Alerts {
                             if skip {
                                 return Ok(None);
                             }
-                            Ok(self.events.describe_rule(rule).await?.map(|r| r.arn))
+                            Ok(self.events.describe_rule(rule, DEFAULT_BUS).await?.map(|r| r.arn))
                         }
                     })
                     .create(|_token| put())
@@ -319,26 +320,26 @@ impl Alerts {
             }
         }
         // A target id is unique in its rule; PutTargets again replaces it with itself.
-        let ours = |targets: Vec<(String, String)>| {
+        let ours = |targets: Vec<TargetInfo>| {
             targets
                 .into_iter()
-                .filter(|(id, arn)| id == RULE_TARGET_ID && arn == topic_arn)
-                .map(|(id, _)| id)
+                .filter(|t| t.id == RULE_TARGET_ID && t.arn == topic_arn)
+                .map(|t| t.id)
                 .collect::<Vec<_>>()
         };
-        let mut first = Some(retry(|| self.events.list_targets(rule)).await.at(rule, region)?);
+        let mut first = Some(retry(|| self.events.list_targets(rule, DEFAULT_BUS)).await.at(rule, region)?);
         ctx.ensure::<String>(&KEY_TARGET, rule, Rule::Name)
             .find(|_| {
                 let snapshot = first.take();
                 async {
                     Ok(ours(match snapshot {
                         Some(t) => t,
-                        None => self.events.list_targets(rule).await?,
+                        None => self.events.list_targets(rule, DEFAULT_BUS).await?,
                     }))
                 }
             })
             .create(|_token| async {
-                self.events.put_target(rule, RULE_TARGET_ID, topic_arn).await.map(|()| RULE_TARGET_ID.to_string())
+                self.events.put_target(rule, DEFAULT_BUS, RULE_TARGET_ID, topic_arn).await.map(|()| RULE_TARGET_ID.to_string())
             })
             .id(|t: &String| t.clone())
             .run()
@@ -349,12 +350,12 @@ impl Alerts {
     async fn destroy_rule(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (rule, region) = (self.rule_name.as_str(), self.region.as_str());
         // The rule has a unique name: found by name whatever the journal says.
-        let arn = retry(|| self.events.describe_rule(rule)).await.at(rule, region)?.map(|r| r.arn);
+        let arn = retry(|| self.events.describe_rule(rule, DEFAULT_BUS)).await.at(rule, region)?.map(|r| r.arn);
         let targets: Vec<String> = match &arn {
             None => Vec::new(),
-            Some(_) => match retry(|| self.events.list_targets(rule)).await {
+            Some(_) => match retry(|| self.events.list_targets(rule, DEFAULT_BUS)).await {
                 Err(e) if e.is_not_found() => Vec::new(),
-                other => other.at(rule, region)?.into_iter().map(|(id, _)| id).collect(),
+                other => other.at(rule, region)?.into_iter().map(|t| t.id).collect(),
             },
         };
         ctx.delete(
@@ -364,7 +365,7 @@ impl Alerts {
                 let targets = targets.clone();
                 async move { Ok(targets) }
             },
-            |id| async move { self.events.remove_targets(rule, vec![id]).await },
+            |id| async move { self.events.remove_targets(rule, DEFAULT_BUS, vec![id]).await },
         )
         .await?;
         ctx.delete(
@@ -374,7 +375,7 @@ impl Alerts {
                 let arn = arn.clone();
                 async move { Ok(arn.into_iter().collect()) }
             },
-            |_arn| async move { self.events.delete_rule(rule).await },
+            |_arn| async move { self.events.delete_rule(rule, DEFAULT_BUS).await },
         )
         .await?;
         Ok(())
@@ -503,17 +504,17 @@ impl Component for Alerts {
             }
         }
         let rule = self.rule_name.as_str();
-        match retry(|| self.events.describe_rule(rule)).await.at(rule, region)? {
+        match retry(|| self.events.describe_rule(rule, DEFAULT_BUS)).await.at(rule, region)? {
             None => details.push(format!("rule {rule} missing")),
             Some(r) => {
-                if serde_json::from_str::<Value>(&r.event_pattern).ok() != Some(failover_pattern()) {
+                if serde_json::from_str::<Value>(r.event_pattern.as_deref().unwrap_or_default()).ok() != Some(failover_pattern()) {
                     details.push(format!("rule {rule}: event pattern differs"));
                 }
                 if r.state != "ENABLED" {
                     details.push(format!("rule {rule}: state {}", r.state));
                 }
-                let targets = retry(|| self.events.list_targets(rule)).await.at(rule, region)?;
-                if !targets.iter().any(|(id, a)| id == RULE_TARGET_ID && *a == arn) {
+                let targets = retry(|| self.events.list_targets(rule, DEFAULT_BUS)).await.at(rule, region)?;
+                if !targets.iter().any(|t| t.id == RULE_TARGET_ID && t.arn == arn) {
                     details.push(format!("rule {rule}: topic target missing"));
                 }
             }
@@ -525,7 +526,8 @@ impl Component for Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{MockEventsApi, MockKmsApi, MockSnsApi, RuleInfo, SubscriptionInfo};
+    use crate::clients::{MockKmsApi, MockSnsApi, SubscriptionInfo};
+    use tandem_clients::events::{MockEventsApi, RuleInfo};
     use crate::kms::{key_policy, KEY_ALIAS, KEY_KMS, KEY_ROTATION};
     use crate::test_support::{aliases_with_ours, aws_aliases, cfg, key, key_id, kms_in_sync, topic_arn, SUFFIX};
     use mockall::Sequence;
@@ -567,8 +569,9 @@ mod tests {
     fn in_sync_rule() -> RuleInfo {
         RuleInfo {
             arn: format!("arn:aws:events:us-east-1:123456789012:rule/rds-failover-{SUFFIX}"),
-            event_pattern: failover_pattern().to_string(),
+            event_pattern: Some(failover_pattern().to_string()),
             state: "ENABLED".into(),
+            ..Default::default()
         }
     }
 
@@ -661,23 +664,24 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok("arn:aws:sns:us-east-1:123456789012:alerts-primary-t1:sub-1".into()));
-        ev.expect_describe_rule().withf(|n| n == "rds-failover-t1").times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        ev.expect_describe_rule().withf(|n, bus| n == "rds-failover-t1" && bus == DEFAULT_BUS).times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
         ev.expect_put_rule()
-            .withf(|n, p, _, tags| {
+            .withf(|n, bus, p, _, tags| {
                 n == "rds-failover-t1"
+                    && bus == DEFAULT_BUS
                     && serde_json::from_str::<Value>(p).ok() == Some(failover_pattern())
                     && tags.contains(&("tandem:stack".to_string(), SUFFIX.to_string()))
             })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _, _| Ok("arn:aws:events:us-east-1:123456789012:rule/rds-failover-t1".into()));
-        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+            .returning(|_, _, _, _, _| Ok("arn:aws:events:us-east-1:123456789012:rule/rds-failover-t1".into()));
+        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(|_, _| Ok(vec![]));
         let a = arn.clone();
         ev.expect_put_target()
-            .withf(move |r, id, t| r == "rds-failover-t1" && id == RULE_TARGET_ID && t == a)
+            .withf(move |r, bus, id, t| r == "rds-failover-t1" && bus == DEFAULT_BUS && id == RULE_TARGET_ID && t == a)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
 
         let c = cfg_with_email();
         let comp = component_with(&c, Placement::Primary, sns, ev, kms);
@@ -708,9 +712,9 @@ mod tests {
                 .chain([SubscriptionInfo { arn: format!("{t}:x"), protocol: "lambda".into(), endpoint: "f".into() }])
                 .collect())
         });
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         // No expectation for create_topic, set_topic_attribute, subscribe, put_rule,
         // put_target: any such call fails the test.
         let c = cfg_with_email();
@@ -736,9 +740,9 @@ mod tests {
             Ok(Some(BTreeMap::from([("KmsMasterKeyId".to_string(), "alias/alerts-primary-t1".to_string())])))
         });
         sns.expect_set_topic_attribute().withf(|_, n, _| n == "Policy").times(1).returning(|_, _, _| Ok(()));
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         let comp = component(&cfg(), Placement::Primary, sns, ev);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1");
         comp.apply(&ctx).await.expect("apply");
@@ -751,15 +755,15 @@ mod tests {
         let mut seq = Sequence::new();
         let mut sns = MockSnsApi::new();
         let mut ev = MockEventsApi::new();
-        ev.expect_describe_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().times(1).in_sequence(&mut seq).returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         ev.expect_remove_targets()
-            .withf(|r, ids| r == "rds-failover-t1" && ids == &vec![RULE_TARGET_ID.to_string()])
+            .withf(|r, bus, ids| r == "rds-failover-t1" && bus == DEFAULT_BUS && ids == &vec![RULE_TARGET_ID.to_string()])
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        ev.expect_delete_rule().withf(|r| r == "rds-failover-t1").times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
+        ev.expect_delete_rule().withf(|r, bus| r == "rds-failover-t1" && bus == DEFAULT_BUS).times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         sns.expect_get_topic_attributes().times(1).in_sequence(&mut seq).returning(|t| Ok(Some(in_sync_attrs(t))));
         sns.expect_list_subscriptions().times(1).in_sequence(&mut seq).returning(|t| {
             Ok(vec![
@@ -818,9 +822,9 @@ mod tests {
             .withf(|t, n, v| t == topic_arn(Placement::Primary) && n == KMS_MASTER_KEY_ID && v == key(Placement::Primary).arn)
             .times(1)
             .returning(|_, _, _| Ok(()));
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         let comp = component(&cfg(), Placement::Primary, sns, ev);
         let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_resource(KEY_TOPIC.as_str(), &arn);
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
@@ -838,9 +842,9 @@ mod tests {
             a.insert("KmsMasterKeyId".into(), "alias/aws/sns".into());
             Ok(Some(a))
         });
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         let mut kms = MockKmsApi::new();
         kms.expect_list_aliases().returning(|| Ok(aliases_with_ours(Placement::Primary)));
         kms.expect_describe_key().returning(|_| Ok(Some(KeyInfo { state: "Disabled".into(), ..key(Placement::Primary) })));
@@ -859,9 +863,9 @@ mod tests {
         let arn = topic_arn(Placement::Primary);
         let mut sns = MockSnsApi::new();
         let mut ev = MockEventsApi::new();
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
-        ev.expect_list_targets().returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
-        ev.expect_delete_rule().times(1).returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
+        ev.expect_list_targets().returning(|_, _| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
+        ev.expect_delete_rule().times(1).returning(|_, _| Err(AwsError::not_found("ResourceNotFoundException", "rule gone")));
         sns.expect_get_topic_attributes().returning(|t| Ok(Some(in_sync_attrs(t))));
         sns.expect_list_subscriptions().returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
         sns.expect_delete_topic().times(1).returning(|_| Err(AwsError::not_found("NotFound", "topic gone")));
@@ -882,7 +886,7 @@ mod tests {
     async fn second_destroy_is_a_no_op() {
         let mut sns = MockSnsApi::new();
         let mut ev = MockEventsApi::new();
-        ev.expect_describe_rule().times(1).returning(|_| Ok(None));
+        ev.expect_describe_rule().times(1).returning(|_, _| Ok(None));
         sns.expect_list_topics().times(1).returning(|| Ok(vec![]));
         let mut kms = MockKmsApi::new();
         kms.expect_list_aliases().times(1).returning(|| Ok(aws_aliases(Placement::Primary)));
@@ -915,9 +919,9 @@ mod tests {
 
     fn events_in_sync() -> MockEventsApi {
         let mut ev = MockEventsApi::new();
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = topic_arn(Placement::Primary);
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         ev
     }
 
@@ -975,9 +979,9 @@ mod tests {
         });
         sns.expect_set_topic_attribute().times(1).returning(|_, _, _| Ok(()));
         sns.expect_list_subscriptions().returning(|_| Ok(vec![]));
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         let comp = component(&cfg(), Placement::Primary, sns, ev);
         let out = comp.apply(&Ctx::standalone("alerts-primary", "us-east-1")).await.expect("apply");
         assert_eq!(out["topic_arn"], json!(arn));
@@ -1012,9 +1016,9 @@ mod tests {
         let o = old.clone();
         sns.expect_unsubscribe().withf(move |s| s == o).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         sns.expect_subscribe().withf(|_, _, e| e == EMAIL).times(1).in_sequence(&mut seq).returning(|_, _, _| Ok("pending confirmation".into()));
-        ev.expect_describe_rule().returning(|_| Ok(Some(in_sync_rule())));
+        ev.expect_describe_rule().returning(|_, _| Ok(Some(in_sync_rule())));
         let a = arn.clone();
-        ev.expect_list_targets().returning(move |_| Ok(vec![(RULE_TARGET_ID.to_string(), a.clone())]));
+        ev.expect_list_targets().returning(move |_, _| Ok(vec![TargetInfo::new(RULE_TARGET_ID, a.clone())]));
         let comp = component(&cfg_with_email(), Placement::Primary, sns, ev);
         let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1")
             .with_resource(KEY_TOPIC.as_str(), &arn)

@@ -22,9 +22,8 @@ use tandem_core::contracts::{
 use tandem_core::state::ComponentState;
 use tandem_core::{from_outputs, to_outputs, AwsError, Component, Config, Ctx, Drift, Outputs, Placement};
 use tandem_observability::alarms::Alarms;
-use tandem_observability::clients::{
-    AlarmSpec, AliasInfo, CloudWatchApi, DashboardInfo, EventsApi, KeyInfo, KmsApi, RuleInfo, SnsApi, SubscriptionInfo,
-};
+use tandem_clients::events::{EndpointInfo, EndpointSpec, EventsApi, RuleInfo, TargetInfo};
+use tandem_observability::clients::{AlarmSpec, AliasInfo, CloudWatchApi, DashboardInfo, KeyInfo, KmsApi, SnsApi, SubscriptionInfo};
 use tandem_observability::dashboard::Dashboard;
 use tandem_observability::sns::{Alerts, RULE_TARGET_ID};
 
@@ -108,27 +107,53 @@ impl<T: SnsApi> SnsApi for Counting<T> {
 
 #[async_trait]
 impl<T: EventsApi> EventsApi for Counting<T> {
-    async fn describe_rule(&self, name: &str) -> Result<Option<RuleInfo>, AwsError> {
-        self.inner.describe_rule(name).await
+    async fn describe_event_bus(&self, name: &str) -> Result<Option<String>, AwsError> {
+        self.inner.describe_event_bus(name).await
     }
-    async fn put_rule(&self, name: &str, pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
+    async fn create_event_bus(&self, name: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
         self.bump();
-        self.inner.put_rule(name, pattern, description, tags).await
+        self.inner.create_event_bus(name, tags).await
     }
-    async fn list_targets(&self, rule: &str) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.list_targets(rule).await
-    }
-    async fn put_target(&self, rule: &str, id: &str, arn: &str) -> Result<(), AwsError> {
+    async fn delete_event_bus(&self, name: &str) -> Result<(), AwsError> {
         self.bump();
-        self.inner.put_target(rule, id, arn).await
+        self.inner.delete_event_bus(name).await
     }
-    async fn remove_targets(&self, rule: &str, ids: Vec<String>) -> Result<(), AwsError> {
-        self.bump();
-        self.inner.remove_targets(rule, ids).await
+    async fn describe_rule(&self, name: &str, bus: &str) -> Result<Option<RuleInfo>, AwsError> {
+        self.inner.describe_rule(name, bus).await
     }
-    async fn delete_rule(&self, name: &str) -> Result<(), AwsError> {
+    async fn put_rule(&self, name: &str, bus: &str, pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
         self.bump();
-        self.inner.delete_rule(name).await
+        self.inner.put_rule(name, bus, pattern, description, tags).await
+    }
+    async fn delete_rule(&self, name: &str, bus: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_rule(name, bus).await
+    }
+    async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError> {
+        self.inner.list_targets(rule, bus).await
+    }
+    async fn put_target(&self, rule: &str, bus: &str, id: &str, arn: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.put_target(rule, bus, id, arn).await
+    }
+    async fn remove_targets(&self, rule: &str, bus: &str, ids: Vec<String>) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.remove_targets(rule, bus, ids).await
+    }
+    async fn describe_endpoint(&self, name: &str) -> Result<Option<EndpointInfo>, AwsError> {
+        self.inner.describe_endpoint(name).await
+    }
+    async fn create_endpoint(&self, spec: &EndpointSpec) -> Result<String, AwsError> {
+        self.bump();
+        self.inner.create_endpoint(spec).await
+    }
+    async fn update_endpoint(&self, spec: &EndpointSpec) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.update_endpoint(spec).await
+    }
+    async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
+        self.bump();
+        self.inner.delete_endpoint(name).await
     }
 }
 

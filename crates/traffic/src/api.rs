@@ -43,7 +43,7 @@ use crate::acm_api::AcmApi;
 use crate::apigw_api::{ApiGatewayApi, DomainInfo, MethodInfo, ResourceInfo, RestApiInfo};
 use crate::certificate::{certificate_covers, CertificateComponent};
 use crate::common::has_stack_tag;
-use crate::lambda_api::{policy_has_statement, LambdaPermissionsApi};
+use tandem_clients::lambda::{policy_has_sid, LambdaApi};
 use crate::route53_api::dns_eq;
 
 /// The routes of the API: (path part, full path, HTTP method).
@@ -134,7 +134,7 @@ pub struct ApiComponent {
     configured_certificate: Option<String>,
     certificate_wanted: bool,
     apigw: Arc<dyn ApiGatewayApi>,
-    lambda: Arc<dyn LambdaPermissionsApi>,
+    lambda: Arc<dyn LambdaApi>,
     acm: Arc<dyn AcmApi>,
 }
 
@@ -145,7 +145,7 @@ impl ApiComponent {
         cfg: &Config,
         role: Placement,
         apigw: Arc<dyn ApiGatewayApi>,
-        lambda: Arc<dyn LambdaPermissionsApi>,
+        lambda: Arc<dyn LambdaApi>,
         acm: Arc<dyn AcmApi>,
     ) -> Self {
         let (domain, configured_certificate) = match role {
@@ -359,7 +359,7 @@ impl ApiComponent {
         let id = format!("{function}#{sid}");
         let id = id.as_str();
         let policy = retry(|| self.lambda.get_policy(function)).await.at(function, &self.region)?;
-        if policy.as_deref().is_some_and(|p| policy_has_statement(p, sid)) {
+        if policy.as_deref().is_some_and(|p| policy_has_sid(p, sid)) {
             return ctx.adopt(&KEY_PERMISSION, id).await;
         }
         let mut first = true;
@@ -371,7 +371,7 @@ impl ApiComponent {
                         return Ok(None);
                     }
                     let policy = retry(|| self.lambda.get_policy(function)).await?;
-                    Ok(policy.as_deref().is_some_and(|p| policy_has_statement(p, sid)).then(|| id.to_string()))
+                    Ok(policy.as_deref().is_some_and(|p| policy_has_sid(p, sid)).then(|| id.to_string()))
                 }
             })
             .create(|_token| async move {
@@ -777,7 +777,7 @@ mod tests {
     use super::*;
     use crate::acm_api::{CertificateInfo, MockAcmApi};
     use crate::apigw_api::{BasePathInfo, IntegrationInfo, MethodInfo, MockApiGatewayApi};
-    use crate::lambda_api::MockLambdaPermissionsApi;
+    use tandem_clients::lambda::MockLambdaApi;
     use crate::test_support::{cfg, functions, prior};
     use mockall::Sequence;
     use tandem_core::from_outputs;
@@ -859,7 +859,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn creates_api_routes_permission_stage_domain_and_mapping_in_order() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let mut s = Sequence::new();
         gw.expect_list_rest_apis().times(1).in_sequence(&mut s).returning(|| Ok(vec![]));
         gw.expect_create_rest_api()
@@ -912,7 +912,7 @@ mod tests {
         assert_eq!(ctx.resource_id("permission").await.as_deref(), Some("api-primary-t#apigateway-abc123"));
     }
 
-    fn existing_api(gw: &mut MockApiGatewayApi, lambda: &mut MockLambdaPermissionsApi) {
+    fn existing_api(gw: &mut MockApiGatewayApi, lambda: &mut MockLambdaApi) {
         gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
         gw.expect_get_method().returning(|_, _, m| Ok(method(m)));
@@ -925,7 +925,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn apply_over_existing_api_makes_no_mutating_call() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         gw.expect_get_domain_name().returning(|_| Ok(domain_info()));
         gw.expect_get_base_path_mappings()
@@ -939,7 +939,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_changed_function_redeploys_the_integration() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_get_resources().returning(|_| Ok(vec![res("root", "/"), res("r-health", "/health"), res("r-proxy", "/{proxy+}")]));
         gw.expect_get_method().returning(|_, _, m| {
@@ -964,7 +964,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn destroy_removes_mapping_domain_api_then_permission() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let mut s = Sequence::new();
         gw.expect_get_base_path_mappings()
             .times(1)
@@ -993,7 +993,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn destroy_treats_not_found_as_success() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
         gw.expect_delete_domain_name().returning(|_| Err(nf("NotFoundException")));
         // Gone between the check and the delete: still success.
@@ -1012,7 +1012,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn second_destroy_makes_no_delete_call() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
         gw.expect_delete_domain_name().returning(|_| Err(nf("NotFoundException")));
         gw.expect_get_rest_api().returning(|_| Err(nf("NotFoundException")));
@@ -1029,7 +1029,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn too_many_requests_is_retried() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         gw.expect_list_rest_apis().returning(|| Ok(vec![]));
         let mut s = Sequence::new();
         gw.expect_create_rest_api()
@@ -1061,7 +1061,7 @@ mod tests {
         let mut gw = MockApiGatewayApi::new();
         gw.expect_list_rest_apis().returning(|| Ok(vec![]));
         gw.expect_create_rest_api().returning(|_, _, _| Err(AwsError::other("BadRequestException", "nope")));
-        let c = ApiComponent::new(&config(false), Placement::Secondary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()), Arc::new(MockAcmApi::new()));
+        let c = ApiComponent::new(&config(false), Placement::Secondary, Arc::new(gw), Arc::new(MockLambdaApi::new()), Arc::new(MockAcmApi::new()));
         let ctx = Ctx::standalone("api-secondary", "us-east-2").with_input("functions-secondary", &functions("us-east-2"));
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
         assert!(msg.contains("api-secondary-t") && msg.contains("us-east-2") && msg.contains("BadRequestException"), "{msg}");
@@ -1073,7 +1073,7 @@ mod tests {
         gw.expect_get_rest_api().returning(|_| Ok(api_info()));
         gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
         gw.expect_get_domain_name().returning(|_| Err(nf("NotFoundException")));
-        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaPermissionsApi::new()), Arc::new(MockAcmApi::new()));
+        let c = ApiComponent::new(&config(true), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaApi::new()), Arc::new(MockAcmApi::new()));
         let d = c.read(&Ctx::standalone("api-primary", "us-east-1").with_prior(prior(&c, &outputs(true), &[]))).await.expect("read");
         assert!(matches!(d, Drift::Drifted { .. }), "{d:?}");
     }
@@ -1097,7 +1097,7 @@ mod tests {
     }
 
     /// The mock over `w`, with the routes, stage and permission already in place.
-    fn lossy_gateway(w: &Arc<LossyApis>, lambda: &mut MockLambdaPermissionsApi) -> MockApiGatewayApi {
+    fn lossy_gateway(w: &Arc<LossyApis>, lambda: &mut MockLambdaApi) -> MockApiGatewayApi {
         use std::sync::atomic::Ordering::SeqCst;
         let mut gw = MockApiGatewayApi::new();
         let (a, b, c, d) = (w.clone(), w.clone(), w.clone(), w.clone());
@@ -1132,7 +1132,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_lost_create_rest_api_answer_is_found_by_tag_not_created_again() {
         let w = lossy_apis(1, true);
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let gw = lossy_gateway(&w, &mut lambda);
         let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx = ctx(false);
@@ -1149,7 +1149,7 @@ mod tests {
         // Run 1: every CreateRestApi acts but its answer is lost, and GetRestApis lags: the
         // run gives up with the entry pending (each attempt looked first, found nothing).
         let w = lossy_apis(usize::MAX, false);
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let gw = lossy_gateway(&w, &mut lambda);
         let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx1 = ctx(false);
@@ -1175,7 +1175,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn destroy_deletes_an_api_whose_create_answer_was_lost() {
         let w = lossy_apis(usize::MAX, false);
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let gw = lossy_gateway(&w, &mut lambda);
         let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         let ctx1 = ctx(false);
@@ -1192,7 +1192,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_lost_create_domain_name_answer_is_adopted_by_name() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (c1, c2) = (created.clone(), created.clone());
@@ -1216,7 +1216,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_foreign_custom_domain_is_not_adopted() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         gw.expect_get_domain_name().returning(|_| Ok(DomainInfo { tags: vec![("tandem:stack".into(), "prod".into())], ..domain_info() }));
         // No create/delete/mapping expectation: nothing is changed.
@@ -1263,7 +1263,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn creates_the_record_name_domain_and_mapping_after_the_regional_ones() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         let mut s = Sequence::new();
         gw.expect_get_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
@@ -1289,7 +1289,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn apply_over_existing_failover_domain_makes_no_mutating_call() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         gw.expect_get_domain_name().withf(|d| d == DOMAIN).returning(|_| Ok(domain_info()));
         gw.expect_get_domain_name().withf(|d| d == RECORD).returning(|_| Ok(failover_info()));
@@ -1303,7 +1303,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn destroy_removes_the_failover_domain_then_the_regional_one_then_the_api() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         let mut s = Sequence::new();
         gw.expect_get_base_path_mappings().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(root_mapping()));
         gw.expect_delete_base_path_mapping().withf(|d, b| d == RECORD && b == ROOT_BASE_PATH).times(1).in_sequence(&mut s).returning(|_, _| Ok(()));
@@ -1327,7 +1327,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn destroy_of_a_gone_failover_domain_is_success() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         gw.expect_get_base_path_mappings().returning(|_| Err(nf("NotFoundException")));
         gw.expect_delete_domain_name().times(2).returning(|_| Err(nf("NotFoundException")));
         gw.expect_get_rest_api().returning(|_| Err(nf("NotFoundException")));
@@ -1368,7 +1368,7 @@ mod tests {
             &configured_config(),
             Placement::Primary,
             Arc::new(MockApiGatewayApi::new()),
-            Arc::new(MockLambdaPermissionsApi::new()),
+            Arc::new(MockLambdaApi::new()),
             Arc::new(acm),
         );
         assert!(!c.dependencies().contains(&"certificate-primary".to_string()));
@@ -1384,7 +1384,7 @@ mod tests {
         let mut acm = MockAcmApi::new();
         acm.expect_describe_certificate().times(1).returning(|_| Ok(configured(&[DOMAIN, "*.example.com"])));
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         gw.expect_get_domain_name().withf(|d| d == DOMAIN).returning(|_| Ok(domain_info()));
         gw.expect_get_domain_name().withf(|d| d == RECORD).returning(|_| Ok(failover_info()));
@@ -1400,7 +1400,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_changed_record_name_removes_the_old_failover_domain() {
         let mut gw = MockApiGatewayApi::new();
-        let mut lambda = MockLambdaPermissionsApi::new();
+        let mut lambda = MockLambdaApi::new();
         existing_api(&mut gw, &mut lambda);
         let mut s = Sequence::new();
         gw.expect_get_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(domain_info()));

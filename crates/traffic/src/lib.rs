@@ -9,8 +9,8 @@
 //! - [`failover`]: Route 53 PRIMARY/SECONDARY failover records.
 //!
 //! Each AWS client is behind a trait ([`ga_api`], [`route53_api`], [`apigw_api`],
-//! [`acm_api`], [`lambda_api`]) with the aws-sdk implementation and, with the `mocks`
-//! feature, a mockall mock.
+//! [`acm_api`], and the shared [`tandem_clients::LambdaApi`]) with the aws-sdk implementation
+//! and, with the `mocks` feature, a mockall mock.
 
 use std::sync::Arc;
 
@@ -27,7 +27,6 @@ pub mod common;
 pub mod failover;
 pub mod ga_api;
 pub mod health;
-pub mod lambda_api;
 pub mod route53_api;
 #[cfg(test)]
 mod test_support;
@@ -60,7 +59,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         let sdk = aws.config(cfg.region_of(role));
         let acm: Arc<dyn acm_api::AcmApi> = Arc::new(acm_api::AcmClient(aws_sdk_acm::Client::new(&sdk)));
         let apigw: Arc<dyn apigw_api::ApiGatewayApi> = Arc::new(apigw_api::ApiGatewayClient(aws_sdk_apigateway::Client::new(&sdk)));
-        let lambda: Arc<dyn lambda_api::LambdaPermissionsApi> = Arc::new(lambda_api::LambdaClient(aws_sdk_lambda::Client::new(&sdk)));
+        let lambda: Arc<dyn tandem_clients::LambdaApi> = Arc::new(aws_sdk_lambda::Client::new(&sdk));
         out.push(Arc::new(CertificateComponent::new(cfg, role, acm.clone(), route53.clone())));
         out.push(Arc::new(ApiComponent::new(cfg, role, apigw, lambda, acm.clone())));
         out.push(Arc::new(HealthComponent::new(cfg, role, route53.clone())));

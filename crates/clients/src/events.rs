@@ -1,7 +1,6 @@
-//! The EventBridge calls of this crate (buses, rules, targets, global endpoints), as a
-//! trait implemented for [`aws_sdk_eventbridge::Client`] and mocked with `MockEventsApi`
-//! (feature `mocks`). [`crate::endpoint_fake::SimulatedEndpoints`] implements the same
-//! trait for emulators without global endpoints.
+//! EventBridge: event buses, rules and their targets (on any bus: the default one is
+//! [`DEFAULT_BUS`]) and global endpoints. [`EventsApi`] is implemented for
+//! [`aws_sdk_eventbridge::Client`] and mocked with `MockEventsApi` (feature `mocks`).
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{
@@ -11,11 +10,17 @@ use aws_sdk_eventbridge::types::{
 use tandem_core::aws::none_if_not_found;
 use tandem_core::AwsError;
 
+use crate::{build_err, too_many_pages, MAX_PAGES};
+
+/// The name of the account's default event bus (AWS service events land there).
+pub const DEFAULT_BUS: &str = "default";
+
 /// What DescribeRule reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleInfo {
     pub name: String,
     pub arn: String,
+    /// None for a schedule rule.
     pub event_pattern: Option<String>,
     /// `ENABLED`, `DISABLED`, ...
     pub state: String,
@@ -26,6 +31,12 @@ pub struct RuleInfo {
 pub struct TargetInfo {
     pub id: String,
     pub arn: String,
+}
+
+impl TargetInfo {
+    pub fn new(id: impl Into<String>, arn: impl Into<String>) -> Self {
+        Self { id: id.into(), arn: arn.into() }
+    }
 }
 
 /// The desired global endpoint.
@@ -88,7 +99,8 @@ impl EndpointInfo {
     }
 }
 
-/// EventBridge API surface used by the events and endpoint components.
+/// The EventBridge calls of every crate: custom buses and endpoints (compute), rules and
+/// targets on a custom bus (compute) or on [`DEFAULT_BUS`] (data, observability).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait EventsApi: Send + Sync {
@@ -99,11 +111,15 @@ pub trait EventsApi: Send + Sync {
     async fn delete_event_bus(&self, name: &str) -> Result<(), AwsError>;
     /// The rule on `bus`, or `None`.
     async fn describe_rule(&self, name: &str, bus: &str) -> Result<Option<RuleInfo>, AwsError>;
-    /// Creates or updates an enabled pattern rule on `bus`; returns its ARN.
+    /// Creates or updates an enabled pattern rule on `bus`; returns its ARN. Tags apply
+    /// when the rule is created (PutRule ignores them on an update).
     async fn put_rule(&self, name: &str, bus: &str, pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError>;
     async fn delete_rule(&self, name: &str, bus: &str) -> Result<(), AwsError>;
+    /// The targets of the rule (every page).
     async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError>;
+    /// PutTargets with one target; a failed entry is an error.
     async fn put_target(&self, rule: &str, bus: &str, target_id: &str, target_arn: &str) -> Result<(), AwsError>;
+    /// RemoveTargets (nothing sent when `ids` is empty); a failed entry is an error.
     async fn remove_targets(&self, rule: &str, bus: &str, ids: Vec<String>) -> Result<(), AwsError>;
     /// The global endpoint, or `None`.
     async fn describe_endpoint(&self, name: &str) -> Result<Option<EndpointInfo>, AwsError>;
@@ -113,12 +129,8 @@ pub trait EventsApi: Send + Sync {
     async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError>;
 }
 
-fn tags(tags: Vec<(String, String)>) -> Vec<Tag> {
-    tags.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
-}
-
-fn build_err(e: aws_smithy_types::error::operation::BuildError) -> AwsError {
-    AwsError::other("InvalidRequest", e.to_string())
+fn tags(tags: Vec<(String, String)>) -> Result<Vec<Tag>, AwsError> {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err)).collect()
 }
 
 fn routing(spec: &EndpointSpec) -> Result<RoutingConfig, AwsError> {
@@ -143,16 +155,18 @@ fn buses(spec: &EndpointSpec) -> Result<Vec<EndpointEventBus>, AwsError> {
 
 #[async_trait]
 impl EventsApi for aws_sdk_eventbridge::Client {
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn describe_event_bus(&self, name: &str) -> Result<Option<String>, AwsError> {
         let out = none_if_not_found(self.describe_event_bus().name(name).send().await.map_err(AwsError::from_sdk))?;
         Ok(out.and_then(|o| o.arn().map(str::to_string)))
     }
 
+    #[tracing::instrument(level = "debug", skip(self, t))]
     async fn create_event_bus(&self, name: &str, t: Vec<(String, String)>) -> Result<String, AwsError> {
         let out = self
             .create_event_bus()
             .name(name)
-            .set_tags(Some(tags(t)))
+            .set_tags(Some(tags(t)?))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -161,11 +175,13 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             .ok_or_else(|| AwsError::other("MissingArn", "CreateEventBus returned no EventBusArn"))
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete_event_bus(&self, name: &str) -> Result<(), AwsError> {
         self.delete_event_bus().name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn describe_rule(&self, name: &str, bus: &str) -> Result<Option<RuleInfo>, AwsError> {
         let out = none_if_not_found(
             self.describe_rule().name(name).event_bus_name(bus).send().await.map_err(AwsError::from_sdk),
@@ -178,6 +194,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip(self, pattern, description, t))]
     async fn put_rule(&self, name: &str, bus: &str, pattern: &str, description: &str, t: Vec<(String, String)>) -> Result<String, AwsError> {
         let out = self
             .put_rule()
@@ -186,7 +203,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             .event_pattern(pattern)
             .description(description)
             .state(RuleState::Enabled)
-            .set_tags(Some(tags(t)))
+            .set_tags(Some(tags(t)?))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -195,15 +212,17 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             .ok_or_else(|| AwsError::other("MissingArn", "PutRule returned no RuleArn"))
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete_rule(&self, name: &str, bus: &str) -> Result<(), AwsError> {
         self.delete_rule().name(name).event_bus_name(bus).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let out = self
                 .list_targets_by_rule()
                 .rule(rule)
@@ -212,14 +231,16 @@ impl EventsApi for aws_sdk_eventbridge::Client {
                 .send()
                 .await
                 .map_err(AwsError::from_sdk)?;
-            all.extend(out.targets().iter().map(|t| TargetInfo { id: t.id().to_string(), arn: t.arn().to_string() }));
+            all.extend(out.targets().iter().map(|t| TargetInfo::new(t.id(), t.arn())));
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
                 _ => return Ok(all),
             }
         }
+        Err(too_many_pages("ListTargetsByRule", rule))
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn put_target(&self, rule: &str, bus: &str, target_id: &str, target_arn: &str) -> Result<(), AwsError> {
         let target = Target::builder().id(target_id).arn(target_arn).build().map_err(build_err)?;
         let out = self
@@ -239,7 +260,11 @@ impl EventsApi for aws_sdk_eventbridge::Client {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn remove_targets(&self, rule: &str, bus: &str, ids: Vec<String>) -> Result<(), AwsError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let out = self
             .remove_targets()
             .rule(rule)
@@ -257,6 +282,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn describe_endpoint(&self, name: &str) -> Result<Option<EndpointInfo>, AwsError> {
         let out = none_if_not_found(self.describe_endpoint().name(name).send().await.map_err(AwsError::from_sdk))?;
         let Some(o) = out else { return Ok(None) };
@@ -276,6 +302,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(endpoint = %spec.name))]
     async fn create_endpoint(&self, spec: &EndpointSpec) -> Result<String, AwsError> {
         let out = self
             .create_endpoint()
@@ -293,6 +320,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             .ok_or_else(|| AwsError::other("MissingArn", "CreateEndpoint returned no Arn"))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(endpoint = %spec.name))]
     async fn update_endpoint(&self, spec: &EndpointSpec) -> Result<(), AwsError> {
         self.update_endpoint()
             .name(&spec.name)
@@ -307,8 +335,168 @@ impl EventsApi for aws_sdk_eventbridge::Client {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
         self.delete_endpoint().name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_http::{json_body, Replay};
+
+    #[tokio::test]
+    async fn put_rule_names_the_bus_enables_and_tags() {
+        let http = Replay::new(vec![(200, &[], r#"{"RuleArn":"arn:aws:events:us-east-1:1:rule/r"}"#)]);
+        let arn = EventsApi::put_rule(&http.events(), "r", DEFAULT_BUS, r#"{"source":["aws.rds"]}"#, "d", vec![("tandem:stack".into(), "t1".into())])
+            .await
+            .unwrap();
+        assert_eq!(arn, "arn:aws:events:us-east-1:1:rule/r");
+        let reqs = http.requests();
+        assert_eq!(reqs[0].target.as_deref(), Some("AWSEvents.PutRule"));
+        let b = json_body(&reqs[0]);
+        assert_eq!(b["Name"], "r");
+        assert_eq!(b["EventBusName"], "default");
+        assert_eq!(b["EventPattern"], r#"{"source":["aws.rds"]}"#);
+        assert_eq!(b["Description"], "d");
+        assert_eq!(b["State"], "ENABLED");
+        assert_eq!(b["Tags"], serde_json::json!([{"Key": "tandem:stack", "Value": "t1"}]));
+    }
+
+    #[tokio::test]
+    async fn put_rule_without_arn_in_the_answer_is_an_error() {
+        let http = Replay::new(vec![(200, &[], "{}")]);
+        let err = EventsApi::put_rule(&http.events(), "r", "bus", "{}", "d", vec![]).await.unwrap_err();
+        assert_eq!(err.code, "MissingArn");
+    }
+
+    #[tokio::test]
+    async fn missing_rule_bus_and_endpoint_read_as_none_and_other_errors_keep_their_code() {
+        let nf = r#"{"__type":"ResourceNotFoundException","message":"Rule r does not exist."}"#;
+        let denied = r#"{"__type":"AccessDeniedException","message":"no"}"#;
+        let http = Replay::new(vec![(400, &[], nf), (400, &[], nf), (400, &[], nf), (400, &[], denied)]);
+        let client = http.events();
+        assert_eq!(EventsApi::describe_rule(&client, "r", "bus-t1").await.unwrap(), None);
+        assert_eq!(EventsApi::describe_event_bus(&client, "bus-t1").await.unwrap(), None);
+        assert_eq!(EventsApi::describe_endpoint(&client, "ep").await.unwrap(), None);
+        let err = EventsApi::describe_rule(&client, "r", DEFAULT_BUS).await.unwrap_err();
+        assert_eq!(err.code, "AccessDeniedException");
+        assert_eq!(err.status, Some(400));
+        let b = json_body(&http.requests()[0]);
+        assert_eq!(b["EventBusName"], "bus-t1");
+    }
+
+    #[tokio::test]
+    async fn list_targets_follows_every_page_on_the_bus() {
+        let http = Replay::new(vec![
+            (200, &[], r#"{"Targets":[{"Id":"a","Arn":"arn:a"}],"NextToken":"p2"}"#),
+            (200, &[], r#"{"Targets":[{"Id":"b","Arn":"arn:b"}],"NextToken":""}"#),
+        ]);
+        let t = EventsApi::list_targets(&http.events(), "r", "bus-t1").await.unwrap();
+        assert_eq!(t, vec![TargetInfo::new("a", "arn:a"), TargetInfo::new("b", "arn:b")]);
+        let reqs = http.requests();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(reqs[0].target.as_deref(), Some("AWSEvents.ListTargetsByRule"));
+        assert_eq!(json_body(&reqs[0])["EventBusName"], "bus-t1");
+        assert!(json_body(&reqs[0]).get("NextToken").is_none());
+        assert_eq!(json_body(&reqs[1])["NextToken"], "p2");
+    }
+
+    #[tokio::test]
+    async fn list_targets_gives_up_after_max_pages() {
+        let page = r#"{"Targets":[],"NextToken":"again"}"#;
+        let http = Replay::new((0..=MAX_PAGES).map(|_| (200u16, &[][..], page)).collect());
+        let err = EventsApi::list_targets(&http.events(), "r", DEFAULT_BUS).await.unwrap_err();
+        assert_eq!(err.code, "TooManyPages");
+        assert_eq!(http.requests().len(), MAX_PAGES);
+    }
+
+    #[tokio::test]
+    async fn failed_target_entries_are_errors() {
+        let failed = r#"{"FailedEntryCount":1,"FailedEntries":[{"TargetId":"t","ErrorCode":"ConcurrentModificationException","ErrorMessage":"busy"}]}"#;
+        let http = Replay::new(vec![(200, &[], failed), (200, &[], failed)]);
+        let client = http.events();
+        let err = EventsApi::put_target(&client, "r", "bus-t1", "t", "arn:fn").await.unwrap_err();
+        assert_eq!((err.code.as_str(), err.message.as_str()), ("ConcurrentModificationException", "busy"));
+        let err = EventsApi::remove_targets(&client, "r", "bus-t1", vec!["t".into()]).await.unwrap_err();
+        assert_eq!(err.code, "ConcurrentModificationException");
+        let reqs = http.requests();
+        let put = json_body(&reqs[0]);
+        assert_eq!(put["Rule"], "r");
+        assert_eq!(put["EventBusName"], "bus-t1");
+        assert_eq!(put["Targets"], serde_json::json!([{"Id": "t", "Arn": "arn:fn"}]));
+        let rm = json_body(&reqs[1]);
+        assert_eq!(rm["Ids"], serde_json::json!(["t"]));
+        assert_eq!(rm["EventBusName"], "bus-t1");
+    }
+
+    #[tokio::test]
+    async fn removing_no_target_sends_nothing() {
+        let http = Replay::new(vec![]);
+        EventsApi::remove_targets(&http.events(), "r", DEFAULT_BUS, vec![]).await.unwrap();
+        assert!(http.requests().is_empty());
+    }
+
+    fn endpoint_spec() -> EndpointSpec {
+        EndpointSpec {
+            name: "ep-t1".into(),
+            description: "tandem t1".into(),
+            health_check_arn: "arn:aws:route53:::healthcheck/h".into(),
+            secondary_region: "us-east-2".into(),
+            replication_enabled: true,
+            event_bus_arns: vec!["arn:bus1".into(), "arn:bus2".into()],
+            role_arn: "arn:role".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoint_requests_carry_failover_replication_and_buses() {
+        let http = Replay::new(vec![(200, &[], r#"{"Arn":"arn:ep"}"#), (200, &[], "{}")]);
+        let client = http.events();
+        assert_eq!(EventsApi::create_endpoint(&client, &endpoint_spec()).await.unwrap(), "arn:ep");
+        let off = EndpointSpec { replication_enabled: false, ..endpoint_spec() };
+        EventsApi::update_endpoint(&client, &off).await.unwrap();
+        let reqs = http.requests();
+        assert_eq!(reqs[0].target.as_deref(), Some("AWSEvents.CreateEndpoint"));
+        let c = json_body(&reqs[0]);
+        assert_eq!(c["Name"], "ep-t1");
+        assert_eq!(c["RoutingConfig"]["FailoverConfig"]["Primary"]["HealthCheck"], "arn:aws:route53:::healthcheck/h");
+        assert_eq!(c["RoutingConfig"]["FailoverConfig"]["Secondary"]["Route"], "us-east-2");
+        assert_eq!(c["ReplicationConfig"]["State"], "ENABLED");
+        assert_eq!(c["EventBuses"], serde_json::json!([{"EventBusArn": "arn:bus1"}, {"EventBusArn": "arn:bus2"}]));
+        assert_eq!(c["RoleArn"], "arn:role");
+        assert_eq!(reqs[1].target.as_deref(), Some("AWSEvents.UpdateEndpoint"));
+        assert_eq!(json_body(&reqs[1])["ReplicationConfig"]["State"], "DISABLED");
+    }
+
+    #[tokio::test]
+    async fn describe_endpoint_maps_failover_and_replication() {
+        let body = r#"{"Name":"ep-t1","Arn":"arn:ep","EndpointId":"abc.xyz","EndpointUrl":"https://abc.xyz.endpoint.events.amazonaws.com",
+            "State":"ACTIVE","RoutingConfig":{"FailoverConfig":{"Primary":{"HealthCheck":"arn:hc"},"Secondary":{"Route":"us-east-2"}}},
+            "ReplicationConfig":{"State":"DISABLED"},"EventBuses":[{"EventBusArn":"arn:bus1"},{"EventBusArn":"arn:bus2"}],"RoleArn":"arn:role"}"#;
+        let http = Replay::new(vec![(200, &[], body)]);
+        let info = EventsApi::describe_endpoint(&http.events(), "ep-t1").await.unwrap().unwrap();
+        assert_eq!(info.endpoint_id, "abc.xyz");
+        assert_eq!(info.state, "ACTIVE");
+        assert_eq!(info.health_check_arn, "arn:hc");
+        assert_eq!(info.secondary_region, "us-east-2");
+        assert!(!info.replication_enabled);
+        let spec = EndpointSpec { health_check_arn: "arn:hc".into(), event_bus_arns: vec!["arn:bus2".into(), "arn:bus1".into()], ..endpoint_spec() };
+        assert_eq!(info.diff(&spec), vec!["ep-t1: replication enabled false (want true)".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn mock_matches_bus_arguments() {
+        use mockall::predicate::eq;
+        let mut m = MockEventsApi::new();
+        m.expect_describe_rule()
+            .with(eq("r"), eq(DEFAULT_BUS))
+            .times(1)
+            .returning(|_, _| Ok(Some(RuleInfo { arn: "arn:r".into(), ..Default::default() })));
+        m.expect_list_targets().withf(|r, bus| r == "r" && bus == "default").times(1).returning(|_, _| Ok(vec![TargetInfo::new("t", "arn:t")]));
+        assert_eq!(m.describe_rule("r", DEFAULT_BUS).await.unwrap().map(|r| r.arn), Some("arn:r".to_string()));
+        assert_eq!(m.list_targets("r", DEFAULT_BUS).await.unwrap(), vec![TargetInfo::new("t", "arn:t")]);
     }
 }
