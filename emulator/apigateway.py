@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from moto.apigateway.exceptions import RestAPINotFound
+from moto.apigateway.exceptions import ConflictException, RestAPINotFound
 from moto.apigateway.models import APIGatewayBackend
 
 
@@ -58,3 +58,20 @@ def apply() -> None:
         return original_delete_rest_api(self, function_id)
 
     APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]
+
+    original_create_resource = APIGatewayBackend.create_resource
+
+    def create_resource(self: APIGatewayBackend, function_id: str, parent_resource_id: str, path_part: str) -> Any:
+        # AWS CreateResource of a path part its parent already has: ConflictException (409)
+        # "Another resource with the same parent already has this name: <path_part>".
+        # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateResource.html (Errors:
+        # ConflictException). moto 5.2.5 creates a second resource with the same path, so a
+        # create retried after a lost answer leaves two `/health` resources.
+        if path_part:
+            api = self.get_rest_api(function_id)
+            for resource in api.resources.values():
+                if resource.parent_id == parent_resource_id and resource.path_part == path_part:
+                    raise ConflictException(f"Another resource with the same parent already has this name: {path_part}")
+        return original_create_resource(self, function_id, parent_resource_id, path_part)
+
+    APIGatewayBackend.create_resource = create_resource  # type: ignore[method-assign]

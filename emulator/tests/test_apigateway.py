@@ -69,3 +69,26 @@ class DeleteRestApiGone(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CreateResourceTwice(unittest.TestCase):
+    def setUp(self) -> None:
+        self.apigw = client("apigateway", "us-east-1")
+        self.api = self.apigw.create_rest_api(name=unique("api"))["id"]
+        self.root = self.apigw.get_resources(restApiId=self.api)["items"][0]["id"]
+
+    def test_same_path_part_under_the_same_parent_is_a_conflict(self) -> None:
+        self.apigw.create_resource(restApiId=self.api, parentId=self.root, pathPart="health")
+        with self.assertRaises(ClientError) as e:
+            self.apigw.create_resource(restApiId=self.api, parentId=self.root, pathPart="health")
+        self.assertEqual(error_code(e.exception), "ConflictException")
+        self.assertEqual(status(e.exception), 409)
+        paths = [r["path"] for r in self.apigw.get_resources(restApiId=self.api)["items"]]
+        self.assertEqual(sorted(paths), ["/", "/health"])
+
+    def test_same_path_part_under_another_parent_is_created(self) -> None:
+        a = self.apigw.create_resource(restApiId=self.api, parentId=self.root, pathPart="a")["id"]
+        self.apigw.create_resource(restApiId=self.api, parentId=self.root, pathPart="health")
+        self.apigw.create_resource(restApiId=self.api, parentId=a, pathPart="health")
+        paths = sorted(r["path"] for r in self.apigw.get_resources(restApiId=self.api)["items"])
+        self.assertEqual(paths, ["/", "/a", "/a/health", "/health"])

@@ -169,15 +169,26 @@ impl PeeringComponent {
         // Accepting is idempotent (an accepted connection is not pending-acceptance any more,
         // and a resumed run re-reads the status above).
         ctx.update(&PEERING_ACCEPT, || async {
-            retry_if(
+            let accepted = retry_if(
                 || {
                     self.secondary
                         .accept_vpc_peering_connection(peering.id.clone())
                 },
                 |e| e.is_not_found(),
             )
-            .await
-            .at(&name, region)
+            .await;
+            match accepted {
+                // An accept whose answer was lost went through: the retry finds the
+                // connection no longer pending-acceptance. Accepted is what was wanted.
+                Err(e) if e.is_code("InvalidStateTransition") => {
+                    let now = retry(|| self.secondary.describe_vpc_peering_connection(peering.id.clone())).await.at(&name, region)?;
+                    match now {
+                        Some(p) if matches!(p.status.as_str(), "active" | "provisioning") => Ok(()),
+                        _ => Err(e).at(&name, region),
+                    }
+                }
+                other => other.at(&name, region),
+            }
         })
         .await?;
         ctx.adopt(&PEERING_ACCEPT, &peering.id).await
@@ -741,6 +752,50 @@ mod tests {
             Some("rtb-sxb|10.10.0.0/16")
         );
         assert_eq!(journal["peering-accept"].id.as_deref(), Some("pcx-1"));
+    }
+
+    /// The secondary side of an accept whose first answer was lost: the retry is refused
+    /// with InvalidStateTransition; what the connection is now decides.
+    fn accept_retried(after_error: &'static str) -> MockEc2Api {
+        let mut secondary = MockEc2Api::new();
+        let mut seq = Sequence::new();
+        secondary
+            .expect_describe_vpc_peering_connection()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(pcx("pending-acceptance"))));
+        secondary
+            .expect_accept_vpc_peering_connection()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(AwsError::new(
+                    "InvalidStateTransition",
+                    "VpcPeeringConnectionID pcx-1 is not in the correct state for the request.",
+                    Some(400),
+                ))
+            });
+        secondary
+            .expect_describe_vpc_peering_connection()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(pcx(after_error))));
+        secondary
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accept_whose_answer_was_lost_is_taken_as_accepted() {
+        let c = component(MockEc2Api::new(), accept_retried("active"));
+        let ctx = ctx();
+        c.accept(&ctx, &pcx("pending-acceptance")).await.expect("accepted");
+        assert_eq!(ctx.recorded_id(&PEERING_ACCEPT).await.as_deref(), Some("pcx-1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accept_refused_on_a_connection_still_pending_is_an_error() {
+        let c = component(MockEc2Api::new(), accept_retried("pending-acceptance"));
+        let err = c.accept(&ctx(), &pcx("pending-acceptance")).await.expect_err("refused");
+        assert_eq!(err.aws_error().map(|e| e.is_code("InvalidStateTransition")), Some(true), "{err}");
     }
 
     #[tokio::test(start_paused = true)]
