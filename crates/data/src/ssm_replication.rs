@@ -25,9 +25,8 @@ use tandem_core::{
     Placement, Rule,
 };
 
-#[path = "events_api.rs"]
-mod api;
-pub use api::*;
+use tandem_clients::events::{EventsApi, RuleInfo, DEFAULT_BUS};
+use tandem_clients::lambda::LambdaApi;
 
 /// Journal keys.
 mod keys {
@@ -98,11 +97,11 @@ pub struct ParameterReplication {
     suffix: String,
     rule_name: String,
     events: Arc<dyn EventsApi>,
-    lambda: Arc<dyn LambdaPermissionApi>,
+    lambda: Arc<dyn LambdaApi>,
 }
 
 impl ParameterReplication {
-    pub fn new(cfg: &Config, events: Arc<dyn EventsApi>, lambda: Arc<dyn LambdaPermissionApi>) -> Self {
+    pub fn new(cfg: &Config, events: Arc<dyn EventsApi>, lambda: Arc<dyn LambdaApi>) -> Self {
         Self {
             region: cfg.primary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
@@ -142,11 +141,11 @@ impl ParameterReplication {
         let tags = &tags;
         let rule = ctx
             .ensure::<RuleInfo>(&keys::RULE, n, Rule::Name)
-            .find_one(move |_recorded| async move { ev.describe_rule(n).await })
+            .find_one(move |_recorded| async move { ev.describe_rule(n, DEFAULT_BUS).await })
             .create(move |_token| async move {
                 tracing::info!(rule = n, region = r, "creating rule");
-                let arn = ev.put_rule(n, pattern, description, tags.clone()).await?;
-                Ok(RuleInfo { arn, event_pattern: Some(pattern.to_string()), state: "ENABLED".into() })
+                let arn = ev.put_rule(n, DEFAULT_BUS, pattern, description, tags.clone()).await?;
+                Ok(RuleInfo { name: n.to_string(), arn, event_pattern: Some(pattern.to_string()), state: "ENABLED".into() })
             })
             .id(|rule| rule.arn.clone())
             .run()
@@ -156,7 +155,7 @@ impl ParameterReplication {
         }
         tracing::info!(rule = n, region = r, "updating rule pattern/state");
         ctx.update(&keys::RULE, || async {
-            retry(|| ev.put_rule(n, pattern, description, tags.clone())).await.at(n, r)
+            retry(|| ev.put_rule(n, DEFAULT_BUS, pattern, description, tags.clone())).await.at(n, r)
         })
         .await
     }
@@ -203,12 +202,12 @@ impl ParameterReplication {
         let id = id.as_str();
         ctx.ensure::<String>(&keys::TARGET, n, Rule::Name)
             .find_one(move |_recorded| async move {
-                let targets = ev.list_targets(n).await?;
-                Ok(targets.iter().any(|(t, arn)| t == TARGET_ID && arn == function).then(|| id.to_string()))
+                let targets = ev.list_targets(n, DEFAULT_BUS).await?;
+                Ok(targets.iter().any(|t| t.id == TARGET_ID && t.arn == function).then(|| id.to_string()))
             })
             .create(move |_token| async move {
                 // A fresh rule may not be visible yet (NotFound); PutTargets is an upsert.
-                crate::until_accepted(RULE_VISIBLE_WAIT, || ev.put_target(n, TARGET_ID, function), AwsError::is_not_found)
+                crate::until_accepted(RULE_VISIBLE_WAIT, || ev.put_target(n, DEFAULT_BUS, TARGET_ID, function), AwsError::is_not_found)
                     .await
                     .map(|()| id.to_string())
             })
@@ -267,16 +266,16 @@ impl Component for ParameterReplication {
     #[tracing::instrument(skip_all, fields(component = "parameter-replication", region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
-        let exists = retry(|| ev.describe_rule(n)).await.at(n, r)?.is_some();
+        let exists = retry(|| ev.describe_rule(n, DEFAULT_BUS)).await.at(n, r)?.is_some();
         let live = move |id: String| move |_recorded: Option<String>| {
             let id = id.clone();
             async move { Ok(if exists { vec![id] } else { Vec::new() }) }
         };
         ctx.delete(&keys::TARGET, n, live(format!("{n}#{TARGET_ID}")), |_| async move {
-            ignore_not_found(ev.remove_targets(n, vec![TARGET_ID.to_string()]).await)
+            ignore_not_found(ev.remove_targets(n, DEFAULT_BUS, vec![TARGET_ID.to_string()]).await)
         })
         .await?;
-        ctx.delete(&keys::RULE, n, live(n.to_string()), |_| async move { ev.delete_rule(n).await }).await?;
+        ctx.delete(&keys::RULE, n, live(n.to_string()), |_| async move { ev.delete_rule(n, DEFAULT_BUS).await }).await?;
         if let Some(function) = self.function_arn(ctx).await {
             let (l, f) = (&self.lambda, function.as_str());
             ctx.delete(
@@ -293,7 +292,7 @@ impl Component for ParameterReplication {
 
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
         let (ev, n, r) = (&self.events, self.rule_name.as_str(), self.region.as_str());
-        let Some(rule) = retry(|| ev.describe_rule(n)).await.at(n, r)? else {
+        let Some(rule) = retry(|| ev.describe_rule(n, DEFAULT_BUS)).await.at(n, r)? else {
             return Ok(Drift::Missing { details: vec![format!("rule {n} does not exist in {r}")] });
         };
         let mut details = Vec::new();
@@ -304,8 +303,8 @@ impl Component for ParameterReplication {
             details.push(format!("rule {n} has a different event pattern"));
         }
         if let Some(function) = self.function_arn(ctx).await {
-            let targets = retry(|| ev.list_targets(n)).await.at(n, r)?;
-            if !targets.iter().any(|(id, arn)| id == TARGET_ID && *arn == function) {
+            let targets = retry(|| ev.list_targets(n, DEFAULT_BUS)).await.at(n, r)?;
+            if !targets.iter().any(|t| t.id == TARGET_ID && t.arn == function) {
                 details.push(format!("rule {n} does not target {function}"));
             }
             let policy = retry(|| self.lambda.get_policy(&function)).await.at(&function, r)?;
@@ -321,6 +320,8 @@ impl Component for ParameterReplication {
 mod tests {
     use super::*;
     use mockall::Sequence;
+    use tandem_clients::events::{MockEventsApi, TargetInfo};
+    use tandem_clients::lambda::MockLambdaApi;
     use tandem_core::state::ComponentState;
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:replicator-primary-t1";
@@ -355,7 +356,7 @@ mod tests {
         .to_string()
     }
 
-    fn component(ev: MockEventsApi, l: MockLambdaPermissionApi) -> ParameterReplication {
+    fn component(ev: MockEventsApi, l: MockLambdaApi) -> ParameterReplication {
         ParameterReplication::new(&Config::example("t1"), Arc::new(ev), Arc::new(l))
     }
 
@@ -371,14 +372,18 @@ mod tests {
     #[tokio::test]
     async fn create_order_rule_permission_target() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
+        let mut l = MockLambdaApi::new();
         let mut seq = Sequence::new();
-        ev.expect_describe_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
-        ev.expect_put_rule()
-            .withf(|n, p, _, tags| n == "ssm-replication-t1" && same_json(p, &event_pattern("/tandem/t1/")) && tags.iter().any(|(k, _)| k == "tandem:stack"))
+        ev.expect_describe_rule()
+            .withf(|n, bus| n == "ssm-replication-t1" && bus == DEFAULT_BUS)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _, _| Ok(RULE_ARN.into()));
+            .returning(|_, _| Ok(None));
+        ev.expect_put_rule()
+            .withf(|n, bus, p, _, tags| n == "ssm-replication-t1" && bus == DEFAULT_BUS && same_json(p, &event_pattern("/tandem/t1/")) && tags.iter().any(|(k, _)| k == "tandem:stack"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _, _| Ok(RULE_ARN.into()));
         // The drift check, then the lookup.
         l.expect_get_policy().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         l.expect_add_permission()
@@ -386,12 +391,16 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _, _| Ok(()));
-        ev.expect_list_targets().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
-        ev.expect_put_target()
-            .withf(|rule, id, arn| rule == "ssm-replication-t1" && id == TARGET_ID && arn == FN)
+        ev.expect_list_targets()
+            .withf(|rule, bus| rule == "ssm-replication-t1" && bus == DEFAULT_BUS)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _| Ok(vec![]));
+        ev.expect_put_target()
+            .withf(|rule, bus, id, arn| rule == "ssm-replication-t1" && bus == DEFAULT_BUS && id == TARGET_ID && arn == FN)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(()));
         let c = component(ev, l);
         let ctx = ctx();
         let out = c.apply(&ctx).await.unwrap();
@@ -403,12 +412,12 @@ mod tests {
     #[tokio::test]
     async fn apply_over_existing_setup_makes_no_mutating_call() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
-        ev.expect_describe_rule().returning(|_| {
-            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        let mut l = MockLambdaApi::new();
+        ev.expect_describe_rule().returning(|_, _| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into(), ..Default::default() }))
         });
         l.expect_get_policy().returning(|_| Ok(Some(policy())));
-        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        ev.expect_list_targets().returning(|_, _| Ok(vec![TargetInfo::new(TARGET_ID, FN)]));
         let c = component(ev, l);
         let prior = ComponentState::new("eventbridge-rule", Placement::Primary, "us-east-1").with_resource("rule", RULE_ARN);
         let ctx = ctx().with_prior(prior);
@@ -419,10 +428,10 @@ mod tests {
     #[tokio::test]
     async fn permission_for_another_source_is_replaced() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
+        let mut l = MockLambdaApi::new();
         let mut seq = Sequence::new();
-        ev.expect_describe_rule().returning(|_| {
-            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        ev.expect_describe_rule().returning(|_, _| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into(), ..Default::default() }))
         });
         l.expect_get_policy()
             .times(1)
@@ -431,25 +440,30 @@ mod tests {
         l.expect_remove_permission().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
         l.expect_add_permission().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Ok(()));
-        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        ev.expect_list_targets().returning(|_, _| Ok(vec![TargetInfo::new(TARGET_ID, FN)]));
         component(ev, l).apply(&ctx()).await.unwrap();
     }
 
     #[tokio::test]
     async fn destroy_order_targets_rule_permission() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
+        let mut l = MockLambdaApi::new();
         let mut seq = Sequence::new();
         ev.expect_describe_rule()
+            .withf(|n, bus| n == "ssm-replication-t1" && bus == DEFAULT_BUS)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: None, state: "ENABLED".into() })));
+            .returning(|_, _| Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: None, state: "ENABLED".into(), ..Default::default() })));
         ev.expect_remove_targets()
-            .withf(|r, ids| r == "ssm-replication-t1" && ids == &vec![TARGET_ID.to_string()])
+            .withf(|r, bus, ids| r == "ssm-replication-t1" && bus == DEFAULT_BUS && ids == &vec![TARGET_ID.to_string()])
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        ev.expect_delete_rule()
+            .withf(|n, bus| n == "ssm-replication-t1" && bus == DEFAULT_BUS)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
-        ev.expect_delete_rule().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         l.expect_remove_permission()
             .withf(|f, sid| f == FN && sid == "ssm-replication-t1")
             .times(1)
@@ -465,8 +479,8 @@ mod tests {
     #[tokio::test]
     async fn second_destroy_and_not_found_are_success() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
-        ev.expect_describe_rule().returning(|_| Ok(None));
+        let mut l = MockLambdaApi::new();
+        ev.expect_describe_rule().returning(|_, _| Ok(None));
         l.expect_remove_permission()
             .returning(|_, _| Err(AwsError::not_found("ResourceNotFoundException", "no policy")));
         let c = component(ev, l);
@@ -478,10 +492,10 @@ mod tests {
     async fn throttled_put_rule_is_retried_and_errors_name_rule_and_region() {
         let mut ev = MockEventsApi::new();
         let mut seq = Sequence::new();
-        ev.expect_describe_rule().returning(|_| Ok(None));
-        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Err(AwsError::throttling()));
-        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _| Ok(RULE_ARN.into()));
-        let mut l = MockLambdaPermissionApi::new();
+        ev.expect_describe_rule().returning(|_, _| Ok(None));
+        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _, _| Err(AwsError::throttling()));
+        ev.expect_put_rule().times(1).in_sequence(&mut seq).returning(|_, _, _, _, _| Ok(RULE_ARN.into()));
+        let mut l = MockLambdaApi::new();
         l.expect_get_policy().returning(|_| Err(AwsError::other("AccessDeniedException", "no")));
         let msg = component(ev, l).apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains("replicator-primary-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
@@ -493,17 +507,18 @@ mod tests {
         let (rule, perm, target) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
         let calls = Arc::new(AtomicU32::new(0));
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
+        let mut l = MockLambdaApi::new();
         let r = rule.clone();
-        ev.expect_describe_rule().returning(move |_| {
+        ev.expect_describe_rule().returning(move |_, _| {
             Ok(r.load(Ordering::SeqCst).then(|| RuleInfo {
                 arn: RULE_ARN.into(),
                 event_pattern: Some(event_pattern("/tandem/t1/")),
                 state: "ENABLED".into(),
+                ..Default::default()
             }))
         });
         let (r, c) = (rule.clone(), calls.clone());
-        ev.expect_put_rule().returning(move |_, _, _, _| {
+        ev.expect_put_rule().returning(move |_, _, _, _, _| {
             c.fetch_add(1, Ordering::SeqCst);
             r.store(true, Ordering::SeqCst);
             Err(AwsError::new("InternalException", "answer lost", Some(500)))
@@ -520,9 +535,9 @@ mod tests {
             Err(AwsError::new("ServiceException", "answer lost", Some(503)))
         });
         let t = target.clone();
-        ev.expect_list_targets().returning(move |_| Ok(if t.load(Ordering::SeqCst) { vec![(TARGET_ID.into(), FN.into())] } else { vec![] }));
+        ev.expect_list_targets().returning(move |_, _| Ok(if t.load(Ordering::SeqCst) { vec![TargetInfo::new(TARGET_ID, FN)] } else { vec![] }));
         let (t, c) = (target.clone(), calls.clone());
-        ev.expect_put_target().returning(move |_, _, _| {
+        ev.expect_put_target().returning(move |_, _, _, _| {
             c.fetch_add(1, Ordering::SeqCst);
             t.store(true, Ordering::SeqCst);
             Err(AwsError::new("InternalException", "answer lost", Some(500)))
@@ -543,10 +558,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn resource_conflict_on_add_permission_is_looked_up_and_adopted() {
         let mut ev = MockEventsApi::new();
-        let mut l = MockLambdaPermissionApi::new();
+        let mut l = MockLambdaApi::new();
         let mut seq = Sequence::new();
-        ev.expect_describe_rule().returning(|_| {
-            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into() }))
+        ev.expect_describe_rule().returning(|_, _| {
+            Ok(Some(RuleInfo { arn: RULE_ARN.into(), event_pattern: Some(event_pattern("/tandem/t1/")), state: "ENABLED".into(), ..Default::default() }))
         });
         l.expect_get_policy().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         l.expect_add_permission()
@@ -554,7 +569,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _, _, _| Err(AwsError::other("ResourceConflictException", "exists")));
         l.expect_get_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(policy())));
-        ev.expect_list_targets().returning(|_| Ok(vec![(TARGET_ID.into(), FN.into())]));
+        ev.expect_list_targets().returning(|_, _| Ok(vec![TargetInfo::new(TARGET_ID, FN)]));
         let ctx = ctx();
         component(ev, l).apply(&ctx).await.unwrap();
         let e = ctx.entry(&keys::PERMISSION).await.unwrap();
