@@ -106,6 +106,7 @@ pub struct Ensure<'a, T> {
     discard: Option<DiscardFn<'a>>,
     id: Option<IdFn<'a, T>>,
     retry: RetryPolicy,
+    known_absent: bool,
 }
 
 impl Ctx {
@@ -122,6 +123,7 @@ impl Ctx {
             discard: None,
             id: None,
             retry: RetryPolicy::default(),
+            known_absent: false,
         }
     }
 
@@ -245,7 +247,14 @@ impl<'a, T: Send + 'a> Ensure<'a, T> {
         self
     }
 
-    /// The backoff between create attempts (tests).
+    /// The caller has just read the resource and found nothing: the first lookup is skipped
+    /// (it would repeat that read); every later one, after an ambiguous create, runs.
+    pub fn known_absent(mut self) -> Self {
+        self.known_absent = true;
+        self
+    }
+
+    /// The backoff between create attempts (API rate limits; tests).
     pub fn backoff(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -279,7 +288,8 @@ impl<'a, T: Send + 'a> Ensure<'a, T> {
         let mut conflicts_unresolved = 0u32;
         for attempt in 0..MAX_CREATE_ATTEMPTS {
             ctx.check_cancelled()?;
-            if let Some(find) = find.as_mut() {
+            let skip_lookup = attempt == 0 && self.known_absent;
+            if let Some(find) = find.as_mut().filter(|_| !skip_lookup) {
                 let recorded = ctx.recorded_id(&key).await;
                 let found = retry(|| find(recorded.clone())).await.at(&resource, &region)?;
                 if !found.is_empty() {

@@ -531,3 +531,43 @@ fn legacy_verbs_read_as_typed_ops() {
     let old: ResourceEntry = serde_json::from_str(r#"{"id":"vpc-1","status":"done","op":"done","at":1}"#).expect("old entry");
     assert_eq!((old.op, old.token), (Op::Recorded, None));
 }
+
+#[tokio::test]
+async fn known_absent_skips_only_the_first_lookup() {
+    // The caller has just read and found nothing: no second read before the first create,
+    // but after a lost answer the lookup runs and adopts the copy the create made.
+    for rule in [Rule::Name, Rule::Tag] {
+        let what = format!("{rule:?}");
+        let cloud = Cloud::with_faults(vec![Fault::After(Lost::Http500)]);
+        let lookups = Arc::new(Mutex::new(0u32));
+        let c = ctx();
+        let (l, cl) = (lookups.clone(), cloud.clone());
+        let out = c
+            .ensure::<String>(&KEY, "thing-t1", rule)
+            .known_absent()
+            .find(move |_| {
+                let (l, cl) = (l.clone(), cl.clone());
+                async move {
+                    *l.lock().unwrap() += 1;
+                    cl.find("thing-t1").await
+                }
+            })
+            .create(|_| {
+                let cloud = cloud.clone();
+                async move { if rule == Rule::Name { cloud.create_named("thing-t1").await } else { cloud.create_tagged("thing-t1").await } }
+            })
+            .discard(|id| {
+                let cloud = cloud.clone();
+                async move { cloud.delete(&id).await }
+            })
+            .id(|id| id.clone())
+            .backoff(fast())
+            .outcome()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(out.how, How::Adopted, "{what}");
+        assert_eq!(cloud.creates(), 1, "{what}: one create");
+        assert_eq!(*lookups.lock().unwrap(), 1, "{what}: only the lookup after the lost answer ran");
+        assert_one_recorded(&c, &cloud, &what).await;
+    }
+}

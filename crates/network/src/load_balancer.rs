@@ -285,15 +285,11 @@ impl LoadBalancerComponent {
         if registered.iter().any(|t| t == target_id) {
             ctx.adopt(key, target_id).await?;
         } else {
-            let mut first = true;
             ctx.ensure::<String>(key, &tg.name, Rule::Name)
+                .known_absent()
                 .find(|_| {
-                    // The first lookup is the read above.
-                    let skip = std::mem::replace(&mut first, false);
+                    // Runs after an ambiguous create only (known_absent: the read above was the first look).
                     async move {
-                        if skip {
-                            return Ok(Vec::new());
-                        }
                         let now = self.elb.registered_targets(tg.arn.clone()).await?;
                         Ok(now.into_iter().filter(|t| t == target_id).collect())
                     }
@@ -361,15 +357,11 @@ impl LoadBalancerComponent {
             }
             None => {}
         }
-        let mut first = true;
         ctx.ensure::<String>(&LAMBDA_PERMISSION, sid, Rule::Name)
+            .known_absent()
             .find(|_| {
-                let skip = std::mem::replace(&mut first, false);
                 let fname = fname.clone();
                 async move {
-                    if skip {
-                        return Ok(Vec::new());
-                    }
                     let now = self.lambda.permission_statements(&fname).await?;
                     Ok(if now.iter().any(ours) { vec![fname] } else { Vec::new() })
                 }

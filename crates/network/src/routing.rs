@@ -317,16 +317,11 @@ async fn ensure_association(
         None => {}
     }
     // A subnet has one association: after a lost answer it is looked up, not re-sent.
-    let mut first = true;
     sc.ctx
         .ensure::<String>(key, table_name, Rule::Name)
+        .known_absent()
         .find(|_| {
-            let skip = std::mem::replace(&mut first, false);
             async move {
-                if skip {
-                    // Just read: the subnet is not associated with this table.
-                    return Ok(Vec::new());
-                }
                 let live = retry(|| sc.ec2.describe_route_tables(filters(&[("association.subnet-id", subnet_id)]))).await?;
                 Ok(association_of(&live, subnet_id)
                     .filter(|(t, _)| t == table_id)

@@ -463,15 +463,11 @@ impl Component for Alarms {
                 }
                 // A unique name: after a lost answer it is looked up by name.
                 None => {
-                    let mut first = true;
                     ctx.ensure::<String>(&key, &spec.name, Rule::Name)
+                        .known_absent()
                         .find(|_| {
-                            // The first lookup is the read above.
-                            let skip = std::mem::replace(&mut first, false);
+                            // Runs after an ambiguous create only (known_absent: the read above was the first look).
                             async move {
-                                if skip {
-                                    return Ok(Vec::new());
-                                }
                                 let now = self.cw.describe_alarms(vec![spec.name.clone()]).await?;
                                 Ok(now.into_iter().filter(|a| a.name == spec.name).map(|a| a.name).collect())
                             }

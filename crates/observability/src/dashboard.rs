@@ -316,15 +316,11 @@ impl Component for Dashboard {
             }
             // A unique name: after a lost answer it is looked up by name.
             None => {
-                let mut first = true;
                 ctx.ensure::<String>(&KEY_DASHBOARD, name, Rule::Name)
+                    .known_absent()
                     .find_one(|_| {
-                        // The first lookup is the read above.
-                        let skip = std::mem::replace(&mut first, false);
+                        // Runs after an ambiguous create only (known_absent: the read above was the first look).
                         async move {
-                            if skip {
-                                return Ok(None);
-                            }
                             Ok(self.cw.get_dashboard(name).await?.map(|_| name.to_string()))
                         }
                     })

@@ -301,15 +301,11 @@ impl Alerts {
                 ctx.adopt(&KEY_RULE, &arn).await?;
             }
             None => {
-                let mut first = true;
                 ctx.ensure::<String>(&KEY_RULE, rule, Rule::Name)
+                    .known_absent()
                     .find_one(|_| {
-                        // The first lookup is the read above.
-                        let skip = std::mem::replace(&mut first, false);
+                        // Runs after an ambiguous create only (known_absent: the read above was the first look).
                         async move {
-                            if skip {
-                                return Ok(None);
-                            }
                             Ok(self.events.describe_rule(rule, DEFAULT_BUS).await?.map(|r| r.arn))
                         }
                     })

@@ -268,15 +268,11 @@ impl ApiComponent {
                 }
                 None => {
                     changed = true;
-                    let mut first = true;
                     ctx.ensure::<ResourceInfo>(&resource_key(path), name, Rule::Name)
+                        .known_absent()
                         .find_one(move |_| {
-                            // The first lookup is the listing just read.
-                            let listed = std::mem::replace(&mut first, false);
+                            // Runs after an ambiguous create only (known_absent: the listing just read was the first look).
                             async move {
-                                if listed {
-                                    return Ok(None);
-                                }
                                 Ok(retry(|| self.apigw.get_resources(api_id)).await?.into_iter().find(|r| r.path == path))
                             }
                         })
@@ -297,15 +293,11 @@ impl ApiComponent {
                 }
                 None => {
                     changed = true;
-                    let mut first = true;
                     let method_id = method_id.as_str();
                     ctx.ensure::<MethodInfo>(&method_key(method, path), name, Rule::Name)
+                        .known_absent()
                         .find_one(move |_| {
-                            let listed = std::mem::replace(&mut first, false);
                             async move {
-                                if listed {
-                                    return Ok(None);
-                                }
                                 none_if_not_found(retry(|| self.apigw.get_method(api_id, rid, method)).await)
                             }
                         })
@@ -362,14 +354,10 @@ impl ApiComponent {
         if policy.as_deref().is_some_and(|p| policy_has_sid(p, sid)) {
             return ctx.adopt(&KEY_PERMISSION, id).await;
         }
-        let mut first = true;
         ctx.ensure::<String>(&KEY_PERMISSION, function, Rule::Name)
+            .known_absent()
             .find_one(move |_| {
-                let read = std::mem::replace(&mut first, false);
                 async move {
-                    if read {
-                        return Ok(None);
-                    }
                     let policy = retry(|| self.lambda.get_policy(function)).await?;
                     Ok(policy.as_deref().is_some_and(|p| policy_has_sid(p, sid)).then(|| id.to_string()))
                 }
@@ -452,16 +440,12 @@ impl ApiComponent {
                 }
             }
             None => {
-                let mut first = true;
                 let tags = naming::tags(&self.suffix, domain);
                 let e = ctx
                     .ensure::<DomainInfo>(&keys.domain, domain, Rule::Name)
+                    .known_absent()
                     .find_one(move |_| {
-                        let read = std::mem::replace(&mut first, false);
                         async move {
-                            if read {
-                                return Ok(None);
-                            }
                             let found = none_if_not_found(retry(|| self.apigw.get_domain_name(domain)).await)?;
                             Ok(found.filter(|d| has_stack_tag(&d.tags, &self.suffix)))
                         }
@@ -506,15 +490,11 @@ impl ApiComponent {
                     )
                     .await?;
                 }
-                let mut first = true;
                 let stage = self.stage.as_str();
                 ctx.ensure::<String>(&keys.mapping, domain, Rule::Name)
+                    .known_absent()
                     .find_one(move |_| {
-                        let read = std::mem::replace(&mut first, false);
                         async move {
-                            if read {
-                                return Ok(None);
-                            }
                             let mappings = retry(|| self.apigw.get_base_path_mappings(domain)).await?;
                             Ok(mappings
                                 .iter()
