@@ -330,13 +330,7 @@ impl RdsApi for aws_sdk_rds::Client {
             .send()
             .await
             .map_err(AwsError::from_sdk);
-        // moto ignores the identifier filter and lists every global cluster: pick ours.
-        Ok(none_if_not_found(r)?.and_then(|out| {
-            out.global_clusters()
-                .iter()
-                .find(|g| g.global_cluster_identifier() == Some(id))
-                .map(global_info)
-        }))
+        Ok(none_if_not_found(r)?.and_then(|out| out.global_clusters().first().map(global_info)))
     }
 
     async fn create_global_cluster(

@@ -115,14 +115,13 @@ pub fn replication_role_policy(source: &str, destination: &str) -> String {
     .to_string()
 }
 
-/// Does the live configuration match the desired one? Delete-marker replication is not
-/// compared: the local emulator (moto 5.2) always reports it `Disabled` whatever was put, so
-/// comparing it would rewrite the configuration on every apply there. It is always written
-/// `Enabled`.
+/// Does the live configuration match the desired one (role, rule, destination, delete-marker
+/// replication, Replication Time Control and metrics)?
 fn replication_matches(live: &ReplicationSpec, want: &ReplicationSpec) -> bool {
     live.role_arn == want.role_arn
         && live.rule_id == want.rule_id
         && live.destination_bucket_arn == want.destination_bucket_arn
+        && live.delete_marker_replication == want.delete_marker_replication
         && live.replication_time == want.replication_time
         && live.metrics == want.metrics
 }
@@ -639,10 +638,7 @@ mod tests {
     async fn apply_over_healthy_buckets_makes_no_mutating_call() {
         let mut s3 = MockS3Api::new();
         healthy(&mut s3, "bucket-primary-t1");
-        s3.expect_get_bucket_replication().returning(|_| {
-            // The emulator reports delete-marker replication Disabled: still in sync.
-            Ok(Some(ReplicationSpec { delete_marker_replication: false, ..want_replication() }))
-        });
+        s3.expect_get_bucket_replication().returning(|_| Ok(Some(want_replication())));
         let mut iam = MockIamApi::new();
         healthy_iam(&mut iam);
         // No expectation for any create/put: a mutating call would panic.
@@ -654,6 +650,14 @@ mod tests {
         let out = c.apply(&ctx).await.unwrap();
         assert_eq!(out["bucket_name"], "bucket-primary-t1");
         assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+    }
+
+    #[test]
+    fn disabled_delete_marker_replication_is_drift() {
+        let want = want_replication();
+        assert!(replication_matches(&want, &want));
+        let live = ReplicationSpec { delete_marker_replication: false, ..want_replication() };
+        assert!(!replication_matches(&live, &want));
     }
 
     #[tokio::test]

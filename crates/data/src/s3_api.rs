@@ -97,14 +97,6 @@ fn build_err(e: impl std::fmt::Display) -> AwsError {
     AwsError::other("InvalidRequest", format!("building the request: {e}"))
 }
 
-/// The text of the first `<tag>...</tag>` in `xml`.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{tag}>"))? + start;
-    Some(xml[start..end].trim().to_string()).filter(|s| !s.is_empty())
-}
-
 /// Absent setting → None; a missing bucket stays an error.
 fn absent<T>(e: AwsError) -> Result<Option<T>, AwsError> {
     if e.is_not_found() && e.code != "NoSuchBucket" {
@@ -161,18 +153,8 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn get_bucket_versioning(&self, bucket: &str) -> Result<Option<String>, AwsError> {
-        use aws_smithy_runtime_api::client::result::SdkError;
-        match self.get_bucket_versioning().bucket(bucket).send().await {
-            Ok(out) => Ok(out.status().map(|s| s.as_str().to_string())),
-            // A successful answer the SDK could not parse: moto 5.2 names the root element
-            // `GetBucketVersioningResponse` instead of `VersioningConfiguration`. Read the
-            // status from the body (AWS itself never takes this path).
-            Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 200 => {
-                let body = se.raw().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-                Ok(xml_text(&body, "Status"))
-            }
-            Err(e) => Err(AwsError::from_sdk(e)),
-        }
+        let out = self.get_bucket_versioning().bucket(bucket).send().await.map_err(AwsError::from_sdk)?;
+        Ok(out.status().map(|s| s.as_str().to_string()))
     }
 
     async fn enable_versioning(&self, bucket: &str) -> Result<(), AwsError> {
@@ -386,13 +368,6 @@ impl S3Api for aws_sdk_s3::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_xml_text() {
-        let body = r#"<?xml version="1.0"?><GetBucketVersioningResponse xmlns="x"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
-        assert_eq!(xml_text(body, "Status").as_deref(), Some("Enabled"));
-        assert_eq!(xml_text(r#"<GetBucketVersioningResponse xmlns="x"/>"#, "Status"), None);
-    }
 
     #[test]
     fn absent_settings_but_not_missing_buckets() {

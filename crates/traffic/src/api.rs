@@ -426,7 +426,6 @@ impl ApiComponent {
                 ),
             ));
         }
-        let mut created = false;
         let info = match current {
             Some(d) => {
                 ctx.adopt(&keys.domain, domain).await?;
@@ -458,16 +457,13 @@ impl ApiComponent {
                     .backoff(rate_limit_policy())
                     .outcome()
                     .await?;
-                created = e.how == How::Created;
-                if created {
+                if e.how == How::Created {
                     tracing::info!(domain, "custom domain created");
                 }
                 e.value
             }
         };
-        // emulator: moto 5.2 answers 500 to GetBasePathMappings on a domain that never had a
-        // mapping; a domain created just now has none, so it is not read.
-        let mappings = if created { Vec::new() } else { retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)? };
+        let mappings = retry(|| self.apigw.get_base_path_mappings(domain)).await.at(domain, region)?;
         let root = mappings.iter().find(|m| m.base_path == ROOT_BASE_PATH || m.base_path.is_empty());
         let mapping_id = format!("{domain}|{ROOT_BASE_PATH}");
         let mapping_id = mapping_id.as_str();
@@ -638,9 +634,8 @@ impl ApiComponent {
                 &name,
                 |_| async move {
                     let Some(id) = known else { return Ok(lost.clone()) };
-                    // emulator: moto answers DeleteRestApi of a gone API with 500, not 404,
-                    // so its existence is read first (which also spares DeleteRestApi's
-                    // 1 call / 30 s limit).
+                    // Its existence is read first: this spares DeleteRestApi's 1 call / 30 s
+                    // limit when the API is already gone.
                     Ok(none_if_not_found(self.apigw.get_rest_api(id).await)?.map(|a| a.id).into_iter().collect())
                 },
                 |id| async move { retry_rate_limited(|| self.apigw.delete_rest_api(&id)).await },
@@ -879,6 +874,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut s)
             .returning(|_, _, _| Ok(domain_info()));
+        gw.expect_get_base_path_mappings().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(vec![]));
         gw.expect_create_base_path_mapping()
             .withf(|d, a, st| d == DOMAIN && a == "abc123" && st == "live")
             .times(1)
@@ -1248,6 +1244,7 @@ mod tests {
         let mut s = Sequence::new();
         gw.expect_get_domain_name().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
         gw.expect_create_domain_name().withf(|d, c, _| d == DOMAIN && c == CERT).times(1).in_sequence(&mut s).returning(|_, _, _| Ok(domain_info()));
+        gw.expect_get_base_path_mappings().withf(|d| d == DOMAIN).times(1).in_sequence(&mut s).returning(|_| Ok(vec![]));
         gw.expect_create_base_path_mapping().withf(|d, a, st| d == DOMAIN && a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
         gw.expect_get_domain_name().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Err(nf("NotFoundException")));
         gw.expect_create_domain_name()
@@ -1255,6 +1252,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut s)
             .returning(|_, _, _| Ok(failover_info()));
+        gw.expect_get_base_path_mappings().withf(|d| d == RECORD).times(1).in_sequence(&mut s).returning(|_| Ok(vec![]));
         gw.expect_create_base_path_mapping().withf(|d, a, st| d == RECORD && a == "abc123" && st == "live").times(1).in_sequence(&mut s).returning(|_, _, _| Ok(()));
         let c = ApiComponent::new(&failover_config(), Placement::Primary, Arc::new(gw), Arc::new(lambda), Arc::new(MockAcmApi::new()));
         assert_eq!(c.output_type().short_name(), "ApiOutputs");

@@ -18,9 +18,8 @@ async fn check_bucket(aws: &AwsContext, region: &str, out: &BucketOutputs, suffi
     let c = s3_client(aws, region);
     let b = out.bucket_name.as_str();
     assert_eq!(out.bucket_arn, format!("arn:aws:s3:::{b}"));
-    // Through the crate's client: the plain SDK call cannot parse moto 5.2's answer.
-    let v = tandem_data::s3::S3Api::get_bucket_versioning(&c, b).await.unwrap();
-    assert_eq!(v.as_deref(), Some("Enabled"), "{b} versioned");
+    let v = c.get_bucket_versioning().bucket(b).send().await.unwrap();
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"), "{b} versioned");
     let e = c.get_bucket_encryption().bucket(b).send().await.unwrap();
     let algo = e
         .server_side_encryption_configuration()
