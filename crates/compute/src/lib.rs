@@ -70,12 +70,10 @@ pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<
 /// leaves for component `c` (tests of resumed runs).
 #[cfg(test)]
 pub(crate) fn interrupted_state(c: &dyn Component, keys: &[&str]) -> tandem_core::state::ComponentState {
-    use tandem_core::state::{ComponentState, Op, ResourceEntry, ResourceStatus};
+    use tandem_core::state::ComponentState;
     let mut s = ComponentState::new(c.kind(), c.placement(), c.region());
     for (i, key) in keys.iter().enumerate() {
-        let token = Some(format!("interrupted-{i}"));
-        let entry = ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token, simulated: false, at: 0 };
-        s.resources.insert(key.to_string(), entry);
+        s = s.with_pending_create(key, Some(&format!("interrupted-{i}")));
     }
     s
 }

@@ -243,6 +243,16 @@ impl ComponentState {
         self
     }
 
+    /// Adds a `pending` create of `key` with no id (builder style, for tests): what a run
+    /// killed after sending the create, before its answer, leaves in the journal.
+    pub fn with_pending_create(mut self, key: &str, token: Option<&str>) -> Self {
+        self.resources.insert(
+            key.to_string(),
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: token.map(str::to_string), simulated: false, at: 0 },
+        );
+        self
+    }
+
     /// Sets outputs (builder style, for tests).
     pub fn with_outputs(mut self, outputs: Outputs) -> Self {
         self.outputs = outputs;

@@ -1517,17 +1517,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn resumed_run_adopts_the_cluster_an_interrupted_create_made() {
-        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        use tandem_core::state::ResourceStatus;
         let aws = LossyRds::default();
         // The previous run created subnet group and cluster and died before the cluster's
         // answer: its entry is a pending create.
         *aws.group.lock().unwrap() = Some(group(Placement::Secondary));
         *aws.cluster.lock().unwrap() = Some(cluster(Placement::Secondary, "available"));
-        let mut prior = ComponentState::new("aurora", Placement::Secondary, "us-east-2").with_resource("subnet_group", "aurora-secondary-dev");
-        prior.resources.insert(
-            "cluster".into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("aurora", Placement::Secondary, "us-east-2").with_resource("subnet_group", "aurora-secondary-dev").with_pending_create("cluster", None);
         let ctx = ctx_secondary().with_prior(prior);
         secondary(aws.mock(Placement::Secondary)).apply(&ctx).await.unwrap();
         assert_eq!(*aws.creates.lock().unwrap(), vec!["instance"]);

@@ -1143,7 +1143,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn resumed_plan_create_resends_the_journaled_token() {
-        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        use tandem_core::state::ResourceStatus;
         let aws = LossyBackup::default();
         // The previous run journaled the plan's create with its token, sent it, and died
         // before the answer; AWS has the plan, not yet visible to the lookup by name.
@@ -1159,11 +1159,7 @@ mod tests {
             .returning(move |_, _, _| Ok(s.plan.lock().unwrap().as_ref().unwrap().1.clone()));
         b.expect_list_selections().returning(|_| Ok(vec![SelectionInfo { resources: vec![], ..selection() }]));
         b.expect_get_selection().returning(|_, _| Ok(Some(selection())));
-        let mut prior = ComponentState::new("backup-plan", Placement::Primary, "us-east-1").with_resource("role", ROLE_ARN);
-        prior.resources.insert(
-            "plan".into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: Some("tok-1".into()), simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("backup-plan", Placement::Primary, "us-east-1").with_resource("role", ROLE_ARN).with_pending_create("plan", Some("tok-1"));
         let c = BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(healthy_role()), false);
         let ctx = plan_ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();

@@ -606,16 +606,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn resumed_run_after_a_lost_answer_adopts_instead_of_creating() {
-        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
         let (d, live, creates) = lossy_store();
         // The previous run sent CreateTable (it acted) and died before the answer: the journal
         // holds a pending create.
         *live.lock().unwrap() = Some(table("ACTIVE", &[]));
-        let mut prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1");
-        prior.resources.insert(
-            "table".into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1").with_pending_create("table", None);
         let c = TableComponent::new(&cfg(), Arc::new(d), false);
         let ctx = ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();

@@ -609,15 +609,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn resumed_run_adopts_a_parameter_whose_create_answer_was_lost() {
-        use tandem_core::state::{Op, ResourceEntry, ResourceStatus};
+        use tandem_core::state::ResourceStatus;
         let (p, s) = (Store::default(), Store::default());
         // The previous run created the API key and died before the answer came.
         p.insert("/tandem/t1/api-key", ParamKind::SecureString, "k-from-the-lost-run");
-        let mut prior = ComponentState::new("ssm-parameters", Placement::Primary, "us-east-1");
-        prior.resources.insert(
-            "param:/tandem/t1/api-key".into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: None, simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("ssm-parameters", Placement::Primary, "us-east-1").with_pending_create("param:/tandem/t1/api-key", None);
         let c = component(&p, &s);
         let ctx = ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();

@@ -1145,19 +1145,7 @@ mod tests {
     }
 
     fn pending(key: &Key) -> tandem_core::state::ComponentState {
-        let mut prior = tandem_core::state::ComponentState::new("nlb", Placement::Primary, REGION);
-        prior.resources.insert(
-            key.as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
-        prior
+        tandem_core::state::ComponentState::new("nlb", Placement::Primary, REGION).with_pending_create(key.as_str(), Some("t"))
     }
 
     fn lambda_tg_spec() -> TargetGroupSpec {

@@ -1031,18 +1031,7 @@ mod tests {
     }
 
     fn pending_peering() -> ComponentState {
-        let mut prior = ComponentState::new("vpc-peering", Placement::Global, REGION);
-        prior.resources.insert(
-            PEERING.as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
+        let prior = ComponentState::new("vpc-peering", Placement::Global, REGION).with_pending_create(PEERING.as_str(), Some("t"));
         prior
     }
 

@@ -756,18 +756,7 @@ mod tests {
         ec2.expect_describe_security_groups()
             .returning(|_| Ok(security_groups()));
         // The interrupted run's journal: the VPC's create pending, with its token.
-        let mut prior = tandem_core::state::ComponentState::new("vpc", Placement::Primary, REGION);
-        prior.resources.insert(
-            VPC.as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
+        let prior = tandem_core::state::ComponentState::new("vpc", Placement::Primary, REGION).with_pending_create(VPC.as_str(), Some("t"));
         let ctx = ctx().with_prior(prior);
         component(ec2).apply(&ctx).await.unwrap();
         let journal = ctx.journal_entries().await;

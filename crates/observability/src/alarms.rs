@@ -706,18 +706,7 @@ mod tests {
         cw.expect_describe_alarms().returning(move |_| Ok(live.clone()));
         let l = lost.clone();
         cw.expect_put_metric_alarm().withf(move |s| s.name != l).times(specs.len() - 1).returning(|_| Ok(()));
-        let mut prior = ComponentState::new("cloudwatch-alarms", Placement::Primary, "us-east-1");
-        prior.resources.insert(
-            alarm_key(&lost).as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
+        let prior = ComponentState::new("cloudwatch-alarms", Placement::Primary, "us-east-1").with_pending_create(alarm_key(&lost).as_str(), Some("t"));
         let ctx = ctx_with_inputs("alarms-primary", "us-east-1").with_prior(prior);
         component(&cfg(), Placement::Primary, cw).apply(&ctx).await.expect("apply");
         let e = ctx.entry(&alarm_key(&lost)).await.expect("journaled");

@@ -585,18 +585,7 @@ mod tests {
         let stored = body().to_string();
         cw.expect_get_dashboard().returning(move |_| Ok(Some(DashboardInfo { arn: "arn:d".into(), body: stored.clone() })));
         // No put_dashboard expectation: any put panics.
-        let mut prior = tandem_core::state::ComponentState::new("dashboard", Placement::Global, "us-east-1");
-        prior.resources.insert(
-            KEY_DASHBOARD.as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
+        let prior = tandem_core::state::ComponentState::new("dashboard", Placement::Global, "us-east-1").with_pending_create(KEY_DASHBOARD.as_str(), Some("t"));
         let ctx = ctx_with_inputs("dashboard", "us-east-1").with_prior(prior);
         component(cw).apply(&ctx).await.expect("resumed apply");
         let e = ctx.entry(&KEY_DASHBOARD).await.expect("journaled");

@@ -520,7 +520,7 @@ mod tests {
     use crate::clients::MockKmsApi;
     use crate::test_support::{aliases_with_ours, aws_aliases, key, key_id, kms_in_sync, SUFFIX};
     use mockall::Sequence;
-    use tandem_core::state::{ComponentState, ResourceEntry};
+    use tandem_core::state::ComponentState;
     use tandem_core::AwsError;
 
     const P: Placement = Placement::Primary;
@@ -686,11 +686,7 @@ mod tests {
         kms.expect_get_key_rotation_status().returning(|_| Ok(false));
         kms.expect_enable_key_rotation().times(1).returning(|_| Ok(()));
         // No create_key expectation.
-        let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
-        prior.resources.insert(
-            KEY_KMS.as_str().into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: None, simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_pending_create(KEY_KMS.as_str(), None);
         let c = ctx().with_prior(prior);
         topic_key(kms).ensure(&c).await.expect("ensure");
         assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));
@@ -842,11 +838,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         // No create_key expectation.
-        let mut prior = ComponentState::new("sns-topic", P, "us-east-1");
-        prior.resources.insert(
-            KEY_KMS.as_str().into(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: Some("t".into()), simulated: false, at: 0 },
-        );
+        let prior = ComponentState::new("sns-topic", P, "us-east-1").with_pending_create(KEY_KMS.as_str(), Some("t"));
         let c = ctx().with_prior(prior);
         topic_key(kms).ensure(&c).await.expect("ensure");
         assert_eq!(c.recorded_id(&KEY_KMS).await, Some(key(P).arn));

@@ -938,18 +938,7 @@ mod tests {
     async fn a_resumed_run_adopts_the_topic_of_a_pending_create_without_creating() {
         let (sns, creates) = sns_with_acting_create(true);
         let comp = component(&cfg(), Placement::Primary, sns, events_in_sync());
-        let mut prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1");
-        prior.resources.insert(
-            KEY_TOPIC.as_str().into(),
-            tandem_core::state::ResourceEntry {
-                id: None,
-                status: tandem_core::state::ResourceStatus::Pending,
-                op: tandem_core::state::Op::Create,
-                token: Some("t".into()),
-                simulated: false,
-                at: 0,
-            },
-        );
+        let prior = ComponentState::new("sns-topic", Placement::Primary, "us-east-1").with_pending_create(KEY_TOPIC.as_str(), Some("t"));
         let ctx = Ctx::standalone("alerts-primary", "us-east-1").with_prior(prior);
         comp.apply(&ctx).await.expect("apply");
         assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 0);

@@ -1,7 +1,7 @@
 //! Shared fixtures of the unit tests.
 
 use tandem_core::contracts::{ApiOutputs, FunctionsOutputs, LoadBalancerOutputs};
-use tandem_core::state::{ComponentState, ResourceEntry, ResourceStatus};
+use tandem_core::state::ComponentState;
 use tandem_core::{to_outputs, Component, Config};
 
 pub const SUFFIX: &str = "t";
@@ -62,7 +62,5 @@ pub fn prior<T: serde::Serialize>(c: &dyn Component, outputs: &T, resources: &[(
 
 /// A state with a `pending` journal entry (an interrupted create).
 pub fn pending_state(c: &dyn Component, key: &str) -> ComponentState {
-    let mut s = ComponentState::new(c.kind(), c.placement(), c.region());
-    s.resources.insert(key.to_string(), ResourceEntry { id: None, status: ResourceStatus::Pending, op: tandem_core::state::Op::Create, token: None, simulated: false, at: 0 });
-    s
+    ComponentState::new(c.kind(), c.placement(), c.region()).with_pending_create(key, None)
 }
