@@ -17,7 +17,19 @@ import threading
 MOTO_VERSION = "5.2.5"
 
 # Patch modules, applied in this order.
-MODULES = ("route53", "apigateway", "backup", "rds", "s3", "elbv2")
+MODULES = (
+    "outage",
+    "route53",
+    "apigateway",
+    "backup",
+    "rds",
+    "s3",
+    "elbv2",
+    "globalaccelerator",
+    "events",
+    "dynamodb",
+    "cloudwatch",
+)
 
 _lock = threading.Lock()
 _applied = False
