@@ -223,6 +223,17 @@ pub async fn take(moto: &Moto, zone_id: &str) -> Result<Census, String> {
         }
         for x in backup.list_backup_plans().send().await.map_err(|x| e("plans")(&x))?.backup_plans_list() {
             add(format!("{region} backup plan"), x.backup_plan_name().unwrap_or("?").to_string());
+            let plan_id = x.backup_plan_id().unwrap_or_default();
+            let selections = backup.list_backup_selections().backup_plan_id(plan_id).send().await.map_err(|x| e("selections")(&x))?;
+            for sel in selections.backup_selections_list() {
+                add(format!("{region} backup selection"), format!("{plan_id} {}", sel.selection_name().unwrap_or("?")));
+            }
+        }
+
+        // EventBridge global endpoints (buses and rules are listed with Lambda above).
+        let eb = aws_sdk_eventbridge::Client::new(&sdk);
+        for x in eb.list_endpoints().send().await.map_err(|x| e("global endpoints")(&x))?.endpoints() {
+            add(format!("{region} events global endpoint"), x.name().unwrap_or("?").to_string());
         }
 
         // CloudWatch.
@@ -236,8 +247,20 @@ pub async fn take(moto: &Moto, zone_id: &str) -> Result<Census, String> {
     }
 
     // Global services, listed once.
-    let sdk = moto.sdk(PRIMARY).await;
     let e = |what: &'static str| move |err: &dyn std::fmt::Debug| format!("census: listing {what}: {err:?}");
+    let ga = aws_sdk_globalaccelerator::Client::new(&moto.sdk("us-west-2").await);
+    for a in ga.list_accelerators().send().await.map_err(|x| e("accelerators")(&x))?.accelerators() {
+        add("globalaccelerator accelerator".into(), a.name().unwrap_or("?").to_string());
+        let arn = a.accelerator_arn().unwrap_or_default();
+        for l in ga.list_listeners().accelerator_arn(arn).send().await.map_err(|x| e("listeners")(&x))?.listeners() {
+            add("globalaccelerator listener".into(), format!("{} {:?}", a.name().unwrap_or("?"), l.port_ranges().first().and_then(|p| p.from_port())));
+            let groups = ga.list_endpoint_groups().listener_arn(l.listener_arn().unwrap_or_default()).send().await.map_err(|x| e("endpoint groups")(&x))?;
+            for g in groups.endpoint_groups() {
+                add("globalaccelerator endpoint group".into(), format!("{} {}", a.name().unwrap_or("?"), g.endpoint_group_region().unwrap_or("?")));
+            }
+        }
+    }
+    let sdk = moto.sdk(PRIMARY).await;
     let iam = aws_sdk_iam::Client::new(&sdk);
     for r in iam.list_roles().max_items(1000).send().await.map_err(|x| e("roles")(&x))?.roles() {
         add("iam role".into(), r.role_name().to_string());
@@ -281,7 +304,7 @@ pub async fn take(moto: &Moto, zone_id: &str) -> Result<Census, String> {
 }
 
 /// What the deployed stack of `examples/local.toml` (two AZs, a hosted zone, domains,
-/// an alert e-mail, the five simulated services) owns, per census kind. Everything else in
+/// an alert e-mail) owns, per census kind. Everything else in
 /// the census is extra. (Counts checked against a fault-free apply on moto 5.2.5.)
 pub fn expected_deployed() -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -323,9 +346,11 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
             ("rds subnet group", 1),
             ("backup vault", 1),
             ("backup plan", usize::from(primary)),
+            ("backup selection", usize::from(primary)),
+            ("events global endpoint", usize::from(primary)),
             ("cloudwatch alarm", if primary { 8 } else { 4 }),
             ("cloudwatch dashboard", usize::from(primary)),
-            ("dynamodb table", usize::from(primary)), // the replica is simulated (a tag)
+            ("dynamodb table", 1),         // the table, and its replica in the secondary
         ];
         for (kind, n) in per_region {
             if *n > 0 {
@@ -343,6 +368,9 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
         ("route53 record", 3),           // ACM validation CNAMEs (api., primary.api., secondary.api.)
         ("route53 failover record", 2),
         ("route53 health check", 4),     // api + nlb per region
+        ("globalaccelerator accelerator", 1),
+        ("globalaccelerator listener", 1),
+        ("globalaccelerator endpoint group", 2), // one per region
     ];
     for (kind, n) in global {
         m.insert(kind.to_string(), *n);

@@ -26,6 +26,7 @@ fn bad_config_lists_every_problem_and_exits_2() {
             assert!(run.stderr.contains(key), "{cmd:?} should name {key}:\n{}", run.stderr);
         }
         assert!(run.stderr.contains("did you mean `database`"), "{}", run.stderr);
+        assert!(run.stderr.contains("scripts/local-aws"), "the removed `simulate` key points at the emulator:\n{}", run.stderr);
     }
 }
 

@@ -221,27 +221,33 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     let rds = aws_sdk_rds::Client::new(&sdk);
     let g = rds.describe_global_clusters().global_cluster_identifier(format!("aurora-global-{s}")).send().await.expect("global cluster");
     let members = g.global_clusters()[0].global_cluster_members();
-    let mut regions: BTreeSet<String> =
+    let regions: BTreeSet<String> =
         members.iter().filter_map(|m| m.db_cluster_arn()).filter_map(|a| a.split(':').nth(3)).map(str::to_string).collect();
     assert!(
         members.iter().any(|m| m.is_writer() == Some(true) && m.db_cluster_arn().is_some_and(|a| a.contains(&format!(":{PRIMARY}:")))),
         "the primary cluster is the global writer: {members:?}"
     );
-    // The secondary cluster exists in the secondary region, Serverless v2. moto creates it but
-    // registers no cross-region membership (`rds-global-failover` in `simulate`): the
-    // simulated membership is the tag `tandem:simulated-global-member=<global id>`.
+    // The secondary cluster exists in the secondary region, Serverless v2, a reader member of
+    // the same global cluster (seen from the secondary region too), which has a global writer
+    // endpoint.
     let rds_s = aws_sdk_rds::Client::new(&moto.sdk(SECONDARY).await);
     let sc = rds_s.describe_db_clusters().db_cluster_identifier(format!("aurora-secondary-{s}")).send().await.expect("secondary cluster");
     let sc = &sc.db_clusters()[0];
     assert!(sc.serverless_v2_scaling_configuration().is_some(), "secondary cluster is Serverless v2");
-    let simulated_member = sc
-        .tag_list()
-        .iter()
-        .any(|t| t.key() == Some("tandem:simulated-global-member") && t.value() == Some(&format!("aurora-global-{s}")));
-    if simulated_member {
-        regions.insert(SECONDARY.to_string());
-    }
+    assert!(
+        members.iter().any(|m| m.is_writer() == Some(false) && m.db_cluster_arn() == sc.db_cluster_arn()),
+        "the secondary cluster is a reader member: {members:?}"
+    );
+    assert!(g.global_clusters()[0].endpoint().is_some_and(|e| e.ends_with(".global.rds.amazonaws.com")), "global writer endpoint");
+    let gs = rds_s.describe_global_clusters().global_cluster_identifier(format!("aurora-global-{s}")).send().await.expect("global cluster from us-east-2");
+    assert_eq!(gs.global_clusters()[0].global_cluster_members().len(), 2, "both members seen from the secondary region");
     assert_eq!(regions, BTreeSet::from([PRIMARY.to_string(), SECONDARY.to_string()]), "one member per region: {members:?}");
+    let primary_cluster_arn = members
+        .iter()
+        .filter_map(|m| m.db_cluster_arn())
+        .find(|a| a.contains(&format!(":{PRIMARY}:")))
+        .expect("primary member")
+        .to_string();
     let c = rds.describe_db_clusters().db_cluster_identifier(format!("aurora-primary-{s}")).send().await.expect("cluster");
     let sv2 = c.db_clusters()[0].serverless_v2_scaling_configuration().expect("serverless v2");
     assert_eq!((sv2.min_capacity(), sv2.max_capacity()), (Some(0.5), Some(4.0)));
@@ -253,6 +259,73 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     let full = backup.get_backup_plan().backup_plan_id(plan.backup_plan_id().unwrap_or_default()).send().await.expect("plan detail");
     let copies = full.backup_plan().map(|p| p.rules()[0].copy_actions().to_vec()).unwrap_or_default();
     assert!(copies.iter().any(|c| c.destination_backup_vault_arn().contains(&format!("vault-secondary-{s}"))), "copy to the secondary vault");
+    // ... and its selection of the primary cluster.
+    let plan_id = plan.backup_plan_id().unwrap_or_default();
+    let selections = backup.list_backup_selections().backup_plan_id(plan_id).send().await.expect("selections");
+    let selections = selections.backup_selections_list();
+    assert_eq!(selections.len(), 1, "one selection");
+    let sel = backup
+        .get_backup_selection()
+        .backup_plan_id(plan_id)
+        .selection_id(selections[0].selection_id().unwrap_or_default())
+        .send()
+        .await
+        .expect("selection");
+    assert_eq!(sel.backup_selection().map(|b| b.resources().to_vec()), Some(vec![primary_cluster_arn.clone()]), "the selection is the primary cluster");
+
+    // The DynamoDB replica is a table in the secondary region, listed ACTIVE by the primary.
+    let replicas: Vec<(Option<&str>, Option<&str>)> =
+        table.replicas().iter().map(|r| (r.region_name(), r.replica_status().map(|x| x.as_str()))).collect();
+    assert_eq!(replicas, vec![(Some(SECONDARY), Some("ACTIVE"))]);
+    let ddb_s = aws_sdk_dynamodb::Client::new(&moto.sdk(SECONDARY).await);
+    let rt = ddb_s.describe_table().table_name(format!("table-{s}")).send().await.expect("replica table in the secondary region");
+    assert!(rt.table().and_then(|t| t.table_arn()).is_some_and(|a| a.contains(&format!(":{SECONDARY}:"))));
+
+    // Global Accelerator (us-west-2): a TCP listener on 443 and an endpoint group per region
+    // holding that region's NLB.
+    let ga = aws_sdk_globalaccelerator::Client::new(&moto.sdk("us-west-2").await);
+    let accs = ga.list_accelerators().send().await.expect("accelerators");
+    let acc = accs.accelerators().iter().find(|a| a.name() == Some(&format!("accelerator-{s}"))).expect("accelerator");
+    assert_eq!((acc.enabled(), acc.status().map(|x| x.as_str())), (Some(true), Some("DEPLOYED")));
+    let listeners = ga.list_listeners().accelerator_arn(acc.accelerator_arn().unwrap_or_default()).send().await.expect("listeners");
+    let listeners = listeners.listeners();
+    assert_eq!(listeners.len(), 1);
+    assert_eq!(listeners[0].port_ranges().iter().map(|p| (p.from_port(), p.to_port())).collect::<Vec<_>>(), vec![(Some(443), Some(443))]);
+    let groups = ga.list_endpoint_groups().listener_arn(listeners[0].listener_arn().unwrap_or_default()).send().await.expect("endpoint groups");
+    let mut by_region = std::collections::BTreeMap::new();
+    for g in groups.endpoint_groups() {
+        let ids: Vec<String> = g.endpoint_descriptions().iter().filter_map(|e| e.endpoint_id().map(str::to_string)).collect();
+        by_region.insert(g.endpoint_group_region().unwrap_or_default().to_string(), ids);
+    }
+    let mut nlbs = std::collections::BTreeMap::new();
+    for region in [PRIMARY, SECONDARY] {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk(region).await);
+        let lbs = elb.describe_load_balancers().names(format!("nlb-{}-{s}", role(region))).send().await.expect("nlb");
+        nlbs.insert(region.to_string(), vec![lbs.load_balancers()[0].load_balancer_arn().unwrap_or_default().to_string()]);
+    }
+    assert_eq!(by_region, nlbs, "an endpoint group per region holding its NLB");
+
+    // The EventBridge global endpoint: the two buses, failing over on the primary API's
+    // health check to the secondary region.
+    let eb = aws_sdk_eventbridge::Client::new(&sdk);
+    let ep = eb.describe_endpoint().name(format!("endpoint-{s}")).send().await.expect("global endpoint");
+    assert_eq!(ep.state().map(|x| x.as_str()), Some("ACTIVE"));
+    let buses: BTreeSet<String> = ep.event_buses().iter().map(|b| b.event_bus_arn().to_string()).collect();
+    let mut want_buses = BTreeSet::new();
+    for region in [PRIMARY, SECONDARY] {
+        let eb = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await);
+        let bus = eb.describe_event_bus().name(format!("bus-{s}")).send().await.expect("bus");
+        want_buses.insert(bus.arn().unwrap_or_default().to_string());
+    }
+    assert_eq!(buses, want_buses, "the endpoint routes between the two buses");
+    let failover = ep.routing_config().and_then(|r| r.failover_config()).expect("failover config");
+    assert_eq!(failover.secondary().map(|x| x.route()), Some(SECONDARY));
+    let api_check_arn = failover.primary().map(|p| p.health_check().to_string()).unwrap_or_default();
+    let api_check_id = api_check_arn.rsplit('/').next().unwrap_or_default().to_string();
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let hc = r53.get_health_check().health_check_id(&api_check_id).send().await.expect("the endpoint's health check exists");
+    let fqdn = hc.health_check().and_then(|h| h.health_check_config()).and_then(|c| c.fully_qualified_domain_name()).unwrap_or_default();
+    assert!(fqdn.contains(&format!(".execute-api.{PRIMARY}.")), "the endpoint fails over on the primary API's check: {fqdn}");
 
     // Lambda functions identical in both regions.
     let mut confs = Vec::new();
@@ -300,7 +373,6 @@ pub fn check_outputs(outputs: &serde_json::Value, d: &Deployment) {
     for k in ["accelerator_arn", "dns_name", "static_ips", "endpoint_group_arns"] {
         get("accelerator", k);
     }
-    assert_eq!(get("accelerator", "simulated"), serde_json::json!(true), "simulated accelerator is labelled");
     get("table", "table_arn");
     get("backup-plan", "plan_arn");
     get("parameters", "names");
@@ -438,6 +510,11 @@ pub async fn check_gone(moto: &Moto, d: &Deployment) {
                 leftovers.push(format!("{region} rule {:?}", x.name()));
             }
         }
+        for x in eb.list_endpoints().send().await.expect("endpoints").endpoints() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} global endpoint {:?}", x.name()));
+            }
+        }
         let sns = aws_sdk_sns::Client::new(&sdk);
         for x in sns.list_topics().send().await.expect("topics").topics() {
             if x.topic_arn().unwrap_or_default().contains(s) {
@@ -454,6 +531,12 @@ pub async fn check_gone(moto: &Moto, d: &Deployment) {
             if x.dashboard_name().unwrap_or_default().contains(s) {
                 leftovers.push(format!("{region} dashboard {:?}", x.dashboard_name()));
             }
+        }
+    }
+    let ga = aws_sdk_globalaccelerator::Client::new(&moto.sdk("us-west-2").await);
+    for x in ga.list_accelerators().send().await.expect("accelerators").accelerators() {
+        if x.name().unwrap_or_default().contains(s) {
+            leftovers.push(format!("accelerator {:?}", x.name()));
         }
     }
     let sdk = moto.sdk(PRIMARY).await;

@@ -131,20 +131,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
-    // `TANDEM_STATE_DIR` moves everything kept locally: the state, its lock and the state
-    // of the simulated services (`Config::simulation_file`).
+    // `TANDEM_STATE_DIR` moves everything kept locally: the state and its lock.
     if let Some(dir) = std::env::var_os("TANDEM_STATE_DIR") {
         cfg.state.dir = PathBuf::from(dir);
     }
     match cli.command {
         Command::Validate => {
             println!(
-                "{} is valid: stack '{}', primary {}, secondary {}{}",
+                "{} is valid: stack '{}', primary {}, secondary {}",
                 cli.config.display(),
                 cfg.environment_suffix,
                 cfg.primary_region,
                 cfg.secondary_region,
-                if cfg.simulate.is_empty() { String::new() } else { format!(", simulated: {}", cfg.simulate.join(", ")) }
             );
             Ok(Exit::Ok)
         }

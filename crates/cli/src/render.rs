@@ -12,13 +12,6 @@ use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
 use tandem_core::state::StateDoc;
 use tandem_core::{Action, Drift};
 
-fn sim(s: bool) -> &'static str {
-    if s {
-        "  [simulated]"
-    } else {
-        ""
-    }
-}
 
 /// What `--refresh` read: per component with state, its drift or the read error.
 pub type DriftMap = BTreeMap<String, Result<Drift, String>>;
@@ -64,13 +57,12 @@ pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
             continue;
         }
         out.push_str(&format!(
-            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}{}\n",
+            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}\n",
             c.action.symbol(),
             c.id,
             c.kind,
             c.region,
             c.reason,
-            sim(c.simulated),
         ));
     }
     let s = counts(plan);
@@ -78,10 +70,6 @@ pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
         "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.\n",
         s["create"], s["update"], s["replace"], s["delete"], s["unchanged"]
     ));
-    let simulated: Vec<&str> = plan.changes.iter().filter(|c| c.simulated).map(|c| c.id.as_str()).collect();
-    if !simulated.is_empty() {
-        out.push_str(&format!("Simulated (built-in in-memory fakes, not AWS): {}\n", simulated.join(", ")));
-    }
     out
 }
 
@@ -209,8 +197,8 @@ impl ProgressInner {
     fn event(&mut self, e: Event) {
         let at = self.start.elapsed().as_secs_f64();
         match e {
-            Event::Started { id, action, region, simulated } => {
-                let msg = format!("{} {id} ({region}){}: {}…", action.symbol(), sim(simulated), verb(action));
+            Event::Started { id, action, region } => {
+                let msg = format!("{} {id} ({region}): {}…", action.symbol(), verb(action));
                 match &self.multi {
                     Some(m) => {
                         let bar = m.add(ProgressBar::new_spinner());
@@ -289,7 +277,6 @@ fn outputs_value(doc: &StateDoc) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for (id, c) in &doc.components {
         let mut o: serde_json::Map<String, serde_json::Value> = c.outputs.clone().into_iter().collect();
-        o.insert("simulated".into(), json!(c.simulated));
         o.insert("region".into(), json!(c.region));
         map.insert(id.clone(), serde_json::Value::Object(o));
     }
@@ -303,7 +290,7 @@ pub fn outputs_text(doc: &StateDoc) -> String {
     }
     let mut out = String::from("\nOutputs:\n");
     for (id, c) in &doc.components {
-        out.push_str(&format!("  {id} ({}){}\n", c.region, sim(c.simulated)));
+        out.push_str(&format!("  {id} ({})\n", c.region));
         for (k, v) in &c.outputs {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
@@ -350,15 +337,14 @@ pub fn status_ok(drift: &DriftMap, live: &crate::status::Live) -> bool {
     drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && live.health.iter().all(|h| h.healthy != Some(false))
 }
 
-/// `status --json`: the stack, overall health, each component's region / simulated / drift,
+/// `status --json`: the stack, overall health, each component's region and drift,
 /// live health and replication lag.
 pub fn status_value(doc: &StateDoc, drift: &DriftMap, live: &crate::status::Live) -> serde_json::Value {
     let v: BTreeMap<&str, serde_json::Value> = drift
         .iter()
         .map(|(id, d)| {
-            let sim = doc.components.get(id).map(|c| c.simulated).unwrap_or(false);
             let region = doc.components.get(id).map(|c| c.region.clone()).unwrap_or_default();
-            (id.as_str(), json!({"region": region, "simulated": sim, "drift": drift_value(d)}))
+            (id.as_str(), json!({"region": region, "drift": drift_value(d)}))
         })
         .collect();
     json!({"stack": doc.stack, "healthy": status_ok(drift, live), "components": v, "health": live.health, "replication": live.replication})
@@ -372,14 +358,13 @@ pub fn status_text(doc: &StateDoc, drift: &DriftMap) -> String {
     let mut out = String::new();
     for (id, d) in drift {
         let region = doc.components.get(id).map(|c| c.region.as_str()).unwrap_or("");
-        let s = doc.components.get(id).map(|c| c.simulated).unwrap_or(false);
         let line = match d {
             Ok(Drift::InSync) => "in sync".to_string(),
             Ok(Drift::Drifted { details }) => format!("DRIFTED: {}", details.join("; ")),
             Ok(Drift::Missing { details }) => format!("MISSING: {}", details.join("; ")),
             Err(e) => format!("ERROR: {e}"),
         };
-        out.push_str(&format!("  {id:<24} {region:<10} {line}{}\n", sim(s)));
+        out.push_str(&format!("  {id:<24} {region:<10} {line}\n"));
     }
     out
 }
@@ -407,7 +392,7 @@ mod tests {
 
     use crate::status::{Health, Lag, Live};
 
-    fn change(id: &str, kind: &str, region: &str, action: Action, reason: &str, simulated: bool) -> PlannedChange {
+    fn change(id: &str, kind: &str, region: &str, action: Action, reason: &str) -> PlannedChange {
         PlannedChange {
             id: id.into(),
             kind: kind.into(),
@@ -415,18 +400,17 @@ mod tests {
             region: region.into(),
             action,
             reason: reason.into(),
-            simulated,
         }
     }
 
     fn sample_plan() -> Plan {
         Plan {
             changes: vec![
-                change("network-primary", "vpc", "us-east-1", Action::NoOp, "up to date", false),
-                change("dashboard", "dashboard", "us-east-1", Action::Create, "deleted outside Tandem: dashboard dashboard-t1 does not exist", false),
-                change("alarms-primary", "alarms", "us-east-1", Action::Update, "drifted: alarm alarm-x missing", false),
-                change("table", "dynamodb", "us-east-1", Action::Replace, "replace-forcing change: billing", false),
-                change("accelerator", "accelerator", "us-west-2", Action::Delete, "no longer wanted", true),
+                change("network-primary", "vpc", "us-east-1", Action::NoOp, "up to date"),
+                change("dashboard", "dashboard", "us-east-1", Action::Create, "deleted outside Tandem: dashboard dashboard-t1 does not exist"),
+                change("alarms-primary", "alarms", "us-east-1", Action::Update, "drifted: alarm alarm-x missing"),
+                change("table", "dynamodb", "us-east-1", Action::Replace, "replace-forcing change: billing"),
+                change("accelerator", "accelerator", "us-west-2", Action::Delete, "no longer wanted"),
             ],
         }
     }
@@ -437,12 +421,10 @@ mod tests {
 
     fn doc() -> StateDoc {
         let mut d = StateDoc::new("t1");
-        let mut net = ComponentState::new("vpc", Placement::Primary, "us-east-1")
+        let net = ComponentState::new("vpc", Placement::Primary, "us-east-1")
             .with_outputs(BTreeMap::from([("vpc_id".to_string(), json!("vpc-123")), ("public_subnet_ids".to_string(), json!(["subnet-a", "subnet-b"]))]));
-        net.simulated = false;
-        let mut acc = ComponentState::new("accelerator", Placement::Global, "us-west-2")
+        let acc = ComponentState::new("accelerator", Placement::Global, "us-west-2")
             .with_outputs(BTreeMap::from([("dns_name".to_string(), json!("a1.awsglobalaccelerator.com"))]));
-        acc.simulated = true;
         d.components.insert("network-primary".into(), Arc::new(net));
         d.components.insert("accelerator".into(), Arc::new(acc));
         d
@@ -472,19 +454,17 @@ mod tests {
         assert!(line_of(&text, "alarms-primary").contains("drifted: alarm alarm-x missing"));
         assert!(text.lines().any(|l| l.trim_start().starts_with("-/+ table") && l.contains("replace-forcing change: billing")), "{text}");
         let del = line_of(&text, "accelerator");
-        assert!(del.trim_start().starts_with("- accelerator") && del.ends_with("no longer wanted  [simulated]"), "{del}");
+        assert!(del.trim_start().starts_with("- accelerator") && del.ends_with("no longer wanted"), "{del}");
         assert!(!text.contains("network-primary"), "no-op components are not listed:\n{text}");
         assert!(text.contains("\nPlan: 1 to create, 1 to update, 1 to replace, 1 to delete, 1 unchanged.\n"), "{text}");
-        assert!(text.contains("Simulated (built-in in-memory fakes, not AWS): accelerator\n"), "{text}");
     }
 
     #[test]
-    fn plan_text_of_destroy_uses_the_verb_and_omits_the_simulated_line_when_none() {
-        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy", false)] };
+    fn plan_text_of_destroy_uses_the_verb() {
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy")] };
         let text = plan_text(&Config::example("t1"), &plan, "destroy");
         assert!(text.starts_with("Tandem will destroy stack 't1'"), "{text}");
         assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."), "{text}");
-        assert!(!text.contains("Simulated"), "{text}");
     }
 
     #[test]
@@ -496,7 +476,7 @@ mod tests {
         assert_eq!(v["summary"], json!({"create": 1, "update": 1, "replace": 1, "delete": 1, "unchanged": 1}));
         assert_eq!(v["changes"][1]["id"], "dashboard");
         assert_eq!(v["changes"][1]["action"], serde_json::to_value(Action::Create).expect("action"));
-        assert_eq!(v["changes"][4]["simulated"], true);
+        assert_eq!(v["changes"][4]["id"], "accelerator");
         assert!(v.get("refresh").is_none(), "no refresh key without --refresh");
         let v = plan_json(&cfg, &sample_plan(), Some(&drift()));
         assert_eq!(v["refresh"]["network-primary"], json!({"status": "insync"}));
@@ -556,17 +536,17 @@ mod tests {
         let d = doc();
         let text = outputs_text(&d);
         assert!(text.contains("\n  network-primary (us-east-1)\n    public_subnet_ids = [\"subnet-a\",\"subnet-b\"]\n    vpc_id = vpc-123\n"), "{text}");
-        assert!(text.contains("\n  accelerator (us-west-2)  [simulated]\n    dns_name = a1.awsglobalaccelerator.com\n"), "{text}");
+        assert!(text.contains("\n  accelerator (us-west-2)\n    dns_name = a1.awsglobalaccelerator.com\n"), "{text}");
         let v = outputs_value(&d);
-        assert_eq!(v["network-primary"], json!({"vpc_id": "vpc-123", "public_subnet_ids": ["subnet-a", "subnet-b"], "simulated": false, "region": "us-east-1"}));
-        assert_eq!(v["accelerator"]["simulated"], true);
+        assert_eq!(v["network-primary"], json!({"vpc_id": "vpc-123", "public_subnet_ids": ["subnet-a", "subnet-b"], "region": "us-east-1"}));
+        assert_eq!(v["accelerator"]["region"], "us-west-2");
         assert_eq!(outputs_text(&StateDoc::new("t1")), "\nNo outputs: stack 't1' has nothing in state.\n");
     }
 
     #[test]
     fn report_value_of_a_no_op_run_succeeds_and_carries_refresh() {
         let cfg = Config::example("t1");
-        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date", false)] };
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")] };
         let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()));
         assert_eq!(v["success"], true);
         assert_eq!(v["report"], serde_json::Value::Null);
@@ -599,8 +579,8 @@ mod tests {
         let v = status_value(&d, &drift(), &live(Some(true)));
         assert_eq!(v["stack"], "t1");
         assert_eq!(v["healthy"], false, "drift makes the stack unhealthy");
-        assert_eq!(v["components"]["network-primary"], json!({"region": "us-east-1", "simulated": false, "drift": {"status": "insync"}}));
-        assert_eq!(v["components"]["accelerator"], json!({"region": "us-west-2", "simulated": true, "drift": {"status": "error", "error": "us-west-2 unreachable"}}));
+        assert_eq!(v["components"]["network-primary"], json!({"region": "us-east-1", "drift": {"status": "insync"}}));
+        assert_eq!(v["components"]["accelerator"], json!({"region": "us-west-2", "drift": {"status": "error", "error": "us-west-2 unreachable"}}));
         assert_eq!(v["components"]["alarms-primary"]["drift"]["details"][1], "alarm b: threshold 3 != 5");
         assert_eq!(v["health"][0], json!({"region": "us-east-1", "check": "api", "health_check_id": "hc-1", "status": "2/3 checkers healthy", "healthy": true}));
         assert_eq!(v["replication"][0], json!({"what": "dynamodb", "region": "us-east-1", "metric": "ReplicationLatency", "value": 12.5, "unit": "ms"}));
@@ -617,7 +597,7 @@ mod tests {
         assert!(text.lines().any(|l| l.trim_start().starts_with("network-primary") && l.contains("us-east-1") && l.ends_with("in sync")), "{text}");
         assert!(text.contains("MISSING: dashboard dashboard-t1 does not exist"), "{text}");
         assert!(text.contains("DRIFTED: alarm a missing; alarm b: threshold 3 != 5"), "{text}");
-        assert!(text.lines().any(|l| l.contains("ERROR: us-west-2 unreachable") && l.ends_with("[simulated]")), "{text}");
+        assert!(text.lines().any(|l| l.contains("accelerator") && l.ends_with("ERROR: us-west-2 unreachable")), "{text}");
         assert_eq!(status_text(&StateDoc::new("t1"), &BTreeMap::new()), "Stack 't1' has nothing deployed.\n");
     }
 }

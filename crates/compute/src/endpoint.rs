@@ -12,9 +12,7 @@
 //! has an idempotency token; both names are unique and carry the stack's suffix): after a
 //! lost answer ("already exists") they are looked up and adopted. Updates go through
 //! [`Ctx::update`], deletes through [`Ctx::delete`].
-//!
-//! With `simulate = ["eventbridge-endpoints"]` the endpoint calls go to
-//! [`crate::endpoint_fake::SimulatedEndpoints`] and the outputs say `simulated: true`.
+
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,20 +61,17 @@ pub struct EventEndpoint {
     secondary_region: String,
     events: Arc<dyn EventsApi>,
     iam: Arc<dyn IamApi>,
-    simulated: bool,
 }
 
 impl EventEndpoint {
-    /// `events` is the primary region's EventBridge client (or the simulated endpoints
-    /// wrapping it, with `simulated = true`).
-    pub fn new(cfg: &tandem_core::Config, events: Arc<dyn EventsApi>, iam: Arc<dyn IamApi>, simulated: bool) -> Self {
+    /// `events` is the primary region's EventBridge client.
+    pub fn new(cfg: &tandem_core::Config, events: Arc<dyn EventsApi>, iam: Arc<dyn IamApi>) -> Self {
         Self {
             suffix: cfg.environment_suffix.clone(),
             primary_region: cfg.primary_region.clone(),
             secondary_region: cfg.secondary_region.clone(),
             events,
             iam,
-            simulated,
         }
     }
 
@@ -181,12 +176,9 @@ impl Component for EventEndpoint {
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(120)
     }
-    fn simulated(&self) -> bool {
-        self.simulated
-    }
     fn desired(&self) -> Desired {
         Desired::new(
-            json!({ "endpoint": self.name(), "home_region": self.primary_region, "simulated": self.simulated }),
+            json!({ "endpoint": self.name(), "home_region": self.primary_region }),
             json!({
                 "secondary_region": self.secondary_region,
                 "replication": "ENABLED",
@@ -195,7 +187,7 @@ impl Component for EventEndpoint {
         )
     }
 
-    #[tracing::instrument(skip_all, fields(component = ids::EVENT_ENDPOINT, region = %self.primary_region, simulated = self.simulated))]
+    #[tracing::instrument(skip_all, fields(component = ids::EVENT_ENDPOINT, region = %self.primary_region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
         let primary: EventBusOutputs = ctx.input(&ids::event_bus(Placement::Primary))?;
         let secondary: EventBusOutputs = ctx.input(&ids::event_bus(Placement::Secondary))?;
@@ -235,11 +227,10 @@ impl Component for EventEndpoint {
             endpoint_name: name,
             endpoint_arn: info.arn,
             endpoint_url: info.endpoint_url,
-            simulated: self.simulated,
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(component = ids::EVENT_ENDPOINT, region = %self.primary_region, simulated = self.simulated))]
+    #[tracing::instrument(skip_all, fields(component = ids::EVENT_ENDPOINT, region = %self.primary_region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
         let name = self.name();
         self.delete_endpoint(ctx, &name).await?;
@@ -275,7 +266,6 @@ impl Component for EventEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint_fake::SimulatedEndpoints;
     use tandem_clients::events::MockEventsApi;
     use crate::iam::least_privilege_violations;
     use tandem_core::iam::MockIamApi;
@@ -335,8 +325,8 @@ mod tests {
         }
     }
 
-    fn component(events: impl EventsApi + 'static, iam: MockIamApi, simulated: bool) -> EventEndpoint {
-        EventEndpoint::new(&Config::example("dev"), Arc::new(events), Arc::new(iam), simulated)
+    fn component(events: impl EventsApi + 'static, iam: MockIamApi) -> EventEndpoint {
+        EventEndpoint::new(&Config::example("dev"), Arc::new(events), Arc::new(iam))
     }
 
     #[test]
@@ -381,35 +371,34 @@ mod tests {
             Ok(Some(EndpointInfo { name: n.into(), state: "CREATING".into(), ..Default::default() }))
         });
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(|_| {
-            let c = EventEndpoint::new(&Config::example("dev"), Arc::new(MockEventsApi::new()), Arc::new(MockIamApi::new()), false);
+            let c = EventEndpoint::new(&Config::example("dev"), Arc::new(MockEventsApi::new()), Arc::new(MockIamApi::new()));
             Ok(Some(active(&c.spec(buses(), CHECK, ROLE_ARN))))
         });
         let c = ctx();
-        let out = component(events, iam, false).apply(&c).await.unwrap();
+        let out = component(events, iam).apply(&c).await.unwrap();
         let out: EventEndpointOutputs = tandem_core::from_outputs(&out).unwrap();
         assert_eq!(out.endpoint_name, "endpoint-dev");
         assert_eq!(out.endpoint_url, "https://abcde.fgh.endpoint.events.amazonaws.com");
-        assert!(!out.simulated);
         assert_eq!(c.journal_entries().await["endpoint"].id.as_deref(), Some(out.endpoint_arn.as_str()));
     }
 
     #[tokio::test]
     async fn existing_active_endpoint_makes_no_mutating_call() {
-        let probe = component(MockEventsApi::new(), MockIamApi::new(), false);
+        let probe = component(MockEventsApi::new(), MockIamApi::new());
         let info = active(&probe.spec(buses(), CHECK, ROLE_ARN));
         let mut events = MockEventsApi::new();
         events.expect_describe_endpoint().returning(move |_| Ok(Some(info.clone())));
         // No create/update/put expectations.
         let prior = ComponentState::new("event-endpoint", Placement::Global, "us-east-1").with_resource("endpoint", "arn:x");
         let c = ctx().with_prior(prior);
-        let comp = component(events, iam_in_place(), false);
+        let comp = component(events, iam_in_place());
         comp.apply(&c).await.unwrap();
         assert_eq!(comp.read(&c).await.unwrap(), Drift::InSync);
     }
 
     #[tokio::test(start_paused = true)]
     async fn changed_health_check_updates_the_endpoint() {
-        let probe = component(MockEventsApi::new(), MockIamApi::new(), false);
+        let probe = component(MockEventsApi::new(), MockIamApi::new());
         let mut old = active(&probe.spec(buses(), CHECK, ROLE_ARN));
         old.health_check_arn = "arn:aws:route53:::healthcheck/old".into();
         let new = active(&probe.spec(buses(), CHECK, ROLE_ARN));
@@ -418,7 +407,7 @@ mod tests {
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(old.clone())));
         events.expect_update_endpoint().withf(|s| s.health_check_arn == CHECK).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(new.clone())));
-        component(events, iam_in_place(), false).apply(&ctx()).await.unwrap();
+        component(events, iam_in_place()).apply(&ctx()).await.unwrap();
     }
 
     /// EventBridge whose endpoint exists only once `create_endpoint` acted: the n-th create
@@ -428,7 +417,7 @@ mod tests {
         acts: impl Fn(u32) -> bool + Send + 'static,
         answer: impl Fn(u32) -> Result<(), AwsError> + Send + 'static,
     ) -> (MockEventsApi, Arc<std::sync::Mutex<u32>>) {
-        let probe = component(MockEventsApi::new(), MockIamApi::new(), false);
+        let probe = component(MockEventsApi::new(), MockIamApi::new());
         let info = active(&probe.spec(buses(), CHECK, ROLE_ARN));
         let made: Arc<std::sync::Mutex<u32>> = Arc::default();
         let mut events = MockEventsApi::new();
@@ -462,7 +451,7 @@ mod tests {
             },
         );
         let c = ctx();
-        component(events, iam_in_place(), false).apply(&c).await.unwrap();
+        component(events, iam_in_place()).apply(&c).await.unwrap();
         assert_eq!(*made.lock().unwrap(), 1);
         assert_eq!(c.journal_entries().await["endpoint"].op, Op::Create);
     }
@@ -477,7 +466,7 @@ mod tests {
             let answer = lost.clone();
             let (events, made) = endpoint_world(|_| true, move |_| Err(answer.clone()));
             let c = ctx();
-            let out = component(events, iam_in_place(), false).apply(&c).await.unwrap_or_else(|e| panic!("{lost}: {e}"));
+            let out = component(events, iam_in_place()).apply(&c).await.unwrap_or_else(|e| panic!("{lost}: {e}"));
             let out: EventEndpointOutputs = tandem_core::from_outputs(&out).unwrap();
             assert_eq!(*made.lock().unwrap(), 1, "{lost}: exactly one endpoint");
             let e = &c.journal_entries().await["endpoint"];
@@ -492,7 +481,7 @@ mod tests {
         // IAM answers "already exists" to any create: the role is found by name instead.
         let mut iam = iam_in_place();
         iam.expect_create_role().never();
-        let comp = component(events, iam, false);
+        let comp = component(events, iam);
         let c = ctx().with_prior(crate::interrupted_state(&comp, &["endpoint", "role"]));
         comp.apply(&c).await.unwrap();
         assert_eq!(*made.lock().unwrap(), 1);
@@ -516,14 +505,14 @@ mod tests {
         iam.expect_get_role_policy().returning(|_, _| Ok(Some(replication_policy(&buses()))));
         let (events, _) = endpoint_world(|_| true, |_| Ok(()));
         let c = ctx();
-        component(events, iam, false).apply(&c).await.unwrap();
+        component(events, iam).apply(&c).await.unwrap();
         let e = &c.journal_entries().await["role"];
         assert_eq!((e.status, e.id.as_deref()), (ResourceStatus::Done, Some(ROLE_ARN)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn failed_creation_is_deleted_and_recreated() {
-        let probe = component(MockEventsApi::new(), MockIamApi::new(), false);
+        let probe = component(MockEventsApi::new(), MockIamApi::new());
         let good = active(&probe.spec(buses(), CHECK, ROLE_ARN));
         let mut failed = good.clone();
         failed.state = "CREATE_FAILED".into();
@@ -536,7 +525,7 @@ mod tests {
         events.expect_describe_endpoint().times(2).in_sequence(&mut seq).returning(|_| Ok(None));
         events.expect_create_endpoint().times(1).in_sequence(&mut seq).returning(|_| Ok("arn:new".into()));
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(good.clone())));
-        component(events, iam_in_place(), false).apply(&ctx()).await.unwrap();
+        component(events, iam_in_place()).apply(&ctx()).await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -557,7 +546,7 @@ mod tests {
             })
         });
         events.expect_create_endpoint().returning(|_| Ok("arn:x".into()));
-        let e = component(events, iam_in_place(), false).apply(&ctx()).await.unwrap_err().to_string();
+        let e = component(events, iam_in_place()).apply(&ctx()).await.unwrap_err().to_string();
         assert!(e.contains("endpoint-dev") && e.contains("us-east-1") && e.contains("CREATE_FAILED"), "{e}");
     }
 
@@ -576,7 +565,7 @@ mod tests {
         iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_delete_role().with(eq("events-replication-dev")).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         let c = ctx();
-        component(events, iam, false).destroy(&c).await.unwrap();
+        component(events, iam).destroy(&c).await.unwrap();
         assert!(c.journal_entries().await.is_empty());
     }
 
@@ -587,30 +576,14 @@ mod tests {
         events.expect_describe_endpoint().returning(|_| Ok(None));
         let mut iam = MockIamApi::new();
         iam.expect_list_role_policies().returning(|_| Err(AwsError::not_found("NoSuchEntity", "gone")));
-        component(events, iam, false).destroy(&ctx()).await.unwrap();
+        component(events, iam).destroy(&ctx()).await.unwrap();
     }
 
     #[tokio::test]
     async fn errors_name_endpoint_and_region() {
         let mut events = MockEventsApi::new();
         events.expect_describe_endpoint().returning(|_| Err(AwsError::other("AccessDeniedException", "no events:DescribeEndpoint")));
-        let e = component(events, iam_in_place(), false).apply(&ctx()).await.unwrap_err().to_string();
+        let e = component(events, iam_in_place()).apply(&ctx()).await.unwrap_err().to_string();
         assert!(e.contains("endpoint-dev") && e.contains("us-east-1") && e.contains("AccessDenied"), "{e}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn simulated_endpoint_runs_the_same_component_code() {
-        let fake = SimulatedEndpoints::new(Arc::new(MockEventsApi::new()), "us-east-1", None);
-        let comp = component(fake, iam_in_place(), true);
-        assert!(comp.simulated());
-        let c = ctx();
-        let out: EventEndpointOutputs = tandem_core::from_outputs(&comp.apply(&c).await.unwrap()).unwrap();
-        assert!(out.simulated);
-        assert!(out.endpoint_url.ends_with(".endpoint.events.amazonaws.com"));
-        assert_eq!(out.endpoint_arn, format!("arn:aws:events:us-east-1:{ACCOUNT}:endpoint/endpoint-dev"));
-        // Second apply: found ACTIVE, nothing to change.
-        let again: EventEndpointOutputs = tandem_core::from_outputs(&comp.apply(&c).await.unwrap()).unwrap();
-        assert_eq!(again, out);
-        assert_eq!(comp.read(&c).await.unwrap(), Drift::InSync);
     }
 }

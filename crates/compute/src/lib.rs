@@ -8,11 +8,9 @@
 //!
 //! [`package`] builds the Lambda zip. Service calls go through the traits of
 //! [`tandem_clients::lambda`], [`tandem_core::iam`], [`tandem_clients::events`] (shared with
-//! the other crates) and [`logs_api`] (mocks behind the `mocks` feature); [`endpoint_fake`]
-//! serves global endpoints for emulators that lack them.
+//! the other crates) and [`logs_api`] (mocks behind the `mocks` feature).
 
 pub mod endpoint;
-pub mod endpoint_fake;
 pub mod events;
 pub mod functions;
 pub mod iam;
@@ -26,16 +24,7 @@ use tandem_core::{Component, Config, Placement};
 
 pub use package::{ensure_package, Package, PackageError};
 
-/// The `simulate` entry that serves EventBridge global endpoints from a built-in fake.
-pub const SIMULATE_ENDPOINTS: &str = "eventbridge-endpoints";
-
-/// Where the simulated endpoints are kept between runs: beside the local state
-/// (`<state dir>/<suffix>/simulated/eventbridge-endpoints.json`).
-pub fn simulated_endpoints_file(cfg: &Config) -> std::path::PathBuf {
-    cfg.simulation_file(SIMULATE_ENDPOINTS)
-}
-
-/// Every component of this crate, with real clients (or fakes per `cfg.simulate`):
+/// Every component of this crate, with real clients:
 /// `lambda-roles`, `functions-{primary,secondary}`, `events-{primary,secondary}` and
 /// `event-endpoint`. `package` is the Lambda zip ([`Package::unbuilt`] for commands that
 /// neither plan nor apply).
@@ -54,15 +43,9 @@ pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<
             primary_events = Some(events);
         }
     }
-    let real = primary_events
+    let endpoint_events = primary_events
         .unwrap_or_else(|| Arc::new(aws_sdk_eventbridge::Client::new(&aws.config(&cfg.primary_region))));
-    let simulated = cfg.simulates(SIMULATE_ENDPOINTS);
-    let endpoint_events: Arc<dyn tandem_clients::EventsApi> = if simulated {
-        Arc::new(endpoint_fake::SimulatedEndpoints::new(real, &cfg.primary_region, Some(simulated_endpoints_file(cfg))))
-    } else {
-        real
-    };
-    out.push(Arc::new(endpoint::EventEndpoint::new(cfg, endpoint_events, iam, simulated)));
+    out.push(Arc::new(endpoint::EventEndpoint::new(cfg, endpoint_events, iam)));
     out
 }
 
@@ -95,36 +78,23 @@ mod tests {
         let mut cfg = Config::example("dev");
         cfg.secondary_region = "us-west-1".into();
         let cs = components(&cfg, &aws(), &Package::unbuilt());
-        let got: Vec<(&str, &str, Vec<String>, bool)> =
-            cs.iter().map(|c| (c.id(), c.region(), c.dependencies(), c.simulated())).collect();
+        let got: Vec<(&str, &str, Vec<String>)> = cs.iter().map(|c| (c.id(), c.region(), c.dependencies())).collect();
         assert_eq!(
             got,
             vec![
-                ("lambda-roles", "us-east-1", vec![], false),
-                ("functions-primary", "us-east-1", vec![ids::LAMBDA_ROLES.to_string()], false),
-                ("events-primary", "us-east-1", vec!["functions-primary".to_string()], false),
-                ("functions-secondary", "us-west-1", vec![ids::LAMBDA_ROLES.to_string()], false),
-                ("events-secondary", "us-west-1", vec!["functions-secondary".to_string()], false),
+                ("lambda-roles", "us-east-1", vec![]),
+                ("functions-primary", "us-east-1", vec![ids::LAMBDA_ROLES.to_string()]),
+                ("events-primary", "us-east-1", vec!["functions-primary".to_string()]),
+                ("functions-secondary", "us-west-1", vec![ids::LAMBDA_ROLES.to_string()]),
+                ("events-secondary", "us-west-1", vec!["functions-secondary".to_string()]),
                 (
                     "event-endpoint",
                     "us-east-1",
                     vec!["events-primary".to_string(), "events-secondary".to_string(), "health-primary".to_string()],
-                    false
                 ),
             ]
         );
         assert_eq!(cs[5].placement(), Placement::Global);
-    }
-
-    #[test]
-    fn simulate_list_switches_the_endpoint_to_the_fake() {
-        let mut cfg = Config::example("dev");
-        cfg.simulate = vec![SIMULATE_ENDPOINTS.to_string()];
-        let cs = components(&cfg, &aws(), &Package::unbuilt());
-        let endpoint = cs.iter().find(|c| c.id() == ids::EVENT_ENDPOINT).map(|c| c.simulated());
-        assert_eq!(endpoint, Some(true));
-        assert_eq!(cs.iter().filter(|c| c.simulated()).count(), 1);
-        assert!(simulated_endpoints_file(&cfg).ends_with(".tandem/dev/simulated/eventbridge-endpoints.json"));
     }
 
     #[test]

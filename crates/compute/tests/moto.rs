@@ -186,15 +186,12 @@ async fn compute_stack_lifecycle_on_moto() {
     let s = suffix("cmp");
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::example(&s);
-    cfg.simulate = vec![tandem_compute::SIMULATE_ENDPOINTS.to_string()];
     cfg.state.dir = dir.path().join("state");
     let package = test_package(dir.path(), "#!/bin/sh\necho v1\n");
     let stack = Stack::new(&cfg, &aws, &package);
     assert_eq!(stack.by_id.len(), 6);
-    assert!(stack.get(ids::EVENT_ENDPOINT).simulated());
 
-    // The primary API health check comes from the traffic crate; any well-formed ARN will do
-    // for the simulated endpoint.
+    // The primary API health check comes from the traffic crate; a well-formed ARN stands in.
     let health = to_outputs(&HealthOutputs {
         api_check_id: format!("hc-{s}"),
         api_check_arn: format!("arn:aws:route53:::healthcheck/hc-{s}"),
@@ -275,9 +272,32 @@ async fn compute_stack_lifecycle_on_moto() {
     }
 
     let endpoint: EventEndpointOutputs = from_outputs(&outputs[ids::EVENT_ENDPOINT]).unwrap();
-    assert!(endpoint.simulated);
     assert_eq!(endpoint.endpoint_name, format!("endpoint-{s}"));
     assert!(endpoint.endpoint_url.starts_with("https://") && endpoint.endpoint_url.ends_with(".endpoint.events.amazonaws.com"));
+    // The global endpoint, inventoried with the raw SDK in its home region (the emulator's
+    // extension serves it): ACTIVE, failing over on the primary API's health check to the
+    // secondary region, replicating between the two buses.
+    let described = aws_sdk_eventbridge::Client::new(&aws.config("us-east-1"))
+        .describe_endpoint()
+        .name(&endpoint.endpoint_name)
+        .send()
+        .await
+        .expect("describe endpoint");
+    assert_eq!(described.state().map(|s| s.as_str()), Some("ACTIVE"));
+    assert_eq!(described.arn(), Some(endpoint.endpoint_arn.as_str()));
+    let failover = described.routing_config().and_then(|r| r.failover_config()).expect("failover config");
+    assert_eq!(failover.primary().map(|p| p.health_check()), Some(format!("arn:aws:route53:::healthcheck/hc-{s}").as_str()));
+    assert_eq!(failover.secondary().map(|p| p.route()), Some("us-east-2"));
+    assert_eq!(described.replication_config().and_then(|r| r.state()).map(|s| s.as_str()), Some("ENABLED"));
+    let mut buses: Vec<&str> = described.event_buses().iter().map(|b| b.event_bus_arn()).collect();
+    buses.sort();
+    let mut want: Vec<String> = [Placement::Primary, Placement::Secondary]
+        .iter()
+        .map(|p| from_outputs::<EventBusOutputs>(&outputs[&ids::event_bus(*p)]).map(|o| o.bus_arn))
+        .collect::<Result<_, _>>()
+        .expect("bus outputs");
+    want.sort();
+    assert_eq!(buses, want.iter().map(String::as_str).collect::<Vec<_>>());
     let rrole = iam.get_role().role_name(format!("events-replication-{s}")).send().await.unwrap();
     let trust = tandem_core::iam::url_decode(rrole.role().unwrap().assume_role_policy_document().unwrap_or_default());
     assert!(trust.contains("events.amazonaws.com"));

@@ -191,10 +191,6 @@ pub trait Component: Send + Sync {
     fn wanted(&self) -> bool {
         true
     }
-    /// True when the component talks to a built-in in-memory fake instead of AWS.
-    fn simulated(&self) -> bool {
-        false
-    }
     /// Decides the action for this component from its prior state. The default compares
     /// the hashes of [`Component::desired`] with those recorded in state.
     async fn plan(&self, prior: Option<&ComponentState>) -> (Action, String) {
@@ -275,12 +271,10 @@ pub struct Ctx {
     inputs: BTreeMap<String, Outputs>,
     prior: Option<ComponentState>,
     state: StateHandle,
-    simulated: bool,
     cancel: CancelFlag,
 }
 
 impl Ctx {
-    #[allow(clippy::too_many_arguments)] // crate-private; called from the executor only
     pub(crate) fn new(
         id: String,
         region: String,
@@ -288,10 +282,9 @@ impl Ctx {
         inputs: BTreeMap<String, Outputs>,
         prior: Option<ComponentState>,
         state: StateHandle,
-        simulated: bool,
         cancel: CancelFlag,
     ) -> Self {
-        Self { id, region, action, inputs, prior, state, simulated, cancel }
+        Self { id, region, action, inputs, prior, state, cancel }
     }
 
     /// A context for unit tests and for embedding one component in your own tool: an
@@ -304,7 +297,6 @@ impl Ctx {
             inputs: BTreeMap::new(),
             prior: None,
             state: StateHandle::in_memory(),
-            simulated: false,
             cancel: CancelFlag::default(),
         }
     }
@@ -341,10 +333,6 @@ impl Ctx {
 
     pub fn action(&self) -> Action {
         self.action
-    }
-
-    pub fn simulated(&self) -> bool {
-        self.simulated
     }
 
     pub fn cancel_flag(&self) -> &CancelFlag {
@@ -412,7 +400,7 @@ impl Ctx {
     }
 
     pub(crate) async fn write(&self, key: &Key, op: Op, id: Option<String>, status: ResourceStatus) -> Result<ResourceEntry, ComponentError> {
-        self.state.journal(&self.id, key.as_str(), op, id, status, self.simulated).await
+        self.state.journal(&self.id, key.as_str(), op, id, status).await
     }
 
     /// Records a resource found by id, name or tag (no AWS call), unless the journal already
@@ -445,7 +433,7 @@ impl Ctx {
     #[doc(hidden)]
     #[deprecated(note = "components use Ctx::ensure / update / delete / adopt, which own the journal")]
     pub async fn pending(&self, key: &str, op: &str) -> Result<(), ComponentError> {
-        self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Pending, self.simulated).await.map(|_| ())
+        self.state.journal(&self.id, key, Op::parse(op), None, ResourceStatus::Pending).await.map(|_| ())
     }
 
     /// Raw journal write: the mutation of `key` succeeded (engine fault tests only).
@@ -456,7 +444,7 @@ impl Ctx {
             Some(e) if e.status == ResourceStatus::Pending => e.op,
             _ => Op::Adopt,
         };
-        self.state.journal(&self.id, key, op, Some(resource_id.to_string()), ResourceStatus::Done, self.simulated).await.map(|_| ())
+        self.state.journal(&self.id, key, op, Some(resource_id.to_string()), ResourceStatus::Done).await.map(|_| ())
     }
 
     /// Raw journal write: `key` is deleted (engine fault tests only).

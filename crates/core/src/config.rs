@@ -3,9 +3,8 @@
 //! how to fix it, and never makes an AWS call.
 //!
 //! Environment overrides use `__` between sections: `TANDEM_ENVIRONMENT_SUFFIX=dev`,
-//! `TANDEM_NETWORK__AZ_COUNT=3`, `TANDEM_SIMULATE=globalaccelerator,backup-selections`.
+//! `TANDEM_NETWORK__AZ_COUNT=3`.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -14,9 +13,15 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Services the built-in in-memory fakes can stand in for.
-pub const SIMULATABLE: &[&str] =
-    &["globalaccelerator", "eventbridge-endpoints", "dynamodb-replicas", "rds-global-failover", "backup-selections"];
+/// Keys earlier releases read and this one refuses, each with why and what to do instead
+/// (a removed key must not be silently ignored: it changed what was deployed).
+pub const REMOVED_KEYS: &[(&str, &str, &str)] = &[(
+    "simulate",
+    "is no longer read: Tandem has no built-in fakes any more; the local emulator \
+     (scripts/local-aws) now serves Global Accelerator, EventBridge global endpoints, DynamoDB \
+     replicas, Aurora global switchover/failover and Backup selections itself",
+    "delete the `simulate` line: the same configuration works against the emulator and against AWS",
+)];
 
 /// Real AWS commercial region names.
 pub const AWS_REGIONS: &[&str] = &[
@@ -58,8 +63,6 @@ pub struct Config {
     pub lambda: LambdaConfig,
     #[serde(default)]
     pub state: StateConfig,
-    #[serde(default)]
-    pub simulate: Vec<String>,
 }
 
 fn default_primary() -> String {
@@ -218,19 +221,6 @@ impl Default for StateConfig {
 }
 
 impl Config {
-    /// Is `service` served by a built-in fake?
-    pub fn simulates(&self, service: &str) -> bool {
-        self.simulate.iter().any(|s| s == service)
-    }
-
-    /// Where the built-in fake of `service` keeps its state between runs:
-    /// `<state.dir>/<suffix>/simulated/<service>.json`, beside the local state of the stack,
-    /// so that an apply and a later destroy (separate processes) see the same simulated
-    /// resources. Removed with the rest of the local state directory.
-    pub fn simulation_file(&self, service: &str) -> std::path::PathBuf {
-        self.state.dir.join(&self.environment_suffix).join("simulated").join(format!("{service}.json"))
-    }
-
     /// The region of a placement (global components return the primary region).
     pub fn region_of(&self, p: crate::component::Placement) -> &str {
         match p {
@@ -253,7 +243,6 @@ impl Config {
             alerts: AlertsConfig::default(),
             lambda: LambdaConfig::default(),
             state: StateConfig::default(),
-            simulate: Vec::new(),
         }
     }
 }
@@ -294,7 +283,6 @@ enum Ty {
     Str,
     Int,
     Num,
-    StrList,
     Table,
 }
 
@@ -304,7 +292,6 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Int => "an integer",
             Ty::Num => "a number",
-            Ty::StrList => "a list of strings",
             Ty::Table => "a table",
         }
     }
@@ -314,7 +301,6 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("environment_suffix", Ty::Str),
     ("primary_region", Ty::Str),
     ("secondary_region", Ty::Str),
-    ("simulate", Ty::StrList),
     ("network", Ty::Table),
     ("network.primary_cidr", Ty::Str),
     ("network.secondary_cidr", Ty::Str),
@@ -369,9 +355,7 @@ pub fn load(path: &Path, suffix_override: Option<&str>) -> Result<Config, Config
                 .source(Some(config_env()))
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("simulate"),
+                .try_parsing(true),
         );
     let built = builder.build().map_err(|e| fail("(file)", format!("cannot parse: {e}"), "fix the TOML syntax at the position shown"))?;
     let mut value: Value = built
@@ -463,6 +447,10 @@ fn check_schema(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
     let Some(obj) = value.as_object() else { return };
     for (k, v) in obj {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        if let Some((_, message, fix)) = REMOVED_KEYS.iter().find(|(name, _, _)| *name == key) {
+            problems.push(Problem { key, message: (*message).into(), fix: (*fix).into() });
+            continue;
+        }
         match SCHEMA.iter().find(|(name, _)| *name == key) {
             None => {
                 let candidates: Vec<&str> = SCHEMA
@@ -486,7 +474,6 @@ fn check_schema(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
                     Ty::Str => v.is_string(),
                     Ty::Int => v.is_u64() || v.is_i64(),
                     Ty::Num => v.is_number(),
-                    Ty::StrList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
                     Ty::Table => v.is_object(),
                 };
                 if !ok {
@@ -672,15 +659,6 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         }
         other => out.push(p("state.backend", format!("unknown backend {other:?}"), "use \"local\" or \"s3\"")),
     }
-    let mut seen = BTreeSet::new();
-    for s in &cfg.simulate {
-        if !SIMULATABLE.contains(&s.as_str()) {
-            let best = SIMULATABLE.iter().map(|c| (strsim::jaro_winkler(c, s), *c)).max_by(|a, b| a.0.total_cmp(&b.0));
-            out.push(p("simulate", format!("unknown service {s:?}"), format!("known: {}{}", SIMULATABLE.join(", "), best.map(|(_, c)| format!("; did you mean {c:?}?")).unwrap_or_default())));
-        } else if !seen.insert(s) {
-            out.push(p("simulate", format!("{s:?} is listed twice"), "list it once"));
-        }
-    }
     out
 }
 
@@ -756,7 +734,6 @@ mod tests {
             "database": {"min_capacity": 8, "max_capacity": 2},
             "api": {"primary_domain": "api.example.com", "secondary_domain": "bad_domain", "primary_certificate_arn": "arn:aws:acm:us-west-2:123456789012:certificate/abc"},
             "alerts": {"email": "not-an-email"},
-            "simulate": ["globalaccelerator", "route53"],
             "health": {"request_interval": 15},
         });
         let e = validate_value(&v, "tandem.toml").unwrap_err();
@@ -770,13 +747,22 @@ mod tests {
             "api.secondary_domain",
             "api.primary_certificate_arn",
             "alerts.email",
-            "simulate",
             "health.request_interval",
         ] {
             assert!(k.contains(&expected), "missing {expected} in {k:?}\n{e}");
         }
         let text = e.to_string();
         assert!(text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn removed_simulate_key_is_refused_naming_the_emulator() {
+        let e = validate_value(&json!({"environment_suffix": "dev", "simulate": ["globalaccelerator"]}), "tandem.toml").unwrap_err();
+        assert_eq!(keys(&e), vec!["simulate"]);
+        let text = e.to_string();
+        assert!(text.contains("no longer read") && text.contains("scripts/local-aws") && text.contains("delete the `simulate` line"), "{text}");
+        // Even empty: the key is gone, and saying so once is cheaper than a silent difference.
+        assert!(validate_value(&json!({"environment_suffix": "dev", "simulate": []}), "t").is_err());
     }
 
     #[test]
@@ -824,12 +810,29 @@ mod tests {
     fn loads_file_with_stack_override() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("tandem.toml");
-        std::fs::write(&f, "environment_suffix = \"dev\"\nsimulate = [\"globalaccelerator\"]\n[network]\naz_count = 3\n[database]\nmin_capacity = 1\nmax_capacity = 2.5\n").unwrap();
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[network]\naz_count = 3\n[database]\nmin_capacity = 1\nmax_capacity = 2.5\n").unwrap();
         let cfg = load(&f, Some("other")).unwrap();
         assert_eq!(cfg.environment_suffix, "other");
         assert_eq!(cfg.network.az_count, 3);
         assert_eq!(cfg.database.max_capacity, 2.5);
-        assert!(cfg.simulates("globalaccelerator"));
+    }
+
+    #[test]
+    fn environment_overrides_keep_their_types() {
+        // Strings stay strings (a list separator with no list key once turned every value
+        // into a list) and numbers are parsed. Keys no other test asserts, since `cargo test`
+        // shares the process environment.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tandem.toml");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n").unwrap();
+        std::env::set_var("TANDEM_API__STAGE_NAME", "v2");
+        std::env::set_var("TANDEM_HEALTH__FAILURE_THRESHOLD", "4");
+        let loaded = load(&f, None);
+        std::env::remove_var("TANDEM_API__STAGE_NAME");
+        std::env::remove_var("TANDEM_HEALTH__FAILURE_THRESHOLD");
+        let cfg = loaded.unwrap();
+        assert_eq!(cfg.api.stage_name, "v2");
+        assert_eq!(cfg.health.failure_threshold, 4);
     }
 
     #[test]

@@ -112,7 +112,6 @@ pub struct AcceleratorOutputs {
     pub listener_arn: String,
     /// Region -> endpoint group ARN.
     pub endpoint_group_arns: BTreeMap<String, String>,
-    pub simulated: bool,
 }
 
 /// `certificate-{role}`: the ACM certificate of a region's custom domain.
@@ -173,7 +172,6 @@ pub struct TableOutputs {
     pub table_arn: String,
     pub stream_arn: String,
     pub replica_regions: Vec<String>,
-    pub replica_simulated: bool,
 }
 
 /// `bucket-{role}`: S3 bucket (primary carries the replication role).
@@ -213,7 +211,6 @@ pub struct BackupPlanOutputs {
     pub plan_arn: String,
     pub selection_id: String,
     pub role_arn: String,
-    pub selection_simulated: bool,
 }
 
 /// `parameters`: SSM parameters under `/tandem/<suffix>/`.
@@ -266,7 +263,6 @@ pub struct EventEndpointOutputs {
     pub endpoint_name: String,
     pub endpoint_arn: String,
     pub endpoint_url: String,
-    pub simulated: bool,
 }
 
 /// `alerts-{role}`: SNS topic.

@@ -19,7 +19,7 @@ pub enum AwsErrorKind {
     Other,
 }
 
-/// An error returned by an AWS API (or by a simulated service), reduced to what callers need.
+/// An error returned by an AWS API, reduced to what callers need.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct AwsError {
     pub code: String,

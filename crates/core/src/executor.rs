@@ -32,7 +32,6 @@ pub struct PlannedChange {
     pub region: String,
     pub action: Action,
     pub reason: String,
-    pub simulated: bool,
 }
 
 /// The plan of a run, in dependency order.
@@ -81,7 +80,7 @@ impl Outcome {
 /// Live progress events, for the CLI's progress display.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Started { id: String, action: Action, region: String, simulated: bool },
+    Started { id: String, action: Action, region: String },
     Finished { id: String, outcome: Outcome, elapsed: Duration },
 }
 
@@ -201,7 +200,6 @@ impl Engine {
                     BTreeMap::new(),
                     Some(prior),
                     state,
-                    c.simulated(),
                     CancelFlag::default(),
                 );
                 (c.id().to_string(), c.read(&ctx).await.map_err(|e| e.to_string()))
@@ -268,7 +266,6 @@ impl Engine {
                 region: c.region().to_string(),
                 action,
                 reason,
-                simulated: c.simulated(),
             });
         }
         Ok(Plan { changes })
@@ -293,7 +290,6 @@ impl Engine {
                     region: c.region().to_string(),
                     action: Action::Delete,
                     reason: "destroy".into(),
-                    simulated: c.simulated(),
                 });
             }
         }
@@ -498,14 +494,12 @@ fn hash_inputs(inputs: &BTreeMap<String, Outputs>) -> String {
 /// Sets the component's status (creating its record) in memory; returns the serial to
 /// persist for durability.
 fn mark_status(state: &StateHandle, c: &Arc<dyn Component>, status: ComponentStatus, error: Option<String>) -> u64 {
-    let (id, kind, placement, region, simulated) =
-        (c.id().to_string(), c.kind().to_string(), c.placement(), c.region().to_string(), c.simulated());
+    let (id, kind, placement, region) = (c.id().to_string(), c.kind().to_string(), c.placement(), c.region().to_string());
     let ((), serial) = state.mutate(move |doc| {
         let e = doc.component_or_insert(&id, || ComponentState::new(&kind, placement, &region));
         e.kind = kind;
         e.placement = placement;
         e.region = region;
-        e.simulated = simulated;
         e.status = status;
         e.error = error;
         e.updated_at = now();
@@ -540,10 +534,10 @@ async fn run_apply(
         }
     }
     if let Some(p) = progress {
-        p(Progress::Started { id: c.id().to_string(), action, region: c.region().to_string(), simulated: c.simulated() });
+        p(Progress::Started { id: c.id().to_string(), action, region: c.region().to_string() });
     }
     let ctx_for = |a: Action, prior: Option<ComponentState>| {
-        Ctx::new(c.id().to_string(), c.region().to_string(), a, inputs.clone(), prior, state.clone(), c.simulated(), cancel.clone())
+        Ctx::new(c.id().to_string(), c.region().to_string(), a, inputs.clone(), prior, state.clone(), cancel.clone())
     };
     if matches!(action, Action::Delete | Action::Replace) {
         if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
@@ -626,12 +620,12 @@ async fn run_destroy(
         return Outcome::Unchanged;
     };
     if let Some(p) = progress {
-        p(Progress::Started { id: c.id().to_string(), action: Action::Delete, region: c.region().to_string(), simulated: c.simulated() });
+        p(Progress::Started { id: c.id().to_string(), action: Action::Delete, region: c.region().to_string() });
     }
     if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
         return Outcome::Failed { error: e };
     }
-    let ctx = Ctx::new(c.id().to_string(), c.region().to_string(), Action::Delete, BTreeMap::new(), Some(prior), state.clone(), c.simulated(), cancel);
+    let ctx = Ctx::new(c.id().to_string(), c.region().to_string(), Action::Delete, BTreeMap::new(), Some(prior), state.clone(), cancel);
     match c.destroy(&ctx).await {
         Ok(()) => {
             let id = c.id().to_string();

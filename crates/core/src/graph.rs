@@ -138,15 +138,7 @@ impl Graph {
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph tandem {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
         for c in &self.components {
-            let sim = if c.simulated() { " (simulated)" } else { "" };
-            s.push_str(&format!(
-                "  \"{}\" [label=\"{}\\n{} · {}{}\"];\n",
-                c.id(),
-                c.id(),
-                c.kind(),
-                c.region(),
-                sim
-            ));
+            s.push_str(&format!("  \"{}\" [label=\"{}\\n{} · {}\"];\n", c.id(), c.id(), c.kind(), c.region()));
         }
         for e in self.dag.raw_edges() {
             s.push_str(&format!(
@@ -164,8 +156,7 @@ impl Graph {
         let node = |id: &str| id.replace('-', "_");
         let mut s = String::from("flowchart LR\n");
         for c in &self.components {
-            let sim = if c.simulated() { " (simulated)" } else { "" };
-            s.push_str(&format!("  {}[\"{}<br/>{} · {}{}\"]\n", node(c.id()), c.id(), c.kind(), c.region(), sim));
+            s.push_str(&format!("  {}[\"{}<br/>{} · {}\"]\n", node(c.id()), c.id(), c.kind(), c.region()));
         }
         for e in self.dag.raw_edges() {
             s.push_str(&format!(

@@ -5,8 +5,6 @@ use crate::component::Placement;
 
 /// The tag key that marks a resource as belonging to a stack.
 pub const STACK_TAG: &str = "tandem:stack";
-/// Tag set on resources served by a built-in fake.
-pub const SIMULATED_TAG: &str = "tandem:simulated";
 
 /// `{kind}-{suffix}` or `{kind}-{role}-{suffix}`.
 pub fn name(kind: &str, placement: Placement, suffix: &str) -> String {

@@ -60,6 +60,23 @@ pub fn changed_keys(desired: &serde_json::Value, recorded: &BTreeMap<String, Str
     keys
 }
 
+/// The replace-forcing keys recorded in state that `desired` no longer has, when they are the
+/// only difference (every key `desired` has is recorded with the same hash). A key this
+/// version of Tandem stopped recording (e.g. a flag of an earlier release's local fakes) is a
+/// change of Tandem, not of the resource: it must never replace it (an accelerator replaced
+/// gets new static IPs; a database replaced is empty). Empty otherwise, or for older state
+/// with no per-key hashes.
+pub fn retired_keys(desired: &serde_json::Value, recorded: &BTreeMap<String, String>) -> Vec<String> {
+    if recorded.is_empty() {
+        return Vec::new();
+    }
+    let now = key_hashes(desired);
+    if now.iter().any(|(k, h)| recorded.get(k) != Some(h)) {
+        return Vec::new();
+    }
+    recorded.keys().filter(|k| !now.contains_key(*k)).cloned().collect()
+}
+
 /// `base`, followed by the changed keys when they are known.
 fn with_keys(base: &str, keys: Vec<String>) -> String {
     if keys.is_empty() {
@@ -86,6 +103,10 @@ pub fn diff_component(wanted: bool, desired: &Desired, prior: Option<&ComponentS
                 return (Action::Create, "an interrupted destroy left it half-deleted: re-create".into());
             }
             if stable_hash(&desired.replace_on) != p.replace_hash {
+                let retired = retired_keys(&desired.replace_on, &p.replace_keys);
+                if !retired.is_empty() {
+                    return (Action::Update, with_keys("this version of Tandem no longer records", retired));
+                }
                 let keys = changed_keys(&desired.replace_on, &p.replace_keys);
                 return (Action::Replace, with_keys("an attribute that forces replacement changed", keys));
             }
@@ -122,6 +143,25 @@ mod tests {
         s.replace_keys = key_hashes(&desired.replace_on);
         s.update_keys = key_hashes(&desired.update_on);
         s
+    }
+
+    #[test]
+    fn a_key_tandem_no_longer_records_updates_and_never_replaces() {
+        let before = Desired::new(json!({"name": "accelerator-dev", "legacy_flag": false}), json!({"port": 443}));
+        let prior = applied(&before);
+        let after = Desired::new(json!({"name": "accelerator-dev"}), json!({"port": 443}));
+        assert_eq!(
+            diff_component(true, &after, Some(&prior)),
+            (Action::Update, "this version of Tandem no longer records: legacy_flag".into())
+        );
+        // A retired key beside a real change still replaces, naming both.
+        let renamed = Desired::new(json!({"name": "accelerator-other"}), json!({"port": 443}));
+        assert_eq!(
+            diff_component(true, &renamed, Some(&prior)),
+            (Action::Replace, "an attribute that forces replacement changed: legacy_flag, name".into())
+        );
+        // Once updated (hashes re-recorded) it is up to date.
+        assert_eq!(diff_component(true, &after, Some(&applied(&after))), (Action::NoOp, "up to date".into()));
     }
 
     #[test]

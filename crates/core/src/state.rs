@@ -137,8 +137,6 @@ pub struct ResourceEntry {
     /// kept (by every retry, and by a resumed run) until the create is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub simulated: bool,
     /// Unix seconds.
     pub at: u64,
 }
@@ -188,8 +186,6 @@ pub struct ComponentState {
     pub kind: String,
     pub placement: Placement,
     pub region: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub simulated: bool,
     /// Hash of the desired configuration's replace-forcing part.
     pub replace_hash: String,
     /// Hash of the desired configuration's updatable part.
@@ -221,7 +217,6 @@ impl ComponentState {
             kind: kind.to_string(),
             placement,
             region: region.to_string(),
-            simulated: false,
             replace_hash: String::new(),
             update_hash: String::new(),
             replace_keys: BTreeMap::new(),
@@ -238,7 +233,7 @@ impl ComponentState {
     pub fn with_resource(mut self, key: &str, id: &str) -> Self {
         self.resources.insert(
             key.to_string(),
-            ResourceEntry { id: Some(id.to_string()), status: ResourceStatus::Done, op: Op::Create, token: None, simulated: false, at: now() },
+            ResourceEntry { id: Some(id.to_string()), status: ResourceStatus::Done, op: Op::Create, token: None, at: now() },
         );
         self
     }
@@ -248,7 +243,7 @@ impl ComponentState {
     pub fn with_pending_create(mut self, key: &str, token: Option<&str>) -> Self {
         self.resources.insert(
             key.to_string(),
-            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: token.map(str::to_string), simulated: false, at: 0 },
+            ResourceEntry { id: None, status: ResourceStatus::Pending, op: Op::Create, token: token.map(str::to_string), at: 0 },
         );
         self
     }
@@ -600,7 +595,6 @@ impl StateHandle {
     /// Writes one journal entry, durable before it returns. Rejects writes the journal's
     /// state machine forbids ([`check_transition`]). A `pending` create keeps the token of
     /// a `pending` entry it follows (a retry or a resumed run), else derives a new one.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn journal(
         &self,
         component: &str,
@@ -608,7 +602,6 @@ impl StateHandle {
         op: Op,
         id: Option<String>,
         status: ResourceStatus,
-        simulated: bool,
     ) -> Result<ResourceEntry, ComponentError> {
         let (written, serial) = self.mutate(|doc| {
             let stack = doc.stack.clone();
@@ -631,7 +624,7 @@ impl StateHandle {
                 (ResourceStatus::Failed, Some(p)) => p.token.clone(),
                 _ => None,
             };
-            let entry = ResourceEntry { id: id.or(prev_id), status, op, token, simulated, at: now() };
+            let entry = ResourceEntry { id: id.or(prev_id), status, op, token, at: now() };
             c.resources.insert(key.to_string(), entry.clone());
             c.updated_at = now();
             Ok(entry)
@@ -750,7 +743,7 @@ mod tests {
         for i in 0..50 {
             let h = h.clone();
             tasks.push(tokio::spawn(async move {
-                h.journal(&format!("c{i}"), "r", Op::Adopt, Some(format!("id{i}")), ResourceStatus::Done, false).await
+                h.journal(&format!("c{i}"), "r", Op::Adopt, Some(format!("id{i}")), ResourceStatus::Done).await
             }));
         }
         for t in tasks {

@@ -504,7 +504,7 @@ async fn update_keeps_the_id_and_journals_the_result() {
 
 #[test]
 fn the_journal_state_machine_rejects_illegal_transitions() {
-    let entry = |status| ResourceEntry { id: Some("x".into()), status, op: Op::Create, token: None, simulated: false, at: 0 };
+    let entry = |status| ResourceEntry { id: Some("x".into()), status, op: Op::Create, token: None, at: 0 };
     let pending = entry(ResourceStatus::Pending);
     let done = entry(ResourceStatus::Done);
     let failed = entry(ResourceStatus::Failed);

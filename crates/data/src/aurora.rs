@@ -19,11 +19,7 @@
 //! cluster → wait gone → DeleteGlobalCluster (retried while "not empty", up to 5 min) →
 //! subnet group → password parameter. NotFound is success everywhere; waits poll (the SDK's
 //! cluster-deleted waiter fails fast on transitional states).
-//!
-//! With `simulate = ["rds-global-failover"]` the clients are wrapped in
-//! [`fake::SimulatedGlobalFailover`] (see there for what moto cannot do).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,10 +38,6 @@ use crate::until_accepted;
 #[path = "rds_api.rs"]
 mod api;
 pub use api::*;
-
-/// Simulated global membership and failover for emulators that lack them.
-#[path = "aurora_fake.rs"]
-pub mod fake;
 
 /// Database engine of the global cluster.
 pub const ENGINE: &str = "aurora-postgresql";
@@ -162,38 +154,21 @@ impl PasswordStore for aws_sdk_ssm::Client {
     }
 }
 
-/// The RDS clients of both regions (primary, secondary), wrapped in the simulated global
-/// failover when `cfg.simulates("rds-global-failover")`.
+/// The RDS clients of both regions (primary, secondary).
 pub fn rds_clients(cfg: &Config, aws: &AwsContext) -> (Arc<dyn RdsApi>, Arc<dyn RdsApi>) {
     let p: Arc<dyn RdsApi> = Arc::new(aws_sdk_rds::Client::new(&aws.config(&cfg.primary_region)));
     let s: Arc<dyn RdsApi> = Arc::new(aws_sdk_rds::Client::new(&aws.config(&cfg.secondary_region)));
-    if !cfg.simulates("rds-global-failover") {
-        return (p, s);
-    }
-    let mut regions: BTreeMap<String, Arc<dyn RdsApi>> = BTreeMap::new();
-    regions.insert(cfg.primary_region.clone(), p);
-    regions.insert(cfg.secondary_region.clone(), s);
-    (
-        Arc::new(fake::SimulatedGlobalFailover::new(
-            &cfg.primary_region,
-            regions.clone(),
-        )),
-        Arc::new(fake::SimulatedGlobalFailover::new(
-            &cfg.secondary_region,
-            regions,
-        )),
-    )
+    (p, s)
 }
 
-/// `aurora-primary` and `aurora-secondary` with real clients (or the simulated failover).
+/// `aurora-primary` and `aurora-secondary` with real clients.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let (p, s) = rds_clients(cfg, aws);
     let ssm: Arc<dyn PasswordStore> =
         Arc::new(aws_sdk_ssm::Client::new(&aws.config(&cfg.primary_region)));
-    let simulated = cfg.simulates("rds-global-failover");
     vec![
         Arc::new(AuroraComponent::primary(cfg, p, ssm)),
-        Arc::new(AuroraComponent::secondary(cfg, s).with_simulated(simulated)),
+        Arc::new(AuroraComponent::secondary(cfg, s)),
     ]
 }
 
@@ -225,7 +200,6 @@ pub struct AuroraComponent {
     rds: Arc<dyn RdsApi>,
     /// Primary only.
     passwords: Option<Arc<dyn PasswordStore>>,
-    simulated: bool,
 }
 
 impl AuroraComponent {
@@ -257,14 +231,7 @@ impl AuroraComponent {
             suffix,
             rds,
             passwords,
-            simulated: false,
         }
-    }
-
-    /// Marks the component as served (in part) by a built-in fake.
-    pub fn with_simulated(mut self, simulated: bool) -> Self {
-        self.simulated = simulated;
-        self
     }
 
     fn is_primary(&self) -> bool {
@@ -779,9 +746,6 @@ impl Component for AuroraComponent {
             }),
             json!({ "min_capacity": self.db.min_capacity, "max_capacity": self.db.max_capacity }),
         )
-    }
-    fn simulated(&self) -> bool {
-        self.simulated
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
@@ -1857,86 +1821,4 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
-    async fn fake_creates_secondary_without_real_membership_and_swaps_roles() {
-        use fake::{SimulatedGlobalFailover, SIM_MEMBER_TAG, SIM_WRITER_TAG};
-        let mut p = MockRdsApi::new();
-        let mut s = MockRdsApi::new();
-        p.expect_describe_global_cluster()
-            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
-        s.expect_describe_global_cluster()
-            .returning(|_| Ok(Some(global(&[(P_ARN, true)]))));
-        s.expect_create_cluster()
-            .withf(|spec| {
-                spec.global_cluster_id == G_ARN
-                    && spec
-                        .tags
-                        .contains(&(SIM_MEMBER_TAG.to_string(), "aurora-global-dev".to_string()))
-            })
-            .times(1)
-            .returning(|_| {
-                let mut c = cluster(Placement::Secondary, "creating");
-                c.global_cluster_id = Some(G_ARN.into());
-                Ok(c)
-            });
-        let sim_member = |writer: bool| {
-            let mut c = cluster(Placement::Secondary, "available");
-            c.tags
-                .push((SIM_MEMBER_TAG.into(), "aurora-global-dev".into()));
-            if writer {
-                c.tags.push((SIM_WRITER_TAG.into(), "true".into()));
-            }
-            c
-        };
-        let mut lseq = Sequence::new();
-        p.expect_list_clusters()
-            .returning(|| Ok(vec![cluster(Placement::Primary, "available")]));
-        s.expect_list_clusters()
-            .times(2)
-            .in_sequence(&mut lseq)
-            .returning(move || Ok(vec![sim_member(false)]));
-        s.expect_list_clusters()
-            .returning(move || Ok(vec![sim_member(true)]));
-        s.expect_add_tags()
-            .withf(|arn, tags| {
-                arn == S_ARN && tags == &vec![(SIM_WRITER_TAG.to_string(), "true".to_string())]
-            })
-            .times(1)
-            .returning(|_, _| Ok(()));
-        let mut regions: BTreeMap<String, Arc<dyn RdsApi>> = BTreeMap::new();
-        regions.insert("us-east-1".into(), Arc::new(p));
-        regions.insert("us-east-2".into(), Arc::new(s));
-        let fake = SimulatedGlobalFailover::new("us-east-2", regions);
-        let spec = ClusterSpec {
-            id: "aurora-secondary-dev".into(),
-            global_cluster_id: "aurora-global-dev".into(),
-            engine: ENGINE.into(),
-            engine_version: "16.6".into(),
-            subnet_group: "g".into(),
-            security_group_ids: vec![],
-            min_capacity: 0.5,
-            max_capacity: 4.0,
-            port: 5432,
-            master: None,
-            kms_key_id: Some(SECONDARY_KMS_KEY.into()),
-            tags: vec![],
-        };
-        let c = fake.create_cluster(&spec).await.unwrap();
-        assert_eq!(c.global_cluster_id.as_deref(), Some("aurora-global-dev"));
-        let g = fake
-            .describe_global_cluster("aurora-global-dev")
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(g.member(S_ARN).is_some_and(|m| !m.is_writer));
-        fake.switchover_global_cluster("aurora-global-dev", S_ARN)
-            .await
-            .unwrap();
-        let g = fake
-            .describe_global_cluster("aurora-global-dev")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(g.writer(), Some(S_ARN));
-    }
 }

@@ -7,9 +7,6 @@
 //! Destroy: selection → plan (retried while AWS still counts the selection) → role; vaults:
 //! list and delete recovery points until none remain (copy jobs can add points late) →
 //! delete vault. NotFound is success.
-//!
-//! With `simulate = ["backup-selections"]` the clients are wrapped in
-//! [`fake::SimulatedSelections`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +25,6 @@ use crate::iam::{self, IamApi, RoleSpec};
 #[path = "backup_api.rs"]
 mod api;
 pub use api::*;
-
-/// Simulated selections and recovery points for emulators that lack them.
-#[path = "backup_fake.rs"]
-pub mod fake;
-
-/// The `simulate` entry that serves backup selections and recovery points from a fake.
-pub const SIMULATE_SELECTIONS: &str = "backup-selections";
 
 /// The AWS managed policy of the backup role.
 pub const BACKUP_POLICY_ARN: &str =
@@ -70,18 +60,9 @@ pub fn selection_name(suffix: &str) -> String {
     naming::name("aurora", Placement::Global, suffix)
 }
 
-/// The three backup components with real clients (or the simulated selections).
+/// The three backup components with real clients.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
-    let simulated = cfg.simulates(SIMULATE_SELECTIONS);
-    let store = fake::SelectionStore::persistent(cfg.simulation_file(SIMULATE_SELECTIONS));
-    let client = |region: &str| -> Arc<dyn BackupApi> {
-        let real: Arc<dyn BackupApi> = Arc::new(aws_sdk_backup::Client::new(&aws.config(region)));
-        if simulated {
-            Arc::new(fake::SimulatedSelections::with_store(real, store.clone()))
-        } else {
-            real
-        }
-    };
+    let client = |region: &str| -> Arc<dyn BackupApi> { Arc::new(aws_sdk_backup::Client::new(&aws.config(region))) };
     let primary = client(&cfg.primary_region);
     let secondary = client(&cfg.secondary_region);
     let iam: Arc<dyn IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
@@ -96,7 +77,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
             Placement::Secondary,
             secondary,
         )),
-        Arc::new(BackupPlanComponent::new(cfg, primary, iam, simulated)),
+        Arc::new(BackupPlanComponent::new(cfg, primary, iam)),
     ]
 }
 
@@ -287,17 +268,11 @@ pub struct BackupPlanComponent {
     selection_name: String,
     backup: Arc<dyn BackupApi>,
     iam: Arc<dyn IamApi>,
-    simulated: bool,
 }
 
 impl BackupPlanComponent {
-    /// `backup` is the primary region's client; `simulated`: selections are simulated.
-    pub fn new(
-        cfg: &Config,
-        backup: Arc<dyn BackupApi>,
-        iam: Arc<dyn IamApi>,
-        simulated: bool,
-    ) -> Self {
+    /// `backup` is the primary region's client.
+    pub fn new(cfg: &Config, backup: Arc<dyn BackupApi>, iam: Arc<dyn IamApi>) -> Self {
         let s = &cfg.environment_suffix;
         Self {
             region: cfg.primary_region.clone(),
@@ -307,7 +282,6 @@ impl BackupPlanComponent {
             selection_name: selection_name(s),
             backup,
             iam,
-            simulated,
         }
     }
 
@@ -492,9 +466,6 @@ impl Component for BackupPlanComponent {
             }),
         )
     }
-    fn simulated(&self) -> bool {
-        self.simulated
-    }
 
     #[tracing::instrument(skip_all, fields(component = ids::BACKUP_PLAN, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
@@ -518,7 +489,6 @@ impl Component for BackupPlanComponent {
             plan_arn: plan.arn,
             selection_id,
             role_arn,
-            selection_simulated: self.simulated,
         }))
     }
 
@@ -695,7 +665,7 @@ mod tests {
     }
 
     fn plan_component(b: MockBackupApi, iam: MockIamApi) -> BackupPlanComponent {
-        BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(iam), false)
+        BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(iam))
     }
 
     #[test]
@@ -726,7 +696,6 @@ mod tests {
             plan_arn: String::new(),
             selection_id: String::new(),
             role_arn: String::new(),
-            selection_simulated: false,
         });
         assert_eq!(p.output_type().short_name(), "BackupPlanOutputs");
         p.output_type().check(&sample).expect("declared outputs");
@@ -900,7 +869,6 @@ mod tests {
                 plan_arn: plan_info().arn,
                 selection_id: "sel-1".into(),
                 role_arn: ROLE_ARN.into(),
-                selection_simulated: false
             }
         );
         for key in [&keys::ROLE, &keys::PLAN, &keys::SELECTION] {
@@ -1125,7 +1093,7 @@ mod tests {
         v.apply(&vctx).await.unwrap();
         assert_eq!(vctx.recorded_id(&keys::VAULT).await.as_deref(), Some(PV_ARN));
 
-        let c = BackupPlanComponent::new(&cfg(), Arc::new(aws.mock()), Arc::new(healthy_role()), false);
+        let c = BackupPlanComponent::new(&cfg(), Arc::new(aws.mock()), Arc::new(healthy_role()));
         let ctx = plan_ctx();
         let out: BackupPlanOutputs = tandem_core::from_outputs(&c.apply(&ctx).await.unwrap()).unwrap();
         assert_eq!((out.plan_id.as_str(), out.selection_id.as_str()), ("plan-1", "sel-1"));
@@ -1160,77 +1128,10 @@ mod tests {
         b.expect_list_selections().returning(|_| Ok(vec![SelectionInfo { resources: vec![], ..selection() }]));
         b.expect_get_selection().returning(|_, _| Ok(Some(selection())));
         let prior = ComponentState::new("backup-plan", Placement::Primary, "us-east-1").with_resource("role", ROLE_ARN).with_pending_create("plan", Some("tok-1"));
-        let c = BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(healthy_role()), false);
+        let c = BackupPlanComponent::new(&cfg(), Arc::new(b), Arc::new(healthy_role()));
         let ctx = plan_ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();
         let e = ctx.entry(&keys::PLAN).await.unwrap();
         assert_eq!((e.id.as_deref(), e.status), (Some("plan-1"), ResourceStatus::Done));
-    }
-
-    #[tokio::test]
-    async fn fake_serves_selections_and_refuses_plan_delete_while_selected() {
-        let mut inner = MockBackupApi::new();
-        inner.expect_get_plan().returning(|id| {
-            Ok((id == "fake-plan-1").then(|| PlanInfo {
-                id: id.into(),
-                ..plan_info()
-            }))
-        });
-        inner.expect_delete_plan().times(1).returning(|_| Ok(()));
-        let f = fake::SimulatedSelections::new(Arc::new(inner));
-        let id = f
-            .create_selection(
-                "fake-plan-1",
-                "aurora-dev",
-                ROLE_ARN,
-                vec![CLUSTER_ARN.into()],
-                "token-1",
-            )
-            .await
-            .unwrap();
-        assert!(f
-            .create_selection("fake-plan-1", "aurora-dev", ROLE_ARN, vec![], "token-2")
-            .await
-            .is_err_and(|e| e.is_code("AlreadyExistsException")));
-        let listed = f.list_selections("fake-plan-1").await.unwrap();
-        assert_eq!((listed.len(), listed[0].id.as_str()), (1, id.as_str()));
-        assert_eq!(
-            f.get_selection("fake-plan-1", &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .resources,
-            vec![CLUSTER_ARN.to_string()]
-        );
-        let e = f.delete_plan("fake-plan-1").await.unwrap_err();
-        assert!(e.message.contains("selections must be deleted"));
-        f.delete_selection("fake-plan-1", &id).await.unwrap();
-        assert!(f
-            .delete_selection("fake-plan-1", &id)
-            .await
-            .is_err_and(|e| e.is_not_found()));
-        f.delete_plan("fake-plan-1").await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn persistent_selections_survive_a_new_process() {
-        let dir = std::env::temp_dir().join(format!("tandem-backup-fake-{}", std::process::id()));
-        let path = dir.join("backup-selections.json");
-        let inner = || {
-            let mut m = MockBackupApi::new();
-            m.expect_get_plan().returning(|id| Ok(Some(PlanInfo { id: id.into(), ..plan_info() })));
-            Arc::new(m)
-        };
-        let first = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
-        let id = first.create_selection("plan-1", "aurora-dev", ROLE_ARN, vec![CLUSTER_ARN.into()], "token-1").await.unwrap();
-        drop(first);
-        // A later run (destroy) sees the selection apply created, and can delete it.
-        let second = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
-        let found = second.get_selection("plan-1", &id).await.unwrap().unwrap();
-        assert_eq!((found.name.as_str(), found.resources.clone()), ("aurora-dev", vec![CLUSTER_ARN.to_string()]));
-        second.delete_selection("plan-1", &id).await.unwrap();
-        let third = fake::SimulatedSelections::with_store(inner(), fake::SelectionStore::persistent(&path));
-        assert!(third.list_selections("plan-1").await.unwrap().is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

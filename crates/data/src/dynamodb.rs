@@ -6,9 +6,6 @@
 //! UpdateTable ReplicaUpdates Create in the source region → poll until the replica is
 //! ACTIVE. Destroy: ReplicaUpdates Delete → wait until the replica is gone → DeleteTable →
 //! wait until the table is gone; ResourceInUse and "simultaneous" LimitExceeded are retried.
-//!
-//! With `simulate = ["dynamodb-replicas"]` the client is wrapped in
-//! [`fake::SimulatedReplicas`]: the table is real (emulator), the replica is simulated.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +21,6 @@ use tandem_core::{
 #[path = "dynamodb_api.rs"]
 mod api;
 pub use api::*;
-
-/// Simulated replicas for emulators without global tables.
-#[path = "dynamodb_fake.rs"]
-pub mod fake;
 
 /// Partition key attribute.
 pub const PARTITION_KEY: &str = "pk";
@@ -48,13 +41,10 @@ const REPLICA_WAIT: Duration = Duration::from_secs(60 * 60);
 /// How long a create refused because the table is busy is sent again.
 const TABLE_BUSY_WAIT: Duration = Duration::from_secs(5 * 60);
 
-/// The `table` component, with a real client or, when `cfg.simulates("dynamodb-replicas")`,
-/// a client whose replicas are simulated.
+/// The `table` component, with the primary region's client.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
-    let real: Arc<dyn DynamoApi> = Arc::new(aws_sdk_dynamodb::Client::new(&aws.config(&cfg.primary_region)));
-    let simulated = cfg.simulates("dynamodb-replicas");
-    let client: Arc<dyn DynamoApi> = if simulated { Arc::new(fake::SimulatedReplicas::new(real)) } else { real };
-    vec![Arc::new(TableComponent::new(cfg, client, simulated))]
+    let client: Arc<dyn DynamoApi> = Arc::new(aws_sdk_dynamodb::Client::new(&aws.config(&cfg.primary_region)));
+    vec![Arc::new(TableComponent::new(cfg, client))]
 }
 
 /// ResourceInUse (table or replica busy) and "simultaneous" LimitExceeded are worth retrying.
@@ -69,19 +59,17 @@ pub struct TableComponent {
     suffix: String,
     name: String,
     ddb: Arc<dyn DynamoApi>,
-    simulated: bool,
 }
 
 impl TableComponent {
-    /// `simulated`: the replica is served by [`fake::SimulatedReplicas`].
-    pub fn new(cfg: &Config, ddb: Arc<dyn DynamoApi>, simulated: bool) -> Self {
+    /// `ddb` is the primary region's client.
+    pub fn new(cfg: &Config, ddb: Arc<dyn DynamoApi>) -> Self {
         Self {
             region: cfg.primary_region.clone(),
             replica_region: cfg.secondary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
             name: naming::name("table", Placement::Global, &cfg.environment_suffix),
             ddb,
-            simulated,
         }
     }
 
@@ -164,7 +152,6 @@ impl TableComponent {
             table_arn: t.arn.clone(),
             stream_arn: t.stream_arn.clone().unwrap_or_default(),
             replica_regions: t.replicas.iter().map(|r| r.region.clone()).collect(),
-            replica_simulated: self.simulated,
         })
     }
 }
@@ -210,9 +197,6 @@ impl Component for TableComponent {
                 "tags": naming::tags(&self.suffix, &self.name),
             }),
         )
-    }
-    fn simulated(&self) -> bool {
-        self.simulated
     }
 
     #[tracing::instrument(skip_all, fields(component = "table", region = %self.region))]
@@ -340,14 +324,14 @@ impl TableComponent {
     /// UpdateTable that AWS refuses when the replica exists; that answer (a lost one, an
     /// interrupted run) is reported to the core as a conflict, so it looks the replica up.
     async fn ensure_replica(&self, ctx: &Ctx, rr: &str) -> Result<(), ComponentError> {
-        let (ddb, n, r, simulated) = (&self.ddb, self.name.as_str(), self.region.as_str(), self.simulated);
+        let (ddb, n, r) = (&self.ddb, self.name.as_str(), self.region.as_str());
         ctx.ensure::<String>(&keys::REPLICA, n, Rule::Name)
             .find_one(move |_recorded| async move {
                 let t = ddb.describe_table(n).await?;
                 Ok(t.and_then(|t| t.replica(rr).filter(|x| x.status != "DELETING").map(|_| replica_id(n, rr))))
             })
             .create(move |_token| async move {
-                tracing::info!(table = n, region = r, replica_region = rr, simulated, "creating replica");
+                tracing::info!(table = n, region = r, replica_region = rr, "creating replica");
                 // ResourceInUse here is the table being busy (an update in progress), not the
                 // replica existing: the request was refused, so it is sent again after a
                 // while (bounded). Any other failure goes back to the core.
@@ -447,14 +431,13 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
         std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let ctx = ctx();
         let out = c.apply(&ctx).await.unwrap();
         assert_eq!(out["table_name"], "table-t1");
         assert_eq!(out["table_arn"], ARN);
         assert_eq!(out["stream_arn"], format!("{ARN}/stream/2024"));
         assert_eq!(out["replica_regions"], json!(["us-east-2"]));
-        assert_eq!(out["replica_simulated"], false);
         c.output_type().check(&out).expect("declared outputs");
         assert_eq!(ctx.recorded_id(&keys::TABLE).await.as_deref(), Some(ARN));
         assert_eq!(ctx.recorded_id(&keys::REPLICA).await.as_deref(), Some("table-t1@us-east-2"));
@@ -467,7 +450,7 @@ mod tests {
         d.expect_list_tags().returning(|_| Ok(naming::tags("t1", "table-t1")));
         d.expect_pitr_enabled().returning(|_| Ok(true));
         // No create/update/tag expectations: any mutating call panics.
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1")
             .with_resource("table", ARN)
             .with_resource("replica", "table-t1@us-east-2");
@@ -498,7 +481,7 @@ mod tests {
         d.expect_delete_table().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("DELETING", &[]))));
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1")
             .with_resource("table", ARN)
             .with_resource("replica", "table-t1@us-east-2");
@@ -521,7 +504,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Err(AwsError::not_found("ResourceNotFoundException", "gone")));
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         c.destroy(&ctx()).await.unwrap();
     }
 
@@ -529,7 +512,7 @@ mod tests {
     async fn second_destroy_is_a_no_op() {
         let mut d = MockDynamoApi::new();
         d.expect_describe_table().returning(|_| Ok(None));
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         c.destroy(&ctx()).await.unwrap();
     }
 
@@ -541,7 +524,7 @@ mod tests {
         d.expect_describe_table().returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
         d.expect_list_tags().returning(|_| Ok(naming::tags("t1", "table-t1")));
         d.expect_pitr_enabled().returning(|_| Ok(true));
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         c.apply(&ctx()).await.unwrap();
     }
 
@@ -550,7 +533,7 @@ mod tests {
         let mut d = MockDynamoApi::new();
         d.expect_describe_table().returning(|_| Ok(None));
         d.expect_create_table().returning(|_| Err(AwsError::other("AccessDeniedException", "not allowed")));
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let msg = c.apply(&ctx()).await.unwrap_err().to_string();
         assert!(msg.contains("table-t1") && msg.contains("us-east-1") && msg.contains("AccessDeniedException"), "{msg}");
     }
@@ -593,7 +576,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn lost_create_answers_adopt_table_and_replica_exactly_once() {
         let (d, live, creates) = lossy_store();
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let ctx = ctx();
         c.apply(&ctx).await.unwrap();
         // One create of each: after the lost answer the core looked them up instead of resending.
@@ -611,46 +594,12 @@ mod tests {
         // holds a pending create.
         *live.lock().unwrap() = Some(table("ACTIVE", &[]));
         let prior = ComponentState::new("dynamodb-global-table", Placement::Primary, "us-east-1").with_pending_create("table", None);
-        let c = TableComponent::new(&cfg(), Arc::new(d), false);
+        let c = TableComponent::new(&cfg(), Arc::new(d));
         let ctx = ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();
         // Only the replica was created (its answer lost, then adopted).
         assert_eq!(creates.load(std::sync::atomic::Ordering::SeqCst), 1);
         let e = ctx.entry(&keys::TABLE).await.unwrap();
         assert_eq!((e.id.as_deref(), e.status), (Some(ARN), tandem_core::state::ResourceStatus::Done));
-    }
-
-    #[tokio::test]
-    async fn simulated_replica_through_the_fake() {
-        std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
-        // A "real" table without replica support, with tags kept in memory.
-        let tags = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
-        let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut d = MockDynamoApi::new();
-        let c2 = created.clone();
-        d.expect_describe_table().returning(move |_| {
-            Ok(c2.load(std::sync::atomic::Ordering::SeqCst).then(|| table("ACTIVE", &[])))
-        });
-        let c3 = created.clone();
-        d.expect_create_table().times(1).returning(move |_| {
-            c3.store(true, std::sync::atomic::Ordering::SeqCst);
-            Ok(table("CREATING", &[]))
-        });
-        let t = tags.clone();
-        d.expect_list_tags().returning(move |_| Ok(t.lock().unwrap().clone()));
-        let t = tags.clone();
-        d.expect_tag_resource().returning(move |_, new| {
-            t.lock().unwrap().extend(new);
-            Ok(())
-        });
-        d.expect_pitr_enabled().returning(|_| Ok(true));
-        // The fake must never forward replica updates to the emulator.
-        let fake = fake::SimulatedReplicas::new(Arc::new(d));
-        let c = TableComponent::new(&cfg(), Arc::new(fake), true);
-        assert!(c.simulated());
-        let out = c.apply(&ctx()).await.unwrap();
-        assert_eq!(out["replica_simulated"], true);
-        assert_eq!(out["replica_regions"], json!(["us-east-2"]));
-        assert!(tags.lock().unwrap().iter().any(|(k, _)| k == "tandem:simulated-replica:us-east-2"));
     }
 }

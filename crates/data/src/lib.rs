@@ -2,12 +2,10 @@
 //!
 //! One file per AWS resource family:
 //! - [`s3`]: regional buckets, the replication role and the CRR configuration with RTC.
-//! - [`dynamodb`]: the DynamoDB global table (2019.11.21) and its replica;
-//!   `dynamodb_fake` simulates the replica where the emulator lacks it.
+//! - [`dynamodb`]: the DynamoDB global table (2019.11.21) and its replica.
 //! - [`aurora`]: the Aurora Global Database (Serverless v2) and the switchover/failover
-//!   operations; `aurora_fake` simulates global failover where the emulator lacks it.
-//! - [`backup`]: AWS Backup vaults, plan with cross-region copy, selection;
-//!   `backup_fake` simulates selections and recovery points where the emulator lacks them.
+//!   operations.
+//! - [`backup`]: AWS Backup vaults, plan with cross-region copy, selection.
 //! - [`ssm`]: Parameter Store parameters and the two-region reconcile.
 //! - [`ssm_replication`]: the EventBridge rule that drives the replicator Lambda.
 //! - [`iam`]: IAM role helpers shared by S3 replication and Backup.
@@ -52,8 +50,7 @@ where
     }
 }
 
-/// Every data component of the stack, with real clients (or the simulated fakes listed in
-/// `cfg.simulate`).
+/// Every data component of the stack, with real clients.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let mut all: Vec<Arc<dyn Component>> = Vec::new();
     all.extend(s3::components(cfg, aws));

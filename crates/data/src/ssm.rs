@@ -459,7 +459,6 @@ mod tests {
                     table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/table-t1".into(),
                     stream_arn: "s".into(),
                     replica_regions: vec!["us-east-2".into()],
-                    replica_simulated: false,
                 },
             )
             .with_input("bucket-primary", &bucket("primary"))

@@ -16,7 +16,7 @@
 //!
 //! Service calls go through the traits of [`clients`] and the shared
 //! [`tandem_clients::EventsApi`] (mocks behind the `mocks` feature).
-//! Nothing here needs a simulated service: moto serves CloudWatch (awsQuery, hence the
+//! The local emulator serves all of it: CloudWatch (awsQuery, hence the
 //! aws-sdk-cloudwatch pin), SNS, EventBridge rules and KMS.
 
 pub mod alarms;
@@ -83,7 +83,6 @@ mod tests {
         ];
         assert_eq!(got, want);
         for c in &comps {
-            assert!(!c.simulated());
             assert!(c.expected_duration().as_secs() > 0);
             // No secret and no e-mail placeholder leaks into desired.
             let d = serde_json::to_string(&c.desired()).unwrap_or_default();
@@ -243,7 +242,6 @@ pub(crate) mod test_support {
             table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{SUFFIX}"),
             stream_arn: "s".into(),
             replica_regions: vec!["us-east-2".into()],
-            replica_simulated: false,
         }
     }
 

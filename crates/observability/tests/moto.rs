@@ -278,7 +278,6 @@ fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
             table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{s}"),
             stream_arn: "stream".into(),
             replica_regions: vec!["us-east-2".into()],
-            replica_simulated: true,
         }),
     )];
     for p in [Placement::Primary, Placement::Secondary] {

@@ -17,8 +17,6 @@
 //! endpoint group per region → wait after each. Delete order: endpoint groups → wait →
 //! listener → wait → `UpdateAccelerator{Enabled:false}` → wait `DEPLOYED` → delete (any
 //! other order fails with AssociatedListenerFoundException / AcceleratorNotDisabledException).
-//! With `simulate = ["globalaccelerator"]` the same code runs over
-//! [`crate::accelerator_fake::AcceleratorFake`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,12 +54,11 @@ pub struct AcceleratorComponent {
     health_interval: i32,
     failure_threshold: i32,
     client: Arc<dyn GlobalAcceleratorApi>,
-    simulated: bool,
 }
 
 impl AcceleratorComponent {
-    /// `client` must be a us-west-2 client (or the fake, with `simulated = true`).
-    pub fn new(cfg: &Config, client: Arc<dyn GlobalAcceleratorApi>, simulated: bool) -> Self {
+    /// `client` must be a us-west-2 client.
+    pub fn new(cfg: &Config, client: Arc<dyn GlobalAcceleratorApi>) -> Self {
         Self {
             suffix: cfg.environment_suffix.clone(),
             primary_region: cfg.primary_region.clone(),
@@ -69,7 +66,6 @@ impl AcceleratorComponent {
             health_interval: cfg.health.request_interval as i32,
             failure_threshold: cfg.health.failure_threshold as i32,
             client,
-            simulated,
         }
     }
 
@@ -279,7 +275,6 @@ impl AcceleratorComponent {
             static_ips: acc.static_ips,
             listener_arn: listener.arn,
             endpoint_group_arns: groups,
-            simulated: self.simulated,
         }))
     }
 
@@ -409,7 +404,7 @@ impl Component for AcceleratorComponent {
     }
     fn desired(&self) -> Desired {
         Desired::new(
-            json!({ "name": self.name(), "simulated": self.simulated }),
+            json!({ "name": self.name() }),
             json!({
                 "listener": { "protocol": "TCP", "port": LISTENER_PORT },
                 "regions": self.regions(),
@@ -418,15 +413,12 @@ impl Component for AcceleratorComponent {
             }),
         )
     }
-    fn simulated(&self) -> bool {
-        self.simulated
-    }
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
-        let span = tracing::info_span!("apply", component = ids::ACCELERATOR, region = GLOBAL_ACCELERATOR_REGION, simulated = self.simulated);
+        let span = tracing::info_span!("apply", component = ids::ACCELERATOR, region = GLOBAL_ACCELERATOR_REGION);
         self.apply_inner(ctx).instrument(span).await
     }
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        let span = tracing::info_span!("destroy", component = ids::ACCELERATOR, region = GLOBAL_ACCELERATOR_REGION, simulated = self.simulated);
+        let span = tracing::info_span!("destroy", component = ids::ACCELERATOR, region = GLOBAL_ACCELERATOR_REGION);
         self.destroy_inner(ctx).instrument(span).await
     }
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
@@ -438,7 +430,6 @@ impl Component for AcceleratorComponent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accelerator_fake::AcceleratorFake;
     use crate::ga_api::{MockGlobalAcceleratorApi, IN_PROGRESS};
     use crate::test_support::{cfg, lb, prior};
     use mockall::Sequence;
@@ -484,7 +475,7 @@ mod tests {
     }
 
     fn component(m: MockGlobalAcceleratorApi) -> AcceleratorComponent {
-        AcceleratorComponent::new(&cfg(), Arc::new(m), false)
+        AcceleratorComponent::new(&cfg(), Arc::new(m))
     }
 
     fn outputs() -> AcceleratorOutputs {
@@ -497,7 +488,6 @@ mod tests {
                 .into_iter()
                 .map(|(r, a)| (r.to_string(), a))
                 .collect(),
-            simulated: false,
         }
     }
 
@@ -679,34 +669,6 @@ mod tests {
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
         assert!(msg.contains("accelerator-t") && msg.contains("us-west-2") && msg.contains("AccessDeniedException"), "{msg}");
         assert_eq!(ctx.entry(&KEY_ACCELERATOR).await.map(|e| e.status), Some(tandem_core::state::ResourceStatus::Failed));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn simulated_accelerator_applies_twice_and_destroys_twice() {
-        let fake = Arc::new(AcceleratorFake::new().with_settle_polls(2));
-        let c = AcceleratorComponent::new(&cfg(), fake.clone(), true);
-        assert!(c.simulated());
-        let ctx1 = ctx();
-        let out1 = c.apply(&ctx1).await.expect("apply");
-        let typed: AcceleratorOutputs = from_outputs(&out1).expect("outputs");
-        assert!(typed.simulated);
-        assert!(typed.static_ips.iter().all(|ip| ip.starts_with("192.0.2.")));
-        assert_eq!(typed.endpoint_group_arns.len(), 2);
-        let g = fake.describe_endpoint_group(&typed.endpoint_group_arns["us-east-1"]).await.expect("group");
-        assert_eq!(g.spec, group("us-east-1").spec);
-
-        let mut state = tandem_core::state::ComponentState::new("accelerator", Placement::Global, GLOBAL_ACCELERATOR_REGION).with_outputs(out1.clone());
-        state.resources = ctx1.journal_entries().await;
-        let ctx2 = ctx().with_prior(state.clone());
-        assert_eq!(c.apply(&ctx2).await.expect("second apply"), out1, "second apply changes nothing");
-        assert_eq!(fake.accelerator_count(), 1);
-
-        let d1 = Ctx::standalone(ids::ACCELERATOR, GLOBAL_ACCELERATOR_REGION).with_prior(state.clone());
-        c.destroy(&d1).await.expect("destroy");
-        assert_eq!(fake.accelerator_count(), 0);
-        let d2 = Ctx::standalone(ids::ACCELERATOR, GLOBAL_ACCELERATOR_REGION).with_prior(state);
-        c.destroy(&d2).await.expect("second destroy is a no-op");
-        assert_eq!(c.read(&d2).await.expect("read"), Drift::Missing { details: vec![format!("accelerator {} is gone", typed.accelerator_arn)] });
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,13 +6,6 @@ use std::pin::Pin;
 
 use tandem_core::{AwsError, ComponentError, Ctx, Key};
 
-/// A random alphanumeric token of `len` characters (ids of the simulated services; the
-/// idempotency tokens of real creates come from the journal).
-pub fn random_token(len: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect()
-}
-
 /// Maps an SDK builder error (a required field missing) to an [`AwsError`].
 pub fn build_error(e: impl std::fmt::Display) -> AwsError {
     AwsError::other("InvalidRequest", format!("request could not be built: {e}"))
@@ -57,15 +50,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_alphanumeric() {
-        let a = random_token(24);
-        let b = random_token(24);
-        assert_eq!(a.len(), 24);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, b);
-    }
 
     #[tokio::test]
     async fn update_together_journals_every_key_around_one_change() {

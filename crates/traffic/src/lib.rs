@@ -1,7 +1,7 @@
 //! tandem-traffic: how traffic reaches the two regions.
 //!
 //! - [`accelerator`]: Global Accelerator (us-west-2 control plane) with endpoint groups on
-//!   both regions' NLBs; [`accelerator_fake`] stands in for it when simulated.
+//!   both regions' NLBs.
 //! - [`certificate`]: ACM certificates of the regional custom domains (DNS validation).
 //! - [`api`]: regional REST APIs (Lambda proxy), stage, custom domains (the regional one and
 //!   one named like the failover record: API Gateway routes by Host header), base path mappings.
@@ -18,7 +18,6 @@ use tandem_core::aws::{AwsContext, GLOBAL_ACCELERATOR_REGION, ROUTE53_REGION};
 use tandem_core::{Component, Config, Placement};
 
 pub mod accelerator;
-pub mod accelerator_fake;
 pub mod acm_api;
 pub mod api;
 pub mod apigw_api;
@@ -32,23 +31,12 @@ pub mod route53_api;
 mod test_support;
 
 pub use accelerator::AcceleratorComponent;
-pub use accelerator_fake::AcceleratorFake;
 pub use api::ApiComponent;
 pub use certificate::CertificateComponent;
 pub use failover::FailoverComponent;
 pub use health::HealthComponent;
 
-/// The service name of Global Accelerator in `simulate`.
-pub const SIMULATE_GLOBAL_ACCELERATOR: &str = "globalaccelerator";
-
-/// Where the simulated Global Accelerator keeps its state between runs (beside the local
-/// state of the stack).
-pub fn simulated_accelerator_state(cfg: &Config) -> std::path::PathBuf {
-    cfg.simulation_file(SIMULATE_GLOBAL_ACCELERATOR)
-}
-
-/// Every component of the crate, built with real clients (or the fakes `cfg.simulate`
-/// names): `certificate-{role}` (their `wanted()` decides whether they exist), `api-{role}`,
+/// Every component of the crate, built with real clients: `certificate-{role}` (their `wanted()` decides whether they exist), `api-{role}`,
 /// `health-{role}`, `dns-failover` and `accelerator`. Route 53 is called in us-east-1 and
 /// Global Accelerator in us-west-2 whatever the stack's regions.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
@@ -65,13 +53,9 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         out.push(Arc::new(HealthComponent::new(cfg, role, route53.clone())));
     }
     out.push(Arc::new(FailoverComponent::new(cfg, route53)));
-    let simulated = cfg.simulates(SIMULATE_GLOBAL_ACCELERATOR);
-    let ga: Arc<dyn ga_api::GlobalAcceleratorApi> = if simulated {
-        Arc::new(AcceleratorFake::persistent(simulated_accelerator_state(cfg)))
-    } else {
-        Arc::new(ga_api::GaClient(aws_sdk_globalaccelerator::Client::new(&global_accelerator_config(aws))))
-    };
-    out.push(Arc::new(AcceleratorComponent::new(cfg, ga, simulated)));
+    let ga: Arc<dyn ga_api::GlobalAcceleratorApi> =
+        Arc::new(ga_api::GaClient(aws_sdk_globalaccelerator::Client::new(&global_accelerator_config(aws))));
+    out.push(Arc::new(AcceleratorComponent::new(cfg, ga)));
     out
 }
 
@@ -121,7 +105,6 @@ mod tests {
         );
         let acc = find("accelerator");
         assert_eq!(acc.region(), "us-west-2");
-        assert!(!acc.simulated());
         assert_eq!(global_accelerator_config(&aws).region().map(|r| r.as_ref().to_string()).as_deref(), Some("us-west-2"));
         assert_eq!(find("health-primary").region(), "us-east-1");
         assert_eq!(find("health-secondary").region(), "us-east-1");
@@ -133,17 +116,5 @@ mod tests {
         assert!(!find("certificate-secondary").wanted(), "configured certificate: nothing to request");
         assert!(find("api-primary").dependencies().contains(&"certificate-primary".to_string()));
         assert!(!find("api-secondary").dependencies().contains(&"certificate-secondary".to_string()));
-    }
-
-    #[test]
-    fn simulated_global_accelerator_is_marked() {
-        let mut cfg = Config::example("t");
-        cfg.simulate = vec!["globalaccelerator".into()];
-        let comps = components(&cfg, &aws());
-        let acc = comps.iter().find(|c| c.id() == "accelerator").expect("accelerator");
-        assert!(acc.simulated());
-        assert_eq!(acc.region(), "us-west-2");
-        assert!(!comps.iter().find(|c| c.id() == "dns-failover").expect("dns-failover").wanted());
-        assert!(!comps.iter().find(|c| c.id() == "certificate-primary").expect("certificate").wanted());
     }
 }

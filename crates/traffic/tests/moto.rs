@@ -2,8 +2,9 @@
 //! regions (with real Lambda functions for the permissions), ACM certificates validated
 //! through a hosted zone (covering the failover record name as a SAN), a custom domain
 //! named like the failover record in BOTH regions (API Gateway routes by Host header), Route
-//! 53 health checks and failover records aliasing those domains, and the accelerator
-//! over the built-in fake (moto has no Global Accelerator). Apply, check with the real
+//! 53 health checks and failover records aliasing those domains, and the Global
+//! Accelerator (served by the emulator's extension, emulator/globalaccelerator.py, in
+//! us-west-2). Apply, check with the real
 //! aws-sdk clients, apply again (nothing changes), destroy, check gone, destroy again.
 
 use std::collections::BTreeMap;
@@ -103,7 +104,6 @@ impl Run {
         let mut st = self.state.remove(c.id()).unwrap_or_else(|| ComponentState::new(c.kind(), c.placement(), c.region()));
         st = st.with_outputs(out.clone());
         st.resources.extend(ctx.journal_entries().await);
-        st.simulated = c.simulated();
         self.state.insert(c.id().to_string(), st);
         out
     }
@@ -157,7 +157,6 @@ async fn traffic_stack_on_moto() {
     cfg.dns.hosted_zone_id = Some(zone_id.clone());
     let record_name = format!("api.{zone_name}");
     cfg.dns.record_name = Some(record_name.clone());
-    cfg.simulate = vec!["globalaccelerator".into()];
     cfg.state.dir = state_dir.clone();
 
     let comps: Vec<Arc<dyn Component>> = tandem_traffic::components(&cfg, &aws);
@@ -175,7 +174,6 @@ async fn traffic_stack_on_moto() {
     for id in order {
         assert!(by_id[id].wanted(), "{id} is wanted with domains and a zone");
     }
-    assert!(by_id["accelerator"].simulated());
 
     let mut run = Run::default();
     run.external.insert("functions-primary".into(), tandem_core::to_outputs(&fn_primary));
@@ -306,11 +304,35 @@ async fn traffic_stack_on_moto() {
         assert_eq!(a.hosted_zone_id(), target_zone, "{failover_kind} alias zone");
     }
 
-    // Accelerator (simulated).
+    // Accelerator, inventoried with the raw SDK in us-west-2: enabled and deployed, one TCP
+    // listener on 443, an endpoint group per region holding that region's NLB.
     let acc: AcceleratorOutputs = from_outputs(&first["accelerator"]).expect("accelerator outputs");
-    assert!(acc.simulated);
     assert_eq!(acc.endpoint_group_arns.len(), 2);
     assert!(acc.dns_name.ends_with(".awsglobalaccelerator.com"));
+    let ga = aws_sdk_globalaccelerator::Client::new(&tandem_traffic::global_accelerator_config(&aws));
+    let a = ga.describe_accelerator().accelerator_arn(&acc.accelerator_arn).send().await.expect("describe accelerator");
+    let a = a.accelerator().expect("accelerator");
+    assert_eq!((a.name(), a.enabled()), (Some(format!("accelerator-{s}").as_str()), Some(true)));
+    assert_eq!(a.ip_sets().iter().flat_map(|i| i.ip_addresses()).count(), 2, "two static IPs");
+    let listeners = ga.list_listeners().accelerator_arn(&acc.accelerator_arn).send().await.expect("listeners");
+    let listeners = listeners.listeners();
+    assert_eq!(listeners.len(), 1);
+    let ports: Vec<(Option<i32>, Option<i32>)> = listeners[0].port_ranges().iter().map(|p| (p.from_port(), p.to_port())).collect();
+    assert_eq!(ports, vec![(Some(443), Some(443))]);
+    assert_eq!(listeners[0].protocol().map(|p| p.as_str()), Some("TCP"));
+    let groups = ga.list_endpoint_groups().listener_arn(&acc.listener_arn).send().await.expect("groups");
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for g in groups.endpoint_groups() {
+        let ids = g.endpoint_descriptions().iter().filter_map(|e| e.endpoint_id().map(str::to_string)).collect();
+        by_region.insert(g.endpoint_group_region().unwrap_or_default().to_string(), ids);
+    }
+    assert_eq!(
+        by_region,
+        BTreeMap::from([
+            (PRIMARY.to_string(), vec![fake_lb(PRIMARY, &s).nlb_arn]),
+            (SECONDARY.to_string(), vec![fake_lb(SECONDARY, &s).nlb_arn]),
+        ])
+    );
 
     // ---- apply again: nothing changes ----
     let apis_before = aws_sdk_apigateway::Client::new(&aws.config(PRIMARY)).get_rest_apis().send().await.expect("apis").items().len();
@@ -368,6 +390,7 @@ async fn traffic_stack_on_moto() {
     let acc_component = by_id["accelerator"].as_ref();
     let drift = acc_component.read(&run.ctx(acc_component)).await.expect("read accelerator");
     assert!(matches!(drift, Drift::Missing { .. }), "accelerator gone: {drift:?}");
+    assert!(ga.describe_accelerator().accelerator_arn(&acc.accelerator_arn).send().await.is_err(), "accelerator deleted");
 
     let _ = r53.delete_hosted_zone().id(&zone_id).send().await;
     let _ = std::fs::remove_dir_all(state_dir);

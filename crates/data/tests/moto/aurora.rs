@@ -1,6 +1,7 @@
-//! Aurora Global Database against moto: apply both clusters, check them with the real RDS and
-//! SSM clients, apply again (no change), switch over and fail over (simulated:
-//! `rds-global-failover`), destroy (secondary first), check gone, destroy again.
+//! Aurora Global Database against the emulator: apply both clusters, check them with the real
+//! RDS and SSM clients (the global cluster's membership from both regions), apply again (no
+//! change), switch over and fail over (served by the emulator's extension, emulator/rds.py),
+//! destroy (secondary first), check gone, destroy again.
 
 use std::sync::Arc;
 
@@ -86,10 +87,8 @@ pub fn moto_env() {
     std::env::set_var("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
 }
 
-pub fn config(suffix: &str, simulate: &[&str]) -> Config {
-    let mut cfg = Config::example(suffix);
-    cfg.simulate = simulate.iter().map(|s| s.to_string()).collect();
-    cfg
+pub fn config(suffix: &str) -> Config {
+    Config::example(suffix)
 }
 
 fn find(components: &[Arc<dyn Component>], id: &str) -> Arc<dyn Component> {
@@ -133,7 +132,7 @@ async fn aurora_global_database_lifecycle() {
     moto_env();
     let aws = tandem_core::testing::moto_context().await;
     let suffix = unique("au");
-    let cfg = config(&suffix, &["rds-global-failover"]);
+    let cfg = config(&suffix);
     let (out_p, out_s, ctx_p, ctx_s, comps) = apply_aurora(&aws, &cfg).await;
     let primary = find(&comps, "aurora-primary");
     let secondary = find(&comps, "aurora-secondary");
@@ -246,7 +245,27 @@ async fn aurora_global_database_lifecycle() {
         assert!(!all.contains(&password), "password leaked");
     }
 
-    // Membership as the (simulated) global view reports it.
+    // Membership, with the raw SDK from both regions: one global cluster, the primary the
+    // writer, the secondary a reader member, and a global writer endpoint.
+    for rds in [&rds_p, &rds_s] {
+        let g = rds
+            .describe_global_clusters()
+            .global_cluster_identifier(&out_p.global_cluster_id)
+            .send()
+            .await
+            .expect("describe global clusters");
+        let g = &g.global_clusters()[0];
+        let mut members: Vec<(&str, bool)> = g
+            .global_cluster_members()
+            .iter()
+            .map(|m| (m.db_cluster_arn().unwrap_or_default(), m.is_writer().unwrap_or(false)))
+            .collect();
+        members.sort();
+        let mut want = vec![(out_p.cluster_arn.as_str(), true), (out_s.cluster_arn.as_str(), false)];
+        want.sort();
+        assert_eq!(members, want);
+        assert!(g.endpoint().is_some_and(|e| e.ends_with(".global.rds.amazonaws.com")), "{:?}", g.endpoint());
+    }
     let (view_p, _) = aurora::rds_clients(&cfg, &aws);
     let gi = view_p
         .describe_global_cluster(&out_p.global_cluster_id)

@@ -1,4 +1,4 @@
-//! AWS Backup against moto (selections and recovery points simulated: `backup-selections`):
+//! AWS Backup against the emulator (selections and recovery points served by its extension):
 //! vaults in both regions, plan with copy to the secondary vault, IAM role, selection of the
 //! Aurora cluster; apply twice, destroy, check gone, destroy again.
 
@@ -30,7 +30,6 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
     let aws = tandem_core::testing::moto_context().await;
     let s = suffix();
     let mut cfg = Config::example(&s);
-    cfg.simulate = vec!["backup-selections".into()];
     let state_dir = tempfile::tempdir().expect("tempdir");
     cfg.state.dir = state_dir.path().to_path_buf();
     let iam = aws_sdk_iam::Client::new(&aws.config("us-east-1"));
@@ -42,7 +41,6 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
     let vault_p = find(&comps, "backup-vault-primary");
     let vault_s = find(&comps, "backup-vault-secondary");
     let plan = find(&comps, "backup-plan");
-    assert!(plan.simulated());
 
     let aurora = AuroraOutputs {
         global_cluster_id: format!("aurora-global-{s}"),
@@ -69,7 +67,6 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
         .with_input(&ids::aurora(Placement::Primary), &aurora);
     let out: BackupPlanOutputs =
         from_outputs(&plan.apply(&ctx_plan).await.expect("plan")).expect("outputs");
-    assert!(out.selection_simulated);
     assert!(!out.selection_id.is_empty());
     assert!(
         out.role_arn.ends_with(&format!("role/backup-{s}")),
@@ -123,18 +120,18 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
         .expect("role");
     assert!(attached.attached_policies().iter().any(|p| p.policy_arn()
         == Some("arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")));
-    // The selection, as the (simulated) Backup API serves it to a later run (destroy is
-    // another process): a fresh client over the store persisted beside the state.
-    let store = backup::fake::SelectionStore::persistent(cfg.simulation_file("backup-selections"));
-    let fresh = backup::fake::SimulatedSelections::with_store(Arc::new(bk_p.clone()), store);
-    let sel = fresh
-        .get_selection(&out.plan_id, &out.selection_id)
+    // The selection, inventoried with the raw SDK (the emulator's extension serves it).
+    let sel = bk_p
+        .get_backup_selection()
+        .backup_plan_id(&out.plan_id)
+        .selection_id(&out.selection_id)
+        .send()
         .await
-        .expect("get selection")
-        .expect("selection");
-    assert_eq!(sel.name, format!("aurora-{s}"));
-    assert_eq!(sel.resources, vec![aurora.cluster_arn.clone()]);
-    assert_eq!(sel.role_arn, out.role_arn);
+        .expect("get selection");
+    let body = sel.backup_selection().expect("selection body");
+    assert_eq!(body.selection_name(), format!("aurora-{s}"));
+    assert_eq!(body.resources(), std::slice::from_ref(&aurora.cluster_arn));
+    assert_eq!(body.iam_role_arn(), out.role_arn);
     assert_eq!(plan.read(&ctx_plan).await.expect("read"), Drift::InSync);
 
     // Apply again: same outputs, journal untouched.
@@ -210,39 +207,31 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
         .expect("second destroy vault");
 }
 
-/// Recovery points (simulated) are deleted before the vault.
+/// Recovery points (made by backup jobs in the emulator) are deleted before the vault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_destroy_deletes_recovery_points_first() {
     crate::aurora::moto_env();
     let aws = tandem_core::testing::moto_context().await;
     let s = suffix();
     let cfg = Config::example(&s);
-    let real: Arc<dyn BackupApi> = Arc::new(aws_sdk_backup::Client::new(&aws.config("us-east-2")));
-    let fake = Arc::new(backup::fake::SimulatedSelections::new(real));
-    let vault = backup::BackupVaultComponent::new(&cfg, Placement::Secondary, fake.clone());
+    let sdk = aws_sdk_backup::Client::new(&aws.config("us-east-2"));
+    let api: Arc<dyn BackupApi> = Arc::new(sdk.clone());
+    let vault = backup::BackupVaultComponent::new(&cfg, Placement::Secondary, api.clone());
     let ctx = Ctx::standalone("backup-vault-secondary", "us-east-2");
     vault.apply(&ctx).await.expect("apply");
     let name = format!("vault-secondary-{s}");
-    fake.add_recovery_point(
-        &name,
-        "arn:aws:rds:us-east-2:123456789012:cluster-snapshot:awsbackup:job-1",
-    );
-    fake.add_recovery_point(
-        &name,
-        "arn:aws:rds:us-east-2:123456789012:cluster-snapshot:awsbackup:job-2",
-    );
-    assert!(
-        fake.delete_vault(&name).await.is_err(),
-        "a vault with recovery points must refuse deletion"
-    );
+    for job in 1..=2 {
+        sdk.start_backup_job()
+            .backup_vault_name(&name)
+            .resource_arn(format!("arn:aws:rds:us-east-2:123456789012:cluster:aurora-{s}-{job}"))
+            .iam_role_arn(format!("arn:aws:iam::123456789012:role/backup-{s}"))
+            .send()
+            .await
+            .expect("start backup job");
+    }
+    assert_eq!(api.list_recovery_points(&name).await.expect("points").len(), 2);
+    assert!(api.delete_vault(&name).await.is_err(), "a vault with recovery points must refuse deletion");
     vault.destroy(&ctx).await.expect("destroy");
-    assert!(fake
-        .describe_vault(&name)
-        .await
-        .expect("describe")
-        .is_none());
-    assert!(fake
-        .list_recovery_points(&name)
-        .await
-        .is_err_and(|e| e.is_not_found()));
+    assert!(api.describe_vault(&name).await.expect("describe").is_none());
+    assert!(api.list_recovery_points(&name).await.is_err_and(|e| e.is_not_found()));
 }

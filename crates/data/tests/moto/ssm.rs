@@ -38,7 +38,6 @@ fn table(sfx: &str) -> Outputs {
         table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{sfx}"),
         stream_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/table-{sfx}/stream/x"),
         replica_regions: vec!["us-east-2".into()],
-        replica_simulated: true,
     })
 }
 
