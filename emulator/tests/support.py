@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from typing import Any, Callable
+
 import boto3
 from botocore.config import Config
 
@@ -85,16 +87,28 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
-def client(service: str, region: str = "us-east-1"):
-    """A boto3 client on the emulator (no retries: a 500 must show)."""
+def client(service: str, region: str = "us-east-1", *, quick: bool = False):
+    """A boto3 client on the emulator (no retries: a 500 must show). `quick`: short connect
+    and read timeouts, for calls that may get no answer (a region cut off)."""
+    timeouts = {"connect_timeout": 5, "read_timeout": 15} if quick else {}
     return boto3.client(
         service,
         endpoint_url=endpoint(),
         region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **timeouts),
     )
+
+
+def wait_for(fn: Callable[[], Any], timeout: float = 15.0, every: float = 0.2) -> Any:
+    """Polls `fn` until it returns a truthy value (bounded in time); returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
 
 
 def unique(prefix: str) -> str:

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from emulator.tests.support import ACCOUNT, client, error_code, unique
+from emulator.tests.support import ACCOUNT, client, error_code, unique, wait_for
 
 REGION = "us-east-1"
 NS = "Tandem/Test"
@@ -38,16 +37,6 @@ DIMS = [{"Name": "HealthCheckId", "Value": "hc-1"}]
 
 def plain() -> bool:
     return os.environ.get("EMULATOR_TEST_PLAIN") == "1"
-
-
-def wait_for(fn, timeout: float = 20.0, every: float = 0.25):
-    """Polls `fn` until it returns a truthy value (bounded in time); returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def stamp(period_age: int, offset: float = 30.0) -> datetime:

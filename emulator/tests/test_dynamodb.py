@@ -9,20 +9,9 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from emulator.tests.support import client, endpoint, error_code, unique
+from emulator.tests.support import client, endpoint, error_code, unique, wait_for
 
 PRIMARY, SECONDARY = "us-east-1", "us-east-2"
-TIMEOUT = 15.0
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    """Polls `fn` until it returns a truthy value (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def key(pk: str, sk: str = "x") -> dict[str, Any]:

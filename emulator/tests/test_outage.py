@@ -13,10 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
@@ -72,17 +70,6 @@ def raw_exchange(payload: bytes) -> bytes:
     return received
 
 
-def quick_client(service: str, region: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint(),
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=15),
-    )
-
-
 class RegionOutage(unittest.TestCase):
     def setUp(self) -> None:
         endpoint()
@@ -117,7 +104,7 @@ class RegionOutage(unittest.TestCase):
         self.assertEqual((status, regions), (200, [CUT]))
 
     def test_boto3_sees_a_closed_connection_then_restore_answers_again(self) -> None:
-        sts = quick_client("sts", CUT)
+        sts = client("sts", CUT, quick=True)
         self.assertEqual(sts.get_caller_identity()["Account"], "123456789012")
         self.cut()
         with self.assertRaises((ConnectionClosedError, EndpointConnectionError)) as e:
@@ -125,14 +112,14 @@ class RegionOutage(unittest.TestCase):
         self.assertNotIsInstance(e.exception, ClientError)
         # A request with a body (SQS JSON) is dropped too, and the server keeps serving.
         with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):
-            quick_client("sqs", CUT).create_queue(QueueName="outage-never-created")
-        self.assertEqual(quick_client("sts", OTHER).get_caller_identity()["Account"], "123456789012")
+            client("sqs", CUT, quick=True).create_queue(QueueName="outage-never-created")
+        self.assertEqual(client("sts", OTHER, quick=True).get_caller_identity()["Account"], "123456789012")
         status, regions = control("DELETE", CUT)
         self.assertEqual((status, regions), (200, []))
         self.assertEqual(sts.get_caller_identity()["Account"], "123456789012")
         self.assertNotIn(
             "outage-never-created",
-            " ".join(quick_client("sqs", CUT).list_queues().get("QueueUrls", [])),
+            " ".join(client("sqs", CUT, quick=True).list_queues().get("QueueUrls", [])),
             "the dropped request did nothing",
         )
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from botocore.exceptions import ClientError
 
-from emulator.tests.support import client, unique
+from emulator.tests.support import client, unique, wait_for
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -38,16 +38,6 @@ class GetBucketVersioningShape(unittest.TestCase):
             self.assertEqual(root.tag, f"{NS}VersioningConfiguration")
             self.assertEqual(root.findtext(f"{NS}Status"), wanted)
             self.assertEqual(self.s3.get_bucket_versioning(Bucket=self.bucket)["Status"], wanted)
-
-
-def wait_for(fn, timeout: float = 15.0):
-    """Polls `fn` until it returns a truthy value (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 class Replication(unittest.TestCase):
