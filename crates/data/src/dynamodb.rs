@@ -47,6 +47,17 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     vec![Arc::new(TableComponent::new(cfg, client))]
 }
 
+/// A replica delete answered "not part of the global table": the replica is already gone or
+/// being deleted (AWS's answer to a Delete sent again after its first answer was lost, e.g.
+/// by the SDK's own retry), which for a delete is success.
+fn replica_not_a_member(e: AwsError) -> AwsError {
+    if e.is_code("ValidationException") && e.message.contains("not part of the global table") {
+        AwsError::not_found("ReplicaNotFound", e.message)
+    } else {
+        e
+    }
+}
+
 /// ResourceInUse (table or replica busy) and "simultaneous" LimitExceeded are worth retrying.
 fn busy(e: &AwsError) -> bool {
     e.is_code("ResourceInUseException") || e.is_code("LimitExceededException")
@@ -251,7 +262,7 @@ impl Component for TableComponent {
             |id| async move {
                 let region = id.rsplit_once('@').map(|(_, r)| r.to_string()).unwrap_or_default();
                 tracing::info!(table = n, replica_region = %region, "deleting replica");
-                retry_if(|| ddb.delete_replica(n, &region), busy).await
+                retry_if(|| ddb.delete_replica(n, &region), busy).await.map_err(replica_not_a_member)
             },
         )
         .await?;
@@ -506,6 +517,36 @@ mod tests {
         d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
         let c = TableComponent::new(&cfg(), Arc::new(d));
         c.destroy(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn replica_delete_sent_again_after_a_lost_answer_is_success() {
+        std::env::set_var("TANDEM_POLL_INTERVAL_MS", "1");
+        let mut d = MockDynamoApi::new();
+        let mut seq = Sequence::new();
+        d.expect_describe_table()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        // The first Delete's answer was lost and the SDK sent it again: AWS answers that the
+        // replica is no member any more.
+        d.expect_delete_replica().times(1).in_sequence(&mut seq).returning(|_, _| {
+            Err(AwsError::other(
+                "ValidationException",
+                "Update global table operation failed because one or more replicas were not part of the global table. Please retry the request without these replicas: [us-east-2].",
+            ))
+        });
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(table("ACTIVE", &[]))));
+        d.expect_delete_table().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        d.expect_describe_table().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        let c = TableComponent::new(&cfg(), Arc::new(d));
+        c.destroy(&ctx()).await.unwrap();
+        // Any other validation error still fails the destroy.
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().returning(|_| Ok(Some(table("ACTIVE", &[("us-east-2", "ACTIVE")]))));
+        d.expect_delete_replica().returning(|_, _| Err(AwsError::other("ValidationException", "deletion protection is enabled")));
+        let e = TableComponent::new(&cfg(), Arc::new(d)).destroy(&ctx()).await.unwrap_err().to_string();
+        assert!(e.contains("deletion protection"), "{e}");
     }
 
     #[tokio::test]
