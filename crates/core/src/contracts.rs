@@ -189,12 +189,21 @@ pub struct AuroraOutputs {
     pub global_cluster_id: String,
     pub cluster_id: String,
     pub cluster_arn: String,
+    /// This cluster's own (cluster) endpoint: it accepts writes only while this cluster is
+    /// the global database's writer.
     pub writer_endpoint: String,
     pub reader_endpoint: String,
     pub instance_id: String,
     pub port: u16,
     /// SSM SecureString parameter holding the master password (primary only).
     pub password_parameter: Option<String>,
+    /// The global database's writer endpoint (`DescribeGlobalClusters` → `Endpoint`,
+    /// `<global id>.global-<id>.global.rds.amazonaws.com`): it always resolves to the current
+    /// writer, whichever region holds it, so nothing needs rewriting after a failover. The
+    /// same value in both components' outputs. Empty only in outputs recorded before the
+    /// field existed.
+    #[serde(default)]
+    pub global_writer_endpoint: String,
 }
 
 /// `backup-vault-{role}`.

@@ -12,6 +12,16 @@
 //! with the global cluster id, no credentials, encrypted with `alias/aws/rds` of its region →
 //! instance.
 //!
+//! Outputs: each cluster's own endpoints and the global writer endpoint
+//! (`DescribeGlobalClusters` → `Endpoint`), which always resolves to the current writer; the
+//! `parameters` component publishes it as `db/writer-endpoint`.
+//!
+//! Either cluster may be the writer. After a switchover or a failover the secondary is a
+//! legitimate writer: `apply` and `read` look at each cluster's own configuration and its
+//! membership of the global cluster, never at which member writes. So `read` reports no
+//! drift, `apply` never moves the role back (only `tandem switchover` does) and a second
+//! apply is a no-op; the global writer endpoint in the outputs does not change.
+//!
 //! Destroy (secondary first, by dependency order): secondary instance → wait gone →
 //! RemoveFromGlobalCluster → wait not a member → delete cluster (SkipFinalSnapshot) → wait
 //! gone → subnet group. Primary: instance → wait gone → (RemoveFromGlobalCluster when still a
@@ -58,6 +68,8 @@ const WAIT: Duration = Duration::from_secs(60 * 60);
 const GLOBAL_DELETE_WAIT: Duration = Duration::from_secs(5 * 60);
 /// Bound of a switchover / failover.
 const FAILOVER_WAIT: Duration = Duration::from_secs(30 * 60);
+/// Bound of the wait for the global cluster's writer endpoint to be published.
+const ENDPOINT_WAIT: Duration = Duration::from_secs(10 * 60);
 
 /// `aurora-global-{s}`.
 pub fn global_cluster_id(suffix: &str) -> String {
@@ -682,7 +694,24 @@ impl AuroraComponent {
         Ok(())
     }
 
-    fn outputs_of(&self, cluster: &ClusterInfo, global_id: &str) -> Outputs {
+    /// The global writer endpoint: `known` when set (the primary's describe of the global
+    /// cluster, or the secondary's input from the primary), else read through this
+    /// component's region until RDS publishes it (bounded by [`ENDPOINT_WAIT`]).
+    async fn global_writer_endpoint(&self, global_id: &str, known: String) -> Result<String, ComponentError> {
+        if !known.is_empty() {
+            return Ok(known);
+        }
+        poll_until(global_id, &self.region, "global writer endpoint", ENDPOINT_WAIT, || async {
+            match self.rds.describe_global_cluster(global_id).await? {
+                Some(g) if !g.endpoint.is_empty() => Ok(Poll::Ready(g.endpoint)),
+                Some(_) => Ok(Poll::Pending("no writer endpoint yet".into())),
+                None => Ok(Poll::Pending("global cluster not visible yet".into())),
+            }
+        })
+        .await
+    }
+
+    fn outputs_of(&self, cluster: &ClusterInfo, global_id: &str, global_writer: &str) -> Outputs {
         to_outputs(&AuroraOutputs {
             global_cluster_id: global_id.to_string(),
             cluster_id: cluster.id.clone(),
@@ -696,6 +725,7 @@ impl AuroraComponent {
                 cluster.port
             },
             password_parameter: self.is_primary().then(|| password_parameter(&self.suffix)),
+            global_writer_endpoint: global_writer.to_string(),
         })
     }
 }
@@ -744,18 +774,25 @@ impl Component for AuroraComponent {
                 "master_username": self.is_primary().then_some(MASTER_USERNAME),
                 "kms_key_id": (!self.is_primary()).then_some(SECONDARY_KMS_KEY),
             }),
-            json!({ "min_capacity": self.db.min_capacity, "max_capacity": self.db.max_capacity }),
+            // "publishes": what the outputs carry beyond the cluster's own endpoints (added
+            // with the global writer endpoint: a stack applied before re-applies once).
+            json!({
+                "min_capacity": self.db.min_capacity,
+                "max_capacity": self.db.max_capacity,
+                "publishes": ["global_writer_endpoint"],
+            }),
         )
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
         let network: NetworkOutputs = ctx.input(&ids::network(self.placement))?;
-        let global_id = if self.is_primary() {
-            self.ensure_global(ctx).await?.id
+        let (global_id, known_endpoint) = if self.is_primary() {
+            let g = self.ensure_global(ctx).await?;
+            (g.id, g.endpoint)
         } else {
             let primary: AuroraOutputs = ctx.input(&ids::aurora(Placement::Primary))?;
-            primary.global_cluster_id
+            (primary.global_cluster_id, primary.global_writer_endpoint)
         };
         ctx.check_cancelled()?;
         let group = self
@@ -767,8 +804,9 @@ impl Component for AuroraComponent {
             .await?;
         ctx.check_cancelled()?;
         self.ensure_instance(ctx).await?;
-        tracing::info!(cluster = %cluster.id, writer = %cluster.endpoint, "Aurora cluster ready");
-        Ok(self.outputs_of(&cluster, &global_id))
+        let global_writer = self.global_writer_endpoint(&global_id, known_endpoint).await?;
+        tracing::info!(cluster = %cluster.id, endpoint = %cluster.endpoint, global_writer = %global_writer, "Aurora cluster ready");
+        Ok(self.outputs_of(&cluster, &global_id, &global_writer))
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
@@ -1046,6 +1084,7 @@ mod tests {
     const P_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-dev";
     const S_ARN: &str = "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-dev";
     const G_ARN: &str = "arn:aws:rds::123456789012:global-cluster:aurora-global-dev";
+    const GLOBAL_ENDPOINT: &str = "aurora-global-dev.global-abcdef123456.global.rds.amazonaws.com";
 
     fn cfg() -> Config {
         Config::example("dev")
@@ -1082,6 +1121,7 @@ mod tests {
                 })
                 .collect(),
             failover: None,
+            endpoint: GLOBAL_ENDPOINT.into(),
         }
     }
 
@@ -1137,6 +1177,7 @@ mod tests {
             instance_id: "aurora-primary-dev-1".into(),
             port: 5432,
             password_parameter: Some(password_parameter("dev")),
+            global_writer_endpoint: GLOBAL_ENDPOINT.into(),
         }
     }
 
@@ -1405,6 +1446,98 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.cluster_id, "aurora-primary-dev");
+    }
+
+    /// Both regions' RDS after a failover (or switchover) to the secondary: the global
+    /// cluster lists the secondary as the writer. Read-only expectations: any mutating call
+    /// (create, modify, switchover, failover, remove) would panic.
+    fn failed_over_region(p: Placement) -> MockRdsApi {
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_global_cluster()
+            .returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
+        rds.expect_describe_subnet_group().returning(move |_| Ok(Some(group(p))));
+        rds.expect_describe_cluster().returning(move |_| Ok(Some(cluster(p, "available"))));
+        rds.expect_describe_instance().returning(move |_| Ok(Some(instance(p, "available"))));
+        rds
+    }
+
+    fn prior_of(p: Placement) -> ComponentState {
+        let (region, arn, global) = match p {
+            Placement::Secondary => ("us-east-2", S_ARN, false),
+            _ => ("us-east-1", P_ARN, true),
+        };
+        let st = ComponentState::new("aurora", p, region);
+        let st = if global { st.with_resource("global_cluster", G_ARN).with_resource("master_password", &password_parameter("dev")) } else { st };
+        st.with_resource("subnet_group", &cluster_id(p, "dev"))
+            .with_resource("cluster", arn)
+            .with_resource("instance", &instance(p, "available").arn)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_failover_the_secondary_is_a_legitimate_writer() {
+        let secure = || {
+            let mut pw = MockPasswordStore::new();
+            pw.expect_parameter_type().returning(|_| Ok(Some("SecureString".into())));
+            pw
+        };
+        // read: both components in sync, whichever cluster writes.
+        let p = primary(failed_over_region(Placement::Primary), secure());
+        let s = secondary(failed_over_region(Placement::Secondary));
+        let ctx_p = ctx_primary().with_prior(prior_of(Placement::Primary));
+        let ctx_s = ctx_secondary().with_prior(prior_of(Placement::Secondary));
+        assert_eq!(p.read(&ctx_p).await.unwrap(), Drift::InSync);
+        assert_eq!(s.read(&ctx_s).await.unwrap(), Drift::InSync);
+        // apply: no mutating call (the mocks have none), nothing journaled, roles untouched.
+        let (before_p, before_s) = (ctx_p.journal_entries().await, ctx_s.journal_entries().await);
+        let out_p: AuroraOutputs = tandem_core::from_outputs(&p.apply(&ctx_p).await.unwrap()).unwrap();
+        let out_s: AuroraOutputs = tandem_core::from_outputs(&s.apply(&ctx_s).await.unwrap()).unwrap();
+        assert_eq!(ctx_p.journal_entries().await, before_p);
+        assert_eq!(ctx_s.journal_entries().await, before_s);
+        // Each cluster keeps its own endpoints; both publish the global writer endpoint.
+        assert_eq!((out_p.cluster_arn.as_str(), out_s.cluster_arn.as_str()), (P_ARN, S_ARN));
+        assert_eq!(out_p.global_writer_endpoint, GLOBAL_ENDPOINT);
+        assert_eq!(out_s.global_writer_endpoint, GLOBAL_ENDPOINT);
+        // A second apply over the first's outputs is the same no-op.
+        let ctx_s2 = ctx_secondary().with_input("aurora-primary", &out_p).with_prior(prior_of(Placement::Secondary));
+        let again: AuroraOutputs = tandem_core::from_outputs(&s.apply(&ctx_s2).await.unwrap()).unwrap();
+        assert_eq!(again, out_s);
+        assert_eq!(ctx_s2.journal_entries().await, before_s);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn global_writer_endpoint_is_read_until_published() {
+        // The global cluster answers without an endpoint at first (as right after its
+        // creation); the primary reads it again until RDS publishes it.
+        let mut rds = MockRdsApi::new();
+        let calls = Arc::new(Mutex::new(0usize));
+        let n = calls.clone();
+        rds.expect_describe_global_cluster().returning(move |_| {
+            let mut n = n.lock().unwrap();
+            *n += 1;
+            let mut g = global(&[(P_ARN, true)]);
+            if *n <= 3 {
+                g.endpoint.clear();
+            }
+            Ok(Some(g))
+        });
+        rds.expect_describe_subnet_group().returning(|_| Ok(Some(group(Placement::Primary))));
+        rds.expect_describe_cluster().returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        rds.expect_describe_instance().returning(|_| Ok(Some(instance(Placement::Primary, "available"))));
+        let ctx = ctx_primary().with_prior(prior_of(Placement::Primary));
+        let out: AuroraOutputs =
+            tandem_core::from_outputs(&primary(rds, MockPasswordStore::new()).apply(&ctx).await.unwrap()).unwrap();
+        assert_eq!(out.global_writer_endpoint, GLOBAL_ENDPOINT);
+        assert!(*calls.lock().unwrap() > 3);
+        // The secondary takes it from the primary's outputs: no global cluster call.
+        let mut rds = MockRdsApi::new();
+        rds.expect_describe_subnet_group().returning(|_| Ok(Some(group(Placement::Secondary))));
+        rds.expect_describe_cluster().returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        rds.expect_describe_instance().returning(|_| Ok(Some(instance(Placement::Secondary, "available"))));
+        let out: AuroraOutputs = tandem_core::from_outputs(
+            &secondary(rds).apply(&ctx_secondary().with_prior(prior_of(Placement::Secondary))).await.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(out.global_writer_endpoint, GLOBAL_ENDPOINT);
     }
 
     /// One region's RDS behind a mock: every create acts, then its answer is lost (a 500);

@@ -660,6 +660,7 @@ mod tests {
                     instance_id: "aurora-primary-dev-1".into(),
                     port: 5432,
                     password_parameter: None,
+                    global_writer_endpoint: "g".into(),
                 },
             )
     }

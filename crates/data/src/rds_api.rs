@@ -36,6 +36,9 @@ pub struct GlobalClusterInfo {
     pub storage_encrypted: bool,
     pub members: Vec<GlobalMember>,
     pub failover: Option<FailoverInfo>,
+    /// The global writer endpoint (`Endpoint`): resolves to the current writer's cluster
+    /// endpoint in whichever region it is. Empty when RDS has not published it yet.
+    pub endpoint: String,
 }
 
 impl GlobalClusterInfo {
@@ -233,6 +236,7 @@ fn global_info(g: &aws_sdk_rds::types::GlobalCluster) -> GlobalClusterInfo {
         engine: g.engine().unwrap_or_default().to_string(),
         engine_version: g.engine_version().unwrap_or_default().to_string(),
         storage_encrypted: g.storage_encrypted().unwrap_or(false),
+        endpoint: g.endpoint().unwrap_or_default().to_string(),
         members: g
             .global_cluster_members()
             .iter()

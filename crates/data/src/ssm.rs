@@ -4,7 +4,7 @@
 //!
 //! | name | type | value |
 //! |---|---|---|
-//! | `db/writer-endpoint` | String | Aurora primary writer endpoint |
+//! | `db/writer-endpoint` | String | Aurora global writer endpoint (follows the writer) |
 //! | `db/reader-endpoint` | String | Aurora primary reader endpoint |
 //! | `db/secondary-reader-endpoint` | String | Aurora secondary reader endpoint |
 //! | `db/port` | String | database port |
@@ -17,14 +17,32 @@
 //! names, endpoints and flags are not secret and are plain `String` parameters (encrypted at
 //! rest by Parameter Store's service-side storage, not with KMS).
 //!
+//! `db/writer-endpoint` is the Aurora global writer endpoint (`DescribeGlobalClusters` →
+//! `Endpoint`): it resolves to whichever cluster is the writer, so nothing is rewritten after
+//! a switchover or failover.
+//!
 //! After the primary is right, `apply` reconciles the secondary region: every parameter under
 //! the path (including ones other components own, such as the Aurora master password) is
-//! copied there, SecureStrings decrypted and re-encrypted with the secondary region's key, and
-//! parameters under the path that no longer exist in the primary are deleted. The replicator
-//! Lambda keeps the copies in sync afterwards (`ssm_replication`). Values are never logged,
-//! journaled or put in outputs.
+//! copied there, SecureStrings decrypted and re-encrypted with the secondary region's key. The
+//! replicator Lambda keeps the copies in sync afterwards (`ssm_replication`). Values are never
+//! logged, journaled or put in outputs.
+//!
+//! Copies carry the marker tag [`REPLICATED_FROM_TAG`] = the primary region: set at creation
+//! (PutParameter without Overwrite takes tags), and with AddTagsToResource on a copy that
+//! lacks it (one the replicator made; PutParameter refuses tags with Overwrite, and an
+//! overwrite keeps a parameter's tags). The reconcile deletes in the secondary only what it
+//! put there itself: a parameter under the path that the primary no longer has is deleted
+//! when it carries the marker, and only after the primary was read successfully and that
+//! read holds every one of this component's parameters (a failed or partial read of the
+//! primary never leads to a delete). A parameter that exists only in the secondary without
+//! the marker was written there, e.g. while the primary was unreachable: it is kept, reported
+//! with a warning (not as drift), and never copied back to the primary automatically (copy it
+//! by hand if it should live on there). Limits: a parameter present in both regions is
+//! overwritten in the secondary with the primary's value (an outage write to a parameter the
+//! primary also holds does not survive the next apply), and `destroy` deletes everything
+//! under the path in the secondary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +76,10 @@ fn secondary_key(name: &str) -> Key {
 /// Length of the generated API key.
 pub const API_KEY_LEN: usize = 48;
 
+/// The tag on every copy the reconcile puts in the secondary region; its value is the
+/// primary region. Only parameters carrying it are ever deleted by the reconcile.
+pub const REPLICATED_FROM_TAG: &str = "tandem:replicated-from";
+
 /// The `parameters` component (both regions' SSM clients).
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let primary: Arc<dyn SsmApi> = Arc::new(aws_sdk_ssm::Client::new(&aws.config(&cfg.primary_region)));
@@ -79,6 +101,18 @@ enum Managed {
     /// Written once with an initial value, then left alone (operator-owned, or a secret that
     /// must not rotate on every apply).
     Once,
+}
+
+/// What [`ParametersComponent::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Present with the wanted value: adopted, no call.
+    Unchanged,
+    /// Overwritten in place, or found by a create attempt (a lost answer, the replicator)
+    /// and adopted.
+    Changed,
+    /// Created by this call (with its tags).
+    Created,
 }
 
 /// One of the component's own parameters, with its desired value.
@@ -148,13 +182,22 @@ impl ParametersComponent {
         let table: TableOutputs = ctx.input(ids::TABLE)?;
         let bucket_p: BucketOutputs = ctx.input(&ids::bucket(Placement::Primary))?;
         let bucket_s: BucketOutputs = ctx.input(&ids::bucket(Placement::Secondary))?;
+        if aurora_p.global_writer_endpoint.is_empty() {
+            // Outputs recorded before the field existed: the aurora components re-apply first.
+            return Err(ComponentError::invalid(
+                "db/writer-endpoint",
+                &self.primary_region,
+                "aurora-primary's outputs carry no global writer endpoint; apply aurora-primary first",
+            ));
+        }
+        let global_writer = aurora_p.global_writer_endpoint.clone();
         let s = |leaf: &str, value: String, description: &'static str| Own {
             param: Parameter { name: self.param_name(leaf), kind: ParamKind::String, value },
             description,
             managed: Managed::Value,
         };
         Ok(vec![
-            s("db/writer-endpoint", aurora_p.writer_endpoint, "Aurora global database writer endpoint (primary region)"),
+            s("db/writer-endpoint", global_writer, "Aurora global writer endpoint (follows the writer across regions)"),
             s("db/reader-endpoint", aurora_p.reader_endpoint, "Aurora reader endpoint (primary region)"),
             s("db/secondary-reader-endpoint", aurora_s.reader_endpoint, "Aurora reader endpoint (secondary region)"),
             s("db/port", aurora_p.port.to_string(), "Aurora port"),
@@ -178,7 +221,7 @@ impl ParametersComponent {
         ])
     }
 
-    /// Creates or updates one parameter in `client`; returns true when a call was made.
+    /// Creates or updates one parameter in `client`; says what it did.
     ///
     /// The parameter is [`Rule::Name`]: its name lies under the stack's path, so one that
     /// exists is this stack's. `ParameterAlreadyExists` (a lost answer, an interrupted run,
@@ -197,19 +240,19 @@ impl ParametersComponent {
         live: Option<&Parameter>,
         description: &str,
         overwrite_adopted: bool,
-    ) -> Result<bool, ComponentError> {
+    ) -> Result<Written, ComponentError> {
         let n = want.name.as_str();
         let overwrite = || async { retry(|| client.overwrite_parameter(want)).await.at(n, region) };
         match live {
             Some(l) if l.kind == want.kind && l.value == want.value => {
                 ctx.adopt(key, n).await?;
-                return Ok(false);
+                return Ok(Written::Unchanged);
             }
             Some(l) if l.kind == want.kind => {
                 // Ours (under the stack's path): recorded, then changed in place.
                 ctx.adopt(key, n).await?;
                 ctx.update(key, overwrite).await?;
-                return Ok(true);
+                return Ok(Written::Changed);
             }
             // The type of a parameter cannot be changed in place: delete, then create.
             Some(_) => {
@@ -228,7 +271,7 @@ impl ParametersComponent {
             None => {}
         }
         let path = self.path.as_str();
-        let tags = naming::tags(&self.suffix, n);
+        let tags = self.tags_for(n, region);
         let tags = &tags;
         let label = self.label(ctx, n, region);
         let ensured = ctx
@@ -245,7 +288,26 @@ impl ParametersComponent {
             // (A copy of another type is replaced by the next apply, which sees the type differ.)
             ctx.update(key, overwrite).await?;
         }
-        Ok(true)
+        Ok(if ensured.how == How::Created { Written::Created } else { Written::Changed })
+    }
+
+    /// Tags of parameter `name` in `region`: the stack's, plus the marker on a copy in the
+    /// secondary.
+    fn tags_for(&self, name: &str, region: &str) -> Vec<(String, String)> {
+        let mut tags = naming::tags(&self.suffix, name);
+        if region != self.primary_region {
+            tags.push((REPLICATED_FROM_TAG.to_string(), self.primary_region.clone()));
+        }
+        tags
+    }
+
+    /// Names under the path in the secondary that carry the marker (copies Tandem put there).
+    async fn marked(&self) -> Result<BTreeSet<String>, ComponentError> {
+        let sr = self.secondary_region.as_str();
+        let names = retry(|| self.secondary.names_tagged(&self.path, REPLICATED_FROM_TAG, &self.primary_region))
+            .await
+            .at(&self.path, sr)?;
+        Ok(names.into_iter().collect())
     }
 
     /// How errors name parameter `name` of `region` (the component's journal is in the
@@ -270,22 +332,62 @@ impl ParametersComponent {
         Ok(all.into_iter().map(|p| (p.name.clone(), p)).collect())
     }
 
-    /// Copies every primary parameter under the path to the secondary and deletes extras
-    /// there. Returns the number of changes.
+    /// Copies every primary parameter under the path to the secondary (marked), and deletes
+    /// there the marked copies of parameters the primary no longer has; keeps (and reports)
+    /// the unmarked ones. Returns the number of changes.
     async fn reconcile(&self, ctx: &Ctx) -> Result<usize, ComponentError> {
         let sr = self.secondary_region.as_str();
+        // The primary first: if it cannot be read, nothing in the secondary changes.
         let source = self.list(self.primary.as_ref(), &self.primary_region).await?;
         let target = self.list(self.secondary.as_ref(), sr).await?;
+        let marked = self.marked().await?;
         let mut changes = 0;
+        let mut unmarked = Vec::new();
         for (name, p) in &source {
             let key = secondary_key(name);
-            if self.put(ctx, self.secondary.as_ref(), sr, &key, p, target.get(name), "Replica of the primary region's parameter", true).await? {
+            let written = self.put(ctx, self.secondary.as_ref(), sr, &key, p, target.get(name), "Replica of the primary region's parameter", true).await?;
+            if written != Written::Unchanged {
+                changes += 1;
+            }
+            if written != Written::Created && !marked.contains(name) {
+                unmarked.push(name);
+            }
+        }
+        // A copy this run did not create (the replicator's, an older run's) may lack the marker
+        // it would have been created with: read the markers again (an adopted create carries
+        // them) and tag the rest, once.
+        if !unmarked.is_empty() {
+            let now = self.marked().await?;
+            for name in unmarked.into_iter().filter(|n| !now.contains(*n)) {
+                let tags = self.tags_for(name, sr);
+                let client = self.secondary.as_ref();
+                let label = self.label(ctx, name, sr);
+                ctx.update(&secondary_key(name), || async { retry(|| client.add_tags(name, tags.clone())).await.at(&label, sr) })
+                    .await?;
                 changes += 1;
             }
         }
+        // Only a complete read of the primary may decide that a parameter is gone from it.
+        let complete = self.own_names().iter().all(|n| source.contains_key(n));
         for name in target.keys().filter(|n| !source.contains_key(*n)) {
-            self.delete_param(ctx, self.secondary.as_ref(), &secondary_key(name), name, sr).await?;
-            changes += 1;
+            if !marked.contains(name) {
+                tracing::warn!(
+                    parameter = %name,
+                    region = sr,
+                    "parameter exists only in the secondary region and was not put there by Tandem \
+                     (written there, e.g. during an outage of the primary): kept, not copied back"
+                );
+            } else if !complete {
+                tracing::warn!(
+                    parameter = %name,
+                    region = sr,
+                    primary_region = %self.primary_region,
+                    "the primary's listing lacks the stack's own parameters: stale copy not deleted"
+                );
+            } else {
+                self.delete_param(ctx, self.secondary.as_ref(), &secondary_key(name), name, sr).await?;
+                changes += 1;
+            }
         }
         if changes > 0 {
             tracing::info!(path = %self.path, region = sr, changes, "secondary parameters reconciled");
@@ -360,7 +462,7 @@ impl Component for ParametersComponent {
             };
             let key = own_key(&name);
             let overwrite_adopted = o.managed == Managed::Value;
-            if self.put(ctx, self.primary.as_ref(), &pr, &key, &want, current, o.description, overwrite_adopted).await? {
+            if self.put(ctx, self.primary.as_ref(), &pr, &key, &want, current, o.description, overwrite_adopted).await? != Written::Unchanged {
                 tracing::info!(parameter = %name, region = %pr, "parameter written");
             }
         }
@@ -414,8 +516,11 @@ impl Component for ParametersComponent {
                 Some(_) => {}
             }
         }
-        for name in target.keys().filter(|n| !source.contains_key(*n)) {
-            details.push(format!("{name} exists only in {}", self.secondary_region));
+        // A marked copy the primary no longer has is stale (apply deletes it); an unmarked
+        // parameter was written in the secondary and is kept: not drift.
+        let marked = self.marked().await?;
+        for name in target.keys().filter(|n| !source.contains_key(*n) && marked.contains(*n)) {
+            details.push(format!("{name} is a stale copy in {}", self.secondary_region));
         }
         Ok(if details.is_empty() { Drift::InSync } else { Drift::Drifted { details } })
     }
@@ -439,6 +544,7 @@ mod tests {
             instance_id: format!("aurora-{role}-t1-1"),
             port: 5432,
             password_parameter: (role == "primary").then(|| "/tandem/t1/db/master-password".into()),
+            global_writer_endpoint: "aurora-global-t1.global-abc.global.rds.amazonaws.com".into(),
         }
     }
 
@@ -469,6 +575,7 @@ mod tests {
     #[derive(Clone, Default)]
     struct Store {
         params: Arc<Mutex<BTreeMap<String, Parameter>>>,
+        tags: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
         mutations: Arc<Mutex<Vec<String>>>,
         /// Creates act, then their answer is lost (a 500).
         lose_create_answers: Arc<std::sync::atomic::AtomicBool>,
@@ -489,6 +596,7 @@ mod tests {
                     return Err(AwsError::other("ParameterAlreadyExists", "exists"));
                 }
                 params.insert(p.name.clone(), p.clone());
+                s.tags.lock().unwrap().insert(p.name.clone(), tags.iter().cloned().collect());
                 s.mutations.lock().unwrap().push(format!("create {}", p.name));
                 if s.lose_create_answers.load(std::sync::atomic::Ordering::SeqCst) {
                     return Err(AwsError::new("InternalServerError", "answer lost", Some(500)));
@@ -504,12 +612,40 @@ mod tests {
             let s = self.clone();
             m.expect_delete_parameter().returning(move |n| {
                 s.mutations.lock().unwrap().push(format!("delete {n}"));
+                s.tags.lock().unwrap().remove(n);
                 match s.params.lock().unwrap().remove(n) {
                     Some(_) => Ok(()),
                     None => Err(AwsError::not_found("ParameterNotFound", n.to_string())),
                 }
             });
+            let s = self.clone();
+            m.expect_add_tags().returning(move |n, tags| {
+                if !s.params.lock().unwrap().contains_key(n) {
+                    return Err(AwsError::not_found("InvalidResourceId", n.to_string()));
+                }
+                s.tags.lock().unwrap().entry(n.to_string()).or_default().extend(tags);
+                s.mutations.lock().unwrap().push(format!("tag {n}"));
+                Ok(())
+            });
+            let s = self.clone();
+            m.expect_names_tagged().returning(move |path, key, value| {
+                let params = s.params.lock().unwrap();
+                let tags = s.tags.lock().unwrap();
+                Ok(params
+                    .keys()
+                    .filter(|n| n.starts_with(path) && tags.get(*n).and_then(|t| t.get(key)).is_some_and(|v| v == value))
+                    .cloned()
+                    .collect())
+            });
             m
+        }
+        fn tag(&self, name: &str) -> Option<String> {
+            self.tags.lock().unwrap().get(name).and_then(|t| t.get(REPLICATED_FROM_TAG)).cloned()
+        }
+        /// A copy Tandem put in the secondary (carries the marker).
+        fn insert_copy(&self, name: &str, kind: ParamKind, value: &str) {
+            self.insert(name, kind, value);
+            self.tags.lock().unwrap().entry(name.into()).or_default().insert(REPLICATED_FROM_TAG.into(), "us-east-1".into());
         }
         fn get(&self, name: &str) -> Option<Parameter> {
             self.params.lock().unwrap().get(name).cloned()
@@ -531,15 +667,16 @@ mod tests {
         let (p, s) = (Store::default(), Store::default());
         // Owned by aurora-primary, must be copied too.
         p.insert("/tandem/t1/db/master-password", ParamKind::SecureString, "pw-secret");
-        // Stale copy in the secondary, must go.
-        s.insert("/tandem/t1/old", ParamKind::String, "x");
+        // A stale copy Tandem put in the secondary: must go.
+        s.insert_copy("/tandem/t1/old", ParamKind::String, "x");
         let c = component(&p, &s);
         let ctx = ctx();
         let out = c.apply(&ctx).await.unwrap();
         assert_eq!(out["path"], "/tandem/t1/");
         assert_eq!(out["api_key_parameter"], "/tandem/t1/api-key");
         assert_eq!(out["names"].as_array().unwrap().len(), 9);
-        assert_eq!(p.get("/tandem/t1/db/writer-endpoint").unwrap().value, "aurora-primary-t1.cluster-abc.rds.amazonaws.com");
+        // The global writer endpoint, not the primary cluster's.
+        assert_eq!(p.get("/tandem/t1/db/writer-endpoint").unwrap().value, "aurora-global-t1.global-abc.global.rds.amazonaws.com");
         assert_eq!(p.get("/tandem/t1/db/secondary-reader-endpoint").unwrap().value, "aurora-secondary-t1.cluster-ro-abc.rds.amazonaws.com");
         assert_eq!(p.get("/tandem/t1/dynamodb/table-name").unwrap().value, "table-t1");
         assert_eq!(p.get("/tandem/t1/s3/secondary-bucket").unwrap().value, "bucket-secondary-t1");
@@ -551,6 +688,11 @@ mod tests {
         // The secondary is a complete copy, SecureStrings stay SecureStrings.
         assert_eq!(s.params.lock().unwrap().clone(), p.params.lock().unwrap().clone());
         assert!(s.get("/tandem/t1/old").is_none());
+        // Every copy carries the marker (the primary's parameters do not).
+        for name in p.params.lock().unwrap().keys() {
+            assert_eq!(s.tag(name).as_deref(), Some("us-east-1"), "{name}");
+            assert_eq!(p.tag(name), None, "{name}");
+        }
         assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
 
         // Secrets never reach outputs, desired, journal or Debug output.
@@ -649,6 +791,12 @@ mod tests {
             st.params.lock().unwrap().insert(q.name.clone(), q.clone());
             Ok(())
         });
+        // Copies it created carry the marker; the replicator's (adopted) is tagged once.
+        sm.expect_names_tagged().returning(|_, _, _| Ok(vec![]));
+        sm.expect_add_tags()
+            .withf(|n, tags| n == "/tandem/t1/db/port" && tags.contains(&(REPLICATED_FROM_TAG.into(), "us-east-1".into())))
+            .times(1)
+            .returning(|_, _| Ok(()));
         let c2 = ParametersComponent::new(&Config::example("t1"), Arc::new(p.mock()), Arc::new(sm));
         let ctx = ctx();
         c2.apply(&ctx).await.unwrap();
@@ -664,10 +812,152 @@ mod tests {
         p.take_mutations();
         s.take_mutations();
         let mut a = aurora("primary");
-        a.writer_endpoint = "new-writer".into();
+        a.writer_endpoint = "the-cluster-endpoint-is-not-published".into();
+        c.apply(&ctx().with_input("aurora-primary", &a)).await.unwrap();
+        assert_eq!(p.take_mutations(), Vec::<String>::new());
+        a.global_writer_endpoint = "new-writer".into();
         c.apply(&ctx().with_input("aurora-primary", &a)).await.unwrap();
         assert_eq!(p.take_mutations(), vec!["overwrite /tandem/t1/db/writer-endpoint".to_string()]);
         assert_eq!(s.take_mutations(), vec!["overwrite /tandem/t1/db/writer-endpoint".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn secondary_only_parameter_written_during_an_outage_is_kept() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        c.apply(&ctx()).await.unwrap();
+        p.take_mutations();
+        s.take_mutations();
+        // Written in the secondary while the primary was away (no marker), of both types.
+        s.insert("/tandem/t1/outage/order-cutoff", ParamKind::String, "2024-06-01");
+        s.insert("/tandem/t1/outage/token", ParamKind::SecureString, "t0k3n");
+        let prior = ComponentState::new("ssm-parameters", Placement::Primary, "us-east-1");
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        // Kept, untouched, and not copied back to the primary.
+        assert_eq!(s.take_mutations(), Vec::<String>::new());
+        assert_eq!(p.take_mutations(), Vec::<String>::new());
+        assert_eq!(s.get("/tandem/t1/outage/order-cutoff").unwrap().value, "2024-06-01");
+        assert_eq!(s.get("/tandem/t1/outage/token").unwrap().value, "t0k3n");
+        assert!(p.get("/tandem/t1/outage/order-cutoff").is_none() && p.get("/tandem/t1/outage/token").is_none());
+        // Not drift either: apply would not change it, and a second apply stays a no-op.
+        assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn tandem_copy_of_a_parameter_removed_from_the_primary_is_deleted() {
+        let (p, s) = (Store::default(), Store::default());
+        // Another component's parameter, copied by the reconcile.
+        p.insert("/tandem/t1/db/master-password", ParamKind::SecureString, "pw");
+        let c = component(&p, &s);
+        let ctx = ctx();
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.tag("/tandem/t1/db/master-password").as_deref(), Some("us-east-1"));
+        p.take_mutations();
+        s.take_mutations();
+        // Removed from the primary (its owner was destroyed): the copy is stale.
+        p.params.lock().unwrap().remove("/tandem/t1/db/master-password");
+        match c.read(&ctx).await.unwrap() {
+            Drift::Drifted { details } => assert_eq!(details, vec!["/tandem/t1/db/master-password is a stale copy in us-east-2".to_string()]),
+            other => panic!("{other:?}"),
+        }
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), vec!["delete /tandem/t1/db/master-password".to_string()]);
+        assert!(s.get("/tandem/t1/db/master-password").is_none());
+        assert!(ctx.entry(&secondary_key("/tandem/t1/db/master-password")).await.is_none());
+        assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
+    }
+
+    #[tokio::test]
+    async fn copies_the_replicator_made_are_marked_once() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        c.apply(&ctx()).await.unwrap();
+        // The replicator copied a parameter created later in the primary: no marker.
+        p.insert("/tandem/t1/app/setting", ParamKind::String, "v");
+        s.insert("/tandem/t1/app/setting", ParamKind::String, "v");
+        p.take_mutations();
+        s.take_mutations();
+        let prior = ComponentState::new("ssm-parameters", Placement::Primary, "us-east-1");
+        let ctx = ctx().with_prior(prior);
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), vec!["tag /tandem/t1/app/setting".to_string()]);
+        assert_eq!(s.tag("/tandem/t1/app/setting").as_deref(), Some("us-east-1"));
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), Vec::<String>::new());
+        // Once the primary drops it, the marked copy goes.
+        p.params.lock().unwrap().remove("/tandem/t1/app/setting");
+        c.apply(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), vec!["delete /tandem/t1/app/setting".to_string()]);
+    }
+
+    /// A primary region whose listing answers `first_ok` times, then fails with `error`.
+    fn failing_primary(store: &Store, first_ok: usize, error: fn() -> AwsError) -> MockSsmApi {
+        let mut m = MockSsmApi::new();
+        let st = store.clone();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        m.expect_get_parameters_by_path().returning(move |path| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= first_ok {
+                return Err(error());
+            }
+            Ok(st.params.lock().unwrap().values().filter(|p| p.name.starts_with(path)).cloned().collect())
+        });
+        m
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn primary_read_failure_deletes_nothing_in_the_secondary() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        c.apply(&ctx()).await.unwrap();
+        // A marked copy whose original is gone, and an outage write.
+        s.insert_copy("/tandem/t1/stale", ParamKind::String, "x");
+        s.insert("/tandem/t1/outage", ParamKind::String, "y");
+        s.take_mutations();
+        for error in [
+            (|| AwsError::other("AccessDeniedException", "denied")) as fn() -> AwsError,
+            || AwsError::new("InternalServerError", "unavailable", Some(500)),
+            AwsError::throttling,
+        ] {
+            // The component's own read of the primary succeeds; the reconcile's fails.
+            let c = ParametersComponent::new(&Config::example("t1"), Arc::new(failing_primary(&p, 1, error)), Arc::new(s.mock()));
+            let err = c.apply(&ctx()).await.unwrap_err().to_string();
+            assert!(err.contains("us-east-1"), "{err}");
+            assert_eq!(s.take_mutations(), Vec::<String>::new());
+            assert!(s.get("/tandem/t1/stale").is_some() && s.get("/tandem/t1/outage").is_some());
+            // read fails too, rather than calling anything in the secondary stale.
+            let c = ParametersComponent::new(&Config::example("t1"), Arc::new(failing_primary(&p, 0, error)), Arc::new(s.mock()));
+            assert!(c.read(&ctx()).await.is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn incomplete_primary_listing_deletes_nothing() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        let ctx = ctx();
+        c.apply(&ctx).await.unwrap();
+        s.insert_copy("/tandem/t1/stale", ParamKind::String, "x");
+        s.take_mutations();
+        // The primary answers, but without the stack's own parameters (a wrong or partial
+        // answer): nothing is decided from it.
+        let empty = Store::default();
+        let c = ParametersComponent::new(&Config::example("t1"), Arc::new(empty.mock()), Arc::new(s.mock()));
+        c.reconcile(&ctx).await.unwrap();
+        assert_eq!(s.take_mutations(), Vec::<String>::new());
+        assert!(s.get("/tandem/t1/stale").is_some());
+    }
+
+    #[tokio::test]
+    async fn outputs_recorded_without_the_global_writer_endpoint_are_refused() {
+        let (p, s) = (Store::default(), Store::default());
+        let mut a = aurora("primary");
+        a.global_writer_endpoint.clear();
+        let err = component(&p, &s).apply(&ctx().with_input("aurora-primary", &a)).await.unwrap_err().to_string();
+        assert!(err.contains("global writer endpoint"), "{err}");
+        assert_eq!(p.take_mutations(), Vec::<String>::new());
     }
 
     #[tokio::test]

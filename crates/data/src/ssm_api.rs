@@ -5,8 +5,11 @@
 //! nothing in this crate logs or stores it.
 
 use async_trait::async_trait;
-use aws_sdk_ssm::types::{ParameterType, Tag};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use tandem_core::AwsError;
+
+/// Bound of every paginated listing (GetParametersByPath: 10 a page, DescribeParameters: 50).
+pub const MAX_PAGES: usize = 1000;
 
 /// Parameter Store types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,27 @@ pub trait SsmApi: Send + Sync {
     /// PutParameter with Overwrite (no tags: AWS refuses tags with overwrite).
     async fn overwrite_parameter(&self, parameter: &Parameter) -> Result<(), AwsError>;
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError>;
+    /// AddTagsToResource on a parameter (the way to tag one that PutParameter overwrites).
+    async fn add_tags(&self, name: &str, tags: Vec<(String, String)>) -> Result<(), AwsError>;
+    /// Names of the parameters under `path` (recursive) tagged `tag_key` = `tag_value`
+    /// (DescribeParameters with a Path and a `tag:` filter, paginated); no value is read.
+    async fn names_tagged(&self, path: &str, tag_key: &str, tag_value: &str) -> Result<Vec<String>, AwsError>;
+}
+
+fn sdk_tags(tags: Vec<(String, String)>) -> Result<Vec<Tag>, AwsError> {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err)).collect()
+}
+
+fn too_many_pages(operation: &str, path: &str) -> AwsError {
+    AwsError::other("TooManyPages", format!("{operation} of {path} did not end within {MAX_PAGES} pages"))
+}
+
+/// The hierarchy as the APIs want it: without a trailing slash.
+fn hierarchy(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    }
 }
 
 fn build_err(e: impl std::fmt::Display) -> AwsError {
@@ -70,14 +94,10 @@ fn build_err(e: impl std::fmt::Display) -> AwsError {
 #[async_trait]
 impl SsmApi for aws_sdk_ssm::Client {
     async fn get_parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, AwsError> {
-        // The API wants the hierarchy without a trailing slash.
-        let path = match path.trim_end_matches('/') {
-            "" => "/",
-            p => p,
-        };
+        let path = hierarchy(path);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = self
                 .get_parameters_by_path()
                 .path(path)
@@ -100,13 +120,11 @@ impl SsmApi for aws_sdk_ssm::Client {
                 _ => return Ok(out),
             }
         }
+        Err(too_many_pages("GetParametersByPath", path))
     }
 
     async fn create_parameter(&self, parameter: &Parameter, description: &str, tags: Vec<(String, String)>) -> Result<(), AwsError> {
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = sdk_tags(tags)?;
         self.put_parameter()
             .name(&parameter.name)
             .value(&parameter.value)
@@ -135,5 +153,47 @@ impl SsmApi for aws_sdk_ssm::Client {
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
         self.delete_parameter().name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+
+    async fn add_tags(&self, name: &str, tags: Vec<(String, String)>) -> Result<(), AwsError> {
+        self.add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(sdk_tags(tags)?))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn names_tagged(&self, path: &str, tag_key: &str, tag_value: &str) -> Result<Vec<String>, AwsError> {
+        let path = hierarchy(path);
+        let filters = vec![
+            ParameterStringFilter::builder().key("Path").option("Recursive").values(path).build().map_err(build_err)?,
+            ParameterStringFilter::builder()
+                .key(format!("tag:{tag_key}"))
+                .option("Equals")
+                .values(tag_value)
+                .build()
+                .map_err(build_err)?,
+        ];
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .describe_parameters()
+                .set_parameter_filters(Some(filters.clone()))
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            out.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+        Err(too_many_pages("DescribeParameters", path))
     }
 }

@@ -233,6 +233,7 @@ pub(crate) mod test_support {
             instance_id: format!("aurora-{p}-{SUFFIX}-1"),
             port: 5432,
             password_parameter: None,
+            global_writer_endpoint: format!("aurora-global-{SUFFIX}.global-x.global.rds.amazonaws.com"),
         }
     }
 

@@ -330,6 +330,7 @@ fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
                 instance_id: format!("aurora-{p}-{s}-1"),
                 port: 5432,
                 password_parameter: None,
+                global_writer_endpoint: format!("aurora-global-{s}.global-x.global.rds.amazonaws.com"),
             }),
         ));
         v.push((

@@ -127,6 +127,39 @@ pub async fn apply_aurora(
     (out_p, out_s, ctx_p, ctx_s, comps)
 }
 
+/// Reads and applies both Aurora components over their previous run (the secondary still
+/// given the primary's first outputs, as the engine would from state) and checks: in sync,
+/// the same outputs, journals unchanged, and the writer (raw SDK) still `writer_arn`.
+async fn apply_changes_nothing(
+    both: &[(&Arc<dyn Component>, &Ctx, &AuroraOutputs); 2],
+    rds: &aws_sdk_rds::Client,
+    writer_arn: &str,
+) {
+    for (c, ctx, out) in both {
+        assert_eq!(c.read(ctx).await.expect("read"), Drift::InSync, "{} after the writer moved", c.id());
+        let before = ctx.journal_entries().await;
+        let again: AuroraOutputs = from_outputs(&c.apply(ctx).await.expect("apply")).expect("outputs");
+        assert_eq!(&again, *out, "{}: outputs stable after the writer moved", c.id());
+        assert_eq!(ctx.journal_entries().await, before, "{}: apply changed something", c.id());
+    }
+    let g = rds
+        .describe_global_clusters()
+        .global_cluster_identifier(&both[0].2.global_cluster_id)
+        .send()
+        .await
+        .expect("describe global clusters");
+    let g = &g.global_clusters()[0];
+    let writers: Vec<&str> = g
+        .global_cluster_members()
+        .iter()
+        .filter(|m| m.is_writer() == Some(true))
+        .filter_map(|m| m.db_cluster_arn())
+        .collect();
+    assert_eq!(writers, vec![writer_arn], "apply left the writer where it was");
+    assert_eq!(g.endpoint(), Some(both[0].2.global_writer_endpoint.as_str()), "the global writer endpoint is stable");
+    assert!(g.failover_state().is_none(), "no switchover or failover started by apply");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aurora_global_database_lifecycle() {
     moto_env();
@@ -265,7 +298,11 @@ async fn aurora_global_database_lifecycle() {
         want.sort();
         assert_eq!(members, want);
         assert!(g.endpoint().is_some_and(|e| e.ends_with(".global.rds.amazonaws.com")), "{:?}", g.endpoint());
+        // Both components publish the global writer endpoint, as RDS answers it.
+        assert_eq!(g.endpoint(), Some(out_p.global_writer_endpoint.as_str()));
+        assert_eq!(g.endpoint(), Some(out_s.global_writer_endpoint.as_str()));
     }
+    assert_ne!(out_p.global_writer_endpoint, out_p.writer_endpoint, "not the primary cluster's endpoint");
     let (view_p, _) = aurora::rds_clients(&cfg, &aws);
     let gi = view_p
         .describe_global_cluster(&out_p.global_cluster_id)
@@ -300,7 +337,9 @@ async fn aurora_global_database_lifecycle() {
         Some(password.as_str())
     );
 
-    // Planned switchover to the secondary, then unplanned failover back, then switchover again.
+    // Planned switchover to the secondary, unplanned failover back, then an unplanned
+    // failover to the secondary. After each move, whichever cluster writes: read is in sync,
+    // apply makes no change (same outputs, journals untouched, roles left as they are).
     let msg = tandem_data::aurora_switchover(&cfg, &aws, true)
         .await
         .expect("switchover");
@@ -311,6 +350,8 @@ async fn aurora_global_database_lifecycle() {
         .expect("describe")
         .expect("global");
     assert_eq!(gi.writer(), Some(out_s.cluster_arn.as_str()));
+    let both = [(&primary, &ctx_p, &out_p), (&secondary, &ctx_s, &out_s)];
+    apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
     let msg = tandem_data::aurora_switchover(&cfg, &aws, false)
         .await
         .expect("failover");
@@ -324,9 +365,13 @@ async fn aurora_global_database_lifecycle() {
         .expect("describe")
         .expect("global");
     assert_eq!(gi.writer(), Some(out_p.cluster_arn.as_str()));
-    tandem_data::aurora_switchover(&cfg, &aws, true)
+    apply_changes_nothing(&both, &rds_s, &out_p.cluster_arn).await;
+    let msg = tandem_data::aurora_switchover(&cfg, &aws, false)
         .await
-        .expect("switchover again");
+        .expect("failover to the secondary");
+    assert!(msg.starts_with("failover") && msg.contains(&out_s.cluster_arn), "{msg}");
+    apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
+    apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
 
     // Destroy, secondary first (it is the writer now: destroy hands the role back first).
     secondary.destroy(&ctx_s).await.expect("destroy secondary");

@@ -51,6 +51,7 @@ async fn backup_vaults_plan_and_selection_lifecycle() {
         instance_id: format!("aurora-primary-{s}-1"),
         port: 5432,
         password_parameter: None,
+        global_writer_endpoint: "g".into(),
     };
     let ctx_vp = Ctx::standalone("backup-vault-primary", "us-east-1");
     let ctx_vs = Ctx::standalone("backup-vault-secondary", "us-east-2");

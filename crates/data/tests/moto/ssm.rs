@@ -20,6 +20,7 @@ fn aurora(role: &str, sfx: &str) -> Outputs {
         instance_id: format!("aurora-{role}-{sfx}-1"),
         port: 5432,
         password_parameter: (role == "primary").then(|| format!("/tandem/{sfx}/db/master-password")),
+        global_writer_endpoint: format!("aurora-global-{sfx}.global-x.global.rds.amazonaws.com"),
     })
 }
 
@@ -89,7 +90,19 @@ async fn parameters_and_replication_rule_lifecycle() {
         .send()
         .await
         .unwrap();
-    ssm_s.put_parameter().name(format!("{path}stale")).value("x").r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    // In the secondary: a stale copy Tandem put there (it carries the marker), and a parameter
+    // written there during an outage of the primary (no marker).
+    ssm_s
+        .put_parameter()
+        .name(format!("{path}stale"))
+        .value("x")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .tags(aws_sdk_ssm::types::Tag::builder().key(ssm::REPLICATED_FROM_TAG).value("us-east-1").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let outage_write = format!("{path}outage/order-cutoff");
+    ssm_s.put_parameter().name(&outage_write).value("2024-06-01").r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
 
     let comps = ssm::components(&cfg, &aws);
     let pc = comps[0].as_ref();
@@ -114,7 +127,8 @@ async fn parameters_and_replication_rule_lifecycle() {
     for name in &po.names {
         assert!(primary.contains_key(name), "{name} in the primary");
     }
-    assert_eq!(primary[&format!("{path}db/writer-endpoint")], ("String".into(), format!("aurora-primary-{sfx}.cluster-x.us-east-1.rds.amazonaws.com")));
+    // The global writer endpoint, not the primary cluster's own.
+    assert_eq!(primary[&format!("{path}db/writer-endpoint")], ("String".into(), format!("aurora-global-{sfx}.global-x.global.rds.amazonaws.com")));
     assert_eq!(primary[&format!("{path}db/port")].1, "5432");
     assert_eq!(primary[&format!("{path}dynamodb/table-name")].1, format!("table-{sfx}"));
     assert_eq!(primary[&format!("{path}s3/primary-bucket")].1, format!("bucket-primary-{sfx}"));
@@ -123,16 +137,43 @@ async fn parameters_and_replication_rule_lifecycle() {
     assert_eq!(key.len(), ssm::API_KEY_LEN);
     let flags: serde_json::Value = serde_json::from_str(&primary[&format!("{path}feature-flags")].1).unwrap();
     assert_eq!(flags, ssm::default_feature_flags());
-    // The secondary holds exactly the same parameters (SecureStrings re-encrypted there).
-    let secondary = params(&aws, "us-east-2", &path).await;
+    // The secondary holds the same parameters (SecureStrings re-encrypted there), the stale
+    // marked copy is gone, and the outage write is kept (and not copied to the primary).
+    let mut secondary = params(&aws, "us-east-2", &path).await;
+    assert_eq!(secondary.remove(&outage_write), Some(("String".into(), "2024-06-01".into())), "outage write kept");
+    assert!(!primary.contains_key(&outage_write), "never copied back");
     assert_eq!(secondary, primary, "secondary reconciled");
     assert_eq!(secondary[&format!("{path}db/master-password")], ("SecureString".into(), password.clone()));
+    // Every copy carries the marker, through the raw SDK; the primary's parameters do not.
+    for name in primary.keys() {
+        assert_eq!(replicated_from(&ssm_s, name).await.as_deref(), Some("us-east-1"), "{name}");
+        assert_eq!(replicated_from(&ssm_p, name).await, None, "{name}");
+    }
+    assert_eq!(replicated_from(&ssm_s, &outage_write).await, None);
     // No secret in outputs or journal.
     let recorded = format!("{out:?} {:?} {:?}", state.resources, pc.desired());
     assert!(!recorded.contains(key.as_str()) && !recorded.contains(&password), "{recorded}");
 
     apply_again_is_a_no_op(pc, &inputs, state.clone()).await;
     assert_eq!(pc.read(&ctx_for(pc, &inputs, Some(state.clone()))).await.unwrap(), Drift::InSync);
+
+    // A copy the replicator made (PutParameter with Overwrite: no tags) is marked by the next
+    // apply; once its original is deleted from the primary, the copy goes, the outage write
+    // stays.
+    let later = format!("{path}app/setting");
+    for c in [&ssm_p, &ssm_s] {
+        c.put_parameter().name(&later).value("v").r#type(aws_sdk_ssm::types::ParameterType::String).overwrite(true).send().await.unwrap();
+    }
+    let ctx2 = ctx_for(pc, &inputs, Some(state.clone()));
+    assert_eq!(pc.apply(&ctx2).await.unwrap(), out);
+    assert_eq!(replicated_from(&ssm_s, &later).await.as_deref(), Some("us-east-1"));
+    ssm_p.delete_parameter().name(&later).send().await.unwrap();
+    assert!(matches!(pc.read(&ctx2).await.unwrap(), Drift::Drifted { .. }), "stale copy is drift");
+    assert_eq!(pc.apply(&ctx2).await.unwrap(), out);
+    let secondary = params(&aws, "us-east-2", &path).await;
+    assert!(!secondary.contains_key(&later), "stale marked copy deleted");
+    assert!(secondary.contains_key(&outage_write), "outage write still kept");
+    assert_eq!(pc.read(&ctx2).await.unwrap(), Drift::InSync);
 
     // The replication rule, targeting a real (moto) replicator function.
     let function_name = format!("replicator-primary-{sfx}");
@@ -192,6 +233,18 @@ async fn parameters_and_replication_rule_lifecycle() {
 
     ssm_p.delete_parameter().name(format!("{path}db/master-password")).send().await.unwrap();
     lambda.delete_function().function_name(&function_name).send().await.unwrap();
+}
+
+/// The marker tag's value on parameter `name` (ListTagsForResource).
+async fn replicated_from(c: &aws_sdk_ssm::Client, name: &str) -> Option<String> {
+    let out = c
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .unwrap();
+    out.tag_list().iter().find(|t| t.key() == ssm::REPLICATED_FROM_TAG).map(|t| t.value().to_string())
 }
 
 /// A minimal Lambda function in moto (its resource policy is what the component manages).
