@@ -402,6 +402,9 @@ mod tests {
         for f in source_files(root).unwrap() {
             std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
         }
+        // The zip a minute old, so a file written now is strictly newer whatever the
+        // filesystem's timestamp granularity (written in the same tick, they were equal).
+        std::fs::File::options().write(true).open(&zip).unwrap().set_modified(SystemTime::now() - std::time::Duration::from_secs(60)).unwrap();
         assert!(!is_stale(root, &zip).unwrap(), "zip newer than sources is fresh");
         std::fs::create_dir_all(root.join("lambda/src/handlers")).unwrap();
         std::fs::write(root.join("lambda/src/handlers/api.rs"), "// new").unwrap();
