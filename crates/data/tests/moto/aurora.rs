@@ -300,33 +300,26 @@ async fn aurora_global_database_lifecycle() {
         Some(password.as_str())
     );
 
-    // Planned switchover to the secondary, then unplanned failover back, then switchover again.
-    let msg = tandem_data::aurora_switchover(&cfg, &aws, true)
+    // Planned switchover to the secondary, back to the primary, then an unplanned failover
+    // to the secondary (through the secondary region only).
+    let (rp, rs) = tandem_data::aurora::rds_clients(&cfg, &aws);
+    let writer = |g: Option<tandem_data::aurora::GlobalClusterInfo>| g.and_then(|g| g.writer().map(str::to_string));
+    let m = tandem_data::switch_over(&cfg, rp.as_ref(), rs.as_ref(), Placement::Secondary)
         .await
         .expect("switchover");
-    assert!(msg.contains(&out_s.cluster_arn), "{msg}");
-    let gi = view_p
-        .describe_global_cluster(&out_p.global_cluster_id)
+    assert_eq!(m.to, out_s.cluster_arn, "{m:?}");
+    let gi = view_p.describe_global_cluster(&out_p.global_cluster_id).await.expect("describe");
+    assert_eq!(writer(gi).as_deref(), Some(out_s.cluster_arn.as_str()));
+    let m = tandem_data::switch_over(&cfg, rp.as_ref(), rs.as_ref(), Placement::Primary)
         .await
-        .expect("describe")
-        .expect("global");
-    assert_eq!(gi.writer(), Some(out_s.cluster_arn.as_str()));
-    let msg = tandem_data::aurora_switchover(&cfg, &aws, false)
+        .expect("switchover back");
+    assert!(m.changed && m.planned && m.through_region == cfg.secondary_region, "{m:?}");
+    let gi = view_p.describe_global_cluster(&out_p.global_cluster_id).await.expect("describe");
+    assert_eq!(writer(gi).as_deref(), Some(out_p.cluster_arn.as_str()));
+    let m = tandem_data::fail_over_to_secondary(&cfg, rs.as_ref())
         .await
         .expect("failover");
-    assert!(
-        msg.starts_with("failover") && msg.contains(&out_p.cluster_arn),
-        "{msg}"
-    );
-    let gi = view_p
-        .describe_global_cluster(&out_p.global_cluster_id)
-        .await
-        .expect("describe")
-        .expect("global");
-    assert_eq!(gi.writer(), Some(out_p.cluster_arn.as_str()));
-    tandem_data::aurora_switchover(&cfg, &aws, true)
-        .await
-        .expect("switchover again");
+    assert!(m.summary().starts_with("failover") && m.to == out_s.cluster_arn, "{m:?}");
 
     // Destroy, secondary first (it is the writer now: destroy hands the role back first).
     secondary.destroy(&ctx_s).await.expect("destroy secondary");
