@@ -82,6 +82,8 @@ pub fn lock_plan(cfg: &Config, down: &BTreeMap<String, String>) -> LockPlan {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub done: Vec<String>,
+    /// What the operator should know about what was done (lost writes, ...).
+    pub notes: Vec<String>,
     pub not_done: Vec<String>,
     pub ok: bool,
 }
@@ -108,9 +110,9 @@ pub fn impossible_while_down(cfg: &Config, down: &BTreeMap<String, String>) -> V
             ));
         }
     }
-    if let Some(why) = down.get(&cfg.primary_region) {
+    if down.contains_key(&cfg.primary_region) {
         out.push(format!(
-            "{} was not contacted ({why}); its cluster rejoins the global database as a secondary by itself once the region recovers (rebuild: minutes to hours)",
+            "{} was not contacted; its cluster rejoins the global database as a secondary by itself once the region recovers (rebuild: minutes to hours)",
             cfg.primary_region
         ));
     }
@@ -140,8 +142,8 @@ pub async fn fail_over(
         Ok(m) => {
             out.done.push(m.summary());
             if unplanned && m.changed {
-                out.done.push(format!(
-                    "writes the old primary had not replicated are lost to the database; Aurora keeps them in the snapshot rds:unplanned-global-failover-{}-… of {}",
+                out.notes.push(format!(
+                    "writes the old primary had not replicated are not in the new writer; Aurora keeps them in the snapshot rds:unplanned-global-failover-{}-… in {}",
                     tandem_data::aurora::cluster_id(Placement::Primary, &cfg.environment_suffix),
                     cfg.primary_region
                 ));
@@ -181,6 +183,9 @@ pub fn outcome_text(what: &str, o: &Outcome, elapsed: Duration) -> String {
     );
     for d in &o.done {
         out.push_str(&format!("  ✓ {d}\n"));
+    }
+    for n in &o.notes {
+        out.push_str(&format!("  note: {n}\n"));
     }
     if !o.not_done.is_empty() {
         out.push_str("Not done:\n");
@@ -258,13 +263,14 @@ mod tests {
         assert!(o.ok, "{o:?}");
         assert_eq!(*decision.puts.lock().unwrap_or_else(|p| p.into_inner()), vec![("dev".to_string(), 0.0)]);
         assert!(o.done[0].contains("writer moved from") && o.done[0].contains("through us-east-2"), "{o:?}");
-        assert!(o.done.iter().any(|d| d.contains("rds:unplanned-global-failover-aurora-primary-dev")), "{o:?}");
+        assert!(o.notes.iter().any(|d| d.contains("rds:unplanned-global-failover-aurora-primary-dev")), "{o:?}");
         assert!(o.done.iter().any(|d| d.contains("PrimaryHealthy=0 (Tandem/Failover, Stack=dev) in us-east-2")), "{o:?}");
         let text = outcome_text("Failover (unplanned)", &o, Duration::from_millis(3400));
         assert!(text.contains("Failover (unplanned) finished in 3.4s."), "{text}");
         assert!(text.contains("Route 53 changes are impossible while us-east-1 is down"), "{text}");
         assert!(text.contains("IAM changes (roles, policies) are impossible while us-east-1 is down"), "{text}");
-        assert!(text.contains("us-east-1 was not contacted"), "{text}");
+        assert!(text.contains("us-east-1 was not contacted; its cluster rejoins"), "{text}");
+        assert!(text.contains("  note: writes the old primary had not replicated"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]

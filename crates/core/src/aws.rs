@@ -4,7 +4,10 @@
 //! The [`AwsContext`] loads one `SdkConfig` per region from aws-config's standard chain
 //! (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...), with the SDK's standard retry mode (jittered
 //! exponential backoff on throttling and 5xx) and timeouts. Components build their service
-//! clients from it; clients of one region share its connection pool.
+//! clients from it; clients of one region share its connection pool. Its [`CallProfile`] is
+//! `Standard` (apply, destroy: a slow AWS is waited for) or `OutageProof` (status, failover,
+//! switchover: a region that does not answer fails fast, see [`is_unreachable`] and
+//! [`global_control_planes`]).
 //!
 //! Above the SDK, [`retry`] retries throttling and transient errors once more with jittered
 //! backoff (so mocked clients exercise the same path), and [`poll_until`] is the bounded
