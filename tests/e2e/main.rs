@@ -3,6 +3,7 @@
 
 mod census;
 mod cli;
+mod dr_cli;
 mod inventory;
 mod outage;
 mod resilience;

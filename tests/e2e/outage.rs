@@ -20,7 +20,7 @@ use tandem_tests::Moto;
 use crate::{Deployment, PRIMARY, SECONDARY};
 
 /// `scripts/local-aws outage|restore REGION` against this test's emulator.
-fn local_aws(moto: &Moto, verb: &str, region: &str) -> String {
+pub(crate) fn local_aws(moto: &Moto, verb: &str, region: &str) -> String {
     let out = Command::new(tandem_tests::root().join("scripts/local-aws"))
         .args([verb, region])
         .env("LOCAL_AWS_ENDPOINT", &moto.endpoint)

@@ -4,16 +4,18 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use tandem_core::config::{self, Config};
 use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
-use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateHandle};
+use tandem_core::aws::{AwsContext, CallProfile, ROUTE53_REGION};
+use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateError, StateHandle};
 use tandem_core::state_s3::S3Backend;
 use tandem_core::{CancelFlag, Engine};
 
 use crate::render::{self, Progress};
 use crate::stack;
-use crate::{Cli, Command, Exit, GraphFormat};
+use crate::failover::{self as fo, LockPlan};
+use crate::status::{self, CloudWatchProbe, RegionProbe};
+use crate::{Cli, Command, Exit, GraphFormat, Role};
 
 fn state_dir(cfg: &Config) -> PathBuf {
     cfg.state.dir.clone()
@@ -25,11 +27,12 @@ struct Opened {
     _lock: Option<LockGuard>,
 }
 
-async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
+/// The stack's state backend; an S3 client is built with `profile`'s timeouts.
+async fn backend(cfg: &Config, profile: CallProfile) -> Arc<dyn StateBackend> {
     let suffix = &cfg.environment_suffix;
-    let backend: Arc<dyn StateBackend> = match (cfg.state.backend.as_str(), &cfg.state.bucket) {
+    match (cfg.state.backend.as_str(), &cfg.state.bucket) {
         ("s3", Some(bucket)) => {
-            let aws = tandem_core::aws::AwsContext::load().await;
+            let aws = AwsContext::load_with(profile).await;
             let sdk = aws.config(cfg.state.region.as_deref().unwrap_or(&cfg.primary_region));
             let client = aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&sdk).force_path_style(aws.endpoint_overridden()).build(),
@@ -37,9 +40,22 @@ async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
             Arc::new(S3Backend::new(client, bucket, &cfg.state.prefix, suffix))
         }
         _ => Arc::new(LocalBackend::new(&state_dir(cfg), suffix)),
-    };
-    let (b, s) = (backend.clone(), suffix.clone());
-    let guard = if lock { Some(tokio::task::spawn_blocking(move || b.lock(&s)).await??) } else { None };
+    }
+}
+
+async fn take_lock(backend: &Arc<dyn StateBackend>, suffix: &str) -> Result<LockGuard, StateError> {
+    let (b, s) = (backend.clone(), suffix.to_string());
+    tokio::task::spawn_blocking(move || b.lock(&s)).await.map_err(|e| StateError::Backend(format!("lock task: {e}")))?
+}
+
+async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
+    open_state_with(cfg, lock, CallProfile::Standard).await
+}
+
+async fn open_state_with(cfg: &Config, lock: bool, profile: CallProfile) -> anyhow::Result<Opened> {
+    let suffix = &cfg.environment_suffix;
+    let backend = backend(cfg, profile).await;
+    let guard = if lock { Some(take_lock(&backend, suffix).await?) } else { None };
     let b = backend.clone();
     let doc = tokio::task::spawn_blocking(move || b.load()).await??.unwrap_or_else(|| StateDoc::new(suffix));
     let state = StateHandle::new(doc, backend.clone() as Arc<dyn StateBackend>);
@@ -268,30 +284,136 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None).await
         }
         Command::Status { json } => {
-            let s = stack::Stack::load(&cfg, false).await?;
-            let opened = open_state(&cfg, false).await?;
-            let engine = Engine::new(s.components, opened.state.clone())?;
-            let drift = engine.refresh(8).await;
+            // Outage-proof: short timeouts, few retries; a region that does not answer is
+            // reported once (status.rs).
+            let aws = AwsContext::load_with(CallProfile::OutageProof).await;
+            let s = stack::Stack::load_with(&cfg, false, &aws)?;
+            let opened = open_state_with(&cfg, false, CallProfile::OutageProof).await?;
             let doc = opened.state.snapshot();
-            let aws = tandem_core::aws::AwsContext::load().await;
-            let live = crate::status::live(&cfg, &aws, &doc).await;
-            let ok = render::status(&doc, &drift, json, &live);
+            let report = status::check(&cfg, &aws, &s.components, &doc).await;
+            let ok = render::status(&doc, &report, json);
             Ok(if ok { Exit::Ok } else { Exit::Failed })
         }
         Command::Failover { unplanned, yes } => {
-            let what = if unplanned { "fail over the Aurora global database (unplanned, may lose data)" } else { "switch over the Aurora global database (planned)" };
+            let what = if unplanned {
+                "fail the stack over to the secondary region (unplanned: Aurora may lose the writes not yet replicated)"
+            } else {
+                "switch the stack over to the secondary region (planned, no data loss)"
+            };
             match confirm(what, yes) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Exit::Ok),
                 Err(code) => return Ok(code),
             }
-            let _opened = open_state(&cfg, true).await?;
-            let aws = tandem_core::aws::AwsContext::load().await;
-            let msg = tandem_data::aurora_switchover(&cfg, &aws, !unplanned).await.context("Aurora failover")?;
-            println!("{msg}");
-            Ok(Exit::Ok)
+            run_failover(&cfg, unplanned).await
+        }
+        Command::Switchover { to, yes } => {
+            let what = format!("switch the Aurora writer over to the {} region (planned, no data loss)", role_name(to));
+            match confirm(&what, yes) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Exit::Ok),
+                Err(code) => return Ok(code),
+            }
+            run_switchover(&cfg, to).await
         }
     }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Primary => "primary",
+        Role::Secondary => "secondary",
+    }
+}
+
+/// Probes the regions `failover` / `switchover` need at once; prints each one that does not
+/// answer, once.
+async fn probe(cfg: &Config, aws: &AwsContext) -> std::collections::BTreeMap<String, String> {
+    let mut regions: std::collections::BTreeSet<String> = [cfg.primary_region.clone(), cfg.secondary_region.clone(), ROUTE53_REGION.to_string()].into();
+    if let Some((_, r)) = fo::state_bucket(cfg) {
+        regions.insert(r);
+    }
+    let probe: Arc<dyn RegionProbe> = Arc::new(CloudWatchProbe::new(aws, regions.iter().map(String::as_str)));
+    let down = status::probe_regions(probe, &regions, status::PROBE_LIMIT).await;
+    for (region, why) in &down {
+        println!("{region} is UNREACHABLE ({why}).");
+    }
+    down
+}
+
+/// Takes the stack's lock for `failover`, never one in a region that does not answer, and
+/// never waits for one: a held lock (an apply, a drill) does not block a failover.
+async fn failover_lock(cfg: &Config, down: &std::collections::BTreeMap<String, String>) -> Option<LockGuard> {
+    match fo::lock_plan(cfg, down) {
+        LockPlan::Skip { bucket, region } => {
+            println!(
+                "Proceeding WITHOUT the state lock: its bucket s3://{bucket} is in {region}, which does not answer. This failover is not recorded in the state; nothing in it changes."
+            );
+            None
+        }
+        LockPlan::Take => {
+            let backend = backend(cfg, CallProfile::OutageProof).await;
+            match take_lock(&backend, &cfg.environment_suffix).await {
+                Ok(guard) => Some(guard),
+                Err(e @ StateError::Locked { .. }) => {
+                    eprintln!("warning: {e}\nwarning: a failover does not wait for the lock; proceeding.");
+                    None
+                }
+                Err(e) => {
+                    eprintln!("warning: cannot take the state lock ({e}); proceeding without it.");
+                    None
+                }
+            }
+        }
+    }
+}
+
+async fn run_failover(cfg: &Config, unplanned: bool) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let aws = AwsContext::load_with(CallProfile::OutageProof).await;
+    let down = probe(cfg, &aws).await;
+    let _lock = failover_lock(cfg, &down).await;
+    let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
+    let cw = aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.secondary_region));
+    let outcome = fo::fail_over(cfg, unplanned, &down, p.as_ref(), s.as_ref(), &cw).await;
+    let what = if unplanned { "Failover (unplanned)" } else { "Failover (planned switchover)" };
+    print!("{}", fo::outcome_text(what, &outcome, started.elapsed()));
+    Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
+}
+
+async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let aws = AwsContext::load_with(CallProfile::OutageProof).await;
+    let down = probe(cfg, &aws).await;
+    let mut outcome = fo::Outcome { ok: true, ..Default::default() };
+    let needed: Vec<&String> = [&cfg.primary_region, &cfg.secondary_region].into_iter().filter(|r| down.contains_key(*r)).collect();
+    if !needed.is_empty() {
+        outcome.ok = false;
+        for r in needed {
+            outcome.not_done.push(format!(
+                "switchover refused: {r} does not answer; a switchover needs both regions and every member healthy. During an outage use `tandem failover --unplanned`"
+            ));
+        }
+    } else {
+        let _opened = open_state_with(cfg, true, CallProfile::OutageProof).await?;
+        let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
+        match tandem_data::switch_over(cfg, p.as_ref(), s.as_ref(), to.placement()).await {
+            Ok(m) => {
+                outcome.done.push(m.summary());
+                if to == Role::Primary {
+                    outcome.done.push(
+                        "DNS, the accelerator and events return to the primary on their own once its health checks and probe report it healthy".into(),
+                    );
+                }
+            }
+            Err(e) => {
+                outcome.ok = false;
+                outcome.not_done.push(format!("the database writer did not move: {e}"));
+            }
+        }
+    }
+    print!("{}", fo::outcome_text(&format!("Switchover to the {}", role_name(to)), &outcome, started.elapsed()));
+    Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,6 +1,7 @@
 //! `tandem`: plan, apply and destroy the two-region disaster-recovery stack.
 
 mod commands;
+mod failover;
 mod render;
 mod stack;
 mod status;
@@ -83,14 +84,42 @@ pub enum Command {
     },
     /// Check the configuration and exit (no AWS call).
     Validate,
-    /// Aurora global database: planned switchover (no data loss) or unplanned failover.
+    /// Move the stack to the secondary region: the Aurora writer (planned switchover, or
+    /// with --unplanned a failover that allows data loss and works with the primary region
+    /// down) and the "primary down" decision that DNS and events follow.
     Failover {
-        /// Unplanned failover (allows data loss) instead of a planned switchover.
+        /// Unplanned failover (allows data loss; works with the primary region unreachable)
+        /// instead of a planned switchover.
         #[arg(long)]
         unplanned: bool,
         #[arg(long)]
         yes: bool,
     },
+    /// Planned, no-data-loss move of the Aurora writer to a region (the fail-back path);
+    /// needs both regions and every member healthy.
+    Switchover {
+        /// The region that becomes the writer.
+        #[arg(long, value_enum)]
+        to: Role,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A region of the stack by its role.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+impl Role {
+    pub fn placement(self) -> tandem_core::Placement {
+        match self {
+            Role::Primary => tandem_core::Placement::Primary,
+            Role::Secondary => tandem_core::Placement::Secondary,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
@@ -203,6 +232,8 @@ mod tests {
             &["destroy", "--parallelism", "0"],
             &["plan", "--refresh=maybe"],
             &["graph", "--format", "png"],
+            &["switchover"],
+            &["switchover", "--to", "tertiary"],
             &["frobnicate"],
         ] {
             let e = parse(bad).expect_err(&format!("{bad:?} must be refused"));
@@ -211,6 +242,22 @@ mod tests {
         for info in [&["--help"][..], &["apply", "--help"], &["--version"]] {
             let e = parse(info).expect_err("clap answers --help/--version itself");
             assert_eq!(parse_error_code(&e), 0, "{info:?}");
+        }
+    }
+
+    #[test]
+    fn failover_and_switchover_flags_parse() {
+        match parse(&["failover", "--unplanned", "--yes"]).expect("parses").command {
+            Command::Failover { unplanned, yes } => assert!(unplanned && yes),
+            other => panic!("expected failover, got {other:?}"),
+        }
+        match parse(&["switchover", "--to", "primary", "--yes"]).expect("parses").command {
+            Command::Switchover { to, yes } => {
+                assert_eq!(to, Role::Primary);
+                assert_eq!(to.placement(), tandem_core::Placement::Primary);
+                assert!(yes);
+            }
+            other => panic!("expected switchover, got {other:?}"),
         }
     }
 

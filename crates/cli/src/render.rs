@@ -12,6 +12,8 @@ use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
 use tandem_core::state::StateDoc;
 use tandem_core::{Action, Drift};
 
+use crate::status::{Live, Report as StatusReport, Unreachable};
+
 
 /// What `--refresh` read: per component with state, its drift or the read error.
 pub type DriftMap = BTreeMap<String, Result<Drift, String>>;
@@ -332,31 +334,70 @@ pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &Sta
     println!("{}", serde_json::to_string_pretty(&report_value(cfg, plan, report, doc, drift)).unwrap_or_default());
 }
 
-/// True when every component is in sync and no health check reports unhealthy.
-pub fn status_ok(drift: &DriftMap, live: &crate::status::Live) -> bool {
-    drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && live.health.iter().all(|h| h.healthy != Some(false))
+/// True when every region answered, every component is in sync and no health check reports
+/// unhealthy.
+pub fn status_ok(r: &StatusReport) -> bool {
+    r.unreachable.is_empty() && r.drift.values().all(|d| matches!(d, Ok(Drift::InSync))) && r.live.health.iter().all(|h| h.healthy != Some(false))
 }
 
-/// `status --json`: the stack, overall health, each component's region and drift,
-/// live health and replication lag.
-pub fn status_value(doc: &StateDoc, drift: &DriftMap, live: &crate::status::Live) -> serde_json::Value {
-    let v: BTreeMap<&str, serde_json::Value> = drift
+/// `status --json`: the stack, overall health, the regions that did not answer, each checked
+/// component's region and drift, live health, replication lag and the Aurora writer.
+pub fn status_value(doc: &StateDoc, r: &StatusReport) -> serde_json::Value {
+    let v: BTreeMap<&str, serde_json::Value> = r
+        .drift
         .iter()
         .map(|(id, d)| {
             let region = doc.components.get(id).map(|c| c.region.clone()).unwrap_or_default();
             (id.as_str(), json!({"region": region, "drift": drift_value(d)}))
         })
         .collect();
-    json!({"stack": doc.stack, "healthy": status_ok(drift, live), "components": v, "health": live.health, "replication": live.replication})
+    json!({
+        "stack": doc.stack,
+        "healthy": status_ok(r),
+        "unreachable": r.unreachable,
+        "components": v,
+        "health": r.live.health,
+        "replication": r.live.replication,
+        "writer": r.live.writer,
+        "elapsed_secs": (r.elapsed.as_secs_f64() * 10.0).round() / 10.0,
+    })
 }
 
-/// `status`'s per-component lines.
-pub fn status_text(doc: &StateDoc, drift: &DriftMap) -> String {
-    if drift.is_empty() {
+/// One block per region that did not answer: named once, with what could not be checked
+/// and the global control planes that are down with it.
+pub fn unreachable_text(down: &[Unreachable]) -> String {
+    let mut out = String::new();
+    for u in down {
+        let n = u.components.len();
+        out.push_str(&format!(
+            "  ✗ {} is UNREACHABLE ({}): {n} component{} not checked
+",
+            u.region,
+            u.reason,
+            if n == 1 { "" } else { "s" }
+        ));
+        if !u.not_read.is_empty() {
+            out.push_str(&format!("      also not read: {}
+", u.not_read.join("; ")));
+        }
+        if !u.control_planes.is_empty() {
+            out.push_str(&format!("      unavailable while it is down: {}
+", u.control_planes.join("; ")));
+        }
+    }
+    out
+}
+
+/// `status`'s per-component lines (the components that were checked).
+pub fn status_text(doc: &StateDoc, r: &StatusReport) -> String {
+    if r.drift.is_empty() && r.unreachable.is_empty() {
         return format!("Stack '{}' has nothing deployed.\n", doc.stack);
     }
-    let mut out = String::new();
-    for (id, d) in drift {
+    let mut out = unreachable_text(&r.unreachable);
+    if !r.unreachable.is_empty() && !r.drift.is_empty() {
+        out.push('\n');
+    }
+    for (id, d) in &r.drift {
         let region = doc.components.get(id).map(|c| c.region.as_str()).unwrap_or("");
         let line = match d {
             Ok(Drift::InSync) => "in sync".to_string(),
@@ -369,17 +410,57 @@ pub fn status_text(doc: &StateDoc, drift: &DriftMap) -> String {
     out
 }
 
-/// Live status (drift) of every deployed component; false when something is wrong.
-pub fn status(doc: &StateDoc, drift: &DriftMap, as_json: bool, live: &crate::status::Live) -> bool {
+/// The live part: health checks, replication lag, the Aurora writer.
+pub fn live_text(live: &Live) -> String {
+    let mut out = String::new();
+    if !live.health.is_empty() {
+        out.push_str("\nHealth (Route 53):\n");
+        for h in &live.health {
+            let mark = match h.healthy {
+                Some(true) => "✓",
+                Some(false) => "✗",
+                None => "?",
+            };
+            out.push_str(&format!("  {mark} {:<10} {:<4} {} ({})\n", h.region, h.check, h.status, h.health_check_id));
+        }
+    }
+    if !live.replication.is_empty() {
+        out.push_str("\nReplication lag (last 15 min):\n");
+        for l in &live.replication {
+            let v = l.value.map(|v| format!("{v:.1} {}", l.unit)).unwrap_or_else(|| "no data yet".into());
+            out.push_str(&format!("  {:<9} {:<10} {:<30} {v}\n", l.what, l.region, l.metric));
+        }
+    }
+    if let Some(w) = &live.writer {
+        let who = match (&w.writer, &w.role) {
+            (Some(arn), Some(role)) => format!("{role} ({arn})"),
+            (Some(arn), None) => arn.clone(),
+            (None, _) => "none".to_string(),
+        };
+        out.push_str(&format!("\nAurora writer: {who}, read through {}\n", w.read_through));
+        if let Some(f) = &w.failover_state {
+            out.push_str(&format!("  a failover or switchover is under way (FailoverState {f})\n"));
+        }
+        if w.role.as_deref() == Some("secondary") {
+            out.push_str("  The database stays in the secondary until `tandem switchover --to primary` (once the primary has rejoined); DNS, the accelerator and events return to the primary on their own once it is healthy.\n");
+        }
+    }
+    out
+}
+
+/// Live status of every deployed component; false when something is wrong (a region did
+/// not answer, drift, an unhealthy check).
+pub fn status(doc: &StateDoc, r: &StatusReport, as_json: bool) -> bool {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&status_value(doc, drift, live)).unwrap_or_default());
-        return status_ok(drift, live);
+        println!("{}", serde_json::to_string_pretty(&status_value(doc, r)).unwrap_or_default());
+        return status_ok(r);
     }
-    print!("{}", status_text(doc, drift));
-    if !drift.is_empty() {
-        crate::status::print(live);
+    print!("{}", status_text(doc, r));
+    if !r.drift.is_empty() || !r.unreachable.is_empty() {
+        print!("{}", live_text(&r.live));
+        println!("\nChecked in {:.1}s.", r.elapsed.as_secs_f64());
     }
-    status_ok(drift, live)
+    status_ok(r)
 }
 
 #[cfg(test)]
@@ -390,7 +471,7 @@ mod tests {
     use tandem_core::state::ComponentState;
     use tandem_core::Placement;
 
-    use crate::status::{Health, Lag, Live};
+    use crate::status::{Health, Lag, Writer};
 
     fn change(id: &str, kind: &str, region: &str, action: Action, reason: &str) -> PlannedChange {
         PlannedChange {
@@ -570,13 +651,28 @@ mod tests {
                 healthy,
             }],
             replication: vec![Lag { what: "dynamodb".into(), region: "us-east-1".into(), metric: "ReplicationLatency".into(), value: Some(12.5), unit: "ms".into() }],
+            ..Default::default()
+        }
+    }
+
+    fn report(drift: DriftMap, live: Live) -> StatusReport {
+        StatusReport { drift, unreachable: Vec::new(), live, elapsed: Duration::from_millis(2345) }
+    }
+
+    fn east_down() -> Unreachable {
+        Unreachable {
+            region: "us-east-1".into(),
+            reason: "DispatchFailure: dispatch failure: connection closed".into(),
+            components: (0..22).map(|i| format!("c{i}")).collect(),
+            not_read: vec!["Route 53 health-check status (4 checks)".into(), "dynamodb replication lag (ReplicationLatency)".into()],
+            control_planes: tandem_core::aws::global_control_planes("us-east-1"),
         }
     }
 
     #[test]
     fn status_json_shape() {
         let d = doc();
-        let v = status_value(&d, &drift(), &live(Some(true)));
+        let v = status_value(&d, &report(drift(), live(Some(true))));
         assert_eq!(v["stack"], "t1");
         assert_eq!(v["healthy"], false, "drift makes the stack unhealthy");
         assert_eq!(v["components"]["network-primary"], json!({"region": "us-east-1", "drift": {"status": "insync"}}));
@@ -584,20 +680,65 @@ mod tests {
         assert_eq!(v["components"]["alarms-primary"]["drift"]["details"][1], "alarm b: threshold 3 != 5");
         assert_eq!(v["health"][0], json!({"region": "us-east-1", "check": "api", "health_check_id": "hc-1", "status": "2/3 checkers healthy", "healthy": true}));
         assert_eq!(v["replication"][0], json!({"what": "dynamodb", "region": "us-east-1", "metric": "ReplicationLatency", "value": 12.5, "unit": "ms"}));
+        assert_eq!(v["unreachable"], json!([]));
+        assert_eq!(v["elapsed_secs"], 2.3);
 
         let in_sync: DriftMap = BTreeMap::from([("network-primary".to_string(), Ok(Drift::InSync))]);
-        assert_eq!(status_value(&d, &in_sync, &live(Some(true)))["healthy"], true);
-        assert_eq!(status_value(&d, &in_sync, &live(None))["healthy"], true, "no observation yet is not unhealthy");
-        assert_eq!(status_value(&d, &in_sync, &live(Some(false)))["healthy"], false, "a failing health check is unhealthy");
+        assert_eq!(status_value(&d, &report(in_sync.clone(), live(Some(true))))["healthy"], true);
+        assert_eq!(status_value(&d, &report(in_sync.clone(), live(None)))["healthy"], true, "no observation yet is not unhealthy");
+        assert_eq!(status_value(&d, &report(in_sync.clone(), live(Some(false))))["healthy"], false, "a failing health check is unhealthy");
+        let mut down = report(in_sync, live(Some(true)));
+        down.unreachable = vec![east_down()];
+        let v = status_value(&d, &down);
+        assert_eq!(v["healthy"], false, "an unreachable region is unhealthy");
+        assert_eq!(v["unreachable"][0]["region"], "us-east-1");
+        assert_eq!(v["unreachable"][0]["components"].as_array().map(Vec::len), Some(22));
     }
 
     #[test]
     fn status_text_lines() {
-        let text = status_text(&doc(), &drift());
+        let text = status_text(&doc(), &report(drift(), Live::default()));
         assert!(text.lines().any(|l| l.trim_start().starts_with("network-primary") && l.contains("us-east-1") && l.ends_with("in sync")), "{text}");
         assert!(text.contains("MISSING: dashboard dashboard-t1 does not exist"), "{text}");
         assert!(text.contains("DRIFTED: alarm a missing; alarm b: threshold 3 != 5"), "{text}");
         assert!(text.lines().any(|l| l.contains("accelerator") && l.ends_with("ERROR: us-west-2 unreachable")), "{text}");
-        assert_eq!(status_text(&StateDoc::new("t1"), &BTreeMap::new()), "Stack 't1' has nothing deployed.\n");
+        assert_eq!(status_text(&StateDoc::new("t1"), &report(BTreeMap::new(), Live::default())), "Stack 't1' has nothing deployed.\n");
+    }
+
+    #[test]
+    fn an_unreachable_region_is_named_once_with_counts_and_control_planes() {
+        let in_sync: DriftMap = BTreeMap::from([("network-secondary".to_string(), Ok(Drift::InSync))]);
+        let mut r = report(in_sync, Live::default());
+        r.unreachable = vec![east_down()];
+        let text = status_text(&doc(), &r);
+        let named: Vec<&str> = text.lines().filter(|l| l.contains("UNREACHABLE")).collect();
+        assert_eq!(named.len(), 1, "{text}");
+        assert!(named[0].contains("us-east-1 is UNREACHABLE") && named[0].ends_with("22 components not checked"), "{text}");
+        assert!(text.contains("also not read: Route 53 health-check status (4 checks); dynamodb replication lag"), "{text}");
+        assert!(text.contains("unavailable while it is down: Route 53 control plane"), "{text}");
+        assert!(text.contains("IAM control plane"), "{text}");
+        assert!(!text.contains("ERROR"), "no per-component error for the unreachable region:\n{text}");
+        assert!(text.contains("network-secondary"), "{text}");
+        assert!(!status_ok(&r));
+        // Only the region that did not answer: nothing deployed there is still reported.
+        let only_down = StatusReport { unreachable: vec![east_down()], ..Default::default() };
+        assert!(status_text(&StateDoc::new("t1"), &only_down).contains("UNREACHABLE"));
+    }
+
+    #[test]
+    fn live_text_shows_the_writer_and_the_fail_back_mismatch() {
+        let mut l = live(Some(true));
+        l.writer = Some(Writer {
+            global_cluster: "aurora-global-t1".into(),
+            writer: Some("arn:aws:rds:us-east-2:1:cluster:aurora-secondary-t1".into()),
+            role: Some("secondary".into()),
+            failover_state: None,
+            read_through: "us-east-2".into(),
+        });
+        let text = live_text(&l);
+        assert!(text.contains("Aurora writer: secondary (arn:aws:rds:us-east-2:1:cluster:aurora-secondary-t1), read through us-east-2"), "{text}");
+        assert!(text.contains("switchover --to primary"), "{text}");
+        assert!(text.contains("  ✓ us-east-1  api  2/3 checkers healthy (hc-1)"), "{text}");
+        assert!(text.contains("ReplicationLatency") && text.contains("12.5 ms"), "{text}");
     }
 }

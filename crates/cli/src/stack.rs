@@ -32,6 +32,12 @@ impl Stack {
     /// SHA-256 takes part in planning; commands that do not plan skip the build.
     pub async fn load(cfg: &Config, with_package: bool) -> anyhow::Result<Self> {
         let aws = AwsContext::load().await;
+        Self::load_with(cfg, with_package, &aws)
+    }
+
+    /// [`Stack::load`] with the components' clients built from `aws` (e.g. the outage-proof
+    /// context of `status`).
+    pub fn load_with(cfg: &Config, with_package: bool, aws: &AwsContext) -> anyhow::Result<Self> {
         let package = if with_package {
             // The build can take minutes (release, LTO): say so on stderr, so a first run is
             // not a silent pause and `--json` output stays clean.
@@ -56,11 +62,11 @@ impl Stack {
             tandem_compute::package::Package::unbuilt()
         };
         let mut components: Vec<Arc<dyn Component>> = Vec::new();
-        components.extend(tandem_network::components(cfg, &aws));
-        components.extend(tandem_traffic::components(cfg, &aws));
-        components.extend(tandem_data::components(cfg, &aws));
-        components.extend(tandem_compute::components(cfg, &aws, &package));
-        components.extend(tandem_observability::components(cfg, &aws));
+        components.extend(tandem_network::components(cfg, aws));
+        components.extend(tandem_traffic::components(cfg, aws));
+        components.extend(tandem_data::components(cfg, aws));
+        components.extend(tandem_compute::components(cfg, aws, &package));
+        components.extend(tandem_observability::components(cfg, aws));
         Ok(Self { components })
     }
 }

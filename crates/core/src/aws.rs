@@ -4,7 +4,10 @@
 //! The [`AwsContext`] loads one `SdkConfig` per region from aws-config's standard chain
 //! (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...), with the SDK's standard retry mode (jittered
 //! exponential backoff on throttling and 5xx) and timeouts. Components build their service
-//! clients from it; clients of one region share its connection pool.
+//! clients from it; clients of one region share its connection pool. Its [`CallProfile`] is
+//! `Standard` (apply, destroy: a slow AWS is waited for) or `OutageProof` (status, failover,
+//! switchover: a region that does not answer fails fast, see [`is_unreachable`] and
+//! [`global_control_planes`]).
 //!
 //! Above the SDK, [`retry`] retries throttling and transient errors once more with jittered
 //! backoff (so mocked clients exercise the same path), and [`poll_until`] is the bounded
@@ -25,6 +28,72 @@ use crate::error::{AwsError, ComponentError};
 pub const GLOBAL_ACCELERATOR_REGION: &str = "us-west-2";
 /// Region where Route 53 (a global service) is called and where its metrics live.
 pub const ROUTE53_REGION: &str = "us-east-1";
+/// Region of IAM's control plane (role and policy changes).
+pub const IAM_CONTROL_PLANE_REGION: &str = "us-east-1";
+
+/// The global control planes hosted in `region`, which become unavailable while it is down
+/// (DR.md, "Static stability"). Their data planes (DNS answers, health checkers, anycast
+/// routing, IAM authorization) keep working.
+pub fn global_control_planes(region: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if region == ROUTE53_REGION {
+        out.push("Route 53 control plane (record and health-check changes)");
+        out.push("Route 53 health-check status (GetHealthCheckStatus, HealthCheckStatus metrics)");
+    }
+    if region == IAM_CONTROL_PLANE_REGION {
+        out.push("IAM control plane (role and policy changes)");
+    }
+    if region == GLOBAL_ACCELERATOR_REGION {
+        out.push("Global Accelerator control plane");
+    }
+    out
+}
+
+/// True when `e` means the region did not answer at all (no HTTP response: connection
+/// refused or closed, DNS failure, connect or attempt timeout), as opposed to an answer
+/// that refused the request. The SDK maps these to `DispatchFailure` / `Timeout`.
+pub fn is_unreachable(e: &AwsError) -> bool {
+    e.status.is_none() && matches!(e.code.as_str(), "DispatchFailure" | "Timeout")
+}
+
+/// How patient the SDK calls of a context are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallProfile {
+    /// `apply`, `destroy`, `plan`: long timeouts and 5 attempts; a slow AWS is waited for.
+    Standard,
+    /// `status`, `failover`, `switchover`: the commands run during a regional outage. A
+    /// region that does not answer must fail fast (connect 3 s, 5 s per attempt, 2 attempts,
+    /// 12 s per operation) so it is reported as unreachable instead of retried for minutes.
+    OutageProof,
+}
+
+impl CallProfile {
+    /// The SDK retry configuration of this profile.
+    pub fn retry_config(self) -> RetryConfig {
+        match self {
+            CallProfile::Standard => RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)),
+            CallProfile::OutageProof => RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(200)),
+        }
+    }
+
+    /// The SDK timeout configuration of this profile.
+    pub fn timeout_config(self) -> TimeoutConfig {
+        let (connect, attempt, operation) = match self {
+            CallProfile::Standard => (10, 60, 300),
+            CallProfile::OutageProof => (3, 5, 12),
+        };
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(connect))
+            .operation_attempt_timeout(Duration::from_secs(attempt))
+            .operation_timeout(Duration::from_secs(operation))
+            .build()
+    }
+
+    /// The longest one SDK operation of this profile may take (its operation timeout).
+    pub fn operation_timeout(self) -> Duration {
+        self.timeout_config().operation_timeout().unwrap_or(Duration::from_secs(300))
+    }
+}
 
 /// Shared per-region AWS configuration.
 #[derive(Debug)]
@@ -36,17 +105,18 @@ pub struct AwsContext {
 
 impl AwsContext {
     /// Loads the standard credential chain once; region-specific configs are derived from it.
+    /// Standard profile (long timeouts, 5 attempts): the one `apply` and `destroy` use.
     pub async fn load() -> Self {
+        Self::load_with(CallProfile::Standard).await
+    }
+
+    /// Like [`AwsContext::load`], with the timeouts and retries of `profile`
+    /// ([`CallProfile::OutageProof`] for `status`, `failover`, `switchover`).
+    pub async fn load_with(profile: CallProfile) -> Self {
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .operation_timeout(Duration::from_secs(300))
-                    .build(),
-            )
+            .retry_config(profile.retry_config())
+            .timeout_config(profile.timeout_config())
             .load()
             .await;
         let endpoint_overridden = base.endpoint_url().is_some();
@@ -247,6 +317,40 @@ mod tests {
         .await;
         let msg = r.unwrap_err().to_string();
         assert!(msg.contains("acc") && msg.contains("us-west-2") && msg.contains("DEPLOYED"), "{msg}");
+    }
+
+    #[test]
+    fn outage_proof_profile_fails_fast_and_standard_is_patient() {
+        let fast = CallProfile::OutageProof;
+        assert_eq!(fast.retry_config().max_attempts(), 2);
+        let t = fast.timeout_config();
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(fast.operation_timeout(), Duration::from_secs(12));
+        // Two attempts of 5 s plus the backoff fit in the operation timeout.
+        assert!(Duration::from_secs(2 * 5) < fast.operation_timeout());
+        let slow = CallProfile::Standard;
+        assert_eq!(slow.retry_config().max_attempts(), 5);
+        assert_eq!(slow.timeout_config().operation_attempt_timeout(), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn control_planes_by_region() {
+        let east = global_control_planes("us-east-1");
+        assert!(east.iter().any(|c| c.contains("Route 53 control plane")), "{east:?}");
+        assert!(east.iter().any(|c| c.contains("health-check status")), "{east:?}");
+        assert!(east.iter().any(|c| c.contains("IAM")), "{east:?}");
+        assert_eq!(global_control_planes("us-west-2"), vec!["Global Accelerator control plane"]);
+        assert!(global_control_planes("us-east-2").is_empty());
+    }
+
+    #[test]
+    fn unreachable_is_no_answer_not_a_refusal() {
+        assert!(is_unreachable(&AwsError::new("DispatchFailure", "connection closed", None)));
+        assert!(is_unreachable(&AwsError::new("Timeout", "connect timeout", None)));
+        assert!(!is_unreachable(&AwsError::new("InternalError", "x", Some(500))));
+        assert!(!is_unreachable(&AwsError::other("AccessDenied", "no")));
+        assert!(!is_unreachable(&AwsError::throttling()));
     }
 
     #[test]

@@ -1015,64 +1015,6 @@ pub async fn failover(
     change_writer(rds, global_id, target_cluster_arn, region, false).await
 }
 
-/// Moves the writer role of the stack's global cluster to the other region: a planned
-/// switchover when `planned`, else an unplanned failover (data loss allowed). Returns a
-/// one-line summary for the CLI.
-pub async fn aurora_switchover(
-    cfg: &Config,
-    aws: &AwsContext,
-    planned: bool,
-) -> Result<String, ComponentError> {
-    let (p, s) = rds_clients(cfg, aws);
-    switch_writer(cfg, p.as_ref(), s.as_ref(), planned).await
-}
-
-/// [`aurora_switchover`] over given clients (primary-region, secondary-region).
-pub async fn switch_writer(
-    cfg: &Config,
-    primary: &dyn RdsApi,
-    secondary: &dyn RdsApi,
-    planned: bool,
-) -> Result<String, ComponentError> {
-    let gid = global_cluster_id(&cfg.environment_suffix);
-    // Read through the secondary region: it is the one expected to be up during a failover.
-    let g = retry(|| secondary.describe_global_cluster(&gid))
-        .await
-        .at(&gid, &cfg.secondary_region)?
-        .ok_or_else(|| {
-            ComponentError::invalid(
-                &gid,
-                &cfg.secondary_region,
-                "global cluster not found; run apply first",
-            )
-        })?;
-    let from = g.writer().map(str::to_string);
-    let target = g
-        .members
-        .iter()
-        .find(|m| Some(m.cluster_arn.as_str()) != from.as_deref())
-        .map(|m| m.cluster_arn.clone())
-        .ok_or_else(|| {
-            ComponentError::invalid(
-                &gid,
-                &cfg.secondary_region,
-                "the global cluster has no secondary member to promote",
-            )
-        })?;
-    let target_in_secondary = target.split(':').nth(3) == Some(cfg.secondary_region.as_str());
-    let (client, region) = if target_in_secondary {
-        (secondary, cfg.secondary_region.as_str())
-    } else {
-        (primary, cfg.primary_region.as_str())
-    };
-    change_writer(client, &gid, &target, region, planned).await?;
-    Ok(format!(
-        "{} of {gid}: writer moved from {} to {target}",
-        if planned { "switchover" } else { "failover" },
-        from.as_deref().unwrap_or("(none)")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -1885,43 +1827,6 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn switchover_targets_the_secondary_in_its_region_and_polls_failover_state() {
-        let p = MockRdsApi::new(); // the primary region is not called
-        let mut s = MockRdsApi::new();
-        let mut seq = Sequence::new();
-        s.expect_describe_global_cluster()
-            .times(2)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
-        s.expect_switchover_global_cluster()
-            .withf(|g, t| g == "aurora-global-dev" && t == S_ARN)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        s.expect_describe_global_cluster()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| {
-                let mut g = global(&[(P_ARN, true), (S_ARN, false)]);
-                g.failover = Some(FailoverInfo {
-                    status: "switching-over".into(),
-                    from_cluster_arn: Some(P_ARN.into()),
-                    to_cluster_arn: Some(S_ARN.into()),
-                });
-                Ok(Some(g))
-            });
-        s.expect_describe_global_cluster()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
-        let msg = switch_writer(&cfg(), &p, &s, true).await.unwrap();
-        assert!(
-            msg.starts_with("switchover") && msg.contains(P_ARN) && msg.contains(S_ARN),
-            "{msg}"
-        );
     }
 
     #[tokio::test(start_paused = true)]

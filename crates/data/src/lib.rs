@@ -5,6 +5,7 @@
 //! - [`dynamodb`]: the DynamoDB global table (2019.11.21) and its replica.
 //! - [`aurora`]: the Aurora Global Database (Serverless v2) and the switchover/failover
 //!   operations.
+//! - [`aurora_failover`]: the writer moves `tandem failover` / `tandem switchover` run.
 //! - [`backup`]: AWS Backup vaults, plan with cross-region copy, selection.
 //! - [`ssm`]: Parameter Store parameters and the two-region reconcile.
 //! - [`ssm_replication`]: the EventBridge rule that drives the replicator Lambda.
@@ -16,6 +17,7 @@ use tandem_core::aws::AwsContext;
 use tandem_core::{Component, Config};
 
 pub mod aurora;
+pub mod aurora_failover;
 pub mod backup;
 pub mod dynamodb;
 pub mod iam;
@@ -23,7 +25,7 @@ pub mod s3;
 pub mod ssm;
 pub mod ssm_replication;
 
-pub use aurora::aurora_switchover;
+pub use aurora_failover::{fail_over_to_secondary, switch_over, WriterMove};
 
 /// Sends `call` until AWS accepts it or answers something else than what `wait_on` matches
 /// (a refusal meaning "not yet": a fresh IAM role, a busy table or cluster, a vault with late

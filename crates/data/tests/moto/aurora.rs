@@ -337,39 +337,31 @@ async fn aurora_global_database_lifecycle() {
         Some(password.as_str())
     );
 
-    // Planned switchover to the secondary, unplanned failover back, then an unplanned
-    // failover to the secondary. After each move, whichever cluster writes: read is in sync,
-    // apply makes no change (same outputs, journals untouched, roles left as they are).
-    let msg = tandem_data::aurora_switchover(&cfg, &aws, true)
+    // Planned switchover to the secondary, back to the primary, then an unplanned failover
+    // to the secondary (through the secondary region only). After each move, whichever
+    // cluster writes: read is in sync, apply makes no change (same outputs, journals
+    // untouched, roles left as they are).
+    let (rp, rs) = tandem_data::aurora::rds_clients(&cfg, &aws);
+    let writer = |g: Option<tandem_data::aurora::GlobalClusterInfo>| g.and_then(|g| g.writer().map(str::to_string));
+    let both = [(&primary, &ctx_p, &out_p), (&secondary, &ctx_s, &out_s)];
+    let m = tandem_data::switch_over(&cfg, rp.as_ref(), rs.as_ref(), Placement::Secondary)
         .await
         .expect("switchover");
-    assert!(msg.contains(&out_s.cluster_arn), "{msg}");
-    let gi = view_p
-        .describe_global_cluster(&out_p.global_cluster_id)
-        .await
-        .expect("describe")
-        .expect("global");
-    assert_eq!(gi.writer(), Some(out_s.cluster_arn.as_str()));
-    let both = [(&primary, &ctx_p, &out_p), (&secondary, &ctx_s, &out_s)];
+    assert_eq!(m.to, out_s.cluster_arn, "{m:?}");
+    let gi = view_p.describe_global_cluster(&out_p.global_cluster_id).await.expect("describe");
+    assert_eq!(writer(gi).as_deref(), Some(out_s.cluster_arn.as_str()));
     apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
-    let msg = tandem_data::aurora_switchover(&cfg, &aws, false)
+    let m = tandem_data::switch_over(&cfg, rp.as_ref(), rs.as_ref(), Placement::Primary)
+        .await
+        .expect("switchover back");
+    assert!(m.changed && m.planned && m.through_region == cfg.secondary_region, "{m:?}");
+    let gi = view_p.describe_global_cluster(&out_p.global_cluster_id).await.expect("describe");
+    assert_eq!(writer(gi).as_deref(), Some(out_p.cluster_arn.as_str()));
+    apply_changes_nothing(&both, &rds_s, &out_p.cluster_arn).await;
+    let m = tandem_data::fail_over_to_secondary(&cfg, rs.as_ref())
         .await
         .expect("failover");
-    assert!(
-        msg.starts_with("failover") && msg.contains(&out_p.cluster_arn),
-        "{msg}"
-    );
-    let gi = view_p
-        .describe_global_cluster(&out_p.global_cluster_id)
-        .await
-        .expect("describe")
-        .expect("global");
-    assert_eq!(gi.writer(), Some(out_p.cluster_arn.as_str()));
-    apply_changes_nothing(&both, &rds_s, &out_p.cluster_arn).await;
-    let msg = tandem_data::aurora_switchover(&cfg, &aws, false)
-        .await
-        .expect("failover to the secondary");
-    assert!(msg.starts_with("failover") && msg.contains(&out_s.cluster_arn), "{msg}");
+    assert!(m.summary().starts_with("failover") && m.to == out_s.cluster_arn, "{m:?}");
     apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
     apply_changes_nothing(&both, &rds_s, &out_s.cluster_arn).await;
 

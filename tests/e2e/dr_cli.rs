@@ -1,0 +1,137 @@
+//! The CLI during a regional outage (DR.md, "The CLI during an outage"), with the emulator's
+//! region switch: deploy, cut us-east-1 (`scripts/local-aws outage`), then
+//! - `status` answers within 60 s, names us-east-1 once as unreachable, exits 1;
+//! - `failover --unplanned --yes` exits 0; the secondary cluster is the writer (read with the
+//!   raw SDK through us-east-2) and `PrimaryHealthy` is 0 in us-east-2's CloudWatch.
+//!
+//! Then restore, `switchover --to primary --yes` puts the writer back in the primary, and
+//! `destroy` leaves nothing. The measured times are printed (stderr).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use tandem_tests::{tandem, tandem_bin, Moto, Run};
+
+use crate::outage::local_aws;
+use crate::{check, inventory, rand_u32, Deployment, PRIMARY, SECONDARY};
+
+/// The writer's cluster ARN and the `FailoverState` status, read through `region`.
+async fn writer(moto: &Moto, region: &str, global_id: &str) -> (Option<String>, Option<String>) {
+    let rds = aws_sdk_rds::Client::new(&moto.sdk(region).await);
+    let out = rds.describe_global_clusters().global_cluster_identifier(global_id).send().await.expect("DescribeGlobalClusters");
+    let g = out.global_clusters().first().expect("the global cluster");
+    let w = g.global_cluster_members().iter().find(|m| m.is_writer() == Some(true)).and_then(|m| m.db_cluster_arn()).map(str::to_string);
+    let state = g.failover_state().and_then(|f| f.status()).map(|s| s.as_str().to_string());
+    (w, state)
+}
+
+/// The smallest `PrimaryHealthy` datapoint of the last 10 minutes for `suffix` in `region`.
+async fn primary_healthy_minimum(moto: &Moto, region: &str, suffix: &str) -> Option<f64> {
+    let cw = aws_sdk_cloudwatch::Client::new(&moto.sdk(region).await);
+    let now = SystemTime::now();
+    let stats = cw
+        .get_metric_statistics()
+        .namespace("Tandem/Failover")
+        .metric_name("PrimaryHealthy")
+        .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("Stack").value(suffix).build())
+        .start_time(aws_smithy_types::DateTime::from(now - Duration::from_secs(600)))
+        .end_time(aws_smithy_types::DateTime::from(now + Duration::from_secs(60)))
+        .period(60)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Minimum)
+        .send()
+        .await
+        .expect("GetMetricStatistics");
+    stats.datapoints().iter().filter_map(|d| d.minimum()).reduce(f64::min)
+}
+
+fn show(run: &Run) -> String {
+    format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", run.code, run.stdout, run.stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_during_a_primary_outage_status_failover_switchover() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = Moto::start(work.path());
+    let suffix = format!("dr{:06x}", rand_u32() & 0xffffff);
+    let d = Deployment::new(&moto, &suffix, work.path(), &moto.endpoint).await;
+    let root = tandem_tests::root();
+    let bin = tandem_bin();
+    let cfg = d.config.display().to_string();
+    let global_id = format!("aurora-global-{suffix}");
+    let primary_arn = |arn: &str| arn.contains(&format!(":{PRIMARY}:")) && arn.ends_with(&format!(":cluster:aurora-primary-{suffix}"));
+    let secondary_arn = |arn: &str| arn.contains(&format!(":{SECONDARY}:")) && arn.ends_with(&format!(":cluster:aurora-secondary-{suffix}"));
+
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &d.env, &root);
+    check(&run, "apply");
+    let (w, _) = writer(&moto, SECONDARY, &global_id).await;
+    assert!(w.as_deref().is_some_and(primary_arn), "the primary writes after apply: {w:?}");
+
+    // Healthy: status exits 0 and names no region as unreachable.
+    let t = Instant::now();
+    let run = tandem(&bin, &["--config", &cfg, "status"], &d.env, &root);
+    let healthy_status = t.elapsed();
+    eprintln!("--- tandem status (healthy, exit {}):\n{}", run.code, run.stdout);
+    assert!(!run.stdout.contains("UNREACHABLE"), "{}", show(&run));
+    assert!(run.stdout.contains("Aurora writer: primary"), "{}", show(&run));
+
+    // ---- cut the primary ----
+    local_aws(&moto, "outage", PRIMARY);
+
+    let t = Instant::now();
+    let run = tandem(&bin, &["--config", &cfg, "status"], &d.env, &root);
+    let outage_status = t.elapsed();
+    eprintln!("--- tandem status with {PRIMARY} cut:\n{}", run.stdout);
+    assert_eq!(run.code, 1, "status exits 1 with a region unreachable: {}", show(&run));
+    assert!(outage_status < Duration::from_secs(60), "status took {outage_status:?}: {}", show(&run));
+    let named: Vec<&str> = run.stdout.lines().filter(|l| l.contains("UNREACHABLE")).collect();
+    assert_eq!(named.len(), 1, "the region is named once: {}", show(&run));
+    assert!(named[0].contains(&format!("{PRIMARY} is UNREACHABLE")) && named[0].contains("components not checked"), "{}", show(&run));
+    assert!(run.stdout.contains("unavailable while it is down: Route 53 control plane"), "{}", show(&run));
+    assert!(!run.stdout.contains("DispatchFailure") || named[0].contains("DispatchFailure"), "no per-component dispatch failure: {}", show(&run));
+    assert!(!run.stdout.lines().any(|l| l.contains("ERROR") && l.contains("dispatch")), "{}", show(&run));
+    assert!(run.stdout.lines().any(|l| l.trim_start().starts_with("network-secondary") && l.ends_with("in sync")), "the rest is reported: {}", show(&run));
+
+    let t = Instant::now();
+    let run = tandem(&bin, &["--config", &cfg, "failover", "--unplanned", "--yes"], &d.env, &root);
+    let failover = t.elapsed();
+    eprintln!("--- tandem failover --unplanned with {PRIMARY} cut:\n{}", run.stdout);
+    check(&run, "failover --unplanned with us-east-1 cut");
+    assert!(run.stdout.contains("Failover (unplanned) finished"), "{}", show(&run));
+    assert!(run.stdout.contains(&format!("Route 53 changes are impossible while {PRIMARY} is down")), "{}", show(&run));
+    let (w, state) = writer(&moto, SECONDARY, &global_id).await;
+    assert!(w.as_deref().is_some_and(secondary_arn), "the secondary writes after the failover: {w:?}");
+    assert_eq!(state, None, "FailoverState is empty");
+    assert_eq!(primary_healthy_minimum(&moto, SECONDARY, &suffix).await, Some(0.0), "PrimaryHealthy=0 in {SECONDARY}");
+
+    // Still cut: status shows the secondary as the writer, read through it.
+    let run = tandem(&bin, &["--config", &cfg, "status"], &d.env, &root);
+    assert_eq!(run.code, 1, "{}", show(&run));
+    assert!(run.stdout.contains("Aurora writer: secondary") && run.stdout.contains(&format!("read through {SECONDARY}")), "{}", show(&run));
+
+    // A switchover cannot run while a region is cut.
+    let run = tandem(&bin, &["--config", &cfg, "switchover", "--to", "primary", "--yes"], &d.env, &root);
+    assert_eq!(run.code, 1, "{}", show(&run));
+    assert!(run.stdout.contains("switchover refused") && run.stdout.contains("failover --unplanned"), "{}", show(&run));
+
+    // ---- restore, then fail back ----
+    local_aws(&moto, "restore", PRIMARY);
+    let t = Instant::now();
+    let run = tandem(&bin, &["--config", &cfg, "switchover", "--to", "primary", "--yes"], &d.env, &root);
+    let switchover = t.elapsed();
+    eprintln!("--- tandem switchover --to primary:\n{}", run.stdout);
+    check(&run, "switchover --to primary after restore");
+    let (w, state) = writer(&moto, PRIMARY, &global_id).await;
+    assert!(w.as_deref().is_some_and(primary_arn), "the primary writes again: {w:?}");
+    assert_eq!(state, None);
+
+    eprintln!(
+        "dr-cli measured: status (healthy) {:.1}s; status with {PRIMARY} cut {:.1}s; failover --unplanned {:.1}s; switchover --to primary {:.1}s",
+        healthy_status.as_secs_f64(),
+        outage_status.as_secs_f64(),
+        failover.as_secs_f64(),
+        switchover.as_secs_f64()
+    );
+
+    let run = tandem(&bin, &["--config", &cfg, "destroy", "--yes"], &d.env, &root);
+    check(&run, "destroy");
+    inventory::check_gone(&moto, &d).await;
+}
