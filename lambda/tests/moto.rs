@@ -38,6 +38,7 @@ fn settings(s: &str, region: &str, dest: &str, role: &str) -> Settings {
         table_name: format!("table-{s}"),
         parameter_path: format!("/tandem/{s}/"),
         dest_region: dest.into(),
+        db_cluster_id: None,
     }
 }
 
@@ -150,6 +151,8 @@ async fn api_health_and_items_over_moto() {
         settings: settings(&s, SECONDARY, PRIMARY, "secondary"),
         table: Arc::new(ddb.clone()),
         parameters: Arc::new(ssm(&aws, SECONDARY)),
+        database: None,
+        writer_cache: Default::default(),
     };
 
     // No table yet: 503 naming the table check.
