@@ -223,7 +223,10 @@ impl Api {
             ("table", table.map_err(|e| e.to_string())),
             ("parameters", parameters.map_err(|e| e.to_string())),
         ];
-        for (name, result) in results.into_iter().chain(writer.map(|w| ("database_writer", w))) {
+        for (name, result) in results
+            .into_iter()
+            .chain(writer.map(|w| ("database_writer", w)))
+        {
             match result {
                 Ok(()) => {
                     checks.insert(name.into(), Value::String("ok".into()));
@@ -391,8 +394,14 @@ mod tests {
         let r = api_with_db(db).handle(apigw("GET", "/health", None)).await;
         assert_eq!(r["statusCode"], 503);
         let b = body(&r);
-        assert_eq!(b["failed"]["database_writer"], "cluster aurora-secondary-t is failing-over");
-        assert_eq!(b["checks"]["database_writer"], "cluster aurora-secondary-t is failing-over");
+        assert_eq!(
+            b["failed"]["database_writer"],
+            "cluster aurora-secondary-t is failing-over"
+        );
+        assert_eq!(
+            b["checks"]["database_writer"],
+            "cluster aurora-secondary-t is failing-over"
+        );
         assert_eq!(b["checks"]["table"], "ok");
 
         let mut db = MockAuroraApi::new();

@@ -326,8 +326,10 @@ pub struct ClusterSnapshot {
 #[async_trait]
 pub trait AuroraApi: Send + Sync {
     /// DescribeGlobalClusters for one identifier; `None` when it does not exist.
-    async fn describe_global_cluster(&self, id: &str)
-        -> Result<Option<GlobalClusterView>, CallError>;
+    async fn describe_global_cluster(
+        &self,
+        id: &str,
+    ) -> Result<Option<GlobalClusterView>, CallError>;
     /// FailoverGlobalCluster with `TargetDbClusterIdentifier = target_cluster_arn` and
     /// `AllowDataLoss = true` set explicitly (unset would mean a switchover).
     async fn failover_global_cluster(
@@ -339,8 +341,11 @@ pub trait AuroraApi: Send + Sync {
     /// manual; bounded to 10 pages).
     async fn cluster_snapshots(&self, cluster_id: &str) -> Result<Vec<ClusterSnapshot>, CallError>;
     /// CopyDBClusterSnapshot in this region (tags copied).
-    async fn copy_cluster_snapshot(&self, source_id: &str, target_id: &str)
-        -> Result<(), CallError>;
+    async fn copy_cluster_snapshot(
+        &self,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), CallError>;
     /// DescribeDBClusters for one cluster: its `Status`; `None` when it does not exist.
     async fn cluster_status(&self, cluster_id: &str) -> Result<Option<String>, CallError>;
 }
@@ -425,8 +430,7 @@ impl MetricsApi for aws_sdk_cloudwatch::Client {
             .map(|a| {
                 (
                     a.state_value().map(|v| v.as_str().to_string()),
-                    epoch(a.state_transitioned_timestamp())
-                        .or(epoch(a.state_updated_timestamp())),
+                    epoch(a.state_transitioned_timestamp()).or(epoch(a.state_updated_timestamp())),
                 )
             });
         let composite = out
@@ -436,8 +440,7 @@ impl MetricsApi for aws_sdk_cloudwatch::Client {
             .map(|a| {
                 (
                     a.state_value().map(|v| v.as_str().to_string()),
-                    epoch(a.state_transitioned_timestamp())
-                        .or(epoch(a.state_updated_timestamp())),
+                    epoch(a.state_transitioned_timestamp()).or(epoch(a.state_updated_timestamp())),
                 )
             });
         Ok(metric.or(composite).map(|(value, since)| AlarmState {
@@ -555,12 +558,17 @@ impl AuroraApi for aws_sdk_rds::Client {
                 .send()
                 .await
                 .map_err(CallError::from_sdk)?;
-            snapshots.extend(out.db_cluster_snapshots().iter().map(|s| ClusterSnapshot {
-                id: s.db_cluster_snapshot_identifier().unwrap_or_default().to_string(),
-                cluster_id: s.db_cluster_identifier().unwrap_or_default().to_string(),
-                created: epoch(s.snapshot_create_time()),
-                status: s.status().unwrap_or_default().to_string(),
-                kind: s.snapshot_type().unwrap_or_default().to_string(),
+            snapshots.extend(out.db_cluster_snapshots().iter().map(|s| {
+                ClusterSnapshot {
+                    id: s
+                        .db_cluster_snapshot_identifier()
+                        .unwrap_or_default()
+                        .to_string(),
+                    cluster_id: s.db_cluster_identifier().unwrap_or_default().to_string(),
+                    created: epoch(s.snapshot_create_time()),
+                    status: s.status().unwrap_or_default().to_string(),
+                    kind: s.snapshot_type().unwrap_or_default().to_string(),
+                }
             }));
             match out.marker() {
                 Some(m) if !m.is_empty() => marker = Some(m.to_string()),
@@ -610,11 +618,22 @@ impl AuroraApi for aws_sdk_rds::Client {
 
 #[async_trait]
 impl TopicApi for aws_sdk_sns::Client {
-    async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> Result<(), CallError> {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CallError> {
         // SNS subjects: at most 100 printable ASCII characters, no line breaks.
         let subject: String = subject
             .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    ' '
+                }
+            })
             .take(100)
             .collect();
         self.publish()
@@ -795,16 +814,23 @@ mod tests {
             .get(&format!("http://127.0.0.1:{port}/v1/health"))
             .await
             .unwrap();
-        assert_eq!(answer, HttpAnswer { status: 200, body: body.into() });
+        assert_eq!(
+            answer,
+            HttpAnswer {
+                status: 200,
+                body: body.into()
+            }
+        );
         let request = server.await.unwrap();
         assert!(request.starts_with("GET /v1/health HTTP/1.1"), "{request}");
     }
 
     #[tokio::test]
     async fn probe_http_connect_to_keeps_the_urls_host() {
-        let (port, server) =
-            serve_once("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await;
+        let (port, server) = serve_once(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
         // The URL names a host that does not resolve; the connection goes to 127.0.0.1.
         let http = ProbeHttp::new(std::time::Duration::from_secs(5), Some("127.0.0.1".into()));
         let answer = http
@@ -813,7 +839,10 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status, 503);
         let request = server.await.unwrap().to_ascii_lowercase();
-        assert!(request.contains(&format!("host: api.primary.invalid:{port}")), "{request}");
+        assert!(
+            request.contains(&format!("host: api.primary.invalid:{port}")),
+            "{request}"
+        );
     }
 
     #[tokio::test]

@@ -199,9 +199,7 @@ pub fn decide(facts: &Facts, policy: &Policy) -> Decision {
         return Decision::Hold(Hold::PrimaryHealthy);
     }
     let evidence = match &facts.replication {
-        Replication::NoStall(why) => {
-            return Decision::Hold(Hold::NoReplicationStall(why.clone()))
-        }
+        Replication::NoStall(why) => return Decision::Hold(Hold::NoReplicationStall(why.clone())),
         Replication::Stalled(e) => format!("probe: {}; replication: {e}", facts.probe.summary()),
     };
     if policy.automatic {
@@ -293,8 +291,14 @@ pub enum FailoverCall {
 /// The outcome of the lost-writes snapshot step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnapshotOutcome {
-    Copied { source: String, target: String },
-    AlreadyCopied { source: String, target: String },
+    Copied {
+        source: String,
+        target: String,
+    },
+    AlreadyCopied {
+        source: String,
+        target: String,
+    },
     /// Not there (yet) or not available yet: copy later.
     NotYet(String),
     /// The primary region did not answer, or the copy failed.
@@ -638,8 +642,14 @@ impl Failover {
         let s = &self.settings;
         let polls = (s.failover_wait_secs / WRITER_POLL.as_secs()).max(1);
         for poll in 0..=polls {
-            match self.aurora.describe_global_cluster(&s.global_cluster_id).await {
-                Ok(Some(c)) if c.writer_arn.as_deref() == Some(s.secondary_cluster_arn.as_str()) => {
+            match self
+                .aurora
+                .describe_global_cluster(&s.global_cluster_id)
+                .await
+            {
+                Ok(Some(c))
+                    if c.writer_arn.as_deref() == Some(s.secondary_cluster_arn.as_str()) =>
+                {
                     return true
                 }
                 Ok(_) => {}
@@ -662,7 +672,11 @@ impl Failover {
                 s.primary_cluster_arn
             ));
         };
-        let snapshots = match self.primary_aurora.cluster_snapshots(&primary.cluster_id).await {
+        let snapshots = match self
+            .primary_aurora
+            .cluster_snapshots(&primary.cluster_id)
+            .await
+        {
             Ok(v) => v,
             Err(e) => {
                 return SnapshotOutcome::Failed(format!(
@@ -711,7 +725,11 @@ impl Failover {
     async fn alert(&self, subject: &str, message: &str) {
         let s = &self.settings;
         let subject = format!("[tandem {}] {subject}", s.stack);
-        if let Err(e) = self.topic.publish(&s.alert_topic_arn, &subject, message).await {
+        if let Err(e) = self
+            .topic
+            .publish(&s.alert_topic_arn, &subject, message)
+            .await
+        {
             tracing::error!(topic = %s.alert_topic_arn, region = %s.region, error = %e, "publishing the alert failed");
         }
     }
@@ -848,13 +866,19 @@ mod tests {
     #[test]
     fn quorum_with_the_replication_stall_fails_over() {
         let d = decide(&outage(), &policy(true));
-        assert!(matches!(&d, Decision::FailOver(e) if e.contains("ReplicatedWriteIO") && e.contains("Timeout")), "{d:?}");
+        assert!(
+            matches!(&d, Decision::FailOver(e) if e.contains("ReplicatedWriteIO") && e.contains("Timeout")),
+            "{d:?}"
+        );
         // One endpoint failing is enough for "still fails".
         let facts = Facts {
             probe: one_failure(),
             ..outage()
         };
-        assert!(matches!(decide(&facts, &policy(true)), Decision::FailOver(_)));
+        assert!(matches!(
+            decide(&facts, &policy(true)),
+            Decision::FailOver(_)
+        ));
     }
 
     #[test]
@@ -894,7 +918,10 @@ mod tests {
             suppressed: true,
             ..outage()
         };
-        assert_eq!(decide(&facts, &policy(true)), Decision::Hold(Hold::Suppressed));
+        assert_eq!(
+            decide(&facts, &policy(true)),
+            Decision::Hold(Hold::Suppressed)
+        );
     }
 
     #[test]
@@ -914,7 +941,10 @@ mod tests {
             alarm: None,
             ..outage()
         };
-        assert_eq!(decide(&no_alarm, &policy(true)), Decision::Hold(Hold::NoAlarm));
+        assert_eq!(
+            decide(&no_alarm, &policy(true)),
+            Decision::Hold(Hold::NoAlarm)
+        );
         let no_cluster = Facts {
             cluster: None,
             ..outage()
@@ -952,7 +982,11 @@ mod tests {
         ));
         // Lag growing but below the threshold: no stall.
         assert!(matches!(
-            replication_evidence(&pts(&[10.0, 20.0, 40.0, 80.0]), &pts(&[5.0, 5.0, 5.0]), 60_000.0),
+            replication_evidence(
+                &pts(&[10.0, 20.0, 40.0, 80.0]),
+                &pts(&[5.0, 5.0, 5.0]),
+                60_000.0
+            ),
             Replication::NoStall(_)
         ));
         // No replicated writes for the newest 3 minutes (older writes do not matter).
@@ -1003,7 +1037,10 @@ mod tests {
             }
         );
         assert_eq!(Trigger::parse(&json!({"source": "probe"})), Trigger::Probe);
-        assert_eq!(Trigger::parse(&json!({"source": "snapshot"})), Trigger::Snapshot);
+        assert_eq!(
+            Trigger::parse(&json!({"source": "snapshot"})),
+            Trigger::Snapshot
+        );
         assert_eq!(Trigger::parse(&json!(null)), Trigger::Other);
     }
 
@@ -1019,8 +1056,14 @@ mod tests {
         let id = lost_writes_snapshot_id("t", &snap("rds:unplanned-global-failover-x"));
         assert_eq!(id, "tandem-t-lost-writes-2023-11-14t22-13-20z");
         let long = lost_writes_snapshot_id(&"s".repeat(80), &snap("x"));
-        assert!(long.len() <= 63 && long.ends_with("2023-11-14t22-13-20z"), "{long}");
-        assert!(long.starts_with("tandem-") && !long.contains("--"), "{long}");
+        assert!(
+            long.len() <= 63 && long.ends_with("2023-11-14t22-13-20z"),
+            "{long}"
+        );
+        assert!(
+            long.starts_with("tandem-") && !long.contains("--"),
+            "{long}"
+        );
     }
 
     // ---- the handler over mocks ----
@@ -1079,7 +1122,10 @@ mod tests {
             assert_eq!(q.namespace, "AWS/RDS");
             assert_eq!(
                 q.dimensions,
-                vec![("DBClusterIdentifier".to_string(), "aurora-secondary-t".to_string())]
+                vec![(
+                    "DBClusterIdentifier".to_string(),
+                    "aurora-secondary-t".to_string()
+                )]
             );
             let value = if q.metric == "AuroraGlobalDBReplicatedWriteIO" {
                 0.0
@@ -1110,7 +1156,10 @@ mod tests {
     }
 
     /// An RDS mock whose DescribeGlobalClusters answers from a shared writer cell.
-    fn aurora_with_writer(writer: Arc<Mutex<String>>, status: Option<&'static str>) -> MockAuroraApi {
+    fn aurora_with_writer(
+        writer: Arc<Mutex<String>>,
+        status: Option<&'static str>,
+    ) -> MockAuroraApi {
         let mut m = MockAuroraApi::new();
         m.expect_describe_global_cluster()
             .withf(|id| id == "aurora-global-t")
@@ -1127,7 +1176,9 @@ mod tests {
         m.expect_publish()
             .withf(|t, _, _| t == "arn:aws:sns:us-east-2:123456789012:tandem-t-alerts")
             .returning(move |_, subject, message| {
-                s.lock().unwrap().push((subject.to_string(), message.to_string()));
+                s.lock()
+                    .unwrap()
+                    .push((subject.to_string(), message.to_string()));
                 Ok(())
             });
         (m, Alerts(sent))
@@ -1262,10 +1313,15 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out["failover"], "started", "{out}");
-        assert_eq!(*calls.lock().unwrap(), 3, "two throttled calls, then success");
+        assert_eq!(
+            *calls.lock().unwrap(),
+            3,
+            "two throttled calls, then success"
+        );
         let alerts = alerts.0.lock().unwrap();
         assert!(
-            alerts[0].1.contains("not copied yet") && alerts[0].1.contains("\"source\":\"snapshot\""),
+            alerts[0].1.contains("not copied yet")
+                && alerts[0].1.contains("\"source\":\"snapshot\""),
             "{alerts:?}"
         );
     }
@@ -1328,15 +1384,20 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out["failover"], "already-underway", "{out}");
-        assert!(out["snapshot"].as_str().unwrap().contains("is creating"), "{out}");
+        assert!(
+            out["snapshot"].as_str().unwrap().contains("is creating"),
+            "{out}"
+        );
         assert_eq!(alerts.0.lock().unwrap().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn failover_in_progress_does_nothing() {
         // No failover_global_cluster expectation: a call would panic.
-        let aurora =
-            aurora_with_writer(Arc::new(Mutex::new(PRIMARY_ARN.into())), Some("failing-over"));
+        let aurora = aurora_with_writer(
+            Arc::new(Mutex::new(PRIMARY_ARN.into())),
+            Some("failing-over"),
+        );
         let (topic, alerts) = topic();
         let out = handler(
             true,
@@ -1413,7 +1474,10 @@ mod tests {
         {
             let alerts = alerts.0.lock().unwrap();
             assert_eq!(alerts.len(), 1);
-            assert!(alerts[0].1.contains("tandem failover --unplanned"), "{alerts:?}");
+            assert!(
+                alerts[0].1.contains("tandem failover --unplanned"),
+                "{alerts:?}"
+            );
         }
         let (topic2, alerts2) = topic();
         let out = handler(
@@ -1462,8 +1526,14 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out["decision"], "hold:already-failed-over");
-        assert!(out["snapshot"].as_str().unwrap().contains("already copied"), "{out}");
-        assert!(alerts.0.lock().unwrap().is_empty(), "no alert for an old copy");
+        assert!(
+            out["snapshot"].as_str().unwrap().contains("already copied"),
+            "{out}"
+        );
+        assert!(
+            alerts.0.lock().unwrap().is_empty(),
+            "no alert for an old copy"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1504,6 +1574,9 @@ mod tests {
         .handle(json!({"source": "probe"}))
         .await
         .unwrap_err();
-        assert!(err.to_string().contains("global cluster aurora-global-t"), "{err}");
+        assert!(
+            err.to_string().contains("global cluster aurora-global-t"),
+            "{err}"
+        );
     }
 }

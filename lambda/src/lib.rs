@@ -259,8 +259,9 @@ impl FailoverSettings {
             ("SECONDARY_CLUSTER_ARN", &settings.secondary_cluster_arn),
         ] {
             if !arn.is_empty() && ClusterArn::parse(arn).is_none() {
-                env.invalid
-                    .push(format!("{name}={arn:?} (expected arn:aws:rds:<region>:<account>:cluster:<id>)"));
+                env.invalid.push(format!(
+                    "{name}={arn:?} (expected arn:aws:rds:<region>:<account>:cluster:<id>)"
+                ));
             }
         }
         env.finish(settings)
@@ -278,9 +279,7 @@ impl ClusterArn {
     pub fn parse(arn: &str) -> Option<Self> {
         let parts: Vec<&str> = arn.splitn(7, ':').collect();
         match parts.as_slice() {
-            ["arn", _, "rds", region, _, "cluster", id]
-                if !region.is_empty() && !id.is_empty() =>
-            {
+            ["arn", _, "rds", region, _, "cluster", id] if !region.is_empty() && !id.is_empty() => {
                 Some(Self {
                     region: region.to_string(),
                     cluster_id: id.to_string(),
@@ -327,13 +326,28 @@ mod tests {
         HashMap::from([
             ("AWS_REGION", "us-east-2"),
             ("TANDEM_STACK", "t"),
-            ("PRIMARY_HEALTH_URL", "https://abc.execute-api.us-east-1.amazonaws.com/v1/health"),
-            ("PRIMARY_NLB_URL", "https://nlb-1.elb.us-east-1.amazonaws.com/health"),
+            (
+                "PRIMARY_HEALTH_URL",
+                "https://abc.execute-api.us-east-1.amazonaws.com/v1/health",
+            ),
+            (
+                "PRIMARY_NLB_URL",
+                "https://nlb-1.elb.us-east-1.amazonaws.com/health",
+            ),
             ("DECISION_ALARM", "tandem-t-failover-decision"),
             ("GLOBAL_CLUSTER_ID", "aurora-global-t"),
-            ("PRIMARY_CLUSTER_ARN", "arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-t"),
-            ("SECONDARY_CLUSTER_ARN", "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-t"),
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-2:123456789012:tandem-t-alerts"),
+            (
+                "PRIMARY_CLUSTER_ARN",
+                "arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-t",
+            ),
+            (
+                "SECONDARY_CLUSTER_ARN",
+                "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-t",
+            ),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-2:123456789012:tandem-t-alerts",
+            ),
         ])
     }
 
@@ -351,7 +365,12 @@ mod tests {
         env.insert("AUTOMATIC", "maybe");
         env.insert("SECONDARY_CLUSTER_ARN", "aurora-secondary-t");
         let err = FailoverSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
-        for needle in ["ALERT_TOPIC_ARN", "GLOBAL_CLUSTER_ID", "AUTOMATIC=\"maybe\"", "SECONDARY_CLUSTER_ARN"] {
+        for needle in [
+            "ALERT_TOPIC_ARN",
+            "GLOBAL_CLUSTER_ID",
+            "AUTOMATIC=\"maybe\"",
+            "SECONDARY_CLUSTER_ARN",
+        ] {
             assert!(err.contains(needle), "{needle} not in {err}");
         }
 
@@ -372,7 +391,10 @@ mod tests {
     fn cluster_arns_parse() {
         assert_eq!(
             ClusterArn::parse("arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-t"),
-            Some(ClusterArn { region: "us-east-1".into(), cluster_id: "aurora-primary-t".into() })
+            Some(ClusterArn {
+                region: "us-east-1".into(),
+                cluster_id: "aurora-primary-t".into()
+            })
         );
         assert_eq!(ClusterArn::parse("arn:aws:rds:us-east-1:1:db:x"), None);
         assert_eq!(ClusterArn::parse("aurora-primary-t"), None);

@@ -77,7 +77,9 @@ async fn main() -> Result<(), Error> {
             let sdk = aws_config::load_from_env().await;
             let database: Option<Arc<dyn tandem_lambda::clients::AuroraApi>> =
                 match settings.db_cluster_id {
-                    Some(_) => Some(Arc::new(aws_sdk_rds::Client::new(&controller_sdk(None).await))),
+                    Some(_) => Some(Arc::new(aws_sdk_rds::Client::new(
+                        &controller_sdk(None).await,
+                    ))),
                     None => None,
                 };
             let api = Arc::new(Api {

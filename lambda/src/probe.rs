@@ -266,7 +266,10 @@ impl Probe {
             Reinvoke::Yes => {
                 tracing::warn!(function = %s.failover_function, alarm = %s.decision_alarm, "decision alarm still in ALARM and the writer is still the primary: invoking the failover handler");
                 self.functions
-                    .invoke_async(&s.failover_function, &json!({ "source": "probe" }).to_string())
+                    .invoke_async(
+                        &s.failover_function,
+                        &json!({ "source": "probe" }).to_string(),
+                    )
                     .await
                     .map_err(|source| ProbeError::Invoke {
                         function: s.failover_function.clone(),
@@ -360,7 +363,13 @@ mod tests {
     }
 
     fn probe(api: MockHttpGet, nlb: MockHttpGet, metrics: MockMetricsApi) -> Probe {
-        probe_with(api, nlb, metrics, MockAuroraApi::new(), MockFunctionApi::new())
+        probe_with(
+            api,
+            nlb,
+            metrics,
+            MockAuroraApi::new(),
+            MockFunctionApi::new(),
+        )
     }
 
     fn probe_with(
@@ -406,7 +415,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out["primary_healthy"], 0);
-        assert!(out["probe"]["api"].as_str().unwrap().contains("Timeout"), "{out}");
+        assert!(
+            out["probe"]["api"].as_str().unwrap().contains("Timeout"),
+            "{out}"
+        );
         assert_eq!(out["probe"]["nlb"], "ok");
     }
 
@@ -470,7 +482,10 @@ mod tests {
         };
         assert_eq!(judge_api(&a(200, &healthy_body())), Check::Ok);
         assert_eq!(
-            judge_api(&a(200, r#"{"checks":{"database_writer":"cluster is failing-over"}}"#)),
+            judge_api(&a(
+                200,
+                r#"{"checks":{"database_writer":"cluster is failing-over"}}"#
+            )),
             Check::Failed("database_writer: cluster is failing-over".into())
         );
         assert_eq!(
@@ -543,7 +558,10 @@ mod tests {
         .handle(json!({}))
         .await
         .unwrap();
-        assert!(out["reinvoked"].as_str().unwrap().contains("already"), "{out}");
+        assert!(
+            out["reinvoked"].as_str().unwrap().contains("already"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -553,7 +571,11 @@ mod tests {
             since: 0,
         };
         assert_eq!(
-            reinvoke_rule(Some(&alarm("ALARM")), Some(&cluster(PRIMARY_ARN)), PRIMARY_ARN),
+            reinvoke_rule(
+                Some(&alarm("ALARM")),
+                Some(&cluster(PRIMARY_ARN)),
+                PRIMARY_ARN
+            ),
             Reinvoke::Yes
         );
         for (a, c) in [
@@ -565,7 +587,10 @@ mod tests {
             (Some(alarm("ALARM")), Some(GlobalClusterView::default())),
         ] {
             assert!(
-                matches!(reinvoke_rule(a.as_ref(), c.as_ref(), PRIMARY_ARN), Reinvoke::No(_)),
+                matches!(
+                    reinvoke_rule(a.as_ref(), c.as_ref(), PRIMARY_ARN),
+                    Reinvoke::No(_)
+                ),
                 "{a:?} {c:?}"
             );
         }

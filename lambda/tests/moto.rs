@@ -375,9 +375,7 @@ fn dead_url() -> String {
 /// the probe then publishes 0 and does not re-invoke (the writer moved).
 #[tokio::test]
 async fn failover_handler_fails_over_on_the_emulator() {
-    use aws_sdk_cloudwatch::types::{
-        ComparisonOperator, Dimension, MetricDatum, Statistic,
-    };
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, Statistic};
     use std::time::{Duration, SystemTime};
     use tandem_lambda::clients::{AuroraApi, MetricsApi, ProbeHttp};
     use tandem_lambda::failover::Failover;
@@ -409,7 +407,9 @@ async fn failover_handler_fails_over_on_the_emulator() {
             .engine_version("16.6")
             .engine_mode("provisioned");
         if master {
-            req = req.master_username("tandem").master_user_password("not-a-secret-123");
+            req = req
+                .master_username("tandem")
+                .master_user_password("not-a-secret-123");
         }
         req.send()
     };
@@ -428,15 +428,35 @@ async fn failover_handler_fails_over_on_the_emulator() {
         .and_then(|c| c.db_cluster_arn())
         .unwrap()
         .to_string();
-    let view = AuroraApi::describe_global_cluster(&rds2, &global).await.unwrap().unwrap();
-    assert_eq!(view.writer_arn.as_deref(), Some(primary_arn.as_str()), "{view:?}");
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.writer_arn.as_deref(),
+        Some(primary_arn.as_str()),
+        "{view:?}"
+    );
     assert_eq!(view.failover_status, None);
     assert_eq!(
-        AuroraApi::cluster_status(&rds1, &format!("aurora-primary-{s}")).await.unwrap().as_deref(),
+        AuroraApi::cluster_status(&rds1, &format!("aurora-primary-{s}"))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("available")
     );
-    assert_eq!(AuroraApi::cluster_status(&rds1, "no-such-cluster").await.unwrap(), None);
-    assert_eq!(AuroraApi::describe_global_cluster(&rds2, "no-such-global").await.unwrap(), None);
+    assert_eq!(
+        AuroraApi::cluster_status(&rds1, "no-such-cluster")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        AuroraApi::describe_global_cluster(&rds2, "no-such-global")
+            .await
+            .unwrap(),
+        None
+    );
 
     // The decision alarm: PrimaryHealthy (Maximum) < 1 for 3 of 3 minutes.
     let alarm = format!("tandem-{s}-failover-decision");
@@ -467,7 +487,12 @@ async fn failover_handler_fails_over_on_the_emulator() {
             .metric_data(
                 MetricDatum::builder()
                     .metric_name("AuroraGlobalDBReplicatedWriteIO")
-                    .dimensions(Dimension::builder().name("DBClusterIdentifier").value(&secondary_id).build())
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBClusterIdentifier")
+                            .value(&secondary_id)
+                            .build(),
+                    )
                     .value(0.0)
                     .timestamp(at(ago))
                     .build(),
@@ -492,7 +517,10 @@ async fn failover_handler_fails_over_on_the_emulator() {
     let state = MetricsApi::alarm_state(&cw, &alarm).await.unwrap().unwrap();
     assert_eq!(state.value, "ALARM", "{state:?}");
     assert!(now - state.since < 120, "{state:?}");
-    assert_eq!(MetricsApi::alarm_state(&cw, "no-such-alarm").await.unwrap(), None);
+    assert_eq!(
+        MetricsApi::alarm_state(&cw, "no-such-alarm").await.unwrap(),
+        None
+    );
 
     let topic_arn = sns
         .create_topic()
@@ -535,7 +563,10 @@ async fn failover_handler_fails_over_on_the_emulator() {
     // A dry run decides and changes nothing.
     let out = failover.handle(json!({"dry_run": true})).await.unwrap();
     assert_eq!(out["decision"], "fail-over", "{out}");
-    let view = AuroraApi::describe_global_cluster(&rds2, &global).await.unwrap().unwrap();
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.writer_arn.as_deref(), Some(primary_arn.as_str()));
 
     let out = failover
@@ -545,14 +576,27 @@ async fn failover_handler_fails_over_on_the_emulator() {
     assert_eq!(out["decision"], "fail-over", "{out}");
     assert_eq!(out["failover"], "started", "{out}");
     assert_eq!(out["writer_moved"], true, "{out}");
-    let view = AuroraApi::describe_global_cluster(&rds2, &global).await.unwrap().unwrap();
-    assert_eq!(view.writer_arn.as_deref(), Some(secondary_arn.as_str()), "{view:?}");
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.writer_arn.as_deref(),
+        Some(secondary_arn.as_str()),
+        "{view:?}"
+    );
 
     // The follow-up copies the lost-writes snapshot (if the failover run did not yet) and
     // finds the copy the second time.
-    let mut copied = out["snapshot"].as_str().unwrap_or_default().contains("copied to the manual");
+    let mut copied = out["snapshot"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("copied to the manual");
     for _ in 0..2 {
-        let out = failover.handle(json!({"source": "snapshot"})).await.unwrap();
+        let out = failover
+            .handle(json!({"source": "snapshot"}))
+            .await
+            .unwrap();
         assert_eq!(out["decision"], "hold:already-failed-over", "{out}");
         let said = out["snapshot"].as_str().unwrap().to_string();
         if copied {
@@ -568,7 +612,9 @@ async fn failover_handler_fails_over_on_the_emulator() {
         .map(|snap| snap.id)
         .collect();
     assert!(
-        manual.iter().any(|id| id.starts_with(&format!("tandem-{s}-lost-writes-"))),
+        manual
+            .iter()
+            .any(|id| id.starts_with(&format!("tandem-{s}-lost-writes-"))),
         "{manual:?}"
     );
 
@@ -592,7 +638,10 @@ async fn failover_handler_fails_over_on_the_emulator() {
     };
     let out = probe.handle(json!({})).await.unwrap();
     assert_eq!(out["primary_healthy"], 0, "{out}");
-    assert!(out["reinvoked"].as_str().unwrap().contains("already"), "{out}");
+    assert!(
+        out["reinvoked"].as_str().unwrap().contains("already"),
+        "{out}"
+    );
     let points = MetricsApi::metric_points(
         &cw,
         &tandem_lambda::clients::MetricQuery {
@@ -607,5 +656,8 @@ async fn failover_handler_fails_over_on_the_emulator() {
     )
     .await
     .unwrap();
-    assert!(points.len() >= 4 && points.iter().all(|p| p.value == 0.0), "{points:?}");
+    assert!(
+        points.len() >= 4 && points.iter().all(|p| p.value == 0.0),
+        "{points:?}"
+    );
 }
