@@ -3,10 +3,22 @@
 //! one has `requestContext.elb` and wants a `statusDescription` in the response.
 //!
 //! Routes:
-//! - `GET /health` (also `/<stage>/health`): 200 `{region, role, status: "ok"}` when the
-//!   DynamoDB table answers DescribeTable and the stack's parameter path is readable; 503
-//!   with the failing checks otherwise. Route 53 health checks and the NLB's target group
-//!   probe this path.
+//! - `GET /health` (also `/<stage>/health`): 200 `{region, role, status: "ok", checks}`
+//!   when the DynamoDB table answers DescribeTable, the stack's parameter path is readable
+//!   and (when `DB_CLUSTER_ID` is set) this region's Aurora cluster is `available`; 503 with
+//!   `status: "unhealthy"` and `failed` naming the failing checks otherwise. `checks` maps
+//!   each check (`table`, `parameters`, `database_writer`) to `"ok"` or its error. Route 53
+//!   health checks, the NLB's target group and the failover probe use this path.
+//!
+//!   `database_writer` (the failover probe relies on `checks.database_writer == "ok"`):
+//!   DescribeDBClusters of `DB_CLUSTER_ID` in this region reports `Status = available`
+//!   (in the primary region that cluster holds the global writer; in the secondary it is
+//!   the one that takes over). It is a control-plane view, cheap and honest about what it
+//!   proves: the cluster is up and the region's RDS answers; it does not open a SQL
+//!   connection (this function has no database credentials). The answer is cached per
+//!   execution environment for [`WRITER_CHECK_TTL`] so health-check traffic (Route 53's
+//!   checkers, the ALB, the probe) costs at most one DescribeDBClusters per environment
+//!   per 10 s.
 //! - `GET /items/{id}`, `PUT /items/{id}` (JSON body stored as-is), `DELETE /items/{id}`: a
 //!   small JSON API on the stack's DynamoDB table (key `pk = item#<id>`, `sk = item`).
 //! - anything else: 404; a body that is not JSON: 400.
@@ -15,16 +27,27 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::clients::{Item, ParameterApi, TableApi};
+use crate::clients::{AuroraApi, Item, ParameterApi, TableApi};
 use crate::Settings;
 
 const ITEM_SK: &str = "item";
+
+/// How long a `database_writer` answer is reused.
+pub const WRITER_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The cached `database_writer` answer: when it was taken, and ok or the failure.
+#[derive(Default)]
+pub struct WriterCache(tokio::sync::Mutex<Option<(tokio::time::Instant, Result<(), String>)>>);
 
 /// The API handler with its clients.
 pub struct Api {
     pub settings: Settings,
     pub table: Arc<dyn TableApi>,
     pub parameters: Arc<dyn ParameterApi>,
+    /// RDS in this region, for the `database_writer` check; the check is only made when
+    /// `settings.db_cluster_id` is set.
+    pub database: Option<Arc<dyn AuroraApi>>,
+    pub writer_cache: WriterCache,
 }
 
 /// An HTTP request, from either event shape.
@@ -183,30 +206,71 @@ impl Api {
     /// 200 when every dependency answers, 503 naming the failed checks otherwise.
     pub async fn health(&self) -> (u16, Value) {
         let s = &self.settings;
-        let (table, parameters) = tokio::join!(
+        let (table, parameters, writer) = tokio::join!(
             self.table.describe(&s.table_name),
-            self.parameters.check_path(&s.parameter_path)
+            self.parameters.check_path(&s.parameter_path),
+            self.writer_check()
         );
+        let mut checks = serde_json::Map::new();
         let mut failed = serde_json::Map::new();
-        if let Err(e) = table {
+        if let Err(e) = &table {
             tracing::warn!(table = %s.table_name, error = %e, "health: table check failed");
-            failed.insert("table".into(), Value::String(e.to_string()));
         }
-        if let Err(e) = parameters {
+        if let Err(e) = &parameters {
             tracing::warn!(path = %s.parameter_path, error = %e, "health: parameter check failed");
-            failed.insert("parameters".into(), Value::String(e.to_string()));
+        }
+        let results = [
+            ("table", table.map_err(|e| e.to_string())),
+            ("parameters", parameters.map_err(|e| e.to_string())),
+        ];
+        for (name, result) in results
+            .into_iter()
+            .chain(writer.map(|w| ("database_writer", w)))
+        {
+            match result {
+                Ok(()) => {
+                    checks.insert(name.into(), Value::String("ok".into()));
+                }
+                Err(e) => {
+                    checks.insert(name.into(), Value::String(e.clone()));
+                    failed.insert(name.into(), Value::String(e));
+                }
+            }
         }
         if failed.is_empty() {
             (
                 200,
-                json!({ "region": s.region, "role": s.role, "status": "ok" }),
+                json!({ "region": s.region, "role": s.role, "status": "ok", "checks": checks }),
             )
         } else {
             (
                 503,
-                json!({ "region": s.region, "role": s.role, "status": "unhealthy", "failed": failed }),
+                json!({ "region": s.region, "role": s.role, "status": "unhealthy", "checks": checks, "failed": failed }),
             )
         }
+    }
+
+    /// The `database_writer` check (see the module docs); `None` when not configured.
+    async fn writer_check(&self) -> Option<Result<(), String>> {
+        let cluster = self.settings.db_cluster_id.as_deref()?;
+        let database = self.database.as_ref()?;
+        let mut cache = self.writer_cache.0.lock().await;
+        if let Some((at, result)) = cache.as_ref() {
+            if at.elapsed() < WRITER_CHECK_TTL {
+                return Some(result.clone());
+            }
+        }
+        let result = match database.cluster_status(cluster).await {
+            Ok(Some(status)) if status == "available" => Ok(()),
+            Ok(Some(status)) => Err(format!("cluster {cluster} is {status}")),
+            Ok(None) => Err(format!("cluster {cluster} not found")),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(cluster, error = %e, "health: database_writer check failed");
+        }
+        *cache = Some((tokio::time::Instant::now(), result.clone()));
+        Some(result)
     }
 
     async fn item(&self, method: &str, id: &str, body: Option<&str>) -> (u16, Value) {
@@ -266,7 +330,7 @@ fn internal(e: &crate::clients::CallError) -> (u16, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{CallError, MockParameterApi, MockTableApi};
+    use crate::clients::{CallError, MockAuroraApi, MockParameterApi, MockTableApi};
 
     fn settings() -> Settings {
         Settings {
@@ -275,6 +339,7 @@ mod tests {
             table_name: "table-t".into(),
             parameter_path: "/tandem/t/".into(),
             dest_region: "us-east-1".into(),
+            db_cluster_id: None,
         }
     }
 
@@ -283,7 +348,67 @@ mod tests {
             settings: settings(),
             table: Arc::new(table),
             parameters: Arc::new(parameters),
+            database: None,
+            writer_cache: WriterCache::default(),
         }
+    }
+
+    fn api_with_db(database: MockAuroraApi) -> Api {
+        let mut table = MockTableApi::new();
+        table.expect_describe().returning(|_| Ok(()));
+        let mut params = MockParameterApi::new();
+        params.expect_check_path().returning(|_| Ok(()));
+        Api {
+            settings: Settings {
+                db_cluster_id: Some("aurora-secondary-t".into()),
+                ..settings()
+            },
+            database: Some(Arc::new(database)),
+            ..api(table, params)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_reports_the_database_writer_check_and_caches_it() {
+        let mut db = MockAuroraApi::new();
+        // Two /health calls within the TTL, one after it: two DescribeDBClusters.
+        db.expect_cluster_status()
+            .withf(|c| c == "aurora-secondary-t")
+            .times(2)
+            .returning(|_| Ok(Some("available".into())));
+        let a = api_with_db(db);
+        let r = a.handle(apigw("GET", "/health", None)).await;
+        assert_eq!(r["statusCode"], 200);
+        assert_eq!(body(&r)["checks"]["database_writer"], "ok");
+        a.handle(apigw("GET", "/health", None)).await;
+        tokio::time::advance(WRITER_CHECK_TTL + std::time::Duration::from_secs(1)).await;
+        let r = a.handle(apigw("GET", "/health", None)).await;
+        assert_eq!(body(&r)["checks"]["database_writer"], "ok");
+    }
+
+    #[tokio::test]
+    async fn health_is_503_when_the_cluster_is_not_available() {
+        let mut db = MockAuroraApi::new();
+        db.expect_cluster_status()
+            .returning(|_| Ok(Some("failing-over".into())));
+        let r = api_with_db(db).handle(apigw("GET", "/health", None)).await;
+        assert_eq!(r["statusCode"], 503);
+        let b = body(&r);
+        assert_eq!(
+            b["failed"]["database_writer"],
+            "cluster aurora-secondary-t is failing-over"
+        );
+        assert_eq!(
+            b["checks"]["database_writer"],
+            "cluster aurora-secondary-t is failing-over"
+        );
+        assert_eq!(b["checks"]["table"], "ok");
+
+        let mut db = MockAuroraApi::new();
+        db.expect_cluster_status()
+            .returning(|_| Err(CallError::new("SdkError", "dispatch failure")));
+        let r = api_with_db(db).handle(apigw("GET", "/health", None)).await;
+        assert_eq!(r["statusCode"], 503);
     }
 
     fn apigw(method: &str, path: &str, body: Option<&str>) -> Value {
@@ -320,7 +445,8 @@ mod tests {
         assert_eq!(r["statusCode"], 200);
         assert_eq!(
             body(&r),
-            json!({ "region": "us-east-2", "role": "secondary", "status": "ok" })
+            json!({ "region": "us-east-2", "role": "secondary", "status": "ok",
+                    "checks": { "table": "ok", "parameters": "ok" } })
         );
         assert!(
             r.get("statusDescription").is_none(),

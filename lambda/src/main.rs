@@ -1,13 +1,37 @@
-//! `bootstrap`: the Lambda entry point for all three functions (see the library docs).
+//! `bootstrap`: the Lambda entry point for every function (see the library docs).
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tandem_lambda::api::Api;
+use tandem_lambda::clients::ProbeHttp;
+use tandem_lambda::failover::Failover;
+use tandem_lambda::probe::{Probe, HTTP_TIMEOUT};
 use tandem_lambda::processor::Processor;
 use tandem_lambda::replicator::Replicator;
-use tandem_lambda::{Handler, Settings};
+use tandem_lambda::{ClusterArn, FailoverSettings, Handler, ProbeSettings, Settings};
+
+/// The controller's AWS calls: short timeouts and few retries (its own handler-level
+/// retries are explicit), in `region` or the function's own region.
+async fn controller_sdk(region: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::from_env()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(25))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2));
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
+}
 
 /// Variables the Lambda service always sets; `lambda_runtime` panics without them, so they
 /// are checked first to fail with a message instead (e.g. when run by hand).
@@ -45,15 +69,25 @@ async fn main() -> Result<(), Error> {
     let handler: Handler = std::env::var("TANDEM_HANDLER")
         .unwrap_or_default()
         .parse()?;
-    let settings = Settings::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = aws_config::load_from_env().await;
+    let env = |k: &str| std::env::var(k).ok();
 
     match handler {
         Handler::Api => {
+            let settings = Settings::from_lookup(env)?;
+            let sdk = aws_config::load_from_env().await;
+            let database: Option<Arc<dyn tandem_lambda::clients::AuroraApi>> =
+                match settings.db_cluster_id {
+                    Some(_) => Some(Arc::new(aws_sdk_rds::Client::new(
+                        &controller_sdk(None).await,
+                    ))),
+                    None => None,
+                };
             let api = Arc::new(Api {
                 settings,
                 table: Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
                 parameters: Arc::new(aws_sdk_ssm::Client::new(&sdk)),
+                database,
+                writer_cache: Default::default(),
             });
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let api = api.clone();
@@ -62,6 +96,8 @@ async fn main() -> Result<(), Error> {
             .await
         }
         Handler::Replicator => {
+            let settings = Settings::from_lookup(env)?;
+            let sdk = aws_config::load_from_env().await;
             let dest_sdk = aws_config::from_env()
                 .region(aws_config::Region::new(settings.dest_region.clone()))
                 .load()
@@ -78,6 +114,8 @@ async fn main() -> Result<(), Error> {
             .await
         }
         Handler::Processor => {
+            let settings = Settings::from_lookup(env)?;
+            let sdk = aws_config::load_from_env().await;
             let processor = Arc::new(Processor {
                 settings,
                 table: Arc::new(aws_sdk_dynamodb::Client::new(&sdk)),
@@ -85,6 +123,47 @@ async fn main() -> Result<(), Error> {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let processor = processor.clone();
                 async move { processor.handle(event.payload).await }
+            }))
+            .await
+        }
+        Handler::Probe => {
+            let settings = ProbeSettings::from_lookup(env)?;
+            let sdk = controller_sdk(None).await;
+            let nlb_address = settings.primary.nlb_address.clone();
+            let probe = Arc::new(Probe {
+                settings,
+                api_http: Arc::new(ProbeHttp::new(HTTP_TIMEOUT, None)),
+                nlb_http: Arc::new(ProbeHttp::new(HTTP_TIMEOUT, nlb_address)),
+                metrics: Arc::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+                aurora: Arc::new(aws_sdk_rds::Client::new(&sdk)),
+                functions: Arc::new(aws_sdk_lambda::Client::new(&sdk)),
+            });
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let probe = probe.clone();
+                async move { probe.handle(event.payload).await }
+            }))
+            .await
+        }
+        Handler::Failover => {
+            let settings = FailoverSettings::from_lookup(env)?;
+            let sdk = controller_sdk(None).await;
+            // The lost-writes snapshot lives in the old primary's region (from its ARN).
+            let primary_region = ClusterArn::parse(&settings.primary_cluster_arn).map(|a| a.region);
+            let primary_sdk = controller_sdk(primary_region).await;
+            let nlb_address = settings.primary.nlb_address.clone();
+            let failover = Arc::new(Failover {
+                settings,
+                api_http: Arc::new(ProbeHttp::new(HTTP_TIMEOUT, None)),
+                nlb_http: Arc::new(ProbeHttp::new(HTTP_TIMEOUT, nlb_address)),
+                metrics: Arc::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+                aurora: Arc::new(aws_sdk_rds::Client::new(&sdk)),
+                primary_aurora: Arc::new(aws_sdk_rds::Client::new(&primary_sdk)),
+                parameters: Arc::new(aws_sdk_ssm::Client::new(&sdk)),
+                topic: Arc::new(aws_sdk_sns::Client::new(&sdk)),
+            });
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let failover = failover.clone();
+                async move { failover.handle(event.payload).await }
             }))
             .await
         }

@@ -192,6 +192,7 @@ mod tests {
             table_name: "table-t".into(),
             parameter_path: "/tandem/t/".into(),
             dest_region: "us-east-2".into(),
+            db_cluster_id: None,
         }
     }
 

@@ -38,6 +38,7 @@ fn settings(s: &str, region: &str, dest: &str, role: &str) -> Settings {
         table_name: format!("table-{s}"),
         parameter_path: format!("/tandem/{s}/"),
         dest_region: dest.into(),
+        db_cluster_id: None,
     }
 }
 
@@ -150,6 +151,8 @@ async fn api_health_and_items_over_moto() {
         settings: settings(&s, SECONDARY, PRIMARY, "secondary"),
         table: Arc::new(ddb.clone()),
         parameters: Arc::new(ssm(&aws, SECONDARY)),
+        database: None,
+        writer_cache: Default::default(),
     };
 
     // No table yet: 503 naming the table check.
@@ -168,7 +171,27 @@ async fn api_health_and_items_over_moto() {
     assert_eq!(r["statusCode"], 200, "{r}");
     assert_eq!(
         body(&r),
-        json!({ "region": SECONDARY, "role": "secondary", "status": "ok" })
+        json!({ "region": SECONDARY, "role": "secondary", "status": "ok",
+                "checks": { "table": "ok", "parameters": "ok" } })
+    );
+
+    // With DB_CLUSTER_ID the answer carries the database_writer check the failover probe
+    // relies on (DescribeDBClusters of this region's cluster): missing cluster -> 503.
+    let with_db = Api {
+        settings: Settings {
+            db_cluster_id: Some(format!("aurora-secondary-{s}")),
+            ..settings(&s, SECONDARY, PRIMARY, "secondary")
+        },
+        table: Arc::new(ddb.clone()),
+        parameters: Arc::new(ssm(&aws, SECONDARY)),
+        database: Some(Arc::new(aws_sdk_rds::Client::new(&aws.config(SECONDARY)))),
+        writer_cache: Default::default(),
+    };
+    let r = with_db.handle(apigw("GET", "/health", None)).await;
+    assert_eq!(r["statusCode"], 503, "{r}");
+    assert_eq!(
+        body(&r)["failed"]["database_writer"],
+        format!("cluster aurora-secondary-{s} not found")
     );
 
     let r = api
@@ -332,4 +355,309 @@ async fn processor_records_events_over_moto() {
     let item = item.item().expect("event recorded");
     assert_eq!(item["detail"].as_s().unwrap(), r#"{"order":9}"#);
     assert_eq!(item["detail_type"].as_s().unwrap(), "OrderPlaced");
+}
+
+// ---- the failover controller over the emulator's Aurora global failover and CloudWatch ----
+
+/// A URL that refuses connections at once (nothing listens on it): the primary is "down".
+fn dead_url() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    format!("http://127.0.0.1:{port}/health")
+}
+
+/// The failover handler and the probe over the real aws-sdk clients: the decision alarm in
+/// ALARM from PrimaryHealthy = 0 for 3 minutes, no replicated writes for 3 minutes, the
+/// primary's URLs refusing connections: the handler fails the global cluster over
+/// (FailoverGlobalCluster, AllowDataLoss) and the writer moves; the lost-writes snapshot
+/// is copied (then or on the `snapshot` follow-up) and a second follow-up finds the copy;
+/// the probe then publishes 0 and does not re-invoke (the writer moved).
+#[tokio::test]
+async fn failover_handler_fails_over_on_the_emulator() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, Statistic};
+    use std::time::{Duration, SystemTime};
+    use tandem_lambda::clients::{AuroraApi, MetricsApi, ProbeHttp};
+    use tandem_lambda::failover::Failover;
+    use tandem_lambda::probe::Probe;
+    use tandem_lambda::{FailoverSettings, PrimaryEndpoints, ProbeSettings};
+
+    let aws = context().await;
+    let s = suffix("f");
+    let rds1 = aws_sdk_rds::Client::new(&aws.config(PRIMARY));
+    let rds2 = aws_sdk_rds::Client::new(&aws.config(SECONDARY));
+    let cw = aws_sdk_cloudwatch::Client::new(&aws.config(SECONDARY));
+    let sns = aws_sdk_sns::Client::new(&aws.config(SECONDARY));
+    let ssm2 = ssm(&aws, SECONDARY);
+
+    let global = format!("aurora-global-{s}");
+    rds1.create_global_cluster()
+        .global_cluster_identifier(&global)
+        .engine("aurora-postgresql")
+        .engine_version("16.6")
+        .send()
+        .await
+        .unwrap();
+    let cluster = |client: &aws_sdk_rds::Client, id: String, master: bool| {
+        let mut req = client
+            .create_db_cluster()
+            .db_cluster_identifier(id)
+            .global_cluster_identifier(&global)
+            .engine("aurora-postgresql")
+            .engine_version("16.6")
+            .engine_mode("provisioned");
+        if master {
+            req = req
+                .master_username("tandem")
+                .master_user_password("not-a-secret-123");
+        }
+        req.send()
+    };
+    let primary_arn = cluster(&rds1, format!("aurora-primary-{s}"), true)
+        .await
+        .unwrap()
+        .db_cluster()
+        .and_then(|c| c.db_cluster_arn())
+        .unwrap()
+        .to_string();
+    let secondary_id = format!("aurora-secondary-{s}");
+    let secondary_arn = cluster(&rds2, secondary_id.clone(), false)
+        .await
+        .unwrap()
+        .db_cluster()
+        .and_then(|c| c.db_cluster_arn())
+        .unwrap()
+        .to_string();
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.writer_arn.as_deref(),
+        Some(primary_arn.as_str()),
+        "{view:?}"
+    );
+    assert_eq!(view.failover_status, None);
+    assert_eq!(
+        AuroraApi::cluster_status(&rds1, &format!("aurora-primary-{s}"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("available")
+    );
+    assert_eq!(
+        AuroraApi::cluster_status(&rds1, "no-such-cluster")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        AuroraApi::describe_global_cluster(&rds2, "no-such-global")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The decision alarm: PrimaryHealthy (Maximum) < 1 for 3 of 3 minutes.
+    let alarm = format!("tandem-{s}-failover-decision");
+    let stack_dim = Dimension::builder().name("Stack").value(&s).build();
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("Tandem/Failover")
+        .metric_name("PrimaryHealthy")
+        .dimensions(stack_dim.clone())
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(3)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .treat_missing_data("notBreaching")
+        .send()
+        .await
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at = |secs_ago: i64| aws_smithy_types::DateTime::from_secs(now - secs_ago);
+    for ago in [20, 80, 140, 200] {
+        cw.put_metric_data()
+            .namespace("AWS/RDS")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("AuroraGlobalDBReplicatedWriteIO")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBClusterIdentifier")
+                            .value(&secondary_id)
+                            .build(),
+                    )
+                    .value(0.0)
+                    .timestamp(at(ago))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        cw.put_metric_data()
+            .namespace("Tandem/Failover")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("PrimaryHealthy")
+                    .dimensions(stack_dim.clone())
+                    .value(0.0)
+                    .timestamp(at(ago))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let state = MetricsApi::alarm_state(&cw, &alarm).await.unwrap().unwrap();
+    assert_eq!(state.value, "ALARM", "{state:?}");
+    assert!(now - state.since < 120, "{state:?}");
+    assert_eq!(
+        MetricsApi::alarm_state(&cw, "no-such-alarm").await.unwrap(),
+        None
+    );
+
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("tandem-{s}-alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let primary = PrimaryEndpoints {
+        health_url: dead_url(),
+        nlb_url: dead_url(),
+        nlb_address: None,
+    };
+    let failover = Failover {
+        settings: FailoverSettings {
+            region: SECONDARY.into(),
+            stack: s.clone(),
+            primary: primary.clone(),
+            decision_alarm: alarm.clone(),
+            global_cluster_id: global.clone(),
+            primary_cluster_arn: primary_arn.clone(),
+            secondary_cluster_arn: secondary_arn.clone(),
+            alert_topic_arn: topic_arn,
+            automatic: true,
+            alarm_max_age_secs: 900,
+            stall_lag_ms: 60_000.0,
+            failover_wait_secs: 30,
+        },
+        api_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
+        nlb_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
+        metrics: Arc::new(cw.clone()),
+        aurora: Arc::new(rds2.clone()),
+        primary_aurora: Arc::new(rds1.clone()),
+        parameters: Arc::new(ssm2),
+        topic: Arc::new(sns.clone()),
+    };
+
+    // A dry run decides and changes nothing.
+    let out = failover.handle(json!({"dry_run": true})).await.unwrap();
+    assert_eq!(out["decision"], "fail-over", "{out}");
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.writer_arn.as_deref(), Some(primary_arn.as_str()));
+
+    let out = failover
+        .handle(json!({"source": "aws.cloudwatch", "alarmData": {"alarmName": alarm, "state": {"value": "ALARM"}}}))
+        .await
+        .unwrap();
+    assert_eq!(out["decision"], "fail-over", "{out}");
+    assert_eq!(out["failover"], "started", "{out}");
+    assert_eq!(out["writer_moved"], true, "{out}");
+    let view = AuroraApi::describe_global_cluster(&rds2, &global)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.writer_arn.as_deref(),
+        Some(secondary_arn.as_str()),
+        "{view:?}"
+    );
+
+    // The follow-up copies the lost-writes snapshot (if the failover run did not yet) and
+    // finds the copy the second time.
+    let mut copied = out["snapshot"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("copied to the manual");
+    for _ in 0..2 {
+        let out = failover
+            .handle(json!({"source": "snapshot"}))
+            .await
+            .unwrap();
+        assert_eq!(out["decision"], "hold:already-failed-over", "{out}");
+        let said = out["snapshot"].as_str().unwrap().to_string();
+        if copied {
+            assert!(said.contains("already copied"), "{said}");
+        }
+        copied |= said.contains("copied to the manual");
+    }
+    assert!(copied);
+    let manual: Vec<String> = AuroraApi::cluster_snapshots(&rds1, &format!("aurora-primary-{s}"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|snap| snap.id)
+        .collect();
+    assert!(
+        manual
+            .iter()
+            .any(|id| id.starts_with(&format!("tandem-{s}-lost-writes-"))),
+        "{manual:?}"
+    );
+
+    // The probe: the primary still refuses connections -> 0; the alarm is still ALARM but
+    // the writer moved: no re-invocation (so no Lambda function is needed here).
+    let probe = Probe {
+        settings: ProbeSettings {
+            region: SECONDARY.into(),
+            stack: s.clone(),
+            primary,
+            decision_alarm: alarm.clone(),
+            global_cluster_id: global.clone(),
+            primary_cluster_arn: primary_arn.clone(),
+            failover_function: format!("tandem-{s}-failover"),
+        },
+        api_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
+        nlb_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
+        metrics: Arc::new(cw.clone()),
+        aurora: Arc::new(rds2.clone()),
+        functions: Arc::new(aws_sdk_lambda::Client::new(&aws.config(SECONDARY))),
+    };
+    let out = probe.handle(json!({})).await.unwrap();
+    assert_eq!(out["primary_healthy"], 0, "{out}");
+    assert!(
+        out["reinvoked"].as_str().unwrap().contains("already"),
+        "{out}"
+    );
+    let points = MetricsApi::metric_points(
+        &cw,
+        &tandem_lambda::clients::MetricQuery {
+            namespace: "Tandem/Failover".into(),
+            metric: "PrimaryHealthy".into(),
+            dimensions: vec![("Stack".into(), s.clone())],
+            statistic: "Maximum".into(),
+            period_secs: 60,
+            start: now - 600,
+            end: now + 120,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        points.len() >= 4 && points.iter().all(|p| p.value == 0.0),
+        "{points:?}"
+    );
 }
