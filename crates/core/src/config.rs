@@ -62,6 +62,8 @@ pub struct Config {
     #[serde(default)]
     pub lambda: LambdaConfig,
     #[serde(default)]
+    pub failover: FailoverConfig,
+    #[serde(default)]
     pub state: StateConfig,
 }
 
@@ -148,6 +150,33 @@ fn d_threshold() -> u32 {
 impl Default for HealthConfig {
     fn default() -> Self {
         Self { request_interval: d_interval(), failure_threshold: d_threshold() }
+    }
+}
+
+/// `[failover]`: the failover controller in the secondary region (see `DR.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailoverConfig {
+    /// The controller fails the Aurora global database over on its own (default). `false`
+    /// turns the decision into an alert that names `tandem failover --unplanned`.
+    #[serde(default = "d_automatic")]
+    pub automatic: bool,
+    /// Consecutive minutes the probe must find the primary down (with Aurora's replication
+    /// stalled) before the decision alarm fires.
+    #[serde(default = "d_probe_failures")]
+    pub probe_failures: u32,
+    /// A third-region observer probe. Not deployed by this release: a value is refused.
+    #[serde(default)]
+    pub observer_region: Option<String>,
+}
+fn d_automatic() -> bool {
+    true
+}
+fn d_probe_failures() -> u32 {
+    3
+}
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        Self { automatic: d_automatic(), probe_failures: d_probe_failures(), observer_region: None }
     }
 }
 
@@ -242,6 +271,7 @@ impl Config {
             database: DatabaseConfig::default(),
             alerts: AlertsConfig::default(),
             lambda: LambdaConfig::default(),
+            failover: FailoverConfig::default(),
             state: StateConfig::default(),
         }
     }
@@ -283,6 +313,7 @@ enum Ty {
     Str,
     Int,
     Num,
+    Bool,
     Table,
 }
 
@@ -292,6 +323,7 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Int => "an integer",
             Ty::Num => "a number",
+            Ty::Bool => "true or false",
             Ty::Table => "a table",
         }
     }
@@ -325,6 +357,10 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("alerts.email", Ty::Str),
     ("lambda", Ty::Table),
     ("lambda.package", Ty::Str),
+    ("failover", Ty::Table),
+    ("failover.automatic", Ty::Bool),
+    ("failover.probe_failures", Ty::Int),
+    ("failover.observer_region", Ty::Str),
     ("state", Ty::Table),
     ("state.dir", Ty::Str),
     ("state.backend", Ty::Str),
@@ -474,6 +510,7 @@ fn check_schema(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
                     Ty::Str => v.is_string(),
                     Ty::Int => v.is_u64() || v.is_i64(),
                     Ty::Num => v.is_number(),
+                    Ty::Bool => v.is_boolean(),
                     Ty::Table => v.is_object(),
                 };
                 if !ok {
@@ -634,6 +671,20 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     }
     if !(1..=10).contains(&cfg.health.failure_threshold) {
         out.push(p("health.failure_threshold", format!("{} is outside 1..=10", cfg.health.failure_threshold), "set a value from 1 to 10"));
+    }
+    if !(1..=60).contains(&cfg.failover.probe_failures) {
+        out.push(p(
+            "failover.probe_failures",
+            format!("{} is outside 1..=60 (minutes)", cfg.failover.probe_failures),
+            "set the number of consecutive failed minutes before the controller acts, e.g. 3",
+        ));
+    }
+    if let Some(r) = &cfg.failover.observer_region {
+        out.push(p(
+            "failover.observer_region",
+            format!("{r:?}: a third-region observer probe is not deployed by this release"),
+            "remove the key; the controller's two signals both live in the secondary region",
+        ));
     }
     if let Some(e) = &cfg.alerts.email {
         if !valid_email(e) {

@@ -66,6 +66,62 @@ pub mod ids {
         regional("alarms", p)
     }
     pub const DASHBOARD: &str = "dashboard";
+    /// The failover controller (secondary region, see `DR.md`).
+    pub const CONTROLLER: &str = "failover-controller";
+}
+
+/// The failover controller's CloudWatch metrics (namespace, names, dimension), shared by the
+/// controller component, the CLI's manual lever and the drill. The Lambda handlers carry
+/// the same strings (a test in `lambda/` compares them with these).
+pub mod failover_metrics {
+    /// Namespace of every controller metric.
+    pub const NAMESPACE: &str = "Tandem/Failover";
+    /// The one dimension: `Stack = <environment suffix>`.
+    pub const DIMENSION: &str = "Stack";
+    /// The probe's raw signal (a): 1 when the primary's API and NLB answer, else 0.
+    pub const PRIMARY_HEALTHY: &str = "PrimaryHealthy";
+    /// The decision input: 1 when the probe fails AND Aurora's replication from the primary
+    /// is stalled (signal b), or when an operator forced the decision; else 0. The decision
+    /// alarm fires when it is 1 for `[failover] probe_failures` consecutive minutes. One
+    /// metric, because Route 53's CLOUDWATCH_METRIC checks accept single-metric alarms only.
+    pub const PRIMARY_DOWN: &str = "PrimaryDown";
+    /// 1 when the controller (or `tandem failover`) moved the Aurora writer.
+    pub const FAILED_OVER: &str = "FailedOver";
+}
+
+/// SSM parameters (secondary region) the controller reads.
+pub mod failover_flags {
+    /// `true`: the failover handler holds (drills).
+    pub fn suppressed(suffix: &str) -> String {
+        format!("/tandem/{suffix}/failover/suppressed")
+    }
+    /// `true`: the probe reports the primary down whatever it finds (set by
+    /// `tandem failover`, cleared by `tandem switchover --to primary`).
+    pub fn forced(suffix: &str) -> String {
+        format!("/tandem/{suffix}/failover/forced")
+    }
+}
+
+/// `failover-controller` (secondary region): the probe and failover functions, the probe's
+/// schedule, and the decision, blind and failed-over alarms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControllerOutputs {
+    /// The region every controller resource lives in (the secondary).
+    pub region: String,
+    pub probe_function_name: String,
+    pub probe_function_arn: String,
+    pub failover_function_name: String,
+    pub failover_function_arn: String,
+    pub schedule_rule_name: String,
+    /// The "primary down" decision alarm (single metric: `Tandem/Failover PrimaryDown`).
+    pub decision_alarm_name: String,
+    pub decision_alarm_arn: String,
+    /// Fires when the probe stops reporting.
+    pub blind_alarm_name: String,
+    /// Fires when the writer moved.
+    pub failed_over_alarm_name: String,
+    /// `[failover] automatic`.
+    pub automatic: bool,
 }
 
 /// `network-{role}`: VPC, subnets, routing, security groups.
