@@ -66,8 +66,10 @@ pub mod ids {
         regional("alarms", p)
     }
     pub const DASHBOARD: &str = "dashboard";
-    /// The failover controller (secondary region, see `DR.md`).
+    /// The failover controller's functions and schedule (secondary region, see `DR.md`).
     pub const CONTROLLER: &str = "failover-controller";
+    /// The controller's alarms: decision, blind, failed-over (secondary region).
+    pub const FAILOVER_ALARMS: &str = "failover-alarms";
 }
 
 /// The failover controller's CloudWatch metrics (namespace, names, dimension), shared by the
@@ -102,8 +104,8 @@ pub mod failover_flags {
     }
 }
 
-/// `failover-controller` (secondary region): the probe and failover functions, the probe's
-/// schedule, and the decision, blind and failed-over alarms.
+/// `failover-controller` (secondary region): the probe and failover functions and the
+/// probe's one-minute schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ControllerOutputs {
     /// The region every controller resource lives in (the secondary).
@@ -113,15 +115,47 @@ pub struct ControllerOutputs {
     pub failover_function_name: String,
     pub failover_function_arn: String,
     pub schedule_rule_name: String,
-    /// The "primary down" decision alarm (single metric: `Tandem/Failover PrimaryDown`).
+    /// `[failover] automatic`.
+    pub automatic: bool,
+}
+
+/// `failover-alarms` (secondary region): the controller's alarms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionOutputs {
+    /// The region the alarms live in (the secondary).
+    pub region: String,
+    /// The "primary down" decision alarm (single metric: `Tandem/Failover PrimaryDown`):
+    /// its actions are the failover function and the secondary's alert topic; Route 53's
+    /// CLOUDWATCH_METRIC check of the PRIMARY record watches it.
     pub decision_alarm_name: String,
-    pub decision_alarm_arn: String,
     /// Fires when the probe stops reporting.
     pub blind_alarm_name: String,
     /// Fires when the writer moved.
     pub failed_over_alarm_name: String,
-    /// `[failover] automatic`.
-    pub automatic: bool,
+}
+
+/// Names of the controller's alarms (deterministic, so the failover function's invoke
+/// permission and the roles can name the decision alarm before it exists).
+pub mod failover_alarms {
+    use crate::component::Placement;
+    use crate::naming;
+
+    /// `alarm-primary-down-secondary-{s}`.
+    pub fn decision(suffix: &str) -> String {
+        naming::name("alarm-primary-down", Placement::Secondary, suffix)
+    }
+    /// `alarm-controller-blind-secondary-{s}`.
+    pub fn blind(suffix: &str) -> String {
+        naming::name("alarm-controller-blind", Placement::Secondary, suffix)
+    }
+    /// `alarm-failed-over-secondary-{s}`.
+    pub fn failed_over(suffix: &str) -> String {
+        naming::name("alarm-failed-over", Placement::Secondary, suffix)
+    }
+    /// The ARN of alarm `name` in `region` of `account`.
+    pub fn arn(region: &str, account: &str, name: &str) -> String {
+        format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
+    }
 }
 
 /// `network-{role}`: VPC, subnets, routing, security groups.
