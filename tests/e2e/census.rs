@@ -329,12 +329,14 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
             ("apigateway domain name", 2), // the region's domain + the failover record name
             ("apigateway base path mapping", 2),
             ("acm certificate", 1),
-            ("lambda function", 3),        // api, processor, replicator
-            ("logs log group", 3),
+            // api, processor, replicator; the failover controller's probe and handler (secondary)
+            ("lambda function", if primary { 3 } else { 5 }),
+            ("logs log group", if primary { 3 } else { 5 }),
             ("events bus", 1),
-            // bus rule + rds-failover (both regions) + ssm-replication (primary)
-            ("events rule", if primary { 3 } else { 2 }),
-            ("events target", if primary { 3 } else { 2 }),
+            // bus rule + rds-failover (both regions) + ssm-replication (primary) + the
+            // controller's probe schedule (secondary)
+            ("events rule", 3),
+            ("events target", 3),
             ("sns topic", 1),
             ("sns subscription", 1),       // the alert e-mail
             ("kms key", 1),                // the topic's customer-managed key
@@ -348,7 +350,8 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
             ("backup plan", usize::from(primary)),
             ("backup selection", usize::from(primary)),
             ("events global endpoint", usize::from(primary)),
-            ("cloudwatch alarm", if primary { 8 } else { 4 }),
+            // secondary: 4 + the controller's decision, blind and failed-over alarms
+            ("cloudwatch alarm", if primary { 8 } else { 7 }),
             ("cloudwatch dashboard", usize::from(primary)),
             ("dynamodb table", 1),         // the table, and its replica in the secondary
         ];
@@ -360,9 +363,10 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
     }
     let global: &[(&str, usize)] = &[
         ("s3 bucket", 2),
-        // lambda-{api,processor,replicator}, s3-replication, backup, events-replication
-        ("iam role", 6),
-        ("iam inline role policy", 5),   // all but backup's
+        // lambda-{api,processor,replicator,probe,failover}, s3-replication, backup,
+        // events-replication
+        ("iam role", 8),
+        ("iam inline role policy", 7),   // all but backup's
         ("iam attached role policy", 1), // backup: AWSBackupServiceRolePolicyForBackup
         ("route53 hosted zone", 1),      // created by the test
         ("route53 record", 3),           // ACM validation CNAMEs (api., primary.api., secondary.api.)

@@ -337,6 +337,37 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     }
     assert_eq!(confs[0], confs[1], "identical code hash and configuration");
 
+    // The failover controller lives in the secondary region only (DR.md): probe on a
+    // one-minute schedule, failover handler with reserved concurrency 1, the decision alarm
+    // invoking the handler, and the alerts that survive the primary.
+    let sec = moto.sdk(SECONDARY).await;
+    let prim = moto.sdk(PRIMARY).await;
+    let lambda2 = aws_sdk_lambda::Client::new(&sec);
+    let probe = lambda2.get_function().function_name(format!("probe-secondary-{s}")).send().await.expect("probe function");
+    let env = probe.configuration().and_then(|c| c.environment()).and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert!(env.get("PRIMARY_HEALTH_URL").is_some_and(|u| u.contains(&format!(".execute-api.{PRIMARY}.")) && u.ends_with("/health")), "{env:?}");
+    let handler = lambda2.get_function().function_name(format!("failover-secondary-{s}")).send().await.expect("failover function");
+    assert_eq!(handler.concurrency().and_then(|c| c.reserved_concurrent_executions()), Some(1));
+    let handler_arn = handler.configuration().and_then(|c| c.function_arn()).unwrap_or_default().to_string();
+    for name in [format!("probe-secondary-{s}"), format!("failover-secondary-{s}")] {
+        let none = aws_sdk_lambda::Client::new(&prim).get_function().function_name(&name).send().await;
+        assert!(none.is_err(), "{name} must not exist in the primary region");
+    }
+    let api_env = aws_sdk_lambda::Client::new(&prim).get_function().function_name(format!("api-primary-{s}")).send().await.expect("api");
+    let api_env = api_env.configuration().and_then(|c| c.environment()).and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert_eq!(api_env.get("DB_CLUSTER_ID"), Some(&format!("aurora-primary-{s}")), "/health checks the database writer");
+    let eb2 = aws_sdk_eventbridge::Client::new(&sec);
+    let rule = eb2.describe_rule().name(format!("probe-schedule-{s}")).send().await.expect("probe schedule");
+    assert_eq!(rule.schedule_expression(), Some("rate(1 minute)"));
+    let cw2 = aws_sdk_cloudwatch::Client::new(&sec);
+    let alarms = cw2.describe_alarms().alarm_name_prefix("alarm-").send().await.expect("alarms");
+    let named = |n: String| alarms.metric_alarms().iter().find(|a| a.alarm_name() == Some(n.as_str())).cloned();
+    let decision = named(format!("alarm-primary-down-secondary-{s}")).expect("the decision alarm in the secondary region");
+    assert!(decision.alarm_actions().contains(&handler_arn), "{:?}", decision.alarm_actions());
+    assert!(decision.alarm_actions().iter().any(|a| a.starts_with(&format!("arn:aws:sns:{SECONDARY}:"))), "{:?}", decision.alarm_actions());
+    assert!(named(format!("alarm-controller-blind-secondary-{s}")).is_some(), "blind alarm");
+    assert!(named(format!("alarm-failed-over-secondary-{s}")).is_some(), "failed-over alarm");
+
     // Dashboard naming both regions.
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
     let dash = cw.get_dashboard().dashboard_name(format!("dashboard-{s}")).send().await.expect("dashboard");

@@ -22,6 +22,8 @@ pub struct RuleInfo {
     pub arn: String,
     /// None for a schedule rule.
     pub event_pattern: Option<String>,
+    /// `rate(1 minute)`, ...; None for a pattern rule.
+    pub schedule_expression: Option<String>,
     /// `ENABLED`, `DISABLED`, ...
     pub state: String,
 }
@@ -115,6 +117,9 @@ pub trait EventsApi: Send + Sync {
     /// when the rule is created (PutRule ignores them on an update).
     async fn put_rule(&self, name: &str, bus: &str, pattern: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError>;
     async fn delete_rule(&self, name: &str, bus: &str) -> Result<(), AwsError>;
+    /// Creates or replaces (PutRule) an enabled schedule rule on the default bus (the only
+    /// bus that takes schedules); returns its ARN.
+    async fn put_schedule_rule(&self, name: &str, schedule: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError>;
     /// The targets of the rule (every page).
     async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError>;
     /// PutTargets with one target; a failed entry is an error.
@@ -190,6 +195,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             name: o.name().unwrap_or(name).to_string(),
             arn: o.arn().unwrap_or_default().to_string(),
             event_pattern: o.event_pattern().map(str::to_string),
+            schedule_expression: o.schedule_expression().map(str::to_string),
             state: o.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         }))
     }
@@ -201,6 +207,24 @@ impl EventsApi for aws_sdk_eventbridge::Client {
             .name(name)
             .event_bus_name(bus)
             .event_pattern(pattern)
+            .description(description)
+            .state(RuleState::Enabled)
+            .set_tags(Some(tags(t)?))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        out.rule_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::other("MissingArn", "PutRule returned no RuleArn"))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, description, t))]
+    async fn put_schedule_rule(&self, name: &str, schedule: &str, description: &str, t: Vec<(String, String)>) -> Result<String, AwsError> {
+        let out = self
+            .put_rule()
+            .name(name)
+            .event_bus_name(DEFAULT_BUS)
+            .schedule_expression(schedule)
             .description(description)
             .state(RuleState::Enabled)
             .set_tags(Some(tags(t)?))

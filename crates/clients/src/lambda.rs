@@ -100,6 +100,17 @@ pub struct PermissionStatement {
     pub source_arn: Option<String>,
 }
 
+/// Reserved concurrency and asynchronous-invocation limits of a function (`None`: not set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InvokeLimits {
+    /// GetFunctionConcurrency's `ReservedConcurrentExecutions`.
+    pub reserved_concurrency: Option<i32>,
+    /// GetFunctionEventInvokeConfig's `MaximumEventAgeInSeconds`.
+    pub max_event_age_secs: Option<i32>,
+    /// GetFunctionEventInvokeConfig's `MaximumRetryAttempts`.
+    pub max_retry_attempts: Option<i32>,
+}
+
 /// The Lambda calls of every crate: functions (compute) and resource-policy permissions
 /// (compute, data, traffic, network).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -126,6 +137,13 @@ pub trait LambdaApi: Send + Sync {
     /// AddPermission `lambda:InvokeFunction` for `principal`, restricted to `source_arn`.
     async fn add_permission(&self, function: &str, statement_id: &str, principal: &str, source_arn: &str) -> Result<(), AwsError>;
     async fn remove_permission(&self, function: &str, statement_id: &str) -> Result<(), AwsError>;
+    /// Reserved concurrency and asynchronous-invocation limits (absent settings are `None`).
+    async fn get_invoke_limits(&self, name: &str) -> Result<InvokeLimits, AwsError>;
+    /// PutFunctionConcurrency.
+    async fn put_reserved_concurrency(&self, name: &str, reserved: i32) -> Result<(), AwsError>;
+    /// PutFunctionEventInvokeConfig (maximum event age and retry attempts of asynchronous
+    /// invocations).
+    async fn put_async_limits(&self, name: &str, max_event_age_secs: i32, max_retry_attempts: i32) -> Result<(), AwsError>;
 }
 
 fn environment(vars: &BTreeMap<String, String>) -> Environment {
@@ -244,6 +262,42 @@ impl LambdaApi for aws_sdk_lambda::Client {
         self.remove_permission()
             .function_name(function)
             .statement_id(statement_id)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn get_invoke_limits(&self, name: &str) -> Result<InvokeLimits, AwsError> {
+        let concurrency = self.get_function_concurrency().function_name(name).send().await.map_err(AwsError::from_sdk)?;
+        let config = none_if_not_found(
+            self.get_function_event_invoke_config().function_name(name).send().await.map_err(AwsError::from_sdk),
+        )?;
+        Ok(InvokeLimits {
+            reserved_concurrency: concurrency.reserved_concurrent_executions(),
+            max_event_age_secs: config.as_ref().and_then(|c| c.maximum_event_age_in_seconds()),
+            max_retry_attempts: config.as_ref().and_then(|c| c.maximum_retry_attempts()),
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn put_reserved_concurrency(&self, name: &str, reserved: i32) -> Result<(), AwsError> {
+        self.put_function_concurrency()
+            .function_name(name)
+            .reserved_concurrent_executions(reserved)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn put_async_limits(&self, name: &str, max_event_age_secs: i32, max_retry_attempts: i32) -> Result<(), AwsError> {
+        self.put_function_event_invoke_config()
+            .function_name(name)
+            .maximum_event_age_in_seconds(max_event_age_secs)
+            .maximum_retry_attempts(max_retry_attempts)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;

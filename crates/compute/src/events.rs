@@ -129,7 +129,7 @@ impl EventBus {
             .find_one(move |_recorded| async move { Ok(events.describe_rule(r, b).await?.filter(|i| i.name == r)) })
             .create(move |_token| async move {
                 let arn = put().await?;
-                Ok(RuleInfo { name: r.to_string(), arn, event_pattern: Some(MATCH_ALL_PATTERN.to_string()), state: "ENABLED".into() })
+                Ok(RuleInfo { name: r.to_string(), arn, event_pattern: Some(MATCH_ALL_PATTERN.to_string()), state: "ENABLED".into(), ..Default::default() })
             })
             .id(|i| i.arn.clone())
             .run()
@@ -140,64 +140,93 @@ impl EventBus {
         ctx.update(&KEY_RULE, || async { retry(put).await.at(r, &self.region) }).await
     }
 
-    /// The processor target of the rule, with [`Rule::Name`] (its id is unique on the rule;
-    /// PutTargets is an upsert); pointed again through [`Ctx::update`] when it points
-    /// elsewhere.
+    /// The processor target of the rule ([`ensure_target`]).
     async fn ensure_target(&self, ctx: &Ctx, processor_arn: &str) -> Result<(), ComponentError> {
-        let (bus, rule) = (self.bus(), self.rule());
-        let id = format!("{rule}/{TARGET_ID}");
-        let (events, b, r, id) = (self.events.as_ref(), bus.as_str(), rule.as_str(), id.as_str());
-        let target = ctx
-            .ensure::<TargetInfo>(&KEY_TARGET, id, Rule::Name)
-            .find_one(move |_recorded| async move { Ok(events.list_targets(r, b).await?.into_iter().find(|t| t.id == TARGET_ID)) })
-            .create(move |_token| async move {
-                events.put_target(r, b, TARGET_ID, processor_arn).await?;
-                Ok(TargetInfo { id: TARGET_ID.to_string(), arn: processor_arn.to_string() })
-            })
-            .id(move |_| id.to_string())
-            .run()
-            .await?;
-        if target.arn != processor_arn {
-            ctx.update(&KEY_TARGET, || async { retry(|| events.put_target(r, b, TARGET_ID, processor_arn)).await.at(r, &self.region) })
-                .await?;
-        }
-        Ok(())
+        ensure_target(ctx, self.events.as_ref(), &KEY_TARGET, &self.bus(), &self.rule(), TARGET_ID, processor_arn, &self.region).await
     }
 
-    /// The processor's invoke permission for the rule, with [`Rule::Name`] (its statement id
-    /// is unique in the function's policy; "already exists" after a lost answer: looked up
-    /// and adopted); replaced through [`Ctx::update`] when its source is another rule.
+    /// The processor's invoke permission for the rule ([`ensure_invoke_permission`]).
     async fn ensure_permission(&self, ctx: &Ctx, processor: &str, rule_arn: &str) -> Result<(), ComponentError> {
-        let sid = self.rule();
-        let id = format!("{processor}/{sid}");
-        let (lambda, s) = (self.lambda.as_ref(), sid.as_str());
-        let add = move || retry_only(move || lambda.add_permission(processor, s, EVENTS_PRINCIPAL, rule_arn), is_busy);
-        let statement = ctx
-            .ensure::<Statement>(&KEY_PERMISSION, &id, Rule::Name)
-            .find_one(move |_recorded| async move {
-                let policy = lambda.get_policy(processor).await?;
-                Ok(policy
-                    .filter(|p| policy_has_sid(p, s))
-                    .map(|p| Statement { from_rule: policy_has_statement(&p, s, rule_arn) }))
-            })
-            .create(move |_token| async move { add().await.map(|()| Statement { from_rule: true }) })
-            .id(|_| id.clone())
-            .run()
-            .await?;
-        if !statement.from_rule {
-            // Same statement id, other source: replace it.
-            ctx.update(&KEY_PERMISSION, || async {
-                ignore_not_found(retry(|| lambda.remove_permission(processor, s)).await).at(processor, &self.region)?;
-                match retry_if(add, is_busy).await {
-                    // Added meanwhile: the lookup of the next run checks its source.
-                    Err(e) if e.is_conflict() => Ok(()),
-                    other => other.at(processor, &self.region),
-                }
-            })
-            .await?;
-        }
-        Ok(())
+        ensure_invoke_permission(ctx, self.lambda.as_ref(), &KEY_PERMISSION, processor, &self.rule(), EVENTS_PRINCIPAL, rule_arn, &self.region)
+            .await
     }
+}
+
+/// Target `target_id` → `arn` of rule `rule` on `bus`, journaled under `key` with
+/// [`Rule::Name`] (its id is unique on the rule; PutTargets is an upsert); pointed again
+/// through [`Ctx::update`] when it points elsewhere.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ensure_target(
+    ctx: &Ctx,
+    events: &dyn EventsApi,
+    key: &Key,
+    bus: &str,
+    rule: &str,
+    target_id: &str,
+    arn: &str,
+    region: &str,
+) -> Result<(), ComponentError> {
+    let id = format!("{rule}/{target_id}");
+    let (b, r, id) = (bus, rule, id.as_str());
+    let target = ctx
+        .ensure::<TargetInfo>(key, id, Rule::Name)
+        .find_one(move |_recorded| async move { Ok(events.list_targets(r, b).await?.into_iter().find(|t| t.id == target_id)) })
+        .create(move |_token| async move {
+            events.put_target(r, b, target_id, arn).await?;
+            Ok(TargetInfo { id: target_id.to_string(), arn: arn.to_string() })
+        })
+        .id(move |_| id.to_string())
+        .run()
+        .await?;
+    if target.arn != arn {
+        ctx.update(key, || async { retry(|| events.put_target(r, b, target_id, arn)).await.at(r, region) }).await?;
+    }
+    Ok(())
+}
+
+/// `principal`'s permission to invoke `function` from `source_arn` only, statement id
+/// `sid`, journaled under `key` with [`Rule::Name`] (the statement id is unique in the
+/// function's policy; "already exists" after a lost answer: looked up and adopted); replaced
+/// through [`Ctx::update`] when its source is another ARN.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ensure_invoke_permission(
+    ctx: &Ctx,
+    lambda: &dyn LambdaApi,
+    key: &Key,
+    function: &str,
+    sid: &str,
+    principal: &str,
+    source_arn: &str,
+    region: &str,
+) -> Result<(), ComponentError> {
+    let id = format!("{function}/{sid}");
+    let s = sid;
+    let add = move || retry_only(move || lambda.add_permission(function, s, principal, source_arn), is_busy);
+    let statement = ctx
+        .ensure::<Statement>(key, &id, Rule::Name)
+        .find_one(move |_recorded| async move {
+            let policy = lambda.get_policy(function).await?;
+            Ok(policy
+                .filter(|p| policy_has_sid(p, s))
+                .map(|p| Statement { from_rule: policy_has_statement(&p, s, source_arn) }))
+        })
+        .create(move |_token| async move { add().await.map(|()| Statement { from_rule: true }) })
+        .id(|_| id.clone())
+        .run()
+        .await?;
+    if !statement.from_rule {
+        // Same statement id, other source: replace it.
+        ctx.update(key, || async {
+            ignore_not_found(retry(|| lambda.remove_permission(function, s)).await).at(function, region)?;
+            match retry_if(add, is_busy).await {
+                // Added meanwhile: the lookup of the next run checks its source.
+                Err(e) if e.is_conflict() => Ok(()),
+                other => other.at(function, region),
+            }
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// What the lookup of the invoke permission found: whether the statement allows this rule.
@@ -422,6 +451,7 @@ mod tests {
                 arn: rule_arn("us-east-1", "primary"),
                 event_pattern: Some(r#"{ "source": [ { "prefix": "" } ] }"#.into()),
                 state: "ENABLED".into(),
+                ..Default::default()
             }))
         });
         events.expect_list_targets().returning(|_, _| {

@@ -158,13 +158,20 @@ impl Functions {
     }
 
     fn environment(&self, kind: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut env = BTreeMap::from([
             ("TANDEM_HANDLER".to_string(), kind.to_string()),
             ("TABLE_NAME".to_string(), naming::name("table", Placement::Global, &self.suffix)),
             ("PARAMETER_PATH".to_string(), naming::parameter_path(&self.suffix)),
             ("TANDEM_ROLE".to_string(), self.placement.to_string()),
             ("DEST_REGION".to_string(), self.other_region.clone()),
-        ])
+        ]);
+        if kind == "api" {
+            // This region's Aurora cluster: `/health` reports its `database_writer` check,
+            // which the failover controller's probe requires. Named, not read from the
+            // aurora component's outputs, so the API does not wait for the database chain.
+            env.insert("DB_CLUSTER_ID".to_string(), naming::name("aurora", self.placement, &self.suffix));
+        }
+        env
     }
 
     /// The desired configuration of function `kind` with execution role `role_arn`.
@@ -183,113 +190,123 @@ impl Functions {
         }
     }
 
-    fn zip(&self, cache: &mut Option<Vec<u8>>) -> Result<Vec<u8>, ComponentError> {
-        if cache.is_none() {
-            let bytes = self
-                .package
-                .read()
-                .map_err(|e| ComponentError::invalid(self.package.path.display().to_string(), &self.region, e.to_string()))?;
-            *cache = Some(bytes);
-        }
-        Ok(cache.clone().unwrap_or_default())
-    }
 
-    /// Waits until the function is Active and no update is in progress.
-    async fn wait_ready(&self, name: &str) -> Result<FunctionInfo, ComponentError> {
-        poll_until(name, &self.region, "function Active", ACTIVE_TIMEOUT, || async {
-            match self.lambda.get_function(name).await? {
-                None => Ok(Poll::Pending("not visible yet".into())),
-                Some(f) if f.state == "Failed" || f.last_update_status == "Failed" => Err(AwsError::other(
-                    "FunctionFailed",
-                    f.state_reason.or(f.last_update_reason).unwrap_or_else(|| "function entered state Failed".into()),
-                )),
-                Some(f) if (f.state == "Active" || f.state.is_empty()) && f.last_update_status != "InProgress" => Ok(Poll::Ready(f)),
-                Some(f) => Ok(Poll::Pending(format!("{} / {}", f.state, f.last_update_status))),
-            }
-        })
-        .await
-    }
-
-    /// The log group of function `kind`: ensured with [`Rule::Name`] (a
-    /// `ResourceAlreadyExistsException` after a lost answer is looked up and adopted), its
-    /// retention set through [`Ctx::update`] only when it differs.
+    /// The log group of function `kind` ([`ensure_log_group`]).
     async fn ensure_log_group(&self, ctx: &Ctx, kind: &str) -> Result<String, ComponentError> {
-        let name = log_group_name(&self.name(kind));
-        let key = KEY_LOG_GROUP.child(kind);
-        let tags = naming::tags(&self.suffix, &name);
-        let (logs, n, tags) = (self.logs.as_ref(), name.as_str(), &tags);
-        let group = ctx
-            .ensure::<LogGroupInfo>(&key, n, Rule::Name)
-            .find_one(move |_recorded| async move { Ok(logs.describe_log_group(n).await?.filter(|g| g.name == n)) })
-            .create(move |_token| async move {
-                logs.create_log_group(n, tags.clone()).await?;
-                Ok(LogGroupInfo { name: n.to_string(), ..Default::default() })
-            })
-            .id(|g| g.name.clone())
-            .run()
-            .await?;
-        if group.retention_days != Some(LOG_RETENTION_DAYS) {
-            ctx.update(&key, || async { retry(|| logs.put_retention_policy(n, LOG_RETENTION_DAYS)).await.at(n, &self.region) })
-                .await?;
-        }
-        Ok(name)
+        ensure_log_group(ctx, self.logs.as_ref(), &KEY_LOG_GROUP.child(kind), &self.name(kind), &self.suffix, &self.region).await
     }
 
-    /// Function `kind`: ensured with [`Rule::Name`] (Lambda has no idempotency token; a
-    /// `ResourceConflictException: Function already exist` after a lost answer is looked up
-    /// and adopted), then code and configuration updated through [`Ctx::update`] only when
-    /// they differ.
+    /// Function `kind` ([`ensure_function`]).
     async fn ensure_function(&self, ctx: &Ctx, kind: &str, role_arn: &str, zip: &mut Option<Vec<u8>>) -> Result<String, ComponentError> {
         let spec = self.spec(kind, role_arn);
-        let name = spec.name.clone();
-        let key = KEY_FUNCTION.child(kind);
-        let (lambda, n, region, spec_ref, package) = (self.lambda.as_ref(), name.as_str(), self.region.as_str(), &spec, &self.package);
-        let ensured = ctx
-            .ensure::<FunctionInfo>(&key, n, Rule::Name)
-            .find_one(move |_recorded| async move {
-                Ok(lambda.get_function(n).await?.filter(|f| is_stack_function(&f.arn, region, n)))
-            })
-            .create(move |_token| async move {
-                let bytes = package.read().map_err(|e| AwsError::other("PackageUnreadable", e.to_string()))?;
-                let arn = until_role_assumable(|| lambda.create_function(spec_ref, &bytes)).await?;
-                Ok(FunctionInfo { arn, name: n.to_string(), ..Default::default() })
-            })
-            .id(|f| f.arn.clone())
-            .outcome()
-            .await?;
-        if ensured.how == How::Created {
-            self.wait_ready(&name).await?;
-            return Ok(ensured.value.arn);
-        }
-        let mut info = ensured.value;
-        if info.state == "Pending" || info.last_update_status == "InProgress" {
-            info = self.wait_ready(&name).await?;
-        }
-        let code_differs = info.code_sha256 != self.package.base64_sha256 || info.architectures != vec![spec.architecture.clone()];
-        if code_differs {
-            let bytes = self.zip(zip)?;
-            tracing::info!(function = %name, deployed = %info.code_sha256, package = %self.package.base64_sha256, "updating code");
-            ctx.update(&key, || async {
-                retry_if(|| self.lambda.update_function_code(&name, &spec.architecture, &bytes), is_conflict)
-                    .await
-                    .at(&name, &self.region)
-            })
-            .await?;
-            self.wait_ready(&name).await?;
-        }
-        if !info.config_matches(&spec) {
-            tracing::info!(function = %name, diff = ?info.config_diff(&spec), "updating configuration");
-            ctx.update(&key, || async {
-                with_role_propagation(&name, &self.region, || async {
-                    retry_if(|| self.lambda.update_function_configuration(&spec), is_conflict).await
-                })
-                .await
-            })
-            .await?;
-            self.wait_ready(&name).await?;
-        }
-        Ok(info.arn)
+        ensure_function(ctx, self.lambda.as_ref(), &KEY_FUNCTION.child(kind), &spec, &self.package, &self.region, zip).await
     }
+}
+
+/// Waits until the function is Active and no update is in progress.
+pub(crate) async fn wait_ready(lambda: &dyn LambdaApi, name: &str, region: &str) -> Result<FunctionInfo, ComponentError> {
+    poll_until(name, region, "function Active", ACTIVE_TIMEOUT, || async {
+        match lambda.get_function(name).await? {
+            None => Ok(Poll::Pending("not visible yet".into())),
+            Some(f) if f.state == "Failed" || f.last_update_status == "Failed" => Err(AwsError::other(
+                "FunctionFailed",
+                f.state_reason.or(f.last_update_reason).unwrap_or_else(|| "function entered state Failed".into()),
+            )),
+            Some(f) if (f.state == "Active" || f.state.is_empty()) && f.last_update_status != "InProgress" => Ok(Poll::Ready(f)),
+            Some(f) => Ok(Poll::Pending(format!("{} / {}", f.state, f.last_update_status))),
+        }
+    })
+    .await
+}
+
+/// The log group `/aws/lambda/<function>`, journaled under `key`: ensured with
+/// [`Rule::Name`] (a `ResourceAlreadyExistsException` after a lost answer is looked up and
+/// adopted), its retention set through [`Ctx::update`] only when it differs.
+pub(crate) async fn ensure_log_group(
+    ctx: &Ctx,
+    logs: &dyn LogsApi,
+    key: &Key,
+    function: &str,
+    suffix: &str,
+    region: &str,
+) -> Result<String, ComponentError> {
+    let name = log_group_name(function);
+    let tags = naming::tags(suffix, &name);
+    let (n, tags) = (name.as_str(), &tags);
+    let group = ctx
+        .ensure::<LogGroupInfo>(key, n, Rule::Name)
+        .find_one(move |_recorded| async move { Ok(logs.describe_log_group(n).await?.filter(|g| g.name == n)) })
+        .create(move |_token| async move {
+            logs.create_log_group(n, tags.clone()).await?;
+            Ok(LogGroupInfo { name: n.to_string(), ..Default::default() })
+        })
+        .id(|g| g.name.clone())
+        .run()
+        .await?;
+    if group.retention_days != Some(LOG_RETENTION_DAYS) {
+        ctx.update(key, || async { retry(|| logs.put_retention_policy(n, LOG_RETENTION_DAYS)).await.at(n, region) }).await?;
+    }
+    Ok(name)
+}
+
+/// The function `spec`, journaled under `key`: ensured with [`Rule::Name`] (Lambda has no
+/// idempotency token; a `ResourceConflictException: Function already exist` after a lost
+/// answer is looked up and adopted), then code and configuration updated through
+/// [`Ctx::update`] only when they differ. `zip` caches the package's bytes across calls.
+pub(crate) async fn ensure_function(
+    ctx: &Ctx,
+    lambda: &dyn LambdaApi,
+    key: &Key,
+    spec: &FunctionSpec,
+    package: &Package,
+    region: &str,
+    zip: &mut Option<Vec<u8>>,
+) -> Result<String, ComponentError> {
+    let name = spec.name.clone();
+    let n = name.as_str();
+    let ensured = ctx
+        .ensure::<FunctionInfo>(key, n, Rule::Name)
+        .find_one(move |_recorded| async move {
+            Ok(lambda.get_function(n).await?.filter(|f| is_stack_function(&f.arn, region, n)))
+        })
+        .create(move |_token| async move {
+            let bytes = package.read().map_err(|e| AwsError::other("PackageUnreadable", e.to_string()))?;
+            let arn = until_role_assumable(|| lambda.create_function(spec, &bytes)).await?;
+            Ok(FunctionInfo { arn, name: n.to_string(), ..Default::default() })
+        })
+        .id(|f| f.arn.clone())
+        .outcome()
+        .await?;
+    if ensured.how == How::Created {
+        wait_ready(lambda, n, region).await?;
+        return Ok(ensured.value.arn);
+    }
+    let mut info = ensured.value;
+    if info.state == "Pending" || info.last_update_status == "InProgress" {
+        info = wait_ready(lambda, n, region).await?;
+    }
+    let code_differs = info.code_sha256 != package.base64_sha256 || info.architectures != vec![spec.architecture.clone()];
+    if code_differs {
+        if zip.is_none() {
+            *zip = Some(package.read().map_err(|e| ComponentError::invalid(package.path.display().to_string(), region, e.to_string()))?);
+        }
+        let bytes = zip.clone().unwrap_or_default();
+        tracing::info!(function = %name, deployed = %info.code_sha256, package = %package.base64_sha256, "updating code");
+        ctx.update(key, || async {
+            retry_if(|| lambda.update_function_code(n, &spec.architecture, &bytes), is_conflict).await.at(n, region)
+        })
+        .await?;
+        wait_ready(lambda, n, region).await?;
+    }
+    if !info.config_matches(spec) {
+        tracing::info!(function = %name, diff = ?info.config_diff(spec), "updating configuration");
+        ctx.update(key, || async {
+            with_role_propagation(n, region, || async { retry_if(|| lambda.update_function_configuration(spec), is_conflict).await }).await
+        })
+        .await?;
+        wait_ready(lambda, n, region).await?;
+    }
+    Ok(info.arn)
 }
 
 #[async_trait]
@@ -447,6 +464,8 @@ mod tests {
             api_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/lambda-api-dev"),
             processor_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/lambda-processor-dev"),
             replicator_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/lambda-replicator-dev"),
+            probe_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/lambda-probe-dev"),
+            failover_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/lambda-failover-dev"),
         }
     }
 

@@ -4,15 +4,28 @@
 //! [`Rule::Name`] (`EntityAlreadyExists` after a lost answer: looked up by name and path,
 //! adopted), its inline policy put through [`Ctx::update`] only when it differs.
 //!
-//! Three roles, `lambda-api-{s}`, `lambda-processor-{s}`, `lambda-replicator-{s}`, trust
+//! Five roles, `lambda-api-{s}`, `lambda-processor-{s}`, `lambda-replicator-{s}` and the
+//! failover controller's `lambda-probe-{s}`, `lambda-failover-{s}`, trust
 //! `lambda.amazonaws.com` and carry one inline policy each, scoped to this stack:
 //! - all: `logs:CreateLogStream`/`logs:PutLogEvents` on their own functions' log groups in
 //!   both regions;
 //! - api: DynamoDB item reads/writes on `table/table-{s}` (any region: it is a global
-//!   table), SSM reads under `/tandem/{s}/`, and `kms:Decrypt` only via SSM (SecureString);
+//!   table), SSM reads under `/tandem/{s}/`, `kms:Decrypt` only via SSM (SecureString), and
+//!   `rds:DescribeDBClusters` on the two Aurora clusters (the `/health` writer check);
 //! - processor: `dynamodb:PutItem` on the table;
 //! - replicator: SSM get/put/delete/tag under `/tandem/{s}/` in both regions, and
-//!   `kms:Decrypt`/`kms:Encrypt` only via SSM in those regions (the `aws/ssm` keys).
+//!   `kms:Decrypt`/`kms:Encrypt` only via SSM in those regions (the `aws/ssm` keys);
+//! - probe (secondary region): `cloudwatch:PutMetricData` in namespace `Tandem/Failover`
+//!   only, `cloudwatch:GetMetricStatistics` (no resource-level permission exists),
+//!   `cloudwatch:DescribeAlarms` on the decision alarm, `rds:DescribeGlobalClusters` on this
+//!   global cluster, `lambda:InvokeFunction` on the failover function, `ssm:GetParameter` on
+//!   the forced-decision flag;
+//! - failover (secondary region): the same CloudWatch reads and puts,
+//!   `rds:DescribeGlobalClusters`/`rds:FailoverGlobalCluster` on this global cluster and its
+//!   two clusters, `rds:DescribeDBClusterSnapshots`/`rds:CopyDBClusterSnapshot`/
+//!   `rds:AddTagsToResource` on the old primary's `rds:unplanned-global-failover-*` and
+//!   `tandem-{s}-lost-writes-*` snapshots, `ssm:GetParameter` on the drill suppression flag,
+//!   `sns:Publish` on the secondary alert topic and its KMS key via SNS only.
 //!
 //! The account id comes from the role ARN IAM returns (no STS call needed).
 
@@ -26,8 +39,18 @@ use tandem_core::contracts::{ids, LambdaRolesOutputs};
 use tandem_core::iam::same_json;
 use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
-/// The three function kinds (also the role kinds).
+/// The three function kinds deployed in both regions.
 pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
+
+/// The failover controller's function kinds (secondary region only, see `controller.rs`).
+pub const CONTROLLER_KINDS: [&str; 2] = ["probe", "failover"];
+
+/// Every role kind: one role per function kind.
+pub const ROLE_KINDS: [&str; 5] = ["api", "processor", "replicator", "probe", "failover"];
+
+/// Actions that take no resource-level permission: their statements name resource `*`
+/// (always with a condition where AWS offers one, e.g. `cloudwatch:namespace`).
+pub const NO_RESOURCE_LEVEL: [&str; 2] = ["cloudwatch:PutMetricData", "cloudwatch:GetMetricStatistics"];
 
 /// Inline policy name on every role of this crate.
 pub const POLICY_NAME: &str = "tandem";
@@ -52,10 +75,35 @@ pub fn function_name(kind: &str, placement: Placement, suffix: &str) -> String {
 /// The inline policy of role `kind`.
 pub fn lambda_policy(kind: &str, suffix: &str, primary: &str, secondary: &str, account: &str) -> String {
     let regions = [(primary, Placement::Primary), (secondary, Placement::Secondary)];
+    let controller = CONTROLLER_KINDS.contains(&kind);
     let log_groups: Vec<String> = regions
         .iter()
+        .filter(|(_, p)| !controller || *p == Placement::Secondary)
         .map(|(r, p)| format!("arn:aws:logs:{r}:{account}:log-group:/aws/lambda/{}:*", function_name(kind, *p, suffix)))
         .collect();
+    let cluster = |p: Placement| format!("arn:aws:rds:{}:{account}:cluster:{}", if p == Placement::Secondary { secondary } else { primary }, naming::name("aurora", p, suffix));
+    let global_cluster = format!("arn:aws:rds::{account}:global-cluster:{}", naming::name("aurora-global", Placement::Global, suffix));
+    let decision_alarm = tandem_core::contracts::failover_alarms::arn(secondary, account, &tandem_core::contracts::failover_alarms::decision(suffix));
+    let metrics_put = json!({
+        "Sid": "PutControllerMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": ["*"],
+        "Condition": { "StringEquals": { "cloudwatch:namespace": tandem_core::contracts::failover_metrics::NAMESPACE } },
+    });
+    let metrics_read = json!({
+        "Sid": "ReadReplicationMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:GetMetricStatistics"],
+        "Resource": ["*"],
+    });
+    let alarm_read = json!({
+        "Sid": "ReadDecisionAlarm",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:DescribeAlarms"],
+        "Resource": [decision_alarm],
+    });
+    let flag = |name: String| format!("arn:aws:ssm:{secondary}:{account}:parameter{name}");
     let table = format!("arn:aws:dynamodb:*:{account}:table/{}", naming::name("table", Placement::Global, suffix));
     let path = naming::parameter_path(suffix);
     let path = path.trim_end_matches('/');
@@ -83,6 +131,13 @@ pub fn lambda_policy(kind: &str, suffix: &str, primary: &str, secondary: &str, a
                 ],
             }));
             statements.push(kms_via_ssm(&["kms:Decrypt"], primary, secondary, account));
+            // The /health `database_writer` check of each region's own cluster.
+            statements.push(json!({
+                "Sid": "DatabaseWriterCheck",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeDBClusters"],
+                "Resource": [cluster(Placement::Primary), cluster(Placement::Secondary)],
+            }));
         }
         "processor" => {
             statements.push(json!({
@@ -90,6 +145,74 @@ pub fn lambda_policy(kind: &str, suffix: &str, primary: &str, secondary: &str, a
                 "Effect": "Allow",
                 "Action": ["dynamodb:PutItem"],
                 "Resource": [table],
+            }));
+        }
+        "probe" => {
+            statements.push(metrics_put);
+            statements.push(metrics_read);
+            statements.push(alarm_read);
+            statements.push(json!({
+                "Sid": "ReadGlobalCluster",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeGlobalClusters"],
+                "Resource": [global_cluster],
+            }));
+            statements.push(json!({
+                "Sid": "InvokeFailoverHandler",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [format!("arn:aws:lambda:{secondary}:{account}:function:{}", function_name("failover", Placement::Secondary, suffix))],
+            }));
+            statements.push(json!({
+                "Sid": "ReadForcedFlag",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": [flag(tandem_core::contracts::failover_flags::forced(suffix))],
+            }));
+        }
+        "failover" => {
+            statements.push(metrics_put);
+            statements.push(metrics_read);
+            statements.push(alarm_read);
+            statements.push(json!({
+                "Sid": "FailOverThisGlobalCluster",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster"],
+                "Resource": [global_cluster, cluster(Placement::Primary), cluster(Placement::Secondary)],
+            }));
+            let snapshots = |pattern: &str| format!("arn:aws:rds:{primary}:{account}:cluster-snapshot:{pattern}");
+            statements.push(json!({
+                "Sid": "FindLostWritesSnapshot",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeDBClusterSnapshots"],
+                "Resource": [cluster(Placement::Primary), snapshots("*")],
+            }));
+            statements.push(json!({
+                "Sid": "CopyLostWritesSnapshot",
+                "Effect": "Allow",
+                "Action": ["rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"],
+                "Resource": [snapshots("rds:unplanned-global-failover-*"), snapshots(&format!("tandem-{suffix}-lost-writes-*"))],
+            }));
+            statements.push(json!({
+                "Sid": "ReadSuppressionFlag",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter"],
+                "Resource": [flag(tandem_core::contracts::failover_flags::suppressed(suffix))],
+            }));
+            statements.push(json!({
+                "Sid": "Alert",
+                "Effect": "Allow",
+                "Action": ["sns:Publish"],
+                "Resource": [format!("arn:aws:sns:{secondary}:{account}:{}", naming::name("alerts", Placement::Secondary, suffix))],
+            }));
+            // The alert topic is encrypted with a customer-managed key: publishing needs it,
+            // only through SNS in the secondary region.
+            statements.push(json!({
+                "Sid": "AlertTopicKeyViaSns",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": [format!("arn:aws:kms:{secondary}:{account}:key/*")],
+                "Condition": { "StringEquals": { "kms:ViaService": [format!("sns.{secondary}.amazonaws.com")] } },
             }));
         }
         _ => {
@@ -159,7 +282,7 @@ pub fn least_privilege_violations(document: &str) -> Vec<String> {
             }
         }
         for r in as_list(s.get("Resource")) {
-            if r == "*" {
+            if r == "*" && !actions.iter().all(|a| NO_RESOURCE_LEVEL.contains(&a.as_str())) {
                 problems.push(format!("{sid}: resource *"));
             }
             let fields: Vec<&str> = r.split(':').collect();
@@ -310,8 +433,8 @@ impl Component for LambdaRoles {
         Duration::from_secs(15)
     }
     fn desired(&self) -> Desired {
-        let names: Vec<String> = FUNCTION_KINDS.iter().map(|k| role_name(k, &self.suffix)).collect();
-        let policies: serde_json::Map<String, serde_json::Value> = FUNCTION_KINDS
+        let names: Vec<String> = ROLE_KINDS.iter().map(|k| role_name(k, &self.suffix)).collect();
+        let policies: serde_json::Map<String, serde_json::Value> = ROLE_KINDS
             .iter()
             .map(|k| (k.to_string(), serde_json::Value::String(self.policy(k, "<account>"))))
             .collect();
@@ -325,7 +448,7 @@ impl Component for LambdaRoles {
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
         let trust = trust_policy("lambda.amazonaws.com");
         let mut arns = Vec::new();
-        for kind in FUNCTION_KINDS {
+        for kind in ROLE_KINDS {
             ctx.check_cancelled()?;
             let name = role_name(kind, &self.suffix);
             let arn = ensure_role(ctx, self.iam.as_ref(), &role_key(kind), &name, &trust, naming::tags(&self.suffix, &name)).await?;
@@ -336,15 +459,21 @@ impl Component for LambdaRoles {
             forget_legacy(ctx, &legacy_policy_key(kind)).await?;
             arns.push(arn);
         }
-        let [api, processor, replicator]: [String; 3] = arns
+        let [api, processor, replicator, probe, failover]: [String; 5] = arns
             .try_into()
-            .map_err(|_| ComponentError::invalid(ids::LAMBDA_ROLES, &self.primary_region, "expected three roles"))?;
-        Ok(to_outputs(&LambdaRolesOutputs { api_role_arn: api, processor_role_arn: processor, replicator_role_arn: replicator }))
+            .map_err(|_| ComponentError::invalid(ids::LAMBDA_ROLES, &self.primary_region, "expected five roles"))?;
+        Ok(to_outputs(&LambdaRolesOutputs {
+            api_role_arn: api,
+            processor_role_arn: processor,
+            replicator_role_arn: replicator,
+            probe_role_arn: probe,
+            failover_role_arn: failover,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(component = ids::LAMBDA_ROLES, region = %self.primary_region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
-        for kind in FUNCTION_KINDS {
+        for kind in ROLE_KINDS {
             let name = role_name(kind, &self.suffix);
             delete_role(ctx, self.iam.as_ref(), &role_key(kind), &name).await?;
             forget_legacy(ctx, &legacy_policy_key(kind)).await?;
@@ -355,7 +484,7 @@ impl Component for LambdaRoles {
     async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
         let mut missing = Vec::new();
         let mut drifted = Vec::new();
-        for kind in FUNCTION_KINDS {
+        for kind in ROLE_KINDS {
             let name = role_name(kind, &self.suffix);
             let Some(arn) = retry(|| self.iam.get_role(&name)).await.at(&name, &self.primary_region)? else {
                 missing.push(format!("role {name} is missing"));
@@ -408,11 +537,16 @@ mod tests {
 
     #[test]
     fn policies_are_least_privilege() {
-        for kind in FUNCTION_KINDS {
+        for kind in ROLE_KINDS {
             let doc = lambda_policy(kind, "dev", "us-east-1", "us-east-2", ACCOUNT);
             assert_eq!(least_privilege_violations(&doc), Vec::<String>::new(), "{kind}: {doc}");
-            assert!(!doc.contains("\"*\""), "{kind} has a bare * : {doc}");
+            if FUNCTION_KINDS.contains(&kind) {
+                assert!(!doc.contains("\"*\""), "{kind} has a bare * : {doc}");
+            }
         }
+        // `*` only for actions without resource-level permissions, never mixed with others.
+        let mixed = r#"{"Statement":[{"Sid":"m","Effect":"Allow","Action":["cloudwatch:PutMetricData","sns:Publish"],"Resource":"*"}]}"#;
+        assert_eq!(least_privilege_violations(mixed), vec!["m: resource *".to_string()]);
         // The checker itself catches the bad cases.
         let bad = r#"{"Statement":[{"Sid":"a","Effect":"Allow","Action":"*","Resource":"*"},
             {"Sid":"b","Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::x"]},
@@ -433,6 +567,27 @@ mod tests {
         assert!(s.contains("arn:aws:logs:us-east-2:123456789012:log-group:/aws/lambda/api-secondary-dev:*"));
         let processor = lambda_policy("processor", "dev", "us-east-1", "us-east-2", ACCOUNT);
         assert!(processor.contains("dynamodb:PutItem") && !processor.contains("dynamodb:GetItem") && !processor.contains("ssm:"));
+        let probe = lambda_policy("probe", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert!(probe.contains("arn:aws:cloudwatch:us-east-2:123456789012:alarm:alarm-primary-down-secondary-dev"), "{probe}");
+        assert!(probe.contains("arn:aws:lambda:us-east-2:123456789012:function:failover-secondary-dev"), "{probe}");
+        assert!(probe.contains("arn:aws:ssm:us-east-2:123456789012:parameter/tandem/dev/failover/forced"), "{probe}");
+        assert!(!probe.contains("rds:FailoverGlobalCluster") && !probe.contains("sns:Publish"), "{probe}");
+        assert!(!probe.contains("us-east-1:123456789012:log-group"), "the probe only runs in the secondary: {probe}");
+        let failover = lambda_policy("failover", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        for want in [
+            "rds:FailoverGlobalCluster",
+            "arn:aws:rds::123456789012:global-cluster:aurora-global-dev",
+            "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-dev",
+            "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:unplanned-global-failover-*",
+            "arn:aws:sns:us-east-2:123456789012:alerts-secondary-dev",
+            "arn:aws:ssm:us-east-2:123456789012:parameter/tandem/dev/failover/suppressed",
+            "sns.us-east-2.amazonaws.com",
+        ] {
+            assert!(failover.contains(want), "{want} missing: {failover}");
+        }
+        assert!(!failover.contains("lambda:InvokeFunction") && !failover.contains("dynamodb"), "{failover}");
+        let api = lambda_policy("api", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert!(api.contains("rds:DescribeDBClusters") && api.contains("cluster:aurora-primary-dev") && !api.contains("rds:Failover"), "{api}");
         let replicator = lambda_policy("replicator", "dev", "us-east-1", "us-east-2", ACCOUNT);
         assert!(replicator.contains("arn:aws:ssm:us-east-2:123456789012:parameter/tandem/dev/*"));
         assert!(replicator.contains("ssm.us-east-2.amazonaws.com") && replicator.contains("kms:Encrypt"));
@@ -443,7 +598,7 @@ mod tests {
     async fn creates_roles_then_policies_in_order() {
         let mut iam = MockIamApi::new();
         let mut seq = Sequence::new();
-        for kind in FUNCTION_KINDS {
+        for kind in ROLE_KINDS {
             let name = role_name(kind, "dev");
             iam.expect_get_role().with(eq(name.clone())).times(1).in_sequence(&mut seq).returning(|_| Ok(None));
             let n = name.clone();
@@ -468,11 +623,13 @@ mod tests {
         assert_eq!(out.api_role_arn, arn("lambda-api-dev"));
         assert_eq!(out.processor_role_arn, arn("lambda-processor-dev"));
         assert_eq!(out.replicator_role_arn, arn("lambda-replicator-dev"));
+        assert_eq!(out.probe_role_arn, arn("lambda-probe-dev"));
+        assert_eq!(out.failover_role_arn, arn("lambda-failover-dev"));
         let journal = c.journal_entries().await;
         assert_eq!(journal["role-api"].id.as_deref(), Some(arn("lambda-api-dev").as_str()));
         // The inline policy is an update of its role's entry.
         assert_eq!(journal["role-api"].op, tandem_core::state::Op::Update);
-        assert_eq!(journal.len(), 3);
+        assert_eq!(journal.len(), 5);
     }
 
     /// IAM whose roles come to exist only through `create_role`, which acts and then answers
@@ -511,9 +668,9 @@ mod tests {
             let (iam, roles) = iam_losing_first_answer(answer.clone());
             let c = ctx();
             component(iam).apply(&c).await.unwrap_or_else(|e| panic!("{answer}: {e}"));
-            assert_eq!(roles.lock().unwrap().len(), 3, "{answer}: exactly one role per kind");
+            assert_eq!(roles.lock().unwrap().len(), 5, "{answer}: exactly one role per kind");
             let j = c.journal_entries().await;
-            for kind in FUNCTION_KINDS {
+            for kind in ROLE_KINDS {
                 let e = &j[&format!("role-{kind}")];
                 assert_eq!(e.status, tandem_core::state::ResourceStatus::Done, "{answer}");
                 assert_eq!(e.id.as_deref(), Some(arn(&role_name(kind, "dev")).as_str()), "{answer}");
@@ -562,7 +719,7 @@ mod tests {
         let c = ctx().with_prior(prior);
         component(iam).apply(&c).await.unwrap();
         let keys: Vec<String> = c.journal_entries().await.into_keys().collect();
-        assert_eq!(keys, vec!["role-api", "role-processor", "role-replicator"]);
+        assert_eq!(keys, vec!["role-api", "role-failover", "role-probe", "role-processor", "role-replicator"]);
     }
 
     #[tokio::test]
@@ -570,7 +727,7 @@ mod tests {
         let mut iam = MockIamApi::new();
         iam.expect_get_role().returning(|n| Ok(Some(arn(n))));
         iam.expect_get_role_policy().returning(|_, _| Ok(Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into())));
-        iam.expect_put_role_policy().times(3).returning(|_, _, _| Ok(()));
+        iam.expect_put_role_policy().times(5).returning(|_, _, _| Ok(()));
         component(iam).apply(&ctx()).await.unwrap();
     }
 
@@ -579,7 +736,7 @@ mod tests {
         let mut iam = MockIamApi::new();
         iam.expect_get_role().returning(|_| Ok(None));
         let mut calls = 0;
-        iam.expect_create_role().times(4).returning(move |n, _, _| {
+        iam.expect_create_role().times(6).returning(move |n, _, _| {
             calls += 1;
             if calls == 1 {
                 Err(AwsError::throttling())
@@ -590,7 +747,7 @@ mod tests {
         iam.expect_get_role_policy().returning(|_, _| Ok(None));
         // A policy put right after creation can see the role as not yet there.
         let mut puts = 0;
-        iam.expect_put_role_policy().times(4).returning(move |_, _, _| {
+        iam.expect_put_role_policy().times(6).returning(move |_, _, _| {
             puts += 1;
             if puts == 1 {
                 Err(AwsError::not_found("NoSuchEntity", "role not found"))
@@ -640,6 +797,14 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Err(AwsError::not_found("NoSuchEntity", "gone")));
+        // The controller's roles: already gone.
+        for n in ["lambda-probe-dev", "lambda-failover-dev"] {
+            iam.expect_list_role_policies()
+                .with(eq(n))
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_| Err(AwsError::not_found("NoSuchEntity", "gone")));
+        }
         let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1").with_resource("role-api", &arn("lambda-api-dev"));
         let c = ctx().with_prior(prior);
         component(iam).destroy(&c).await.unwrap();
@@ -654,7 +819,7 @@ mod tests {
         match component(iam).read(&ctx()).await.unwrap() {
             Drift::Missing { details } => {
                 assert!(details[0].contains("lambda-api-dev"));
-                assert_eq!(details.len(), 3, "{details:?}");
+                assert_eq!(details.len(), 5, "{details:?}");
             }
             other => panic!("{other:?}"),
         }

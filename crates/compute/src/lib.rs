@@ -5,11 +5,14 @@
 //! - `functions-primary` / `functions-secondary`: log groups and the three functions.
 //! - `events-primary` / `events-secondary`: custom bus, rule to the event processor.
 //! - `event-endpoint`: EventBridge global endpoint with failover and replication.
+//! - `failover-controller` ([`controller::Controller`], secondary region): the probe and
+//!   failover functions of the failover controller and the probe's one-minute schedule.
 //!
 //! [`package`] builds the Lambda zip. Service calls go through the traits of
 //! [`tandem_clients::lambda`], [`tandem_core::iam`], [`tandem_clients::events`] (shared with
 //! the other crates) and [`logs_api`] (mocks behind the `mocks` feature).
 
+pub mod controller;
 pub mod endpoint;
 pub mod events;
 pub mod functions;
@@ -38,9 +41,13 @@ pub fn components(cfg: &Config, aws: &AwsContext, package: &Package) -> Vec<Arc<
         let logs: Arc<dyn logs_api::LogsApi> = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
         let events: Arc<dyn tandem_clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
         out.push(Arc::new(functions::Functions::new(cfg, placement, lambda.clone(), logs, package.clone())));
-        out.push(Arc::new(events::EventBus::new(cfg, placement, events.clone(), lambda)));
+        out.push(Arc::new(events::EventBus::new(cfg, placement, events.clone(), lambda.clone())));
         if placement == Placement::Primary {
             primary_events = Some(events);
+        } else {
+            let logs: Arc<dyn logs_api::LogsApi> = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+            let events: Arc<dyn tandem_clients::EventsApi> = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
+            out.push(Arc::new(controller::Controller::new(cfg, lambda, logs, events, package.clone())));
         }
     }
     let endpoint_events = primary_events
@@ -88,13 +95,26 @@ mod tests {
                 ("functions-secondary", "us-west-1", vec![ids::LAMBDA_ROLES.to_string()]),
                 ("events-secondary", "us-west-1", vec!["functions-secondary".to_string()]),
                 (
+                    "failover-controller",
+                    "us-west-1",
+                    vec![
+                        ids::LAMBDA_ROLES.to_string(),
+                        "api-primary".to_string(),
+                        "loadbalancer-primary".to_string(),
+                        "aurora-primary".to_string(),
+                        "aurora-secondary".to_string(),
+                        "alerts-secondary".to_string(),
+                    ],
+                ),
+                (
                     "event-endpoint",
                     "us-east-1",
                     vec!["events-primary".to_string(), "events-secondary".to_string(), "health-primary".to_string()],
                 ),
             ]
         );
-        assert_eq!(cs[5].placement(), Placement::Global);
+        assert_eq!(cs[5].placement(), Placement::Secondary);
+        assert_eq!(cs[6].placement(), Placement::Global);
     }
 
     #[test]
@@ -106,7 +126,7 @@ mod tests {
             let (dx, dy) = (x.desired(), y.desired());
             assert_eq!(dx.replace_on, dy.replace_on, "{}", x.id());
             let changed = dx.update_on != dy.update_on;
-            assert_eq!(changed, x.id().starts_with("functions-"), "{}", x.id());
+            assert_eq!(changed, x.id().starts_with("functions-") || x.id() == ids::CONTROLLER, "{}", x.id());
             let text = serde_json::to_string(&dx).unwrap().to_lowercase();
             assert!(!text.contains("password") && !text.contains("secret"), "{}", x.id());
         }

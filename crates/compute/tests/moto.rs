@@ -102,11 +102,23 @@ impl LambdaApi for Recording {
         self.record(format!("RemovePermission {name} {sid}"));
         LambdaApi::remove_permission(&self.inner, name, sid).await
     }
+    async fn get_invoke_limits(&self, name: &str) -> Result<tandem_clients::lambda::InvokeLimits, AwsError> {
+        LambdaApi::get_invoke_limits(&self.inner, name).await
+    }
+    async fn put_reserved_concurrency(&self, name: &str, reserved: i32) -> Result<(), AwsError> {
+        self.record(format!("PutFunctionConcurrency {name} {reserved}"));
+        LambdaApi::put_reserved_concurrency(&self.inner, name, reserved).await
+    }
+    async fn put_async_limits(&self, name: &str, age: i32, retries: i32) -> Result<(), AwsError> {
+        self.record(format!("PutFunctionEventInvokeConfig {name} {age} {retries}"));
+        LambdaApi::put_async_limits(&self.inner, name, age, retries).await
+    }
 }
 
 struct Stack {
     by_id: BTreeMap<String, Arc<dyn Component>>,
     lambda_calls: Arc<Mutex<Vec<String>>>,
+    suffix: String,
 }
 
 impl Stack {
@@ -123,9 +135,13 @@ impl Stack {
             let logs = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
             let events = Arc::new(aws_sdk_eventbridge::Client::new(&sdk));
             by_id.insert(ids::functions(placement), Arc::new(Functions::new(cfg, placement, lambda.clone(), logs, package.clone())));
-            by_id.insert(ids::event_bus(placement), Arc::new(EventBus::new(cfg, placement, events, lambda)));
+            by_id.insert(ids::event_bus(placement), Arc::new(EventBus::new(cfg, placement, events.clone(), lambda.clone())));
+            if placement == Placement::Secondary {
+                let logs = Arc::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+                by_id.insert(ids::CONTROLLER.to_string(), Arc::new(tandem_compute::controller::Controller::new(cfg, lambda, logs, events, package.clone())));
+            }
         }
-        Self { by_id, lambda_calls }
+        Self { by_id, lambda_calls, suffix: cfg.environment_suffix.clone() }
     }
     fn get(&self, id: &str) -> &dyn Component {
         self.by_id.get(id).map(|c| c.as_ref()).unwrap_or_else(|| panic!("no component {id}"))
@@ -146,7 +162,68 @@ fn order() -> Vec<String> {
         ids::event_bus(Placement::Primary),
         ids::event_bus(Placement::Secondary),
         ids::EVENT_ENDPOINT.to_string(),
+        ids::CONTROLLER.to_string(),
     ]
+}
+
+/// The outputs of the other crates' components the controller reads (well-formed stand-ins).
+fn controller_inputs(s: &str) -> Vec<(String, Outputs)> {
+    use tandem_core::contracts::{AlertsOutputs, ApiOutputs, AuroraOutputs, LoadBalancerOutputs};
+    let mut v = vec![
+        (
+            ids::api(Placement::Primary),
+            to_outputs(&ApiOutputs {
+                rest_api_id: "abc123".into(),
+                stage_name: "live".into(),
+                invoke_url: "https://abc123.execute-api.us-east-1.amazonaws.com/live".into(),
+                execute_api_host: "abc123.execute-api.us-east-1.amazonaws.com".into(),
+                health_path: "/live/health".into(),
+                custom_domain: None,
+                regional_domain_name: None,
+                regional_hosted_zone_id: None,
+                certificate_arn: None,
+                failover_domain: None,
+                failover_regional_domain_name: None,
+                failover_regional_hosted_zone_id: None,
+            }),
+        ),
+        (
+            ids::load_balancer(Placement::Primary),
+            to_outputs(&LoadBalancerOutputs {
+                nlb_arn: "arn:nlb".into(),
+                nlb_dns_name: format!("nlb-primary-{s}.elb.us-east-1.amazonaws.com"),
+                nlb_zone_id: "Z1".into(),
+                nlb_target_group_arn: "arn:tg".into(),
+                alb_arn: "arn:alb".into(),
+                alb_dns_name: "alb".into(),
+                alb_target_group_arn: "arn:atg".into(),
+            }),
+        ),
+        (
+            ids::alerts(Placement::Secondary),
+            to_outputs(&AlertsOutputs {
+                topic_arn: format!("arn:aws:sns:us-east-2:123456789012:alerts-secondary-{s}"),
+                topic_name: format!("alerts-secondary-{s}"),
+            }),
+        ),
+    ];
+    for (p, region) in [(Placement::Primary, "us-east-1"), (Placement::Secondary, "us-east-2")] {
+        v.push((
+            ids::aurora(p),
+            to_outputs(&AuroraOutputs {
+                global_cluster_id: format!("aurora-global-{s}"),
+                cluster_id: format!("aurora-{p}-{s}"),
+                cluster_arn: format!("arn:aws:rds:{region}:123456789012:cluster:aurora-{p}-{s}"),
+                writer_endpoint: "w".into(),
+                reader_endpoint: "r".into(),
+                instance_id: format!("aurora-{p}-{s}-1"),
+                port: 5432,
+                password_parameter: None,
+                global_writer_endpoint: "g".into(),
+            }),
+        ));
+    }
+    v
 }
 
 /// Applies every component in order; returns outputs and states.
@@ -157,6 +234,7 @@ async fn apply_all(
 ) -> (BTreeMap<String, Outputs>, BTreeMap<String, ComponentState>) {
     let mut outputs: BTreeMap<String, Outputs> = BTreeMap::new();
     outputs.insert(ids::health(Placement::Primary), health.clone());
+    outputs.extend(controller_inputs(&stack.suffix));
     let mut states = BTreeMap::new();
     for id in order() {
         let c = stack.get(&id);
@@ -189,7 +267,7 @@ async fn compute_stack_lifecycle_on_moto() {
     cfg.state.dir = dir.path().join("state");
     let package = test_package(dir.path(), "#!/bin/sh\necho v1\n");
     let stack = Stack::new(&cfg, &aws, &package);
-    assert_eq!(stack.by_id.len(), 6);
+    assert_eq!(stack.by_id.len(), 7);
 
     // The primary API health check comes from the traffic crate; a well-formed ARN stands in.
     let health = to_outputs(&HealthOutputs {
@@ -202,9 +280,14 @@ async fn compute_stack_lifecycle_on_moto() {
     // ---- apply ----
     let (outputs, states) = apply_all(&stack, &health, &BTreeMap::new()).await;
     let first = stack.lambda_mutations();
-    assert_eq!(first.iter().filter(|c| c.starts_with("CreateFunction ")).count(), 6, "{first:?}");
-    assert_eq!(first.iter().filter(|c| c.starts_with("AddPermission ")).count(), 2, "{first:?}");
-    assert_eq!(first.len(), 8, "{first:?}");
+    // Three functions per region, the controller's two; the processors' rule permissions,
+    // the probe's schedule permission and the decision alarm's permission on the failover
+    // handler, whose limits are set once.
+    assert_eq!(first.iter().filter(|c| c.starts_with("CreateFunction ")).count(), 8, "{first:?}");
+    assert_eq!(first.iter().filter(|c| c.starts_with("AddPermission ")).count(), 4, "{first:?}");
+    assert!(first.contains(&format!("PutFunctionConcurrency failover-secondary-{s} 1")), "{first:?}");
+    assert!(first.contains(&format!("PutFunctionEventInvokeConfig failover-secondary-{s} 300 1")), "{first:?}");
+    assert_eq!(first.len(), 14, "{first:?}");
 
     let iam = aws_sdk_iam::Client::new(&aws.config("us-east-1"));
     let roles: LambdaRolesOutputs = from_outputs(&outputs[ids::LAMBDA_ROLES]).unwrap();
@@ -313,6 +396,44 @@ async fn compute_stack_lifecycle_on_moto() {
         assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync, "{id}");
     }
 
+    // ---- the failover controller, inventoried with the raw SDK (us-east-2 only) ----
+    let ctl: tandem_core::contracts::ControllerOutputs = from_outputs(&outputs[ids::CONTROLLER]).unwrap();
+    assert_eq!((ctl.region.as_str(), ctl.automatic), ("us-east-2", true));
+    let lambda2 = aws_sdk_lambda::Client::new(&aws.config("us-east-2"));
+    let probe = lambda2.get_function().function_name(format!("probe-secondary-{s}")).send().await.unwrap();
+    let probe = probe.configuration().unwrap();
+    assert_eq!(probe.timeout(), Some(30));
+    assert_eq!(probe.role(), Some(roles.probe_role_arn.as_str()));
+    let env = probe.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert_eq!(env.get("TANDEM_HANDLER").map(String::as_str), Some("probe"));
+    assert_eq!(env.get("PRIMARY_HEALTH_URL").map(String::as_str), Some("https://abc123.execute-api.us-east-1.amazonaws.com/live/health"));
+    assert_eq!(env.get("PRIMARY_NLB_URL"), Some(&format!("http://nlb-primary-{s}.elb.us-east-1.amazonaws.com:443/health")));
+    assert_eq!(env.get("FAILOVER_FUNCTION"), Some(&format!("failover-secondary-{s}")));
+    assert_eq!(env.get("DECISION_ALARM"), Some(&format!("alarm-primary-down-secondary-{s}")));
+    let failover = lambda2.get_function().function_name(format!("failover-secondary-{s}")).send().await.unwrap();
+    assert_eq!(failover.concurrency().and_then(|c| c.reserved_concurrent_executions()), Some(1));
+    let fconf = failover.configuration().unwrap();
+    assert_eq!(fconf.timeout(), Some(300));
+    let env = fconf.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert_eq!(env.get("SECONDARY_CLUSTER_ARN"), Some(&format!("arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-{s}")));
+    assert_eq!(env.get("AUTOMATIC").map(String::as_str), Some("true"));
+    let age = lambda2.get_function_event_invoke_config().function_name(format!("failover-secondary-{s}")).send().await.unwrap();
+    assert_eq!((age.maximum_event_age_in_seconds(), age.maximum_retry_attempts()), (Some(300), Some(1)));
+    let policy = lambda2.get_policy().function_name(format!("failover-secondary-{s}")).send().await.unwrap();
+    let policy = policy.policy().unwrap_or_default().to_string();
+    assert!(policy.contains("lambda.alarms.cloudwatch.amazonaws.com") && policy.contains(&format!("alarm:alarm-primary-down-secondary-{s}")), "{policy}");
+    let events2 = aws_sdk_eventbridge::Client::new(&aws.config("us-east-2"));
+    let rule = events2.describe_rule().name(format!("probe-schedule-{s}")).send().await.unwrap();
+    assert_eq!(rule.schedule_expression(), Some("rate(1 minute)"));
+    let targets = events2.list_targets_by_rule().rule(format!("probe-schedule-{s}")).send().await.unwrap();
+    assert_eq!(targets.targets().iter().map(|t| t.arn()).collect::<Vec<_>>(), vec![ctl.probe_function_arn.as_str()]);
+    for kind in ["probe", "failover"] {
+        let name = format!("lambda-{kind}-{s}");
+        let policy = iam.get_role_policy().role_name(&name).policy_name("tandem").send().await.unwrap();
+        let doc = tandem_core::iam::url_decode(policy.policy_document());
+        assert!(tandem_compute::iam::least_privilege_violations(&doc).is_empty(), "{doc}");
+    }
+
     // ---- apply again: same outputs, no code/configuration update ----
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let stack2 = Stack::new(&cfg, &aws, &package);
@@ -343,6 +464,8 @@ async fn compute_stack_lifecycle_on_moto() {
         .iter()
         .flat_map(|k| [format!("UpdateFunctionCode {k}-primary-{s}"), format!("UpdateFunctionCode {k}-secondary-{s}")])
         .collect();
+    // The controller's two functions run the same package.
+    expected.extend(["probe", "failover"].map(|k| format!("UpdateFunctionCode {k}-secondary-{s}")));
     expected.sort();
     assert_eq!(stack3.lambda_mutations(), expected, "new code: UpdateFunctionCode only, once per function");
 
@@ -360,7 +483,13 @@ async fn compute_stack_lifecycle_on_moto() {
         let events = aws_sdk_eventbridge::Client::new(&aws.config(region));
         assert!(events.describe_event_bus().name(format!("bus-{s}")).send().await.is_err(), "bus still exists in {region}");
     }
-    for role in ["lambda-api", "lambda-processor", "lambda-replicator", "events-replication"] {
+    let lambda2 = aws_sdk_lambda::Client::new(&aws.config("us-east-2"));
+    for name in [format!("probe-secondary-{s}"), format!("failover-secondary-{s}")] {
+        assert!(lambda2.get_function().function_name(&name).send().await.is_err(), "{name} still exists");
+    }
+    let events2 = aws_sdk_eventbridge::Client::new(&aws.config("us-east-2"));
+    assert!(events2.describe_rule().name(format!("probe-schedule-{s}")).send().await.is_err(), "schedule rule still exists");
+    for role in ["lambda-api", "lambda-processor", "lambda-replicator", "lambda-probe", "lambda-failover", "events-replication"] {
         assert!(iam.get_role().role_name(format!("{role}-{s}")).send().await.is_err(), "{role} still exists");
     }
     let endpoint_c = stack3.get(ids::EVENT_ENDPOINT);

@@ -869,6 +869,28 @@ mod tests {
     }
 
     #[test]
+    fn failover_section_parses_defaults_and_refuses_what_is_not_deployed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tandem.toml");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n").unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert_eq!((cfg.failover.automatic, cfg.failover.probe_failures, cfg.failover.observer_region.as_deref()), (true, 3, None));
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[failover]\nautomatic = false\nprobe_failures = 5\n").unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert_eq!((cfg.failover.automatic, cfg.failover.probe_failures), (false, 5));
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[failover]\nautomatic = \"yes\"\nprobe_failures = 0\nobserver_region = \"us-west-2\"\n").unwrap();
+        let e = load(&f, None).unwrap_err();
+        let mut keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, vec!["failover.automatic", "failover.observer_region", "failover.probe_failures"], "every problem at once: {e}");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[failover]\nprobe_failures = 0\nobserver_region = \"us-west-2\"\n").unwrap();
+        let e = load(&f, None).unwrap_err();
+        let mut keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, vec!["failover.observer_region", "failover.probe_failures"], "{e}");
+    }
+
+    #[test]
     fn environment_overrides_keep_their_types() {
         // Strings stay strings (a list separator with no list key once turned every value
         // into a list) and numbers are parsed. Keys no other test asserts, since `cargo test`

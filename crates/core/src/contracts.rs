@@ -334,6 +334,11 @@ pub struct LambdaRolesOutputs {
     pub api_role_arn: String,
     pub processor_role_arn: String,
     pub replicator_role_arn: String,
+    /// The failover controller's roles (empty in state written by earlier releases).
+    #[serde(default)]
+    pub probe_role_arn: String,
+    #[serde(default)]
+    pub failover_role_arn: String,
 }
 
 /// `functions-{role}`: the region's Lambda functions.

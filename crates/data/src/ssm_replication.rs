@@ -145,7 +145,7 @@ impl ParameterReplication {
             .create(move |_token| async move {
                 tracing::info!(rule = n, region = r, "creating rule");
                 let arn = ev.put_rule(n, DEFAULT_BUS, pattern, description, tags.clone()).await?;
-                Ok(RuleInfo { name: n.to_string(), arn, event_pattern: Some(pattern.to_string()), state: "ENABLED".into() })
+                Ok(RuleInfo { name: n.to_string(), arn, event_pattern: Some(pattern.to_string()), state: "ENABLED".into(), ..Default::default() })
             })
             .id(|rule| rule.arn.clone())
             .run()

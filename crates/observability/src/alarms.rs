@@ -36,8 +36,8 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_core::aws::{retry, ROUTE53_REGION};
 use tandem_core::contracts::{
-    ids, AlarmsOutputs, AlertsOutputs, ApiOutputs, AuroraOutputs, BucketOutputs, FunctionsOutputs, HealthOutputs,
-    TableOutputs,
+    failover_alarms, ids, AlarmsOutputs, AlertsOutputs, ApiOutputs, AuroraOutputs, BucketOutputs, ControllerOutputs,
+    DecisionOutputs, FunctionsOutputs, HealthOutputs, TableOutputs,
 };
 use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
@@ -248,6 +248,96 @@ pub fn desired_alarms(i: &AlarmInputs) -> Vec<AlarmSpec> {
     out
 }
 
+/// What the failover controller's alarms are built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerAlarmInputs {
+    pub suffix: String,
+    /// The secondary region's alert topic.
+    pub topic_arn: String,
+    /// The failover handler (the decision alarm's Lambda action).
+    pub failover_function_arn: String,
+    /// `[failover] probe_failures`: consecutive minutes of `PrimaryDown` = 1.
+    pub probe_failures: u32,
+}
+
+/// The controller's three alarms (secondary region, `DR.md`):
+/// - decision `alarm-primary-down-secondary-{s}`: `Tandem/Failover PrimaryDown` (Stack),
+///   Maximum ≥ 1 in each of `probe_failures` one-minute periods; missing data is not a
+///   failure. A single-metric, standard-resolution alarm with a Route 53-supported
+///   statistic, so the PRIMARY record's CLOUDWATCH_METRIC check can watch it. Actions: the
+///   failover handler and the topic ("primary down"); OK: the topic.
+/// - blind `alarm-controller-blind-secondary-{s}`: `PrimaryHealthy` SampleCount < 1 in 3
+///   consecutive minutes, missing data breaching (the probe stopped reporting).
+/// - failed over `alarm-failed-over-secondary-{s}`: `FailedOver` Maximum ≥ 1 in a minute.
+pub fn controller_alarms(i: &ControllerAlarmInputs) -> Vec<AlarmSpec> {
+    use tandem_core::contracts::{failover_alarms, failover_metrics as m};
+    let s = i.suffix.as_str();
+    let topic = vec![i.topic_arn.clone()];
+    let dims = vec![(m::DIMENSION.to_string(), s.to_string())];
+    let alarm = |name: String, description: String, metric: &str, statistic: &str, comparison: &str, threshold: f64, periods: i32, missing: &str| {
+        AlarmSpec {
+            tags: naming::tags(s, &name),
+            name,
+            description,
+            namespace: m::NAMESPACE.to_string(),
+            metric_name: metric.to_string(),
+            dimensions: dims.clone(),
+            statistic: statistic.to_string(),
+            period: 60,
+            evaluation_periods: periods,
+            datapoints_to_alarm: periods,
+            threshold,
+            comparison_operator: comparison.to_string(),
+            treat_missing_data: missing.to_string(),
+            alarm_actions: topic.clone(),
+            ok_actions: topic.clone(),
+        }
+    };
+    let n = i.probe_failures.max(1) as i32;
+    let mut decision = alarm(
+        failover_alarms::decision(s),
+        format!("PRIMARY DOWN (stack {s}): the probe failed and Aurora replication from the primary stalled for {n} consecutive minutes, or an operator set the decision. DNS and events move to the secondary; the failover controller moves the database."),
+        m::PRIMARY_DOWN,
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1.0,
+        n,
+        "notBreaching",
+    );
+    decision.alarm_actions = vec![i.failover_function_arn.clone(), i.topic_arn.clone()];
+    let blind = alarm(
+        failover_alarms::blind(s),
+        format!("CONTROLLER BLIND (stack {s}): the failover probe has not reported for 3 minutes; no automatic failover can happen"),
+        m::PRIMARY_HEALTHY,
+        "SampleCount",
+        "LessThanThreshold",
+        1.0,
+        3,
+        "breaching",
+    );
+    let mut failed_over = alarm(
+        failover_alarms::failed_over(s),
+        format!("FAILED OVER (stack {s}): the Aurora writer moved to the secondary region"),
+        m::FAILED_OVER,
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1.0,
+        1,
+        "notBreaching",
+    );
+    failed_over.ok_actions = Vec::new();
+    vec![decision, blind, failed_over]
+}
+
+/// Which alarms an [`Alarms`] component manages.
+#[derive(Debug, Clone, PartialEq)]
+enum AlarmSet {
+    /// `alarms-{role}`: the region's health, lag and error alarms.
+    Regional,
+    /// `failover-alarms`: the failover controller's alarms (secondary region).
+    Controller { probe_failures: u32 },
+}
+
 /// The `alarms-{role}` component.
 pub struct Alarms {
     id: String,
@@ -256,6 +346,7 @@ pub struct Alarms {
     other_region: String,
     suffix: String,
     stage_name: String,
+    set: AlarmSet,
     cw: Arc<dyn CloudWatchApi>,
 }
 
@@ -269,14 +360,53 @@ impl Alarms {
             other_region: cfg.region_of(other).to_string(),
             suffix: cfg.environment_suffix.clone(),
             stage_name: cfg.api.stage_name.clone(),
+            set: AlarmSet::Regional,
             cw,
+        }
+    }
+
+    /// The `failover-alarms` component: the controller's decision, blind and failed-over
+    /// alarms in the secondary region ([`controller_alarms`]).
+    pub fn controller(cfg: &Config, cw: Arc<dyn CloudWatchApi>) -> Self {
+        let mut a = Self::new(cfg, Placement::Secondary, cw);
+        a.id = ids::FAILOVER_ALARMS.to_string();
+        a.set = AlarmSet::Controller { probe_failures: cfg.failover.probe_failures };
+        a
+    }
+
+    /// The desired alarms, from the dependencies' outputs.
+    pub fn specs(&self, ctx: &Ctx) -> Result<Vec<AlarmSpec>, ComponentError> {
+        match self.set {
+            AlarmSet::Regional => Ok(desired_alarms(&self.inputs(ctx)?)),
+            AlarmSet::Controller { probe_failures } => {
+                let alerts: AlertsOutputs = ctx.input(&ids::alerts(Placement::Secondary))?;
+                let controller: ControllerOutputs = ctx.input(ids::CONTROLLER)?;
+                Ok(controller_alarms(&ControllerAlarmInputs {
+                    suffix: self.suffix.clone(),
+                    topic_arn: alerts.topic_arn,
+                    failover_function_arn: controller.failover_function_arn,
+                    probe_failures,
+                }))
+            }
+        }
+    }
+
+    fn outputs(&self, names: Vec<String>) -> Outputs {
+        match self.set {
+            AlarmSet::Regional => to_outputs(&AlarmsOutputs { alarm_names: names }),
+            AlarmSet::Controller { .. } => to_outputs(&DecisionOutputs {
+                region: self.region.clone(),
+                decision_alarm_name: failover_alarms::decision(&self.suffix),
+                blind_alarm_name: failover_alarms::blind(&self.suffix),
+                failed_over_alarm_name: failover_alarms::failed_over(&self.suffix),
+            }),
         }
     }
 
     /// True when this component creates the Route 53 health-check alarms (its region is
     /// where Route 53 publishes metrics).
     pub fn owns_health_alarms(&self) -> bool {
-        self.region == ROUTE53_REGION
+        self.set == AlarmSet::Regional && self.region == ROUTE53_REGION
     }
 
     fn label(&self) -> String {
@@ -286,6 +416,9 @@ impl Alarms {
     /// Every alarm name this component may create, whatever its inputs (for destroy).
     pub fn candidate_names(&self) -> Vec<String> {
         let s = &self.suffix;
+        if let AlarmSet::Controller { .. } = self.set {
+            return vec![failover_alarms::decision(s), failover_alarms::blind(s), failover_alarms::failed_over(s)];
+        }
         let mut names = Vec::new();
         if self.owns_health_alarms() {
             for role in [Placement::Primary, Placement::Secondary] {
@@ -403,6 +536,9 @@ impl Component for Alarms {
     }
 
     fn dependencies(&self) -> Vec<String> {
+        if let AlarmSet::Controller { .. } = self.set {
+            return vec![ids::CONTROLLER.to_string(), ids::alerts(Placement::Secondary)];
+        }
         let p = self.placement;
         let mut deps = vec![ids::alerts(p), ids::functions(p), ids::api(p), ids::TABLE.to_string()];
         if self.owns_health_alarms() {
@@ -420,7 +556,10 @@ impl Component for Alarms {
     }
 
     fn output_type(&self) -> tandem_core::OutputType {
-        tandem_core::OutputType::of::<tandem_core::contracts::AlarmsOutputs>()
+        match self.set {
+            AlarmSet::Regional => tandem_core::OutputType::of::<AlarmsOutputs>(),
+            AlarmSet::Controller { .. } => tandem_core::OutputType::of::<DecisionOutputs>(),
+        }
     }
 
     fn expected_duration(&self) -> Duration {
@@ -428,6 +567,12 @@ impl Component for Alarms {
     }
 
     fn desired(&self) -> Desired {
+        if let AlarmSet::Controller { probe_failures } = self.set {
+            return Desired::new(
+                json!({ "region": self.region, "suffix": self.suffix }),
+                json!({ "alarms": self.candidate_names(), "probe_failures": probe_failures }),
+            );
+        }
         Desired::new(
             json!({ "region": self.region, "suffix": self.suffix }),
             json!({
@@ -445,8 +590,7 @@ impl Component for Alarms {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
-        let inputs = self.inputs(ctx)?;
-        let specs = desired_alarms(&inputs);
+        let specs = self.specs(ctx)?;
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let live = self.describe(names.clone()).await?;
         for spec in &specs {
@@ -484,7 +628,7 @@ impl Component for Alarms {
         if !stale.is_empty() {
             self.delete(ctx, stale).await?;
         }
-        Ok(to_outputs(&AlarmsOutputs { alarm_names: names }))
+        Ok(self.outputs(names))
     }
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
@@ -497,10 +641,7 @@ impl Component for Alarms {
     async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> {
         // With the inputs at hand, compare the full definitions; otherwise check that the
         // recorded alarms exist.
-        let wanted: Vec<AlarmSpec> = match self.inputs(ctx) {
-            Ok(i) => desired_alarms(&i),
-            Err(_) => Vec::new(),
-        };
+        let wanted: Vec<AlarmSpec> = self.specs(ctx).unwrap_or_default();
         let mut names: BTreeSet<String> = wanted.iter().map(|s| s.name.clone()).collect();
         if wanted.is_empty() {
             names.extend(self.recorded_names(ctx).await);

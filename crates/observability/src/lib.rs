@@ -10,6 +10,10 @@
 //! - `alarms-primary` / `alarms-secondary` ([`alarms::Alarms`]): CloudWatch alarms
 //!   `alarm-<what>-{role}-{s}` on health checks, replication lag, Lambda errors and API 5xx,
 //!   with the region's topic as alarm and OK action.
+//! - `failover-alarms` ([`alarms::Alarms::controller`], secondary region): the failover
+//!   controller's "primary down" decision alarm (actions: the failover handler and the
+//!   secondary's topic), its "controller blind" and "failed over" alarms: the alerts that
+//!   survive the primary region ([`alarms::controller_alarms`]).
 //! - `dashboard` ([`dashboard::Dashboard`]): one dashboard `dashboard-{s}` (created in the
 //!   primary region) with both regions' metrics; its body is built by the pure
 //!   [`dashboard::build_body`].
@@ -45,6 +49,8 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         out.push(Arc::new(alarms::Alarms::new(cfg, placement, cw.clone())));
         if placement == Placement::Primary {
             primary_cw = Some(cw);
+        } else {
+            out.push(Arc::new(alarms::Alarms::controller(cfg, cw)));
         }
     }
     let cw = primary_cw
@@ -79,6 +85,7 @@ mod tests {
             (ids::alarms(Placement::Primary), Placement::Primary, "us-west-2".to_string()),
             (ids::alerts(Placement::Secondary), Placement::Secondary, "us-east-1".to_string()),
             (ids::alarms(Placement::Secondary), Placement::Secondary, "us-east-1".to_string()),
+            (ids::FAILOVER_ALARMS.to_string(), Placement::Secondary, "us-east-1".to_string()),
             (ids::DASHBOARD.to_string(), Placement::Global, "us-west-2".to_string()),
         ];
         assert_eq!(got, want);

@@ -129,6 +129,10 @@ impl<T: EventsApi> EventsApi for Counting<T> {
         self.bump();
         self.inner.delete_rule(name, bus).await
     }
+    async fn put_schedule_rule(&self, name: &str, schedule: &str, description: &str, tags: Vec<(String, String)>) -> Result<String, AwsError> {
+        self.bump();
+        self.inner.put_schedule_rule(name, schedule, description, tags).await
+    }
     async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError> {
         self.inner.list_targets(rule, bus).await
     }
@@ -258,6 +262,8 @@ impl Stack {
             alarms.push(Arc::new(Alarms::new(cfg, p, cw.clone())));
             if p == Placement::Primary {
                 dashboard.push(Arc::new(Dashboard::new(cfg, cw)));
+            } else {
+                alarms.push(Arc::new(Alarms::controller(cfg, cw)));
             }
         }
         let order = alerts.into_iter().chain(alarms).chain(dashboard).collect();
@@ -280,6 +286,18 @@ fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
             replica_regions: vec!["us-east-2".into()],
         }),
     )];
+    v.push((
+        ids::CONTROLLER.to_string(),
+        to_outputs(&tandem_core::contracts::ControllerOutputs {
+            region: "us-east-2".into(),
+            probe_function_name: format!("probe-secondary-{s}"),
+            probe_function_arn: format!("arn:aws:lambda:us-east-2:123456789012:function:probe-secondary-{s}"),
+            failover_function_name: format!("failover-secondary-{s}"),
+            failover_function_arn: format!("arn:aws:lambda:us-east-2:123456789012:function:failover-secondary-{s}"),
+            schedule_rule_name: format!("probe-schedule-{s}"),
+            automatic: true,
+        }),
+    ));
     for p in [Placement::Primary, Placement::Secondary] {
         v.push((
             ids::functions(p),
@@ -423,6 +441,7 @@ async fn observability_lifecycle_on_moto() {
         ("alerts-secondary", "us-east-2"),
         ("alarms-primary", "us-east-1"),
         ("alarms-secondary", "us-east-2"),
+        ("failover-alarms", "us-east-2"),
         ("dashboard", "us-east-1"),
     ]
     .iter()
@@ -487,19 +506,41 @@ async fn observability_lifecycle_on_moto() {
         topics.insert(p, out.topic_arn);
     }
 
-    // Alarms: 8 in us-east-1 (incl. both regions' health checks), 4 in us-east-2.
+    // Alarms: 8 in us-east-1 (incl. both regions' health checks), 4 + the controller's 3 in
+    // us-east-2.
     let a1 = alarms_named(&east1, "alarm-").await;
     let a1: Vec<_> = a1.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
     let a2 = alarms_named(&east2, "alarm-").await;
     let a2: Vec<_> = a2.into_iter().filter(|a| a.alarm_name().unwrap_or_default().ends_with(&s)).collect();
     assert_eq!(a1.len(), 8, "{:?}", a1.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
-    assert_eq!(a2.len(), 4, "{:?}", a2.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
+    assert_eq!(a2.len(), 7, "{:?}", a2.iter().map(|a| a.alarm_name()).collect::<Vec<_>>());
+    // The controller's alarms survive the primary: all in us-east-2, to its topic; the
+    // decision alarm also invokes the failover handler and is a single-metric alarm (what
+    // Route 53's CLOUDWATCH_METRIC checks accept).
+    let failover_fn = format!("arn:aws:lambda:us-east-2:123456789012:function:failover-secondary-{s}");
+    let decision = a2.iter().find(|a| a.alarm_name() == Some(&format!("alarm-primary-down-secondary-{s}"))).expect("decision alarm");
+    assert_eq!(decision.namespace(), Some("Tandem/Failover"));
+    assert_eq!(decision.metric_name(), Some("PrimaryDown"));
+    assert_eq!(decision.evaluation_periods(), Some(3));
+    assert_eq!(decision.datapoints_to_alarm(), Some(3));
+    assert_eq!(decision.treat_missing_data(), Some("notBreaching"));
+    assert!(decision.metrics().is_empty(), "metric math is not accepted by Route 53");
+    let mut acts = decision.alarm_actions().to_vec();
+    acts.sort();
+    let mut want_acts = vec![failover_fn.clone(), topics[&Placement::Secondary].clone()];
+    want_acts.sort();
+    assert_eq!(acts, want_acts);
+    let blind = a2.iter().find(|a| a.alarm_name() == Some(&format!("alarm-controller-blind-secondary-{s}"))).expect("blind alarm");
+    assert_eq!((blind.metric_name(), blind.treat_missing_data()), (Some("PrimaryHealthy"), Some("breaching")));
+    let decided: tandem_core::contracts::DecisionOutputs =
+        from_outputs(&inputs[ids::FAILOVER_ALARMS]).expect("decision outputs");
+    assert_eq!((decided.region.as_str(), decided.decision_alarm_name.as_str()), ("us-east-2", format!("alarm-primary-down-secondary-{s}").as_str()));
     for a in &a1 {
         assert_eq!(a.alarm_actions(), [topics[&Placement::Primary].clone()]);
         assert_eq!(a.ok_actions(), [topics[&Placement::Primary].clone()]);
     }
     for a in &a2 {
-        assert_eq!(a.alarm_actions(), [topics[&Placement::Secondary].clone()]);
+        assert!(a.alarm_actions().contains(&topics[&Placement::Secondary]), "{:?}", a.alarm_name());
     }
     let health = a1.iter().find(|a| a.alarm_name() == Some(&format!("alarm-health-api-secondary-{s}"))).expect("health alarm");
     assert_eq!(health.namespace(), Some("AWS/Route53"));
