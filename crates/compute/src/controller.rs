@@ -469,14 +469,7 @@ impl Component for Controller {
                 }
             }
         }
-        Ok(if !missing.is_empty() {
-            missing.extend(drifted);
-            Drift::Missing { details: missing }
-        } else if !drifted.is_empty() {
-            Drift::Drifted { details: drifted }
-        } else {
-            Drift::InSync
-        })
+        Ok(Drift::from_findings(missing, drifted))
     }
 }
 

@@ -501,14 +501,7 @@ impl Component for LambdaRoles {
                 drifted.push(format!("role {name}: inline policy {POLICY_NAME} differs"));
             }
         }
-        Ok(if !missing.is_empty() {
-            missing.extend(drifted);
-            Drift::Missing { details: missing }
-        } else if !drifted.is_empty() {
-            Drift::Drifted { details: drifted }
-        } else {
-            Drift::InSync
-        })
+        Ok(Drift::from_findings(missing, drifted))
     }
 }
 

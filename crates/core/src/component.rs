@@ -167,6 +167,21 @@ pub enum Drift {
     Missing { details: Vec<String> },
 }
 
+impl Drift {
+    /// The verdict of a read that collected what is `missing` and what `drifted`: Missing
+    /// (with both lists) when anything is missing, else Drifted, else InSync.
+    pub fn from_findings(mut missing: Vec<String>, drifted: Vec<String>) -> Self {
+        if !missing.is_empty() {
+            missing.extend(drifted);
+            Drift::Missing { details: missing }
+        } else if !drifted.is_empty() {
+            Drift::Drifted { details: drifted }
+        } else {
+            Drift::InSync
+        }
+    }
+}
+
 /// A deployable unit of the stack.
 #[async_trait::async_trait]
 pub trait Component: Send + Sync {
@@ -466,5 +481,18 @@ impl Ctx {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::Drift;
+
+    #[test]
+    fn findings_make_the_verdict_missing_first() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(Drift::from_findings(vec![], vec![]), Drift::InSync);
+        assert_eq!(Drift::from_findings(vec![], s(&["b"])), Drift::Drifted { details: s(&["b"]) });
+        assert_eq!(Drift::from_findings(s(&["a"]), s(&["b"])), Drift::Missing { details: s(&["a", "b"]) });
     }
 }
