@@ -282,6 +282,53 @@ class MOutOfN(InProcess):
         self.assertEqual(self.state(name), "ALARM")
 
 
+class Backfill(InProcess):
+    """`tandem failover` publishes the decision metric for the last N minutes at once (one
+    PutMetricData, datapoints stamped now-(N-1) min ... now; CloudWatch accepts datapoints up
+    to two weeks old): the evaluation that call triggers places each one by its timestamp, so
+    an N-of-N alarm fires at once instead of N minutes later."""
+
+    def decision_alarm(self) -> str:
+        # The controller's decision alarm: PrimaryDown Maximum >= 1 for 3 of 3 minutes.
+        return self.alarm(
+            MetricName="PrimaryDown",
+            Statistic="Maximum",
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            EvaluationPeriods=3,
+            DatapointsToAlarm=3,
+            TreatMissingData="notBreaching",
+        )
+
+    def backfill(self, minutes_ago: list[int]) -> None:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.cw.put_metric_data(
+            Namespace=NS,
+            MetricData=[
+                {"MetricName": "PrimaryDown", "Dimensions": DIMS, "Value": 1.0, "Timestamp": now - timedelta(minutes=m)}
+                for m in minutes_ago
+            ],
+        )
+
+    def test_backfilled_minutes_fire_an_n_of_n_alarm_at_once(self) -> None:
+        name = self.decision_alarm()
+        self.assertEqual(self.state(name), "OK")
+        self.backfill([2, 1, 0])
+        alarm = self.describe(name)
+        self.assertEqual(alarm["StateValue"], "ALARM", alarm["StateReason"])
+        self.assertIn("3 out of the last 3 datapoints", alarm["StateReason"])
+
+    def test_fewer_backfilled_minutes_than_the_periods_do_not_fire(self) -> None:
+        name = self.decision_alarm()
+        self.backfill([1, 0])
+        self.assertEqual(self.state(name), "OK")
+        # Minutes older than the evaluation periods do not count either.
+        self.backfill([4, 3])
+        self.assertEqual(self.state(name), "OK")
+        self.backfill([2])
+        self.assertEqual(self.state(name), "ALARM")
+
+
 class MissingData(InProcess):
     def health_alarm(self, missing: str, namespace: str = NS) -> str:
         # The health-check alarm's shape: Minimum < 1 for 2 of 2 minutes.

@@ -14,14 +14,15 @@
 //! | 3 | no drill suppression: SSM parameter `/tandem/<stack>/failover/suppressed` is not `true` | `suppressed` |
 //! | 4 | the decision alarm exists, is ALARM, and changed state less than `ALARM_MAX_AGE_SECS` (900 s) ago | hold |
 //! | 5 | a fresh probe (the probe's exact check) still fails | `primary healthy` |
-//! | 6 | the secondary cluster's replication metrics show the primary stalled (see [`replication_evidence`]) | `no replication stall` |
+//! | 6 | the secondary cluster's replication metrics show the primary stalled (the rule shared with the probe: [`crate::replication`]) | `no replication stall` |
 //! | 7 | `AUTOMATIC` (default true) | `alert only`: an alert naming `tandem failover --unplanned` |
 //!
 //! Then `FailoverGlobalCluster` through this (the secondary) region's RDS endpoint with
 //! `TargetDbClusterIdentifier` = the secondary cluster's ARN and `AllowDataLoss = true`.
 //! `InvalidGlobalClusterStateFault` means a failover is already under way: success.
 //! Throttling is retried (4 attempts, 1/2/4 s backoff). It then waits (bounded,
-//! `FAILOVER_WAIT_SECS`) for the writer to move, looks for the old primary's
+//! `FAILOVER_WAIT_SECS`) for the writer to move, publishes `Tandem/Failover FailedOver` = 1
+//! (`Stack=<stack>`: the failed-over alarm's metric) once it moved, looks for the old primary's
 //! `rds:unplanned-global-failover-…` snapshot in the primary region and copies it to a
 //! manual snapshot (it holds the writes that were lost), and publishes a "failed over"
 //! alert to `ALERT_TOPIC_ARN`. It never fails back.
@@ -36,16 +37,16 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::clients::{
-    AlarmState, AuroraApi, CallError, ClusterSnapshot, GlobalClusterView, HttpGet, MetricQuery,
-    MetricsApi, ParameterApi, Point, TopicApi,
+    AlarmState, AuroraApi, CallError, ClusterSnapshot, GlobalClusterView, HttpGet, MetricsApi,
+    ParameterApi, TopicApi,
 };
+use crate::contract;
 use crate::probe::{probe_primary, ProbeResult};
+use crate::replication::{now_epoch, read_replication};
+/// The stall rule (row 6), shared with the probe: see [`crate::replication`].
+pub use crate::replication::{replication_evidence, Replication, STALL_POINTS, STALL_WINDOW_SECS};
 use crate::{ClusterArn, FailoverSettings};
 
-/// Consecutive one-minute datapoints a stall needs.
-pub const STALL_POINTS: usize = 3;
-/// The replication metrics' look-back window.
-pub const STALL_WINDOW_SECS: i64 = 600;
 /// FailoverGlobalCluster attempts when throttled.
 pub const FAILOVER_ATTEMPTS: u32 = 4;
 /// First backoff after a throttled call (doubles).
@@ -54,15 +55,6 @@ pub const FAILOVER_BACKOFF: Duration = Duration::from_secs(1);
 pub const WRITER_POLL: Duration = Duration::from_secs(10);
 /// Prefix of the system snapshot Aurora takes of the old primary.
 pub const UNPLANNED_SNAPSHOT_PREFIX: &str = "rds:unplanned-global-failover-";
-
-/// What the replication metrics say.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Replication {
-    /// Evidence the primary stalled.
-    Stalled(String),
-    /// No evidence (replication flowing, or no data: missing data is not a stall).
-    NoStall(String),
-}
 
 /// The facts the handler re-reads before acting.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,42 +201,6 @@ pub fn decide(facts: &Facts, policy: &Policy) -> Decision {
     }
 }
 
-/// Evidence of a stall from the secondary cluster's one-minute replication metrics (the
-/// last [`STALL_WINDOW_SECS`]): the newest [`STALL_POINTS`] datapoints of
-/// `AuroraGlobalDBReplicationLag` (Maximum) all at or above `lag_threshold_ms`, or the
-/// newest [`STALL_POINTS`] of `AuroraGlobalDBReplicatedWriteIO` (Sum) all zero. Fewer
-/// datapoints than that is no evidence: missing data is not a stall. A merely growing lag
-/// below the threshold is not one either.
-pub fn replication_evidence(lag: &[Point], writes: &[Point], lag_threshold_ms: f64) -> Replication {
-    fn newest(points: &[Point]) -> Vec<Point> {
-        let mut p = points.to_vec();
-        p.sort_by_key(|p| p.at);
-        p.into_iter().rev().take(STALL_POINTS).collect()
-    }
-    let lag = newest(lag);
-    let writes = newest(writes);
-    if lag.len() == STALL_POINTS && lag.iter().all(|p| p.value >= lag_threshold_ms) {
-        return Replication::Stalled(format!(
-            "AuroraGlobalDBReplicationLag >= {lag_threshold_ms} ms for the last {STALL_POINTS} minutes (newest {} ms)",
-            lag[0].value
-        ));
-    }
-    if writes.len() == STALL_POINTS && writes.iter().all(|p| p.value == 0.0) {
-        return Replication::Stalled(format!(
-            "no AuroraGlobalDBReplicatedWriteIO for the last {STALL_POINTS} minutes"
-        ));
-    }
-    let describe = |name: &str, p: &[Point]| match p.first() {
-        None => format!("no {name} datapoints"),
-        Some(newest) => format!("{name} newest {}", newest.value),
-    };
-    Replication::NoStall(format!(
-        "{}; {}",
-        describe("AuroraGlobalDBReplicationLag", &lag),
-        describe("AuroraGlobalDBReplicatedWriteIO", &writes)
-    ))
-}
-
 /// What invoked the handler.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
@@ -368,18 +324,6 @@ pub struct Failover {
     pub topic: Arc<dyn TopicApi>,
 }
 
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// The SSM parameter that suppresses automatic failover (drills): value `true`.
-pub fn suppression_parameter(stack: &str) -> String {
-    format!("/tandem/{stack}/failover/suppressed")
-}
-
 /// The manual copy's identifier: letters, digits and single hyphens, at most 63
 /// characters, deterministic per source snapshot (so a second copy is "already exists").
 pub fn lost_writes_snapshot_id(stack: &str, source: &ClusterSnapshot) -> String {
@@ -432,25 +376,13 @@ impl Failover {
             .map(|a| a.cluster_id)
             .unwrap_or_default();
         let now = now_epoch();
-        let query = |metric: &str, statistic: &str| MetricQuery {
-            namespace: "AWS/RDS".into(),
-            metric: metric.into(),
-            dimensions: vec![("DBClusterIdentifier".into(), secondary_id.clone())],
-            statistic: statistic.into(),
-            period_secs: 60,
-            start: now - STALL_WINDOW_SECS,
-            end: now,
-        };
-        let lag_q = query("AuroraGlobalDBReplicationLag", "Maximum");
-        let writes_q = query("AuroraGlobalDBReplicatedWriteIO", "Sum");
-        let flag = suppression_parameter(&s.stack);
-        let (cluster, alarm, suppressed, probe, lag, writes) = tokio::join!(
+        let flag = contract::suppressed_flag(&s.stack);
+        let (cluster, alarm, suppressed, probe, replication) = tokio::join!(
             self.aurora.describe_global_cluster(&s.global_cluster_id),
             self.metrics.alarm_state(&s.decision_alarm),
             self.parameters.get(&flag),
             probe_primary(&*self.api_http, &*self.nlb_http, &s.primary),
-            self.metrics.metric_points(&lag_q),
-            self.metrics.metric_points(&writes_q),
+            read_replication(&*self.metrics, &secondary_id, now, s.stall_lag_ms),
         );
         let cluster =
             cluster.map_err(self.read_error(format!("global cluster {}", s.global_cluster_id)))?;
@@ -458,19 +390,18 @@ impl Failover {
         let suppressed = suppressed
             .map_err(self.read_error(format!("parameter {flag}")))?
             .is_some_and(|p| p.value.trim().eq_ignore_ascii_case("true"));
-        let lag = lag.map_err(self.read_error(format!(
-            "AWS/RDS AuroraGlobalDBReplicationLag of {secondary_id}"
-        )))?;
-        let writes = writes.map_err(self.read_error(format!(
-            "AWS/RDS AuroraGlobalDBReplicatedWriteIO of {secondary_id}"
-        )))?;
+        let replication = replication.map_err(|e| FailoverError::Read {
+            what: e.what,
+            region: s.region.clone(),
+            source: e.source,
+        })?;
         Ok(Facts {
             now,
             alarm,
             cluster,
             suppressed,
             probe,
-            replication: replication_evidence(&lag, &writes, s.stall_lag_ms),
+            replication,
         })
     }
 
@@ -510,12 +441,20 @@ impl Failover {
                     )
                     .await;
                 }
-                let (call, moved, snapshot) = result?;
+                let (call, moved, snapshot, metric) = result?;
                 out["failover"] = json!(match call {
                     FailoverCall::Started => "started",
                     FailoverCall::AlreadyUnderway => "already-underway",
                 });
                 out["writer_moved"] = json!(moved);
+                out["failed_over_metric"] = json!(match metric {
+                    Some(Ok(())) => format!("{}=1 published", contract::FAILED_OVER),
+                    Some(Err(e)) => format!("{} not published: {e}", contract::FAILED_OVER),
+                    None => format!(
+                        "{} not published: the writer has not moved yet",
+                        contract::FAILED_OVER
+                    ),
+                });
                 if let Some(s) = &snapshot {
                     out["snapshot"] = json!(s.describe());
                 }
@@ -550,15 +489,31 @@ impl Failover {
         Ok(out)
     }
 
-    /// FailoverGlobalCluster, the wait for the writer, the snapshot copy and the alert.
+    /// FailoverGlobalCluster, the wait for the writer, `FailedOver` = 1 once it moved, the
+    /// snapshot copy and the alert. The last element: the `FailedOver` publication (`None`:
+    /// not attempted, the writer has not moved).
+    #[allow(clippy::type_complexity)]
     async fn fail_over(
         &self,
         evidence: &str,
-    ) -> Result<(FailoverCall, bool, Option<SnapshotOutcome>), FailoverError> {
+    ) -> Result<
+        (
+            FailoverCall,
+            bool,
+            Option<SnapshotOutcome>,
+            Option<Result<(), CallError>>,
+        ),
+        FailoverError,
+    > {
         let s = &self.settings;
         let call = self.call_failover().await?;
         tracing::warn!(?call, global_cluster = %s.global_cluster_id, target = %s.secondary_cluster_arn, "FailoverGlobalCluster (AllowDataLoss=true)");
         let moved = self.wait_for_writer().await;
+        let metric = if moved {
+            Some(self.publish_failed_over().await)
+        } else {
+            None
+        };
         let snapshot = if moved {
             Some(self.copy_lost_writes().await)
         } else {
@@ -599,7 +554,32 @@ impl Failover {
             ),
         )
         .await;
-        Ok((call, moved, snapshot))
+        Ok((call, moved, snapshot, metric))
+    }
+
+    /// Publishes `FailedOver` = 1 (`Tandem/Failover`, `Stack=<stack>`, this region): the
+    /// failed-over alarm's metric. A failure is logged and reported in the result; the
+    /// failover itself stands (the alert still goes out).
+    async fn publish_failed_over(&self) -> Result<(), CallError> {
+        let s = &self.settings;
+        let result = self
+            .metrics
+            .put_metric(
+                contract::NAMESPACE,
+                contract::FAILED_OVER,
+                &contract::dimensions(&s.stack),
+                1.0,
+            )
+            .await;
+        match &result {
+            Ok(()) => {
+                tracing::warn!(metric = contract::FAILED_OVER, stack = %s.stack, "published FailedOver=1")
+            }
+            Err(e) => {
+                tracing::error!(metric = contract::FAILED_OVER, region = %s.region, error = %e, "publishing FailedOver=1 failed: the failed-over alarm will not fire for this failover")
+            }
+        }
+        result
     }
 
     /// FailoverGlobalCluster with bounded retries on throttling.
@@ -740,7 +720,7 @@ mod tests {
     use super::*;
     use crate::clients::{
         HttpAnswer, MockAuroraApi, MockHttpGet, MockMetricsApi, MockParameterApi, MockTopicApi,
-        Parameter,
+        Parameter, Point,
     };
     use crate::probe::Check;
     use crate::PrimaryEndpoints;
@@ -964,57 +944,6 @@ mod tests {
     }
 
     #[test]
-    fn replication_evidence_rules() {
-        let pts = |values: &[f64]| -> Vec<Point> {
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Point {
-                    at: NOW - 600 + 60 * i as i64,
-                    value: *v,
-                })
-                .collect()
-        };
-        // Lag above the threshold for the newest 3 minutes.
-        assert!(matches!(
-            replication_evidence(&pts(&[10.0, 70_000.0, 130_000.0, 190_000.0]), &[], 60_000.0),
-            Replication::Stalled(_)
-        ));
-        // Lag growing but below the threshold: no stall.
-        assert!(matches!(
-            replication_evidence(
-                &pts(&[10.0, 20.0, 40.0, 80.0]),
-                &pts(&[5.0, 5.0, 5.0]),
-                60_000.0
-            ),
-            Replication::NoStall(_)
-        ));
-        // No replicated writes for the newest 3 minutes (older writes do not matter).
-        assert!(matches!(
-            replication_evidence(&[], &pts(&[9.0, 0.0, 0.0, 0.0]), 60_000.0),
-            Replication::Stalled(_)
-        ));
-        // Two zero minutes are not enough; no data at all is no evidence.
-        assert!(matches!(
-            replication_evidence(&[], &pts(&[0.0, 0.0]), 60_000.0),
-            Replication::NoStall(_)
-        ));
-        assert_eq!(
-            replication_evidence(&[], &[], 60_000.0),
-            Replication::NoStall(
-                "no AuroraGlobalDBReplicationLag datapoints; no AuroraGlobalDBReplicatedWriteIO datapoints".into()
-            )
-        );
-        // Order of the datapoints does not matter.
-        let mut shuffled = pts(&[0.0, 0.0, 0.0, 9.0]);
-        shuffled.reverse();
-        assert!(matches!(
-            replication_evidence(&[], &shuffled, 60_000.0),
-            Replication::NoStall(_)
-        ));
-    }
-
-    #[test]
     fn triggers_parse() {
         let alarm_event = json!({
             "source": "aws.cloudwatch",
@@ -1107,9 +1036,27 @@ mod tests {
         m
     }
 
-    /// CloudWatch: the alarm in ALARM since 2 minutes; replicated writes stopped.
+    /// The metrics published: (namespace, metric, dimensions, value).
+    type Puts = Arc<Mutex<Vec<(String, String, Vec<(String, String)>, f64)>>>;
+
+    /// CloudWatch: the alarm in ALARM since 2 minutes; replicated writes stopped;
+    /// PutMetricData accepted (and dropped).
     fn metrics_outage() -> MockMetricsApi {
+        metrics_outage_recording(Puts::default(), None)
+    }
+
+    /// [`metrics_outage`] recording every PutMetricData into `puts`; `fail` makes them fail.
+    fn metrics_outage_recording(puts: Puts, fail: Option<CallError>) -> MockMetricsApi {
         let mut m = MockMetricsApi::new();
+        m.expect_put_metric().returning(move |ns, metric, dims, v| {
+            puts.lock()
+                .unwrap()
+                .push((ns.to_string(), metric.to_string(), dims.to_vec(), v));
+            match &fail {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            }
+        });
         m.expect_alarm_state()
             .withf(|n| n == "tandem-t-failover-decision")
             .returning(|_| {
@@ -1263,10 +1210,11 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         let (topic, alerts) = topic();
+        let puts = Puts::default();
         let out = handler(
             true,
             http_down,
-            metrics_outage(),
+            metrics_outage_recording(puts.clone(), None),
             aurora_failing_over(0, calls.clone()),
             primary,
             params(false),
@@ -1278,7 +1226,18 @@ mod tests {
         assert_eq!(out["decision"], "fail-over", "{out}");
         assert_eq!(out["failover"], "started");
         assert_eq!(out["writer_moved"], true);
+        assert_eq!(out["failed_over_metric"], "FailedOver=1 published");
         assert_eq!(*calls.lock().unwrap(), 1);
+        // Once the writer moved: FailedOver = 1, once, in the controller's namespace.
+        assert_eq!(
+            *puts.lock().unwrap(),
+            vec![(
+                "Tandem/Failover".to_string(),
+                "FailedOver".to_string(),
+                vec![("Stack".to_string(), "t".to_string())],
+                1.0
+            )]
+        );
         let alerts = alerts.0.lock().unwrap();
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         let (subject, message) = &alerts[0];
@@ -1349,6 +1308,71 @@ mod tests {
         assert!(matches!(err, FailoverError::Failover { .. }), "{err}");
         let alerts = alerts.0.lock().unwrap();
         assert!(alerts[0].0.contains("FAILED"), "{alerts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_failed_over_publish_is_reported_and_the_failover_stands() {
+        let calls = Arc::new(Mutex::new(0));
+        let mut primary = MockAuroraApi::new();
+        primary
+            .expect_cluster_snapshots()
+            .returning(|_| Ok(Vec::new()));
+        let (topic, alerts) = topic();
+        let puts = Puts::default();
+        let out = handler(
+            true,
+            http_down,
+            metrics_outage_recording(
+                puts.clone(),
+                Some(CallError::new("SdkError", "dispatch failure: timeout")),
+            ),
+            aurora_failing_over(0, calls.clone()),
+            primary,
+            params(false),
+            topic,
+        )
+        .handle(json!({"source": "probe"}))
+        .await
+        .unwrap();
+        assert_eq!(out["failover"], "started", "{out}");
+        assert_eq!(out["writer_moved"], true, "{out}");
+        assert_eq!(
+            out["failed_over_metric"],
+            "FailedOver not published: SdkError: dispatch failure: timeout"
+        );
+        assert_eq!(puts.lock().unwrap().len(), 1);
+        assert!(alerts.0.lock().unwrap()[0].0.contains("failed over"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_failed_over_metric_while_the_writer_has_not_moved() {
+        // FailoverGlobalCluster is accepted but the writer never moves within the wait.
+        let mut aurora = aurora_with_writer(Arc::new(Mutex::new(PRIMARY_ARN.into())), None);
+        aurora
+            .expect_failover_global_cluster()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let (topic, alerts) = topic();
+        let puts = Puts::default();
+        let out = handler(
+            true,
+            http_down,
+            metrics_outage_recording(puts.clone(), None),
+            aurora,
+            MockAuroraApi::new(),
+            params(false),
+            topic,
+        )
+        .handle(json!({"source": "probe"}))
+        .await
+        .unwrap();
+        assert_eq!(out["writer_moved"], false, "{out}");
+        assert_eq!(
+            out["failed_over_metric"],
+            "FailedOver not published: the writer has not moved yet"
+        );
+        assert!(puts.lock().unwrap().is_empty());
+        assert!(alerts.0.lock().unwrap()[0].0.contains("not moved yet"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1540,10 +1564,11 @@ mod tests {
     async fn dry_run_decides_and_does_nothing() {
         // No failover expectation, no topic expectation: any action would panic.
         let aurora = aurora_with_writer(Arc::new(Mutex::new(PRIMARY_ARN.into())), None);
+        let puts = Puts::default();
         let out = handler(
             true,
             http_down,
-            metrics_outage(),
+            metrics_outage_recording(puts.clone(), None),
             aurora,
             MockAuroraApi::new(),
             params(false),
@@ -1554,6 +1579,7 @@ mod tests {
         .unwrap();
         assert_eq!(out["decision"], "fail-over");
         assert_eq!(out["dry_run"], true);
+        assert!(puts.lock().unwrap().is_empty(), "no metric in a dry run");
     }
 
     #[tokio::test(start_paused = true)]

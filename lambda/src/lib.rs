@@ -6,19 +6,24 @@
 //! - [`replicator`]: copies Parameter Store changes to the other region.
 //! - [`processor`]: records EventBridge events in the DynamoDB table.
 //! - [`probe`]: the failover controller's probe (secondary region, every minute): checks
-//!   the primary's regional API and NLB, publishes `PrimaryHealthy`, re-invokes the
-//!   failover handler while the decision alarm stays in ALARM.
+//!   the primary's regional API and NLB, publishes `PrimaryHealthy` and the decision input
+//!   `PrimaryDown`, re-invokes the failover handler while the decision alarm stays in ALARM.
 //! - [`failover`]: the failover controller's handler (secondary region, the decision
-//!   alarm's Lambda action): re-checks, then fails the Aurora global database over.
+//!   alarm's Lambda action): re-checks, then fails the Aurora global database over and
+//!   publishes `FailedOver`.
+//! - [`replication`]: the replication-stall rule both share; [`contract`]: the metric and
+//!   flag names shared with `tandem_core::contracts`.
 //!
 //! Handler logic is plain async code over the traits of [`clients`], unit-tested with
 //! mockall; `main.rs` only wires the real aws-sdk clients into `lambda_runtime`.
 
 pub mod api;
 pub mod clients;
+pub mod contract;
 pub mod failover;
 pub mod probe;
 pub mod processor;
+pub mod replication;
 pub mod replicator;
 
 /// Which function this process serves.
@@ -179,6 +184,23 @@ pub struct ProbeSettings {
     pub primary_cluster_arn: String,
     /// The failover handler's function name or ARN (`FAILOVER_FUNCTION`).
     pub failover_function: String,
+    /// `SECONDARY_CLUSTER_ARN` (the same variable as the failover handler's): its
+    /// identifier names the replication metrics' `DBClusterIdentifier` for `PrimaryDown`.
+    pub secondary_cluster_arn: String,
+    /// Replication lag that counts as a stall (`STALL_LAG_MS`, default 60000; the same
+    /// variable and default as the failover handler's).
+    pub stall_lag_ms: f64,
+}
+
+/// Lists a variable that must be a DB cluster ARN but is not.
+fn check_cluster_arns(env: &mut Env<'_>, arns: &[(&str, &str)]) {
+    for (name, arn) in arns {
+        if !arn.is_empty() && ClusterArn::parse(arn).is_none() {
+            env.invalid.push(format!(
+                "{name}={arn:?} (expected arn:aws:rds:<region>:<account>:cluster:<id>)"
+            ));
+        }
+    }
 }
 
 impl ProbeSettings {
@@ -196,7 +218,17 @@ impl ProbeSettings {
             global_cluster_id: env.required("GLOBAL_CLUSTER_ID"),
             primary_cluster_arn: env.required("PRIMARY_CLUSTER_ARN"),
             failover_function: env.required("FAILOVER_FUNCTION"),
+            secondary_cluster_arn: env.required("SECONDARY_CLUSTER_ARN"),
+            stall_lag_ms: env.parsed(
+                "STALL_LAG_MS",
+                replication::DEFAULT_STALL_LAG_MS,
+                "milliseconds",
+            ),
         };
+        check_cluster_arns(
+            &mut env,
+            &[("SECONDARY_CLUSTER_ARN", &settings.secondary_cluster_arn)],
+        );
         env.finish(settings)
     }
 }
@@ -251,19 +283,20 @@ impl FailoverSettings {
             alert_topic_arn: env.required("ALERT_TOPIC_ARN"),
             automatic: env.parsed("AUTOMATIC", true, "true or false"),
             alarm_max_age_secs: env.parsed("ALARM_MAX_AGE_SECS", 900, "seconds"),
-            stall_lag_ms: env.parsed("STALL_LAG_MS", 60_000.0, "milliseconds"),
+            stall_lag_ms: env.parsed(
+                "STALL_LAG_MS",
+                replication::DEFAULT_STALL_LAG_MS,
+                "milliseconds",
+            ),
             failover_wait_secs: env.parsed("FAILOVER_WAIT_SECS", 120, "seconds"),
         };
-        for (name, arn) in [
-            ("PRIMARY_CLUSTER_ARN", &settings.primary_cluster_arn),
-            ("SECONDARY_CLUSTER_ARN", &settings.secondary_cluster_arn),
-        ] {
-            if !arn.is_empty() && ClusterArn::parse(arn).is_none() {
-                env.invalid.push(format!(
-                    "{name}={arn:?} (expected arn:aws:rds:<region>:<account>:cluster:<id>)"
-                ));
-            }
-        }
+        check_cluster_arns(
+            &mut env,
+            &[
+                ("PRIMARY_CLUSTER_ARN", &settings.primary_cluster_arn),
+                ("SECONDARY_CLUSTER_ARN", &settings.secondary_cluster_arn),
+            ],
+        );
         env.finish(settings)
     }
 }
@@ -385,6 +418,28 @@ mod tests {
         let env = failover_env();
         let err = ProbeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err, "missing environment variables: FAILOVER_FUNCTION");
+
+        let mut env = failover_env();
+        env.insert("FAILOVER_FUNCTION", "tandem-t-failover");
+        let s = ProbeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            s.secondary_cluster_arn,
+            "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-t"
+        );
+        assert_eq!(s.stall_lag_ms, 60_000.0);
+
+        // The probe needs the secondary cluster (the same variable as the failover handler).
+        env.remove("SECONDARY_CLUSTER_ARN");
+        let err = ProbeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(err, "missing environment variables: SECONDARY_CLUSTER_ARN");
+        env.insert("SECONDARY_CLUSTER_ARN", "aurora-secondary-t");
+        env.insert("STALL_LAG_MS", "soon");
+        let err = ProbeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(
+            err.contains("SECONDARY_CLUSTER_ARN=\"aurora-secondary-t\"")
+                && err.contains("STALL_LAG_MS=\"soon\""),
+            "{err}"
+        );
     }
 
     #[test]

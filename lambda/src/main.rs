@@ -137,6 +137,7 @@ async fn main() -> Result<(), Error> {
                 metrics: Arc::new(aws_sdk_cloudwatch::Client::new(&sdk)),
                 aurora: Arc::new(aws_sdk_rds::Client::new(&sdk)),
                 functions: Arc::new(aws_sdk_lambda::Client::new(&sdk)),
+                parameters: Arc::new(aws_sdk_ssm::Client::new(&sdk)),
             });
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let probe = probe.clone();

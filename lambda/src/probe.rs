@@ -10,7 +10,21 @@
 //!    NLB's answer only needs to be 2xx: it checks the network path to the same API.
 //! 2. Publishes `PrimaryHealthy` = 1 or 0 (namespace `Tandem/Failover`, dimension
 //!    `Stack=<suffix>`, standard resolution) in its own region.
-//! 3. Alarm actions fire only on transitions: while the decision alarm stays in ALARM and
+//! 3. Publishes the decision input `PrimaryDown` (same namespace and dimension), the ONE
+//!    metric the decision alarm watches (Route 53's CLOUDWATCH_METRIC checks accept only
+//!    single-metric alarms, so both signals of `DR.md` are combined here), by
+//!    [`primary_down`]:
+//!    - 1 when the SSM parameter `/tandem/<stack>/failover/forced` (this region) is `true`
+//!      (set by `tandem failover`), whatever the probe found;
+//!    - 1 when the probe failed AND the secondary cluster's replication metrics show the
+//!      primary stalled (the failover handler's own rule, [`crate::replication`]);
+//!    - 0 when the probe succeeded, or failed without a stall;
+//!    - nothing (logged) when the probe failed and the replication metrics could not be
+//!      read: missing data is not a failure, and the alarm treats it as not breaching.
+//!
+//!    A flag that cannot be read counts as not forced (logged). The replication metrics are
+//!    only read when the probe failed and the flag is not set.
+//! 4. Alarm actions fire only on transitions: while the decision alarm stays in ALARM and
 //!    the global cluster's writer is still the primary, it invokes the failover handler
 //!    again (asynchronously, event `{"source":"probe"}`); the handler re-checks everything.
 
@@ -21,14 +35,11 @@ use serde_json::{json, Value};
 
 use crate::clients::{
     AlarmState, AuroraApi, CallError, FunctionApi, GlobalClusterView, HttpAnswer, HttpGet,
-    MetricsApi,
+    MetricsApi, Parameter, ParameterApi,
 };
-use crate::{PrimaryEndpoints, ProbeSettings};
-
-/// CloudWatch namespace of the probe's metric.
-pub const NAMESPACE: &str = "Tandem/Failover";
-/// The probe's metric: 1 healthy, 0 not.
-pub const METRIC: &str = "PrimaryHealthy";
+use crate::contract;
+use crate::replication::{now_epoch, read_replication, Replication, StallReadError};
+use crate::{ClusterArn, PrimaryEndpoints, ProbeSettings};
 /// The field of the API's `/health` body under `checks` that the probe relies on.
 pub const WRITER_CHECK: &str = "database_writer";
 /// Per-GET timeout.
@@ -172,10 +183,103 @@ pub fn reinvoke_rule(
     }
 }
 
+/// The forced flag (`/tandem/<stack>/failover/forced`) as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Forced {
+    /// The value is `true` (any case, surrounding blanks ignored).
+    Yes,
+    /// Absent, or any other value.
+    No,
+    /// GetParameter failed: counts as not forced.
+    Unreadable(String),
+}
+
+impl Forced {
+    /// From GetParameter's answer.
+    pub fn from_read(read: Result<Option<Parameter>, CallError>) -> Self {
+        match read {
+            Ok(Some(p)) if p.value.trim().eq_ignore_ascii_case("true") => Forced::Yes,
+            Ok(_) => Forced::No,
+            Err(e) => Forced::Unreadable(e.to_string()),
+        }
+    }
+}
+
+/// What the probe publishes as `PrimaryDown`, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrimaryDown {
+    /// Publish 1.
+    Down(String),
+    /// Publish 0.
+    NotDown(String),
+    /// Publish nothing: the probe failed and the replication metrics could not be read.
+    Unknown(String),
+}
+
+impl PrimaryDown {
+    /// The value to publish, if any.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            PrimaryDown::Down(_) => Some(1.0),
+            PrimaryDown::NotDown(_) => Some(0.0),
+            PrimaryDown::Unknown(_) => None,
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            PrimaryDown::Down(r) | PrimaryDown::NotDown(r) | PrimaryDown::Unknown(r) => r,
+        }
+    }
+}
+
+/// The `PrimaryDown` rule (see the module documentation). `replication` is `None` when it
+/// was not read (probe healthy, or forced).
+pub fn primary_down(
+    probe: &ProbeResult,
+    forced: &Forced,
+    replication: Option<&Result<Replication, StallReadError>>,
+) -> PrimaryDown {
+    let flag_note = match forced {
+        Forced::Unreadable(e) => {
+            format!("; the forced flag could not be read ({e}): treated as not forced")
+        }
+        _ => String::new(),
+    };
+    if *forced == Forced::Yes {
+        return PrimaryDown::Down("the forced flag is set (`tandem failover`)".into());
+    }
+    if probe.healthy() {
+        return PrimaryDown::NotDown(format!("the primary answers{flag_note}"));
+    }
+    match replication {
+        Some(Ok(Replication::Stalled(e))) => PrimaryDown::Down(format!(
+            "the probe fails ({}) and replication stalled: {e}{flag_note}",
+            probe.summary()
+        )),
+        Some(Ok(Replication::NoStall(e))) => PrimaryDown::NotDown(format!(
+            "the probe fails ({}) but replication shows no stall: {e}{flag_note}",
+            probe.summary()
+        )),
+        Some(Err(e)) => PrimaryDown::Unknown(format!(
+            "the probe fails ({}) but {e}: PrimaryDown not published (missing data is not a failure){flag_note}",
+            probe.summary()
+        )),
+        None => PrimaryDown::Unknown(format!(
+            "the probe fails ({}) and the replication metrics were not read: PrimaryDown not published{flag_note}",
+            probe.summary()
+        )),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error("publishing {NAMESPACE}/{METRIC} in {region} failed: {source}")]
-    Publish { region: String, source: CallError },
+    #[error("publishing {namespace}/{metric} in {region} failed: {source}", namespace = contract::NAMESPACE)]
+    Publish {
+        metric: &'static str,
+        region: String,
+        source: CallError,
+    },
     #[error("reading {what} in {region} failed: {source}")]
     Read {
         what: String,
@@ -212,34 +316,110 @@ pub struct Probe {
     pub api_http: Arc<dyn HttpGet>,
     /// GETs the NLB URL (connects to `PRIMARY_NLB_ADDRESS` when set).
     pub nlb_http: Arc<dyn HttpGet>,
+    /// CloudWatch in this region: the metrics, the decision alarm, the replication metrics.
     pub metrics: Arc<dyn MetricsApi>,
     pub aurora: Arc<dyn AuroraApi>,
     pub functions: Arc<dyn FunctionApi>,
+    /// Parameter Store in this region: the forced flag.
+    pub parameters: Arc<dyn ParameterApi>,
 }
 
 impl Probe {
+    /// The replication verdict for `PrimaryDown`: only read when the probe failed and the
+    /// flag is not set.
+    async fn replication(
+        &self,
+        probe: &ProbeResult,
+        forced: &Forced,
+    ) -> Option<Result<Replication, StallReadError>> {
+        let s = &self.settings;
+        if probe.healthy() || *forced == Forced::Yes {
+            return None;
+        }
+        let Some(cluster) = ClusterArn::parse(&s.secondary_cluster_arn) else {
+            // Checked at start (ProbeSettings); kept as a read failure, never as a stall.
+            return Some(Err(StallReadError {
+                what: "the replication metrics".into(),
+                source: CallError::new(
+                    "InvalidSetting",
+                    format!(
+                        "SECONDARY_CLUSTER_ARN {} is not a cluster ARN",
+                        s.secondary_cluster_arn
+                    ),
+                ),
+            }));
+        };
+        Some(
+            read_replication(
+                &*self.metrics,
+                &cluster.cluster_id,
+                now_epoch(),
+                s.stall_lag_ms,
+            )
+            .await,
+        )
+    }
+
+    /// PutMetricData of one controller metric in this region.
+    async fn publish(&self, metric: &'static str, value: f64) -> Result<(), ProbeError> {
+        let s = &self.settings;
+        self.metrics
+            .put_metric(
+                contract::NAMESPACE,
+                metric,
+                &contract::dimensions(&s.stack),
+                value,
+            )
+            .await
+            .map_err(|source| ProbeError::Publish {
+                metric,
+                region: s.region.clone(),
+                source,
+            })
+    }
+
     /// One scheduled run (the event's content is not used).
     pub async fn handle(&self, _event: Value) -> Result<Value, ProbeError> {
         let s = &self.settings;
-        let result = probe_primary(&*self.api_http, &*self.nlb_http, &s.primary).await;
+        let flag = contract::forced_flag(&s.stack);
+        let (result, forced) = tokio::join!(
+            probe_primary(&*self.api_http, &*self.nlb_http, &s.primary),
+            self.parameters.get(&flag)
+        );
+        let forced = Forced::from_read(forced);
         let value = if result.healthy() { 1.0 } else { 0.0 };
         if result.healthy() {
             tracing::info!(summary = %result.summary(), "primary healthy");
         } else {
             tracing::warn!(summary = %result.summary(), "primary unhealthy");
         }
-        self.metrics
-            .put_metric(
-                NAMESPACE,
-                METRIC,
-                &[("Stack".to_string(), s.stack.clone())],
-                value,
-            )
-            .await
-            .map_err(|source| ProbeError::Publish {
-                region: s.region.clone(),
-                source,
-            })?;
+        match &forced {
+            Forced::Yes => {
+                tracing::warn!(flag = %flag, "the forced flag is set: PrimaryDown=1 whatever the probe finds")
+            }
+            Forced::Unreadable(e) => {
+                tracing::warn!(flag = %flag, error = %e, "reading the forced flag failed: treated as not forced")
+            }
+            Forced::No => {}
+        }
+        let replication = self.replication(&result, &forced).await;
+        let down = primary_down(&result, &forced, replication.as_ref());
+        match &down {
+            PrimaryDown::Down(why) => tracing::warn!(reason = %why, "PrimaryDown=1"),
+            PrimaryDown::NotDown(why) => tracing::info!(reason = %why, "PrimaryDown=0"),
+            PrimaryDown::Unknown(why) => {
+                tracing::warn!(reason = %why, "PrimaryDown not published")
+            }
+        }
+
+        // Both metrics are attempted; the first failure fails the run.
+        let healthy_put = self.publish(contract::PRIMARY_HEALTHY, value).await;
+        let down_put = match down.value() {
+            Some(v) => self.publish(contract::PRIMARY_DOWN, v).await,
+            None => Ok(()),
+        };
+        healthy_put?;
+        down_put?;
 
         let read = |what: &str, source| ProbeError::Read {
             what: what.to_string(),
@@ -282,6 +462,9 @@ impl Probe {
         };
         Ok(json!({
             "primary_healthy": value as u8,
+            "primary_down": down.value().map(|v| v as u8),
+            "primary_down_reason": down.reason(),
+            "forced": forced == Forced::Yes,
             "probe": result.to_json(),
             "reinvoked": reinvoked,
         }))
@@ -291,7 +474,10 @@ impl Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{MockAuroraApi, MockFunctionApi, MockHttpGet, MockMetricsApi};
+    use crate::clients::{
+        MockAuroraApi, MockFunctionApi, MockHttpGet, MockMetricsApi, MockParameterApi, Point,
+    };
+    use std::sync::Mutex;
 
     const PRIMARY_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:aurora-primary-t";
     const SECONDARY_ARN: &str = "arn:aws:rds:us-east-2:123456789012:cluster:aurora-secondary-t";
@@ -317,6 +503,8 @@ mod tests {
             global_cluster_id: "aurora-global-t".into(),
             primary_cluster_arn: PRIMARY_ARN.into(),
             failover_function: "tandem-t-failover".into(),
+            secondary_cluster_arn: SECONDARY_ARN.into(),
+            stall_lag_ms: 60_000.0,
         }
     }
 
@@ -337,19 +525,46 @@ mod tests {
         })
     }
 
-    /// Metrics mock expecting exactly one PutMetricData of `value`, and the alarm in
-    /// `alarm_value` state.
-    fn metrics(value: f64, alarm_value: &'static str) -> MockMetricsApi {
+    fn up() -> (MockHttpGet, MockHttpGet) {
+        (
+            http(HEALTH_URL, ok(&healthy_body())),
+            http(NLB_URL, ok("{}")),
+        )
+    }
+
+    fn down() -> (MockHttpGet, MockHttpGet) {
+        let refused = || Err(CallError::new("Http", "connection refused"));
+        (http(HEALTH_URL, refused()), http(NLB_URL, refused()))
+    }
+
+    /// What the secondary cluster's replication metrics answer.
+    #[derive(Clone, Copy)]
+    enum Stall {
+        /// Not expected to be read at all (a read panics).
+        NotRead,
+        /// Replicated writes flowing, lag small.
+        Flowing,
+        /// No replicated writes for the last 5 minutes.
+        Stalled,
+        /// GetMetricStatistics fails.
+        Fails,
+    }
+
+    /// The metrics published: (metric, value) (namespace and dimension checked).
+    type Puts = Arc<Mutex<Vec<(String, f64)>>>;
+
+    /// CloudWatch: records every PutMetricData, the decision alarm in `alarm_value`, the
+    /// replication metrics as `stall` says.
+    fn metrics(alarm_value: &'static str, stall: Stall) -> (MockMetricsApi, Puts) {
+        let puts = Puts::default();
         let mut m = MockMetricsApi::new();
-        m.expect_put_metric()
-            .withf(move |ns, metric, dims, v| {
-                ns == "Tandem/Failover"
-                    && metric == "PrimaryHealthy"
-                    && dims == [("Stack".to_string(), "t".to_string())]
-                    && *v == value
-            })
-            .times(1)
-            .returning(|_, _, _, _| Ok(()));
+        let p = puts.clone();
+        m.expect_put_metric().returning(move |ns, metric, dims, v| {
+            assert_eq!(ns, "Tandem/Failover");
+            assert_eq!(dims, [("Stack".to_string(), "t".to_string())]);
+            p.lock().unwrap().push((metric.to_string(), v));
+            Ok(())
+        });
         m.expect_alarm_state()
             .withf(|n| n == "tandem-t-failover-decision")
             .times(1)
@@ -359,23 +574,85 @@ mod tests {
                     since: 0,
                 }))
             });
+        let points = m.expect_metric_points();
+        match stall {
+            Stall::NotRead => {
+                points.never();
+            }
+            Stall::Fails => {
+                points.returning(|_| Err(CallError::new("SdkError", "dispatch failure: timeout")));
+            }
+            Stall::Flowing | Stall::Stalled => {
+                let writes = if matches!(stall, Stall::Stalled) {
+                    0.0
+                } else {
+                    12.0
+                };
+                points.times(2).returning(move |q| {
+                    assert_eq!(q.namespace, "AWS/RDS");
+                    assert_eq!(
+                        q.dimensions,
+                        vec![(
+                            "DBClusterIdentifier".to_string(),
+                            "aurora-secondary-t".to_string()
+                        )]
+                    );
+                    let value = if q.metric == "AuroraGlobalDBReplicatedWriteIO" {
+                        writes
+                    } else {
+                        250.0
+                    };
+                    Ok((1..=5)
+                        .map(|i| Point {
+                            at: q.end - 60 * i,
+                            value,
+                        })
+                        .collect())
+                });
+            }
+        }
+        (m, puts)
+    }
+
+    /// The forced flag as Parameter Store answers it.
+    fn flag(answer: Result<Option<&'static str>, CallError>) -> MockParameterApi {
+        let mut m = MockParameterApi::new();
+        m.expect_get()
+            .withf(|n| n == "/tandem/t/failover/forced")
+            .times(1)
+            .returning(move |_| {
+                answer.clone().map(|v| {
+                    v.map(|v| Parameter {
+                        value: v.into(),
+                        kind: "String".into(),
+                    })
+                })
+            });
         m
     }
 
-    fn probe(api: MockHttpGet, nlb: MockHttpGet, metrics: MockMetricsApi) -> Probe {
+    fn not_forced() -> MockParameterApi {
+        flag(Ok(None))
+    }
+
+    fn probe(
+        (api, nlb): (MockHttpGet, MockHttpGet),
+        metrics: MockMetricsApi,
+        parameters: MockParameterApi,
+    ) -> Probe {
         probe_with(
-            api,
-            nlb,
+            (api, nlb),
             metrics,
+            parameters,
             MockAuroraApi::new(),
             MockFunctionApi::new(),
         )
     }
 
     fn probe_with(
-        api: MockHttpGet,
-        nlb: MockHttpGet,
+        (api, nlb): (MockHttpGet, MockHttpGet),
         metrics: MockMetricsApi,
+        parameters: MockParameterApi,
         aurora: MockAuroraApi,
         functions: MockFunctionApi,
     ) -> Probe {
@@ -386,23 +663,248 @@ mod tests {
             metrics: Arc::new(metrics),
             aurora: Arc::new(aurora),
             functions: Arc::new(functions),
+            parameters: Arc::new(parameters),
         }
     }
 
+    fn published(puts: &Puts) -> Vec<(String, f64)> {
+        puts.lock().unwrap().clone()
+    }
+
+    fn both(healthy: f64, down: f64) -> Vec<(String, f64)> {
+        vec![
+            ("PrimaryHealthy".to_string(), healthy),
+            ("PrimaryDown".to_string(), down),
+        ]
+    }
+
+    /// Collects what the code logs (tracing, this thread) while the guard lives.
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl Logs {
+        fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+            let buf = Arc::new(Mutex::new(Vec::new()));
+            let writer = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(move || LogWriter(writer.clone()))
+                .finish();
+            (Self(buf), tracing::subscriber::set_default(subscriber))
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogWriter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    // ---- PrimaryHealthy and PrimaryDown, case by case ----
+
     #[tokio::test(start_paused = true)]
-    async fn both_healthy_publishes_1() {
+    async fn healthy_publishes_1_and_primary_down_0_without_reading_replication() {
         // Each endpoint answered on the first try: exactly one GET each.
         let mut api = MockHttpGet::new();
         api.expect_get().times(1).returning(|_| ok(&healthy_body()));
         let mut nlb = MockHttpGet::new();
         nlb.expect_get().times(1).returning(|_| ok("{}"));
-        let out = probe(api, nlb, metrics(1.0, "OK"))
+        let (m, puts) = metrics("OK", Stall::NotRead);
+        let out = probe((api, nlb), m, not_forced())
             .handle(json!({}))
             .await
             .unwrap();
         assert_eq!(out["primary_healthy"], 1);
+        assert_eq!(out["primary_down"], 0);
+        assert_eq!(out["forced"], false);
         assert_eq!(out["reinvoked"], "the decision alarm is OK");
+        assert_eq!(published(&puts), both(1.0, 0.0));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_without_a_stall_publishes_primary_down_0() {
+        let (m, puts) = metrics("OK", Stall::Flowing);
+        let out = probe(down(), m, not_forced())
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(out["primary_healthy"], 0);
+        assert_eq!(out["primary_down"], 0, "{out}");
+        assert!(
+            out["primary_down_reason"]
+                .as_str()
+                .unwrap()
+                .contains("no stall"),
+            "{out}"
+        );
+        assert_eq!(published(&puts), both(0.0, 0.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_with_a_stall_publishes_primary_down_1() {
+        let (m, puts) = metrics("OK", Stall::Stalled);
+        let out = probe(down(), m, not_forced())
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(out["primary_down"], 1, "{out}");
+        assert!(
+            out["primary_down_reason"]
+                .as_str()
+                .unwrap()
+                .contains("no AuroraGlobalDBReplicatedWriteIO for the last 3 minutes"),
+            "{out}"
+        );
+        assert_eq!(published(&puts), both(0.0, 1.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_forced_flag_publishes_primary_down_1_even_when_healthy() {
+        for value in ["true", " TRUE\n"] {
+            let (m, puts) = metrics("OK", Stall::NotRead);
+            let out = probe(up(), m, flag(Ok(Some(value))))
+                .handle(json!({}))
+                .await
+                .unwrap();
+            assert_eq!(out["primary_healthy"], 1);
+            assert_eq!(out["primary_down"], 1, "{out}");
+            assert_eq!(out["forced"], true);
+            assert_eq!(published(&puts), both(1.0, 1.0));
+        }
+        // Forced while the primary is down: 1 without reading the replication metrics.
+        let (m, puts) = metrics("OK", Stall::NotRead);
+        probe(down(), m, flag(Ok(Some("true"))))
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(published(&puts), both(0.0, 1.0));
+        // Any other value is not forced.
+        let (m, puts) = metrics("OK", Stall::NotRead);
+        probe(up(), m, flag(Ok(Some("false"))))
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(published(&puts), both(1.0, 0.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_that_cannot_be_read_publishes_no_primary_down() {
+        let (logs, _guard) = Logs::capture();
+        let (m, puts) = metrics("OK", Stall::Fails);
+        let out = probe(down(), m, not_forced())
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(out["primary_healthy"], 0);
+        assert_eq!(out["primary_down"], Value::Null, "{out}");
+        // Only PrimaryHealthy: missing data is not a failure.
+        assert_eq!(published(&puts), vec![("PrimaryHealthy".to_string(), 0.0)]);
+        let logs = logs.text();
+        assert!(
+            logs.contains("PrimaryDown not published")
+                && logs.contains("AWS/RDS AuroraGlobalDBReplication")
+                && logs.contains("dispatch failure"),
+            "{logs}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flag_that_cannot_be_read_is_not_forced_and_says_so() {
+        let (logs, _guard) = Logs::capture();
+        // Healthy: 0.
+        let (m, puts) = metrics("OK", Stall::NotRead);
+        let out = probe(
+            up(),
+            m,
+            flag(Err(CallError::new("AccessDeniedException", "not allowed"))),
+        )
+        .handle(json!({}))
+        .await
+        .unwrap();
+        assert_eq!(out["forced"], false);
+        assert_eq!(published(&puts), both(1.0, 0.0));
+        assert!(
+            out["primary_down_reason"]
+                .as_str()
+                .unwrap()
+                .contains("treated as not forced"),
+            "{out}"
+        );
+        // Down with a stall: the replication decides (1).
+        let (m, puts) = metrics("OK", Stall::Stalled);
+        probe(down(), m, flag(Err(CallError::new("SdkError", "timeout"))))
+            .handle(json!({}))
+            .await
+            .unwrap();
+        assert_eq!(published(&puts), both(0.0, 1.0));
+        let logs = logs.text();
+        assert!(
+            logs.contains("reading the forced flag failed: treated as not forced")
+                && logs.contains("/tandem/t/failover/forced")
+                && logs.contains("AccessDeniedException"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn primary_down_rule_cases() {
+        let healthy = ProbeResult {
+            api: Check::Ok,
+            nlb: Check::Ok,
+        };
+        let failed = ProbeResult {
+            api: Check::Failed("HTTP 503".into()),
+            nlb: Check::Ok,
+        };
+        let stalled = Ok(Replication::Stalled("lag".into()));
+        let flowing = Ok(Replication::NoStall("flowing".into()));
+        let unreadable = Err(StallReadError {
+            what: "AWS/RDS AuroraGlobalDBReplicationLag of x".into(),
+            source: CallError::new("Throttling", "slow down"),
+        });
+        let unread_flag = Forced::Unreadable("timeout".into());
+        for (probe, forced, replication, want) in [
+            (&healthy, &Forced::No, None, Some(0.0)),
+            (&healthy, &Forced::Yes, None, Some(1.0)),
+            (&healthy, &unread_flag, None, Some(0.0)),
+            (&failed, &Forced::No, Some(&flowing), Some(0.0)),
+            (&failed, &Forced::No, Some(&stalled), Some(1.0)),
+            (&failed, &Forced::No, Some(&unreadable), None),
+            (&failed, &Forced::Yes, None, Some(1.0)),
+            (&failed, &Forced::Yes, Some(&unreadable), Some(1.0)),
+            (&failed, &unread_flag, Some(&stalled), Some(1.0)),
+            (&failed, &unread_flag, Some(&unreadable), None),
+            // Never read while the probe fails: nothing, never 1.
+            (&failed, &Forced::No, None, None),
+        ] {
+            let got = primary_down(probe, forced, replication);
+            assert_eq!(
+                got.value(),
+                want,
+                "{probe:?} {forced:?} {replication:?}: {got:?}"
+            );
+        }
+        assert_eq!(
+            Forced::from_read(Ok(Some(Parameter {
+                value: "True".into(),
+                kind: "String".into()
+            }))),
+            Forced::Yes
+        );
+        assert_eq!(Forced::from_read(Ok(None)), Forced::No);
+    }
+
+    // ---- the HTTP checks ----
 
     #[tokio::test(start_paused = true)]
     async fn api_down_publishes_0_after_one_retry() {
@@ -410,7 +912,8 @@ mod tests {
         api.expect_get()
             .times(2)
             .returning(|_| Err(CallError::new("Timeout", "no answer within 5s")));
-        let out = probe(api, http(NLB_URL, ok("{}")), metrics(0.0, "OK"))
+        let (m, puts) = metrics("OK", Stall::Flowing);
+        let out = probe((api, http(NLB_URL, ok("{}"))), m, not_forced())
             .handle(json!({}))
             .await
             .unwrap();
@@ -420,6 +923,7 @@ mod tests {
             "{out}"
         );
         assert_eq!(out["probe"]["nlb"], "ok");
+        assert_eq!(published(&puts), both(0.0, 0.0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -434,7 +938,8 @@ mod tests {
                 ok(&healthy_body())
             }
         });
-        let out = probe(api, http(NLB_URL, ok("{}")), metrics(1.0, "OK"))
+        let (m, _puts) = metrics("OK", Stall::NotRead);
+        let out = probe((api, http(NLB_URL, ok("{}"))), m, not_forced())
             .handle(json!({}))
             .await
             .unwrap();
@@ -447,10 +952,11 @@ mod tests {
             status: 502,
             body: String::new(),
         });
+        let (m, _puts) = metrics("OK", Stall::Flowing);
         let out = probe(
-            http(HEALTH_URL, ok(&healthy_body())),
-            http(NLB_URL, answer),
-            metrics(0.0, "OK"),
+            (http(HEALTH_URL, ok(&healthy_body())), http(NLB_URL, answer)),
+            m,
+            not_forced(),
         )
         .handle(json!({}))
         .await
@@ -462,10 +968,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn api_body_without_the_writer_check_is_unhealthy() {
         let body = json!({ "region": "us-east-1", "role": "primary", "status": "ok" }).to_string();
+        let (m, _puts) = metrics("OK", Stall::Flowing);
         let out = probe(
-            http(HEALTH_URL, ok(&body)),
-            http(NLB_URL, ok("{}")),
-            metrics(0.0, "OK"),
+            (http(HEALTH_URL, ok(&body)), http(NLB_URL, ok("{}"))),
+            m,
+            not_forced(),
         )
         .handle(json!({}))
         .await
@@ -498,6 +1005,8 @@ mod tests {
         );
     }
 
+    // ---- the re-invoke rule ----
+
     fn cluster(writer: &str) -> GlobalClusterView {
         GlobalClusterView {
             writer_arn: Some(writer.into()),
@@ -527,10 +1036,11 @@ mod tests {
         api.expect_get()
             .times(2)
             .returning(|_| Err(CallError::new("Timeout", "x")));
+        let (m, puts) = metrics("ALARM", Stall::Stalled);
         let out = probe_with(
-            api,
-            http(NLB_URL, ok("{}")),
-            metrics(0.0, "ALARM"),
+            (api, http(NLB_URL, ok("{}"))),
+            m,
+            not_forced(),
             aurora,
             functions,
         )
@@ -538,6 +1048,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out["reinvoked"], true);
+        assert_eq!(published(&puts), both(0.0, 1.0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -547,11 +1058,13 @@ mod tests {
             .expect_describe_global_cluster()
             .times(1)
             .returning(|_| Ok(Some(cluster(SECONDARY_ARN))));
-        // No expectation on the function mock: an invoke would panic.
+        // No expectation on the function mock: an invoke would panic. The forced flag
+        // keeps the decision (and so the alarm) up after `tandem failover`.
+        let (m, puts) = metrics("ALARM", Stall::NotRead);
         let out = probe_with(
-            http(HEALTH_URL, ok(&healthy_body())),
-            http(NLB_URL, ok("{}")),
-            metrics(1.0, "ALARM"),
+            up(),
+            m,
+            flag(Ok(Some("true"))),
             aurora,
             MockFunctionApi::new(),
         )
@@ -562,6 +1075,7 @@ mod tests {
             out["reinvoked"].as_str().unwrap().contains("already"),
             "{out}"
         );
+        assert_eq!(published(&puts), both(1.0, 1.0));
     }
 
     #[test]
@@ -597,18 +1111,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_publish_is_an_error() {
+    async fn a_failed_publish_is_an_error_after_both_were_attempted() {
         let mut m = MockMetricsApi::new();
-        m.expect_put_metric()
-            .returning(|_, _, _, _| Err(CallError::new("Throttling", "slow down")));
-        let err = probe(
-            http(HEALTH_URL, ok(&healthy_body())),
-            http(NLB_URL, ok("{}")),
-            m,
-        )
-        .handle(json!({}))
-        .await
-        .unwrap_err();
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let a = attempts.clone();
+        m.expect_put_metric().returning(move |_, metric, _, _| {
+            a.lock().unwrap().push(metric.to_string());
+            Err(CallError::new("Throttling", "slow down"))
+        });
+        let err = probe(up(), m, not_forced())
+            .handle(json!({}))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ProbeError::Publish { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "publishing Tandem/Failover/PrimaryHealthy in us-east-2 failed: Throttling: slow down"
+        );
+        assert_eq!(*attempts.lock().unwrap(), ["PrimaryHealthy", "PrimaryDown"]);
     }
 }

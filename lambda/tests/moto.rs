@@ -367,12 +367,16 @@ fn dead_url() -> String {
     format!("http://127.0.0.1:{port}/health")
 }
 
-/// The failover handler and the probe over the real aws-sdk clients: the decision alarm in
-/// ALARM from PrimaryHealthy = 0 for 3 minutes, no replicated writes for 3 minutes, the
-/// primary's URLs refusing connections: the handler fails the global cluster over
-/// (FailoverGlobalCluster, AllowDataLoss) and the writer moves; the lost-writes snapshot
-/// is copied (then or on the `snapshot` follow-up) and a second follow-up finds the copy;
-/// the probe then publishes 0 and does not re-invoke (the writer moved).
+/// The failover handler and the probe over the real aws-sdk clients: the decision alarm
+/// (`PrimaryDown`, Maximum >= 1 for 3 of 3 minutes, missing data not breaching) in ALARM
+/// from 3 backfilled minutes of PrimaryDown = 1 in one PutMetricData (as `tandem failover`
+/// sends them), no replicated writes for 3 minutes, the primary's URLs refusing
+/// connections: the handler fails the global cluster over (FailoverGlobalCluster,
+/// AllowDataLoss), the writer moves and FailedOver = 1 is published; the lost-writes
+/// snapshot is copied (then or on the `snapshot` follow-up) and a second follow-up finds
+/// the copy; the probe then publishes PrimaryHealthy = 0 and PrimaryDown = 1 (probe failing
+/// + the stall), reads the forced flag through the real SSM client, and does not re-invoke
+/// (the writer moved).
 #[tokio::test]
 async fn failover_handler_fails_over_on_the_emulator() {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, Statistic};
@@ -458,20 +462,20 @@ async fn failover_handler_fails_over_on_the_emulator() {
         None
     );
 
-    // The decision alarm: PrimaryHealthy (Maximum) < 1 for 3 of 3 minutes.
+    // The decision alarm: PrimaryDown (Maximum) >= 1 for 3 of 3 minutes.
     let alarm = format!("tandem-{s}-failover-decision");
     let stack_dim = Dimension::builder().name("Stack").value(&s).build();
     cw.put_metric_alarm()
         .alarm_name(&alarm)
         .namespace("Tandem/Failover")
-        .metric_name("PrimaryHealthy")
+        .metric_name("PrimaryDown")
         .dimensions(stack_dim.clone())
         .statistic(Statistic::Maximum)
         .period(60)
         .evaluation_periods(3)
         .datapoints_to_alarm(3)
         .threshold(1.0)
-        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
         .treat_missing_data("notBreaching")
         .send()
         .await
@@ -500,20 +504,20 @@ async fn failover_handler_fails_over_on_the_emulator() {
             .send()
             .await
             .unwrap();
-        cw.put_metric_data()
-            .namespace("Tandem/Failover")
-            .metric_data(
-                MetricDatum::builder()
-                    .metric_name("PrimaryHealthy")
-                    .dimensions(stack_dim.clone())
-                    .value(0.0)
-                    .timestamp(at(ago))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
     }
+    // PrimaryDown = 1 for now, now - 1 min, now - 2 min in one call (the CLI's backfill).
+    let mut backfill = cw.put_metric_data().namespace("Tandem/Failover");
+    for minutes_ago in [2, 1, 0] {
+        backfill = backfill.metric_data(
+            MetricDatum::builder()
+                .metric_name("PrimaryDown")
+                .dimensions(stack_dim.clone())
+                .value(1.0)
+                .timestamp(at(60 * minutes_ago))
+                .build(),
+        );
+    }
+    backfill.send().await.unwrap();
     let state = MetricsApi::alarm_state(&cw, &alarm).await.unwrap().unwrap();
     assert_eq!(state.value, "ALARM", "{state:?}");
     assert!(now - state.since < 120, "{state:?}");
@@ -556,7 +560,7 @@ async fn failover_handler_fails_over_on_the_emulator() {
         metrics: Arc::new(cw.clone()),
         aurora: Arc::new(rds2.clone()),
         primary_aurora: Arc::new(rds1.clone()),
-        parameters: Arc::new(ssm2),
+        parameters: Arc::new(ssm2.clone()),
         topic: Arc::new(sns.clone()),
     };
 
@@ -576,6 +580,7 @@ async fn failover_handler_fails_over_on_the_emulator() {
     assert_eq!(out["decision"], "fail-over", "{out}");
     assert_eq!(out["failover"], "started", "{out}");
     assert_eq!(out["writer_moved"], true, "{out}");
+    assert_eq!(out["failed_over_metric"], "FailedOver=1 published", "{out}");
     let view = AuroraApi::describe_global_cluster(&rds2, &global)
         .await
         .unwrap()
@@ -618,8 +623,9 @@ async fn failover_handler_fails_over_on_the_emulator() {
         "{manual:?}"
     );
 
-    // The probe: the primary still refuses connections -> 0; the alarm is still ALARM but
-    // the writer moved: no re-invocation (so no Lambda function is needed here).
+    // The probe: the primary still refuses connections -> PrimaryHealthy 0, and with the
+    // seeded stall PrimaryDown 1; the alarm is still ALARM but the writer moved: no
+    // re-invocation (so no Lambda function is needed here).
     let probe = Probe {
         settings: ProbeSettings {
             region: SECONDARY.into(),
@@ -629,35 +635,70 @@ async fn failover_handler_fails_over_on_the_emulator() {
             global_cluster_id: global.clone(),
             primary_cluster_arn: primary_arn.clone(),
             failover_function: format!("tandem-{s}-failover"),
+            secondary_cluster_arn: secondary_arn.clone(),
+            stall_lag_ms: 60_000.0,
         },
         api_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
         nlb_http: Arc::new(ProbeHttp::new(Duration::from_secs(2), None)),
         metrics: Arc::new(cw.clone()),
         aurora: Arc::new(rds2.clone()),
         functions: Arc::new(aws_sdk_lambda::Client::new(&aws.config(SECONDARY))),
+        parameters: Arc::new(ssm2.clone()),
     };
     let out = probe.handle(json!({})).await.unwrap();
     assert_eq!(out["primary_healthy"], 0, "{out}");
+    assert_eq!(out["primary_down"], 1, "{out}");
+    assert_eq!(out["forced"], false, "{out}");
     assert!(
         out["reinvoked"].as_str().unwrap().contains("already"),
         "{out}"
     );
-    let points = MetricsApi::metric_points(
-        &cw,
-        &tandem_lambda::clients::MetricQuery {
-            namespace: "Tandem/Failover".into(),
-            metric: "PrimaryHealthy".into(),
-            dimensions: vec![("Stack".into(), s.clone())],
-            statistic: "Maximum".into(),
-            period_secs: 60,
-            start: now - 600,
-            end: now + 120,
-        },
-    )
-    .await
-    .unwrap();
+    // The forced flag, read through the real SSM client in this region.
+    ssm2.put_parameter()
+        .name(format!("/tandem/{s}/failover/forced"))
+        .value("true")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let out = probe.handle(json!({})).await.unwrap();
+    assert_eq!(out["forced"], true, "{out}");
+    assert_eq!(out["primary_down"], 1, "{out}");
+
+    let series = |metric: &'static str| {
+        let cw = cw.clone();
+        let s = s.clone();
+        async move {
+            MetricsApi::metric_points(
+                &cw,
+                &tandem_lambda::clients::MetricQuery {
+                    namespace: "Tandem/Failover".into(),
+                    metric: metric.into(),
+                    dimensions: vec![("Stack".into(), s)],
+                    statistic: "Maximum".into(),
+                    period_secs: 60,
+                    start: now - 600,
+                    end: now + 120,
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let healthy = series("PrimaryHealthy").await;
     assert!(
-        points.len() >= 4 && points.iter().all(|p| p.value == 0.0),
-        "{points:?}"
+        !healthy.is_empty() && healthy.iter().all(|p| p.value == 0.0),
+        "{healthy:?}"
+    );
+    let down = series("PrimaryDown").await;
+    assert!(
+        down.len() >= 3 && down.iter().all(|p| p.value == 1.0),
+        "{down:?}"
+    );
+    let failed_over = series("FailedOver").await;
+    assert!(
+        !failed_over.is_empty() && failed_over.iter().all(|p| p.value == 1.0),
+        "{failed_over:?}"
     );
 }

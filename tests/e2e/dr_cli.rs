@@ -2,13 +2,17 @@
 //! region switch: deploy, cut us-east-1 (`scripts/local-aws outage`), then
 //! - `status` answers within 60 s, names us-east-1 once as unreachable, exits 1;
 //! - `failover --unplanned --yes` exits 0; the secondary cluster is the writer (read with the
-//!   raw SDK through us-east-2) and `PrimaryHealthy` is 0 in us-east-2's CloudWatch.
+//!   raw SDK through us-east-2), `PrimaryDown` = 1 is backfilled for the last
+//!   `[failover] probe_failures` minutes in us-east-2's CloudWatch (`FailedOver` = 1 too) and
+//!   the forced flag `/tandem/<suffix>/failover/forced` is `true` in us-east-2.
 //!
-//! Then restore, `switchover --to primary --yes` puts the writer back in the primary, and
-//! `destroy` leaves nothing. The measured times are printed (stderr).
+//! Then restore, `switchover --to primary --yes` puts the writer back in the primary and
+//! deletes the forced flag, and `destroy` leaves nothing. The measured times are printed
+//! (stderr).
 
 use std::time::{Duration, Instant, SystemTime};
 
+use tandem_core::contracts::{failover_flags, failover_metrics};
 use tandem_tests::{tandem, tandem_bin, Moto, Run};
 
 use crate::outage::local_aws;
@@ -24,23 +28,34 @@ async fn writer(moto: &Moto, region: &str, global_id: &str) -> (Option<String>, 
     (w, state)
 }
 
-/// The smallest `PrimaryHealthy` datapoint of the last 10 minutes for `suffix` in `region`.
-async fn primary_healthy_minimum(moto: &Moto, region: &str, suffix: &str) -> Option<f64> {
+/// The one-minute `Maximum` datapoints of a controller metric (`Tandem/Failover`,
+/// `Stack=<suffix>`) of the last 10 minutes in `region`.
+async fn controller_maxima(moto: &Moto, region: &str, suffix: &str, metric: &str) -> Vec<f64> {
     let cw = aws_sdk_cloudwatch::Client::new(&moto.sdk(region).await);
     let now = SystemTime::now();
     let stats = cw
         .get_metric_statistics()
-        .namespace("Tandem/Failover")
-        .metric_name("PrimaryHealthy")
-        .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("Stack").value(suffix).build())
+        .namespace(failover_metrics::NAMESPACE)
+        .metric_name(metric)
+        .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name(failover_metrics::DIMENSION).value(suffix).build())
         .start_time(aws_smithy_types::DateTime::from(now - Duration::from_secs(600)))
         .end_time(aws_smithy_types::DateTime::from(now + Duration::from_secs(60)))
         .period(60)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Minimum)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
         .send()
         .await
         .expect("GetMetricStatistics");
-    stats.datapoints().iter().filter_map(|d| d.minimum()).reduce(f64::min)
+    stats.datapoints().iter().filter_map(|d| d.maximum()).collect()
+}
+
+/// The forced flag's value in `region` (None: absent).
+async fn forced_flag(moto: &Moto, region: &str, suffix: &str) -> Option<String> {
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk(region).await);
+    match ssm.get_parameter().name(failover_flags::forced(suffix)).send().await {
+        Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_string),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => None,
+        Err(e) => panic!("GetParameter: {e:?}"),
+    }
 }
 
 fn show(run: &Run) -> String {
@@ -100,7 +115,13 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     let (w, state) = writer(&moto, SECONDARY, &global_id).await;
     assert!(w.as_deref().is_some_and(secondary_arn), "the secondary writes after the failover: {w:?}");
     assert_eq!(state, None, "FailoverState is empty");
-    assert_eq!(primary_healthy_minimum(&moto, SECONDARY, &suffix).await, Some(0.0), "PrimaryHealthy=0 in {SECONDARY}");
+    // The decision: PrimaryDown = 1 for each of the last probe_failures (default 3) minutes.
+    let down = controller_maxima(&moto, SECONDARY, &suffix, failover_metrics::PRIMARY_DOWN).await;
+    assert!(down.len() >= 3 && down.iter().all(|v| *v == 1.0), "PrimaryDown=1 for 3 minutes in {SECONDARY}: {down:?}");
+    let failed_over = controller_maxima(&moto, SECONDARY, &suffix, failover_metrics::FAILED_OVER).await;
+    assert_eq!(failed_over, vec![1.0], "FailedOver=1 in {SECONDARY}");
+    assert_eq!(forced_flag(&moto, SECONDARY, &suffix).await.as_deref(), Some("true"), "the forced flag in {SECONDARY}");
+    assert!(run.stdout.contains("forced flag") && run.stdout.contains("PrimaryDown=1 for the last 3 minute(s)"), "{}", show(&run));
 
     // Still cut: status shows the secondary as the writer, read through it.
     let run = tandem(&bin, &["--config", &cfg, "status"], &d.env, &root);
@@ -122,6 +143,8 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     let (w, state) = writer(&moto, PRIMARY, &global_id).await;
     assert!(w.as_deref().is_some_and(primary_arn), "the primary writes again: {w:?}");
     assert_eq!(state, None);
+    assert!(run.stdout.contains(&format!("forced flag {} deleted in {SECONDARY}", failover_flags::forced(&suffix))), "{}", show(&run));
+    assert_eq!(forced_flag(&moto, SECONDARY, &suffix).await, None, "the forced flag is cleared");
 
     eprintln!(
         "dr-cli measured: status (healthy) {:.1}s; status with {PRIMARY} cut {:.1}s; failover --unplanned {:.1}s; switchover --to primary {:.1}s",

@@ -375,7 +375,8 @@ async fn run_failover(cfg: &Config, unplanned: bool) -> anyhow::Result<Exit> {
     let _lock = failover_lock(cfg, &down).await;
     let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
     let cw = aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.secondary_region));
-    let outcome = fo::fail_over(cfg, unplanned, &down, p.as_ref(), s.as_ref(), &cw).await;
+    let flags = tandem_data::ssm::client(&aws, &cfg.secondary_region);
+    let outcome = fo::fail_over(cfg, unplanned, &down, p.as_ref(), s.as_ref(), &cw, flags.as_ref()).await;
     let what = if unplanned { "Failover (unplanned)" } else { "Failover (planned switchover)" };
     print!("{}", fo::outcome_text(what, &outcome, started.elapsed()));
     Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
@@ -385,33 +386,22 @@ async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
     let aws = AwsContext::load_with(CallProfile::OutageProof).await;
     let down = probe(cfg, &aws).await;
-    let mut outcome = fo::Outcome { ok: true, ..Default::default() };
     let needed: Vec<&String> = [&cfg.primary_region, &cfg.secondary_region].into_iter().filter(|r| down.contains_key(*r)).collect();
-    if !needed.is_empty() {
-        outcome.ok = false;
+    let outcome = if !needed.is_empty() {
+        let mut outcome = fo::Outcome { ok: false, ..Default::default() };
         for r in needed {
             outcome.not_done.push(format!(
                 "switchover refused: {r} does not answer; a switchover needs both regions and every member healthy. During an outage use `tandem failover --unplanned`"
             ));
         }
+        outcome
     } else {
         let _opened = open_state_with(cfg, true, CallProfile::OutageProof).await?;
         let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
-        match tandem_data::switch_over(cfg, p.as_ref(), s.as_ref(), to.placement()).await {
-            Ok(m) => {
-                outcome.done.push(m.summary());
-                if to == Role::Primary {
-                    outcome.done.push(
-                        "DNS, the accelerator and events return to the primary on their own once its health checks and probe report it healthy".into(),
-                    );
-                }
-            }
-            Err(e) => {
-                outcome.ok = false;
-                outcome.not_done.push(format!("the database writer did not move: {e}"));
-            }
-        }
-    }
+        // `--to primary` clears the forced flag, in the secondary region.
+        let flags = tandem_data::ssm::client(&aws, &cfg.secondary_region);
+        fo::switch_over_to(cfg, to.placement(), p.as_ref(), s.as_ref(), flags.as_ref()).await
+    };
     print!("{}", fo::outcome_text(&format!("Switchover to the {}", role_name(to)), &outcome, started.elapsed()));
     Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
 }

@@ -87,6 +87,11 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     vec![Arc::new(ParametersComponent::new(cfg, primary, secondary))]
 }
 
+/// A Parameter Store client of `region` (e.g. the CLI's failover flag in the secondary).
+pub fn client(aws: &AwsContext, region: &str) -> Arc<dyn SsmApi> {
+    Arc::new(aws_sdk_ssm::Client::new(&aws.config(region)))
+}
+
 /// A random API key (alphanumeric).
 fn generate_api_key() -> String {
     use rand::distr::{Alphanumeric, SampleString};
