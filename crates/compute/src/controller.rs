@@ -88,7 +88,6 @@ pub struct ControllerInputs {
     pub global_cluster_id: String,
     pub primary_cluster_arn: String,
     pub secondary_cluster_arn: String,
-    pub secondary_cluster_id: String,
     pub alert_topic_arn: String,
 }
 
@@ -160,7 +159,6 @@ impl Controller {
             global_cluster_id: primary.global_cluster_id,
             primary_cluster_arn: primary.cluster_arn,
             secondary_cluster_arn: secondary.cluster_arn,
-            secondary_cluster_id: secondary.cluster_id,
             alert_topic_arn: alerts.topic_arn,
         })
     }
@@ -182,7 +180,6 @@ impl Controller {
         }
         if kind == "probe" {
             env.insert("FAILOVER_FUNCTION".to_string(), self.function("failover"));
-            env.insert("SECONDARY_CLUSTER_ID".to_string(), i.secondary_cluster_id.clone());
         } else {
             env.insert("ALERT_TOPIC_ARN".to_string(), i.alert_topic_arn.clone());
             env.insert("AUTOMATIC".to_string(), self.automatic.to_string());
@@ -594,7 +591,6 @@ mod tests {
             global_cluster_id: "aurora-global-dev".into(),
             primary_cluster_arn: aurora(Placement::Primary).cluster_arn,
             secondary_cluster_arn: aurora(Placement::Secondary).cluster_arn,
-            secondary_cluster_id: "aurora-secondary-dev".into(),
             alert_topic_arn: format!("arn:aws:sns:{REGION}:{ACCOUNT}:alerts-secondary-dev"),
         }
     }
