@@ -287,7 +287,7 @@ mod tests {
     }
 
     fn health() -> HealthOutputs {
-        HealthOutputs { api_check_id: "0f1e2d".into(), api_check_arn: CHECK.into(), nlb_check_id: "n".into(), nlb_check_arn: "arn:n".into() }
+        HealthOutputs { api_check_id: "0f1e2d".into(), api_check_arn: CHECK.into(), nlb_check_id: "n".into(), nlb_check_arn: "arn:n".into(), ..Default::default() }
     }
 
     fn ctx() -> Ctx {

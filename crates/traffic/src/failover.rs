@@ -299,6 +299,7 @@ mod tests {
             api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{id}"),
             nlb_check_id: format!("hc-nlb-{id}"),
             nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{id}"),
+            ..Default::default()
         }
     }
 

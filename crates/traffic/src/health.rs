@@ -268,6 +268,7 @@ impl HealthComponent {
             api_check_id: api_check.id,
             nlb_check_arn: health_check_arn(&nlb_check.id),
             nlb_check_id: nlb_check.id,
+            ..Default::default()
         }))
     }
 
@@ -438,6 +439,7 @@ mod tests {
             api_check_arn: "arn:aws:route53:::healthcheck/hc-api".into(),
             nlb_check_id: "hc-nlb".into(),
             nlb_check_arn: "arn:aws:route53:::healthcheck/hc-nlb".into(),
+            ..Default::default()
         }
     }
 
