@@ -1,6 +1,9 @@
 //! `event-endpoint`: the EventBridge global endpoint `endpoint-{s}` (API in the primary
 //! region) over the two `bus-{s}` buses, failing over to the secondary region when the
-//! primary API's Route 53 health check fails, with event replication enabled through the
+//! primary's Route 53 CALCULATED check fails (`health-primary` → `failover_check_arn`: the
+//! API check AND "not decided down", the same decision as the PRIMARY DNS record and the
+//! database, see `DR.md` "One decision"; the API check for state of an older release),
+//! with event replication enabled through the
 //! IAM role `events-replication-{s}` (trusts `events.amazonaws.com`, may only
 //! `events:PutEvents` on the two buses).
 //!
@@ -86,7 +89,7 @@ impl EventEndpoint {
     fn spec(&self, buses: Vec<String>, health_check_arn: &str, role_arn: &str) -> EndpointSpec {
         EndpointSpec {
             name: self.name(),
-            description: format!("Tandem {}: events fail over to {} when the primary API is unhealthy", self.suffix, self.secondary_region),
+            description: format!("Tandem {}: events fail over to {} when the primary is unhealthy or decided down", self.suffix, self.secondary_region),
             health_check_arn: health_check_arn.to_string(),
             secondary_region: self.secondary_region.clone(),
             replication_enabled: true,
@@ -200,7 +203,7 @@ impl Component for EventEndpoint {
         ensure_inline_policy(ctx, iam, &KEY_ROLE, &role, POLICY_NAME, &replication_policy(&buses)).await?;
         forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await?;
 
-        let spec = self.spec(buses, &health.api_check_arn, &role_arn);
+        let spec = self.spec(buses, health.routing_check_arn(), &role_arn);
         let name = spec.name.clone();
         let mut ensured = self.ensure_endpoint(ctx, &spec).await?;
         if ensured.how != How::Created && ensured.value.state == "CREATE_FAILED" {
@@ -256,7 +259,7 @@ impl Component for EventEndpoint {
             let role = retry(|| self.iam.get_role(&role_name)).await.at(&role_name, &self.primary_region)?;
             match role {
                 None => drift.push(format!("role {role_name} is missing")),
-                Some(role_arn) => drift.extend(info.diff(&self.spec(vec![p.bus_arn, s.bus_arn], &h.api_check_arn, &role_arn))),
+                Some(role_arn) => drift.extend(info.diff(&self.spec(vec![p.bus_arn, s.bus_arn], h.routing_check_arn(), &role_arn))),
             }
         }
         Ok(if drift.is_empty() { Drift::InSync } else { Drift::Drifted { details: drift } })
@@ -276,7 +279,10 @@ mod tests {
 
     const ACCOUNT: &str = "123456789012";
     const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/events-replication-dev";
+    /// The primary's CALCULATED check (API AND not decided down): what the endpoint uses.
     const CHECK: &str = "arn:aws:route53:::healthcheck/0f1e2d";
+    /// The primary's API check (what an earlier release used).
+    const API_CHECK: &str = "arn:aws:route53:::healthcheck/a9b8c7";
 
     fn bus(region: &str, role: &str) -> EventBusOutputs {
         EventBusOutputs {
@@ -287,7 +293,23 @@ mod tests {
     }
 
     fn health() -> HealthOutputs {
-        HealthOutputs { api_check_id: "0f1e2d".into(), api_check_arn: CHECK.into(), nlb_check_id: "n".into(), nlb_check_arn: "arn:n".into() }
+        HealthOutputs {
+            decision_check_id: Some("d1e2c3".into()),
+            failover_check_id: Some("0f1e2d".into()),
+            failover_check_arn: Some(CHECK.into()),
+            ..health_api_only()
+        }
+    }
+
+    /// `health-primary` as an earlier release wrote it: no decision, no calculated check.
+    fn health_api_only() -> HealthOutputs {
+        HealthOutputs {
+            api_check_id: "a9b8c7".into(),
+            api_check_arn: API_CHECK.into(),
+            nlb_check_id: "n".into(),
+            nlb_check_arn: "arn:n".into(),
+            ..Default::default()
+        }
     }
 
     fn ctx() -> Ctx {
@@ -398,9 +420,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn changed_health_check_updates_the_endpoint() {
+        // An endpoint of an earlier release routes on the API check: moved to the
+        // calculated check (one decision for DNS, events and the database).
         let probe = component(MockEventsApi::new(), MockIamApi::new());
         let mut old = active(&probe.spec(buses(), CHECK, ROLE_ARN));
-        old.health_check_arn = "arn:aws:route53:::healthcheck/old".into();
+        old.health_check_arn = API_CHECK.into();
         let new = active(&probe.spec(buses(), CHECK, ROLE_ARN));
         let mut events = MockEventsApi::new();
         let mut seq = Sequence::new();
@@ -408,6 +432,23 @@ mod tests {
         events.expect_update_endpoint().withf(|s| s.health_check_arn == CHECK).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         events.expect_describe_endpoint().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(new.clone())));
         component(events, iam_in_place()).apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn state_of_an_earlier_release_routes_on_the_api_check() {
+        let probe = component(MockEventsApi::new(), MockIamApi::new());
+        let info = active(&probe.spec(buses(), API_CHECK, ROLE_ARN));
+        let mut events = MockEventsApi::new();
+        events.expect_describe_endpoint().returning(move |_| Ok(Some(info.clone())));
+        let c = ctx().with_input(&ids::health(Placement::Primary), &health_api_only());
+        let comp = component(events, iam_in_place());
+        comp.apply(&c).await.expect("no update: the API check is what it uses");
+        assert_eq!(comp.read(&c).await.expect("read"), Drift::InSync);
+        // With the calculated check published, the same endpoint has drifted.
+        match comp.read(&ctx()).await.expect("read") {
+            Drift::Drifted { details } => assert!(details.iter().any(|d| d.contains("0f1e2d")), "{details:?}"),
+            other => panic!("expected drift, got {other:?}"),
+        }
     }
 
     /// EventBridge whose endpoint exists only once `create_endpoint` acted: the n-th create

@@ -275,6 +275,7 @@ async fn compute_stack_lifecycle_on_moto() {
         api_check_arn: format!("arn:aws:route53:::healthcheck/hc-{s}"),
         nlb_check_id: format!("nlb-{s}"),
         nlb_check_arn: format!("arn:aws:route53:::healthcheck/nlb-{s}"),
+        ..Default::default()
     });
 
     // ---- apply ----

@@ -239,13 +239,39 @@ pub struct ApiOutputs {
     pub failover_regional_hosted_zone_id: Option<String>,
 }
 
-/// `health-{role}`: Route 53 health checks of a region (API and NLB).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `health-{role}`: Route 53 health checks of a region (API and NLB; for the primary also
+/// the "primary down" decision and the CALCULATED check of both, see `DR.md` "One decision").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HealthOutputs {
     pub api_check_id: String,
     pub api_check_arn: String,
     pub nlb_check_id: String,
     pub nlb_check_arn: String,
+    /// Primary only: the CLOUDWATCH_METRIC check on the decision alarm
+    /// ([`DecisionOutputs::decision_alarm_name`], in the secondary region). `None` for the
+    /// secondary, and in state written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_check_id: Option<String>,
+    /// Primary only: the CALCULATED check "API check AND not decided down" (children: the
+    /// API and decision checks, HealthThreshold 2) behind the PRIMARY failover record and
+    /// the EventBridge global endpoint. `None` for the secondary / older state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_check_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_check_arn: Option<String>,
+}
+
+impl HealthOutputs {
+    /// The check that routes DNS and events for this region: the CALCULATED check when
+    /// there is one (primary), else the API check (secondary, or state of older releases).
+    pub fn routing_check_id(&self) -> &str {
+        self.failover_check_id.as_deref().filter(|s| !s.is_empty()).unwrap_or(&self.api_check_id)
+    }
+
+    /// The ARN of [`HealthOutputs::routing_check_id`].
+    pub fn routing_check_arn(&self) -> &str {
+        self.failover_check_arn.as_deref().filter(|s| !s.is_empty()).unwrap_or(&self.api_check_arn)
+    }
 }
 
 /// `dns-failover`: PRIMARY/SECONDARY records.
@@ -387,4 +413,34 @@ pub struct AlarmsOutputs {
 pub struct DashboardOutputs {
     pub dashboard_name: String,
     pub dashboard_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_outputs_of_earlier_releases_load_and_route_through_the_api_check() {
+        let old = serde_json::json!({
+            "api_check_id": "hc-api", "api_check_arn": "arn:aws:route53:::healthcheck/hc-api",
+            "nlb_check_id": "hc-nlb", "nlb_check_arn": "arn:aws:route53:::healthcheck/hc-nlb",
+        });
+        let h: HealthOutputs = serde_json::from_value(old.clone()).expect("older state loads");
+        assert_eq!((h.decision_check_id.as_deref(), h.failover_check_id.as_deref()), (None, None));
+        assert_eq!((h.routing_check_id(), h.routing_check_arn()), ("hc-api", "arn:aws:route53:::healthcheck/hc-api"));
+        // Without the new checks (secondary) the outputs are exactly what they were.
+        assert_eq!(serde_json::to_value(&h).expect("serializes"), old);
+    }
+
+    #[test]
+    fn health_outputs_route_through_the_calculated_check_when_present() {
+        let h = HealthOutputs {
+            api_check_id: "hc-api".into(),
+            decision_check_id: Some("hc-decision".into()),
+            failover_check_id: Some("hc-failover".into()),
+            failover_check_arn: Some("arn:aws:route53:::healthcheck/hc-failover".into()),
+            ..Default::default()
+        };
+        assert_eq!((h.routing_check_id(), h.routing_check_arn()), ("hc-failover", "arn:aws:route53:::healthcheck/hc-failover"));
+    }
 }

@@ -227,6 +227,7 @@ pub(crate) mod test_support {
             api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{p}"),
             nlb_check_id: format!("hc-nlb-{p}"),
             nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{p}"),
+            ..Default::default()
         }
     }
 

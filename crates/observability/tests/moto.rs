@@ -335,6 +335,7 @@ fn foreign_inputs(s: &str) -> Vec<(String, Outputs)> {
                 api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{p}-{s}"),
                 nlb_check_id: format!("hc-nlb-{p}-{s}"),
                 nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{p}-{s}"),
+                ..Default::default()
             }),
         ));
         v.push((

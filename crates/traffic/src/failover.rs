@@ -3,8 +3,10 @@
 //! Wanted only when `dns.hosted_zone_id` is set. Two alias records named
 //! `dns.record_name` (SetIdentifier `primary` / `secondary`) point at each region's custom
 //! domain NAMED `dns.record_name` (`api-{role}` → `failover_regional_domain_name`,
-//! `failover_regional_hosted_zone_id`), each tied to its region's API health check
-//! (`health-{role}` → `api_check_id`).
+//! `failover_regional_hosted_zone_id`). The PRIMARY record is tied to the primary's
+//! CALCULATED check (`health-primary` → `failover_check_id`: the API check AND "not decided
+//! down", see `DR.md` "One decision"; the API check for state of an older release), the
+//! SECONDARY record to the secondary's API check (`health-secondary` → `api_check_id`).
 //!
 //! Not at the regional domains (`api.<role>_domain`): API Gateway picks the custom domain
 //! of a request by its Host header, and a client that resolved `dns.record_name` sends
@@ -97,7 +99,13 @@ impl FailoverComponent {
                 record_type: "A".into(),
                 set_identifier: Some(set_id.to_string()),
                 failover: Some(failover.to_string()),
-                health_check_id: Some(health.api_check_id.clone()),
+                health_check_id: Some(match role {
+                    // "One decision" (DR.md): the primary answers while its API answers AND it
+                    // is not decided down (the CALCULATED check; the API check in state of an
+                    // older release).
+                    Placement::Primary => health.routing_check_id().to_string(),
+                    _ => health.api_check_id.clone(),
+                }),
                 alias: Some(AliasTarget { hosted_zone_id: zone, dns_name: target, evaluate_target_health: false }),
                 ttl: None,
                 values: vec![],
@@ -293,13 +301,26 @@ mod tests {
         c
     }
 
-    fn health(id: &str) -> HealthOutputs {
+    /// A region's checks as an earlier release wrote them (API and NLB only).
+    fn health_api_only(id: &str) -> HealthOutputs {
         HealthOutputs {
             api_check_id: format!("hc-api-{id}"),
             api_check_arn: format!("arn:aws:route53:::healthcheck/hc-api-{id}"),
             nlb_check_id: format!("hc-nlb-{id}"),
             nlb_check_arn: format!("arn:aws:route53:::healthcheck/hc-nlb-{id}"),
+            ..Default::default()
         }
+    }
+
+    /// The primary carries the decision and the calculated check, the secondary does not.
+    fn health(id: &str) -> HealthOutputs {
+        let mut h = health_api_only(id);
+        if id == "p" {
+            h.decision_check_id = Some("hc-decision-p".into());
+            h.failover_check_id = Some("hc-failover-p".into());
+            h.failover_check_arn = Some("arn:aws:route53:::healthcheck/hc-failover-p".into());
+        }
+        h
     }
 
     fn ctx() -> Ctx {
@@ -325,7 +346,7 @@ mod tests {
 
     fn existing() -> Vec<RecordSet> {
         vec![
-            record("primary", "PRIMARY", "d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", "hc-api-p"),
+            record("primary", "PRIMARY", "d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", "hc-failover-p"),
             record("secondary", "SECONDARY", "d-fs1.execute-api.us-east-2.amazonaws.com", "ZFs1", "hc-api-s"),
         ]
     }
@@ -356,6 +377,44 @@ mod tests {
         assert!(c.wanted());
         let out = c.apply(&ctx()).await.expect("apply");
         assert_eq!(out, to_outputs(&outputs()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_primary_record_moves_from_the_api_check_to_the_calculated_check() {
+        // Records written by an earlier release tie PRIMARY to the API check: the upgrade
+        // re-points it at the calculated check (API AND not decided down); SECONDARY stays.
+        let mut m = MockRoute53Api::new();
+        m.expect_list_record_sets_named().returning(|_, _| {
+            let mut e = existing();
+            e[0].health_check_id = Some("hc-api-p".into());
+            Ok(e)
+        });
+        m.expect_change_record_sets()
+            .withf(|_, ch| {
+                ch.len() == 1
+                    && ch[0].1.set_identifier.as_deref() == Some("primary")
+                    && ch[0].1.health_check_id.as_deref() == Some("hc-failover-p")
+            })
+            .times(1)
+            .returning(|_, _| Ok("C4".into()));
+        m.expect_get_change_status().returning(|_| Ok(INSYNC.into()));
+        let c = FailoverComponent::new(&config(), Arc::new(m));
+        c.apply(&ctx()).await.expect("apply");
+    }
+
+    #[test]
+    fn primary_record_uses_the_calculated_check_secondary_its_api_check_older_state_the_api_check() {
+        let c = FailoverComponent::new(&config(), Arc::new(MockRoute53Api::new()));
+        let checks = |ctx: &Ctx| -> Vec<Option<String>> {
+            c.wanted_records(ctx, "api.example.com").expect("records").into_iter().map(|r| r.health_check_id).collect()
+        };
+        assert_eq!(checks(&ctx()), vec![Some("hc-failover-p".to_string()), Some("hc-api-s".to_string())]);
+        let older = Ctx::standalone(ids::DNS_FAILOVER, ROUTE53_REGION)
+            .with_input("api-primary", &api("us-east-1", "p1", true))
+            .with_input("api-secondary", &api("us-east-2", "s1", true))
+            .with_input("health-primary", &health_api_only("p"))
+            .with_input("health-secondary", &health_api_only("s"));
+        assert_eq!(checks(&older), vec![Some("hc-api-p".to_string()), Some("hc-api-s".to_string())]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -461,7 +520,7 @@ mod tests {
                     .collect();
                 targets
                     == vec![
-                        ("d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", Some("hc-api-p")),
+                        ("d-fp1.execute-api.us-east-1.amazonaws.com", "ZFp1", Some("hc-failover-p")),
                         ("d-fs1.execute-api.us-east-2.amazonaws.com", "ZFs1", Some("hc-api-s")),
                     ]
                     && ch.iter().all(|(_, r)| r.name == "api.example.com")

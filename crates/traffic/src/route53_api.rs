@@ -7,10 +7,28 @@ use tandem_core::AwsError;
 
 use crate::common::build_error;
 
-/// The configuration of a health check (what Tandem creates and compares).
+/// `CLOUDWATCH_METRIC`: the check follows a CloudWatch alarm.
+pub const CLOUDWATCH_METRIC: &str = "CLOUDWATCH_METRIC";
+/// `CALCULATED`: the check counts its healthy children.
+pub const CALCULATED: &str = "CALCULATED";
+
+/// The CloudWatch alarm a CLOUDWATCH_METRIC check watches (Route 53's `AlarmIdentifier`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmRef {
+    /// The alarm's region (Route 53 `CloudWatchRegion`).
+    pub region: String,
+    pub name: String,
+}
+
+/// The configuration of a health check (what Tandem creates and compares).
+///
+/// Endpoint checks (`HTTPS`, `TCP`) use `fqdn` .. `failure_threshold`; a
+/// `CLOUDWATCH_METRIC` check uses `alarm` and `insufficient_data_health_status`; a
+/// `CALCULATED` check `child_health_checks` and `health_threshold`. What a type does not
+/// use is empty / zero / `None` (so read back from Route 53 too, see `spec_of`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheckSpec {
-    /// `HTTPS` or `TCP`.
+    /// `HTTPS`, `TCP`, [`CLOUDWATCH_METRIC`] or [`CALCULATED`]; immutable after creation.
     pub check_type: String,
     pub fqdn: String,
     pub port: i32,
@@ -19,6 +37,23 @@ pub struct HealthCheckSpec {
     /// 10 or 30 seconds; immutable after creation.
     pub request_interval: i32,
     pub failure_threshold: i32,
+    #[serde(default)]
+    pub alarm: Option<AlarmRef>,
+    /// `Healthy`, `Unhealthy` or `LastKnownStatus`.
+    #[serde(default)]
+    pub insufficient_data_health_status: Option<String>,
+    #[serde(default)]
+    pub child_health_checks: Vec<String>,
+    /// How many children must be healthy.
+    #[serde(default)]
+    pub health_threshold: Option<i32>,
+}
+
+impl HealthCheckSpec {
+    /// Whether the check probes an endpoint (HTTP(S)/TCP), as opposed to an alarm or children.
+    pub fn is_endpoint(&self) -> bool {
+        self.check_type != CLOUDWATCH_METRIC && self.check_type != CALCULATED
+    }
 }
 
 /// A health check as Route 53 describes it.
@@ -87,7 +122,9 @@ pub trait Route53Api: Send + Sync {
     async fn get_health_check(&self, id: &str) -> Result<HealthCheckInfo, AwsError>;
     /// All health checks of the account (every page).
     async fn list_health_checks(&self) -> Result<Vec<HealthCheckInfo>, AwsError>;
-    /// Updates the mutable settings (FQDN, port, path, SNI, threshold).
+    /// Updates the mutable settings: FQDN, port, path, SNI, failure threshold (endpoint
+    /// checks); alarm and InsufficientDataHealthStatus (CLOUDWATCH_METRIC); children and
+    /// HealthThreshold (CALCULATED). The type and request interval cannot change.
     async fn update_health_check(&self, id: &str, spec: HealthCheckSpec) -> Result<HealthCheckInfo, AwsError>;
     async fn delete_health_check(&self, id: &str) -> Result<(), AwsError>;
     async fn tag_health_check(&self, id: &str, tags: Vec<(String, String)>) -> Result<(), AwsError>;
@@ -105,14 +142,30 @@ pub trait Route53Api: Send + Sync {
 pub struct Route53Client(pub r53::Client);
 
 fn spec_of(c: &r53::types::HealthCheckConfig) -> HealthCheckSpec {
-    HealthCheckSpec {
-        check_type: c.r#type().as_str().to_string(),
-        fqdn: c.fully_qualified_domain_name().unwrap_or_default().to_string(),
-        port: c.port().unwrap_or(0),
-        resource_path: c.resource_path().map(str::to_string),
-        enable_sni: c.enable_sni().unwrap_or(false),
-        request_interval: c.request_interval().unwrap_or(30),
-        failure_threshold: c.failure_threshold().unwrap_or(3),
+    let check_type = c.r#type().as_str().to_string();
+    match check_type.as_str() {
+        CLOUDWATCH_METRIC => HealthCheckSpec {
+            alarm: c.alarm_identifier().map(|a| AlarmRef { region: a.region().as_str().to_string(), name: a.name().to_string() }),
+            insufficient_data_health_status: c.insufficient_data_health_status().map(|s| s.as_str().to_string()),
+            check_type,
+            ..Default::default()
+        },
+        CALCULATED => HealthCheckSpec {
+            child_health_checks: c.child_health_checks().to_vec(),
+            health_threshold: c.health_threshold(),
+            check_type,
+            ..Default::default()
+        },
+        _ => HealthCheckSpec {
+            check_type,
+            fqdn: c.fully_qualified_domain_name().unwrap_or_default().to_string(),
+            port: c.port().unwrap_or(0),
+            resource_path: c.resource_path().map(str::to_string),
+            enable_sni: c.enable_sni().unwrap_or(false),
+            request_interval: c.request_interval().unwrap_or(30),
+            failure_threshold: c.failure_threshold().unwrap_or(3),
+            ..Default::default()
+        },
     }
 }
 
@@ -120,16 +173,40 @@ fn info_of(h: &r53::types::HealthCheck) -> HealthCheckInfo {
     HealthCheckInfo {
         id: h.id().to_string(),
         caller_reference: h.caller_reference().to_string(),
-        spec: h.health_check_config().map(spec_of).unwrap_or(HealthCheckSpec {
-            check_type: String::new(),
-            fqdn: String::new(),
-            port: 0,
-            resource_path: None,
-            enable_sni: false,
-            request_interval: 0,
-            failure_threshold: 0,
-        }),
+        spec: h.health_check_config().map(spec_of).unwrap_or_default(),
     }
+}
+
+fn alarm_identifier(spec: &HealthCheckSpec) -> Result<Option<r53::types::AlarmIdentifier>, AwsError> {
+    spec.alarm
+        .as_ref()
+        .map(|a| {
+            r53::types::AlarmIdentifier::builder()
+                .region(r53::types::CloudWatchRegion::from(a.region.as_str()))
+                .name(&a.name)
+                .build()
+                .map_err(build_error)
+        })
+        .transpose()
+}
+
+/// The CreateHealthCheck configuration of `spec`: only the members its type uses.
+fn sdk_config(spec: &HealthCheckSpec) -> Result<r53::types::HealthCheckConfig, AwsError> {
+    let b = r53::types::HealthCheckConfig::builder().r#type(r53::types::HealthCheckType::from(spec.check_type.as_str()));
+    let b = match spec.check_type.as_str() {
+        CLOUDWATCH_METRIC => b.set_alarm_identifier(alarm_identifier(spec)?).set_insufficient_data_health_status(
+            spec.insufficient_data_health_status.as_deref().map(r53::types::InsufficientDataHealthStatus::from),
+        ),
+        CALCULATED => b.set_child_health_checks(Some(spec.child_health_checks.clone())).set_health_threshold(spec.health_threshold),
+        _ => b
+            .fully_qualified_domain_name(&spec.fqdn)
+            .port(spec.port)
+            .set_resource_path(spec.resource_path.clone())
+            .set_enable_sni(if spec.check_type == "TCP" { None } else { Some(spec.enable_sni) })
+            .request_interval(spec.request_interval)
+            .failure_threshold(spec.failure_threshold),
+    };
+    b.build().map_err(build_error)
 }
 
 fn record_of(r: &r53::types::ResourceRecordSet) -> RecordSet {
@@ -176,16 +253,7 @@ fn sdk_record(r: &RecordSet) -> Result<r53::types::ResourceRecordSet, AwsError> 
 #[async_trait::async_trait]
 impl Route53Api for Route53Client {
     async fn create_health_check(&self, caller_reference: &str, spec: HealthCheckSpec) -> Result<HealthCheckInfo, AwsError> {
-        let config = r53::types::HealthCheckConfig::builder()
-            .r#type(r53::types::HealthCheckType::from(spec.check_type.as_str()))
-            .fully_qualified_domain_name(&spec.fqdn)
-            .port(spec.port)
-            .set_resource_path(spec.resource_path.clone())
-            .set_enable_sni(if spec.check_type == "TCP" { None } else { Some(spec.enable_sni) })
-            .request_interval(spec.request_interval)
-            .failure_threshold(spec.failure_threshold)
-            .build()
-            .map_err(build_error)?;
+        let config = sdk_config(&spec)?;
         let out = self
             .0
             .create_health_check()
@@ -216,18 +284,21 @@ impl Route53Api for Route53Client {
     }
 
     async fn update_health_check(&self, id: &str, spec: HealthCheckSpec) -> Result<HealthCheckInfo, AwsError> {
-        let out = self
-            .0
-            .update_health_check()
-            .health_check_id(id)
-            .fully_qualified_domain_name(&spec.fqdn)
-            .port(spec.port)
-            .set_resource_path(spec.resource_path.clone())
-            .set_enable_sni(if spec.check_type == "TCP" { None } else { Some(spec.enable_sni) })
-            .failure_threshold(spec.failure_threshold)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)?;
+        let b = self.0.update_health_check().health_check_id(id);
+        let b = match spec.check_type.as_str() {
+            CLOUDWATCH_METRIC => b.set_alarm_identifier(alarm_identifier(&spec)?).set_insufficient_data_health_status(
+                spec.insufficient_data_health_status.as_deref().map(r53::types::InsufficientDataHealthStatus::from),
+            ),
+            // ChildHealthChecks replaces the whole list.
+            CALCULATED => b.set_child_health_checks(Some(spec.child_health_checks.clone())).set_health_threshold(spec.health_threshold),
+            _ => b
+                .fully_qualified_domain_name(&spec.fqdn)
+                .port(spec.port)
+                .set_resource_path(spec.resource_path.clone())
+                .set_enable_sni(if spec.check_type == "TCP" { None } else { Some(spec.enable_sni) })
+                .failure_threshold(spec.failure_threshold),
+        };
+        let out = b.send().await.map_err(AwsError::from_sdk)?;
         out.health_check().map(info_of).ok_or_else(|| AwsError::other("InvalidResponse", "UpdateHealthCheck returned no health check"))
     }
 
@@ -353,5 +424,71 @@ mod tests {
         assert_eq!(s.health_check_id(), Some("hc-1"));
         assert_eq!(s.alias_target().map(|a| a.dns_name()), Some("d-1.example"));
         assert_eq!(record_of(&s), r);
+    }
+
+    #[test]
+    fn a_cloudwatch_metric_check_carries_only_its_alarm_and_insufficient_data_status() {
+        let spec = HealthCheckSpec {
+            check_type: CLOUDWATCH_METRIC.into(),
+            alarm: Some(AlarmRef { region: "us-east-2".into(), name: "alarm-primary-down-secondary-t".into() }),
+            insufficient_data_health_status: Some("Healthy".into()),
+            ..Default::default()
+        };
+        let c = sdk_config(&spec).expect("config builds");
+        assert_eq!(c.r#type().as_str(), "CLOUDWATCH_METRIC");
+        assert_eq!(c.alarm_identifier().map(|a| (a.region().as_str(), a.name())), Some(("us-east-2", "alarm-primary-down-secondary-t")));
+        assert_eq!(c.insufficient_data_health_status().map(|s| s.as_str()), Some("Healthy"));
+        assert_eq!((c.port(), c.request_interval(), c.fully_qualified_domain_name()), (None, None, None), "no endpoint member");
+        assert_eq!(spec_of(&c), spec);
+    }
+
+    #[test]
+    fn a_calculated_check_carries_only_its_children_and_threshold() {
+        let spec = HealthCheckSpec {
+            check_type: CALCULATED.into(),
+            child_health_checks: vec!["hc-api".into(), "hc-decision".into()],
+            health_threshold: Some(2),
+            ..Default::default()
+        };
+        let c = sdk_config(&spec).expect("config builds");
+        assert_eq!(c.r#type().as_str(), "CALCULATED");
+        assert_eq!(c.child_health_checks(), ["hc-api".to_string(), "hc-decision".to_string()]);
+        assert_eq!(c.health_threshold(), Some(2));
+        assert_eq!((c.port(), c.failure_threshold(), c.alarm_identifier()), (None, None, None));
+        assert_eq!(spec_of(&c), spec);
+    }
+
+    #[test]
+    fn endpoint_fields_an_emulator_answers_for_other_types_are_not_read() {
+        // moto answers Port 80, RequestInterval 30 and FailureThreshold 3 for every type but
+        // CALCULATED: a CLOUDWATCH_METRIC check read back still equals what was asked.
+        let c = r53::types::HealthCheckConfig::builder()
+            .r#type(r53::types::HealthCheckType::CloudwatchMetric)
+            .port(80)
+            .request_interval(30)
+            .failure_threshold(3)
+            .build()
+            .expect("config builds");
+        let s = spec_of(&c);
+        assert_eq!((s.port, s.request_interval, s.failure_threshold), (0, 0, 0));
+        assert!(!s.is_endpoint());
+    }
+
+    #[test]
+    fn an_endpoint_check_sends_no_alarm_or_children() {
+        let spec = HealthCheckSpec {
+            check_type: "HTTPS".into(),
+            fqdn: "abc.execute-api.us-east-1.amazonaws.com".into(),
+            port: 443,
+            resource_path: Some("/live/health".into()),
+            enable_sni: true,
+            request_interval: 10,
+            failure_threshold: 3,
+            ..Default::default()
+        };
+        let c = sdk_config(&spec).expect("config builds");
+        assert!(c.alarm_identifier().is_none() && c.child_health_checks().is_empty() && c.health_threshold().is_none());
+        assert_eq!(spec_of(&c), spec);
+        assert!(spec.is_endpoint());
     }
 }

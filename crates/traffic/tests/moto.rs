@@ -6,6 +6,11 @@
 //! Accelerator (served by the emulator's extension, emulator/globalaccelerator.py, in
 //! us-west-2). Apply, check with the real
 //! aws-sdk clients, apply again (nothing changes), destroy, check gone, destroy again.
+//!
+//! The primary's "one decision" checks (a CLOUDWATCH_METRIC check on the decision alarm in
+//! the secondary region, and the CALCULATED check of it AND the API check) are created over
+//! a real alarm in us-east-2; `decision_alarm_turns_the_calculated_check_unhealthy` drives
+//! that alarm with metric data and watches Route 53's verdict (emulator/route53.py).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,7 +18,8 @@ use std::sync::Arc;
 
 use tandem_core::aws::AwsContext;
 use tandem_core::contracts::{
-    AcceleratorOutputs, ApiOutputs, CertificateOutputs, FailoverOutputs, FunctionsOutputs, HealthOutputs, LoadBalancerOutputs,
+    failover_alarms, failover_metrics, ids, AcceleratorOutputs, ApiOutputs, CertificateOutputs, DecisionOutputs, FailoverOutputs,
+    FunctionsOutputs, HealthOutputs, LoadBalancerOutputs,
 };
 use tandem_core::state::ComponentState;
 use tandem_core::{from_outputs, Component, Config, Ctx, Drift, Outputs};
@@ -67,6 +73,33 @@ fn fake_lb(region: &str, s: &str) -> LoadBalancerOutputs {
         alb_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/alb-{s}/1"),
         alb_dns_name: format!("alb-{s}.{region}.elb.amazonaws.com"),
         alb_target_group_arn: format!("arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/tgl-{s}/1"),
+    }
+}
+
+/// The "primary down" decision alarm as `failover-alarms` makes it (in the secondary region:
+/// `Tandem/Failover` `PrimaryDown` >= 1, missing data not breaching), and its outputs.
+async fn decision_alarm(aws: &AwsContext, s: &str) -> DecisionOutputs {
+    let cw = aws_sdk_cloudwatch::Client::new(&aws.config(SECONDARY));
+    let name = failover_alarms::decision(s);
+    cw.put_metric_alarm()
+        .alarm_name(&name)
+        .namespace(failover_metrics::NAMESPACE)
+        .metric_name(failover_metrics::PRIMARY_DOWN)
+        .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name(failover_metrics::DIMENSION).value(s).build())
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("notBreaching")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put decision alarm {name} in {SECONDARY}: {e:?}"));
+    DecisionOutputs {
+        region: SECONDARY.into(),
+        decision_alarm_name: name,
+        blind_alarm_name: failover_alarms::blind(s),
+        failed_over_alarm_name: failover_alarms::failed_over(s),
     }
 }
 
@@ -180,6 +213,8 @@ async fn traffic_stack_on_moto() {
     run.external.insert("functions-secondary".into(), tandem_core::to_outputs(&fn_secondary));
     run.external.insert("loadbalancer-primary".into(), tandem_core::to_outputs(&fake_lb(PRIMARY, &s)));
     run.external.insert("loadbalancer-secondary".into(), tandem_core::to_outputs(&fake_lb(SECONDARY, &s)));
+    let decision = decision_alarm(&aws, &s).await;
+    run.external.insert(ids::FAILOVER_ALARMS.into(), tandem_core::to_outputs(&decision));
 
     // ---- apply ----
     let mut first = BTreeMap::new();
@@ -281,6 +316,32 @@ async fn traffic_stack_on_moto() {
             .expect("check tags");
         assert!(tags.resource_tag_set().is_some_and(|t| t.tags().iter().any(|t| t.value() == Some(s.as_str()))), "{id} tagged");
         assert_eq!(out.api_check_arn, format!("arn:aws:route53:::healthcheck/{}", out.api_check_id));
+        if id == "health-primary" {
+            // The decision: CLOUDWATCH_METRIC on the alarm in the secondary region, missing
+            // data healthy; and the CALCULATED check "API AND not decided down".
+            let decision_id = out.decision_check_id.clone().expect("primary decision check");
+            let d = r53.get_health_check().health_check_id(&decision_id).send().await.expect("decision check");
+            let dconf = d.health_check().and_then(|h| h.health_check_config()).expect("config");
+            assert_eq!(dconf.r#type().as_str(), "CLOUDWATCH_METRIC");
+            let alarm = dconf.alarm_identifier().expect("alarm identifier");
+            assert_eq!((alarm.region().as_str(), alarm.name()), (SECONDARY, decision.decision_alarm_name.as_str()));
+            assert_eq!(dconf.insufficient_data_health_status().map(|x| x.as_str()), Some("Healthy"));
+            let failover_id = out.failover_check_id.clone().expect("primary calculated check");
+            let f = r53.get_health_check().health_check_id(&failover_id).send().await.expect("calculated check");
+            let fconf = f.health_check().and_then(|h| h.health_check_config()).expect("config");
+            assert_eq!(fconf.r#type().as_str(), "CALCULATED");
+            let mut children = fconf.child_health_checks().to_vec();
+            children.sort();
+            let mut want = vec![out.api_check_id.clone(), decision_id.clone()];
+            want.sort();
+            assert_eq!(children, want);
+            assert_eq!(fconf.health_threshold(), Some(2));
+            assert_eq!(out.failover_check_arn.as_deref(), Some(format!("arn:aws:route53:::healthcheck/{failover_id}").as_str()));
+            check_ids.push(decision_id);
+            check_ids.push(failover_id);
+        } else {
+            assert_eq!((out.decision_check_id.as_deref(), out.failover_check_id.as_deref()), (None, None), "{id}");
+        }
         check_ids.push(out.api_check_id);
         check_ids.push(out.nlb_check_id);
     }
@@ -295,6 +356,13 @@ async fn traffic_stack_on_moto() {
         .collect();
     assert_eq!(fo.len(), 2, "PRIMARY and SECONDARY: {fo:?}");
     assert!(fo.iter().all(|r| r.health_check_id().is_some_and(|h| check_ids.contains(&h.to_string()))));
+    // PRIMARY on the calculated check (one decision), SECONDARY on the secondary's API check.
+    let primary_health: HealthOutputs = from_outputs(&first["health-primary"]).expect("health outputs");
+    let secondary_health: HealthOutputs = from_outputs(&first["health-secondary"]).expect("health outputs");
+    for (kind, check) in [("PRIMARY", primary_health.failover_check_id.clone()), ("SECONDARY", Some(secondary_health.api_check_id.clone()))] {
+        let r = fo.iter().find(|r| r.failover().map(|f| f.as_str()) == Some(kind)).expect("record");
+        assert_eq!(r.health_check_id().map(str::to_string), check, "{kind} record's health check");
+    }
     assert!(fo.iter().all(|r| r.alias_target().is_some()));
     // Aliased to the record_name domains (not the regional domains), PRIMARY → primary.
     for (failover_kind, (target, target_zone)) in ["PRIMARY", "SECONDARY"].into_iter().zip(&failover_targets) {
@@ -393,5 +461,161 @@ async fn traffic_stack_on_moto() {
     assert!(ga.describe_accelerator().accelerator_arn(&acc.accelerator_arn).send().await.is_err(), "accelerator deleted");
 
     let _ = r53.delete_hosted_zone().id(&zone_id).send().await;
+    let _ = aws_sdk_cloudwatch::Client::new(&aws.config(SECONDARY)).delete_alarms().alarm_names(&decision.decision_alarm_name).send().await;
     let _ = std::fs::remove_dir_all(state_dir);
+}
+
+/// Puts one `Tandem/Failover PrimaryDown` datapoint (now) into the secondary region, the
+/// path the controller's probe and `tandem failover` take.
+async fn put_primary_down(cw: &aws_sdk_cloudwatch::Client, s: &str, value: f64) {
+    cw.put_metric_data()
+        .namespace(failover_metrics::NAMESPACE)
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name(failover_metrics::PRIMARY_DOWN)
+                .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name(failover_metrics::DIMENSION).value(s).build())
+                .value(value)
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put PrimaryDown");
+}
+
+/// Waits (bounded: 60 s) until the alarm is in `state`.
+async fn wait_alarm(cw: &aws_sdk_cloudwatch::Client, name: &str, state: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        let out = cw.describe_alarms().alarm_names(name).send().await.expect("describe alarms");
+        last = out.metric_alarms().first().and_then(|a| a.state_value()).map(|v| v.as_str().to_string()).unwrap_or_default();
+        if last == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("alarm {name} never reached {state} within 60 s (last {last})");
+}
+
+/// The statuses (1 healthy, 0 not) Route 53 published for `check` (the `AWS/Route53`
+/// `HealthCheckStatus` metric, us-east-1) stamped at or after `since`, waiting (bounded:
+/// 60 s) until there is at least one. The way to read a CALCULATED check's status:
+/// GetHealthCheckStatus refuses calculated checks, on AWS as in the emulator.
+async fn statuses_since(cw: &aws_sdk_cloudwatch::Client, check: &str, since: std::time::SystemTime) -> (f64, f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let out = cw
+            .get_metric_statistics()
+            .namespace("AWS/Route53")
+            .metric_name("HealthCheckStatus")
+            .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("HealthCheckId").value(check).build())
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from(since))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now() + std::time::Duration::from_secs(60)))
+            .period(60)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Minimum)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
+            .send()
+            .await
+            .expect("get HealthCheckStatus");
+        let points = out.datapoints();
+        if !points.is_empty() {
+            let min = points.iter().filter_map(|p| p.minimum()).fold(f64::INFINITY, f64::min);
+            let max = points.iter().filter_map(|p| p.maximum()).fold(f64::NEG_INFINITY, f64::max);
+            return (min, max);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("no HealthCheckStatus of {check} published within 60 s");
+}
+
+/// The next whole second from now: Route 53's published datapoints carry whole seconds, so
+/// one stamped at or after this instant was published after now.
+fn next_second() -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    let since_epoch = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(since_epoch.as_secs() + 1)
+}
+
+/// What every checker of `check` reports (GetHealthCheckStatus).
+async fn observations(r53: &aws_sdk_route53::Client, check: &str) -> Vec<String> {
+    let out = r53.get_health_check_status().health_check_id(check).send().await.unwrap_or_else(|e| panic!("status of {check}: {e:?}"));
+    out.health_check_observations().iter().filter_map(|o| o.status_report().and_then(|r| r.status()).map(str::to_string)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn decision_alarm_turns_the_calculated_check_unhealthy() {
+    std::env::set_var("TANDEM_POLL_INTERVAL_MS", "50");
+    let aws = tandem_core::testing::moto_context().await;
+    let s = unique_suffix();
+    let cw_secondary = aws_sdk_cloudwatch::Client::new(&aws.config(SECONDARY));
+    let cw_route53 = aws_sdk_cloudwatch::Client::new(&aws.config(PRIMARY));
+    let r53 = aws_sdk_route53::Client::new(&aws.config(PRIMARY));
+
+    // The decision alarm in us-east-2, OK: the probe reports the primary up.
+    let decision = decision_alarm(&aws, &s).await;
+    put_primary_down(&cw_secondary, &s, 0.0).await;
+    wait_alarm(&cw_secondary, &decision.decision_alarm_name, "OK").await;
+
+    // health-primary over synthetic inputs (an API host and an NLB name in us-east-1).
+    let cfg = Config::example(&s);
+    let comps = tandem_traffic::components(&cfg, &aws);
+    let health = comps.iter().find(|c| c.id() == "health-primary").expect("health-primary").clone();
+    let rest_api_id = format!("a{s}");
+    let api = ApiOutputs {
+        rest_api_id: rest_api_id.clone(),
+        stage_name: "live".into(),
+        invoke_url: format!("https://{rest_api_id}.execute-api.{PRIMARY}.amazonaws.com/live"),
+        execute_api_host: format!("{rest_api_id}.execute-api.{PRIMARY}.amazonaws.com"),
+        health_path: "/live/health".into(),
+        custom_domain: None,
+        regional_domain_name: None,
+        regional_hosted_zone_id: None,
+        certificate_arn: None,
+        failover_domain: None,
+        failover_regional_domain_name: None,
+        failover_regional_hosted_zone_id: None,
+    };
+    let ctx = Ctx::standalone(health.id(), health.region())
+        .with_input(&ids::api(tandem_core::Placement::Primary), &api)
+        .with_input(&ids::load_balancer(tandem_core::Placement::Primary), &fake_lb(PRIMARY, &s))
+        .with_input(ids::FAILOVER_ALARMS, &decision);
+    let out: HealthOutputs = from_outputs(&health.apply(&ctx).await.expect("apply health-primary")).expect("health outputs");
+    let decision_check = out.decision_check_id.clone().expect("decision check");
+    let calculated = out.failover_check_id.clone().expect("calculated check");
+    assert_eq!(out.routing_check_id(), calculated);
+    assert_eq!(health.read(&ctx).await.expect("read"), Drift::InSync);
+
+    // Healthy: the API answers and the primary is not decided down.
+    let since = next_second();
+    assert!(observations(&r53, &out.api_check_id).await.iter().all(|o| o.starts_with("Success")));
+    assert!(observations(&r53, &decision_check).await.iter().all(|o| o.starts_with("Success")));
+    let err = r53.get_health_check_status().health_check_id(&calculated).send().await.expect_err("calculated: no checker status");
+    assert_eq!(tandem_core::AwsError::from_sdk(err).code, "InvalidInput");
+    assert_eq!(statuses_since(&cw_route53, &calculated, since).await, (1.0, 1.0), "the calculated check is healthy");
+
+    // The decision: PrimaryDown = 1 puts the alarm in ALARM; Route 53 turns the metric check
+    // and with it the calculated check unhealthy while the API check stays healthy.
+    put_primary_down(&cw_secondary, &s, 1.0).await;
+    wait_alarm(&cw_secondary, &decision.decision_alarm_name, "ALARM").await;
+    let since = next_second();
+    let reports = observations(&r53, &decision_check).await;
+    assert!(!reports.is_empty() && reports.iter().all(|o| o.starts_with("Failure")), "{reports:?}");
+    assert!(observations(&r53, &out.api_check_id).await.iter().all(|o| o.starts_with("Success")), "the API still answers");
+    assert_eq!(statuses_since(&cw_route53, &calculated, since).await, (0.0, 0.0), "decided down: the calculated check is unhealthy");
+
+    // Destroy: every check gone (the calculated one first), a second destroy is a no-op.
+    let mut prior = tandem_core::state::ComponentState::new(health.kind(), health.placement(), health.region())
+        .with_outputs(tandem_core::to_outputs(&out));
+    prior.resources.extend(ctx.journal_entries().await);
+    for _ in 0..2 {
+        let d = Ctx::standalone(health.id(), health.region()).with_prior(prior.clone());
+        health.destroy(&d).await.expect("destroy health-primary");
+        prior = tandem_core::state::ComponentState::new(health.kind(), health.placement(), health.region());
+    }
+    for id in [&out.api_check_id, &out.nlb_check_id, &decision_check, &calculated] {
+        let err = r53.get_health_check().health_check_id(id.as_str()).send().await.expect_err("deleted");
+        assert_eq!(tandem_core::AwsError::from_sdk(err).code, "NoSuchHealthCheck", "health check {id} deleted");
+    }
+    let _ = cw_secondary.delete_alarms().alarm_names(&decision.decision_alarm_name).send().await;
 }
