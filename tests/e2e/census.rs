@@ -371,7 +371,9 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
         ("route53 hosted zone", 1),      // created by the test
         ("route53 record", 3),           // ACM validation CNAMEs (api., primary.api., secondary.api.)
         ("route53 failover record", 2),
-        ("route53 health check", 4),     // api + nlb per region
+        // api + nlb per region, and the primary's decision (CLOUDWATCH_METRIC) and
+        // CALCULATED (api AND decision) checks
+        ("route53 health check", 6),
         ("globalaccelerator accelerator", 1),
         ("globalaccelerator listener", 1),
         ("globalaccelerator endpoint group", 2), // one per region

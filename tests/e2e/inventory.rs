@@ -323,9 +323,34 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     let api_check_arn = failover.primary().map(|p| p.health_check().to_string()).unwrap_or_default();
     let api_check_id = api_check_arn.rsplit('/').next().unwrap_or_default().to_string();
     let r53 = aws_sdk_route53::Client::new(&sdk);
+    // One decision (DR.md): the endpoint fails over on the CALCULATED check = the primary
+    // API check AND the CLOUDWATCH_METRIC check on the decision alarm in the secondary.
     let hc = r53.get_health_check().health_check_id(&api_check_id).send().await.expect("the endpoint's health check exists");
-    let fqdn = hc.health_check().and_then(|h| h.health_check_config()).and_then(|c| c.fully_qualified_domain_name()).unwrap_or_default();
-    assert!(fqdn.contains(&format!(".execute-api.{PRIMARY}.")), "the endpoint fails over on the primary API's check: {fqdn}");
+    let conf = hc.health_check().and_then(|h| h.health_check_config()).cloned().expect("check config");
+    assert_eq!(conf.r#type().as_str(), "CALCULATED", "the endpoint's check: {conf:?}");
+    assert_eq!(conf.health_threshold(), Some(2));
+    let mut kinds = Vec::new();
+    for child in conf.child_health_checks() {
+        let c = r53.get_health_check().health_check_id(child).send().await.expect("child check");
+        let h = c.health_check().cloned().expect("child");
+        let cc = h.health_check_config().cloned().expect("child config");
+        match cc.r#type().as_str() {
+            "CLOUDWATCH_METRIC" => {
+                let alarm = h.cloud_watch_alarm_configuration().map(|a| a.metric_name().to_string());
+                assert_eq!(alarm.as_deref(), Some("PrimaryDown"), "{h:?}");
+                let id = cc.alarm_identifier().expect("alarm identifier");
+                assert_eq!((id.region().as_str(), id.name()), (SECONDARY, format!("alarm-primary-down-secondary-{s}").as_str()));
+            }
+            "HTTPS" => {
+                let fqdn = cc.fully_qualified_domain_name().unwrap_or_default();
+                assert!(fqdn.contains(&format!(".execute-api.{PRIMARY}.")), "the primary API's check: {fqdn}");
+            }
+            other => panic!("unexpected child check type {other}"),
+        }
+        kinds.push(cc.r#type().as_str().to_string());
+    }
+    kinds.sort();
+    assert_eq!(kinds, vec!["CLOUDWATCH_METRIC".to_string(), "HTTPS".to_string()]);
 
     // Lambda functions identical in both regions.
     let mut confs = Vec::new();
