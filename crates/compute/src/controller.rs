@@ -349,7 +349,9 @@ impl Component for Controller {
         self.ensure_limits(ctx, &failover).await?;
         // The decision alarm may invoke the failover handler (the alarm itself is created
         // by `failover-alarms`, after this component; its ARN is known by name).
-        let account = failover_arn.split(':').nth(4).unwrap_or_default().to_string();
+        let account = crate::iam::account_of(&failover_arn)
+            .ok_or_else(|| ComponentError::invalid(&failover, &self.region, format!("unexpected function ARN {failover_arn}")))?
+            .to_string();
         let decision = failover_alarms::decision(&self.suffix);
         let alarm_arn = failover_alarms::arn(&self.region, &account, &decision);
         ensure_invoke_permission(ctx, self.lambda.as_ref(), &keys::ALARM_PERMISSION, &failover, &decision, ALARMS_PRINCIPAL, &alarm_arn, &self.region)
