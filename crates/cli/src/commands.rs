@@ -1,5 +1,6 @@
 //! The CLI's commands: config → stack → engine, with exit codes 0 / 1 / 2.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
 use tandem_core::aws::{AwsContext, CallProfile, ROUTE53_REGION};
 use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateError, StateHandle};
 use tandem_core::state_s3::S3Backend;
-use tandem_core::{CancelFlag, Engine};
+use tandem_core::{CancelFlag, Component, Engine};
 
 use crate::render::{self, Progress};
 use crate::stack;
@@ -118,17 +119,68 @@ fn unknown_targets<'a>(known: impl Iterator<Item = &'a str>, targets: &'a [Strin
     targets.iter().map(String::as_str).filter(|t| !known.contains(t)).collect()
 }
 
-/// `--refresh`: reads every component recorded in state. A component that cannot be read
+/// `--refresh`: reads every component recorded in state, except those of the regions that
+/// did not answer the probe (`down`: said once already). A component that cannot be read
 /// stops the command (exit 1) before anything changes: drift it cannot see, it cannot
 /// repair, and planning it as in sync would hide the problem.
-async fn refresh_all(engine: &Engine, parallelism: usize, json: bool) -> Result<render::DriftMap, Exit> {
-    let drift = engine.refresh(parallelism).await;
+async fn refresh_all(engine: &Engine, parallelism: usize, json: bool, down: &BTreeSet<String>) -> Result<render::DriftMap, Exit> {
+    let drift = engine.refresh_reachable(parallelism, down).await;
     render::refresh(&drift, json);
     if render::refresh_errors(&drift).is_empty() {
         Ok(drift)
     } else {
         Err(Exit::Failed)
     }
+}
+
+/// Before a run (`apply`, `destroy`, `plan --refresh`): probes every region the stack's
+/// components live in, at once, with the outage-proof profile (a region that does not answer
+/// costs seconds, not minutes of retries per call). Each region that does not answer is said
+/// once; the run then leaves its components as they are (DR.md, "The CLI during an outage").
+async fn probe_stack(cfg: &Config, components: &[Arc<dyn Component>], json: bool) -> BTreeSet<String> {
+    let mut regions: BTreeSet<String> = components.iter().map(|c| c.region().to_string()).collect();
+    if let Some((_, r)) = fo::state_bucket(cfg) {
+        regions.insert(r);
+    }
+    let aws = AwsContext::load_with(CallProfile::OutageProof).await;
+    let probe: Arc<dyn RegionProbe> = Arc::new(CloudWatchProbe::new(&aws, regions.iter().map(String::as_str)));
+    let down = status::probe_regions(probe, &regions, status::PROBE_LIMIT).await;
+    for (region, why) in &down {
+        let n = components.iter().filter(|c| c.region() == region).count();
+        let line = format!(
+            "{region} is UNREACHABLE ({why}): its {n} component{} will not be touched by this run; their state is kept as it is.",
+            if n == 1 { "" } else { "s" }
+        );
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    down.into_keys().collect()
+}
+
+/// Refuses a run whose state is stored in a region that does not answer: `apply` and
+/// `destroy` need their state and its lock (only `failover` proceeds without them).
+fn state_region_down(cfg: &Config, down: &BTreeSet<String>) -> Result<(), Exit> {
+    match fo::state_bucket(cfg) {
+        Some((bucket, region)) if down.contains(&region) => {
+            eprintln!(
+                "error: the state bucket s3://{bucket} is in {region}, which does not answer: this command needs the state and its lock. During an outage, `tandem failover --unplanned` works without them; `status` reads what it can."
+            );
+            Err(Exit::Failed)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The components of the plan in regions that did not answer, by region.
+fn planned_in(plan: &Plan, down: &BTreeSet<String>) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| down.contains(&c.region)) {
+        out.entry(c.region.clone()).or_default().push(c.id.clone());
+    }
+    out
 }
 
 fn no_changes_message(refreshed: bool) -> &'static str {
@@ -178,13 +230,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Plan { refresh, json, targets } => {
             let s = stack::Stack::load(&cfg, true).await?;
+            // Without --refresh a plan makes no AWS call, so it has no region to probe.
+            let down = if refresh { probe_stack(&cfg, &s.components, json).await } else { BTreeSet::new() };
+            if let Err(code) = state_region_down(&cfg, &down) {
+                return Ok(code);
+            }
             let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             if let Err(code) = check_targets(&engine, &targets) {
                 return Ok(code);
             }
             let drift = if refresh {
-                match refresh_all(&engine, REFRESH_PARALLELISM, json).await {
+                match refresh_all(&engine, REFRESH_PARALLELISM, json, &down).await {
                     Ok(d) => Some(d),
                     Err(code) => return Ok(code),
                 }
@@ -203,6 +260,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Apply { yes, refresh, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, true).await?;
+            let down = probe_stack(&cfg, &s.components, json).await;
+            if let Err(code) = state_region_down(&cfg, &down) {
+                return Ok(code);
+            }
             let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             if let Err(code) = check_targets(&engine, &targets) {
@@ -211,7 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             // `--refresh`: read every deployed component first; the plan then re-applies
             // the drifted and missing ones and leaves the in-sync ones alone.
             let drift = if refresh {
-                match refresh_all(&engine, parallelism, json).await {
+                match refresh_all(&engine, parallelism, json, &down).await {
                     Ok(d) => Some(d),
                     Err(code) => return Ok(code),
                 }
@@ -235,7 +296,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     println!("\n{}", no_changes_message(refresh));
                     render::outputs(&opened.state.snapshot(), false);
                 }
-                return Ok(Exit::Ok);
+                if down.is_empty() {
+                    return Ok(Exit::Ok);
+                }
+                // Nothing to change as far as the configuration goes, but a region could not
+                // be reached: say which components were left unchecked, exit 1.
+                let text = render::unreachable_run_text(&planned_in(&plan, &down), "checked");
+                if json {
+                    eprint!("{text}");
+                } else {
+                    print!("{text}");
+                }
+                return Ok(Exit::Failed);
             }
             match confirm("apply these changes", yes) {
                 Ok(true) => {}
@@ -245,10 +317,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref()).await
+            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down).await
         }
         Command::Destroy { yes, targets, parallelism, json } => {
             let s = stack::Stack::load(&cfg, false).await?;
+            let down = probe_stack(&cfg, &s.components, json).await;
+            if let Err(code) = state_region_down(&cfg, &down) {
+                return Ok(code);
+            }
             let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let orphans = orphaned_ids(engine.graph(), &opened.state.snapshot());
@@ -281,7 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None).await
+            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None, down).await
         }
         Command::Status { json } => {
             // Outage-proof: short timeouts, few retries; a region that does not answer is
@@ -416,6 +492,7 @@ async fn execute(
     destroy: bool,
     opened: &Opened,
     drift: Option<&render::DriftMap>,
+    unreachable: BTreeSet<String>,
 ) -> anyhow::Result<Exit> {
     let progress = Progress::new(json);
     let opts = RunOptions {
@@ -423,6 +500,7 @@ async fn execute(
         targets: Vec::new(),
         cancel: cancel_on_ctrl_c(),
         progress: Some(progress.callback()),
+        unreachable,
     };
     let report = if destroy { engine.destroy(plan, &opts).await } else { engine.apply(plan, &opts).await };
     progress.finish();

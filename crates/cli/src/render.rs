@@ -192,6 +192,7 @@ fn done_line(id: &str, o: &Outcome, elapsed: Duration) -> String {
         Outcome::Failed { error } => format!("✗ {id}: FAILED after {t}: {error}"),
         Outcome::Skipped { reason } => format!("- {id}: skipped ({reason})"),
         Outcome::NotStarted => format!("- {id}: not started"),
+        Outcome::Unreachable { region } => format!("- {id}: not run ({region} does not answer)"),
     }
 }
 
@@ -213,7 +214,8 @@ impl ProgressInner {
                 }
             }
             Event::Finished { id, outcome, elapsed } => {
-                if matches!(outcome, Outcome::Unchanged) {
+                // A region that does not answer is said once, in the summary, not per component.
+                if matches!(outcome, Outcome::Unchanged | Outcome::Unreachable { .. }) {
                     if let Some(b) = self.bars.remove(&id) {
                         b.finish_and_clear();
                     }
@@ -241,9 +243,10 @@ pub fn summary_text(report: &Report, destroy: bool, state_path: &str) -> String 
     let failed = c(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = c(|o| matches!(o, Outcome::Skipped { .. }));
     let not_started = c(|o| matches!(o, Outcome::NotStarted));
+    let down = report.unreachable();
     let head = if report.interrupted {
         "Interrupted"
-    } else if failed > 0 {
+    } else if failed > 0 || !down.is_empty() {
         "Finished with errors"
     } else if destroy {
         "Destroy complete"
@@ -259,13 +262,33 @@ pub fn summary_text(report: &Report, destroy: bool, state_path: &str) -> String 
         c(|o| matches!(o, Outcome::Unchanged)),
         report.wall.as_secs_f64()
     );
+    out.push_str(&unreachable_run_text(&down, if destroy { "destroyed" } else { "applied" }));
     for f in report.failures() {
         if let Outcome::Failed { error } = &f.outcome {
             out.push_str(&format!("  ✗ {}: {error}\n", f.id));
         }
     }
-    if report.interrupted || failed > 0 {
+    if report.interrupted || failed > 0 || !down.is_empty() {
         out.push_str(&format!("State saved to {state_path}; run the same command again to resume.\n"));
+    }
+    out
+}
+
+/// One block per region a run could not reach: named once, with the components left as they
+/// were and the global control planes that are down with it.
+pub fn unreachable_run_text(down: &std::collections::BTreeMap<String, Vec<String>>, verb: &str) -> String {
+    let mut out = String::new();
+    for (region, ids) in down {
+        let n = ids.len();
+        out.push_str(&format!(
+            "  ✗ {region} is UNREACHABLE: {n} component{} not {verb}, their state kept as it was ({})\n",
+            if n == 1 { "" } else { "s" },
+            ids.join(", ")
+        ));
+        let planes = tandem_core::aws::global_control_planes(region);
+        if !planes.is_empty() {
+            out.push_str(&format!("      unavailable while it is down: {}\n", planes.join("; ")));
+        }
     }
     out
 }
@@ -601,6 +624,31 @@ mod tests {
         let text = summary_text(&Report { interrupted: true, ..ok }, false, "x");
         assert!(text.contains("\nInterrupted: "), "{text}");
         assert!(text.contains("State saved to x"), "{text}");
+    }
+
+    #[test]
+    fn a_region_down_is_said_once_with_its_components_and_control_planes() {
+        let down = |id: &str| outcome(id, Outcome::Unreachable { region: "us-east-1".into() });
+        let report = Report {
+            outcomes: vec![down("network-primary"), down("dns"), outcome("table", Outcome::Unchanged), outcome("alarms-secondary", Outcome::Updated)],
+            wall: Duration::from_secs(3),
+            interrupted: false,
+        };
+        let text = summary_text(&report, false, "x");
+        assert!(text.contains("\nFinished with errors: 0 created, 1 updated,"), "{text}");
+        let named: Vec<&str> = text.lines().filter(|l| l.contains("UNREACHABLE")).collect();
+        assert_eq!(
+            named,
+            vec!["  ✗ us-east-1 is UNREACHABLE: 2 components not applied, their state kept as it was (network-primary, dns)"],
+            "{text}"
+        );
+        assert!(text.contains("      unavailable while it is down: Route 53 control plane"), "{text}");
+        assert!(text.contains("State saved to x; run the same command again"), "{text}");
+        assert_eq!(done_line("dns", &Outcome::Unreachable { region: "us-east-1".into() }, Duration::ZERO), "- dns: not run (us-east-1 does not answer)");
+        // JSON: the outcome names the region.
+        let v = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(v["outcomes"][0]["outcome"], "unreachable");
+        assert_eq!(v["outcomes"][0]["region"], "us-east-1");
     }
 
     #[test]

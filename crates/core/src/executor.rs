@@ -6,9 +6,18 @@
 //! the run) goes first. A failure stops only the components downstream of it; everything
 //! else finishes and every failure is reported. Cancellation (Ctrl-C) stops scheduling, lets
 //! in-flight components finish and leaves the state saved.
+//!
+//! A region that does not answer (DR.md, "The CLI during an outage") stops only its own
+//! components: those of a region known unreachable before the run
+//! ([`RunOptions::unreachable`]) are never started, and the first component that fails
+//! because its region gave no answer at all ([`crate::aws::is_unreachable`]) marks the region
+//! so that none of its other components starts. Both end as [`Outcome::Unreachable`], their
+//! state and journal untouched (pending entries stay pending for the next run). A dependent
+//! in another region still runs when the unreachable dependency had nothing to change (its
+//! recorded outputs stand); it is skipped when the dependency had a change planned.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +27,9 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::aws::is_unreachable;
 use crate::component::{Action, CancelFlag, Component, Ctx, Drift, Outputs, Placement};
+use crate::error::ComponentError;
 use crate::graph::{Graph, GraphError};
 use crate::planner::{key_hashes, stable_hash, stable_hash_of};
 use crate::state::{now, ComponentState, ComponentStatus, StateDoc, StateHandle};
@@ -66,6 +77,8 @@ pub enum Outcome {
     Failed { error: String },
     Skipped { reason: String },
     NotStarted,
+    /// Not run because its region does not answer; state and journal left as they were.
+    Unreachable { region: String },
 }
 
 impl Outcome {
@@ -74,6 +87,9 @@ impl Outcome {
     }
     pub fn is_change(&self) -> bool {
         matches!(self, Outcome::Created | Outcome::Updated | Outcome::Replaced | Outcome::Deleted)
+    }
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Outcome::Unreachable { .. })
     }
 }
 
@@ -116,7 +132,21 @@ impl Report {
         self.outcomes.iter().filter(|o| o.outcome.is_failure()).collect()
     }
     pub fn success(&self) -> bool {
-        !self.interrupted && self.outcomes.iter().all(|o| !matches!(o.outcome, Outcome::Failed { .. } | Outcome::Skipped { .. } | Outcome::NotStarted))
+        !self.interrupted
+            && self.outcomes.iter().all(|o| {
+                !matches!(o.outcome, Outcome::Failed { .. } | Outcome::Skipped { .. } | Outcome::NotStarted | Outcome::Unreachable { .. })
+            })
+    }
+    /// The regions that did not answer during the run (known before it or found during it),
+    /// with the components each one left undone.
+    pub fn unreachable(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for o in &self.outcomes {
+            if let Outcome::Unreachable { region } = &o.outcome {
+                out.entry(region.clone()).or_default().push(o.id.clone());
+            }
+        }
+        out
     }
     pub fn get(&self, id: &str) -> Option<&ComponentOutcome> {
         self.outcomes.iter().find(|o| o.id == id)
@@ -137,6 +167,9 @@ pub struct RunOptions {
     pub cancel: CancelFlag,
     /// Live progress callback.
     pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    /// Regions known not to answer before the run starts (the CLI probes them): their
+    /// components are not started and end as [`Outcome::Unreachable`].
+    pub unreachable: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +189,8 @@ pub struct Engine {
 struct TaskResult {
     index: usize,
     outcome: Outcome,
+    /// The component failed because its region gave no answer at all.
+    no_answer: bool,
     outputs: Option<Outputs>,
     started: Duration,
     ended: Duration,
@@ -183,10 +218,19 @@ impl Engine {
 
     /// Reads every component that has state and reports drift (`plan --refresh`, `status`).
     pub async fn refresh(&self, parallelism: usize) -> BTreeMap<String, Result<Drift, String>> {
+        self.refresh_reachable(parallelism, &BTreeSet::new()).await
+    }
+
+    /// [`Engine::refresh`] without the components of the `unreachable` regions (they are
+    /// not read and have no entry in the result).
+    pub async fn refresh_reachable(&self, parallelism: usize, unreachable: &BTreeSet<String>) -> BTreeMap<String, Result<Drift, String>> {
         let doc = self.state.snapshot();
         let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
         let mut set = JoinSet::new();
         for c in self.graph.components() {
+            if unreachable.contains(c.region()) {
+                continue;
+            }
             let Some(prior) = doc.components.get(c.id()).map(|p| ComponentState::clone(p)) else { continue };
             let c = c.clone();
             let state = self.state.clone();
@@ -350,6 +394,7 @@ impl Engine {
         }
         let mut set: JoinSet<TaskResult> = JoinSet::new();
         let mut in_flight = 0usize;
+        let mut down: BTreeSet<String> = opts.unreachable.clone();
         let mut cancelled = opts.cancel.is_cancelled();
 
         loop {
@@ -360,6 +405,37 @@ impl Engine {
                     continue;
                 }
                 let c = g.component(i).clone();
+                if down.contains(c.region()) {
+                    // Not started: its region does not answer. State and journal stay as
+                    // they are; a later run picks it up.
+                    let region = c.region().to_string();
+                    let outcome = Outcome::Unreachable { region: region.clone() };
+                    if let Some(p) = opts.progress.as_deref() {
+                        p(Progress::Finished { id: c.id().to_string(), outcome: outcome.clone(), elapsed: Duration::ZERO });
+                    }
+                    outcomes[i] = Some(ComponentOutcome { id: c.id().to_string(), outcome, elapsed: Duration::ZERO, started_at: None, ended_at: None });
+                    // Nothing to change and outputs on record (or none wanted): its
+                    // dependents may use what is recorded. Otherwise they cannot run.
+                    let stands = forward && action == Action::NoOp && (outputs[i].is_some() || !c.wanted());
+                    if stands {
+                        for d in downstream(i) {
+                            if work[d].is_some() {
+                                waiting[d] -= 1;
+                                if waiting[d] == 0 && outcomes[d].is_none() {
+                                    ready.push((remaining[d], Reverse(topo_pos[d]), d));
+                                }
+                            }
+                        }
+                    } else {
+                        let reason = if forward {
+                            format!("dependency {} is in {region}, which does not answer", c.id())
+                        } else {
+                            format!("dependent {} is in {region}, which does not answer", c.id())
+                        };
+                        skip_closure(g, forward, i, &work, &mut outcomes, &reason, &down, opts.progress.as_deref());
+                    }
+                    continue;
+                }
                 let inputs: BTreeMap<String, Outputs> = g
                     .dependencies(i)
                     .into_iter()
@@ -373,16 +449,17 @@ impl Engine {
                 set.spawn(
                     async move {
                         let started = start.elapsed();
-                        let (outcome, outs) = if forward {
+                        let (outcome, outs, no_answer) = if forward {
                             run_apply(&c, action, inputs, &state, cancel, progress.as_deref()).await
                         } else {
-                            (run_destroy(&c, &state, cancel, progress.as_deref()).await, None)
+                            let (o, no_answer) = run_destroy(&c, &state, cancel, progress.as_deref()).await;
+                            (o, None, no_answer)
                         };
                         let ended = start.elapsed();
                         if let Some(p) = progress.as_deref() {
                             p(Progress::Finished { id: c.id().to_string(), outcome: outcome.clone(), elapsed: ended - started });
                         }
-                        TaskResult { index: i, outcome, outputs: outs, started, ended }
+                        TaskResult { index: i, outcome, no_answer, outputs: outs, started, ended }
                     }
                     .instrument(span),
                 );
@@ -418,26 +495,19 @@ impl Engine {
                     });
                     if failed {
                         let culprit = g.component(i).id().to_string();
-                        let closure = if forward { g.with_dependents(&[i]) } else { g.with_dependencies(&[i]) };
-                        for (j, inside) in closure.into_iter().enumerate() {
-                            if inside && j != i && work[j].is_some() && outcomes[j].is_none() {
-                                let reason = if forward {
-                                    format!("dependency {culprit} failed")
-                                } else {
-                                    format!("dependent {culprit} failed to delete")
-                                };
-                                if let Some(p) = opts.progress.as_deref() {
-                                    p(Progress::Finished { id: g.component(j).id().to_string(), outcome: Outcome::Skipped { reason: reason.clone() }, elapsed: Duration::ZERO });
-                                }
-                                outcomes[j] = Some(ComponentOutcome {
-                                    id: g.component(j).id().to_string(),
-                                    outcome: Outcome::Skipped { reason },
-                                    elapsed: Duration::ZERO,
-                                    started_at: None,
-                                    ended_at: None,
-                                });
-                            }
+                        if r.no_answer && down.insert(g.component(i).region().to_string()) {
+                            tracing::warn!(
+                                region = %g.component(i).region(),
+                                component = %culprit,
+                                "the region does not answer: none of its other components will start"
+                            );
                         }
+                        let reason = if forward {
+                            format!("dependency {culprit} failed")
+                        } else {
+                            format!("dependent {culprit} failed to delete")
+                        };
+                        skip_closure(g, forward, i, &work, &mut outcomes, &reason, &down, opts.progress.as_deref());
                     } else {
                         for d in downstream(i) {
                             if work[d].is_some() {
@@ -470,6 +540,48 @@ impl Engine {
             .collect();
         Report { outcomes, wall: start.elapsed(), interrupted }
     }
+}
+
+/// Marks every not-yet-finished component downstream of `i` (apply: its dependents;
+/// destroy: its dependencies) as skipped for `reason`, or as unreachable when it is in one
+/// of the `down` regions itself.
+#[allow(clippy::too_many_arguments)]
+fn skip_closure(
+    g: &Graph,
+    forward: bool,
+    i: usize,
+    work: &[Option<Action>],
+    outcomes: &mut [Option<ComponentOutcome>],
+    reason: &str,
+    down: &BTreeSet<String>,
+    progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
+) {
+    let closure = if forward { g.with_dependents(&[i]) } else { g.with_dependencies(&[i]) };
+    for (j, inside) in closure.into_iter().enumerate() {
+        if inside && j != i && work[j].is_some() && outcomes[j].is_none() {
+            let region = g.component(j).region();
+            let outcome = if down.contains(region) {
+                Outcome::Unreachable { region: region.to_string() }
+            } else {
+                Outcome::Skipped { reason: reason.to_string() }
+            };
+            if let Some(p) = progress {
+                p(Progress::Finished { id: g.component(j).id().to_string(), outcome: outcome.clone(), elapsed: Duration::ZERO });
+            }
+            outcomes[j] = Some(ComponentOutcome {
+                id: g.component(j).id().to_string(),
+                outcome,
+                elapsed: Duration::ZERO,
+                started_at: None,
+                ended_at: None,
+            });
+        }
+    }
+}
+
+/// True when `e` is an AWS call that got no answer at all from its region.
+fn no_answer(e: &ComponentError) -> bool {
+    e.aws_error().is_some_and(is_unreachable)
 }
 
 /// Hash of the outputs of `i`'s (wanted) dependencies as recorded in `doc`.
@@ -520,17 +632,32 @@ async fn run_apply(
     state: &StateHandle,
     cancel: CancelFlag,
     progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
-) -> (Outcome, Option<Outputs>) {
+) -> (Outcome, Option<Outputs>, bool) {
+    let (outcome, outputs, error) = apply_one(c, action, inputs, state, cancel, progress).await;
+    let no_answer = error.as_ref().is_some_and(no_answer);
+    (outcome, outputs, no_answer)
+}
+
+/// One component's apply; the component's own error, if it returned one, is passed back so
+/// the scheduler can tell a region that does not answer from any other failure.
+async fn apply_one(
+    c: &Arc<dyn Component>,
+    action: Action,
+    inputs: BTreeMap<String, Outputs>,
+    state: &StateHandle,
+    cancel: CancelFlag,
+    progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
+) -> (Outcome, Option<Outputs>, Option<ComponentError>) {
     let prior = state.component(c.id());
     let ih = hash_inputs(&inputs);
     let mut action = action;
     if action == Action::NoOp {
         match &prior {
             Some(p) if p.inputs_hash.is_empty() || p.inputs_hash == ih || !c.wanted() => {
-                return (Outcome::Unchanged, if c.wanted() { Some(p.outputs.clone()) } else { None });
+                return (Outcome::Unchanged, if c.wanted() { Some(p.outputs.clone()) } else { None }, None);
             }
             Some(_) => action = Action::Update,
-            None => return (Outcome::Unchanged, None),
+            None => return (Outcome::Unchanged, None, None),
         }
     }
     if let Some(p) = progress {
@@ -541,18 +668,18 @@ async fn run_apply(
     };
     if matches!(action, Action::Delete | Action::Replace) {
         if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
-            return (Outcome::Failed { error: e }, None);
+            return (Outcome::Failed { error: e }, None, None);
         }
         if let Err(e) = c.destroy(&ctx_for(action, prior.clone())).await {
             let msg = error_chain(&e);
             let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
-            return (Outcome::Failed { error: msg }, None);
+            return (Outcome::Failed { error: msg }, None, Some(e));
         }
         if action == Action::Delete {
             let id = c.id().to_string();
             return match state.update(move |doc| doc.components.remove(&id)).await {
-                Ok(_) => (Outcome::Deleted, None),
-                Err(e) => (Outcome::Failed { error: e.to_string() }, None),
+                Ok(_) => (Outcome::Deleted, None, None),
+                Err(e) => (Outcome::Failed { error: e.to_string() }, None, None),
             };
         }
     }
@@ -568,7 +695,7 @@ async fn run_apply(
             if let Err(e) = declared.check(&outs) {
                 let msg = format!("apply did not return its declared outputs ({}): {e}", declared.short_name());
                 let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
-                return (Outcome::Failed { error: msg }, None);
+                return (Outcome::Failed { error: msg }, None, None);
             }
             let desired = c.desired();
             let (rh, uh) = (stable_hash(&desired.replace_on), stable_hash(&desired.update_on));
@@ -598,14 +725,15 @@ async fn run_apply(
                         _ => Outcome::Updated,
                     },
                     Some(outs),
+                    None,
                 ),
-                Err(e) => (Outcome::Failed { error: e.to_string() }, None),
+                Err(e) => (Outcome::Failed { error: e.to_string() }, None, None),
             }
         }
         Err(e) => {
             let msg = error_chain(&e);
             let _ = set_status(state, c, ComponentStatus::Failed, Some(msg.clone())).await;
-            (Outcome::Failed { error: msg }, None)
+            (Outcome::Failed { error: msg }, None, Some(e))
         }
     }
 }
@@ -615,29 +743,29 @@ async fn run_destroy(
     state: &StateHandle,
     cancel: CancelFlag,
     progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
-) -> Outcome {
+) -> (Outcome, bool) {
     let Some(prior) = state.component(c.id()) else {
-        return Outcome::Unchanged;
+        return (Outcome::Unchanged, false);
     };
     if let Some(p) = progress {
         p(Progress::Started { id: c.id().to_string(), action: Action::Delete, region: c.region().to_string() });
     }
     if let Err(e) = set_status(state, c, ComponentStatus::Destroying, None).await {
-        return Outcome::Failed { error: e };
+        return (Outcome::Failed { error: e }, false);
     }
     let ctx = Ctx::new(c.id().to_string(), c.region().to_string(), Action::Delete, BTreeMap::new(), Some(prior), state.clone(), cancel);
     match c.destroy(&ctx).await {
         Ok(()) => {
             let id = c.id().to_string();
             match state.update(move |doc| doc.components.remove(&id)).await {
-                Ok(_) => Outcome::Deleted,
-                Err(e) => Outcome::Failed { error: e.to_string() },
+                Ok(_) => (Outcome::Deleted, false),
+                Err(e) => (Outcome::Failed { error: e.to_string() }, false),
             }
         }
         Err(e) => {
             let msg = error_chain(&e);
             let _ = set_status(state, c, ComponentStatus::Destroying, Some(msg.clone())).await;
-            Outcome::Failed { error: msg }
+            (Outcome::Failed { error: msg }, no_answer(&e))
         }
     }
 }

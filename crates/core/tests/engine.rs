@@ -13,7 +13,7 @@ use serde_json::json;
 use tandem_core::executor::Outcome;
 use tandem_core::graph::{Graph, GraphError};
 use tandem_core::state::{ComponentStatus, LocalBackend, MemoryBackend, ResourceStatus, StateBackend, StateDoc, StateHandle};
-use tandem_core::{Action, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, RunOptions};
+use tandem_core::{Action, AwsError, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, RunOptions};
 
 /// The synthetic components' declared outputs.
 #[derive(serde::Deserialize)]
@@ -49,6 +49,11 @@ struct Synth {
     cloud: SharedCloud,
     /// Crash (return an error) right after the cloud create, before journaling `done`.
     crash_after_create: Mutex<bool>,
+    region: String,
+    /// Fail like a call to a region that gives no answer (the SDK's dispatch failure).
+    no_answer: bool,
+    /// How many times apply/destroy was entered.
+    calls: Arc<Mutex<usize>>,
 }
 
 fn synth(id: &str, deps: &[&str], ms: u64, cloud: &SharedCloud) -> Synth {
@@ -60,7 +65,19 @@ fn synth(id: &str, deps: &[&str], ms: u64, cloud: &SharedCloud) -> Synth {
         version: 1,
         cloud: cloud.clone(),
         crash_after_create: Mutex::new(false),
+        region: "us-east-1".into(),
+        no_answer: false,
+        calls: Arc::default(),
     }
+}
+
+fn in_region(mut c: Synth, region: &str) -> Synth {
+    c.region = region.into();
+    c
+}
+
+fn dispatch_failure(resource: &str, region: &str) -> ComponentError {
+    ComponentError::aws(resource, region, AwsError::new("DispatchFailure", "dispatch failure: connection closed before message completed", None))
 }
 
 #[async_trait::async_trait]
@@ -75,7 +92,7 @@ impl Component for Synth {
         Placement::Primary
     }
     fn region(&self) -> &str {
-        "us-east-1"
+        &self.region
     }
     fn dependencies(&self) -> Vec<String> {
         self.deps.clone()
@@ -90,12 +107,16 @@ impl Component for Synth {
         Desired::new(json!({"name": self.id}), json!({"version": self.version}))
     }
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        *self.calls.lock().unwrap() += 1;
         let t0 = tokio::time::Instant::now();
         for d in &self.deps {
             let o: BTreeMap<String, String> = ctx.input(d)?;
             assert_eq!(o.get("name"), Some(d), "typed input of {d}");
         }
         tokio::time::sleep(self.dur).await;
+        if self.no_answer {
+            return Err(dispatch_failure(&self.id, &self.region));
+        }
         if self.fail {
             return Err(ComponentError::invalid(&self.id, "us-east-1", "synthetic failure"));
         }
@@ -126,8 +147,12 @@ impl Component for Synth {
         Ok(BTreeMap::from([("name".to_string(), json!(self.id)), ("id".to_string(), json!(id))]))
     }
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        *self.calls.lock().unwrap() += 1;
         let t0 = tokio::time::Instant::now();
         tokio::time::sleep(self.dur).await;
+        if self.no_answer {
+            return Err(dispatch_failure(&self.id, &self.region));
+        }
         if self.fail {
             return Err(ComponentError::invalid(&self.id, "us-east-1", "synthetic delete failure"));
         }
@@ -490,4 +515,126 @@ fn graph_renders_dot_and_mermaid() {
     let g = Graph::build(bare(vec![Bare("a", vec![]), Bare("b", vec!["a"])])).unwrap();
     assert!(g.to_dot().contains("\"a\" -> \"b\""));
     assert!(g.to_mermaid().contains("a --> b"));
+}
+
+// ---- a region that does not answer (DR.md, "The CLI during an outage") ----
+
+/// The two-region shape the outage tests use: p1 -> p2 in us-east-1, s1 -> s2 in us-east-2,
+/// and s2 also depends on p1 (as aurora-secondary depends on aurora-primary).
+fn two_regions(cloud: &SharedCloud) -> Vec<Synth> {
+    vec![
+        synth("p1", &[], 10, cloud),
+        synth("p2", &["p1"], 10, cloud),
+        in_region(synth("s1", &[], 10, cloud), "us-east-2"),
+        in_region(synth("s2", &["s1", "p1"], 10, cloud), "us-east-2"),
+    ]
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_known_down_is_not_started_and_unchanged_dependencies_let_others_run() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(two_regions(&cloud), state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let before = state.snapshot();
+
+    // Version 2 everywhere: every component has an update planned, except p1 (unchanged).
+    let mut comps = two_regions(&cloud);
+    for c in comps.iter_mut().filter(|c| c.id != "p1") {
+        c.version = 2;
+    }
+    let calls: Vec<(String, Arc<Mutex<usize>>)> = comps.iter().map(|c| (c.id.clone(), c.calls.clone())).collect();
+    let e = engine(comps, state.clone());
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("p1"), Some(Action::NoOp));
+    assert_eq!(plan.action_of("p2"), Some(Action::Update));
+    let opts = RunOptions { unreachable: ["us-east-1".to_string()].into(), ..Default::default() };
+    let r = e.apply(&plan, &opts).await;
+
+    assert!(!r.success(), "a region left undone is not a success: {r:?}");
+    assert_eq!(r.get("p1").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    assert_eq!(r.get("p2").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    // p1 had nothing to change: its recorded outputs stand, so s2 (which needs them) runs.
+    assert_eq!(r.get("s1").unwrap().outcome, Outcome::Updated);
+    assert_eq!(r.get("s2").unwrap().outcome, Outcome::Updated);
+    assert_eq!(r.unreachable(), BTreeMap::from([("us-east-1".to_string(), vec!["p1".to_string(), "p2".to_string()])]));
+    for (id, n) in &calls {
+        let expected = usize::from(id.starts_with('s'));
+        assert_eq!(*n.lock().unwrap(), expected, "calls into {id}");
+    }
+    // The unreachable region's records are exactly as they were (a later run picks them up).
+    let after = state.snapshot();
+    for id in ["p1", "p2"] {
+        assert_eq!(after.components[id].update_hash, before.components[id].update_hash, "{id}");
+        assert_eq!(after.components[id].status, ComponentStatus::Applied, "{id}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_with_a_change_in_a_region_down_skips_its_dependents_elsewhere() {
+    let cloud = SharedCloud::default();
+    let e = engine(two_regions(&cloud), mem_state());
+    let plan = e.plan(&[], None).await.unwrap();
+    let opts = RunOptions { unreachable: ["us-east-1".to_string()].into(), ..Default::default() };
+    let r = e.apply(&plan, &opts).await;
+    assert_eq!(r.get("p1").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    assert_eq!(r.get("s1").unwrap().outcome, Outcome::Created);
+    assert!(
+        matches!(&r.get("s2").unwrap().outcome, Outcome::Skipped { reason } if reason == "dependency p1 is in us-east-1, which does not answer"),
+        "{r:?}"
+    );
+    assert_eq!(cloud.lock().unwrap().creates, 1, "only s1 was created");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_call_without_answer_stops_the_rest_of_its_region() {
+    let cloud = SharedCloud::default();
+    // p1 gets no answer; p-later (independent, ready only after p-slow) must not start.
+    let mut p1 = synth("p1", &[], 10, &cloud);
+    p1.no_answer = true;
+    let p_slow = synth("p-slow", &[], 100, &cloud);
+    let p_later = synth("p-later", &["p-slow"], 10, &cloud);
+    let later_calls = p_later.calls.clone();
+    let s1 = in_region(synth("s1", &[], 10, &cloud), "us-east-2");
+    let s2 = in_region(synth("s2", &["s1"], 200, &cloud), "us-east-2");
+    let e = engine(vec![p1, p_slow, p_later, s1, s2], mem_state());
+    let r = apply_all(&e, &RunOptions::default()).await;
+
+    assert!(matches!(&r.get("p1").unwrap().outcome, Outcome::Failed { error } if error.contains("DispatchFailure")), "{r:?}");
+    // Already in flight when the region was found down: it finishes on its own.
+    assert_eq!(r.get("p-slow").unwrap().outcome, Outcome::Created);
+    assert_eq!(r.get("p-later").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    assert_eq!(*later_calls.lock().unwrap(), 0, "p-later never started");
+    assert_eq!(r.get("s1").unwrap().outcome, Outcome::Created);
+    assert_eq!(r.get("s2").unwrap().outcome, Outcome::Created);
+    assert!(!r.success());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_with_a_region_down_deletes_the_other_region_and_keeps_the_records() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let e = engine(two_regions(&cloud), state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let plan = e.plan_destroy(&[]).unwrap();
+    let opts = RunOptions { unreachable: ["us-east-1".to_string()].into(), ..Default::default() };
+    let r = e.destroy(&plan, &opts).await;
+    assert_eq!(r.get("s2").unwrap().outcome, Outcome::Deleted);
+    assert_eq!(r.get("s1").unwrap().outcome, Outcome::Deleted);
+    assert_eq!(r.get("p2").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    // p1 is in the region down too: reported as such, not as skipped because of p2.
+    assert_eq!(r.get("p1").unwrap().outcome, Outcome::Unreachable { region: "us-east-1".into() });
+    let doc = state.snapshot();
+    assert!(doc.components.contains_key("p1") && doc.components.contains_key("p2"), "records of the region down are kept");
+    assert!(!doc.components.contains_key("s1") && !doc.components.contains_key("s2"));
+    assert_eq!(cloud.lock().unwrap().resources.len(), 2, "p1 and p2 still exist");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_does_not_read_a_region_down() {
+    let cloud = SharedCloud::default();
+    let e = engine(two_regions(&cloud), mem_state());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let drift = e.refresh_reachable(4, &["us-east-1".to_string()].into()).await;
+    assert_eq!(drift.keys().cloned().collect::<Vec<_>>(), vec!["s1".to_string(), "s2".to_string()]);
 }
