@@ -128,6 +128,26 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     assert_eq!(run.code, 1, "{}", show(&run));
     assert!(run.stdout.contains("Aurora writer: secondary") && run.stdout.contains(&format!("read through {SECONDARY}")), "{}", show(&run));
 
+    // Still cut: `apply --refresh` reads what answers. The secondary (now the writer) is not
+    // drift and nothing changes there; us-east-1 is named once, its components left alone.
+    let state_before = std::fs::read(d.state_file()).expect("state file");
+    let t = Instant::now();
+    moto.start_recording();
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--refresh", "--yes"], &d.env, &root);
+    let mutations = moto.stop_recording_mutations();
+    let outage_apply = t.elapsed();
+    eprintln!("--- tandem apply --refresh with {PRIMARY} cut ({:.1}s):\n{}", outage_apply.as_secs_f64(), run.stdout);
+    assert_eq!(run.code, 1, "a region left unchecked is not a success: {}", show(&run));
+    let named: Vec<&str> = run.stdout.lines().filter(|l| l.contains("UNREACHABLE")).collect();
+    assert_eq!(named.len(), 1, "the region is named once: {}", show(&run));
+    assert!(named[0].starts_with(&format!("{PRIMARY} is UNREACHABLE")) && named[0].contains("will not be touched"), "{}", show(&run));
+    assert!(run.stdout.contains("No changes."), "no change to the secondary after the failover: {}", show(&run));
+    assert!(run.stdout.contains(&format!("✗ {PRIMARY} did not answer:")) && run.stdout.contains("not checked"), "{}", show(&run));
+    assert!(!run.stdout.contains("DispatchFailure") || named[0].contains("DispatchFailure"), "no per-component dispatch failure: {}", show(&run));
+    assert!(outage_apply < Duration::from_secs(120), "apply with a region cut took {outage_apply:?}");
+    assert_eq!(std::fs::read(d.state_file()).expect("state file"), state_before, "the state is untouched");
+    assert!(mutations.is_empty(), "apply with {PRIMARY} cut made mutating calls: {mutations:#?}");
+
     // A switchover cannot run while a region is cut.
     let run = tandem(&bin, &["--config", &cfg, "switchover", "--to", "primary", "--yes"], &d.env, &root);
     assert_eq!(run.code, 1, "{}", show(&run));
@@ -146,11 +166,18 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     assert!(run.stdout.contains(&format!("forced flag {} deleted in {SECONDARY}", failover_flags::forced(&suffix))), "{}", show(&run));
     assert_eq!(forced_flag(&moto, SECONDARY, &suffix).await, None, "the forced flag is cleared");
 
+    // Back to normal: an apply that reads every live resource changes nothing.
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--refresh", "--yes"], &d.env, &root);
+    check(&run, "apply --refresh after the switchover back");
+    assert!(run.stdout.contains("No changes. The stack matches the configuration and the live resources match the state."), "{}", show(&run));
+    assert!(!run.stdout.contains("UNREACHABLE"), "{}", show(&run));
+
     eprintln!(
-        "dr-cli measured: status (healthy) {:.1}s; status with {PRIMARY} cut {:.1}s; failover --unplanned {:.1}s; switchover --to primary {:.1}s",
+        "dr-cli measured: status (healthy) {:.1}s; status with {PRIMARY} cut {:.1}s; failover --unplanned {:.1}s; apply --refresh with {PRIMARY} cut {:.1}s; switchover --to primary {:.1}s",
         healthy_status.as_secs_f64(),
         outage_status.as_secs_f64(),
         failover.as_secs_f64(),
+        outage_apply.as_secs_f64(),
         switchover.as_secs_f64()
     );
 

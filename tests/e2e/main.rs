@@ -62,6 +62,12 @@ impl Deployment {
             config: tandem_tests::root().join("examples/local.toml"),
         }
     }
+
+    /// The local state file of this deployment (`TANDEM_STATE_DIR/<suffix>/state.json`).
+    pub fn state_file(&self) -> PathBuf {
+        let dir = self.env.iter().find(|(k, _)| k == "TANDEM_STATE_DIR").map(|(_, v)| PathBuf::from(v)).unwrap_or_default();
+        dir.join(&self.suffix).join("state.json")
+    }
 }
 
 fn check(run: &Run, what: &str) {

@@ -281,7 +281,7 @@ pub fn unreachable_run_text(down: &std::collections::BTreeMap<String, Vec<String
     for (region, ids) in down {
         let n = ids.len();
         out.push_str(&format!(
-            "  ✗ {region} is UNREACHABLE: {n} component{} not {verb}, their state kept as it was ({})\n",
+            "  ✗ {region} did not answer: {n} component{} not {verb}, their state kept as it was ({})\n",
             if n == 1 { "" } else { "s" },
             ids.join(", ")
         ));
@@ -636,10 +636,10 @@ mod tests {
         };
         let text = summary_text(&report, false, "x");
         assert!(text.contains("\nFinished with errors: 0 created, 1 updated,"), "{text}");
-        let named: Vec<&str> = text.lines().filter(|l| l.contains("UNREACHABLE")).collect();
+        let named: Vec<&str> = text.lines().filter(|l| l.contains("us-east-1")).collect();
         assert_eq!(
             named,
-            vec!["  ✗ us-east-1 is UNREACHABLE: 2 components not applied, their state kept as it was (network-primary, dns)"],
+            vec!["  ✗ us-east-1 did not answer: 2 components not applied, their state kept as it was (network-primary, dns)"],
             "{text}"
         );
         assert!(text.contains("      unavailable while it is down: Route 53 control plane"), "{text}");
