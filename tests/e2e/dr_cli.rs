@@ -122,11 +122,13 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     assert_eq!(failed_over, vec![1.0], "FailedOver=1 in {SECONDARY}");
     assert_eq!(forced_flag(&moto, SECONDARY, &suffix).await.as_deref(), Some("true"), "the forced flag in {SECONDARY}");
     assert!(run.stdout.contains("forced flag") && run.stdout.contains("PrimaryDown=1 for the last 3 minute(s)"), "{}", show(&run));
+    assert!(run.stdout.contains("Recorded in the state."), "the local state answers: {}", show(&run));
 
     // Still cut: status shows the secondary as the writer, read through it.
     let run = tandem(&bin, &["--config", &cfg, "status"], &d.env, &root);
     assert_eq!(run.code, 1, "{}", show(&run));
     assert!(run.stdout.contains("Aurora writer: secondary") && run.stdout.contains(&format!("read through {SECONDARY}")), "{}", show(&run));
+    assert!(run.stdout.contains("Recent operations:\n  ✓ failover --unplanned at "), "{}", show(&run));
 
     // Still cut: `apply --refresh` reads what answers. The secondary (now the writer) is not
     // drift and nothing changes there; us-east-1 is named once, its components left alone.
@@ -184,4 +186,63 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     let run = tandem(&bin, &["--config", &cfg, "destroy", "--yes"], &d.env, &root);
     check(&run, "destroy");
     inventory::check_gone(&moto, &d).await;
+}
+
+/// DR.md: `failover` "takes no lock stored in the failed region, and records what it did in
+/// state once reachable". The state lives in an S3 bucket of us-east-1; with us-east-1 cut,
+/// `failover --unplanned` proceeds without the lock and keeps its record in the local
+/// pending file; once the region answers, the next command holding the lock (here a
+/// switchover) moves it into the state. Nothing needs to be deployed for this: the failover
+/// finds no global cluster (exit 1) and is recorded as the failure it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_run_without_its_state_is_recorded_once_the_state_answers() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = Moto::start(work.path());
+    let suffix = format!("rl{:06x}", rand_u32() & 0xffffff);
+    let d = Deployment::new(&moto, &suffix, work.path(), &moto.endpoint).await;
+    let root = tandem_tests::root();
+    let bin = tandem_bin();
+    let cfg = d.config.display().to_string();
+    let bucket = format!("state-{suffix}");
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk(PRIMARY).await).force_path_style(true).build());
+    s3.create_bucket().bucket(&bucket).send().await.expect("state bucket");
+    let mut env = d.env.clone();
+    env.extend([
+        ("TANDEM_STATE__BACKEND".to_string(), "s3".to_string()),
+        ("TANDEM_STATE__BUCKET".to_string(), bucket.clone()),
+        ("TANDEM_STATE__PREFIX".to_string(), "tandem/".to_string()),
+        ("TANDEM_STATE__REGION".to_string(), PRIMARY.to_string()),
+    ]);
+    let pending = work.path().join(".tandem").join(&suffix).join("pending-operations.json");
+
+    local_aws(&moto, "outage", PRIMARY);
+    let run = tandem(&bin, &["--config", &cfg, "failover", "--unplanned", "--yes"], &env, &root);
+    eprintln!("--- failover with the state bucket's region cut:\n{}", show(&run));
+    assert_eq!(run.code, 1, "nothing deployed: the writer cannot move: {}", show(&run));
+    assert!(run.stdout.contains(&format!("Proceeding WITHOUT the state lock: its bucket s3://{bucket} is in {PRIMARY}")), "{}", show(&run));
+    assert!(run.stdout.contains(&format!("Recorded in {}", pending.display())), "{}", show(&run));
+    let kept: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&pending).expect("pending file")).expect("pending JSON");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["command"], "failover --unplanned");
+    assert_eq!(kept[0]["ok"], false);
+    assert!(kept[0]["not_done"].as_array().is_some_and(|n| !n.is_empty()), "{kept:?}");
+
+    // Still cut: apply refuses at once, naming the state's region.
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &env, &root);
+    assert_eq!(run.code, 1, "{}", show(&run));
+    assert!(run.stderr.contains(&format!("the state bucket s3://{bucket} is in {PRIMARY}, which does not answer")), "{}", show(&run));
+
+    local_aws(&moto, "restore", PRIMARY);
+    let run = tandem(&bin, &["--config", &cfg, "switchover", "--to", "primary", "--yes"], &env, &root);
+    eprintln!("--- switchover once the state answers:\n{}", show(&run));
+    assert!(run.stderr.contains("Recorded in the state 1 operation(s) that ran while it was unreachable: failover --unplanned."), "{}", show(&run));
+    assert!(!pending.exists(), "the pending file is gone once its records are in the state");
+    let obj = s3.get_object().bucket(&bucket).key(format!("tandem/{suffix}/state.json")).send().await.expect("state object");
+    let bytes = obj.body.collect().await.expect("state body").into_bytes();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("state JSON");
+    let ops = doc["operations"].as_array().cloned().unwrap_or_default();
+    let commands: Vec<&str> = ops.iter().filter_map(|o| o["command"].as_str()).collect();
+    assert_eq!(commands, vec!["failover --unplanned", "switchover --to primary"], "{doc}");
+    assert!(ops[0]["recorded_late_at"].as_u64().is_some_and(|t| t >= ops[0]["started_at"].as_u64().unwrap_or(u64::MAX)), "{doc}");
+    assert!(ops[1].get("recorded_late_at").is_none(), "{doc}");
 }

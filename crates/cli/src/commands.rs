@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tandem_core::config::{self, Config};
 use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
 use tandem_core::aws::{AwsContext, CallProfile, ROUTE53_REGION};
-use tandem_core::state::{LocalBackend, LockGuard, StateBackend, StateDoc, StateError, StateHandle};
+use tandem_core::state::{self as st, LocalBackend, LockGuard, OperationRecord, PendingOperations, StateBackend, StateDoc, StateError, StateHandle};
 use tandem_core::state_s3::S3Backend;
 use tandem_core::{CancelFlag, Component, Engine};
 
@@ -60,7 +60,71 @@ async fn open_state_with(cfg: &Config, lock: bool, profile: CallProfile) -> anyh
     let b = backend.clone();
     let doc = tokio::task::spawn_blocking(move || b.load()).await??.unwrap_or_else(|| StateDoc::new(suffix));
     let state = StateHandle::new(doc, backend.clone() as Arc<dyn StateBackend>);
+    if guard.is_some() {
+        record_pending(cfg, &state).await;
+    }
     Ok(Opened { backend, state, _lock: guard })
+}
+
+/// The local file of operations that ran while the state could not be reached.
+fn pending_operations(cfg: &Config) -> PendingOperations {
+    PendingOperations::new(&state_dir(cfg), &cfg.environment_suffix)
+}
+
+/// Moves the operations that ran while the state was unreachable (a failover during an
+/// outage of the state bucket's region) into the state, under the lock the caller holds.
+/// A failure is a warning: the records stay in their file for the next command.
+async fn record_pending(cfg: &Config, state: &StateHandle) {
+    let pending = pending_operations(cfg);
+    let ops = match pending.load() {
+        Ok(ops) if ops.is_empty() => return,
+        Ok(ops) => ops,
+        Err(e) => {
+            eprintln!("warning: cannot read the operations waiting to be recorded ({e})");
+            return;
+        }
+    };
+    let commands: Vec<String> = ops.iter().map(|o| o.command.clone()).collect();
+    let at = st::now();
+    let r = state
+        .update(move |doc| {
+            for mut op in ops {
+                op.recorded_late_at = Some(at);
+                doc.record_operation(op);
+            }
+        })
+        .await;
+    match r.and_then(|()| pending.clear()) {
+        Ok(()) => eprintln!(
+            "Recorded in the state {} operation(s) that ran while it was unreachable: {}.",
+            commands.len(),
+            commands.join(", ")
+        ),
+        Err(e) => eprintln!("warning: the operations in {} could not be recorded in the state ({e}); the next command tries again", pending.path().display()),
+    }
+}
+
+/// Records an operation in the state (`state`: opened under the lock this command holds), or,
+/// when there is none to write to, in the local pending file; says where.
+async fn record_operation(cfg: &Config, state: Option<&StateHandle>, op: OperationRecord) {
+    if let Some(state) = state {
+        let kept = op.clone();
+        match state.update(move |doc| doc.record_operation(kept)).await {
+            Ok(()) => {
+                println!("Recorded in the state.");
+                return;
+            }
+            Err(e) => eprintln!("warning: cannot record this operation in the state ({e})"),
+        }
+    }
+    let pending = pending_operations(cfg);
+    match pending.add(op) {
+        Ok(()) => println!(
+            "Recorded in {}: it goes into the state at the next apply, destroy or switchover that can reach it.",
+            pending.path().display()
+        ),
+        Err(e) => eprintln!("warning: this operation could not be recorded anywhere ({e})"),
+    }
 }
 
 fn confirm(what: &str, yes: bool) -> Result<bool, Exit> {
@@ -368,6 +432,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let doc = opened.state.snapshot();
             let report = status::check(&cfg, &aws, &s.components, &doc).await;
             let ok = render::status(&doc, &report, json);
+            if let Ok(pending) = pending_operations(&cfg).load() {
+                if !pending.is_empty() {
+                    let commands: Vec<&str> = pending.iter().map(|o| o.command.as_str()).collect();
+                    eprintln!(
+                        "{} operation(s) not yet in the state (it was unreachable when they ran): {}; kept in {} until the next apply, destroy or switchover",
+                        pending.len(),
+                        commands.join(", "),
+                        pending_operations(&cfg).path().display()
+                    );
+                }
+            }
             Ok(if ok { Exit::Ok } else { Exit::Failed })
         }
         Command::Failover { unplanned, yes } => {
@@ -423,7 +498,7 @@ async fn failover_lock(cfg: &Config, down: &std::collections::BTreeMap<String, S
     match fo::lock_plan(cfg, down) {
         LockPlan::Skip { bucket, region } => {
             println!(
-                "Proceeding WITHOUT the state lock: its bucket s3://{bucket} is in {region}, which does not answer. This failover is not recorded in the state; nothing in it changes."
+                "Proceeding WITHOUT the state lock: its bucket s3://{bucket} is in {region}, which does not answer. This failover is recorded locally and goes into the state once it is reachable; nothing else in the state changes."
             );
             None
         }
@@ -446,20 +521,31 @@ async fn failover_lock(cfg: &Config, down: &std::collections::BTreeMap<String, S
 
 async fn run_failover(cfg: &Config, unplanned: bool) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
+    let started_at = st::now();
     let aws = AwsContext::load_with(CallProfile::OutageProof).await;
     let down = probe(cfg, &aws).await;
-    let _lock = failover_lock(cfg, &down).await;
+    let lock = failover_lock(cfg, &down).await;
     let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
     let cw = aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.secondary_region));
     let flags = tandem_data::ssm::client(&aws, &cfg.secondary_region);
     let outcome = fo::fail_over(cfg, unplanned, &down, p.as_ref(), s.as_ref(), &cw, flags.as_ref()).await;
     let what = if unplanned { "Failover (unplanned)" } else { "Failover (planned switchover)" };
     print!("{}", fo::outcome_text(what, &outcome, started.elapsed()));
+    // Into the state when this command holds its lock (it never waits for one), else into the
+    // local pending file that the next locked command moves into the state.
+    let command = if unplanned { "failover --unplanned" } else { "failover" };
+    let opened = match &lock {
+        Some(_) => open_state_with(cfg, false, CallProfile::OutageProof).await.ok(),
+        None => None,
+    };
+    record_operation(cfg, opened.as_ref().map(|o| &o.state), fo::record(command, started_at, &outcome)).await;
+    drop(lock);
     Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
 }
 
 async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
+    let started_at = st::now();
     let aws = AwsContext::load_with(CallProfile::OutageProof).await;
     let down = probe(cfg, &aws).await;
     let needed: Vec<&String> = [&cfg.primary_region, &cfg.secondary_region].into_iter().filter(|r| down.contains_key(*r)).collect();
@@ -472,11 +558,15 @@ async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
         }
         outcome
     } else {
-        let _opened = open_state_with(cfg, true, CallProfile::OutageProof).await?;
+        let opened = open_state_with(cfg, true, CallProfile::OutageProof).await?;
         let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
         // `--to primary` clears the forced flag, in the secondary region.
         let flags = tandem_data::ssm::client(&aws, &cfg.secondary_region);
-        fo::switch_over_to(cfg, to.placement(), p.as_ref(), s.as_ref(), flags.as_ref()).await
+        let outcome = fo::switch_over_to(cfg, to.placement(), p.as_ref(), s.as_ref(), flags.as_ref()).await;
+        print!("{}", fo::outcome_text(&format!("Switchover to the {}", role_name(to)), &outcome, started.elapsed()));
+        let command = format!("switchover --to {}", role_name(to));
+        record_operation(cfg, Some(&opened.state), fo::record(&command, started_at, &outcome)).await;
+        return Ok(if outcome.ok { Exit::Ok } else { Exit::Failed });
     };
     print!("{}", fo::outcome_text(&format!("Switchover to the {}", role_name(to)), &outcome, started.elapsed()));
     Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })

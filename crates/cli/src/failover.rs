@@ -300,6 +300,19 @@ pub async fn switch_over_to(cfg: &Config, to: Placement, primary: &dyn RdsApi, s
 }
 
 /// The report `failover` / `switchover` print.
+/// The state's record of an operation: `command` as typed, when it started, what it did
+/// (notes included) and what it could not do.
+pub fn record(command: &str, started_at: u64, o: &Outcome) -> tandem_core::state::OperationRecord {
+    tandem_core::state::OperationRecord {
+        command: command.to_string(),
+        started_at,
+        ok: o.ok,
+        done: o.done.iter().chain(o.notes.iter()).cloned().collect(),
+        not_done: o.not_done.clone(),
+        recorded_late_at: None,
+    }
+}
+
 pub fn outcome_text(what: &str, o: &Outcome, elapsed: Duration) -> String {
     let mut out = format!(
         "\n{what} {} in {:.1}s.\n",

@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tandem_core::config::Config;
 use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
-use tandem_core::state::StateDoc;
+use tandem_core::state::{OperationRecord, StateDoc};
 use tandem_core::{Action, Drift};
 
 use crate::status::{Live, Report as StatusReport, Unreachable};
@@ -382,6 +382,7 @@ pub fn status_value(doc: &StateDoc, r: &StatusReport) -> serde_json::Value {
         "health": r.live.health,
         "replication": r.live.replication,
         "writer": r.live.writer,
+        "operations": doc.operations.iter().rev().take(RECENT_OPERATIONS).collect::<Vec<_>>(),
         "elapsed_secs": (r.elapsed.as_secs_f64() * 10.0).round() / 10.0,
     })
 }
@@ -481,9 +482,41 @@ pub fn status(doc: &StateDoc, r: &StatusReport, as_json: bool) -> bool {
     print!("{}", status_text(doc, r));
     if !r.drift.is_empty() || !r.unreachable.is_empty() {
         print!("{}", live_text(&r.live));
+        print!("{}", operations_text(&doc.operations, tandem_core::state::now()));
         println!("\nChecked in {:.1}s.", r.elapsed.as_secs_f64());
     }
     status_ok(r)
+}
+
+/// How many operation records `status` shows.
+const RECENT_OPERATIONS: usize = 3;
+
+fn when(unix: u64) -> String {
+    aws_smithy_types::DateTime::from_secs(i64::try_from(unix).unwrap_or(i64::MAX))
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+/// The last failovers and switchovers recorded in the state, newest first.
+pub fn operations_text(ops: &[OperationRecord], now: u64) -> String {
+    if ops.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nRecent operations:\n");
+    for op in ops.iter().rev().take(RECENT_OPERATIONS) {
+        let ago = now.saturating_sub(op.started_at) / 60;
+        out.push_str(&format!(
+            "  {} {} at {} ({ago} min ago){}\n",
+            if op.ok { "✓" } else { "✗" },
+            op.command,
+            when(op.started_at),
+            op.recorded_late_at.map(|t| format!(", recorded {} once the state was reachable", when(t))).unwrap_or_default()
+        ));
+        for n in &op.not_done {
+            out.push_str(&format!("      not done: {n}\n"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -649,6 +682,33 @@ mod tests {
         let v = serde_json::to_value(&report).unwrap_or_default();
         assert_eq!(v["outcomes"][0]["outcome"], "unreachable");
         assert_eq!(v["outcomes"][0]["region"], "us-east-1");
+    }
+
+    #[test]
+    fn recent_operations_newest_first_with_late_records_said() {
+        let op = |command: &str, at: u64, late: Option<u64>| OperationRecord {
+            command: command.into(),
+            started_at: at,
+            ok: true,
+            done: vec!["x".into()],
+            not_done: vec![],
+            recorded_late_at: late,
+        };
+        let ops = vec![
+            op("switchover --to secondary", 1_000, None),
+            op("failover --unplanned", 1_798_000_000, Some(1_798_003_600)),
+            op("switchover --to primary", 1_798_007_200, None),
+            OperationRecord { ok: false, not_done: vec!["the writer did not move".into()], ..op("failover", 1_798_007_300, None) },
+        ];
+        let text = operations_text(&ops, 1_798_007_300 + 600);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines[0], "Recent operations:", "{text}");
+        assert_eq!(lines[1], "  ✗ failover at 2026-12-23T06:28:20Z (10 min ago)", "{text}");
+        assert_eq!(lines[2], "      not done: the writer did not move", "{text}");
+        assert!(lines[3].starts_with("  ✓ switchover --to primary at "), "{text}");
+        assert!(lines[4].starts_with("  ✓ failover --unplanned at ") && lines[4].ends_with(", recorded 2026-12-23T05:26:40Z once the state was reachable"), "{text}");
+        assert_eq!(lines.len(), 5, "the last three only: {text}");
+        assert_eq!(operations_text(&[], 0), "");
     }
 
     #[test]

@@ -266,11 +266,43 @@ pub struct StateDoc {
     /// Shared records: copying the document (for every write, and for each plan) copies
     /// pointers, and a mutation copies only the record it changes (`Arc::make_mut`).
     pub components: BTreeMap<String, Arc<ComponentState>>,
+    /// The operations run on the stack outside apply/destroy (failover, switchover), oldest
+    /// first, at most [`MAX_OPERATIONS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<OperationRecord>,
+}
+
+/// How many operation records the state keeps (the oldest are dropped).
+pub const MAX_OPERATIONS: usize = 50;
+
+/// What an operation outside apply/destroy did (`failover`, `switchover`): the history an
+/// operator reads after an outage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    /// The command, e.g. `failover --unplanned`, `switchover --to primary`.
+    pub command: String,
+    /// When it started (Unix seconds).
+    pub started_at: u64,
+    pub ok: bool,
+    /// What it did and what it could not do, one line each.
+    pub done: Vec<String>,
+    pub not_done: Vec<String>,
+    /// When it went into the state, if later than it ran (its state was unreachable then,
+    /// see [`PendingOperations`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_late_at: Option<u64>,
 }
 
 impl StateDoc {
     pub fn new(stack: &str) -> Self {
-        Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new() }
+        Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new(), operations: Vec::new() }
+    }
+
+    /// Appends an operation record, keeping the last [`MAX_OPERATIONS`].
+    pub fn record_operation(&mut self, op: OperationRecord) {
+        self.operations.push(op);
+        let extra = self.operations.len().saturating_sub(MAX_OPERATIONS);
+        self.operations.drain(..extra);
     }
 
     /// The record of `id` for mutation (copied first if a snapshot still shares it).
@@ -322,6 +354,58 @@ fn now_nanos() -> u128 {
 
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Operations that ran while their state could not be reached (its S3 bucket is in the
+/// region that was down): kept in a local file, `<dir>/<stack>/pending-operations.json`,
+/// until a command that holds the state's lock moves them into it
+/// ([`PendingOperations::take`], then [`StateDoc::record_operation`]).
+pub struct PendingOperations {
+    path: PathBuf,
+}
+
+impl PendingOperations {
+    pub fn new(root: &Path, stack: &str) -> Self {
+        Self { path: root.join(stack).join("pending-operations.json") }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, e: std::io::Error) -> StateError {
+        StateError::Backend(format!("{}: {e}", self.path.display()))
+    }
+
+    /// The records waiting to go into the state (none when the file does not exist).
+    pub fn load(&self) -> Result<Vec<OperationRecord>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Backend(format!("{}: {e}", self.path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Adds a record (atomic replace of the file).
+    pub fn add(&self, op: OperationRecord) -> Result<(), StateError> {
+        let mut all = self.load()?;
+        all.push(op);
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&all).map_err(|e| StateError::Backend(e.to_string()))?;
+        fs::write(&tmp, bytes).map_err(|e| self.io(e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| self.io(e))
+    }
+
+    /// Removes the file once its records are durably in the state.
+    pub fn clear(&self) -> Result<(), StateError> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
 }
 
 /// Where the state document lives.
@@ -665,6 +749,33 @@ impl StateHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_operations_are_kept_until_cleared_and_the_state_keeps_the_last_fifty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = PendingOperations::new(dir.path(), "dev");
+        assert_eq!(p.load().unwrap(), Vec::<OperationRecord>::new(), "no file: nothing pending");
+        let op = |n: u64| OperationRecord { command: format!("failover #{n}"), started_at: n, ok: true, done: vec![], not_done: vec![], recorded_late_at: None };
+        p.add(op(1)).unwrap();
+        p.add(op(2)).unwrap();
+        assert_eq!(p.load().unwrap(), vec![op(1), op(2)]);
+        assert!(p.path().ends_with("dev/pending-operations.json"));
+        p.clear().unwrap();
+        assert!(p.load().unwrap().is_empty());
+        p.clear().unwrap();
+
+        let mut doc = StateDoc::new("dev");
+        for n in 0..(MAX_OPERATIONS as u64 + 5) {
+            doc.record_operation(op(n));
+        }
+        assert_eq!(doc.operations.len(), MAX_OPERATIONS);
+        assert_eq!(doc.operations[0].started_at, 5, "the oldest are dropped");
+        // A document written before operations existed still loads; an empty list is not written.
+        let old = serde_json::json!({"version": STATE_VERSION, "stack": "dev", "serial": 3, "components": {}});
+        let loaded: StateDoc = serde_json::from_value(old).unwrap();
+        assert!(loaded.operations.is_empty());
+        assert!(!serde_json::to_string(&StateDoc::new("dev")).unwrap().contains("operations"));
+    }
 
     fn sample() -> StateDoc {
         let mut doc = StateDoc::new("dev");
