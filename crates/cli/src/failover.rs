@@ -96,7 +96,7 @@ pub fn decision_data(probe_failures: u32, now: SystemTime, writer_moved: bool) -
 /// Sets the forced flag (`true`, String, Overwrite) through `flags` (the secondary region).
 pub async fn set_forced(cfg: &Config, flags: &dyn SsmApi) -> Result<String, AwsError> {
     let name = failover_flags::forced(&cfg.environment_suffix);
-    flags.overwrite_parameter(&Parameter { name: name.clone(), kind: ParamKind::String, value: "true".into() }).await?;
+    flags.overwrite_parameter(&Parameter::new(name.clone(), ParamKind::String, "true")).await?;
     Ok(name)
 }
 

@@ -37,10 +37,12 @@
 //! primary never leads to a delete). A parameter that exists only in the secondary without
 //! the marker was written there, e.g. while the primary was unreachable: it is kept, reported
 //! with a warning (not as drift), and never copied back to the primary automatically (copy it
-//! by hand if it should live on there). Limits: a parameter present in both regions is
-//! overwritten in the secondary with the primary's value (an outage write to a parameter the
-//! primary also holds does not survive the next apply), and `destroy` deletes everything
-//! under the path in the secondary.
+//! by hand if it should live on there). A parameter present in both regions whose value in
+//! the secondary was written after the primary's (Parameter Store's `LastModifiedDate`), e.g.
+//! a flag changed there while the primary was down, is kept too (DR.md: nothing written during
+//! the outage is undone): not overwritten, not drift, reported with a warning until someone
+//! writes the value they want in the primary (newer again: copied) or in both. Limit:
+//! `destroy` deletes everything under the path in the secondary.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -75,6 +77,16 @@ fn secondary_key(name: &str) -> Key {
 
 /// Length of the generated API key.
 pub const API_KEY_LEN: usize = 48;
+
+/// True when `secondary` (same name, same type) holds another value than `primary` and was
+/// written after it: someone wrote it in the secondary region after the primary's value was
+/// set (during an outage of the primary, typically), so a copy of the primary's would undo
+/// that write. Unknown times never count as later.
+fn written_after(secondary: &Parameter, primary: &Parameter) -> bool {
+    secondary.kind == primary.kind
+        && secondary.value != primary.value
+        && matches!((secondary.modified_ms, primary.modified_ms), (Some(s), Some(p)) if s > p)
+}
 
 /// The tag on every copy the reconcile puts in the secondary region; its value is the
 /// primary region. Only parameters carrying it are ever deleted by the reconcile.
@@ -197,7 +209,7 @@ impl ParametersComponent {
         }
         let global_writer = aurora_p.global_writer_endpoint.clone();
         let s = |leaf: &str, value: String, description: &'static str| Own {
-            param: Parameter { name: self.param_name(leaf), kind: ParamKind::String, value },
+            param: Parameter::new(self.param_name(leaf), ParamKind::String, value),
             description,
             managed: Managed::Value,
         };
@@ -210,16 +222,12 @@ impl ParametersComponent {
             s("s3/primary-bucket", bucket_p.bucket_name, "S3 bucket (primary region)"),
             s("s3/secondary-bucket", bucket_s.bucket_name, "S3 bucket (secondary region)"),
             Own {
-                param: Parameter {
-                    name: self.param_name("feature-flags"),
-                    kind: ParamKind::String,
-                    value: default_feature_flags().to_string(),
-                },
+                param: Parameter::new(self.param_name("feature-flags"), ParamKind::String, default_feature_flags().to_string()),
                 description: "Feature flags (JSON); initial defaults, operator-owned afterwards",
                 managed: Managed::Once,
             },
             Own {
-                param: Parameter { name: self.api_key_name(), kind: ParamKind::SecureString, value: String::new() },
+                param: Parameter::new(self.api_key_name(), ParamKind::SecureString, String::new()),
                 description: "API key (SecureString, generated once)",
                 managed: Managed::Once,
             },
@@ -350,6 +358,21 @@ impl ParametersComponent {
         let mut unmarked = Vec::new();
         for (name, p) in &source {
             let key = secondary_key(name);
+            if let Some(live) = target.get(name).filter(|l| written_after(l, p)) {
+                // Written in the secondary after the primary's value: an outage write, kept.
+                ctx.adopt(&key, name).await?;
+                tracing::warn!(
+                    parameter = %name,
+                    region = sr,
+                    primary_region = %self.primary_region,
+                    "the secondary's value was written after the primary's (e.g. during an outage of the primary): \
+                     kept, not overwritten; write the wanted value in the primary to end the difference"
+                );
+                if !marked.contains(name) && live.kind == p.kind {
+                    unmarked.push(name);
+                }
+                continue;
+            }
             let written = self.put(ctx, self.secondary.as_ref(), sr, &key, p, target.get(name), "Replica of the primary region's parameter", true).await?;
             if written != Written::Unchanged {
                 changes += 1;
@@ -515,6 +538,8 @@ impl Component for ParametersComponent {
             match target.get(name) {
                 None => details.push(format!("{name} is not copied to {}", self.secondary_region)),
                 // Names only: never a value.
+                // Written there after the primary's value (an outage write): kept, not drift.
+                Some(t) if written_after(t, p) => {}
                 Some(t) if t.kind != p.kind || t.value != p.value => {
                     details.push(format!("{name} differs in {}", self.secondary_region))
                 }
@@ -576,7 +601,15 @@ mod tests {
             .with_input("bucket-secondary", &bucket("secondary"))
     }
 
-    /// An in-memory Parameter Store region behind a mock, recording mutations.
+    /// A clock shared by every fake region: each write is later than every earlier one.
+    static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_700_000_000_000);
+
+    fn tick() -> Option<i64> {
+        Some(CLOCK.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// An in-memory Parameter Store region behind a mock, recording mutations. Every write
+    /// stamps `modified_ms` from [`CLOCK`], as Parameter Store's `LastModifiedDate`.
     #[derive(Clone, Default)]
     struct Store {
         params: Arc<Mutex<BTreeMap<String, Parameter>>>,
@@ -600,7 +633,7 @@ mod tests {
                 if params.contains_key(&p.name) {
                     return Err(AwsError::other("ParameterAlreadyExists", "exists"));
                 }
-                params.insert(p.name.clone(), p.clone());
+                params.insert(p.name.clone(), Parameter { modified_ms: tick(), ..p.clone() });
                 s.tags.lock().unwrap().insert(p.name.clone(), tags.iter().cloned().collect());
                 s.mutations.lock().unwrap().push(format!("create {}", p.name));
                 if s.lose_create_answers.load(std::sync::atomic::Ordering::SeqCst) {
@@ -610,7 +643,7 @@ mod tests {
             });
             let s = self.clone();
             m.expect_overwrite_parameter().returning(move |p| {
-                s.params.lock().unwrap().insert(p.name.clone(), p.clone());
+                s.params.lock().unwrap().insert(p.name.clone(), Parameter { modified_ms: tick(), ..p.clone() });
                 s.mutations.lock().unwrap().push(format!("overwrite {}", p.name));
                 Ok(())
             });
@@ -656,7 +689,7 @@ mod tests {
             self.params.lock().unwrap().get(name).cloned()
         }
         fn insert(&self, name: &str, kind: ParamKind, value: &str) {
-            self.params.lock().unwrap().insert(name.into(), Parameter { name: name.into(), kind, value: value.into() });
+            self.params.lock().unwrap().insert(name.into(), Parameter { modified_ms: tick(), ..Parameter::new(name, kind, value) });
         }
         fn take_mutations(&self) -> Vec<String> {
             std::mem::take(&mut *self.mutations.lock().unwrap())
@@ -852,6 +885,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_value_written_in_the_secondary_during_an_outage_is_not_overwritten_until_the_primary_is_written_again() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        c.apply(&ctx()).await.unwrap();
+        let flags = "/tandem/t1/feature-flags";
+        let setting = "/tandem/t1/app/setting";
+        p.insert(setting, ParamKind::String, "from-primary");
+        c.apply(&ctx()).await.unwrap();
+        assert_eq!(s.get(setting).map(|x| x.value).as_deref(), Some("from-primary"));
+        p.take_mutations();
+        s.take_mutations();
+
+        // The primary is down; an operator changes both in the secondary (the copies keep their marker).
+        s.insert(flags, ParamKind::String, r#"{"read_only":true}"#);
+        s.insert(setting, ParamKind::String, "written-during-outage");
+        c.apply(&ctx()).await.unwrap();
+        assert_eq!(s.get(flags).map(|x| x.value).as_deref(), Some(r#"{"read_only":true}"#), "the outage write is kept");
+        assert_eq!(s.get(setting).map(|x| x.value).as_deref(), Some("written-during-outage"));
+        assert_eq!(s.take_mutations(), Vec::<String>::new(), "nothing written in the secondary");
+        assert_eq!(p.take_mutations(), Vec::<String>::new(), "nothing copied back to the primary either");
+        assert_eq!(c.read(&ctx()).await.unwrap(), Drift::InSync, "a kept outage write is not drift");
+
+        // Someone writes the wanted value in the primary: newer again, so it is copied.
+        p.insert(setting, ParamKind::String, "decided");
+        c.apply(&ctx()).await.unwrap();
+        assert_eq!(s.get(setting).map(|x| x.value).as_deref(), Some("decided"));
+        assert_eq!(s.take_mutations(), vec![format!("overwrite {setting}")]);
+        assert_eq!(s.get(flags).map(|x| x.value).as_deref(), Some(r#"{"read_only":true}"#), "the other outage write still stands");
+    }
+
+    #[test]
+    fn only_a_later_different_value_counts_as_written_after() {
+        let at = |v: &str, ms: Option<i64>| Parameter { modified_ms: ms, ..Parameter::new("/x", ParamKind::String, v) };
+        assert!(written_after(&at("b", Some(2)), &at("a", Some(1))));
+        assert!(!written_after(&at("b", Some(1)), &at("a", Some(2))), "older: the primary's value wins");
+        assert!(!written_after(&at("a", Some(2)), &at("a", Some(1))), "same value: nothing to keep");
+        assert!(!written_after(&at("b", None), &at("a", Some(1))), "unknown time never counts as later");
+        assert!(!written_after(&at("b", Some(2)), &at("a", None)));
+        let secure = Parameter { modified_ms: Some(3), ..Parameter::new("/x", ParamKind::SecureString, "b") };
+        assert!(!written_after(&secure, &at("a", Some(1))), "another type is replaced, not kept");
+    }
+
+    #[tokio::test]
     async fn tandem_copy_of_a_parameter_removed_from_the_primary_is_deleted() {
         let (p, s) = (Store::default(), Store::default());
         // Another component's parameter, copied by the reconcile.
@@ -1001,7 +1077,7 @@ mod tests {
         let mut seq = Sequence::new();
         p.expect_delete_parameter().times(9).in_sequence(&mut seq).returning(|_| Ok(()));
         s.expect_get_parameters_by_path().times(1).in_sequence(&mut seq).returning(|_| {
-            Ok(vec![Parameter { name: "/tandem/t1/api-key".into(), kind: ParamKind::SecureString, value: "k".into() }])
+            Ok(vec![Parameter::new("/tandem/t1/api-key", ParamKind::SecureString, "k")])
         });
         s.expect_delete_parameter().withf(|n| n == "/tandem/t1/api-key").times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         let c = ParametersComponent::new(&Config::example("t1"), Arc::new(p), Arc::new(s));
@@ -1046,7 +1122,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_secure_strings() {
-        let p = Parameter { name: "/tandem/t1/api-key".into(), kind: ParamKind::SecureString, value: "hunter2".into() };
+        let p = Parameter::new("/tandem/t1/api-key", ParamKind::SecureString, "hunter2");
         assert!(!format!("{p:?}").contains("hunter2"));
         assert_eq!(ParametersComponent::own_layout().len(), 9);
     }

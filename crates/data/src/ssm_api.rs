@@ -39,12 +39,31 @@ impl ParamKind {
 }
 
 /// A parameter with its (decrypted) value.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Parameter {
     pub name: String,
     pub kind: ParamKind,
     pub value: String,
+    /// When it was last written (Parameter Store's `LastModifiedDate`, Unix milliseconds), when
+    /// read from AWS; `None` for a parameter built to be written. Not part of equality: two
+    /// parameters are equal when name, type and value are.
+    pub modified_ms: Option<i64>,
 }
+
+impl Parameter {
+    /// A parameter to write (no modification time).
+    pub fn new(name: impl Into<String>, kind: ParamKind, value: impl Into<String>) -> Self {
+        Self { name: name.into(), kind, value: value.into(), modified_ms: None }
+    }
+}
+
+impl PartialEq for Parameter {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.kind == other.kind && self.value == other.value
+    }
+}
+
+impl Eq for Parameter {}
 
 impl std::fmt::Debug for Parameter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,6 +132,7 @@ impl SsmApi for aws_sdk_ssm::Client {
                     name: p.name()?.to_string(),
                     kind: ParamKind::from_sdk(p.r#type()),
                     value: p.value().unwrap_or_default().to_string(),
+                    modified_ms: p.last_modified_date().and_then(|d| d.to_millis().ok()),
                 })
             }));
             match page.next_token() {

@@ -175,6 +175,20 @@ async fn parameters_and_replication_rule_lifecycle() {
     assert!(secondary.contains_key(&outage_write), "outage write still kept");
     assert_eq!(pc.read(&ctx2).await.unwrap(), Drift::InSync);
 
+    // During an outage of the primary, an operator changes a flag the primary also holds, in
+    // the secondary: the next apply keeps it (LastModifiedDate later than the primary's), and
+    // it is not drift. Once the wanted value is written in the primary, it is copied again.
+    let flags_name = format!("{path}feature-flags");
+    let outage_flags = r#"{"read_only":true}"#;
+    ssm_s.put_parameter().name(&flags_name).value(outage_flags).r#type(aws_sdk_ssm::types::ParameterType::String).overwrite(true).send().await.unwrap();
+    assert_eq!(pc.apply(&ctx2).await.unwrap(), out);
+    assert_eq!(params(&aws, "us-east-2", &path).await[&flags_name].1, outage_flags, "the outage write to an existing parameter is kept");
+    assert_eq!(pc.read(&ctx2).await.unwrap(), Drift::InSync, "a kept outage write is not drift");
+    let decided = r#"{"read_only":false}"#;
+    ssm_p.put_parameter().name(&flags_name).value(decided).r#type(aws_sdk_ssm::types::ParameterType::String).overwrite(true).send().await.unwrap();
+    assert_eq!(pc.apply(&ctx2).await.unwrap(), out);
+    assert_eq!(params(&aws, "us-east-2", &path).await[&flags_name].1, decided, "the primary's newer value is copied");
+
     // The replication rule, targeting a real (moto) replicator function.
     let function_name = format!("replicator-primary-{sfx}");
     let function_arn = create_function(&aws, "us-east-1", &function_name).await;
