@@ -87,6 +87,8 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     eprintln!("--- tandem status (healthy, exit {}):\n{}", run.code, run.stdout);
     assert!(!run.stdout.contains("UNREACHABLE"), "{}", show(&run));
     assert!(run.stdout.contains("Aurora writer: primary"), "{}", show(&run));
+    assert!(run.stdout.contains(&format!("Failover controller ({SECONDARY}, automatic failover on):")), "{}", show(&run));
+    assert!(run.stdout.contains(&format!("(alarm-primary-down-secondary-{suffix})")) && run.stdout.contains("forced flag: not set"), "{}", show(&run));
 
     // ---- cut the primary ----
     local_aws(&moto, "outage", PRIMARY);
@@ -129,6 +131,7 @@ async fn cli_during_a_primary_outage_status_failover_switchover() {
     assert_eq!(run.code, 1, "{}", show(&run));
     assert!(run.stdout.contains("Aurora writer: secondary") && run.stdout.contains(&format!("read through {SECONDARY}")), "{}", show(&run));
     assert!(run.stdout.contains("Recent operations:\n  ✓ failover --unplanned at "), "{}", show(&run));
+    assert!(run.stdout.contains("forced flag: SET"), "the controller's view is read through {SECONDARY}: {}", show(&run));
 
     // Still cut: `apply --refresh` reads what answers. The secondary (now the writer) is not
     // drift and nothing changes there; us-east-1 is named once, its components left alone.

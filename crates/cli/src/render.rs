@@ -382,6 +382,7 @@ pub fn status_value(doc: &StateDoc, r: &StatusReport) -> serde_json::Value {
         "health": r.live.health,
         "replication": r.live.replication,
         "writer": r.live.writer,
+        "controller": r.live.controller,
         "operations": doc.operations.iter().rev().take(RECENT_OPERATIONS).collect::<Vec<_>>(),
         "elapsed_secs": (r.elapsed.as_secs_f64() * 10.0).round() / 10.0,
     })
@@ -469,6 +470,33 @@ pub fn live_text(live: &Live) -> String {
             out.push_str("  The database stays in the secondary until `tandem switchover --to primary` (once the primary has rejoined); DNS, the accelerator and events return to the primary on their own once it is healthy.\n");
         }
     }
+    if let Some(c) = &live.controller {
+        out.push_str(&controller_text(c));
+    }
+    out
+}
+
+/// The failover controller's alarms and flag, as `status` shows them.
+pub fn controller_text(c: &crate::status::Controller) -> String {
+    let mut out = format!(
+        "\nFailover controller ({}, automatic failover {}):\n",
+        c.region,
+        if c.automatic { "on" } else { "off: it alerts, an operator runs `tandem failover --unplanned`" }
+    );
+    for (what, name, state) in &c.alarms {
+        let (mark, state) = match state.as_deref() {
+            Some("OK") => ("✓", "OK"),
+            Some("ALARM") => ("✗", "ALARM"),
+            Some(other) => ("?", other),
+            None => ("?", "not found"),
+        };
+        out.push_str(&format!("  {mark} {what:<24} {state:<17} ({name})\n"));
+    }
+    out.push_str(match c.forced {
+        Some(true) => "  forced flag: SET (`tandem failover` holds the \"primary down\" decision until `tandem switchover --to primary`)\n",
+        Some(false) => "  forced flag: not set\n",
+        None => "  forced flag: could not be read\n",
+    });
     out
 }
 
@@ -709,6 +737,28 @@ mod tests {
         assert!(lines[4].starts_with("  ✓ failover --unplanned at ") && lines[4].ends_with(", recorded 2026-12-23T05:26:40Z once the state was reachable"), "{text}");
         assert_eq!(lines.len(), 5, "the last three only: {text}");
         assert_eq!(operations_text(&[], 0), "");
+    }
+
+    #[test]
+    fn the_controller_shows_its_alarms_and_the_forced_flag() {
+        let c = crate::status::Controller {
+            region: "us-east-2".into(),
+            alarms: vec![
+                ("decision (primary down)".into(), "alarm-primary-down-secondary-t1".into(), Some("ALARM".into())),
+                ("controller blind".into(), "alarm-controller-blind-secondary-t1".into(), Some("OK".into())),
+                ("failed over".into(), "alarm-failed-over-secondary-t1".into(), None),
+            ],
+            forced: Some(true),
+            automatic: true,
+        };
+        let text = controller_text(&c);
+        assert!(text.contains("\nFailover controller (us-east-2, automatic failover on):\n"), "{text}");
+        assert!(text.contains("  ✗ decision (primary down)  ALARM             (alarm-primary-down-secondary-t1)\n"), "{text}");
+        assert!(text.contains("  ✓ controller blind"), "{text}");
+        assert!(text.contains("  ? failed over              not found"), "{text}");
+        assert!(text.contains("forced flag: SET"), "{text}");
+        let off = controller_text(&crate::status::Controller { automatic: false, forced: None, ..c });
+        assert!(off.contains("automatic failover off") && off.contains("forced flag: could not be read"), "{off}");
     }
 
     #[test]

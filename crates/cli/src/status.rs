@@ -20,7 +20,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use serde::Serialize;
 use tandem_core::aws::{global_control_planes, is_unreachable, AwsContext, ROUTE53_REGION};
 use tandem_core::config::Config;
-use tandem_core::contracts::{ids, AuroraOutputs, BucketOutputs, HealthOutputs, TableOutputs};
+use tandem_core::contracts::{failover_alarms, failover_flags, ids, AuroraOutputs, BucketOutputs, HealthOutputs, TableOutputs};
 use tandem_core::state::StateDoc;
 use tandem_core::{from_outputs, Action, AwsError, Component, ComponentError, Ctx, Drift, Placement};
 use tandem_data::aurora::{global_cluster_id, RdsApi};
@@ -69,11 +69,26 @@ pub struct Writer {
     pub read_through: String,
 }
 
+/// The failover controller's state, read in the secondary region (DR.md, "The failover
+/// controller"): its alarms, the operator's forced flag, and whether it may act alone.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct Controller {
+    pub region: String,
+    /// (what, alarm name, state: OK / ALARM / INSUFFICIENT_DATA, or None when not found).
+    pub alarms: Vec<(String, String, Option<String>)>,
+    /// The forced flag (`tandem failover` sets it): Some(true) set, Some(false) absent, None
+    /// when it could not be read.
+    pub forced: Option<bool>,
+    /// `[failover] automatic`.
+    pub automatic: bool,
+}
+
 #[derive(Debug, Serialize, Default)]
 pub struct Live {
     pub health: Vec<Health>,
     pub replication: Vec<Lag>,
     pub writer: Option<Writer>,
+    pub controller: Option<Controller>,
     /// What could not be read, per region that did not answer (e.g. "Route 53 health-check
     /// status (4 checks)").
     #[serde(skip)]
@@ -259,14 +274,59 @@ pub fn regions_to_probe(cfg: &Config, components: &[Arc<dyn Component>], doc: &S
 /// Reads the live part (health checks, replication lag, Aurora writer) from the regions not
 /// in `down`; what cannot be read is listed under its region.
 pub async fn live(cfg: &Config, aws: &AwsContext, doc: &StateDoc, down: &BTreeSet<String>) -> Live {
-    let (health, not_read_health) = health(aws, cfg, doc, down).await;
-    let (replication, not_read_lag) = replication(aws, cfg, doc, down).await;
-    let writer = writer(aws, cfg, doc, down).await;
+    let ((health, not_read_health), (replication, not_read_lag), writer, controller) =
+        tokio::join!(health(aws, cfg, doc, down), replication(aws, cfg, doc, down), writer(aws, cfg, doc, down), controller(aws, cfg, doc, down));
     let mut not_read: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (region, what) in not_read_health.into_iter().chain(not_read_lag) {
         not_read.entry(region).or_default().push(what);
     }
-    Live { health, replication, writer, not_read }
+    Live { health, replication, writer, controller, not_read }
+}
+
+/// The controller's alarms and forced flag, when it is deployed and its region answers.
+async fn controller(aws: &AwsContext, cfg: &Config, doc: &StateDoc, down: &BTreeSet<String>) -> Option<Controller> {
+    let region = cfg.secondary_region.clone();
+    if !doc.components.contains_key(ids::FAILOVER_ALARMS) || down.contains(&region) {
+        return None;
+    }
+    let s = &cfg.environment_suffix;
+    let names = [
+        ("decision (primary down)", failover_alarms::decision(s)),
+        ("controller blind", failover_alarms::blind(s)),
+        ("failed over", failover_alarms::failed_over(s)),
+    ];
+    let cw = aws_sdk_cloudwatch::Client::new(&aws.config(&region));
+    let flags = tandem_data::ssm::client(aws, &region);
+    let flag = failover_flags::forced(s);
+    let flag_dir = flag.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+    let (alarms, params) = tokio::join!(
+        cw.describe_alarms().set_alarm_names(Some(names.iter().map(|(_, n)| n.clone()).collect())).send(),
+        flags.get_parameters_by_path(&flag_dir)
+    );
+    let states: BTreeMap<String, String> = match alarms {
+        Ok(out) => out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| Some((a.alarm_name()?.to_string(), a.state_value()?.as_str().to_string())))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(region = %region, error = %AwsError::from_sdk(e), "cannot read the controller's alarms");
+            BTreeMap::new()
+        }
+    };
+    let forced = match params {
+        Ok(ps) => Some(ps.iter().any(|p| p.name == flag && p.value == "true")),
+        Err(e) => {
+            tracing::warn!(region = %region, error = %e, "cannot read the forced flag");
+            None
+        }
+    };
+    Some(Controller {
+        region,
+        alarms: names.into_iter().map(|(what, n)| (what.to_string(), n.clone(), states.get(&n).cloned())).collect(),
+        forced,
+        automatic: cfg.failover.automatic,
+    })
 }
 
 async fn health(aws: &AwsContext, cfg: &Config, doc: &StateDoc, down: &BTreeSet<String>) -> (Vec<Health>, Vec<(String, String)>) {
