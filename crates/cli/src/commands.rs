@@ -312,13 +312,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             } else {
                 None
             };
-            let plan = match engine.plan(&targets, drift.as_ref()).await {
+            let mut plan = match engine.plan(&targets, drift.as_ref()).await {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Ok(Exit::BadInput);
                 }
             };
+            plan.estimate = Some(engine.estimate(&plan, false, Some(crate::DEFAULT_PARALLELISM)));
             render::plan(&cfg, &plan, json, "apply", drift.as_ref());
             Ok(Exit::Ok)
         }
@@ -343,13 +344,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             } else {
                 None
             };
-            let plan = match engine.plan(&targets, drift.as_ref()).await {
+            let mut plan = match engine.plan(&targets, drift.as_ref()).await {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Ok(Exit::BadInput);
                 }
             };
+            plan.estimate = Some(engine.estimate(&plan, false, Some(parallelism)));
             if !json {
                 render::plan(&cfg, &plan, false, "apply", None);
             }
@@ -395,13 +397,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             if !orphans.is_empty() {
                 eprintln!("warning: state has components this version of Tandem does not know: {}", orphans.join(", "));
             }
-            let plan = match engine.plan_destroy(&targets) {
+            let mut plan = match engine.plan_destroy(&targets) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Ok(Exit::BadInput);
                 }
             };
+            plan.estimate = Some(engine.estimate(&plan, true, Some(parallelism)));
             if plan.changes.is_empty() {
                 if json {
                     render::report_json(&cfg, &plan, None, &opened.state.snapshot(), None);

@@ -49,7 +49,7 @@ pub enum Command {
         #[arg(long = "target")]
         targets: Vec<String>,
         /// Maximum components in flight (>= 1).
-        #[arg(long, default_value_t = 16, value_parser = parse_parallelism)]
+        #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_parser = parse_parallelism)]
         parallelism: usize,
         #[arg(long)]
         json: bool,
@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long = "target")]
         targets: Vec<String>,
         /// Maximum components in flight (>= 1).
-        #[arg(long, default_value_t = 16, value_parser = parse_parallelism)]
+        #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_parser = parse_parallelism)]
         parallelism: usize,
         #[arg(long)]
         json: bool,
@@ -127,6 +127,9 @@ pub enum GraphFormat {
     Dot,
     Mermaid,
 }
+
+/// Components in flight at once unless `--parallelism` says otherwise.
+pub const DEFAULT_PARALLELISM: usize = 16;
 
 /// `--parallelism`: a positive number (0 would start nothing).
 fn parse_parallelism(s: &str) -> Result<usize, String> {

@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tandem_core::config::Config;
 use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
+use tandem_core::schedule::{human, Estimate};
 use tandem_core::state::{OperationRecord, StateDoc};
 use tandem_core::{Action, Drift};
 
@@ -38,6 +39,7 @@ pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>) -> serde_j
         "secondary_region": cfg.secondary_region,
         "changes": plan.changes,
         "summary": counts(plan),
+        "estimate": plan.estimate,
     });
     if let (Some(d), Some(obj)) = (drift, v.as_object_mut()) {
         obj.insert("refresh".into(), drift_map_value(d));
@@ -72,7 +74,29 @@ pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
         "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.\n",
         s["create"], s["update"], s["replace"], s["delete"], s["unchanged"]
     ));
+    if let Some(e) = plan.estimate.as_ref().filter(|_| plan.has_changes()) {
+        out.push_str(&estimate_text(e));
+    }
     out
+}
+
+/// "Expected on AWS: about 52 min (--parallelism 16); critical path: a (45 s) → b (25 min)".
+pub fn estimate_text(e: &Estimate) -> String {
+    let total = match &e.bounded {
+        Some(b) if b.makespan > e.unbounded => format!(
+            "about {} with --parallelism {} (critical path alone: {})",
+            human(b.makespan),
+            b.parallelism,
+            human(e.unbounded)
+        ),
+        Some(b) => format!("about {} (--parallelism {} does not lengthen it)", human(b.makespan), b.parallelism),
+        None => format!("about {}", human(e.unbounded)),
+    };
+    let path: Vec<String> = e.critical_path.iter().map(|p| format!("{} ({})", p.id, human(p.expected))).collect();
+    format!(
+        "Expected on AWS: {total}; critical path: {}.\n  (typical durations per component, an update counted as long as a create; the emulator is faster)\n",
+        path.join(" → ")
+    )
 }
 
 /// Terraform-like plan (or its JSON document).
@@ -577,6 +601,7 @@ mod tests {
                 change("table", "dynamodb", "us-east-1", Action::Replace, "replace-forcing change: billing"),
                 change("accelerator", "accelerator", "us-west-2", Action::Delete, "no longer wanted"),
             ],
+            estimate: None,
         }
     }
 
@@ -626,7 +651,7 @@ mod tests {
 
     #[test]
     fn plan_text_of_destroy_uses_the_verb() {
-        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy")] };
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy")], estimate: None };
         let text = plan_text(&Config::example("t1"), &plan, "destroy");
         assert!(text.starts_with("Tandem will destroy stack 't1'"), "{text}");
         assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."), "{text}");
@@ -762,6 +787,34 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_says_what_it_will_take_and_why() {
+        use tandem_core::schedule::{Bounded, PathStep};
+        let step = |id: &str, s: u64| PathStep { id: id.into(), expected: Duration::from_secs(s) };
+        let e = Estimate {
+            unbounded: Duration::from_secs(3045),
+            bounded: Some(Bounded { parallelism: 16, makespan: Duration::from_secs(3045) }),
+            critical_path: vec![step("network-primary", 45), step("aurora-primary", 1500), step("aurora-secondary", 1500)],
+        };
+        assert_eq!(
+            estimate_text(&e).lines().next(),
+            Some("Expected on AWS: about 51 min (--parallelism 16 does not lengthen it); critical path: network-primary (45 s) → aurora-primary (25 min) → aurora-secondary (25 min).")
+        );
+        let slow = Estimate { bounded: Some(Bounded { parallelism: 1, makespan: Duration::from_secs(4000) }), ..e.clone() };
+        assert!(estimate_text(&slow).starts_with("Expected on AWS: about 1 h 07 min with --parallelism 1 (critical path alone: 51 min)"));
+        let mut plan = sample_plan();
+        plan.estimate = Some(e);
+        let cfg = Config::example("t1");
+        assert!(plan_text(&cfg, &plan, "apply").contains("\nExpected on AWS: about 51 min"));
+        let v = plan_json(&cfg, &plan, None);
+        assert_eq!(v["estimate"]["unbounded"], 3045);
+        assert_eq!(v["estimate"]["bounded"]["parallelism"], 16);
+        assert_eq!(v["estimate"]["critical_path"][1], json!({"id": "aurora-primary", "expected": 1500}));
+        // Nothing to do: no estimate line.
+        let idle = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: plan.estimate.clone() };
+        assert!(!plan_text(&cfg, &idle, "apply").contains("Expected on AWS"));
+    }
+
+    #[test]
     fn done_lines_say_what_happened() {
         let t = Duration::from_millis(2500);
         assert_eq!(done_line("dashboard", &Outcome::Created, t), "✓ dashboard: created in 2.5s");
@@ -785,7 +838,7 @@ mod tests {
     #[test]
     fn report_value_of_a_no_op_run_succeeds_and_carries_refresh() {
         let cfg = Config::example("t1");
-        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")] };
+        let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: None };
         let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()));
         assert_eq!(v["success"], true);
         assert_eq!(v["report"], serde_json::Value::Null);

@@ -32,6 +32,7 @@ use crate::component::{Action, CancelFlag, Component, Ctx, Drift, Outputs, Place
 use crate::error::ComponentError;
 use crate::graph::{Graph, GraphError};
 use crate::planner::{key_hashes, stable_hash, stable_hash_of};
+use crate::schedule::Estimate;
 use crate::state::{now, ComponentState, ComponentStatus, StateDoc, StateHandle};
 
 /// One line of a plan.
@@ -49,6 +50,9 @@ pub struct PlannedChange {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub changes: Vec<PlannedChange>,
+    /// What the run will take on AWS ([`Engine::estimate`]), when the caller asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
 }
 
 impl Plan {
@@ -312,7 +316,7 @@ impl Engine {
                 reason,
             });
         }
-        Ok(Plan { changes })
+        Ok(Plan { changes, estimate: None })
     }
 
     /// Plans a destroy: every component with state, in reverse dependency order.
@@ -337,7 +341,21 @@ impl Engine {
                 });
             }
         }
-        Ok(Plan { changes })
+        Ok(Plan { changes, estimate: None })
+    }
+
+    /// What running `plan` will take on AWS: each component with something to do counts its
+    /// `expected_duration` (an update as long as a create: an upper bound), the others
+    /// nothing; the critical path and, with `parallelism`, the executor's makespan under
+    /// that bound ([`crate::schedule`]). `destroy`: the plan of [`Engine::plan_destroy`].
+    pub fn estimate(&self, plan: &Plan, destroy: bool, parallelism: Option<usize>) -> Estimate {
+        let mut work = vec![Duration::ZERO; self.graph.len()];
+        for ch in plan.changes.iter().filter(|c| c.action.is_change()) {
+            if let Some(i) = self.graph.index_of(&ch.id) {
+                work[i] = self.graph.component(i).expected_duration();
+            }
+        }
+        Estimate::of(&self.graph, !destroy, |i| work[i], parallelism)
     }
 
     /// Applies `plan` (from [`Engine::plan`]).

@@ -6,6 +6,7 @@
 //! - [`executor`]: event-driven, bounded, critical-path-first apply and reverse destroy.
 //! - [`protocol`]: how one resource is created, adopted, updated and deleted (the
 //!   journal is the core's; components describe resources).
+//! - [`schedule`]: critical path, estimates and simulated schedules from expected durations.
 //! - [`state`]: the state document, journal, local backend and lock.
 //! - [`config`]: `tandem.toml` + `TANDEM_*` loading and validation.
 //! - [`aws`]: per-region AWS configuration, retry and polling helpers.
@@ -23,6 +24,7 @@ pub mod iam;
 pub mod naming;
 pub mod planner;
 pub mod protocol;
+pub mod schedule;
 pub mod state;
 pub mod state_s3;
 #[cfg(any(test, feature = "mocks"))]

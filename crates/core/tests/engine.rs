@@ -13,7 +13,7 @@ use serde_json::json;
 use tandem_core::executor::Outcome;
 use tandem_core::graph::{Graph, GraphError};
 use tandem_core::state::{ComponentStatus, LocalBackend, MemoryBackend, ResourceStatus, StateBackend, StateDoc, StateHandle};
-use tandem_core::{Action, AwsError, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, RunOptions};
+use tandem_core::{Action, AwsError, CancelFlag, Component, ComponentError, Ctx, Desired, Drift, Engine, OutputType, Outputs, Placement, Plan, PlannedChange, RunOptions};
 
 /// The synthetic components' declared outputs.
 #[derive(serde::Deserialize)]
@@ -637,4 +637,77 @@ async fn refresh_does_not_read_a_region_down() {
     assert!(apply_all(&e, &RunOptions::default()).await.success());
     let drift = e.refresh_reachable(4, &["us-east-1".to_string()].into()).await;
     assert_eq!(drift.keys().cloned().collect::<Vec<_>>(), vec!["s1".to_string(), "s2".to_string()]);
+}
+
+// ---- schedules and estimates (crate::schedule) ----
+
+#[tokio::test(start_paused = true)]
+async fn the_simulated_schedule_is_what_the_executor_does() {
+    use tandem_core::schedule::{critical_path, level_by_level, serial, simulate};
+    let cloud = SharedCloud::default();
+    // a(10) -> c(10); b(500); d(200) -> e(250) -> f(20), f also after a.
+    let shape = |cloud: &SharedCloud| {
+        vec![
+            synth("a", &[], 10, cloud),
+            synth("b", &[], 500, cloud),
+            synth("c", &["a"], 10, cloud),
+            synth("d", &[], 200, cloud),
+            synth("e", &["d"], 250, cloud),
+            synth("f", &["e", "a"], 20, cloud),
+        ]
+    };
+    let e = engine(shape(&cloud), mem_state());
+    let g = e.graph();
+    let dur = |i: usize| g.component(i).expected_duration();
+    let (cp, path) = critical_path(g, true, dur);
+    assert_eq!(cp, Duration::from_millis(500));
+    let names: Vec<&str> = path.iter().map(|&i| g.component(i).id()).collect();
+    assert!(names == vec!["b"] || names == vec!["d", "e", "f"], "{names:?}");
+    assert_eq!(simulate(g, true, dur, None), cp, "unbounded: the critical path");
+    assert_eq!(simulate(g, true, dur, Some(1)), serial(g, dur), "one at a time: serial");
+    assert_eq!(serial(g, dur), Duration::from_millis(990));
+    // Levels: {a, b, d} 500, then {c, e} 250, then {f} 20.
+    assert_eq!(level_by_level(g, dur), Duration::from_millis(770));
+
+    // The executor, with the same durations, takes what the simulation says.
+    for p in [None, Some(1), Some(2)] {
+        let cloud = SharedCloud::default();
+        let e = engine(shape(&cloud), mem_state());
+        let g = e.graph();
+        let predicted = simulate(g, true, |i| g.component(i).expected_duration(), p);
+        let r = apply_all(&e, &RunOptions { parallelism: p, ..Default::default() }).await;
+        assert!(r.success());
+        assert_eq!(r.wall, predicted, "parallelism {p:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_estimate_counts_only_what_the_plan_changes_and_names_the_critical_path() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let comps = || vec![synth("net", &[], 45_000, &cloud), synth("db", &["net"], 1_500_000, &cloud), synth("dash", &["net"], 5_000, &cloud)];
+    let e = engine(comps(), state.clone());
+    let plan = e.plan(&[], None).await.unwrap();
+    let est = e.estimate(&plan, false, Some(16));
+    assert_eq!(est.unbounded, Duration::from_millis(1_545_000));
+    let ids: Vec<&str> = est.critical_path.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, vec!["net", "db"]);
+    assert_eq!(est.bounded.as_ref().map(|b| b.makespan), Some(Duration::from_millis(1_545_000)));
+
+    // Destroy runs the other way: db and dash first, then net.
+    let destroy = Plan {
+        changes: plan.changes.iter().map(|c| PlannedChange { action: Action::Delete, ..c.clone() }).collect(),
+        estimate: None,
+    };
+    let est = e.estimate(&destroy, true, None);
+    assert_eq!(est.critical_path.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["db", "net"]);
+
+    // Only dash changes: the estimate is dash alone.
+    let only_dash = Plan {
+        changes: plan.changes.iter().map(|c| PlannedChange { action: if c.id == "dash" { Action::Update } else { Action::NoOp }, ..c.clone() }).collect(),
+        estimate: None,
+    };
+    let est = e.estimate(&only_dash, false, None);
+    assert_eq!(est.unbounded, Duration::from_millis(5_000));
+    assert_eq!(est.critical_path.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["dash"]);
 }
