@@ -4,6 +4,7 @@
 //! - [`graph`]: the dependency DAG (petgraph), cycle and dangling-dependency errors.
 //! - [`planner`]: desired-vs-state diff per component.
 //! - [`executor`]: event-driven, bounded, critical-path-first apply and reverse destroy.
+//! - [`protection`]: no `apply` replaces or deletes data unless the user names it.
 //! - [`protocol`]: how one resource is created, adopted, updated and deleted (the
 //!   journal is the core's; components describe resources).
 //! - [`state`]: the state document, journal, local backend and lock.
@@ -22,6 +23,7 @@ pub mod graph;
 pub mod iam;
 pub mod naming;
 pub mod planner;
+pub mod protection;
 pub mod protocol;
 pub mod state;
 pub mod state_s3;
