@@ -501,6 +501,47 @@ def create_global_cluster(self: RDSResponse) -> ActionResult:
     return ActionResult({"GlobalCluster": gc})
 
 
+def _version(value: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in str(value).split("."))
+    except ValueError:
+        return None
+
+
+def modify_global_cluster(self: RDSResponse) -> ActionResult:
+    # AWS ModifyGlobalCluster, EngineVersion: "The version number of the database engine to
+    # which you want to upgrade. [...] To perform a major version upgrade, AllowMajorVersionUpgrade
+    # must be set" and it upgrades every member of the global database ("you upgrade the global
+    # database cluster instead of the individual clusters that it contains"). Errors:
+    # GlobalClusterNotFoundFault, InvalidParameterCombination (a major upgrade without
+    # AllowMajorVersionUpgrade), InvalidParameterValue (not newer: Aurora cannot downgrade),
+    # InvalidGlobalClusterStateFault (a switchover or failover in progress). moto 5.2.5 has no
+    # ModifyGlobalCluster. Only EngineVersion and DeletionProtection are served; the upgrade
+    # completes at once.
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyGlobalCluster.html
+    params = self.params
+    gc = _find_global(self, str(params.get("GlobalClusterIdentifier") or ""))
+    if _state(gc).transition is not None:
+        raise GlobalClusterStateFault(f"Global cluster {gc.global_cluster_identifier} has a switchover or failover in progress")
+    version = params.get("EngineVersion")
+    if version:
+        have, want = _version(gc.engine_version), _version(version)
+        if have is None or want is None:
+            raise InvalidParameterValue(f"Cannot upgrade {gc.engine} from {gc.engine_version} to {version}")
+        if want < have:
+            raise InvalidParameterValue(f"Cannot downgrade {gc.engine} from {gc.engine_version} to {version}")
+        if want[0] != have[0] and not _boolean(params.get("AllowMajorVersionUpgrade"), default=False):
+            raise InvalidParameterCombination(
+                "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+            )
+        gc.engine_version = str(version)
+        for member in gc.members:
+            member.engine_version = str(version)
+    if params.get("DeletionProtection") is not None:
+        gc.deletion_protection = _boolean(params.get("DeletionProtection"), default=False)
+    return ActionResult({"GlobalCluster": _render(gc)})
+
+
 def apply() -> None:
     global _applied
     with _lock:
@@ -537,6 +578,7 @@ def _apply() -> None:
     RDSResponse.failover_global_cluster = failover_global_cluster  # type: ignore[attr-defined]
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster  # type: ignore[method-assign]
     RDSResponse.create_global_cluster = create_global_cluster  # type: ignore[method-assign]
+    RDSResponse.modify_global_cluster = modify_global_cluster  # type: ignore[attr-defined]
 
     original_delete_cluster = RDSResponse.delete_db_cluster
 

@@ -570,3 +570,35 @@ class UnplannedFailoverDuringOutage(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EngineUpgrades(GlobalDatabaseBase):
+    def test_modify_global_cluster_major_upgrade_upgrades_every_member(self) -> None:
+        before = describe_global(self.east1, self.gid)["EngineVersion"]
+        major = int(before.split(".")[0]) + 1
+        self.assert_error(
+            "InvalidParameterCombination",
+            lambda: self.east1.modify_global_cluster(GlobalClusterIdentifier=self.gid, EngineVersion=f"{major}.1"),
+        )
+        out = self.east1.modify_global_cluster(
+            GlobalClusterIdentifier=self.gid, EngineVersion=f"{major}.1", AllowMajorVersionUpgrade=True
+        )["GlobalCluster"]
+        self.assertEqual(out["EngineVersion"], f"{major}.1")
+        self.assertEqual(describe_global(self.east2, self.gid)["EngineVersion"], f"{major}.1")
+        self.assertEqual(describe_cluster(self.east1, self.pid)["EngineVersion"], f"{major}.1")
+        self.assertEqual(describe_cluster(self.east2, self.sid)["EngineVersion"], f"{major}.1")
+
+    def test_a_downgrade_or_an_unknown_global_cluster_is_refused(self) -> None:
+        before = describe_global(self.east1, self.gid)["EngineVersion"]
+        older = f"{int(before.split('.')[0]) - 1}.1"
+        self.assert_error(
+            "InvalidParameterValue",
+            lambda: self.east1.modify_global_cluster(
+                GlobalClusterIdentifier=self.gid, EngineVersion=older, AllowMajorVersionUpgrade=True
+            ),
+        )
+        self.assertEqual(describe_global(self.east1, self.gid)["EngineVersion"], before)
+        self.assert_error(
+            "GlobalClusterNotFoundFault",
+            lambda: self.east1.modify_global_cluster(GlobalClusterIdentifier=unique("absent"), EngineVersion="99.1"),
+        )

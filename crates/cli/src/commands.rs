@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tandem_core::config::{self, Config};
 use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
+use tandem_core::protection::{self, Refusal};
 use tandem_core::aws::{AwsContext, CallProfile, ROUTE53_REGION};
 use tandem_core::state::{self as st, LocalBackend, LockGuard, OperationRecord, PendingOperations, StateBackend, StateDoc, StateError, StateHandle};
 use tandem_core::state_s3::S3Backend;
@@ -177,6 +178,25 @@ fn check_targets(engine: &Engine, targets: &[String]) -> Result<(), Exit> {
     Err(Exit::BadInput)
 }
 
+/// Refuses `--allow-data-loss` ids that name no component holding data (bad input), before
+/// any AWS call, naming the ids it accepts.
+fn check_allowed(engine: &Engine, allowed: &[String]) -> Result<(), Exit> {
+    let unknown = protection::unknown_allowed(engine.graph(), allowed);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {} {}: not a component of this stack that holds data (fix: use one of: {})",
+        protection::ALLOW_FLAG,
+        unknown.join(", "),
+        protection::data_holders(engine.graph()).join(", ")
+    );
+    Err(Exit::BadInput)
+}
+
+/// Budget of each component's data count before `destroy` asks.
+const SUMMARY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The targets that name no component.
 fn unknown_targets<'a>(known: impl Iterator<Item = &'a str>, targets: &'a [String]) -> Vec<&'a str> {
     let known: std::collections::BTreeSet<&str> = known.collect();
@@ -292,7 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             render::outputs(&opened.state.snapshot(), json);
             Ok(Exit::Ok)
         }
-        Command::Plan { refresh, json, targets } => {
+        Command::Plan { refresh, json, targets, allow_data_loss } => {
             let s = stack::Stack::load(&cfg, true).await?;
             // Without --refresh a plan makes no AWS call, so it has no region to probe.
             let down = if refresh { probe_stack(&cfg, &s.components, json).await } else { BTreeSet::new() };
@@ -301,7 +321,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
-            if let Err(code) = check_targets(&engine, &targets) {
+            if let Err(code) = check_targets(&engine, &targets).and_then(|()| check_allowed(&engine, &allow_data_loss)) {
                 return Ok(code);
             }
             let drift = if refresh {
@@ -320,10 +340,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
             };
             plan.estimate = Some(engine.estimate(&plan, false, Some(crate::DEFAULT_PARALLELISM)));
-            render::plan(&cfg, &plan, json, "apply", drift.as_ref());
+            let refused = protection::data_loss_refusals(&plan, engine.graph(), &allow_data_loss);
+            render::plan(&cfg, &plan, json, "apply", drift.as_ref(), &refused);
             Ok(Exit::Ok)
         }
-        Command::Apply { yes, refresh, targets, parallelism, json } => {
+        Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss } => {
             let s = stack::Stack::load(&cfg, true).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
@@ -331,7 +352,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
-            if let Err(code) = check_targets(&engine, &targets) {
+            if let Err(code) = check_targets(&engine, &targets).and_then(|()| check_allowed(&engine, &allow_data_loss)) {
                 return Ok(code);
             }
             // `--refresh`: read every deployed component first; the plan then re-applies
@@ -352,12 +373,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
             };
             plan.estimate = Some(engine.estimate(&plan, false, Some(parallelism)));
+            // Data safety: a replace or delete of a component holding data that the user did
+            // not name is refused here, before confirmation and before the engine runs.
+            let refused = protection::data_loss_refusals(&plan, engine.graph(), &allow_data_loss);
+            if !refused.is_empty() {
+                return Ok(refuse(&cfg, &plan, &refused, json, &opened, drift.as_ref()));
+            }
             if !json {
-                render::plan(&cfg, &plan, false, "apply", None);
+                render::plan(&cfg, &plan, false, "apply", None, &[]);
             }
             if !plan.has_changes() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), drift.as_ref());
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), drift.as_ref(), &[]);
                 } else {
                     println!("\n{}", no_changes_message(refresh));
                     render::outputs(&opened.state.snapshot(), false);
@@ -407,14 +434,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             plan.estimate = Some(engine.estimate(&plan, true, Some(parallelism)));
             if plan.changes.is_empty() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), None);
+                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), None, &[]);
                 } else {
                     println!("Nothing to destroy: stack '{}' has no resources in state.", cfg.environment_suffix);
                 }
                 return Ok(Exit::Ok);
             }
             if !json {
-                render::plan(&cfg, &plan, false, "destroy", None);
+                render::plan(&cfg, &plan, false, "destroy", None, &[]);
+            }
+            // What is about to be lost, counted where cheap; a failed count is said, never fatal.
+            let summaries = engine.data_summaries(&plan, SUMMARY_DEADLINE, &down).await;
+            let text = render::data_summary_text(&summaries);
+            if json {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
             }
             match confirm("destroy every resource listed above, in both regions", yes) {
                 Ok(true) => {}
@@ -575,6 +610,19 @@ async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
     Ok(if outcome.ok { Exit::Ok } else { Exit::Failed })
 }
 
+/// An apply refused for data safety: the plan with the refused lines marked (or the JSON
+/// report carrying them), why each is refused and the flag that allows it; nothing runs.
+fn refuse(cfg: &Config, plan: &Plan, refused: &[Refusal], json: bool, opened: &Opened, drift: Option<&render::DriftMap>) -> Exit {
+    if json {
+        render::report_json(cfg, plan, None, &opened.state.snapshot(), drift, refused);
+        eprint!("{}", render::refusals_text(refused));
+    } else {
+        render::plan(cfg, plan, false, "apply", None, refused);
+        eprintln!("error: apply refused: {} change(s) would lose data (see above); nothing was changed", refused.len());
+    }
+    Exit::BadInput
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     cfg: &Config,
@@ -599,7 +647,7 @@ async fn execute(
     progress.finish();
     let doc = opened.state.snapshot();
     if json {
-        render::report_json(cfg, plan, Some(&report), &doc, drift);
+        render::report_json(cfg, plan, Some(&report), &doc, drift, &[]);
     } else {
         render::summary(&report, destroy, &opened.backend.describe());
         if !destroy {

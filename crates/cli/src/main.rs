@@ -35,6 +35,10 @@ pub enum Command {
         json: bool,
         #[arg(long = "target")]
         targets: Vec<String>,
+        /// Plan as if this component (one that holds data) may be replaced or deleted
+        /// (repeatable); without it such lines are marked REFUSED.
+        #[arg(long = "allow-data-loss", value_name = "ID")]
+        allow_data_loss: Vec<String>,
     },
     /// Create or update the stack.
     Apply {
@@ -53,6 +57,11 @@ pub enum Command {
         parallelism: usize,
         #[arg(long)]
         json: bool,
+        /// Allow this apply to replace or delete this component although it holds data
+        /// (Aurora clusters, the DynamoDB table, S3 buckets, Backup vaults); repeatable.
+        /// Without it such a plan is refused (exit 2) before any change.
+        #[arg(long = "allow-data-loss", value_name = "ID")]
+        allow_data_loss: Vec<String>,
     },
     /// Delete everything the stack created, in both regions.
     Destroy {
@@ -265,6 +274,20 @@ mod tests {
     }
 
     #[test]
+    fn allow_data_loss_is_repeatable_and_takes_an_id() {
+        match parse(&["apply", "--allow-data-loss", "aurora-primary", "--allow-data-loss", "table"]).expect("parses").command {
+            Command::Apply { allow_data_loss, .. } => assert_eq!(allow_data_loss, vec!["aurora-primary".to_string(), "table".to_string()]),
+            other => panic!("expected apply, got {other:?}"),
+        }
+        match parse(&["plan", "--allow-data-loss", "table"]).expect("parses").command {
+            Command::Plan { allow_data_loss, .. } => assert_eq!(allow_data_loss, vec!["table".to_string()]),
+            other => panic!("expected plan, got {other:?}"),
+        }
+        let e = parse(&["apply", "--allow-data-loss"]).expect_err("an id is required");
+        assert_eq!(parse_error_code(&e), 2);
+    }
+
+    #[test]
     fn parallelism_zero_names_the_problem() {
         let e = parse(&["apply", "--parallelism", "0"]).expect_err("refused");
         assert!(e.to_string().contains("must be at least 1"), "{e}");
@@ -275,10 +298,11 @@ mod tests {
         let cli = parse(&["--config", "x.toml", "apply", "--refresh", "--yes", "--target", "dashboard", "--parallelism", "3", "--json"]).expect("parses");
         assert_eq!(cli.config, PathBuf::from("x.toml"));
         match cli.command {
-            Command::Apply { yes, refresh, targets, parallelism, json } => {
+            Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss } => {
                 assert!(yes && refresh && json);
                 assert_eq!(targets, vec!["dashboard".to_string()]);
                 assert_eq!(parallelism, 3);
+                assert!(allow_data_loss.is_empty(), "no data loss allowed unless named");
             }
             other => panic!("expected apply, got {other:?}"),
         }

@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tandem_core::config::Config;
 use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
+use tandem_core::protection::Refusal;
 use tandem_core::schedule::{human, Estimate};
 use tandem_core::state::{OperationRecord, StateDoc};
 use tandem_core::{Action, Drift};
@@ -32,7 +33,7 @@ fn drift_map_value(drift: &DriftMap) -> serde_json::Value {
 }
 
 /// The plan as a JSON document (`plan --json`).
-pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>) -> serde_json::Value {
+pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
     let mut v = json!({
         "stack": cfg.environment_suffix,
         "primary_region": cfg.primary_region,
@@ -40,6 +41,7 @@ pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>) -> serde_j
         "changes": plan.changes,
         "summary": counts(plan),
         "estimate": plan.estimate,
+        "refused": refused,
     });
     if let (Some(d), Some(obj)) = (drift, v.as_object_mut()) {
         obj.insert("refresh".into(), drift_map_value(d));
@@ -49,7 +51,7 @@ pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>) -> serde_j
 
 /// The Terraform-like plan as text: one line per change (symbol, id, kind, region, reason),
 /// then the counts.
-pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
+pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str, refused: &[Refusal]) -> String {
     let mut out = format!(
         "Tandem will {verb} stack '{}' ({} primary, {} secondary):\n\n",
         cfg.environment_suffix, cfg.primary_region, cfg.secondary_region
@@ -60,8 +62,13 @@ pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
         if c.action == Action::NoOp {
             continue;
         }
+        let mark = refused
+            .iter()
+            .find(|r| r.id == c.id)
+            .map(|r| format!("  REFUSED without {}", r.allow_with))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}\n",
+            "  {:>3} {:<w$}  {:<k$}  {:<10}  {}{mark}\n",
             c.action.symbol(),
             c.id,
             c.kind,
@@ -76,6 +83,48 @@ pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str) -> String {
     ));
     if let Some(e) = plan.estimate.as_ref().filter(|_| plan.has_changes()) {
         out.push_str(&estimate_text(e));
+    }
+    out.push_str(&refusals_text(refused));
+    out
+}
+
+/// The changes an `apply` refuses because they would lose data: each with the planner's
+/// reason, what would be lost and the flag that allows it. Empty when nothing is refused.
+pub fn refusals_text(refused: &[Refusal]) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{} change{} would lose data and {} refused:\n",
+        refused.len(),
+        if refused.len() == 1 { "" } else { "s" },
+        if refused.len() == 1 { "is" } else { "are" }
+    );
+    for r in refused {
+        out.push_str(&format!("  ✗ {}\n", r.message()));
+    }
+    let flags: Vec<&str> = refused.iter().map(|r| r.allow_with.as_str()).collect();
+    out.push_str(&format!(
+        "Nothing was changed. To accept the loss, run: tandem apply {}\n",
+        flags.join(" ")
+    ));
+    out
+}
+
+/// What `destroy` will delete, said before it asks: one line per component that holds data
+/// (its count, or why it could not be counted). Empty when there is nothing to say.
+pub fn data_summary_text(summaries: &[(String, Result<String, String>)]) -> String {
+    if summaries.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nData this destroy deletes (no backup or final snapshot is kept):\n");
+    let w = summaries.iter().map(|(id, _)| id.len()).max().unwrap_or(10);
+    for (id, s) in summaries {
+        let line = match s {
+            Ok(s) => s.clone(),
+            Err(e) => format!("could not count: {e}"),
+        };
+        out.push_str(&format!("  {id:<w$}  {line}\n"));
     }
     out
 }
@@ -100,11 +149,11 @@ pub fn estimate_text(e: &Estimate) -> String {
 }
 
 /// Terraform-like plan (or its JSON document).
-pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str, drift: Option<&DriftMap>) {
+pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str, drift: Option<&DriftMap>, refused: &[Refusal]) {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(cfg, plan, drift)).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&plan_json(cfg, plan, drift, refused)).unwrap_or_default());
     } else {
-        print!("{}", plan_text(cfg, plan, verb));
+        print!("{}", plan_text(cfg, plan, verb, refused));
     }
 }
 
@@ -361,13 +410,14 @@ pub fn outputs(doc: &StateDoc, as_json: bool) {
 }
 
 /// JSON document of a run (or of a no-op run).
-pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>) -> serde_json::Value {
+pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
     let mut v = json!({
         "stack": cfg.environment_suffix,
         "changes": plan.changes,
         "summary": counts(plan),
+        "refused": refused,
         "report": report,
-        "success": report.map(|r| r.success()).unwrap_or(true),
+        "success": refused.is_empty() && report.map(|r| r.success()).unwrap_or(true),
         "outputs": outputs_value(doc),
     });
     if let (Some(d), Some(obj)) = (drift, v.as_object_mut()) {
@@ -377,8 +427,8 @@ pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &St
 }
 
 /// Prints the JSON document of a run (or of a no-op run).
-pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>) {
-    println!("{}", serde_json::to_string_pretty(&report_value(cfg, plan, report, doc, drift)).unwrap_or_default());
+pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) {
+    println!("{}", serde_json::to_string_pretty(&report_value(cfg, plan, report, doc, drift, refused)).unwrap_or_default());
 }
 
 /// True when every region answered, every component is in sync and no health check reports
@@ -635,7 +685,7 @@ mod tests {
 
     #[test]
     fn plan_text_shows_symbol_id_kind_region_and_reason_per_change() {
-        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply");
+        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply", &[]);
         assert!(text.starts_with("Tandem will apply stack 't1' (us-east-1 primary, us-east-2 secondary):"), "{text}");
         let l = line_of(&text, "dashboard");
         assert!(l.trim_start().starts_with("+ dashboard"), "{l}");
@@ -652,15 +702,59 @@ mod tests {
     #[test]
     fn plan_text_of_destroy_uses_the_verb() {
         let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy")], estimate: None };
-        let text = plan_text(&Config::example("t1"), &plan, "destroy");
+        let text = plan_text(&Config::example("t1"), &plan, "destroy", &[]);
         assert!(text.starts_with("Tandem will destroy stack 't1'"), "{text}");
         assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."), "{text}");
+    }
+
+    fn table_refused() -> Refusal {
+        Refusal {
+            id: "table".into(),
+            action: Action::Replace,
+            reason: "replace-forcing change: billing".into(),
+            holds: "the items of DynamoDB table table-t1".into(),
+            allow_with: "--allow-data-loss table".into(),
+        }
+    }
+
+    #[test]
+    fn a_refused_change_is_marked_on_its_line_and_explained_with_the_flag() {
+        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply", &[table_refused()]);
+        let l = text.lines().find(|l| l.trim_start().starts_with("-/+ table")).expect("table line");
+        assert!(l.ends_with("replace-forcing change: billing  REFUSED without --allow-data-loss table"), "{l}");
+        assert!(!line_of(&text, "dashboard").contains("REFUSED"));
+        assert!(text.contains("1 change would lose data and is refused:"), "{text}");
+        assert!(text.contains("✗ refusing to replace (delete and re-create) table: replace-forcing change: billing; it holds the items of DynamoDB table table-t1"), "{text}");
+        assert!(text.contains("Nothing was changed. To accept the loss, run: tandem apply --allow-data-loss table\n"), "{text}");
+        assert!(refusals_text(&[]).is_empty());
+
+        let cfg = Config::example("t1");
+        let v = plan_json(&cfg, &sample_plan(), None, &[table_refused()]);
+        assert_eq!(v["refused"][0]["id"], "table");
+        assert_eq!(v["refused"][0]["action"], "replace");
+        assert_eq!(v["refused"][0]["allow_with"], "--allow-data-loss table");
+        let r = report_value(&cfg, &sample_plan(), None, &doc(), None, &[table_refused()]);
+        assert_eq!(r["success"], false, "a refused apply is not a success");
+        assert_eq!(r["refused"][0]["reason"], "replace-forcing change: billing");
+        assert_eq!(report_value(&cfg, &sample_plan(), None, &doc(), None, &[])["refused"], json!([]));
+    }
+
+    #[test]
+    fn destroy_says_how_much_data_it_deletes_and_what_it_could_not_count() {
+        let text = data_summary_text(&[
+            ("bucket-primary".into(), Ok("10,000+ object versions".into())),
+            ("table".into(), Err("table in us-east-1: AccessDenied".into())),
+        ]);
+        assert!(text.contains("Data this destroy deletes"), "{text}");
+        assert!(text.contains("  bucket-primary  10,000+ object versions\n"), "{text}");
+        assert!(text.contains("  table           could not count: table in us-east-1: AccessDenied\n"), "{text}");
+        assert!(data_summary_text(&[]).is_empty());
     }
 
     #[test]
     fn plan_json_carries_changes_summary_and_refresh() {
         let cfg = Config::example("t1");
-        let v = plan_json(&cfg, &sample_plan(), None);
+        let v = plan_json(&cfg, &sample_plan(), None, &[]);
         assert_eq!(v["stack"], "t1");
         assert_eq!(v["secondary_region"], "us-east-2");
         assert_eq!(v["summary"], json!({"create": 1, "update": 1, "replace": 1, "delete": 1, "unchanged": 1}));
@@ -668,7 +762,7 @@ mod tests {
         assert_eq!(v["changes"][1]["action"], serde_json::to_value(Action::Create).expect("action"));
         assert_eq!(v["changes"][4]["id"], "accelerator");
         assert!(v.get("refresh").is_none(), "no refresh key without --refresh");
-        let v = plan_json(&cfg, &sample_plan(), Some(&drift()));
+        let v = plan_json(&cfg, &sample_plan(), Some(&drift()), &[]);
         assert_eq!(v["refresh"]["network-primary"], json!({"status": "insync"}));
         assert_eq!(v["refresh"]["dashboard"], json!({"status": "missing", "details": ["dashboard dashboard-t1 does not exist"]}));
         assert_eq!(v["refresh"]["accelerator"], json!({"status": "error", "error": "us-west-2 unreachable"}));
@@ -804,14 +898,14 @@ mod tests {
         let mut plan = sample_plan();
         plan.estimate = Some(e);
         let cfg = Config::example("t1");
-        assert!(plan_text(&cfg, &plan, "apply").contains("\nExpected on AWS: about 51 min"));
-        let v = plan_json(&cfg, &plan, None);
+        assert!(plan_text(&cfg, &plan, "apply", &[]).contains("\nExpected on AWS: about 51 min"));
+        let v = plan_json(&cfg, &plan, None, &[]);
         assert_eq!(v["estimate"]["unbounded"], 3045);
         assert_eq!(v["estimate"]["bounded"]["parallelism"], 16);
         assert_eq!(v["estimate"]["critical_path"][1], json!({"id": "aurora-primary", "expected": 1500}));
         // Nothing to do: no estimate line.
         let idle = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: plan.estimate.clone() };
-        assert!(!plan_text(&cfg, &idle, "apply").contains("Expected on AWS"));
+        assert!(!plan_text(&cfg, &idle, "apply", &[]).contains("Expected on AWS"));
     }
 
     #[test]
@@ -839,14 +933,14 @@ mod tests {
     fn report_value_of_a_no_op_run_succeeds_and_carries_refresh() {
         let cfg = Config::example("t1");
         let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: None };
-        let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()));
+        let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()), &[]);
         assert_eq!(v["success"], true);
         assert_eq!(v["report"], serde_json::Value::Null);
         assert_eq!(v["summary"]["unchanged"], 1);
         assert_eq!(v["outputs"]["network-primary"]["vpc_id"], "vpc-123");
         assert_eq!(v["refresh"]["alarms-primary"]["status"], "drifted");
         let failed = Report { outcomes: vec![outcome("table", Outcome::Failed { error: "x".into() })], wall: Duration::ZERO, interrupted: false };
-        let v = report_value(&cfg, &plan, Some(&failed), &doc(), None);
+        let v = report_value(&cfg, &plan, Some(&failed), &doc(), None, &[]);
         assert_eq!(v["success"], false);
         assert_eq!(v["report"]["outcomes"][0], json!({"id": "table", "outcome": "failed", "error": "x", "elapsed": 1.5}));
         assert!(v.get("refresh").is_none());

@@ -206,6 +206,19 @@ pub trait Component: Send + Sync {
     fn wanted(&self) -> bool {
         true
     }
+    /// What user data this component holds, in a few words ("the items of DynamoDB table
+    /// table-dev"), or None (the default) when it holds none that a re-creation would lose.
+    /// An `apply` never replaces or deletes a component that holds data unless the user
+    /// names it (`--allow-data-loss ID`, see [`crate::protection`]).
+    fn holds_data(&self) -> Option<String> {
+        None
+    }
+    /// How much data a destroy would delete, counted where it is cheap (items, objects,
+    /// recovery points; bounded), said before `destroy` asks for confirmation. None (the
+    /// default) when there is nothing to say. A failure is shown, never blocks the destroy.
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        Ok(None)
+    }
     /// Decides the action for this component from its prior state. The default compares
     /// the hashes of [`Component::desired`] with those recorded in state.
     async fn plan(&self, prior: Option<&ComponentState>) -> (Action, String) {

@@ -260,6 +260,43 @@ impl Engine {
         out
     }
 
+    /// What each component of `plan` (a destroy plan) says about the data it would delete
+    /// ([`Component::data_summary`]), read at once, each bounded by `deadline`; components of
+    /// the `unreachable` regions and those with nothing to say are left out. In plan order;
+    /// `Err` carries why a count failed (the CLI shows it; it never blocks the destroy).
+    pub async fn data_summaries(&self, plan: &Plan, deadline: Duration, unreachable: &BTreeSet<String>) -> Vec<(String, Result<String, String>)> {
+        let doc = self.state.snapshot();
+        let mut set = JoinSet::new();
+        for (pos, ch) in plan.changes.iter().enumerate() {
+            let Some(i) = self.graph.index_of(&ch.id) else { continue };
+            let c = self.graph.component(i).clone();
+            if unreachable.contains(c.region()) || c.holds_data().is_none() {
+                continue;
+            }
+            let prior = doc.components.get(c.id()).map(|p| ComponentState::clone(p));
+            let state = self.state.clone();
+            set.spawn(async move {
+                let ctx = Ctx::new(c.id().to_string(), c.region().to_string(), Action::Delete, BTreeMap::new(), prior, state, CancelFlag::default());
+                let r = match tokio::time::timeout(deadline, c.data_summary(&ctx)).await {
+                    Ok(Ok(s)) => s.map(Ok),
+                    Ok(Err(e)) => Some(Err(e.to_string())),
+                    Err(_) => Some(Err(format!("no answer within {}s", deadline.as_secs()))),
+                };
+                (pos, c.id().to_string(), r)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((pos, id, Some(r))) => out.push((pos, id, r)),
+                Ok((_, _, None)) => {}
+                Err(e) => out.push((usize::MAX, "?".into(), Err(format!("summary task: {e}")))),
+            }
+        }
+        out.sort_by_key(|(pos, _, _)| *pos);
+        out.into_iter().map(|(_, id, r)| (id, r)).collect()
+    }
+
     /// Plans an apply: per component, create / update / replace / delete / no-op, with the
     /// reason. `drift` (from [`Engine::refresh`]) turns drifted or missing resources into
     /// updates.

@@ -4,6 +4,7 @@
 //! - [`graph`]: the dependency DAG (petgraph), cycle and dangling-dependency errors.
 //! - [`planner`]: desired-vs-state diff per component.
 //! - [`executor`]: event-driven, bounded, critical-path-first apply and reverse destroy.
+//! - [`protection`]: no `apply` replaces or deletes data unless the user names it.
 //! - [`protocol`]: how one resource is created, adopted, updated and deleted (the
 //!   journal is the core's; components describe resources).
 //! - [`schedule`]: critical path, estimates and simulated schedules from expected durations.
@@ -23,6 +24,7 @@ pub mod graph;
 pub mod iam;
 pub mod naming;
 pub mod planner;
+pub mod protection;
 pub mod protocol;
 pub mod schedule;
 pub mod state;

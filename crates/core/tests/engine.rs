@@ -54,6 +54,12 @@ struct Synth {
     no_answer: bool,
     /// How many times apply/destroy was entered.
     calls: Arc<Mutex<usize>>,
+    /// A replace-forcing attribute (changing it plans a replacement).
+    generation: u32,
+    /// What user data it holds (data-safety tests).
+    holds: Option<String>,
+    /// What its data summary answers (None: nothing to say; Err: the count failed).
+    summary: Option<Result<String, String>>,
 }
 
 fn synth(id: &str, deps: &[&str], ms: u64, cloud: &SharedCloud) -> Synth {
@@ -68,6 +74,9 @@ fn synth(id: &str, deps: &[&str], ms: u64, cloud: &SharedCloud) -> Synth {
         region: "us-east-1".into(),
         no_answer: false,
         calls: Arc::default(),
+        generation: 1,
+        holds: None,
+        summary: None,
     }
 }
 
@@ -104,7 +113,17 @@ impl Component for Synth {
         self.dur
     }
     fn desired(&self) -> Desired {
-        Desired::new(json!({"name": self.id}), json!({"version": self.version}))
+        Desired::new(json!({"name": self.id, "generation": self.generation}), json!({"version": self.version}))
+    }
+    fn holds_data(&self) -> Option<String> {
+        self.holds.clone()
+    }
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        match &self.summary {
+            None => Ok(None),
+            Some(Ok(s)) => Ok(Some(s.clone())),
+            Some(Err(e)) => Err(ComponentError::invalid(&self.id, &self.region, e.clone())),
+        }
     }
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
         *self.calls.lock().unwrap() += 1;
@@ -710,4 +729,148 @@ async fn the_estimate_counts_only_what_the_plan_changes_and_names_the_critical_p
     let est = e.estimate(&only_dash, false, None);
     assert_eq!(est.unbounded, Duration::from_millis(5_000));
     assert_eq!(est.critical_path.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["dash"]);
+}
+
+// ---- data safety (tandem_core::protection) ----
+
+fn holding(mut c: Synth, what: &str) -> Synth {
+    c.holds = Some(what.into());
+    c
+}
+
+fn regenerated(mut c: Synth) -> Synth {
+    c.generation = 2;
+    c
+}
+
+/// A stack applied once: `db` holds data, `cache` holds none; both depend on nothing.
+async fn applied_stack(cloud: &SharedCloud, state: &StateHandle) {
+    let e = engine(vec![holding(synth("db", &[], 10, cloud), "the rows of db"), synth("cache", &[], 10, cloud)], state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacing_a_component_that_holds_data_is_refused_unless_allowed() {
+    use tandem_core::protection::{data_loss_refusals, ALLOW_FLAG};
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    applied_stack(&cloud, &state).await;
+    // Both components change a replace-forcing attribute.
+    let db = holding(regenerated(synth("db", &[], 10, &cloud)), "the rows of db");
+    let db_calls = db.calls.clone();
+    let e = engine(vec![db, regenerated(synth("cache", &[], 10, &cloud))], state.clone());
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("db"), Some(Action::Replace));
+    assert_eq!(plan.action_of("cache"), Some(Action::Replace));
+
+    let refused = data_loss_refusals(&plan, e.graph(), &[]);
+    assert_eq!(refused.len(), 1, "only the component holding data is refused: {refused:?}");
+    let r = &refused[0];
+    assert_eq!((r.id.as_str(), r.action), ("db", Action::Replace));
+    assert_eq!(r.reason, "an attribute that forces replacement changed: generation", "the planner's reason, naming the key");
+    assert_eq!(r.holds, "the rows of db");
+    assert_eq!(r.allow_with, format!("{ALLOW_FLAG} db"));
+    let msg = r.message();
+    assert!(msg.contains("replace") && msg.contains("generation") && msg.contains("the rows of db") && msg.contains("--allow-data-loss db"), "{msg}");
+
+    // Named: allowed. Another id does not allow it.
+    assert!(data_loss_refusals(&plan, e.graph(), &["db".to_string()]).is_empty());
+    assert_eq!(data_loss_refusals(&plan, e.graph(), &["cache".to_string()]).len(), 1);
+    // The check itself ran nothing.
+    assert_eq!(*db_calls.lock().unwrap(), 0, "checking a plan makes no call");
+    assert_eq!(cloud.lock().unwrap().creates, 2, "nothing re-created");
+}
+
+#[tokio::test(start_paused = true)]
+async fn updates_creates_and_no_ops_of_data_holders_are_never_refused() {
+    use tandem_core::protection::data_loss_refusals;
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    // Create: nothing to lose yet.
+    let e = engine(vec![holding(synth("db", &[], 10, &cloud), "the rows of db")], state.clone());
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("db"), Some(Action::Create));
+    assert!(data_loss_refusals(&plan, e.graph(), &[]).is_empty());
+    assert!(e.apply(&plan, &RunOptions::default()).await.success());
+    // An in-place update: allowed.
+    let mut db = holding(synth("db", &[], 10, &cloud), "the rows of db");
+    db.version = 2;
+    let e = engine(vec![db], state.clone());
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("db"), Some(Action::Update));
+    assert!(data_loss_refusals(&plan, e.graph(), &[]).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_an_unwanted_data_holder_is_refused_and_destroy_plans_are_not_checked_by_apply() {
+    use tandem_core::protection::data_loss_refusals;
+    struct Unwanted(Synth);
+    #[async_trait::async_trait]
+    impl Component for Unwanted {
+        fn id(&self) -> &str { self.0.id() }
+        fn kind(&self) -> &'static str { self.0.kind() }
+        fn placement(&self) -> Placement { self.0.placement() }
+        fn region(&self) -> &str { self.0.region() }
+        fn dependencies(&self) -> Vec<String> { self.0.dependencies() }
+        fn output_type(&self) -> OutputType { self.0.output_type() }
+        fn expected_duration(&self) -> Duration { self.0.expected_duration() }
+        fn desired(&self) -> Desired { self.0.desired() }
+        fn wanted(&self) -> bool { false }
+        fn holds_data(&self) -> Option<String> { self.0.holds_data() }
+        async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> { self.0.apply(ctx).await }
+        async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> { self.0.destroy(ctx).await }
+        async fn read(&self, ctx: &Ctx) -> Result<Drift, ComponentError> { self.0.read(ctx).await }
+    }
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    applied_stack(&cloud, &state).await;
+    let db: Arc<dyn Component> = Arc::new(Unwanted(holding(synth("db", &[], 10, &cloud), "the rows of db")));
+    let e = Engine::new(vec![db, Arc::new(synth("cache", &[], 10, &cloud))], state.clone()).unwrap();
+    let plan = e.plan(&[], None).await.unwrap();
+    assert_eq!(plan.action_of("db"), Some(Action::Delete));
+    let refused = data_loss_refusals(&plan, e.graph(), &[]);
+    assert_eq!(refused.iter().map(|r| (r.id.as_str(), r.action)).collect::<Vec<_>>(), vec![("db", Action::Delete)]);
+    assert_eq!(refused[0].reason, "no longer configured");
+    assert!(refused[0].message().starts_with("refusing to delete db"), "{}", refused[0].message());
+}
+
+#[tokio::test(start_paused = true)]
+async fn allow_data_loss_accepts_only_ids_of_components_that_hold_data() {
+    use tandem_core::protection::{data_holders, unknown_allowed};
+    let cloud = SharedCloud::default();
+    let e = engine(
+        vec![holding(synth("db", &[], 10, &cloud), "rows"), synth("cache", &[], 10, &cloud), holding(synth("bucket", &["db"], 10, &cloud), "objects")],
+        mem_state(),
+    );
+    assert_eq!(data_holders(e.graph()), vec!["db".to_string(), "bucket".to_string()]);
+    let given = ["db", "cache", "dbb"].map(String::from);
+    assert_eq!(unknown_allowed(e.graph(), &given), vec!["cache".to_string(), "dbb".to_string()]);
+    assert!(unknown_allowed(e.graph(), &given[..1]).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_data_summaries_come_in_plan_order_and_a_failed_count_is_reported_not_fatal() {
+    let cloud = SharedCloud::default();
+    let state = mem_state();
+    let mut db = holding(synth("db", &[], 10, &cloud), "rows");
+    db.summary = Some(Ok("42 rows".into()));
+    let mut bucket = holding(synth("bucket", &["db"], 10, &cloud), "objects");
+    bucket.summary = Some(Err("AccessDenied".into()));
+    let mut quiet = holding(synth("quiet", &[], 10, &cloud), "nothing to count");
+    quiet.summary = None;
+    let mut cache = synth("cache", &[], 10, &cloud);
+    cache.summary = Some(Ok("never asked: holds no data".into()));
+    let mut east2 = in_region(holding(synth("east2", &[], 10, &cloud), "rows"), "us-east-2");
+    east2.summary = Some(Ok("never asked: region down".into()));
+    let e = engine(vec![db, bucket, quiet, cache, east2], state.clone());
+    assert!(apply_all(&e, &RunOptions::default()).await.success());
+    let plan = e.plan_destroy(&[]).unwrap();
+    let down = std::collections::BTreeSet::from(["us-east-2".to_string()]);
+    let s = e.data_summaries(&plan, Duration::from_secs(30), &down).await;
+    let ids: Vec<&str> = s.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, vec!["bucket", "db"], "destroy order (dependents first), only data holders with something to say");
+    assert_eq!(s[1].1, Ok("42 rows".to_string()));
+    assert!(s[0].1.as_ref().is_err_and(|e| e.contains("AccessDenied")), "{:?}", s[0].1);
+    // Nothing was deleted by counting.
+    assert_eq!(cloud.lock().unwrap().deletes, 0);
 }

@@ -179,7 +179,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let ssm: Arc<dyn PasswordStore> =
         Arc::new(aws_sdk_ssm::Client::new(&aws.config(&cfg.primary_region)));
     vec![
-        Arc::new(AuroraComponent::primary(cfg, p, ssm)),
+        Arc::new(AuroraComponent::primary(cfg, p, ssm).with_secondary_client(cfg, s.clone())),
         Arc::new(AuroraComponent::secondary(cfg, s)),
     ]
 }
@@ -212,6 +212,50 @@ pub struct AuroraComponent {
     rds: Arc<dyn RdsApi>,
     /// Primary only.
     passwords: Option<Arc<dyn PasswordStore>>,
+    /// Primary only: the secondary region's client, so that a minor engine upgrade does the
+    /// reader before the writer (AWS: upgrade the secondary clusters of a global database
+    /// before its primary). Without it each component upgrades only its own cluster.
+    peer: Option<Peer>,
+}
+
+/// The other member cluster of the global database, as the primary component sees it.
+struct Peer {
+    rds: Arc<dyn RdsApi>,
+    cluster_id: String,
+    region: String,
+}
+
+/// What moving a cluster from its running engine version to the configured one takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionChange {
+    Same,
+    /// Same major version, newer: ModifyDBCluster on each member, in place.
+    Minor,
+    /// Newer major version: ModifyGlobalCluster with AllowMajorVersionUpgrade.
+    Major,
+    /// Older: Aurora has no in-place downgrade.
+    Downgrade,
+}
+
+/// Compares two Aurora PostgreSQL engine versions (`16.6` → `16.8` is minor, `16.6` →
+/// `17.4` major, `16.8` → `16.6` a downgrade). The major version is the first number.
+pub fn version_change(running: &str, wanted: &str) -> Result<VersionChange, String> {
+    fn parse(v: &str) -> Result<Vec<u64>, String> {
+        v.trim()
+            .split('.')
+            .map(|p| p.parse::<u64>().map_err(|_| format!("engine version '{v}' is not numbers separated by dots (e.g. 16.6)")))
+            .collect()
+    }
+    let (a, b) = (parse(running)?, parse(wanted)?);
+    Ok(if a == b {
+        VersionChange::Same
+    } else if b < a {
+        VersionChange::Downgrade
+    } else if a.first() != b.first() {
+        VersionChange::Major
+    } else {
+        VersionChange::Minor
+    })
 }
 
 impl AuroraComponent {
@@ -243,7 +287,21 @@ impl AuroraComponent {
             suffix,
             rds,
             passwords,
+            peer: None,
         }
+    }
+
+    /// Gives the primary component the secondary region's client (`components()` does):
+    /// a minor engine upgrade then upgrades the reader cluster before the writer.
+    pub fn with_secondary_client(mut self, cfg: &Config, rds: Arc<dyn RdsApi>) -> Self {
+        if self.is_primary() {
+            self.peer = Some(Peer {
+                rds,
+                cluster_id: cluster_id(Placement::Secondary, &cfg.environment_suffix),
+                region: cfg.secondary_region.clone(),
+            });
+        }
+        self
     }
 
     fn is_primary(&self) -> bool {
@@ -472,6 +530,101 @@ impl AuroraComponent {
             return Ok(c);
         }
         self.wait_cluster_available().await
+    }
+
+    // ---- engine version ----
+
+    /// Brings the cluster to `database.engine_version` in place, never by re-creating it.
+    /// Minor (same major): ModifyDBCluster EngineVersion on each member, the reader first and
+    /// the writer last (AWS's order for a global database), each waited until `available`
+    /// at the new version. Major: the primary sends ModifyGlobalCluster with
+    /// AllowMajorVersionUpgrade (every member at once) and waits; the secondary waits for its
+    /// cluster. A downgrade is refused (Aurora cannot). Journaled as an update of the cluster.
+    async fn ensure_engine_version(&self, ctx: &Ctx, cluster: ClusterInfo, global_id: &str) -> Result<ClusterInfo, ComponentError> {
+        let want = self.db.engine_version.as_str();
+        let (id, r) = (self.cluster_id.as_str(), self.region.as_str());
+        if cluster.engine_version.is_empty() || cluster.engine_version == want {
+            return Ok(cluster);
+        }
+        let running = cluster.engine_version.clone();
+        match version_change(&running, want).map_err(|m| ComponentError::invalid(id, r, m))? {
+            VersionChange::Same => Ok(cluster),
+            VersionChange::Downgrade => Err(ComponentError::invalid(
+                id,
+                r,
+                format!(
+                    "database.engine_version {want} is older than the running {running}: Aurora cannot downgrade a cluster in place (fix: set database.engine_version = \"{running}\" or newer; to run an older version, restore a snapshot into a new stack)"
+                ),
+            )),
+            VersionChange::Minor => {
+                ctx.update(&keys::CLUSTER, || async {
+                    let own = (self.rds.as_ref(), id, r);
+                    let mut members = vec![own];
+                    if let Some(peer) = &self.peer {
+                        let peer = (peer.rds.as_ref(), peer.cluster_id.as_str(), peer.region.as_str());
+                        let g = retry(|| self.rds.describe_global_cluster(global_id)).await.at(global_id, r)?;
+                        // Unknown writer (no global info): the primary is the writer.
+                        let own_writes = g.as_ref().and_then(|g| g.writer()).is_none_or(|w| w == cluster.arn);
+                        if own_writes {
+                            members.insert(0, peer);
+                        } else {
+                            members.push(peer);
+                        }
+                    }
+                    let mut mine = None;
+                    for (rds, member, region) in members {
+                        ctx.check_cancelled()?;
+                        let c = upgrade_member(rds, member, region, want).await?;
+                        if member == id {
+                            mine = Some(c);
+                        }
+                    }
+                    mine.ok_or_else(|| ComponentError::invalid(id, r, "cluster not upgraded"))
+                })
+                .await
+            }
+            VersionChange::Major if self.is_primary() => {
+                ctx.update(&keys::CLUSTER, || async {
+                    let rds = self.rds.as_ref();
+                    let g = retry(|| rds.describe_global_cluster(global_id))
+                        .await
+                        .at(global_id, r)?
+                        .ok_or_else(|| ComponentError::invalid(global_id, r, "global cluster not found; cannot upgrade its engine"))?;
+                    // A resumed run finds the upgrade already asked for: it only waits.
+                    if g.engine_version != want {
+                        tracing::info!(global_cluster = %global_id, from = %running, to = %want, "major engine upgrade of the global database");
+                        retry_if(|| rds.modify_global_cluster_engine_version(global_id, want), |e| {
+                            e.is_code("InvalidGlobalClusterStateFault") || e.is_code("InvalidDBClusterStateFault")
+                        })
+                        .await
+                        .at(global_id, r)?;
+                    }
+                    poll_until(global_id, r, "global cluster engine upgrade", WAIT, || async {
+                        match rds.describe_global_cluster(global_id).await? {
+                            Some(g) if g.status == "available" && g.engine_version == want => Ok(Poll::Ready(())),
+                            Some(g) => Ok(Poll::Pending(format!("{} at {}", g.status, g.engine_version))),
+                            None => Ok(Poll::Pending("not visible".into())),
+                        }
+                    })
+                    .await?;
+                    wait_engine_version(rds, id, r, want).await
+                })
+                .await
+            }
+            VersionChange::Major => {
+                // The primary component upgrades the whole global database; this member waits
+                // for it, unless nobody asked for it.
+                let g = retry(|| self.rds.describe_global_cluster(global_id)).await.at(global_id, r)?;
+                if g.is_some_and(|g| g.engine_version != want) {
+                    return Err(ComponentError::invalid(
+                        id,
+                        r,
+                        format!("a major engine upgrade ({running} to {want}) goes through the global cluster {global_id}, which aurora-primary upgrades: apply aurora-primary first"),
+                    ));
+                }
+                wait_engine_version(self.rds.as_ref(), id, r, want).await
+            }
+        }
     }
 
     // ---- instance ----
@@ -760,14 +913,34 @@ impl Component for AuroraComponent {
         // Cluster ~10-15 min plus the Serverless v2 instance ~10 min (global cluster: seconds).
         Duration::from_secs(1500)
     }
+    fn holds_data(&self) -> Option<String> {
+        Some(if self.is_primary() {
+            format!("the databases of Aurora cluster {} (global database {})", self.cluster_id, self.global_id)
+        } else {
+            format!("the databases of Aurora cluster {} (the global database's copy in {}; its writer after a failover)", self.cluster_id, self.region)
+        })
+    }
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        let id = self.cluster_id.as_str();
+        let c = retry(|| self.rds.describe_cluster(id)).await.at(id, &self.region)?;
+        Ok(Some(match c {
+            None => format!("cluster {id} does not exist: nothing to delete"),
+            Some(c) => format!(
+                "cluster {id} ({ENGINE} {}, {}) and every database in it, with NO final snapshot and its automated backups",
+                c.engine_version, c.status
+            ),
+        }))
+    }
     fn desired(&self) -> Desired {
+        // engine_version is updatable: a new version is an in-place upgrade (minor per
+        // member, major through the global cluster), never a re-creation. State recorded when
+        // it forced replacement plans an update (`planner::retired_keys`).
         Desired::new(
             json!({
                 "global_cluster_id": self.global_id,
                 "cluster_id": self.cluster_id,
                 "instance_id": self.instance_id,
                 "engine": ENGINE,
-                "engine_version": self.db.engine_version,
                 "instance_class": INSTANCE_CLASS,
                 "port": PORT,
                 "region": self.region,
@@ -777,6 +950,7 @@ impl Component for AuroraComponent {
             // "publishes": what the outputs carry beyond the cluster's own endpoints (added
             // with the global writer endpoint: a stack applied before re-applies once).
             json!({
+                "engine_version": self.db.engine_version,
                 "min_capacity": self.db.min_capacity,
                 "max_capacity": self.db.max_capacity,
                 "publishes": ["global_writer_endpoint"],
@@ -802,6 +976,8 @@ impl Component for AuroraComponent {
         let cluster = self
             .ensure_cluster(ctx, &global_id, &group.name, &network.db_security_group_id)
             .await?;
+        ctx.check_cancelled()?;
+        let cluster = self.ensure_engine_version(ctx, cluster, &global_id).await?;
         ctx.check_cancelled()?;
         self.ensure_instance(ctx).await?;
         let global_writer = self.global_writer_endpoint(&global_id, known_endpoint).await?;
@@ -907,6 +1083,47 @@ impl Component for AuroraComponent {
             Drift::Drifted { details }
         })
     }
+}
+
+/// Waits until cluster `id` is `available` at engine version `want`.
+async fn wait_engine_version(rds: &dyn RdsApi, id: &str, region: &str, want: &str) -> Result<ClusterInfo, ComponentError> {
+    poll_until(id, region, "engine upgrade", WAIT, || async {
+        match rds.describe_cluster(id).await? {
+            Some(c) if c.status == "available" && c.engine_version == want => Ok(Poll::Ready(c)),
+            Some(c) => Ok(Poll::Pending(format!("{} at {}", c.status, c.engine_version))),
+            None => Ok(Poll::Pending("not visible".into())),
+        }
+    })
+    .await
+}
+
+/// The in-place minor upgrade of one member cluster: ModifyDBCluster EngineVersion (applied
+/// immediately), then wait. A member already at `want` is left alone (a resumed run).
+async fn upgrade_member(rds: &dyn RdsApi, id: &str, region: &str, want: &str) -> Result<ClusterInfo, ComponentError> {
+    let c = retry(|| rds.describe_cluster(id))
+        .await
+        .at(id, region)?
+        .ok_or_else(|| ComponentError::invalid(id, region, "cluster not found; cannot upgrade its engine"))?;
+    if c.engine_version == want && c.status == "available" {
+        return Ok(c);
+    }
+    if c.engine_version != want {
+        match version_change(&c.engine_version, want).map_err(|m| ComponentError::invalid(id, region, m))? {
+            VersionChange::Minor => {}
+            other => {
+                return Err(ComponentError::invalid(
+                    id,
+                    region,
+                    format!("runs {} and cannot move to {want} by a minor upgrade ({other:?})", c.engine_version),
+                ))
+            }
+        }
+        tracing::info!(cluster = %id, region = %region, from = %c.engine_version, to = %want, "minor engine upgrade");
+        retry_if(|| rds.modify_cluster_engine_version(id, want), |e| e.is_code("InvalidDBClusterStateFault"))
+            .await
+            .at(id, region)?;
+    }
+    wait_engine_version(rds, id, region, want).await
 }
 
 // ---- failover operations ----
@@ -1080,6 +1297,7 @@ mod tests {
             reader_endpoint: format!("{id}.cluster-ro-x.rds.amazonaws.com"),
             port: 5432,
             engine: ENGINE.into(),
+            engine_version: "16.6".into(),
             global_cluster_id: Some("aurora-global-dev".into()),
             storage_encrypted: true,
             deletion_protection: false,
@@ -1859,4 +2077,202 @@ mod tests {
             .unwrap();
     }
 
+
+    // ---- data safety and engine upgrades ----
+
+    fn at(mut c: ClusterInfo, version: &str) -> ClusterInfo {
+        c.engine_version = version.into();
+        c
+    }
+
+    fn global_at(members: &[(&str, bool)], status: &str, version: &str) -> GlobalClusterInfo {
+        GlobalClusterInfo { status: status.into(), engine_version: version.into(), ..global(members) }
+    }
+
+    fn cfg_at(version: &str) -> Config {
+        let mut c = cfg();
+        c.database.engine_version = version.into();
+        c
+    }
+
+    fn primary_with_peer(cfg: &Config, p: MockRdsApi, s: MockRdsApi) -> AuroraComponent {
+        AuroraComponent::primary(cfg, Arc::new(p), Arc::new(MockPasswordStore::new())).with_secondary_client(cfg, Arc::new(s))
+    }
+
+    #[test]
+    fn version_changes_are_minor_major_or_downgrades() {
+        assert_eq!(version_change("16.6", "16.6"), Ok(VersionChange::Same));
+        assert_eq!(version_change("16.6", "16.8"), Ok(VersionChange::Minor));
+        assert_eq!(version_change("16.6", "16.10"), Ok(VersionChange::Minor), "numeric, not lexical");
+        assert_eq!(version_change("16.6", "17.4"), Ok(VersionChange::Major));
+        assert_eq!(version_change("9.6", "10.1"), Ok(VersionChange::Major));
+        assert_eq!(version_change("16.8", "16.6"), Ok(VersionChange::Downgrade));
+        assert_eq!(version_change("17.1", "16.8"), Ok(VersionChange::Downgrade));
+        assert!(version_change("16.6", "latest").is_err_and(|e| e.contains("latest")));
+    }
+
+    #[test]
+    fn engine_version_is_updatable_and_old_state_plans_an_update_not_a_replacement() {
+        use tandem_core::planner::{diff_component, key_hashes, stable_hash};
+        use tandem_core::state::ComponentStatus;
+        let c = primary(MockRdsApi::new(), MockPasswordStore::new());
+        let d = c.desired();
+        assert!(d.replace_on.get("engine_version").is_none(), "a version change never forces a replacement");
+        assert_eq!(d.update_on["engine_version"], "16.6");
+        // State written when engine_version was replace-forcing, then a new version.
+        let mut old_replace = d.replace_on.clone();
+        old_replace["engine_version"] = json!("16.6");
+        let mut old_update = d.update_on.clone();
+        old_update.as_object_mut().unwrap().remove("engine_version");
+        let mut prior = ComponentState::new("aurora", Placement::Primary, "us-east-1");
+        prior.status = ComponentStatus::Applied;
+        prior.replace_hash = stable_hash(&old_replace);
+        prior.update_hash = stable_hash(&old_update);
+        prior.replace_keys = key_hashes(&old_replace);
+        prior.update_keys = key_hashes(&old_update);
+        let newer = AuroraComponent::primary(&cfg_at("16.8"), Arc::new(MockRdsApi::new()), Arc::new(MockPasswordStore::new()));
+        let (action, reason) = diff_component(true, &newer.desired(), Some(&prior));
+        assert_eq!(action, tandem_core::Action::Update, "{reason}");
+        // Recorded the new way, a version change is a configuration change.
+        prior.replace_hash = stable_hash(&d.replace_on);
+        prior.replace_keys = key_hashes(&d.replace_on);
+        prior.update_hash = stable_hash(&d.update_on);
+        prior.update_keys = key_hashes(&d.update_on);
+        assert_eq!(diff_component(true, &newer.desired(), Some(&prior)), (tandem_core::Action::Update, "configuration changed: engine_version".into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn minor_upgrade_does_the_reader_then_the_writer_each_waited_available() {
+        let cfg = cfg_at("16.8");
+        let (mut p, mut s) = (MockRdsApi::new(), MockRdsApi::new());
+        let mut seq = Sequence::new();
+        // Who writes: the primary.
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        // The secondary (reader) first.
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        s.expect_modify_cluster_engine_version()
+            .withf(|id, v| id == "aurora-secondary-dev" && v == "16.8")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Secondary, "upgrading"))));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Secondary, "available"), "16.8"))));
+        // Then the primary (writer).
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        p.expect_modify_cluster_engine_version()
+            .withf(|id, v| id == "aurora-primary-dev" && v == "16.8")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Primary, "available"), "16.8"))));
+        let c = primary_with_peer(&cfg, p, s);
+        let ctx = ctx_primary();
+        let out = c.ensure_engine_version(&ctx, cluster(Placement::Primary, "available"), "aurora-global-dev").await.unwrap();
+        assert_eq!((out.id.as_str(), out.engine_version.as_str()), ("aurora-primary-dev", "16.8"));
+        let e = ctx.journal_entries().await;
+        assert_eq!(e.get("cluster").map(|e| e.status), Some(tandem_core::state::ResourceStatus::Done), "journaled as an update of the cluster");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn minor_upgrade_after_a_failover_does_the_primary_first_as_it_is_the_reader() {
+        let cfg = cfg_at("16.8");
+        let (mut p, mut s) = (MockRdsApi::new(), MockRdsApi::new());
+        let mut seq = Sequence::new();
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global(&[(P_ARN, false), (S_ARN, true)]))));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        p.expect_modify_cluster_engine_version().withf(|id, _| id == "aurora-primary-dev").times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Primary, "available"), "16.8"))));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Secondary, "available"))));
+        s.expect_modify_cluster_engine_version().withf(|id, _| id == "aurora-secondary-dev").times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Secondary, "available"), "16.8"))));
+        let c = primary_with_peer(&cfg, p, s);
+        c.ensure_engine_version(&ctx_primary(), cluster(Placement::Primary, "available"), "aurora-global-dev").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn minor_upgrade_resumed_skips_the_member_already_upgraded_and_the_secondary_then_has_nothing_to_do() {
+        let cfg = cfg_at("16.8");
+        let (mut p, mut s) = (MockRdsApi::new(), MockRdsApi::new());
+        let mut seq = Sequence::new();
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Secondary, "available"), "16.8"))));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        p.expect_modify_cluster_engine_version().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Primary, "available"), "16.8"))));
+        let c = primary_with_peer(&cfg, p, s);
+        c.ensure_engine_version(&ctx_primary(), cluster(Placement::Primary, "available"), "aurora-global-dev").await.unwrap();
+        // The secondary component, its cluster already upgraded: no call at all.
+        let sec = AuroraComponent::secondary(&cfg, Arc::new(MockRdsApi::new()));
+        let out = sec.ensure_engine_version(&ctx_secondary(), at(cluster(Placement::Secondary, "available"), "16.8"), "aurora-global-dev").await.unwrap();
+        assert_eq!(out.engine_version, "16.8");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn major_upgrade_goes_through_the_global_cluster_and_never_modifies_a_member() {
+        let cfg = cfg_at("17.4");
+        let mut p = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global(&[(P_ARN, true), (S_ARN, false)]))));
+        p.expect_modify_global_cluster_engine_version()
+            .withf(|g, v| g == "aurora-global-dev" && v == "17.4")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global_at(&[(P_ARN, true), (S_ARN, false)], "upgrading", "16.6"))));
+        p.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global_at(&[(P_ARN, true), (S_ARN, false)], "available", "17.4"))));
+        p.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Primary, "available"), "17.4"))));
+        // No expectation on the secondary's client nor on modify_cluster_engine_version: a call panics.
+        let c = primary_with_peer(&cfg, p, MockRdsApi::new());
+        let out = c.ensure_engine_version(&ctx_primary(), cluster(Placement::Primary, "available"), "aurora-global-dev").await.unwrap();
+        assert_eq!(out.engine_version, "17.4");
+
+        // The secondary waits for its cluster to reach the version.
+        let mut s = MockRdsApi::new();
+        let mut seq = Sequence::new();
+        s.expect_describe_global_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(global_at(&[], "available", "17.4"))));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(cluster(Placement::Secondary, "upgrading"))));
+        s.expect_describe_cluster().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(at(cluster(Placement::Secondary, "available"), "17.4"))));
+        let sec = AuroraComponent::secondary(&cfg, Arc::new(s));
+        sec.ensure_engine_version(&ctx_secondary(), cluster(Placement::Secondary, "available"), "aurora-global-dev").await.unwrap();
+
+        // ... and refuses to wait for an upgrade nobody asked for.
+        let mut s = MockRdsApi::new();
+        s.expect_describe_global_cluster().returning(|_| Ok(Some(global(&[]))));
+        let sec = AuroraComponent::secondary(&cfg, Arc::new(s));
+        let e = sec.ensure_engine_version(&ctx_secondary(), cluster(Placement::Secondary, "available"), "aurora-global-dev").await.expect_err("no upgrade under way").to_string();
+        assert!(e.contains("aurora-primary first") && e.contains("us-east-2"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_downgrade_is_refused_with_the_fix_and_makes_no_call() {
+        let cfg = cfg_at("16.4");
+        // Mocks without expectations: any call panics.
+        let c = primary_with_peer(&cfg, MockRdsApi::new(), MockRdsApi::new());
+        let ctx = ctx_primary();
+        let e = c.ensure_engine_version(&ctx, cluster(Placement::Primary, "available"), "aurora-global-dev").await.expect_err("downgrade").to_string();
+        assert!(e.contains("aurora-primary-dev") && e.contains("us-east-1"), "{e}");
+        assert!(e.contains("16.4") && e.contains("16.6") && e.contains("cannot downgrade") && e.contains("database.engine_version = \"16.6\""), "{e}");
+        assert!(ctx.journal_entries().await.is_empty(), "nothing journaled");
+    }
+
+    #[tokio::test]
+    async fn clusters_hold_data_and_their_destroy_summary_says_no_final_snapshot() {
+        let mut p = MockRdsApi::new();
+        p.expect_describe_cluster().times(1).returning(|_| Ok(Some(cluster(Placement::Primary, "available"))));
+        let c = primary(p, MockPasswordStore::new());
+        assert!(c.holds_data().is_some_and(|h| h.contains("aurora-primary-dev") && h.contains("aurora-global-dev")));
+        let s = c.data_summary(&ctx_primary()).await.unwrap().unwrap();
+        assert_eq!(s, "cluster aurora-primary-dev (aurora-postgresql 16.6, available) and every database in it, with NO final snapshot and its automated backups");
+
+        let mut s = MockRdsApi::new();
+        s.expect_describe_cluster().times(1).returning(|_| Ok(None));
+        let c = secondary(s);
+        assert!(c.holds_data().is_some_and(|h| h.contains("aurora-secondary-dev")));
+        assert_eq!(c.data_summary(&ctx_secondary()).await.unwrap().as_deref(), Some("cluster aurora-secondary-dev does not exist: nothing to delete"));
+
+        let mut s = MockRdsApi::new();
+        s.expect_describe_cluster().returning(|_| Err(AwsError::new("AccessDenied", "no rds:DescribeDBClusters", Some(403))));
+        let e = secondary(s).data_summary(&ctx_secondary()).await.expect_err("refused").to_string();
+        assert!(e.contains("aurora-secondary-dev") && e.contains("us-east-2") && e.contains("AccessDenied"), "{e}");
+    }
 }

@@ -167,6 +167,17 @@ impl Component for BackupVaultComponent {
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(10)
     }
+    fn holds_data(&self) -> Option<String> {
+        Some(format!("the recovery points (backups) in vault {}", self.name))
+    }
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        let (b, v) = (&self.backup, self.name.as_str());
+        match retry(|| b.count_recovery_points(v, crate::COUNT_LIMIT)).await {
+            Ok((n, more)) => Ok(Some(format!("{} recovery points in vault {v}", crate::bounded_count(n, more)))),
+            Err(e) if e.is_not_found() => Ok(Some(format!("vault {v} does not exist: nothing to delete"))),
+            Err(e) => Err(ComponentError::aws(v, &self.region, e)),
+        }
+    }
     fn desired(&self) -> Desired {
         Desired::new(
             json!({ "vault_name": self.name, "region": self.region, "encryption": "aws/backup" }),
@@ -631,6 +642,38 @@ mod tests {
             role_arn: ROLE_ARN.into(),
             resources: vec![CLUSTER_ARN.into()],
         }
+    }
+
+    #[tokio::test]
+    async fn vault_destroy_summary_counts_recovery_points_bounded() {
+        let mut b = MockBackupApi::new();
+        b.expect_count_recovery_points()
+            .withf(|v, limit| v == "vault-primary-dev" && *limit == crate::COUNT_LIMIT)
+            .times(1)
+            .returning(|_, _| Ok((3, false)));
+        let c = BackupVaultComponent::new(&cfg(), Placement::Primary, Arc::new(b));
+        assert!(c.holds_data().is_some_and(|h| h.contains("vault-primary-dev")));
+        let ctx = Ctx::standalone("backup-vault-primary", "us-east-1");
+        assert_eq!(c.data_summary(&ctx).await.unwrap().as_deref(), Some("3 recovery points in vault vault-primary-dev"));
+
+        let mut b = MockBackupApi::new();
+        b.expect_count_recovery_points().returning(|_, _| Ok((10_000, true)));
+        let c = BackupVaultComponent::new(&cfg(), Placement::Primary, Arc::new(b));
+        assert_eq!(c.data_summary(&ctx).await.unwrap().as_deref(), Some("10,000+ recovery points in vault vault-primary-dev"));
+
+        let mut b = MockBackupApi::new();
+        b.expect_count_recovery_points().returning(|_, _| Err(AwsError::not_found("ResourceNotFoundException", "no vault")));
+        let c = BackupVaultComponent::new(&cfg(), Placement::Primary, Arc::new(b));
+        assert_eq!(c.data_summary(&ctx).await.unwrap().as_deref(), Some("vault vault-primary-dev does not exist: nothing to delete"));
+
+        let mut b = MockBackupApi::new();
+        b.expect_count_recovery_points().returning(|_, _| Err(AwsError::new("AccessDeniedException", "no backup:ListRecoveryPointsByBackupVault", Some(403))));
+        let c = BackupVaultComponent::new(&cfg(), Placement::Primary, Arc::new(b));
+        let e = c.data_summary(&ctx).await.expect_err("refused").to_string();
+        assert!(e.contains("vault-primary-dev") && e.contains("us-east-1") && e.contains("AccessDenied"), "{e}");
+        // The plan holds no data of its own.
+        let plan = BackupPlanComponent::new(&cfg(), Arc::new(MockBackupApi::new()), Arc::new(MockIamApi::new()));
+        assert!(plan.holds_data().is_none());
     }
 
     fn plan_ctx() -> Ctx {

@@ -97,6 +97,10 @@ pub trait BackupApi: Send + Sync {
     async fn delete_vault(&self, name: &str) -> Result<(), AwsError>;
     /// ARNs of the recovery points in the vault (all pages).
     async fn list_recovery_points(&self, vault: &str) -> Result<Vec<String>, AwsError>;
+    /// How many recovery points the vault holds, counted up to `limit`
+    /// (ListRecoveryPointsByBackupVault, pages of up to 1000): `(count, more)`, `more` when
+    /// it stopped at the limit with pages left.
+    async fn count_recovery_points(&self, vault: &str, limit: usize) -> Result<(usize, bool), AwsError>;
     async fn delete_recovery_point(
         &self,
         vault: &str,
@@ -275,6 +279,37 @@ impl BackupApi for aws_sdk_backup::Client {
                 _ => return Ok(all),
             }
         }
+    }
+
+    async fn count_recovery_points(&self, vault: &str, limit: usize) -> Result<(usize, bool), AwsError> {
+        let mut n = 0usize;
+        let mut token: Option<String> = None;
+        // Pages of up to 1000: the limit is reached in limit/1000 pages; the page bound
+        // holds even if the service answers smaller pages.
+        for _ in 0..(limit / 1000 + 100) {
+            let out = self
+                .list_recovery_points_by_backup_vault()
+                .backup_vault_name(vault)
+                .max_results(1000)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            n += out.recovery_points().len();
+            match out.next_token() {
+                Some(t) if !t.is_empty() && Some(t) == token.as_deref() => {
+                    return Err(AwsError::other("RepeatedPageToken", format!("ListRecoveryPointsByBackupVault of {vault} answered the same NextToken twice")));
+                }
+                Some(t) if !t.is_empty() => {
+                    if n >= limit {
+                        return Ok((n, true));
+                    }
+                    token = Some(t.to_string());
+                }
+                _ => return Ok((n, false)),
+            }
+        }
+        Ok((n, true))
     }
 
     async fn delete_recovery_point(

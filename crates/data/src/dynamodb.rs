@@ -191,6 +191,20 @@ impl Component for TableComponent {
         // Table ~30 s, replica of an empty table a few minutes.
         Duration::from_secs(300)
     }
+    fn holds_data(&self) -> Option<String> {
+        Some(format!("the items of DynamoDB table {} and of its replica in {}", self.name, self.replica_region))
+    }
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        let Some(t) = self.describe().await? else {
+            return Ok(Some(format!("table {} does not exist: nothing to delete", self.name)));
+        };
+        let size = t.size_bytes.map(|b| format!(" ({})", crate::human_bytes(b))).unwrap_or_default();
+        let items = t.item_count.map(crate::thousands).unwrap_or_else(|| "an unknown number of".into());
+        Ok(Some(format!(
+            "~{items} items{size} in table {} and its replica in {} (DynamoDB's count, refreshed about every 6 hours)",
+            self.name, self.replica_region
+        )))
+    }
     fn desired(&self) -> Desired {
         Desired::new(
             json!({
@@ -398,7 +412,45 @@ mod tests {
             sse_enabled: true,
             deletion_protection: false,
             replicas: replicas.iter().map(|(r, s)| ReplicaInfo { region: r.to_string(), status: s.to_string() }).collect(),
+            item_count: None,
+            size_bytes: None,
         }
+    }
+
+    #[test]
+    fn the_table_holds_data_naming_it_and_its_replica() {
+        let c = TableComponent::new(&cfg(), Arc::new(MockDynamoApi::new()));
+        let holds = c.holds_data().expect("the table holds data");
+        assert!(holds.contains("table-t1") && holds.contains("us-east-2"), "{holds}");
+    }
+
+    #[tokio::test]
+    async fn destroy_summary_says_the_approximate_item_count_and_size() {
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().times(1).returning(|_| {
+            let mut t = table("ACTIVE", &[("us-east-2", "ACTIVE")]);
+            t.item_count = Some(12345);
+            t.size_bytes = Some(3 * 1024 * 1024);
+            Ok(Some(t))
+        });
+        let c = TableComponent::new(&cfg(), Arc::new(d));
+        let s = c.data_summary(&ctx()).await.expect("counted").expect("something to say");
+        assert_eq!(s, "~12,345 items (3.0 MiB) in table table-t1 and its replica in us-east-2 (DynamoDB's count, refreshed about every 6 hours)");
+    }
+
+    #[tokio::test]
+    async fn destroy_summary_of_a_missing_table_and_a_failed_describe() {
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().times(1).returning(|_| Ok(None));
+        let c = TableComponent::new(&cfg(), Arc::new(d));
+        assert_eq!(c.data_summary(&ctx()).await.expect("ok"), Some("table table-t1 does not exist: nothing to delete".into()));
+
+        let mut d = MockDynamoApi::new();
+        d.expect_describe_table().returning(|_| Err(AwsError::new("AccessDeniedException", "not allowed: dynamodb:DescribeTable", Some(400))));
+        let c = TableComponent::new(&cfg(), Arc::new(d));
+        let e = c.data_summary(&ctx()).await.expect_err("a failed count is an error for the CLI to show");
+        let e = e.to_string();
+        assert!(e.contains("table-t1") && e.contains("us-east-1") && e.contains("AccessDenied"), "{e}");
     }
 
     fn ctx() -> Ctx {

@@ -25,6 +25,10 @@ pub struct TableInfo {
     pub sse_enabled: bool,
     pub deletion_protection: bool,
     pub replicas: Vec<ReplicaInfo>,
+    /// `ItemCount`: approximate, refreshed by DynamoDB about every six hours.
+    pub item_count: Option<i64>,
+    /// `TableSizeBytes`: approximate, same refresh.
+    pub size_bytes: Option<i64>,
 }
 
 impl TableInfo {
@@ -105,6 +109,8 @@ fn info_of(t: &aws_sdk_dynamodb::types::TableDescription) -> TableInfo {
                 status: r.replica_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             })
             .collect(),
+        item_count: t.item_count(),
+        size_bytes: t.table_size_bytes(),
     }
 }
 

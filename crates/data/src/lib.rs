@@ -52,6 +52,53 @@ where
     }
 }
 
+/// How far a destroy's data summary counts objects or recovery points before it stops and
+/// says "10,000+" (counting is listing: bounded in pages and time).
+pub(crate) const COUNT_LIMIT: usize = 10_000;
+
+/// `12345` → `12,345`.
+pub(crate) fn thousands(n: impl Into<i64>) -> String {
+    let n: i64 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A count that stopped at [`COUNT_LIMIT`]: `10,000+` when `more`, else the number.
+pub(crate) fn bounded_count(n: usize, more: bool) -> String {
+    let n = thousands(i64::try_from(n).unwrap_or(i64::MAX));
+    if more {
+        format!("{n}+")
+    } else {
+        n
+    }
+}
+
+/// `3145728` → `3.0 MiB`.
+pub(crate) fn human_bytes(b: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// Every data component of the stack, with real clients.
 pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let mut all: Vec<Arc<dyn Component>> = Vec::new();
@@ -62,4 +109,22 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     all.extend(ssm::components(cfg, aws));
     all.extend(ssm_replication::components(cfg, aws));
     all
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_sizes_read_like_a_person_would_write_them() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-1234), "-1,234");
+        assert_eq!(bounded_count(10_000, true), "10,000+");
+        assert_eq!(bounded_count(7, false), "7");
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
 }

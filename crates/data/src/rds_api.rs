@@ -67,6 +67,8 @@ pub struct ClusterInfo {
     pub reader_endpoint: String,
     pub port: u16,
     pub engine: String,
+    /// `EngineVersion` (`16.6`); empty when the answer carried none.
+    pub engine_version: String,
     /// The global cluster it belongs to (identifier), if any.
     pub global_cluster_id: Option<String>,
     pub storage_encrypted: bool,
@@ -201,6 +203,12 @@ pub trait RdsApi: Send + Sync {
         min_capacity: f64,
         max_capacity: f64,
     ) -> Result<(), AwsError>;
+    /// ModifyDBCluster EngineVersion, applied immediately, no major upgrade allowed: the
+    /// in-place minor upgrade of one member of a global database.
+    async fn modify_cluster_engine_version(&self, id: &str, engine_version: &str) -> Result<(), AwsError>;
+    /// ModifyGlobalCluster EngineVersion with AllowMajorVersionUpgrade: the major upgrade of
+    /// every member of a global database at once.
+    async fn modify_global_cluster_engine_version(&self, global_id: &str, engine_version: &str) -> Result<(), AwsError>;
     /// DeleteDBCluster with SkipFinalSnapshot.
     async fn delete_cluster(&self, id: &str) -> Result<(), AwsError>;
     async fn add_tags(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), AwsError>;
@@ -266,6 +274,7 @@ fn cluster_info(c: &aws_sdk_rds::types::DbCluster) -> ClusterInfo {
         reader_endpoint: c.reader_endpoint().unwrap_or_default().to_string(),
         port: c.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
         engine: c.engine().unwrap_or_default().to_string(),
+        engine_version: c.engine_version().unwrap_or_default().to_string(),
         global_cluster_id: c
             .global_cluster_identifier()
             .filter(|s| !s.is_empty())
@@ -528,6 +537,29 @@ impl RdsApi for aws_sdk_rds::Client {
                     .build(),
             )
             .apply_immediately(true)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn modify_cluster_engine_version(&self, id: &str, engine_version: &str) -> Result<(), AwsError> {
+        self.modify_db_cluster()
+            .db_cluster_identifier(id)
+            .engine_version(engine_version)
+            .allow_major_version_upgrade(false)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn modify_global_cluster_engine_version(&self, global_id: &str, engine_version: &str) -> Result<(), AwsError> {
+        self.modify_global_cluster()
+            .global_cluster_identifier(global_id)
+            .engine_version(engine_version)
+            .allow_major_version_upgrade(true)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;

@@ -29,6 +29,9 @@ use crate::iam::{self, IamApi, RoleSpec};
 mod api;
 pub use api::*;
 
+/// Most ListObjectVersions pages a destroy's data summary reads.
+const COUNT_PAGES: usize = 100;
+
 /// Id of the single replication rule on the primary bucket.
 pub const REPLICATION_RULE_ID: &str = "replicate-all";
 /// Name of the replication role's inline policy.
@@ -306,6 +309,29 @@ impl BucketComponent {
         Ok((role_arn, REPLICATION_RULE_ID.to_string()))
     }
 
+    /// Counts object versions and delete markers, page by page, up to [`crate::COUNT_LIMIT`]
+    /// (and at most [`COUNT_PAGES`] pages): `(count, more)`, `more` when it stopped early.
+    /// None when the bucket does not exist.
+    async fn count_versions(&self) -> Result<Option<(usize, bool)>, ComponentError> {
+        let (s3, b) = (&self.s3, self.bucket.as_str());
+        let mut marker: Option<(String, Option<String>)> = None;
+        let mut n = 0usize;
+        for _ in 0..COUNT_PAGES {
+            let page = match retry(|| s3.list_object_versions(b, marker.clone())).await {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(self.err(e)),
+            };
+            n += page.entries.len();
+            match page.next {
+                None => return Ok(Some((n, false))),
+                Some(_) if n >= crate::COUNT_LIMIT => return Ok(Some((n, true))),
+                Some(next) => marker = Some(next),
+            }
+        }
+        Ok(Some((n, true)))
+    }
+
     /// Deletes every object version and delete marker, page by page (≤ 1000 per call).
     async fn empty_bucket(&self) -> Result<(), ComponentError> {
         let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
@@ -361,6 +387,15 @@ impl Component for BucketComponent {
     }
     fn expected_duration(&self) -> Duration {
         Duration::from_secs(if self.replication.is_some() { 30 } else { 15 })
+    }
+    fn holds_data(&self) -> Option<String> {
+        Some(format!("the objects of S3 bucket {} (every version)", self.bucket))
+    }
+    async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        Ok(Some(match self.count_versions().await? {
+            None => format!("bucket {} does not exist: nothing to delete", self.bucket),
+            Some((n, more)) => format!("{} object versions and delete markers in bucket {}", crate::bounded_count(n, more), self.bucket),
+        }))
     }
     fn desired(&self) -> Desired {
         let mut update = json!({
@@ -712,6 +747,58 @@ mod tests {
         let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
         c.destroy(&primary_ctx()).await.unwrap();
         c.destroy(&primary_ctx()).await.unwrap();
+    }
+
+    fn versions(n: usize, next: bool) -> VersionsPage {
+        VersionsPage {
+            entries: (0..n).map(|i| ObjectVersion { key: format!("k{i}"), version_id: Some("v1".into()) }).collect(),
+            next: next.then(|| ("k".to_string(), Some("v".to_string()))),
+        }
+    }
+
+    #[tokio::test]
+    async fn destroy_summary_counts_versions_page_by_page() {
+        let mut s3 = MockS3Api::new();
+        let mut seq = Sequence::new();
+        s3.expect_list_object_versions()
+            .withf(|b, m| b == "bucket-secondary-t1" && m.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(versions(1000, true)));
+        s3.expect_list_object_versions()
+            .withf(|_, m| m.as_ref().is_some_and(|(k, v)| k == "k" && v.as_deref() == Some("v")))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(versions(234, false)));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        assert!(c.holds_data().is_some_and(|h| h.contains("bucket-secondary-t1")));
+        let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
+        assert_eq!(s.as_deref(), Some("1,234 object versions and delete markers in bucket bucket-secondary-t1"));
+    }
+
+    #[tokio::test]
+    async fn destroy_summary_stops_counting_at_ten_thousand() {
+        let mut s3 = MockS3Api::new();
+        // Ten full pages, then it stops: the 11th page is never asked for.
+        s3.expect_list_object_versions().times(10).returning(|_, _| Ok(versions(1000, true)));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
+        assert_eq!(s.as_deref(), Some("10,000+ object versions and delete markers in bucket bucket-secondary-t1"));
+    }
+
+    #[tokio::test]
+    async fn destroy_summary_of_a_missing_bucket_and_a_refused_listing() {
+        let mut s3 = MockS3Api::new();
+        s3.expect_list_object_versions().times(1).returning(|_, _| Err(AwsError::not_found("NoSuchBucket", "gone")));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
+        assert_eq!(s.as_deref(), Some("bucket bucket-secondary-t1 does not exist: nothing to delete"));
+
+        let mut s3 = MockS3Api::new();
+        s3.expect_list_object_versions().returning(|_, _| Err(AwsError::new("AccessDenied", "no s3:ListBucketVersions", Some(403))));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let e = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.expect_err("refused").to_string();
+        assert!(e.contains("bucket-secondary-t1") && e.contains("us-east-2") && e.contains("AccessDenied"), "{e}");
     }
 
     #[tokio::test]

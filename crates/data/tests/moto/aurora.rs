@@ -447,3 +447,55 @@ async fn aurora_global_database_lifecycle() {
         .await
         .expect("second destroy primary");
 }
+
+/// The engine version of `cluster` (raw SDK).
+async fn engine_version_of(rds: &aws_sdk_rds::Client, cluster: &str) -> (String, String) {
+    let out = rds.describe_db_clusters().db_cluster_identifier(cluster).send().await.expect("describe cluster");
+    let c = out.db_clusters().first().expect("cluster");
+    (c.engine_version().unwrap_or_default().to_string(), c.db_cluster_arn().unwrap_or_default().to_string())
+}
+
+/// `database.engine_version` changes are upgrades in place: a minor one (ModifyDBCluster per
+/// member, served by moto) and a major one (ModifyGlobalCluster, served by emulator/rds.py)
+/// keep both clusters (same ARNs); a downgrade is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aurora_engine_upgrades_in_place_minor_then_major_and_refuses_a_downgrade() {
+    moto_env();
+    let aws = tandem_core::testing::moto_context().await;
+    let mut cfg = config(&unique("up"));
+    cfg.database.engine_version = "16.6".into();
+    let (_out_p, _out_s, ctx_p, ctx_s, _comps) = apply_aurora(&aws, &cfg).await;
+    let rds_p = aws_sdk_rds::Client::new(&aws.config(&cfg.primary_region));
+    let rds_s = aws_sdk_rds::Client::new(&aws.config(&cfg.secondary_region));
+    let (pid, sid) = (aurora::cluster_id(Placement::Primary, &cfg.environment_suffix), aurora::cluster_id(Placement::Secondary, &cfg.environment_suffix));
+    let (v_p, arn_p) = engine_version_of(&rds_p, &pid).await;
+    let (v_s, arn_s) = engine_version_of(&rds_s, &sid).await;
+    assert_eq!((v_p.as_str(), v_s.as_str()), ("16.6", "16.6"));
+
+    for version in ["16.8", "17.4"] {
+        let mut next = cfg.clone();
+        next.database.engine_version = version.into();
+        let comps = aurora::components(&next, &aws);
+        let primary = find(&comps, "aurora-primary");
+        let secondary = find(&comps, "aurora-secondary");
+        primary.apply(&ctx_p).await.unwrap_or_else(|e| panic!("upgrade to {version} (primary): {e}"));
+        secondary.apply(&ctx_s).await.unwrap_or_else(|e| panic!("upgrade to {version} (secondary): {e}"));
+        assert_eq!(engine_version_of(&rds_p, &pid).await, (version.to_string(), arn_p.clone()), "primary upgraded in place");
+        assert_eq!(engine_version_of(&rds_s, &sid).await, (version.to_string(), arn_s.clone()), "secondary upgraded in place");
+        assert_eq!(primary.read(&ctx_p).await.expect("read"), Drift::InSync);
+    }
+    let gid = aurora::global_cluster_id(&cfg.environment_suffix);
+    let g = rds_p.describe_global_clusters().global_cluster_identifier(&gid).send().await.expect("global");
+    assert_eq!(g.global_clusters().first().and_then(|g| g.engine_version()), Some("17.4"), "the major upgrade went through the global cluster");
+
+    let mut older = cfg.clone();
+    older.database.engine_version = "16.8".into();
+    let comps = aurora::components(&older, &aws);
+    let e = find(&comps, "aurora-primary").apply(&ctx_p).await.expect_err("a downgrade is refused").to_string();
+    assert!(e.contains("cannot downgrade") && e.contains(&pid), "{e}");
+    assert_eq!(engine_version_of(&rds_p, &pid).await.0, "17.4");
+
+    let comps = aurora::components(&cfg, &aws);
+    find(&comps, "aurora-secondary").destroy(&ctx_s).await.expect("destroy secondary");
+    find(&comps, "aurora-primary").destroy(&ctx_p).await.expect("destroy primary");
+}
