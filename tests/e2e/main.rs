@@ -132,6 +132,20 @@ async fn full_stack_apply_idempotent_destroy() {
     assert!(run.stdout.contains("dashboard"), "the plan names the missing dashboard:\n{}", run.stdout);
     cw.get_dashboard().dashboard_name(&dashboard).send().await.expect("apply --refresh re-created the dashboard");
 
+    // 2c'. Moving the secondary region would re-create its data holders (empty): refused
+    // before anything changes, each named with the flag that would allow it (exit 2).
+    let mut moved = d.env.clone();
+    moved.push(("TANDEM_SECONDARY_REGION".into(), "us-west-1".into()));
+    moto.start_recording();
+    let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &moved, &root);
+    let mutations = moto.stop_recording_mutations();
+    assert_eq!(run.code, 2, "a change that loses data is refused:\n{}\n{}", run.stdout, run.stderr);
+    for id in ["aurora-secondary", "bucket-secondary", "backup-vault-secondary"] {
+        assert!(run.stdout.contains(&format!("REFUSED without --allow-data-loss {id}")), "{id}:\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("Nothing was changed. To accept the loss, run: tandem apply --allow-data-loss"), "{}", run.stdout);
+    assert!(mutations.is_empty(), "a refused apply made mutating calls: {mutations:#?}");
+
     // 2d. A region cut off (scripts/local-aws outage), observed from the regions still up.
     outage::check_outage(&moto, &d, &outputs).await;
 
