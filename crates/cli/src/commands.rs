@@ -344,7 +344,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             render::plan(&cfg, &plan, json, "apply", drift.as_ref(), &refused);
             Ok(Exit::Ok)
         }
-        Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss } => {
+        Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss, timeline } => {
             let s = stack::Stack::load(&cfg, true).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
@@ -410,9 +410,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down).await
+            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down, timeline.as_deref()).await
         }
-        Command::Destroy { yes, targets, parallelism, json } => {
+        Command::Destroy { yes, targets, parallelism, json, timeline } => {
             let s = stack::Stack::load(&cfg, false).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
@@ -459,7 +459,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None, down).await
+            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None, down, timeline.as_deref()).await
         }
         Command::Status { json } => {
             // Outage-proof: short timeouts, few retries; a region that does not answer is
@@ -634,6 +634,7 @@ async fn execute(
     opened: &Opened,
     drift: Option<&render::DriftMap>,
     unreachable: BTreeSet<String>,
+    timeline: Option<&std::path::Path>,
 ) -> anyhow::Result<Exit> {
     let progress = Progress::new(json);
     let opts = RunOptions {
@@ -654,7 +655,36 @@ async fn execute(
             render::outputs(&doc, false);
         }
     }
+    if let Some(path) = timeline {
+        write_timeline(cfg, engine, &report, destroy, path, json);
+    }
     Ok(if report.success() { Exit::Ok } else { Exit::Failed })
+}
+
+/// `--timeline FILE.svg`: the run's Gantt chart. A file that cannot be written is a warning
+/// (the run itself is done and recorded).
+fn write_timeline(cfg: &Config, engine: &Engine, report: &tandem_core::Report, destroy: bool, path: &std::path::Path, json: bool) {
+    let g = engine.graph();
+    let rows: Vec<crate::timeline::Row> = (0..g.len())
+        .map(|i| {
+            let up = if destroy { g.dependents(i) } else { g.dependencies(i) };
+            crate::timeline::Row {
+                id: g.component(i).id().to_string(),
+                region: g.component(i).region().to_string(),
+                upstream: up.into_iter().map(|u| g.component(u).id().to_string()).collect(),
+            }
+        })
+        .collect();
+    let title = format!("{} of stack '{}'", if destroy { "destroy" } else { "apply" }, cfg.environment_suffix);
+    let said = match std::fs::write(path, crate::timeline::svg(report, &rows, &title)) {
+        Ok(()) => format!("Timeline of this run written to {}", path.display()),
+        Err(e) => format!("warning: cannot write the timeline to {}: {e}", path.display()),
+    };
+    if json {
+        eprintln!("{said}");
+    } else {
+        println!("{said}");
+    }
 }
 
 #[cfg(test)]

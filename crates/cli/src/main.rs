@@ -5,6 +5,7 @@ mod failover;
 mod render;
 mod stack;
 mod status;
+mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ pub enum Command {
         /// Without it such a plan is refused (exit 2) before any change.
         #[arg(long = "allow-data-loss", value_name = "ID")]
         allow_data_loss: Vec<String>,
+        /// Write a Gantt chart of the run (SVG) to this file.
+        #[arg(long, value_name = "FILE.svg")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Delete everything the stack created, in both regions.
     Destroy {
@@ -75,6 +79,9 @@ pub enum Command {
         parallelism: usize,
         #[arg(long)]
         json: bool,
+        /// Write a Gantt chart of the run (SVG) to this file.
+        #[arg(long, value_name = "FILE.svg")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Print the outputs recorded in state.
     Outputs {
@@ -298,13 +305,18 @@ mod tests {
         let cli = parse(&["--config", "x.toml", "apply", "--refresh", "--yes", "--target", "dashboard", "--parallelism", "3", "--json"]).expect("parses");
         assert_eq!(cli.config, PathBuf::from("x.toml"));
         match cli.command {
-            Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss } => {
+            Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss, timeline } => {
                 assert!(yes && refresh && json);
+                assert_eq!(timeline, None, "no timeline unless asked");
                 assert_eq!(targets, vec!["dashboard".to_string()]);
                 assert_eq!(parallelism, 3);
                 assert!(allow_data_loss.is_empty(), "no data loss allowed unless named");
             }
             other => panic!("expected apply, got {other:?}"),
+        }
+        match parse(&["destroy", "--timeline", "run.svg"]).expect("parses").command {
+            Command::Destroy { timeline, .. } => assert_eq!(timeline, Some(PathBuf::from("run.svg"))),
+            other => panic!("expected destroy, got {other:?}"),
         }
         match parse(&["apply"]).expect("parses").command {
             Command::Apply { yes, refresh, parallelism, .. } => {

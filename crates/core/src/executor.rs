@@ -120,11 +120,19 @@ pub struct ComponentOutcome {
     pub outcome: Outcome,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
-    /// Offsets from the start of the run (for tests and benchmarks).
-    #[serde(skip)]
+    /// Offsets from the start of the run, in seconds in JSON (`start_secs`, `end_secs`);
+    /// absent for a component that did not run.
+    #[serde(rename = "start_secs", serialize_with = "ser_opt_secs", skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Duration>,
-    #[serde(skip)]
+    #[serde(rename = "end_secs", serialize_with = "ser_opt_secs", skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Duration>,
+}
+
+fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_secs(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
