@@ -20,6 +20,7 @@
 pub mod api;
 pub mod clients;
 pub mod contract;
+pub mod entry;
 pub mod failover;
 pub mod probe;
 pub mod processor;

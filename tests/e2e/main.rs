@@ -162,3 +162,38 @@ pub fn rand_u32() -> u32 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
     t ^ std::process::id().rotate_left(16)
 }
+
+/// An installed `tandem` (the binary alone in a directory, with `tandem-lambda` beside it, as
+/// `cargo install` leaves them), run from an empty directory holding only its config: it
+/// packages the installed Lambda binary (no build, no sources), plans, applies and destroys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_tandem_runs_from_an_empty_directory() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = Moto::start(work.path());
+    let suffix = format!("in{:06x}", rand_u32() & 0xffffff);
+    let d = Deployment::new(&moto, &suffix, work.path(), &moto.endpoint).await;
+    let bin_dir = work.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).expect("bin dir");
+    let installed = bin_dir.join("tandem");
+    std::fs::copy(tandem_bin(), &installed).expect("install tandem");
+    // What `cargo install --path lambda --profile lambda --bin tandem-lambda` puts beside it
+    // (its content only matters to a real Lambda; the emulator runs no code).
+    std::fs::write(bin_dir.join("tandem-lambda"), b"#!/bin/sh\nexit 0\n").expect("install tandem-lambda");
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("empty dir");
+    std::fs::copy(&d.config, empty.join("tandem.toml")).expect("config");
+
+    let run = tandem(&installed, &["plan"], &d.env, &empty);
+    check(&run, "plan from an empty directory");
+    assert!(run.stdout.contains("Plan: ") && run.stdout.contains(" to create, 0 to update"), "{}", run.stdout);
+    assert!(!run.stderr.contains("Building the Lambda package"), "nothing is built: {}", run.stderr);
+    let zip = work.path().join(".tandem").join("lambda").join("tandem-lambda.zip");
+    assert!(zip.is_file(), "the installed binary is packaged into the state directory");
+
+    let run = tandem(&installed, &["apply", "--yes"], &d.env, &empty);
+    check(&run, "apply from an empty directory");
+    assert!(run.stdout.contains("Apply complete: "), "{}", run.stdout);
+    let run = tandem(&installed, &["destroy", "--yes"], &d.env, &empty);
+    check(&run, "destroy from an empty directory");
+    inventory::check_gone(&moto, &d).await;
+}

@@ -13,18 +13,40 @@ pub struct Stack {
     pub components: Vec<Arc<dyn Component>>,
 }
 
-/// The workspace root (where `lambda/` lives) for building the Lambda package: the current
-/// directory if it has `lambda/`, else the directory of this binary's source tree.
-fn workspace_root() -> PathBuf {
+/// Where the Lambda package comes from.
+enum LambdaSource {
+    /// A workspace with `lambda/`: built with cargo (the current directory, else this
+    /// binary's source tree when it still exists).
+    Workspace(PathBuf),
+    /// `tandem-lambda` installed beside this executable: zipped as it is.
+    Installed(PathBuf),
+}
+
+/// The current directory if it has `lambda/` (working in the repository), else the
+/// `tandem-lambda` installed beside this executable, else this binary's source tree.
+fn lambda_source() -> Option<LambdaSource> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     if cwd.join("lambda/Cargo.toml").exists() {
-        return cwd;
+        return Some(LambdaSource::Workspace(cwd));
+    }
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(tandem_compute::package::INSTALLED_BINARY)))
+        .filter(|p| p.is_file());
+    if let Some(bin) = installed {
+        return Some(LambdaSource::Installed(bin));
     }
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if built.join("lambda/Cargo.toml").exists() {
-        return built;
+    built.join("lambda/Cargo.toml").exists().then_some(LambdaSource::Workspace(built))
+}
+
+/// The workspace root (where `lambda/` lives) for building the Lambda package, or the
+/// current directory when there is none (for resolving a configured `[lambda] package`).
+fn workspace_root() -> PathBuf {
+    match lambda_source() {
+        Some(LambdaSource::Workspace(root)) => root,
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     }
-    cwd
 }
 
 impl Stack {
@@ -42,6 +64,21 @@ impl Stack {
             // The build can take minutes (release, LTO): say so on stderr, so a first run is
             // not a silent pause and `--json` output stays clean.
             let mut started = None;
+            if cfg.lambda.package.is_none() {
+                match lambda_source() {
+                    Some(LambdaSource::Installed(bin)) => {
+                        let cache = cfg.state.dir.join("lambda");
+                        let package = tandem_compute::package::ensure_installed_package(&bin, &cache)
+                            .with_context(|| format!("packaging the installed Lambda binary {}", bin.display()))?;
+                        return Ok(Self::components_with(cfg, aws, &package));
+                    }
+                    Some(LambdaSource::Workspace(_)) => {}
+                    None => anyhow::bail!(
+                        "no Lambda code found: run tandem from the repository root (it builds lambda/), install the Lambda binary beside tandem (`cargo install --path lambda --profile lambda --bin {}`), or set [lambda] package to a prebuilt zip",
+                        tandem_compute::package::INSTALLED_BINARY
+                    ),
+                }
+            }
             let package = tandem_compute::package::ensure_package_announcing(cfg, &workspace_root(), || {
                 eprintln!(
                     "Building the Lambda package (cargo build --profile lambda -p tandem-lambda); the first build takes a few minutes…"
@@ -61,12 +98,16 @@ impl Stack {
         } else {
             tandem_compute::package::Package::unbuilt()
         };
+        Ok(Self::components_with(cfg, aws, &package))
+    }
+
+    fn components_with(cfg: &Config, aws: &AwsContext, package: &tandem_compute::package::Package) -> Self {
         let mut components: Vec<Arc<dyn Component>> = Vec::new();
         components.extend(tandem_network::components(cfg, aws));
         components.extend(tandem_traffic::components(cfg, aws));
         components.extend(tandem_data::components(cfg, aws));
-        components.extend(tandem_compute::components(cfg, aws, &package));
+        components.extend(tandem_compute::components(cfg, aws, package));
         components.extend(tandem_observability::components(cfg, aws));
-        Ok(Self { components })
+        Self { components }
     }
 }

@@ -42,6 +42,10 @@ pub const BOOTSTRAP: &str = "bootstrap";
 pub const PROFILE: &str = "lambda";
 /// Zip file name, under `target/lambda/`.
 pub const ZIP_NAME: &str = "tandem-lambda.zip";
+/// The Lambda binary's name when installed beside `tandem` (`cargo install --path lambda
+/// --profile lambda --bin tandem-lambda`): an installed `tandem` packages it instead of
+/// building from sources it does not have.
+pub const INSTALLED_BINARY: &str = "tandem-lambda";
 /// Lambda runtime of the functions.
 pub const RUNTIME: &str = "provided.al2023";
 /// Lambda architecture matching the host build.
@@ -152,6 +156,18 @@ pub fn ensure_package_announcing(
         before_build();
         let binary = build_binary(workspace_root)?;
         write_zip(&binary, &zip)?;
+    }
+    Package::from_file(&zip)
+}
+
+/// The package of an installed Lambda binary (`tandem-lambda` beside the `tandem`
+/// executable): zipped as `bootstrap` into `cache_dir/tandem-lambda.zip` when the zip is
+/// missing or older than the binary. Deterministic: the same binary gives the same hash.
+pub fn ensure_installed_package(binary: &Path, cache_dir: &Path) -> Result<Package, PackageError> {
+    let zip = cache_dir.join(ZIP_NAME);
+    if !zip.exists() || mtime(binary)? > mtime(&zip)? {
+        tracing::info!(binary = %binary.display(), zip = %zip.display(), "packaging the installed Lambda binary");
+        write_zip(binary, &zip)?;
     }
     Package::from_file(&zip)
 }
@@ -334,6 +350,29 @@ mod tests {
         let p = Package::from_bytes(Path::new("x.zip"), b"abc");
         assert_eq!(p.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(p.base64_sha256, "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+    }
+
+    #[test]
+    fn an_installed_binary_is_zipped_once_and_again_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join(INSTALLED_BINARY);
+        std::fs::write(&bin, b"\x7fELF one").unwrap();
+        let cache = dir.path().join("cache");
+        let first = ensure_installed_package(&bin, &cache).unwrap();
+        assert_eq!(first.path, cache.join(ZIP_NAME));
+        let entry = zip::ZipArchive::new(std::fs::File::open(&first.path).unwrap()).unwrap().by_index(0).unwrap().name().to_string();
+        assert_eq!(entry, BOOTSTRAP);
+        // Unchanged binary: the same zip, not rewritten.
+        let written = std::fs::metadata(&first.path).unwrap().modified().unwrap();
+        let again = ensure_installed_package(&bin, &cache).unwrap();
+        assert_eq!(again, first);
+        assert_eq!(std::fs::metadata(&first.path).unwrap().modified().unwrap(), written);
+        // A newer binary (a reinstall): zipped again, another hash.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&bin, b"\x7fELF two").unwrap();
+        let newer = ensure_installed_package(&bin, &cache).unwrap();
+        assert_ne!(newer.sha256, first.sha256);
+        assert!(matches!(ensure_installed_package(&dir.path().join("missing"), &cache), Err(PackageError::Io { .. })));
     }
 
     #[test]
