@@ -513,7 +513,8 @@ impl Engine {
                     async move {
                         let started = start.elapsed();
                         let (outcome, outs, no_answer) = if forward {
-                            run_apply(&c, action, inputs, &state, cancel, progress.as_deref()).await
+                            let (o, outs, error) = run_apply(&c, action, inputs, &state, cancel, progress.as_deref()).await;
+                            (o, outs, error.as_ref().is_some_and(no_answer))
                         } else {
                             let (o, no_answer) = run_destroy(&c, &state, cancel, progress.as_deref()).await;
                             (o, None, no_answer)
@@ -688,22 +689,9 @@ async fn set_status(state: &StateHandle, c: &Arc<dyn Component>, status: Compone
     state.persist(serial).await.map_err(|e| e.to_string())
 }
 
-async fn run_apply(
-    c: &Arc<dyn Component>,
-    action: Action,
-    inputs: BTreeMap<String, Outputs>,
-    state: &StateHandle,
-    cancel: CancelFlag,
-    progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
-) -> (Outcome, Option<Outputs>, bool) {
-    let (outcome, outputs, error) = apply_one(c, action, inputs, state, cancel, progress).await;
-    let no_answer = error.as_ref().is_some_and(no_answer);
-    (outcome, outputs, no_answer)
-}
-
 /// One component's apply; the component's own error, if it returned one, is passed back so
 /// the scheduler can tell a region that does not answer from any other failure.
-async fn apply_one(
+async fn run_apply(
     c: &Arc<dyn Component>,
     action: Action,
     inputs: BTreeMap<String, Outputs>,
