@@ -710,10 +710,59 @@ def _route_sigv4a_events() -> None:
     DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
 
 
+# Events delivered to Lambda targets (moto runs no Lambda): the last
+# LAMBDA_DELIVERIES_KEPT, oldest first.
+LAMBDA_DELIVERIES_KEPT = 1000
+_lambda_deliveries: list[dict[str, Any]] = []
+_deliveries_lock = threading.Lock()
+
+
+def lambda_deliveries() -> list[dict[str, Any]]:
+    """The events rules delivered to Lambda function targets (rule, function ARN, event)."""
+    with _deliveries_lock:
+        return list(_lambda_deliveries)
+
+
+def _apply_lambda_targets() -> None:
+    """moto 5.2.5 raised NotImplementedError (HTTP 500 for the whole PutEvents) when a
+    matching rule had a Lambda function target. AWS invokes the function asynchronously; the
+    emulator runs no Lambda, so the delivery is recorded (`lambda_deliveries()`) and the
+    rule's other targets get the event as before."""
+    from moto.events.models import Rule
+    from moto.utilities.arns import parse_arn
+
+    if getattr(Rule, "_emulator_lambda_targets", False):
+        return
+    original = Rule.send_to_targets
+    lock = threading.Lock()
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        lambdas = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        if not lambdas:
+            return original(self, original_event, transform_input)
+        if not self.event_pattern.matches_event(original_event):
+            return None
+        with _deliveries_lock:
+            for t in lambdas:
+                _lambda_deliveries.append({"Rule": self.name, "EventBusName": self.event_bus_name, "FunctionArn": t["Arn"], "Event": original_event})
+            del _lambda_deliveries[:-LAMBDA_DELIVERIES_KEPT]
+        with lock:
+            saved = self.targets
+            self.targets = [t for t in saved if t not in lambdas]
+            try:
+                return original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule._emulator_lambda_targets = True  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     if getattr(EventsHandler, "_emulator_endpoints", False):
         return
     _route_sigv4a_events()
+    _apply_lambda_targets()
     original_put_events = EventsHandler.put_events
 
     def put_events(self: EventsHandler) -> Any:

@@ -292,7 +292,80 @@ def _apply_get_bucket_replication() -> None:
     S3Response.get_bucket_replication = get_bucket_replication  # type: ignore[method-assign]
 
 
+# aws:SecureTransport of the S3 request being served (set per request, per thread).
+_transport = threading.local()
+
+_LOOPBACK_PREFIXES = ("127.", "::1", "::ffff:127.")
+
+
+def request_is_secure(scheme: str | None, remote_addr: str | None) -> bool:
+    """`aws:SecureTransport` of a request: true over TLS; also true from a loopback address,
+    the only place the emulator listens (scripts/local-aws binds 127.0.0.1), where plain
+    HTTP stands for the TLS connection every AWS endpoint offers."""
+    if (scheme or "").lower() == "https":
+        return True
+    return (remote_addr or "").startswith(_LOOPBACK_PREFIXES)
+
+
+def secure_transport_condition(condition: Any, secure: bool) -> bool | None:
+    """Whether a statement's Condition holds when it is exactly `{"Bool":
+    {"aws:SecureTransport": value(s)}}`; None for any other condition (left to moto)."""
+    if not isinstance(condition, dict) or list(condition) != ["Bool"]:
+        return None
+    block = condition["Bool"]
+    if not isinstance(block, dict) or list(block) != ["aws:SecureTransport"]:
+        return None
+    values = block["aws:SecureTransport"]
+    values = values if isinstance(values, list) else [values]
+    return str(secure).lower() in [str(v).lower() for v in values]
+
+
+def _apply_secure_transport() -> None:
+    """moto evaluates bucket policies without their conditions, so the common TLS-only
+    statement (Deny s3:* when aws:SecureTransport is false) denied every object call. The
+    condition is now evaluated (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html,
+    "Enforce encryption of data in transit"): it applies to requests without TLS only."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if getattr(FakeBucket, "_emulator_secure_transport", False):
+        return
+    original_setup = S3Response.setup_class
+
+    def setup_class(self: S3Response, request: Any, full_url: str | None = None, headers: Any = None) -> None:
+        _transport.secure = request_is_secure(getattr(request, "scheme", None), getattr(request, "remote_addr", None))
+        original_setup(self, request, full_url, headers)
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        raw = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return IAMPolicy(raw).is_action_permitted(action, resource)
+        statements = doc.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        secure = bool(getattr(_transport, "secure", True))
+        kept = []
+        for st in statements:
+            holds = secure_transport_condition(st.get("Condition"), secure) if isinstance(st, dict) else None
+            if holds is False:
+                continue
+            if holds is True:
+                st = {k: v for k, v in st.items() if k != "Condition"}
+            kept.append(st)
+        return IAMPolicy(json.dumps({**doc, "Statement": kept})).is_action_permitted(action, resource)
+
+    S3Response.setup_class = setup_class  # type: ignore[method-assign]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    FakeBucket._emulator_secure_transport = True  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     _patch_service_model()
+    _apply_secure_transport()
     _apply_replication(S3Backend.put_object, S3Backend.delete_object)
     _apply_get_bucket_replication()

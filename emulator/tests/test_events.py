@@ -506,3 +506,35 @@ class RoutingInProcess(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LambdaTargets(unittest.TestCase):
+    """A rule with a Lambda function target (moto raised NotImplementedError: PutEvents
+    answered 500): the event is recorded for the function and the rule's other targets
+    still get it."""
+
+    def test_put_events_succeeds_and_the_other_targets_get_the_event(self) -> None:
+        region = "us-east-2"
+        events = client("events", region)
+        logs = client("logs", region)
+        bus = unique("lambda-bus")
+        events.create_event_bus(Name=bus)
+        group = f"/emulator/{unique('lambda-target')}"
+        logs.create_log_group(logGroupName=group)
+        events.put_rule(Name="r", EventBusName=bus, EventPattern=json.dumps({"source": ["emulator.test"]}))
+        events.put_targets(
+            Rule="r",
+            EventBusName=bus,
+            Targets=[
+                {"Id": "fn", "Arn": f"arn:aws:lambda:{region}:123456789012:function:processor"},
+                {"Id": "log", "Arn": f"arn:aws:logs:{region}:123456789012:log-group:{group}"},
+            ],
+        )
+        out = events.put_events(Entries=[{"Source": "emulator.test", "DetailType": "t", "Detail": json.dumps({"n": 1}), "EventBusName": bus}])
+        self.assertEqual(out["FailedEntryCount"], 0)
+        messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        self.assertEqual(len(messages), 1, messages)
+        self.assertEqual(json.loads(messages[0])["detail"], {"n": 1})
+        # The Lambda target is still there (only skipped for delivery).
+        ids = sorted(t["Id"] for t in events.list_targets_by_rule(Rule="r", EventBusName=bus)["Targets"])
+        self.assertEqual(ids, ["fn", "log"])

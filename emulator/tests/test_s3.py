@@ -137,3 +137,41 @@ class Replication(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TlsOnlyBucketPolicy(unittest.TestCase):
+    """The TLS-only statement (Deny s3:* when aws:SecureTransport is false): moto ignored
+    the condition and denied every object call; now it denies requests without TLS only."""
+
+    def test_object_calls_over_the_loopback_listener_are_allowed(self) -> None:
+        import json
+
+        s3 = client("s3", "us-east-1")
+        bucket = unique("tls-only")
+        s3.create_bucket(Bucket=bucket)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }],
+        }
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"v")
+
+    def test_the_condition_is_evaluated_from_the_transport(self) -> None:
+        from emulator.s3 import request_is_secure, secure_transport_condition
+
+        self.assertTrue(request_is_secure("https", "203.0.113.7"))
+        self.assertTrue(request_is_secure("http", "127.0.0.1"))
+        self.assertFalse(request_is_secure("http", "203.0.113.7"))
+        deny_plain = {"Bool": {"aws:SecureTransport": "false"}}
+        self.assertIs(secure_transport_condition(deny_plain, secure=False), True)
+        self.assertIs(secure_transport_condition(deny_plain, secure=True), False)
+        self.assertIs(secure_transport_condition({"Bool": {"aws:SecureTransport": ["true"]}}, secure=True), True)
+        self.assertIsNone(secure_transport_condition({"StringEquals": {"aws:SourceAccount": "1"}}, secure=True))
