@@ -754,7 +754,24 @@ def _apply_lambda_targets() -> None:
             finally:
                 self.targets = saved
 
+    def _send_to_cw_log_group(self: Rule, name: str, event: dict[str, Any]) -> None:
+        # moto wrote the log event's timestamp as a float (unix_time_millis()); CloudWatch
+        # Logs' `timestamp` is a long (milliseconds), and strict clients (the AWS SDK for
+        # Rust) refuse FilterLogEvents/GetLogEvents answers carrying a fraction.
+        import random as _random
+
+        from moto.core.utils import iso_8601_datetime_without_milliseconds, unix_time_millis, utcfromtimestamp
+        from moto.logs import logs_backends
+
+        if "time" in event:
+            event["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(event["time"]))
+        stream = f"{_random.getrandbits(64):016x}"
+        backend = logs_backends[self.account_id][self.region_name]
+        backend.create_log_stream(name, stream)
+        backend.put_log_events(name, stream, [{"timestamp": int(unix_time_millis()), "message": json.dumps(event)}])
+
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule._send_to_cw_log_group = _send_to_cw_log_group  # type: ignore[method-assign]
     Rule._emulator_lambda_targets = True  # type: ignore[attr-defined]
 
 

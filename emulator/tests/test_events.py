@@ -532,8 +532,12 @@ class LambdaTargets(unittest.TestCase):
         )
         out = events.put_events(Entries=[{"Source": "emulator.test", "DetailType": "t", "Detail": json.dumps({"n": 1}), "EventBusName": bus}])
         self.assertEqual(out["FailedEntryCount"], 0)
+        bodies: list[bytes] = []
+        logs.meta.events.register("after-call.cloudwatch-logs.FilterLogEvents", lambda http_response, **_: bodies.append(http_response.content))
         messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
         self.assertEqual(len(messages), 1, messages)
+        # CloudWatch Logs timestamps are longs (moto wrote a float: strict SDKs refused it).
+        self.assertIsInstance(json.loads(bodies[-1])["events"][0]["timestamp"], int)
         self.assertEqual(json.loads(messages[0])["detail"], {"n": 1})
         # The Lambda target is still there (only skipped for delivery).
         ids = sorted(t["Id"] for t in events.list_targets_by_rule(Rule="r", EventBusName=bus)["Targets"])

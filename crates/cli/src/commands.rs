@@ -17,15 +17,15 @@ use crate::render::{self, Progress};
 use crate::stack;
 use crate::failover::{self as fo, LockPlan};
 use crate::status::{self, CloudWatchProbe, RegionProbe};
-use crate::{Cli, Command, Exit, GraphFormat, Role};
+use crate::{Cli, Command, DrillLayer, Exit, GraphFormat, Role};
 
 fn state_dir(cfg: &Config) -> PathBuf {
     cfg.state.dir.clone()
 }
 
-struct Opened {
+pub(crate) struct Opened {
     backend: Arc<dyn StateBackend>,
-    state: StateHandle,
+    pub(crate) state: StateHandle,
     _lock: Option<LockGuard>,
 }
 
@@ -50,7 +50,7 @@ async fn take_lock(backend: &Arc<dyn StateBackend>, suffix: &str) -> Result<Lock
     tokio::task::spawn_blocking(move || b.lock(&s)).await.map_err(|e| StateError::Backend(format!("lock task: {e}")))?
 }
 
-async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
+pub(crate) async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
     open_state_with(cfg, lock, CallProfile::Standard).await
 }
 
@@ -481,7 +481,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     );
                 }
             }
+            if let Some(drill) = crate::drill::command::in_progress(&cfg) {
+                eprintln!("{drill}");
+            }
             Ok(if ok { Exit::Ok } else { Exit::Failed })
+        }
+        Command::Drill { json, database, only, restore, yes } => {
+            if database && !restore {
+                match confirm("drill the database: a planned switchover of the Aurora writer to the secondary region and back", yes) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(Exit::Ok),
+                    Err(code) => return Ok(code),
+                }
+            }
+            let only = only.map(|o| match o {
+                DrillLayer::Data => crate::drill::Only::Data,
+                DrillLayer::Traffic => crate::drill::Only::Traffic,
+                DrillLayer::Database => crate::drill::Only::Database,
+            });
+            crate::drill::command::run(&cfg, crate::drill::command::Args { json, database, only, restore }).await
         }
         Command::Failover { unplanned, yes } => {
             let what = if unplanned {

@@ -1,6 +1,7 @@
 //! `tandem`: plan, apply and destroy the two-region disaster-recovery stack.
 
 mod commands;
+mod drill;
 mod failover;
 mod render;
 mod stack;
@@ -120,6 +121,33 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// A measured game day (DR.md, "The drill"): data replication, the "primary down"
+    /// decision through DNS, events and the accelerator, and (with --database) a planned
+    /// database switchover and back; every change journaled and put back.
+    Drill {
+        #[arg(long)]
+        json: bool,
+        /// Also drill the database: a planned switchover to the secondary and back (asks
+        /// for confirmation unless --yes).
+        #[arg(long)]
+        database: bool,
+        /// Drill one layer only.
+        #[arg(long, value_enum)]
+        only: Option<DrillLayer>,
+        /// Put back everything an interrupted drill changed (its journal), then stop.
+        #[arg(long, conflicts_with_all = ["database", "only"])]
+        restore: bool,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `drill --only`.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DrillLayer {
+    Data,
+    Traffic,
+    Database,
 }
 
 /// A region of the stack by its role.

@@ -593,7 +593,7 @@ pub fn status(doc: &StateDoc, r: &StatusReport, as_json: bool) -> bool {
 /// How many operation records `status` shows.
 const RECENT_OPERATIONS: usize = 3;
 
-fn when(unix: u64) -> String {
+pub fn when(unix: u64) -> String {
     aws_smithy_types::DateTime::from_secs(i64::try_from(unix).unwrap_or(i64::MAX))
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_else(|_| unix.to_string())
