@@ -4,6 +4,7 @@
 mod census;
 mod cli;
 mod dr_cli;
+mod drill;
 mod inventory;
 mod outage;
 mod resilience;

@@ -254,12 +254,19 @@ pub struct KilledRun {
 /// Runs `tandem` and sends it SIGKILL after `delay` (unless it exited before).
 pub fn tandem_killed_after(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path, delay: Duration) -> KilledRun {
     let start = Instant::now();
+    tandem_killed_when(bin, args, env, cwd, delay, || start.elapsed() >= delay)
+}
+
+/// Runs `tandem` and sends it SIGKILL as soon as `now()` answers true (checked every 5 ms),
+/// or once `limit` has passed, unless it exited before.
+pub fn tandem_killed_when(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path, limit: Duration, now: impl Fn() -> bool) -> KilledRun {
+    let start = Instant::now();
     let (mut child, out, err) = spawn_tandem(bin, args, env, cwd);
-    let deadline = start + delay;
+    let deadline = start + limit;
     let (killed, status) = loop {
         match child.try_wait() {
             Ok(Some(status)) => break (false, Some(status)),
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if Instant::now() >= deadline || now() => {
                 // std's Child::kill sends SIGKILL on Unix: no handler, no cleanup.
                 let _ = child.kill();
                 break (true, child.wait().ok());

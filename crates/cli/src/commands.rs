@@ -487,7 +487,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(if ok { Exit::Ok } else { Exit::Failed })
         }
         Command::Drill { json, database, only, restore, yes } => {
-            if database && !restore {
+            if (database || matches!(only, Some(DrillLayer::Database))) && !restore {
                 match confirm("drill the database: a planned switchover of the Aurora writer to the secondary region and back", yes) {
                     Ok(true) => {}
                     Ok(false) => return Ok(Exit::Ok),
