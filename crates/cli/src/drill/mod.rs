@@ -751,10 +751,37 @@ impl Drill<'_> {
         };
         let ok = outcome.passed();
         self.steps.push(step(l, "accelerator.deployed", format!("primary NLB endpoint weight 0 in {group}: accelerator DEPLOYED"), outcome));
-        let lands = match (ok, self.custom()) {
-            (false, _) => Outcome::Skipped { why: "the accelerator did not deploy the change".into() },
-            (true, Some(e)) => Outcome::NotMeasurable { why: format!("{e} serves no anycast addresses ({} are documentation addresses)", acc.static_ips.join(", ")) },
-            (true, None) => Outcome::NotMeasurable { why: "this build does not open connections through the accelerator yet".into() },
+        let lands = match (ok, self.custom(), &self.targets.dns) {
+            (false, _, _) => Outcome::Skipped { why: "the accelerator did not deploy the change".into() },
+            (true, Some(e), _) => Outcome::NotMeasurable { why: format!("{e} serves no anycast addresses ({} are documentation addresses)", acc.static_ips.join(", ")) },
+            (true, None, None) => Outcome::Skipped { why: "no domain ([dns] record_name): the NLB's certificate names no host to verify /health for".into() },
+            (true, None, Some(dns)) => {
+                // New connections through the accelerator, TLS verified for the failover
+                // name, until /health answers from the secondary.
+                let url = format!("https://{}/health", dns.record_name);
+                let s = self.cfg.secondary_region.clone();
+                let last = std::sync::Mutex::new(String::new());
+                let r = wait_until(from, self.t.accelerator, self.t.poll.max(Duration::from_secs(2)), || async {
+                    match world.https_get_via(&url, &acc.dns_name).await {
+                        Ok((status, body)) => {
+                            let region = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v.get("region").and_then(|r| r.as_str()).map(str::to_string));
+                            if let Ok(mut l) = last.lock() {
+                                *l = format!("HTTP {status} from {}", region.as_deref().unwrap_or("an unnamed region"));
+                            }
+                            Ok(region.as_deref() == Some(s.as_str()))
+                        }
+                        Err(e) => {
+                            if let Ok(mut l) = last.lock() {
+                                *l = e.to_string();
+                            }
+                            Ok(false)
+                        }
+                    }
+                })
+                .await;
+                let seen = last.lock().map(|l| l.clone()).unwrap_or_default();
+                timed(r, self.t.accelerator, &format!("/health through {} did not answer from {s} (last: {seen})", acc.dns_name))
+            }
         };
         self.steps.push(step(l, "accelerator.lands", "new connections through the accelerator land in the secondary (/health names its region)", lands));
         let back = Instant::now();
@@ -848,7 +875,19 @@ impl Drill<'_> {
             match (moved, self.custom()) {
                 (false, _) => Outcome::Skipped { why: "the writer did not move".into() },
                 (true, Some(e)) => Outcome::NotMeasurable { why: format!("{e} serves no DNS for the global writer endpoint") },
-                (true, None) => Outcome::NotMeasurable { why: "this build does not resolve the global writer endpoint yet".into() },
+                (true, None) => {
+                    // The global writer endpoint resolves to the secondary cluster's endpoint.
+                    let (global, cluster) = (sa.global_writer_endpoint.clone(), sa.writer_endpoint.clone());
+                    timed(
+                        wait_until(from, self.t.writer, poll, || async {
+                            let (g, c) = (world.resolve(&global).await?, world.resolve(&cluster).await?);
+                            Ok(!g.is_empty() && g.iter().all(|ip| c.contains(ip)))
+                        })
+                        .await,
+                        self.t.writer,
+                        "the global writer endpoint did not resolve to the secondary cluster",
+                    )
+                }
             },
         ));
         let back = Instant::now();

@@ -209,6 +209,28 @@ impl World for Fake {
         let deployed = self.st().weights_changed.is_none_or(|t| t.elapsed() >= self.d.accelerator);
         Ok(Some(if deployed { "DEPLOYED" } else { "IN_PROGRESS" }.into()))
     }
+    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, AwsError> {
+        assert!(self.custom.is_none(), "no DNS on a custom endpoint: resolve({host}) must not be called");
+        let (p, s): (std::net::IpAddr, std::net::IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        Ok(match host {
+            "primary.cluster" => vec![p],
+            "secondary.cluster" => vec![s],
+            // The global writer endpoint follows 5 s after the switchover completes.
+            "g" => match self.st().writer {
+                Some((Placement::Secondary, at)) if at.elapsed() >= self.d.writer + Duration::from_secs(5) => vec![s],
+                _ => vec![p],
+            },
+            other => panic!("unexpected host {other}"),
+        })
+    }
+    async fn https_get_via(&self, url: &str, via: &str) -> Result<(u16, String), AwsError> {
+        assert!(self.custom.is_none(), "no anycast on a custom endpoint: GET {url} must not be called");
+        assert_eq!((url, via), ("https://api.example.test/health", "a.awsglobalaccelerator.com"));
+        // New connections land in the secondary 3 s after the accelerator deployed the drain.
+        let st = self.st();
+        let drained = st.weights.iter().any(|(id, w)| id == NLB && *w == 0) && st.weights_changed.is_some_and(|t| t.elapsed() >= self.d.accelerator + Duration::from_secs(3));
+        Ok((200, serde_json::json!({"region": if drained { S } else { P }, "status": "ok"}).to_string()))
+    }
     async fn writer(&self, region: &str) -> Result<Option<Writer>, AwsError> {
         let (role, state) = match self.st().writer {
             None => ("primary", None),
@@ -274,7 +296,7 @@ fn targets() -> Targets {
 fn aurora(role: &str) -> AuroraOutputs {
     serde_json::from_value(serde_json::json!({
         "global_cluster_id": "aurora-global-t1", "cluster_id": format!("aurora-{role}-t1"), "cluster_arn": format!("arn:{role}"),
-        "writer_endpoint": "w", "reader_endpoint": "r", "instance_id": "i", "port": 5432, "password_parameter": null,
+        "writer_endpoint": format!("{role}.cluster"), "reader_endpoint": "r", "instance_id": "i", "port": 5432, "password_parameter": null,
         "global_writer_endpoint": "g"
     }))
     .expect("aurora outputs")
@@ -300,6 +322,27 @@ fn secs(steps: &[report::Step], id: &str) -> Option<f64> {
 
 fn outcome<'a>(steps: &'a [report::Step], id: &str) -> &'a Outcome {
     &steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}")).outcome
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_aws_the_accelerator_landing_the_writer_endpoint_and_the_controller_are_measured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut world = Fake::new(Delays::default());
+    world.custom = None;
+    let (steps, journal) = full_drill(&world, dir.path()).await;
+    let near = |id: &str, want: f64| {
+        let got = secs(&steps, id).unwrap_or_else(|| panic!("{id} has no time: {:?}", outcome(&steps, id)));
+        assert!((want..=want + 2.5).contains(&got), "{id}: {got} s, wanted about {want} s");
+    };
+    near("accelerator.lands", 23.0);
+    near("database.endpoint", 65.0);
+    assert!(outcome(&steps, "database.controller").passed(), "{:?}", outcome(&steps, "database.controller"));
+    assert!(journal.pending().is_empty());
+    let r = report::build("t1", "AWS", steps, 0.0);
+    let acc = r.layers.iter().find(|l| l.layer == Layer::Accelerator).expect("accelerator layer");
+    assert!(matches!(&acc.rto, Figure::Measured { secs, .. } if (23.0..25.5).contains(secs)), "{:?}", acc.rto);
+    let db = r.layers.iter().find(|l| l.layer == Layer::Database).expect("database layer");
+    assert!(matches!(&db.rto, Figure::Measured { secs, .. } if (65.0..67.5).contains(secs)), "{:?}", db.rto);
 }
 
 async fn full_drill(world: &Fake, dir: &std::path::Path) -> (Vec<report::Step>, Journal) {

@@ -90,6 +90,14 @@ pub trait World: Send + Sync {
     async fn set_endpoint_weights(&self, group_arn: &str, weights: &[(String, i32)]) -> Result<(), AwsError>;
     async fn accelerator_status(&self, accelerator_arn: &str) -> Result<Option<String>, AwsError>;
 
+    // DNS and connections (AWS only: the drill says "not measurable here" on a custom
+    // endpoint before calling these).
+    /// The addresses `host` resolves to (the system resolver).
+    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, AwsError>;
+    /// `GET url` over a new HTTPS connection to `connect_to` (the certificate verified for
+    /// the URL's host): status and body.
+    async fn https_get_via(&self, url: &str, connect_to: &str) -> Result<(u16, String), AwsError>;
+
     // Database.
     /// The global cluster's writer, read through `region`.
     async fn writer(&self, region: &str) -> Result<Option<Writer>, AwsError>;
@@ -532,6 +540,23 @@ impl World for SdkWorld {
     async fn accelerator_status(&self, accelerator_arn: &str) -> Result<Option<String>, AwsError> {
         let out = self.ga().describe_accelerator().accelerator_arn(accelerator_arn).send().await.map_err(AwsError::from_sdk)?;
         Ok(out.accelerator().and_then(|a| a.status()).map(|s| s.as_str().to_string()))
+    }
+
+    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, AwsError> {
+        let addrs = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host((host, 0)))
+            .await
+            .map_err(|_| AwsError::other("DnsTimeout", format!("{host}: no answer within 10 s")))?
+            .map_err(|e| AwsError::other("DnsError", format!("{host}: {e}")))?;
+        let mut ips: Vec<std::net::IpAddr> = addrs.map(|a| a.ip()).collect();
+        ips.sort();
+        ips.dedup();
+        Ok(ips)
+    }
+
+    async fn https_get_via(&self, url: &str, connect_to: &str) -> Result<(u16, String), AwsError> {
+        use tandem_lambda::clients::{HttpGet, ProbeHttp};
+        let http = ProbeHttp::new(Duration::from_secs(10), Some(connect_to.to_string()));
+        http.get(url).await.map(|a| (a.status, a.body)).map_err(|e| AwsError::other(e.code, e.message))
     }
 
     async fn writer(&self, region: &str) -> Result<Option<Writer>, AwsError> {
