@@ -25,6 +25,7 @@
 //! back and `--restore` use the same undo.
 
 pub mod command;
+pub mod dns;
 pub mod journal;
 pub mod report;
 pub mod world;
@@ -98,6 +99,9 @@ pub struct Targets {
     pub parameters_path: Option<String>,
     pub health_primary: Option<HealthOutputs>,
     pub dns: Option<FailoverOutputs>,
+    /// The targets the PRIMARY and SECONDARY failover records alias (each API's custom domain
+    /// named `dns.record_name`: `d-….execute-api.<region>.amazonaws.com`).
+    pub api_targets: Option<(String, String)>,
     pub endpoint: Option<EventEndpointOutputs>,
     pub buses: Option<(EventBusOutputs, EventBusOutputs)>,
     pub accelerator: Option<AcceleratorOutputs>,
@@ -123,6 +127,9 @@ impl Targets {
             parameters_path: out::<tandem_core::contracts::ParametersOutputs>(doc, ids::PARAMETERS).map(|p| p.path),
             health_primary: out(doc, &ids::health(Placement::Primary)),
             dns: out(doc, ids::DNS_FAILOVER),
+            api_targets: out::<tandem_core::contracts::ApiOutputs>(doc, &ids::api(Placement::Primary))
+                .and_then(|a| a.failover_regional_domain_name)
+                .zip(out::<tandem_core::contracts::ApiOutputs>(doc, &ids::api(Placement::Secondary)).and_then(|a| a.failover_regional_domain_name)),
             endpoint: out(doc, ids::EVENT_ENDPOINT),
             buses: out(doc, &pe).zip(out(doc, &se)),
             accelerator: out(doc, ids::ACCELERATOR),
@@ -564,6 +571,51 @@ impl Drill<'_> {
         .await
     }
 
+    /// Until the zone's authoritative name servers answer the failover name with the
+    /// secondary's (or, `to_secondary` false, the primary's) API addresses only.
+    async fn dns_answers(&self, to_secondary: bool, from: Instant) -> Outcome {
+        let (dns, targets) = match (&self.targets.dns, &self.targets.api_targets, self.custom()) {
+            (None, _, _) => return Outcome::Skipped { why: "no hosted zone configured ([dns] hosted_zone_id)".into() },
+            (Some(_), _, Some(e)) => return Outcome::NotMeasurable { why: format!("{e} serves no DNS: the zone's authoritative name servers are AWS's") },
+            (Some(_), None, None) => return Outcome::Skipped { why: "no regional custom domains (api.primary_domain / secondary_domain) to tell the answers apart".into() },
+            (Some(d), Some(t), None) => (d.clone(), t.clone()),
+        };
+        let world = self.world;
+        let servers = match world.zone_name_servers(&dns.hosted_zone_id).await {
+            Ok(s) if !s.is_empty() => s,
+            Ok(_) => return failed(None, format!("the zone {} names no name servers", dns.hosted_zone_id)),
+            Err(e) => return failed(None, format!("GetHostedZone {}: {e}", dns.hosted_zone_id)),
+        };
+        let (want, other) = if to_secondary { (targets.1, targets.0) } else { (targets.0, targets.1) };
+        let last = std::sync::Mutex::new(String::new());
+        let r = wait_until(from, self.t.health, self.t.poll.max(Duration::from_secs(2)), || async {
+            // Fresh each time: the regional endpoints' addresses rotate.
+            let (w, o) = (world.resolve(&want).await?, world.resolve(&other).await?);
+            let mut answered = None;
+            for ns in &servers {
+                match world.authoritative_a(ns, &dns.record_name).await {
+                    Ok(a) => {
+                        answered = Some(a);
+                        break;
+                    }
+                    Err(e) => {
+                        if let Ok(mut l) = last.lock() {
+                            *l = e.to_string();
+                        }
+                    }
+                }
+            }
+            let Some(a) = answered else { return Ok(false) };
+            if let Ok(mut l) = last.lock() {
+                *l = format!("answer {a:?}");
+            }
+            Ok(!a.is_empty() && a.iter().all(|ip| w.contains(ip)) && !a.iter().any(|ip| o.contains(ip)))
+        })
+        .await;
+        let seen = last.lock().map(|l| l.clone()).unwrap_or_default();
+        timed(r, self.t.health, &format!("{} was not answered with {want}'s addresses (last: {seen})", dns.record_name))
+    }
+
     /// Step 3: DNS, events and the accelerator.
     pub async fn traffic(&mut self) {
         let l = Layer::Traffic;
@@ -660,13 +712,7 @@ impl Drill<'_> {
         ));
         if set.is_ok() {
             let dns_what = "the zone's name servers answer the failover name with the secondary";
-            let dns = async {
-                match (&self.targets.dns, self.custom()) {
-                    (None, _) => Outcome::Skipped { why: "no hosted zone configured ([dns] hosted_zone_id)".into() },
-                    (Some(_), Some(e)) => Outcome::NotMeasurable { why: format!("{e} serves no DNS: the zone's authoritative name servers are AWS's") },
-                    (Some(_), None) => Outcome::NotMeasurable { why: "this build does not query authoritative name servers yet".into() },
-                }
-            };
+            let dns = self.dns_answers(true, from);
             let events = async {
                 match (&endpoint_id, &self.targets.buses) {
                     (Some(id), Some((_, sb))) => timed(self.event_lands(id, &sb.bus_name, &watch, &s, from).await, self.t.events, "no marker event reached the secondary bus"),
@@ -702,8 +748,9 @@ impl Drill<'_> {
                     _ => Outcome::Skipped { why: "no global endpoint or buses in the state".into() },
                 }
             };
-            let (h, ev) = tokio::join!(health_back, events_back);
+            let (h, ev, d) = tokio::join!(health_back, events_back, self.dns_answers(false, back_from));
             self.steps.push(step(l, "traffic.health-back", format!("HealthCheckStatus of {routing_check} healthy again"), h));
+            self.steps.push(step(l, "traffic.dns-back", "the zone's name servers answer the failover name with the primary again", d));
             self.steps.push(step(l, "traffic.events-back", "marker events land on the primary bus again", ev));
         }
         for i in watches.into_iter().rev() {

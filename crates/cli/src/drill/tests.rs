@@ -213,6 +213,8 @@ impl World for Fake {
         assert!(self.custom.is_none(), "no DNS on a custom endpoint: resolve({host}) must not be called");
         let (p, s): (std::net::IpAddr, std::net::IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
         Ok(match host {
+            "d-p.execute-api.us-east-1.amazonaws.com" => vec![[10, 1, 0, 1].into()],
+            "d-s.execute-api.us-east-2.amazonaws.com" => vec![[10, 1, 0, 2].into()],
             "primary.cluster" => vec![p],
             "secondary.cluster" => vec![s],
             // The global writer endpoint follows 5 s after the switchover completes.
@@ -222,6 +224,17 @@ impl World for Fake {
             },
             other => panic!("unexpected host {other}"),
         })
+    }
+    async fn zone_name_servers(&self, zone: &str) -> Result<Vec<String>, AwsError> {
+        assert!(self.custom.is_none(), "no DNS on a custom endpoint");
+        assert_eq!(zone, "Z1");
+        Ok(vec!["ns-1.awsdns-01.org".into()])
+    }
+    async fn authoritative_a(&self, server: &str, name: &str) -> Result<Vec<std::net::IpAddr>, AwsError> {
+        assert_eq!((server, name), ("ns-1.awsdns-01.org", "api.example.test"));
+        // The zone answers with the secondary 50 s after the decision (health + TTL).
+        let to_secondary = self.down_for(Duration::from_secs(50));
+        Ok(vec![if to_secondary { [10, 1, 0, 2].into() } else { [10, 1, 0, 1].into() }])
     }
     async fn https_get_via(&self, url: &str, via: &str) -> Result<(u16, String), AwsError> {
         assert!(self.custom.is_none(), "no anycast on a custom endpoint: GET {url} must not be called");
@@ -267,6 +280,7 @@ fn targets() -> Targets {
             failover_check_arn: None,
         }),
         dns: Some(FailoverOutputs { hosted_zone_id: "Z1".into(), record_name: "api.example.test".into() }),
+        api_targets: Some(("d-p.execute-api.us-east-1.amazonaws.com".into(), "d-s.execute-api.us-east-2.amazonaws.com".into())),
         endpoint: Some(EventEndpointOutputs { endpoint_name: "ep-t1".into(), endpoint_arn: "arn:ep".into(), endpoint_url: "https://ep".into() }),
         buses: Some((
             EventBusOutputs { bus_name: "bus-t1".into(), bus_arn: "arn:b1".into(), rule_arn: "arn:r1".into() },
@@ -335,6 +349,9 @@ async fn on_aws_the_accelerator_landing_the_writer_endpoint_and_the_controller_a
         assert!((want..=want + 2.5).contains(&got), "{id}: {got} s, wanted about {want} s");
     };
     near("accelerator.lands", 23.0);
+    near("traffic.dns", 50.0);
+    // The way back: the decision's undo waits for the next minute, so only bounded here.
+    assert!(outcome(&steps, "traffic.dns-back").passed(), "{:?}", outcome(&steps, "traffic.dns-back"));
     near("database.endpoint", 65.0);
     assert!(outcome(&steps, "database.controller").passed(), "{:?}", outcome(&steps, "database.controller"));
     assert!(journal.pending().is_empty());
@@ -374,7 +391,7 @@ async fn every_layer_is_timed_exactly_and_everything_is_put_back() {
     near("database.writer", 60.0);
     assert_eq!(secs(&steps, "database.lag"), Some(0.85), "RPO from AuroraGlobalDBReplicationLag (ms → s)");
     // Not measurable on the custom endpoint: said, never a number.
-    for id in ["data.ssm", "traffic.dns", "accelerator.lands", "database.controller", "database.endpoint"] {
+    for id in ["data.ssm", "traffic.dns", "traffic.dns-back", "accelerator.lands", "database.controller", "database.endpoint"] {
         assert!(matches!(outcome(&steps, id), Outcome::NotMeasurable { .. }), "{id}: {:?}", outcome(&steps, id));
     }
     let r = report::build("t1", "http://127.0.0.1:9", steps.clone(), 0.0);

@@ -94,6 +94,10 @@ pub trait World: Send + Sync {
     // endpoint before calling these).
     /// The addresses `host` resolves to (the system resolver).
     async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, AwsError>;
+    /// The hosted zone's authoritative name servers (Route 53 `GetHostedZone`, read only).
+    async fn zone_name_servers(&self, zone_id: &str) -> Result<Vec<String>, AwsError>;
+    /// The A addresses `server` (a name server's host name) itself answers for `name`.
+    async fn authoritative_a(&self, server: &str, name: &str) -> Result<Vec<std::net::IpAddr>, AwsError>;
     /// `GET url` over a new HTTPS connection to `connect_to` (the certificate verified for
     /// the URL's host): status and body.
     async fn https_get_via(&self, url: &str, connect_to: &str) -> Result<(u16, String), AwsError>;
@@ -551,6 +555,18 @@ impl World for SdkWorld {
         ips.sort();
         ips.dedup();
         Ok(ips)
+    }
+
+    async fn zone_name_servers(&self, zone_id: &str) -> Result<Vec<String>, AwsError> {
+        let r53 = aws_sdk_route53::Client::new(&self.aws.config(ROUTE53_REGION));
+        let out = r53.get_hosted_zone().id(zone_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(out.delegation_set().map(|d| d.name_servers().to_vec()).unwrap_or_default())
+    }
+
+    async fn authoritative_a(&self, server: &str, name: &str) -> Result<Vec<std::net::IpAddr>, AwsError> {
+        let ip = self.resolve(server).await?.into_iter().next().ok_or_else(|| AwsError::other("DnsError", format!("{server} has no address")))?;
+        let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
+        super::dns::ask((ip, 53).into(), &fqdn, Duration::from_secs(5)).await.map_err(|e| AwsError::other("DnsError", format!("{server}: {e}")))
     }
 
     async fn https_get_via(&self, url: &str, connect_to: &str) -> Result<(u16, String), AwsError> {
