@@ -778,7 +778,7 @@ impl StateBackend for LocalBackend {
         // Keep the previous version, if it is a good one: a torn state.json then falls back
         // to it (a torn one is not copied over the last good backup).
         if let Ok(prev) = fs::read(&path) {
-            if matches!(parse_doc(&path, &prev), Ok(_)) {
+            if parse_doc(&path, &prev).is_ok() {
                 let mut b = create_private(&bak, false).map_err(|e| Self::io(&bak, e))?;
                 set_private(&b).map_err(|e| Self::io(&bak, e))?;
                 b.write_all(&prev).map_err(|e| Self::io(&bak, e))?;
