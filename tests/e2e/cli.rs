@@ -1,6 +1,8 @@
 //! CLI contract tests that need no AWS: exit codes, config errors, confirmation, graph.
 
-use tandem_tests::{tandem, tandem_bin};
+use std::time::Duration;
+
+use tandem_tests::{tandem, tandem_bin, tandem_bounded};
 
 fn write(dir: &std::path::Path, body: &str) -> String {
     let p = dir.join("tandem.toml");
@@ -91,4 +93,68 @@ fn held_lock_is_a_clear_error() {
     let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy", "--yes"], &env, dir.path());
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("locked by pid"), "{}", run.stderr);
+}
+
+/// Dummy credentials and an endpoint: no test here may reach AWS.
+fn offline_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[test]
+fn apply_takes_the_lock_before_building_the_lambda_package() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n");
+    // A `lambda/` here makes tandem build the package from this directory (and fail, it is
+    // not a crate): it must not get that far while another run holds the lock.
+    std::fs::create_dir_all(dir.path().join("lambda/src")).expect("lambda dir");
+    std::fs::write(dir.path().join("lambda/Cargo.toml"), "[package]\nname = \"not-a-lambda\"\n").expect("manifest");
+    let state_dir = dir.path().join(".tandem/dev");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    std::fs::write(state_dir.join("lock"), format!(r#"{{"pid":{},"host":"{host}","since":1}}"#, std::process::id())).expect("lock");
+    let run = tandem_bounded(&tandem_bin(), &["--config", &cfg, "apply", "--yes"], &offline_env("http://127.0.0.1:9"), dir.path(), Duration::from_secs(120));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("locked by pid"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Lambda package"), "no build before the lock: {}", run.stderr);
+}
+
+#[test]
+fn two_applies_started_together_exactly_one_runs() {
+    // An endpoint that accepts connections and never answers: the run that gets the lock
+    // holds it while its region probes wait, long after the other has tried.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let endpoint = format!("http://{}", blackhole.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in blackhole.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("package.zip"), b"PK not really a zip: never deployed here").expect("package");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n[lambda]\npackage = \"package.zip\"\n");
+    let env = offline_env(&endpoint);
+    let bin = tandem_bin();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (bin, cfg, env, cwd) = (bin.clone(), cfg.clone(), env.clone(), dir.path().to_path_buf());
+            std::thread::spawn(move || tandem_bounded(&bin, &["--config", &cfg, "apply", "--yes"], &env, &cwd, Duration::from_secs(120)))
+        })
+        .collect();
+    let runs: Vec<_> = runs.into_iter().map(|t| t.join().expect("run")).collect();
+    let locked: Vec<_> = runs.iter().filter(|r| r.stderr.contains("locked by pid")).collect();
+    assert_eq!(locked.len(), 1, "exactly one is refused: {runs:#?}");
+    assert_eq!(locked[0].code, 1, "{runs:#?}");
+    assert!(locked[0].stdout.is_empty(), "the refused one did nothing: {runs:#?}");
+    let ran = runs.iter().find(|r| !r.stderr.contains("locked by pid")).expect("the other ran");
+    assert!(ran.stdout.contains("UNREACHABLE") || ran.stderr.contains("UNREACHABLE"), "the other one ran (and found no AWS): {ran:?}");
+    assert!(!dir.path().join(".tandem/dev/lock").exists(), "the lock is released");
 }

@@ -39,7 +39,8 @@ async fn backend(cfg: &Config, profile: CallProfile) -> Arc<dyn StateBackend> {
             let client = aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&sdk).force_path_style(aws.endpoint_overridden()).build(),
             );
-            Arc::new(S3Backend::new(client, bucket, &cfg.state.prefix, suffix))
+            let expiry = std::time::Duration::from_secs(u64::from(cfg.state.lock_expiry_minutes) * 60);
+            Arc::new(S3Backend::new(client, bucket, &cfg.state.prefix, suffix).with_lock_expiry(expiry))
         }
         _ => Arc::new(LocalBackend::new(&state_dir(cfg), suffix)),
     }
@@ -47,7 +48,28 @@ async fn backend(cfg: &Config, profile: CallProfile) -> Arc<dyn StateBackend> {
 
 async fn take_lock(backend: &Arc<dyn StateBackend>, suffix: &str) -> Result<LockGuard, StateError> {
     let (b, s) = (backend.clone(), suffix.to_string());
-    tokio::task::spawn_blocking(move || b.lock(&s)).await.map_err(|e| StateError::Backend(format!("lock task: {e}")))?
+    let guard = tokio::task::spawn_blocking(move || b.lock(&s)).await.map_err(|e| StateError::Backend(format!("lock task: {e}")))??;
+    if let Some(t) = guard.took_over() {
+        eprintln!("warning: {t}");
+    }
+    Ok(guard)
+}
+
+/// Takes the stack's lock before any other work (the Lambda build, the region probes, the
+/// plan) and opens the state under it; a state bucket in a region that does not answer is
+/// refused first (exit 1), so the lock is never waited for there. The lock is released
+/// when the returned value is dropped, on every path.
+async fn open_locked(cfg: &Config) -> anyhow::Result<Result<Opened, Exit>> {
+    if let Some((_, region)) = fo::state_bucket(cfg) {
+        let regions: BTreeSet<String> = [region].into();
+        let aws = AwsContext::load_with(CallProfile::OutageProof).await;
+        let probe: Arc<dyn RegionProbe> = Arc::new(CloudWatchProbe::new(&aws, regions.iter().map(String::as_str)));
+        let down: BTreeSet<String> = status::probe_regions(probe, &regions, status::PROBE_LIMIT).await.into_keys().collect();
+        if let Err(code) = state_region_down(cfg, &down) {
+            return Ok(Err(code));
+        }
+    }
+    Ok(Ok(open_state(cfg, true).await?))
 }
 
 pub(crate) async fn open_state(cfg: &Config, lock: bool) -> anyhow::Result<Opened> {
@@ -59,7 +81,11 @@ async fn open_state_with(cfg: &Config, lock: bool, profile: CallProfile) -> anyh
     let backend = backend(cfg, profile).await;
     let guard = if lock { Some(take_lock(&backend, suffix).await?) } else { None };
     let b = backend.clone();
-    let doc = tokio::task::spawn_blocking(move || b.load()).await??.unwrap_or_else(|| StateDoc::new(suffix));
+    let (doc, warnings) = tokio::task::spawn_blocking(move || b.load_checked()).await??;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let doc = doc.unwrap_or_else(|| StateDoc::new(suffix));
     let state = StateHandle::new(doc, backend.clone() as Arc<dyn StateBackend>);
     if guard.is_some() {
         record_pending(cfg, &state).await;
@@ -345,12 +371,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss, timeline } => {
+            // The lock first: two applies started together never both build or plan.
+            let opened = match open_locked(&cfg).await? {
+                Ok(o) => o,
+                Err(code) => return Ok(code),
+            };
             let s = stack::Stack::load(&cfg, true).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
                 return Ok(code);
             }
-            let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             if let Err(code) = check_targets(&engine, &targets).and_then(|()| check_allowed(&engine, &allow_data_loss)) {
                 return Ok(code);
@@ -413,12 +443,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down, timeline.as_deref()).await
         }
         Command::Destroy { yes, targets, parallelism, json, timeline } => {
+            let opened = match open_locked(&cfg).await? {
+                Ok(o) => o,
+                Err(code) => return Ok(code),
+            };
             let s = stack::Stack::load(&cfg, false).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
                 return Ok(code);
             }
-            let opened = open_state(&cfg, true).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             let orphans = orphaned_ids(engine.graph(), &opened.state.snapshot());
             if !orphans.is_empty() {

@@ -2,6 +2,7 @@
 //! [`DEFAULT_BUS`]) and global endpoints. [`EventsApi`] is implemented for
 //! [`aws_sdk_eventbridge::Client`] and mocked with `MockEventsApi` (feature `mocks`).
 
+use tandem_core::paging::PageTokens;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{
     EndpointEventBus, FailoverConfig, Primary, ReplicationConfig, ReplicationState, RoutingConfig, RuleState, Secondary, Tag,
@@ -246,6 +247,7 @@ impl EventsApi for aws_sdk_eventbridge::Client {
     async fn list_targets(&self, rule: &str, bus: &str) -> Result<Vec<TargetInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListTargetsByRule", rule);
         for _ in 0..MAX_PAGES {
             let out = self
                 .list_targets_by_rule()
@@ -256,9 +258,9 @@ impl EventsApi for aws_sdk_eventbridge::Client {
                 .await
                 .map_err(AwsError::from_sdk)?;
             all.extend(out.targets().iter().map(|t| TargetInfo::new(t.id(), t.arn())));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
         Err(too_many_pages("ListTargetsByRule", rule))
@@ -430,11 +432,21 @@ mod tests {
 
     #[tokio::test]
     async fn list_targets_gives_up_after_max_pages() {
-        let page = r#"{"Targets":[],"NextToken":"again"}"#;
-        let http = Replay::new((0..=MAX_PAGES).map(|_| (200u16, &[][..], page)).collect());
+        let pages: Vec<String> = (0..=MAX_PAGES).map(|i| format!(r#"{{"Targets":[],"NextToken":"p{i}"}}"#)).collect();
+        let http = Replay::new(pages.iter().map(|page| (200u16, &[][..], page.as_str())).collect());
         let err = EventsApi::list_targets(&http.events(), "r", DEFAULT_BUS).await.unwrap_err();
         assert_eq!(err.code, "TooManyPages");
         assert_eq!(http.requests().len(), MAX_PAGES);
+    }
+
+    #[tokio::test]
+    async fn list_targets_ends_with_an_error_on_a_repeated_token() {
+        let page = r#"{"Targets":[{"Id":"a","Arn":"arn:a"}],"NextToken":"again"}"#;
+        let http = Replay::new((0..5).map(|_| (200u16, &[][..], page)).collect());
+        let err = EventsApi::list_targets(&http.events(), "r", DEFAULT_BUS).await.unwrap_err();
+        assert_eq!(err.code, tandem_core::paging::REPEATED_PAGE_TOKEN, "{err}");
+        assert!(err.message.contains("ListTargetsByRule of r"), "{err}");
+        assert_eq!(http.requests().len(), 2);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! implemented for [`aws_sdk_cloudwatchlogs::Client`] and mocked with `MockLogsApi`
 //! (feature `mocks`).
 
+use tandem_core::paging::PageTokens;
 use async_trait::async_trait;
 use tandem_core::AwsError;
 
@@ -28,6 +29,7 @@ pub trait LogsApi: Send + Sync {
 impl LogsApi for aws_sdk_cloudwatchlogs::Client {
     async fn describe_log_group(&self, name: &str) -> Result<Option<LogGroupInfo>, AwsError> {
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("DescribeLogGroups", name);
         loop {
             let out = self
                 .describe_log_groups()
@@ -43,9 +45,9 @@ impl LogsApi for aws_sdk_cloudwatchlogs::Client {
                     retention_days: g.retention_in_days(),
                 }));
             }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(None),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(None),
             }
         }
     }
@@ -73,5 +75,23 @@ impl LogsApi for aws_sdk_cloudwatchlogs::Client {
     async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
         self.delete_log_group().log_group_name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_token_ends_the_search_with_an_error() {
+        let page = r#"{"logGroups":[{"logGroupName":"/aws/lambda/other"}],"nextToken":"t1"}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&http.sdk_config());
+        let e = LogsApi::describe_log_group(&logs, "/aws/lambda/mine").await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert!(e.message.contains("DescribeLogGroups of /aws/lambda/mine"), "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

@@ -233,6 +233,12 @@ pub struct StateConfig {
     /// Region of the S3 backend's bucket (default: primary_region).
     #[serde(default)]
     pub region: Option<String>,
+    /// S3 backend: a lock older than this is taken over (its run is presumed dead).
+    #[serde(default = "d_lock_expiry_minutes")]
+    pub lock_expiry_minutes: u32,
+}
+fn d_lock_expiry_minutes() -> u32 {
+    60
 }
 fn d_backend() -> String {
     "local".into()
@@ -245,7 +251,7 @@ fn d_state_dir() -> PathBuf {
 }
 impl Default for StateConfig {
     fn default() -> Self {
-        Self { backend: d_backend(), dir: d_state_dir(), bucket: None, prefix: d_prefix(), region: None }
+        Self { backend: d_backend(), dir: d_state_dir(), bucket: None, prefix: d_prefix(), region: None, lock_expiry_minutes: d_lock_expiry_minutes() }
     }
 }
 
@@ -367,6 +373,7 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("state.bucket", Ty::Str),
     ("state.prefix", Ty::Str),
     ("state.region", Ty::Str),
+    ("state.lock_expiry_minutes", Ty::Int),
 ];
 
 /// Loads `path` (which must exist) with `TANDEM_*` overrides, and validates it.
@@ -710,8 +717,20 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         }
         other => out.push(p("state.backend", format!("unknown backend {other:?}"), "use \"local\" or \"s3\"")),
     }
+    if !(MIN_LOCK_EXPIRY_MINUTES..=MAX_LOCK_EXPIRY_MINUTES).contains(&cfg.state.lock_expiry_minutes) {
+        out.push(p(
+            "state.lock_expiry_minutes",
+            format!("{} is outside {MIN_LOCK_EXPIRY_MINUTES}..={MAX_LOCK_EXPIRY_MINUTES} (minutes)", cfg.state.lock_expiry_minutes),
+            "longer than your longest apply (an apply can take an hour); the default is 60",
+        ));
+    }
     out
 }
+
+/// Bounds of `[state] lock_expiry_minutes`: shorter than a run would let another run take
+/// over a live lock; a week is as good as never.
+pub const MIN_LOCK_EXPIRY_MINUTES: u32 = 10;
+pub const MAX_LOCK_EXPIRY_MINUTES: u32 = 7 * 24 * 60;
 
 fn is_private(a: Ipv4Addr) -> bool {
     a.is_private()
@@ -866,6 +885,23 @@ mod tests {
         assert_eq!(cfg.environment_suffix, "other");
         assert_eq!(cfg.network.az_count, 3);
         assert_eq!(cfg.database.max_capacity, 2.5);
+    }
+
+    #[test]
+    fn state_lock_expiry_defaults_to_an_hour_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tandem.toml");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n").unwrap();
+        assert_eq!(load(&f, None).unwrap().state.lock_expiry_minutes, 60);
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[state]\nlock_expiry_minutes = 120\n").unwrap();
+        assert_eq!(load(&f, None).unwrap().state.lock_expiry_minutes, 120);
+        for bad in ["1", "20000"] {
+            std::fs::write(&f, format!("environment_suffix = \"dev\"\n[state]\nlock_expiry_minutes = {bad}\n")).unwrap();
+            let e = load(&f, None).unwrap_err().to_string();
+            assert!(e.contains("state.lock_expiry_minutes") && e.contains("outside 10..=10080"), "{e}");
+        }
+        std::fs::write(&f, "environment_suffix = \"dev\"\n[state]\nlock_expiry_minutes = \"soon\"\n").unwrap();
+        assert!(load(&f, None).unwrap_err().to_string().contains("state.lock_expiry_minutes"));
     }
 
     #[test]

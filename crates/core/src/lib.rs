@@ -12,6 +12,7 @@
 //! - [`config`]: `tandem.toml` + `TANDEM_*` loading and validation.
 //! - [`aws`]: per-region AWS configuration, retry and polling helpers.
 //! - [`contracts`]: component ids and typed outputs shared between crates.
+//! - [`paging`]: the guard of every paginated read (repeated token, page bound).
 //! - [`iam`]: the IAM client trait and role deletion shared by the crates that own roles.
 
 pub mod aws;
@@ -23,6 +24,7 @@ pub mod executor;
 pub mod graph;
 pub mod iam;
 pub mod naming;
+pub mod paging;
 pub mod planner;
 pub mod protection;
 pub mod protocol;

@@ -39,8 +39,76 @@ pub enum StateError {
     },
     #[error("state file {path} is corrupt and has no readable backup: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("state {path} was written by a newer tandem (version {found}, this one reads up to {supported}): upgrade tandem")]
+    NewerVersion { path: PathBuf, found: u64, supported: u32 },
+    #[error("state {path} is not a tandem state document: {message}")]
+    NotState { path: PathBuf, message: String },
     #[error("state backend: {0}")]
     Backend(String),
+}
+
+/// Something wrong with the state that did not stop the load, for the CLI to print.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateWarning {
+    #[error("state file {path} is unreadable ({error}; a torn write?): using its backup {backup}, which may miss the last changes of the run that wrote it")]
+    UsedBackup { path: PathBuf, backup: PathBuf, error: String },
+}
+
+/// Parses a state document, checking its `version` first: a document of a newer version
+/// than [`STATE_VERSION`] is refused (its meaning may have changed), older ones load.
+/// `Err(Ok(e))` is a refusal to pass on as is; `Err(Err(msg))` is an unparseable document.
+pub(crate) fn parse_doc(path: &Path, bytes: &[u8]) -> Result<StateDoc, Result<StateError, String>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Err(e.to_string()))?;
+    match value.get("version").map(serde_json::Value::as_u64) {
+        Some(Some(v)) if v > u64::from(STATE_VERSION) => {
+            return Err(Ok(StateError::NewerVersion { path: path.to_path_buf(), found: v, supported: STATE_VERSION }));
+        }
+        Some(Some(_)) => {}
+        Some(None) => return Err(Ok(StateError::NotState { path: path.to_path_buf(), message: "`version` is not a number".into() })),
+        None => return Err(Ok(StateError::NotState { path: path.to_path_buf(), message: "it has no `version`".into() })),
+    }
+    serde_json::from_value(value).map_err(|e| Err(e.to_string()))
+}
+
+/// Creates (truncating) a file readable and writable by its owner only (0600 from its
+/// creation on, not after the write).
+pub(crate) fn create_private(path: &Path, new: bool) -> std::io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true);
+    if new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Writes `bytes` to `path` through a private temp file and an atomic rename.
+fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = create_private(&tmp, false)?;
+        // A temp file left by an older tandem keeps its mode on truncation: narrow it.
+        set_private(&f)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+fn set_private(f: &fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    let _ = f;
+    Ok(())
 }
 
 /// Status of a component in state.
@@ -392,10 +460,8 @@ impl PendingOperations {
         all.push(op);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&all).map_err(|e| StateError::Backend(e.to_string()))?;
-        fs::write(&tmp, bytes).map_err(|e| self.io(e))?;
-        fs::rename(&tmp, &self.path).map_err(|e| self.io(e))
+        write_private_atomic(&self.path, &bytes).map_err(|e| self.io(e))
     }
 
     /// Removes the file once its records are durably in the state.
@@ -412,6 +478,11 @@ impl PendingOperations {
 pub trait StateBackend: Send + Sync {
     /// Reads the document, or None if the stack has no state yet.
     fn load(&self) -> Result<Option<StateDoc>, StateError>;
+    /// [`StateBackend::load`], with what went wrong but did not stop it (a torn file read
+    /// from its backup) for the caller to report.
+    fn load_checked(&self) -> Result<(Option<StateDoc>, Vec<StateWarning>), StateError> {
+        Ok((self.load()?, Vec::new()))
+    }
     /// Durably replaces the document.
     fn save(&self, doc: &StateDoc) -> Result<(), StateError>;
     /// Human description (path or URL).
@@ -462,53 +533,153 @@ impl LocalBackend {
         StateError::Io { path: path.to_path_buf(), source }
     }
 
+    /// `None`: no file; `Some(Err(msg))`: a file that does not parse (torn); a document of a
+    /// newer version is an error.
     fn read(path: &Path) -> Result<Option<Result<StateDoc, String>>, StateError> {
         match fs::read(path) {
-            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| e.to_string()))),
+            Ok(bytes) => match parse_doc(path, &bytes) {
+                Ok(doc) => Ok(Some(Ok(doc))),
+                Err(Ok(refused)) => Err(refused),
+                Err(Err(msg)) => Ok(Some(Err(msg))),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io(path, e)),
         }
     }
 
-    /// Takes the stack's lock: a file created exclusively, holding pid, host and time.
-    /// A lock left by a dead process on this host is taken over with a warning.
+    /// Takes the stack's lock: a file created exclusively (mode 0600), holding pid, host and
+    /// time. A lock left by a dead process on this host is taken over, atomically: only the
+    /// process that creates `lock.takeover` (exclusively) may replace it, and it replaces it
+    /// (by a rename over it) only if it still holds exactly what was judged stale. Two
+    /// processes racing for one stale lock: exactly one gets it.
     fn lock_file(&self, stack: &str) -> Result<LockGuard, StateError> {
         fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
         let path = self.dir.join("lock");
         let host = hostname();
-        for _ in 0..2 {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        let info = LockInfo { pid: std::process::id(), host: host.clone(), since: now() };
+        let body = serde_json::to_vec(&info).map_err(|e| StateError::Backend(e.to_string()))?;
+        let held = |path: PathBuf, took_over: Option<TakenOver>| {
+            let mut g = LockGuard::new(move || {
+                let _ = fs::remove_file(&path);
+            });
+            g.took_over = took_over;
+            g
+        };
+        for _ in 0..3 {
+            match create_private(&path, true) {
                 Ok(mut f) => {
-                    let info = LockInfo { pid: std::process::id(), host: host.clone(), since: now() };
-                    let body = serde_json::to_vec(&info).map_err(|e| StateError::Backend(e.to_string()))?;
                     f.write_all(&body).map_err(|e| Self::io(&path, e))?;
                     f.sync_all().map_err(|e| Self::io(&path, e))?;
-                    return Ok(LockGuard::new(move || {
-                        let _ = fs::remove_file(&path);
-                    }));
+                    return Ok(held(path, None));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let info: LockInfo = fs::read(&path)
-                        .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok())
-                        .unwrap_or(LockInfo { pid: 0, host: "unknown".into(), since: 0 });
-                    if info.host == host && info.pid != 0 && !pid_alive(info.pid) {
-                        tracing::warn!(pid = info.pid, path = %path.display(), "removing stale state lock of a process that is gone");
-                        let _ = fs::remove_file(&path);
-                        continue;
+                    let seen = match fs::read(&path) {
+                        Ok(b) => b,
+                        // Released between our create and our read: try again.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(Self::io(&path, e)),
+                    };
+                    let holder: LockInfo =
+                        serde_json::from_slice(&seen).unwrap_or(LockInfo { pid: 0, host: "unknown".into(), since: 0 });
+                    if !(holder.host == host && holder.pid != 0 && !pid_alive(holder.pid)) {
+                        return Err(StateError::Locked {
+                            stack: stack.to_string(),
+                            pid: holder.pid,
+                            host: holder.host,
+                            since: format!("unix {}", holder.since),
+                            path,
+                        });
                     }
-                    return Err(StateError::Locked {
-                        stack: stack.to_string(),
-                        pid: info.pid,
-                        host: info.host,
-                        since: format!("unix {}", info.since),
-                        path,
-                    });
+                    match self.take_over(&path, &seen, &body)? {
+                        Some(()) => {
+                            let age = now().saturating_sub(holder.since);
+                            return Ok(held(path, Some(TakenOver { pid: holder.pid, host: holder.host, age_secs: age, why: "its process is gone".into() })));
+                        }
+                        None => continue,
+                    }
                 }
                 Err(e) => return Err(Self::io(&path, e)),
             }
         }
         Err(StateError::Backend(format!("could not take lock {}", path.display())))
+    }
+
+    /// Replaces the stale lock at `path` (whose bytes were `seen`) with `body`, under the
+    /// takeover file. `Ok(None)`: the lock changed meanwhile (try again from the start); a
+    /// takeover file held by another process is a [`StateError::Locked`].
+    fn take_over(&self, path: &Path, seen: &[u8], body: &[u8]) -> Result<Option<()>, StateError> {
+        let takeover = self.dir.join("lock.takeover");
+        let mut t = match create_private(&takeover, true) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let other: LockInfo = fs::read(&takeover)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(LockInfo { pid: 0, host: "unknown".into(), since: 0 });
+                return Err(StateError::Locked {
+                    stack: self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    pid: other.pid,
+                    host: other.host,
+                    since: format!("unix {} (taking over a stale lock; if no tandem process runs, delete this file)", other.since),
+                    path: takeover,
+                });
+            }
+            Err(e) => return Err(Self::io(&takeover, e)),
+        };
+        let result = (|| {
+            t.write_all(body).map_err(|e| Self::io(&takeover, e))?;
+            // Nobody else may remove or replace the lock while we hold the takeover file, and
+            // nobody can create it while it exists: if it still holds what we judged stale,
+            // the rename replaces exactly that lock, with no moment without one.
+            match fs::read(path) {
+                Ok(now_seen) if now_seen == seen => {}
+                Ok(_) => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Self::io(path, e)),
+            }
+            let tmp = self.dir.join(format!("lock.{}.tmp", std::process::id()));
+            {
+                let mut f = create_private(&tmp, false).map_err(|e| Self::io(&tmp, e))?;
+                f.write_all(body).map_err(|e| Self::io(&tmp, e))?;
+                f.sync_all().map_err(|e| Self::io(&tmp, e))?;
+            }
+            fs::rename(&tmp, path).map_err(|e| Self::io(path, e))?;
+            Ok(Some(()))
+        })();
+        let _ = fs::remove_file(&takeover);
+        result
+    }
+}
+
+/// A lock taken over from a holder that was gone (local: its process died; S3: older
+/// than the configured expiry), for the CLI to say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenOver {
+    pub pid: u32,
+    pub host: String,
+    pub age_secs: u64,
+    pub why: String,
+}
+
+impl std::fmt::Display for TakenOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "took over the state lock of pid {} on {}, taken {} ago: {}",
+            self.pid,
+            self.host,
+            human_age(self.age_secs),
+            self.why
+        )
+    }
+}
+
+/// `90` → `1m30s`, `7200` → `2h0m`.
+pub fn human_age(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{}s", s / 60, s % 60),
+        s => format!("{}h{}m", s / 3600, (s % 3600) / 60),
     }
 }
 
@@ -534,11 +705,23 @@ fn pid_alive(pid: u32) -> bool {
 /// Releases the lock when dropped.
 pub struct LockGuard {
     release: Option<Box<dyn FnOnce() + Send>>,
+    took_over: Option<TakenOver>,
 }
 
 impl LockGuard {
     pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
-        Self { release: Some(Box::new(release)) }
+        Self { release: Some(Box::new(release)), took_over: None }
+    }
+
+    /// This lock, taken over from a holder judged gone.
+    pub fn with_takeover(mut self, t: TakenOver) -> Self {
+        self.took_over = Some(t);
+        self
+    }
+
+    /// Whose lock this one replaced, if it was taken over (for the CLI to say so).
+    pub fn took_over(&self) -> Option<&TakenOver> {
+        self.took_over.as_ref()
     }
 }
 
@@ -558,16 +741,23 @@ impl Drop for LockGuard {
 
 impl StateBackend for LocalBackend {
     fn load(&self) -> Result<Option<StateDoc>, StateError> {
+        let (doc, warnings) = self.load_checked()?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(doc)
+    }
+
+    /// A `state.json` that does not parse (a torn write) is reported and its `.bak` used,
+    /// only then; a document of a newer version is refused, never replaced by the backup.
+    fn load_checked(&self) -> Result<(Option<StateDoc>, Vec<StateWarning>), StateError> {
         let path = self.path();
         let bak = self.dir.join("state.json.bak");
         match Self::read(&path)? {
-            None => Ok(None),
-            Some(Ok(doc)) => Ok(Some(doc)),
+            None => Ok((None, Vec::new())),
+            Some(Ok(doc)) => Ok((Some(doc), Vec::new())),
             Some(Err(msg)) => match Self::read(&bak)? {
-                Some(Ok(doc)) => {
-                    tracing::warn!(path = %path.display(), error = %msg, "state file unreadable (torn write?); using the backup");
-                    Ok(Some(doc))
-                }
+                Some(Ok(doc)) => Ok((Some(doc), vec![StateWarning::UsedBackup { path, backup: bak, error: msg }])),
                 _ => Err(StateError::Corrupt { path, message: msg }),
             },
         }
@@ -580,13 +770,20 @@ impl StateBackend for LocalBackend {
         let bak = self.dir.join("state.json.bak");
         let body = serde_json::to_vec_pretty(doc).map_err(|e| StateError::Backend(e.to_string()))?;
         {
-            let mut f = fs::File::create(&tmp).map_err(|e| Self::io(&tmp, e))?;
+            let mut f = create_private(&tmp, false).map_err(|e| Self::io(&tmp, e))?;
+            set_private(&f).map_err(|e| Self::io(&tmp, e))?;
             f.write_all(&body).map_err(|e| Self::io(&tmp, e))?;
             f.sync_all().map_err(|e| Self::io(&tmp, e))?;
         }
-        if path.exists() {
-            // Keep the previous good version: a torn state.json then falls back to it.
-            let _ = fs::copy(&path, &bak);
+        // Keep the previous version, if it is a good one: a torn state.json then falls back
+        // to it (a torn one is not copied over the last good backup).
+        if let Ok(prev) = fs::read(&path) {
+            if parse_doc(&path, &prev).is_ok() {
+                let mut b = create_private(&bak, false).map_err(|e| Self::io(&bak, e))?;
+                set_private(&b).map_err(|e| Self::io(&bak, e))?;
+                b.write_all(&prev).map_err(|e| Self::io(&bak, e))?;
+                b.sync_all().map_err(|e| Self::io(&bak, e))?;
+            }
         }
         fs::rename(&tmp, &path).map_err(|e| Self::io(&path, e))?;
         if let Ok(d) = fs::File::open(&self.dir) {
@@ -811,8 +1008,84 @@ mod tests {
         fs::write(b.path(), &full[..full.len() / 2]).unwrap();
         // And a half-written temp file lies around.
         fs::write(dir.path().join("dev/state.json.tmp"), b"{\"version\":").unwrap();
-        let loaded = b.load().unwrap().unwrap();
-        assert_eq!(loaded, first, "falls back to the last complete version");
+        let (loaded, warnings) = b.load_checked().unwrap();
+        assert_eq!(loaded, Some(first.clone()), "falls back to the last complete version");
+        // ... and says so: the file, the parse error, the backup used.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let w = warnings[0].to_string();
+        assert!(w.contains(&b.path().display().to_string()) && w.contains("EOF while parsing") && w.contains("state.json.bak"), "{w}");
+        // A good state.json is read as is, with no warning, the backup untouched.
+        b.save(&second).unwrap();
+        let (loaded, warnings) = b.load_checked().unwrap();
+        assert_eq!((loaded, warnings), (Some(second), vec![]));
+    }
+
+    #[test]
+    fn a_torn_state_is_never_copied_over_the_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        let first = sample();
+        b.save(&first).unwrap();
+        b.save(&first).unwrap();
+        fs::write(b.path(), b"{\"version\": 1, \"sta").unwrap();
+        let mut next = first.clone();
+        next.serial = 9;
+        b.save(&next).unwrap();
+        let bak: StateDoc = serde_json::from_slice(&fs::read(dir.path().join("dev/state.json.bak")).unwrap()).unwrap();
+        assert_eq!(bak, first, "the backup keeps the last good version");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_files_are_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        b.save(&sample()).unwrap();
+        b.save(&sample()).unwrap();
+        let _g = b.lock("dev").unwrap();
+        let p = PendingOperations::new(dir.path(), "dev");
+        p.add(OperationRecord { command: "failover".into(), started_at: 1, ok: true, done: vec![], not_done: vec![], recorded_late_at: None }).unwrap();
+        for name in ["state.json", "state.json.bak", "lock", "pending-operations.json"] {
+            let mode = fs::metadata(dir.path().join("dev").join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+        }
+        // A state file left readable by an older tandem becomes private at the next write.
+        fs::set_permissions(b.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(dir.path().join("dev/state.json.tmp"), b"x").unwrap();
+        fs::set_permissions(dir.path().join("dev/state.json.tmp"), fs::Permissions::from_mode(0o644)).unwrap();
+        b.save(&sample()).unwrap();
+        for name in ["state.json", "state.json.bak"] {
+            let mode = fs::metadata(dir.path().join("dev").join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} has mode {mode:o} after a rewrite");
+        }
+    }
+
+    #[test]
+    fn a_state_of_a_newer_version_is_refused_and_older_ones_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        b.save(&sample()).unwrap();
+        b.save(&sample()).unwrap();
+        let mut newer = serde_json::to_value(sample()).unwrap();
+        newer["version"] = serde_json::json!(STATE_VERSION + 1);
+        newer["something_new"] = serde_json::json!({"x": 1});
+        fs::write(b.path(), serde_json::to_vec(&newer).unwrap()).unwrap();
+        let e = b.load().unwrap_err();
+        assert!(matches!(e, StateError::NewerVersion { found, supported: STATE_VERSION, .. } if found == u64::from(STATE_VERSION) + 1), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("written by a newer tandem (version {}, this one reads up to {STATE_VERSION}): upgrade tandem", STATE_VERSION + 1)),
+            "{msg}"
+        );
+        // An older version loads as today.
+        let mut older = serde_json::to_value(sample()).unwrap();
+        older["version"] = serde_json::json!(0);
+        fs::write(b.path(), serde_json::to_vec(&older).unwrap()).unwrap();
+        assert_eq!(b.load().unwrap().map(|d| d.serial), Some(3));
+        // A document with no version is not taken for a state, nor replaced by the backup.
+        fs::write(b.path(), b"{\"stack\": \"dev\"}").unwrap();
+        assert!(matches!(b.load(), Err(StateError::NotState { .. })));
     }
 
     #[test]
@@ -843,7 +1116,92 @@ mod tests {
         fs::create_dir_all(dir.path().join("dev")).unwrap();
         let info = LockInfo { pid: 999_999_999, host: hostname(), since: 1 };
         fs::write(dir.path().join("dev/lock"), serde_json::to_vec(&info).unwrap()).unwrap();
-        assert!(b.lock("dev").is_ok());
+        let g = b.lock("dev").unwrap();
+        let t = g.took_over().expect("a takeover is reported").to_string();
+        assert!(t.contains("pid 999999999") && t.contains(&hostname()) && t.contains("process is gone"), "{t}");
+        let mine: LockInfo = serde_json::from_slice(&fs::read(dir.path().join("dev/lock")).unwrap()).unwrap();
+        assert_eq!(mine.pid, std::process::id());
+        assert!(!dir.path().join("dev/lock.takeover").exists(), "the takeover file is removed");
+        drop(g);
+        assert!(!dir.path().join("dev/lock").exists());
+    }
+
+    #[test]
+    fn a_takeover_in_progress_is_not_raced() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path(), "dev");
+        fs::create_dir_all(dir.path().join("dev")).unwrap();
+        let stale = LockInfo { pid: 999_999_999, host: hostname(), since: 1 };
+        fs::write(dir.path().join("dev/lock"), serde_json::to_vec(&stale).unwrap()).unwrap();
+        // Another process is taking this stale lock over.
+        let other = LockInfo { pid: 1, host: hostname(), since: now() };
+        fs::write(dir.path().join("dev/lock.takeover"), serde_json::to_vec(&other).unwrap()).unwrap();
+        let e = b.lock("dev").unwrap_err();
+        assert!(matches!(e, StateError::Locked { pid: 1, .. }), "{e:?}");
+        let still: LockInfo = serde_json::from_slice(&fs::read(dir.path().join("dev/lock")).unwrap()).unwrap();
+        assert_eq!(still.pid, 999_999_999, "the stale lock is left to the process taking it over");
+    }
+
+    /// The child side of [`two_processes_racing_for_one_stale_lock_one_wins`]: runs only when
+    /// that test starts this test binary with `TANDEM_LOCK_RACE_DIR` set.
+    #[test]
+    fn lock_race_child() {
+        let Some(root) = std::env::var_os("TANDEM_LOCK_RACE_DIR") else { return };
+        let root = PathBuf::from(root);
+        let go = root.join("go");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !go.exists() && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let b = LocalBackend::new(&root, "dev");
+        let outcome = match b.lock("dev") {
+            Ok(g) => {
+                // Hold it long enough for every other racer to have tried.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                drop(g);
+                "won".to_string()
+            }
+            Err(StateError::Locked { .. }) => "locked".to_string(),
+            Err(e) => format!("error {e}"),
+        };
+        fs::write(root.join(format!("result.{}", std::process::id())), outcome).unwrap();
+    }
+
+    #[test]
+    fn two_processes_racing_for_one_stale_lock_one_wins() {
+        let exe = std::env::current_exe().unwrap();
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir_all(dir.path().join("dev")).unwrap();
+            let stale = LockInfo { pid: 999_999_999, host: hostname(), since: 1 };
+            fs::write(dir.path().join("dev/lock"), serde_json::to_vec(&stale).unwrap()).unwrap();
+            let children: Vec<_> = (0..4)
+                .map(|_| {
+                    std::process::Command::new(&exe)
+                        .args(["--exact", "state::tests::lock_race_child", "--nocapture", "--test-threads", "1"])
+                        .env("TANDEM_LOCK_RACE_DIR", dir.path())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            // Let them all start and spin on the go file, then release them at once.
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            fs::write(dir.path().join("go"), b"").unwrap();
+            for mut c in children {
+                assert!(c.wait().unwrap().success());
+            }
+            let mut results: Vec<String> = fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("result."))
+                .map(|e| fs::read_to_string(e.path()).unwrap())
+                .collect();
+            results.sort();
+            assert_eq!(results, vec!["locked", "locked", "locked", "won"], "round {round}");
+            assert!(!dir.path().join("dev/lock").exists(), "the winner released the lock");
+        }
     }
 
     #[tokio::test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::aws::AwsContext;
 
+pub mod replay;
+
 static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
 static CHILD: Mutex<Option<Child>> = Mutex::new(None);
 

@@ -1,6 +1,7 @@
 //! The AWS Backup calls of the backup components ([`BackupApi`]), implemented for
 //! [`aws_sdk_backup::Client`] and mocked with `MockBackupApi` (feature `mocks`).
 
+use tandem_core::paging::PageTokens;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -259,6 +260,7 @@ impl BackupApi for aws_sdk_backup::Client {
     async fn list_recovery_points(&self, vault: &str) -> Result<Vec<String>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListRecoveryPointsByBackupVault", vault);
         loop {
             let out = self
                 .list_recovery_points_by_backup_vault()
@@ -272,11 +274,9 @@ impl BackupApi for aws_sdk_backup::Client {
                     .iter()
                     .filter_map(|p| p.recovery_point_arn().map(str::to_string)),
             );
-            match out.next_token() {
-                Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
-                    token = Some(t.to_string())
-                }
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -328,6 +328,7 @@ impl BackupApi for aws_sdk_backup::Client {
 
     async fn find_plan(&self, name: &str) -> Result<Option<PlanInfo>, AwsError> {
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListBackupPlans", "the region");
         loop {
             let out = self
                 .list_backup_plans()
@@ -344,11 +345,9 @@ impl BackupApi for aws_sdk_backup::Client {
             if let Some(id) = found {
                 return self.get_plan(&id).await;
             }
-            match out.next_token() {
-                Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
-                    token = Some(t.to_string())
-                }
-                _ => return Ok(None),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(None),
             }
         }
     }
@@ -423,6 +422,7 @@ impl BackupApi for aws_sdk_backup::Client {
     async fn list_selections(&self, plan_id: &str) -> Result<Vec<SelectionInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListBackupSelections", plan_id);
         loop {
             let out = self
                 .list_backup_selections()
@@ -437,11 +437,9 @@ impl BackupApi for aws_sdk_backup::Client {
                 role_arn: s.iam_role_arn().unwrap_or_default().to_string(),
                 resources: Vec::new(),
             }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
-                    token = Some(t.to_string())
-                }
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -548,5 +546,22 @@ impl BackupApi for aws_sdk_backup::Client {
             .await
             .map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_token_is_an_error_not_a_short_listing() {
+        let page = r#"{"RecoveryPoints":[{"RecoveryPointArn":"arn:rp1"}],"NextToken":"t1"}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let backup = aws_sdk_backup::Client::new(&http.sdk_config());
+        let e = BackupApi::list_recovery_points(&backup, "vault").await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

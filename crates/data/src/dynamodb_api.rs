@@ -1,6 +1,7 @@
 //! The DynamoDB calls of the `table` component ([`DynamoApi`]), implemented for
 //! [`aws_sdk_dynamodb::Client`] and mocked with `MockDynamoApi` (feature `mocks`).
 
+use tandem_core::paging::PageTokens;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction, DeleteReplicationGroupMemberAction,
@@ -203,6 +204,7 @@ impl DynamoApi for aws_sdk_dynamodb::Client {
     async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
         let mut tags = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListTagsOfResource", arn);
         loop {
             let out = self
                 .list_tags_of_resource()
@@ -212,9 +214,9 @@ impl DynamoApi for aws_sdk_dynamodb::Client {
                 .await
                 .map_err(AwsError::from_sdk)?;
             tags.extend(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(tags),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(tags),
             }
         }
     }
@@ -227,5 +229,22 @@ impl DynamoApi for aws_sdk_dynamodb::Client {
     async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
         self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_token_ends_the_tag_listing_with_an_error() {
+        let page = r#"{"Tags":[{"Key":"k","Value":"v"}],"NextToken":"t1"}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let ddb = aws_sdk_dynamodb::Client::new(&http.sdk_config());
+        let e = DynamoApi::list_tags(&ddb, "arn:aws:dynamodb:us-east-1:1:table/t").await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

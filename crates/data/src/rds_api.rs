@@ -4,6 +4,7 @@
 //! One client serves one region. Global cluster calls (DescribeGlobalClusters, ...) are
 //! answered in every region.
 
+use tandem_core::paging::PageTokens;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use tandem_core::aws::none_if_not_found;
@@ -472,6 +473,7 @@ impl RdsApi for aws_sdk_rds::Client {
     async fn list_clusters(&self) -> Result<Vec<ClusterInfo>, AwsError> {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut pages = PageTokens::new("DescribeDBClusters", "the region");
         loop {
             let out = self
                 .describe_db_clusters()
@@ -480,11 +482,9 @@ impl RdsApi for aws_sdk_rds::Client {
                 .await
                 .map_err(AwsError::from_sdk)?;
             all.extend(out.db_clusters().iter().map(cluster_info));
-            match out.marker() {
-                Some(m) if !m.is_empty() && Some(m) != marker.as_deref() => {
-                    marker = Some(m.to_string())
-                }
-                _ => return Ok(all),
+            match pages.next(out.marker())? {
+                Some(m) => marker = Some(m),
+                None => return Ok(all),
             }
         }
     }
@@ -642,5 +642,22 @@ impl RdsApi for aws_sdk_rds::Client {
             .await
             .map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_marker_is_an_error_not_a_short_listing() {
+        let page = r#"<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters></DBClusters><Marker>m1</Marker></DescribeDBClustersResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeDBClustersResponse>"#;
+        let http = Replay::repeat((200u16, &[("content-type", "text/xml")][..], page), 5);
+        let rds = aws_sdk_rds::Client::new(&http.sdk_config());
+        let e = RdsApi::list_clusters(&rds).await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

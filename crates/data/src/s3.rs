@@ -18,6 +18,7 @@ use serde_json::json;
 use tandem_core::aws::{ignore_not_found, poll_until, retry, retry_if, AwsContext, Poll};
 use tandem_core::contracts::{ids, BucketOutputs};
 use tandem_core::iam::same_json;
+use tandem_core::paging::PageTokens;
 use tandem_core::{
     naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, Key, Outputs,
     Placement, Rule,
@@ -316,6 +317,7 @@ impl BucketComponent {
         let (s3, b) = (&self.s3, self.bucket.as_str());
         let mut marker: Option<(String, Option<String>)> = None;
         let mut n = 0usize;
+        let mut pages = PageTokens::new("ListObjectVersions", b);
         for _ in 0..COUNT_PAGES {
             let page = match retry(|| s3.list_object_versions(b, marker.clone())).await {
                 Ok(p) => p,
@@ -326,7 +328,10 @@ impl BucketComponent {
             match page.next {
                 None => return Ok(Some((n, false))),
                 Some(_) if n >= crate::COUNT_LIMIT => return Ok(Some((n, true))),
-                Some(next) => marker = Some(next),
+                Some(next) => {
+                    pages.next(Some(&version_marker(&next))).map_err(|e| self.err(e))?;
+                    marker = Some(next)
+                }
             }
         }
         Ok(Some((n, true)))
@@ -340,6 +345,7 @@ impl BucketComponent {
         for _pass in 0..5 {
             let mut marker: Option<(String, Option<String>)> = None;
             let mut seen = 0usize;
+            let mut pages = PageTokens::new("ListObjectVersions", b);
             loop {
                 let page = match retry(|| s3.list_object_versions(b, marker.clone())).await {
                     Ok(p) => p,
@@ -352,7 +358,10 @@ impl BucketComponent {
                     deleted += chunk.len();
                 }
                 match page.next {
-                    Some(next) => marker = Some(next),
+                    Some(next) => {
+                        pages.next(Some(&version_marker(&next))).at(b, r)?;
+                        marker = Some(next)
+                    }
                     None => break,
                 }
             }
@@ -363,6 +372,11 @@ impl BucketComponent {
         }
         Err(ComponentError::invalid(b, r, "objects keep arriving while emptying the bucket"))
     }
+}
+
+/// The page token of a versions listing: its (key, version id) marker pair.
+fn version_marker((key, version): &(String, Option<String>)) -> String {
+    format!("{key}\u{0}{}", version.as_deref().unwrap_or_default())
 }
 
 #[async_trait::async_trait]
@@ -749,11 +763,24 @@ mod tests {
         c.destroy(&primary_ctx()).await.unwrap();
     }
 
+    /// A page of `n` versions, with a next marker (a new one at each call) when `next`.
     fn versions(n: usize, next: bool) -> VersionsPage {
+        static PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let page = PAGE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         VersionsPage {
             entries: (0..n).map(|i| ObjectVersion { key: format!("k{i}"), version_id: Some("v1".into()) }).collect(),
-            next: next.then(|| ("k".to_string(), Some("v".to_string()))),
+            next: next.then(|| (format!("k-{page}"), Some("v".to_string()))),
         }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_versions_marker_is_an_error_not_a_loop() {
+        let same = || VersionsPage { entries: vec![ObjectVersion { key: "a".into(), version_id: Some("1".into()) }], next: Some(("a".into(), Some("1".into()))) };
+        let mut s3 = MockS3Api::new();
+        s3.expect_list_object_versions().times(2).returning(move |_, _| Ok(same()));
+        let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
+        let e = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.expect_err("a repeated marker").to_string();
+        assert!(e.contains("RepeatedPageToken") && e.contains("ListObjectVersions"), "{e}");
     }
 
     #[tokio::test]
@@ -766,7 +793,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(versions(1000, true)));
         s3.expect_list_object_versions()
-            .withf(|_, m| m.as_ref().is_some_and(|(k, v)| k == "k" && v.as_deref() == Some("v")))
+            .withf(|_, m| m.as_ref().is_some_and(|(k, v)| k.starts_with("k-") && v.as_deref() == Some("v")))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(versions(234, false)));

@@ -4,6 +4,7 @@
 //! [`Parameter`] may carry a decrypted SecureString value: its `Debug` output redacts it, and
 //! nothing in this crate logs or stores it.
 
+use tandem_core::paging::PageTokens;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use tandem_core::AwsError;
@@ -116,6 +117,7 @@ impl SsmApi for aws_sdk_ssm::Client {
         let path = hierarchy(path);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("GetParametersByPath", path);
         for _ in 0..MAX_PAGES {
             let page = self
                 .get_parameters_by_path()
@@ -135,9 +137,9 @@ impl SsmApi for aws_sdk_ssm::Client {
                     modified_ms: p.last_modified_date().and_then(|d| d.to_millis().ok()),
                 })
             }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
+            match pages.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
         Err(too_many_pages("GetParametersByPath", path))
@@ -199,6 +201,7 @@ impl SsmApi for aws_sdk_ssm::Client {
         ];
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("DescribeParameters", path);
         for _ in 0..MAX_PAGES {
             let page = self
                 .describe_parameters()
@@ -209,11 +212,28 @@ impl SsmApi for aws_sdk_ssm::Client {
                 .await
                 .map_err(AwsError::from_sdk)?;
             out.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
+            match pages.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
         Err(too_many_pages("DescribeParameters", path))
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_token_ends_the_listing_with_an_error() {
+        let page = r#"{"Parameters":[{"Name":"/tandem/dev/x"}],"NextToken":"t1"}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let ssm = aws_sdk_ssm::Client::new(&http.sdk_config());
+        let e = SsmApi::names_tagged(&ssm, "/tandem/dev", "k", "v").await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

@@ -3,6 +3,7 @@
 //! `mocks`). Describe calls that name a missing id answer `Ok(None)` / an empty list; every
 //! other error is an [`AwsError`] keeping code, message and HTTP status.
 
+use tandem_core::paging::PageTokens;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
 };
@@ -404,6 +405,28 @@ fn none_if_not_found<T>(r: Result<Vec<T>, AwsError>) -> Result<Vec<T>, AwsError>
     }
 }
 
+
+/// Every item of a paginated EC2 read, its page tokens checked ([`PageTokens`]): the SDK's
+/// own paginator stops silently on a repeated token (a short listing); here it is an error.
+macro_rules! all_items {
+    ($req:expr, $op:literal, $items:ident) => {
+        async {
+            let mut stream = $req.into_paginator().stop_on_duplicate_token(false).send();
+            let mut pages = PageTokens::new($op, "the region");
+            let mut all = Vec::new();
+            while let Some(page) = stream.next().await {
+                let page = page.map_err(AwsError::from_sdk)?;
+                all.extend(page.$items().iter().cloned());
+                if pages.next(page.next_token())?.is_none() {
+                    break;
+                }
+            }
+            Ok::<_, AwsError>(all)
+        }
+        .await
+    };
+}
+
 #[async_trait::async_trait]
 impl Ec2Api for aws_sdk_ec2::Client {
     async fn describe_availability_zones(&self) -> Result<Vec<String>, AwsError> {
@@ -441,16 +464,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
     }
 
     async fn find_vpcs(&self, filters: Filters) -> Result<Vec<VpcInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_vpcs()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(items
-            .map_err(AwsError::from_sdk)?
+            .set_filters(Some(sdk_filters(filters))), "DescribeVpcs", vpcs);
+        Ok(items?
             .iter()
             .map(vpc_info)
             .collect())
@@ -520,15 +537,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
     }
 
     async fn describe_subnets(&self, filters: Filters) -> Result<Vec<SubnetInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_subnets()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(none_if_not_found(items.map_err(AwsError::from_sdk))?
+            .set_filters(Some(sdk_filters(filters))), "DescribeSubnets", subnets);
+        Ok(none_if_not_found(items)?
             .iter()
             .map(subnet_info)
             .collect())
@@ -584,15 +596,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
         &self,
         filters: Filters,
     ) -> Result<Vec<InternetGatewayInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_internet_gateways()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(none_if_not_found(items.map_err(AwsError::from_sdk))?
+            .set_filters(Some(sdk_filters(filters))), "DescribeInternetGateways", internet_gateways);
+        Ok(none_if_not_found(items)?
             .iter()
             .map(|g| InternetGatewayInfo {
                 id: s(g.internet_gateway_id()),
@@ -667,15 +674,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
         &self,
         filters: Filters,
     ) -> Result<Vec<RouteTableInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_route_tables()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(none_if_not_found(items.map_err(AwsError::from_sdk))?
+            .set_filters(Some(sdk_filters(filters))), "DescribeRouteTables", route_tables);
+        Ok(none_if_not_found(items)?
             .iter()
             .map(|t| RouteTableInfo {
                 id: s(t.route_table_id()),
@@ -822,15 +824,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
         &self,
         filters: Filters,
     ) -> Result<Vec<SecurityGroupInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_security_groups()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(none_if_not_found(items.map_err(AwsError::from_sdk))?
+            .set_filters(Some(sdk_filters(filters))), "DescribeSecurityGroups", security_groups);
+        Ok(none_if_not_found(items)?
             .iter()
             .map(|g| {
                 let mut ingress = Vec::new();
@@ -947,15 +944,10 @@ impl Ec2Api for aws_sdk_ec2::Client {
         &self,
         filters: Filters,
     ) -> Result<Vec<NetworkInterfaceInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_network_interfaces()
-            .set_filters(Some(sdk_filters(filters)))
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        Ok(none_if_not_found(items.map_err(AwsError::from_sdk))?
+            .set_filters(Some(sdk_filters(filters))), "DescribeNetworkInterfaces", network_interfaces);
+        Ok(none_if_not_found(items)?
             .iter()
             .map(|n| NetworkInterfaceInfo {
                 id: s(n.network_interface_id()),
@@ -1023,7 +1015,7 @@ impl Ec2Api for aws_sdk_ec2::Client {
         requester_vpc_id: String,
         accepter_vpc_id: String,
     ) -> Result<Vec<PeeringInfo>, AwsError> {
-        let items: Result<Vec<_>, _> = self
+        let items = all_items!(self
             .describe_vpc_peering_connections()
             .filters(
                 Filter::builder()
@@ -1036,15 +1028,9 @@ impl Ec2Api for aws_sdk_ec2::Client {
                     .name("accepter-vpc-info.vpc-id")
                     .values(accepter_vpc_id.clone())
                     .build(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
+            ), "DescribeVpcPeeringConnections", vpc_peering_connections);
         // Filters are matched here as well: some emulators ignore them.
-        Ok(items
-            .map_err(AwsError::from_sdk)?
+        Ok(items?
             .iter()
             .map(peering_info)
             .filter(|p| {
@@ -1069,5 +1055,33 @@ impl Ec2Api for aws_sdk_ec2::Client {
             .await
             .map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    const PAGE: &str = r#"<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock></item></vpcSet><nextToken>t1</nextToken></DescribeVpcsResponse>"#;
+
+    #[tokio::test]
+    async fn a_repeated_token_is_an_error_not_a_short_listing() {
+        let http = Replay::repeat((200u16, &[("content-type", "text/xml")][..], PAGE), 5);
+        let ec2 = aws_sdk_ec2::Client::new(&http.sdk_config());
+        let e = Ec2Api::find_vpcs(&ec2, vec![("tag:Name".into(), "x".into())]).await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert!(e.message.contains("DescribeVpcs"), "{e}");
+        assert_eq!(http.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_to_the_end() {
+        let last = r#"<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><vpcSet><item><vpcId>vpc-2</vpcId></item></vpcSet></DescribeVpcsResponse>"#;
+        let http = Replay::new(vec![(200u16, &[("content-type", "text/xml")][..], PAGE), (200u16, &[("content-type", "text/xml")][..], last)]);
+        let ec2 = aws_sdk_ec2::Client::new(&http.sdk_config());
+        let vpcs = Ec2Api::find_vpcs(&ec2, vec![]).await.unwrap();
+        assert_eq!(vpcs.len(), 2);
     }
 }

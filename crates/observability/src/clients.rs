@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use tandem_core::paging::PageTokens;
 use tandem_core::AwsError;
 
 // ---------------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ impl CloudWatchApi for aws_sdk_cloudwatch::Client {
         let mut out = Vec::new();
         for chunk in names.chunks(100) {
             let mut token: Option<String> = None;
+            let mut pages = PageTokens::new("DescribeAlarms", chunk.join(","));
             loop {
                 let resp = self
                     .describe_alarms()
@@ -153,7 +155,7 @@ impl CloudWatchApi for aws_sdk_cloudwatch::Client {
                     .await
                     .map_err(AwsError::from_sdk)?;
                 out.extend(resp.metric_alarms().iter().map(alarm_from_sdk));
-                token = resp.next_token().map(str::to_string);
+                token = pages.next(resp.next_token())?;
                 if token.is_none() {
                     break;
                 }
@@ -308,10 +310,11 @@ impl SnsApi for aws_sdk_sns::Client {
     async fn list_topics(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListTopics", "the region");
         loop {
             let resp = self.list_topics().set_next_token(token.clone()).send().await.map_err(AwsError::from_sdk)?;
             out.extend(resp.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)));
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(resp.next_token())?;
             if token.is_none() {
                 return Ok(out);
             }
@@ -337,6 +340,7 @@ impl SnsApi for aws_sdk_sns::Client {
     async fn list_subscriptions(&self, topic_arn: &str) -> Result<Vec<SubscriptionInfo>, AwsError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListSubscriptionsByTopic", topic_arn);
         loop {
             let resp = self
                 .list_subscriptions_by_topic()
@@ -350,7 +354,7 @@ impl SnsApi for aws_sdk_sns::Client {
                 protocol: s.protocol().unwrap_or_default().to_string(),
                 endpoint: s.endpoint().unwrap_or_default().to_string(),
             }));
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(resp.next_token())?;
             if token.is_none() {
                 return Ok(out);
             }
@@ -462,6 +466,7 @@ impl KmsApi for aws_sdk_kms::Client {
     async fn list_aliases(&self) -> Result<Vec<AliasInfo>, AwsError> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut pages = PageTokens::new("ListAliases", "the region");
         loop {
             let resp = self.list_aliases().set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
             out.extend(resp.aliases().iter().map(|a| AliasInfo {
@@ -469,7 +474,7 @@ impl KmsApi for aws_sdk_kms::Client {
                 arn: a.alias_arn().unwrap_or_default().to_string(),
                 target_key_id: a.target_key_id().map(str::to_string),
             }));
-            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            marker = pages.next(resp.next_marker().filter(|_| resp.truncated()))?;
             if marker.is_none() {
                 return Ok(out);
             }
@@ -578,10 +583,11 @@ impl KmsApi for aws_sdk_kms::Client {
     async fn list_keys(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut pages = PageTokens::new("ListKeys", "the region");
         loop {
             let resp = self.list_keys().set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
             out.extend(resp.keys().iter().filter_map(|k| k.key_id().map(str::to_string)));
-            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            marker = pages.next(resp.next_marker().filter(|_| resp.truncated()))?;
             if marker.is_none() {
                 return Ok(out);
             }
@@ -591,14 +597,43 @@ impl KmsApi for aws_sdk_kms::Client {
     async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut pages = PageTokens::new("ListResourceTags", key_id);
         loop {
             let resp =
                 self.list_resource_tags().key_id(key_id).set_marker(marker.clone()).send().await.map_err(AwsError::from_sdk)?;
             out.extend(resp.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())));
-            marker = resp.next_marker().filter(|_| resp.truncated()).map(str::to_string);
+            marker = pages.next(resp.next_marker().filter(|_| resp.truncated()))?;
             if marker.is_none() {
                 return Ok(out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_kms_marker_ends_the_listing_with_an_error() {
+        let page = r#"{"Keys":[{"KeyId":"k1"}],"NextMarker":"m1","Truncated":true}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let kms = aws_sdk_kms::Client::new(&http.sdk_config());
+        let e = KmsApi::list_keys(&kms).await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert!(e.message.contains("ListKeys"), "{e}");
+        assert_eq!(http.requests().len(), 2, "stops at the first repeat");
+    }
+
+    #[tokio::test]
+    async fn kms_pages_are_followed_to_the_end() {
+        let http = Replay::new(vec![
+            (200u16, &[][..], r#"{"Keys":[{"KeyId":"k1"}],"NextMarker":"m1","Truncated":true}"#),
+            (200u16, &[][..], r#"{"Keys":[{"KeyId":"k2"}],"Truncated":false}"#),
+        ]);
+        let kms = aws_sdk_kms::Client::new(&http.sdk_config());
+        assert_eq!(KmsApi::list_keys(&kms).await.unwrap(), vec!["k1".to_string(), "k2".to_string()]);
     }
 }

@@ -1,5 +1,6 @@
 //! The ACM client trait, its aws-sdk implementation, and the value types it speaks.
 
+use tandem_core::paging::PageTokens;
 use aws_sdk_acm as acm;
 use serde::{Deserialize, Serialize};
 use tandem_core::AwsError;
@@ -120,6 +121,7 @@ impl AcmApi for AcmClient {
         use acm::types::CertificateStatus as S;
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListCertificates", "the region");
         loop {
             let out = self
                 .0
@@ -138,9 +140,9 @@ impl AcmApi for AcmClient {
                 domain_name: s.domain_name().unwrap_or_default().to_string(),
                 status: s.status().map(|x| x.as_str().to_string()).unwrap_or_default(),
             }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -153,5 +155,23 @@ impl AcmApi for AcmClient {
     async fn delete_certificate(&self, arn: &str) -> Result<(), AwsError> {
         self.0.delete_certificate().certificate_arn(arn).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_acm_token_ends_the_listing_with_an_error() {
+        let page = r#"{"CertificateSummaryList":[{"CertificateArn":"arn:c","DomainName":"a.test"}],"NextToken":"t1"}"#;
+        let http = Replay::repeat((200u16, &[][..], page), 5);
+        let acm = AcmClient(acm::Client::new(&http.sdk_config()));
+        let e = acm.list_certificates().await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert!(e.message.contains("ListCertificates"), "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

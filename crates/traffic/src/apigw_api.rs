@@ -1,6 +1,7 @@
 //! The API Gateway (REST, v1) client trait, its aws-sdk implementation, and the value types
 //! it speaks.
 
+use tandem_core::paging::PageTokens;
 use aws_sdk_apigateway as apigw;
 use serde::{Deserialize, Serialize};
 use tandem_core::AwsError;
@@ -153,6 +154,7 @@ impl ApiGatewayApi for ApiGatewayClient {
     async fn list_rest_apis(&self) -> Result<Vec<RestApiInfo>, AwsError> {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetRestApis", "the region");
         loop {
             let o = self.0.get_rest_apis().limit(500).set_position(position.take()).send().await.map_err(AwsError::from_sdk)?;
             all.extend(o.items().iter().map(|a| RestApiInfo {
@@ -160,9 +162,9 @@ impl ApiGatewayApi for ApiGatewayClient {
                 name: a.name().unwrap_or_default().to_string(),
                 tags: tags_of(a.tags()),
             }));
-            match o.position() {
-                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
-                _ => return Ok(all),
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
             }
         }
     }
@@ -175,6 +177,7 @@ impl ApiGatewayApi for ApiGatewayClient {
     async fn get_resources(&self, api_id: &str) -> Result<Vec<ResourceInfo>, AwsError> {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetResources", api_id);
         loop {
             let o = self
                 .0
@@ -186,9 +189,9 @@ impl ApiGatewayApi for ApiGatewayClient {
                 .await
                 .map_err(AwsError::from_sdk)?;
             all.extend(o.items().iter().map(resource_of));
-            match o.position() {
-                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
-                _ => return Ok(all),
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
             }
         }
     }
@@ -324,6 +327,7 @@ impl ApiGatewayApi for ApiGatewayClient {
     async fn get_base_path_mappings(&self, domain: &str) -> Result<Vec<BasePathInfo>, AwsError> {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetBasePathMappings", domain);
         loop {
             let o = self
                 .0
@@ -339,9 +343,9 @@ impl ApiGatewayApi for ApiGatewayClient {
                 rest_api_id: m.rest_api_id().unwrap_or_default().to_string(),
                 stage: m.stage().unwrap_or_default().to_string(),
             }));
-            match o.position() {
-                Some(p) if !p.is_empty() && !o.items().is_empty() => position = Some(p.to_string()),
-                _ => return Ok(all),
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
             }
         }
     }
@@ -361,5 +365,23 @@ impl ApiGatewayApi for ApiGatewayClient {
     async fn delete_base_path_mapping(&self, domain: &str, base_path: &str) -> Result<(), AwsError> {
         self.0.delete_base_path_mapping().domain_name(domain).base_path(base_path).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_position_ends_the_listing_with_an_error() {
+        let page = r#"{"item":[{"id":"a1","name":"api"}],"position":"p1"}"#;
+        let http = Replay::repeat((200u16, &[("content-type", "application/json")][..], page), 5);
+        let gw = ApiGatewayClient(apigw::Client::new(&http.sdk_config()));
+        let e = gw.list_rest_apis().await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert!(e.message.contains("GetRestApis"), "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }

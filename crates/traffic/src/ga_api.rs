@@ -2,6 +2,7 @@
 //! implementation, and the small value types it speaks. The in-memory fake in
 //! [`crate::accelerator_fake`] implements the same trait.
 
+use tandem_core::paging::PageTokens;
 use aws_sdk_globalaccelerator as ga;
 use serde::{Deserialize, Serialize};
 use tandem_core::AwsError;
@@ -153,12 +154,13 @@ impl GlobalAcceleratorApi for GaClient {
     async fn list_accelerators(&self) -> Result<Vec<AcceleratorInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListAccelerators", "the account");
         loop {
             let out = self.0.list_accelerators().set_next_token(token.take()).send().await.map_err(AwsError::from_sdk)?;
             all.extend(out.accelerators().iter().map(accelerator_info));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -201,6 +203,7 @@ impl GlobalAcceleratorApi for GaClient {
     async fn list_listeners(&self, accelerator_arn: &str) -> Result<Vec<ListenerInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListListeners", accelerator_arn);
         loop {
             let out = self
                 .0
@@ -211,9 +214,9 @@ impl GlobalAcceleratorApi for GaClient {
                 .await
                 .map_err(AwsError::from_sdk)?;
             all.extend(out.listeners().iter().map(listener_info));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -267,6 +270,7 @@ impl GlobalAcceleratorApi for GaClient {
     async fn list_endpoint_groups(&self, listener_arn: &str) -> Result<Vec<EndpointGroupInfo>, AwsError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ListEndpointGroups", listener_arn);
         loop {
             let out = self
                 .0
@@ -277,9 +281,9 @@ impl GlobalAcceleratorApi for GaClient {
                 .await
                 .map_err(AwsError::from_sdk)?;
             all.extend(out.endpoint_groups().iter().map(endpoint_group_info));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
             }
         }
     }
@@ -287,5 +291,27 @@ impl GlobalAcceleratorApi for GaClient {
     async fn delete_endpoint_group(&self, arn: &str) -> Result<(), AwsError> {
         self.0.delete_endpoint_group().endpoint_group_arn(arn).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_token_seen_before_ends_the_listing_with_an_error() {
+        // A cycle t1, t2, t1: not only the token just given is checked.
+        let http = Replay::new(vec![
+            (200u16, &[][..], r#"{"Accelerators":[],"NextToken":"t1"}"#),
+            (200u16, &[][..], r#"{"Accelerators":[],"NextToken":"t2"}"#),
+            (200u16, &[][..], r#"{"Accelerators":[],"NextToken":"t1"}"#),
+            (200u16, &[][..], r#"{"Accelerators":[],"NextToken":"t2"}"#),
+        ]);
+        let ga = GaClient(ga::Client::new(&http.sdk_config()));
+        let e = ga.list_accelerators().await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! The Route 53 client trait (health checks, record changes), its aws-sdk implementation,
 //! and the value types it speaks. Route 53 is global; Tandem calls it in us-east-1.
 
+use tandem_core::paging::PageTokens;
 use aws_sdk_route53 as r53;
 use serde::{Deserialize, Serialize};
 use tandem_core::AwsError;
@@ -273,12 +274,13 @@ impl Route53Api for Route53Client {
     async fn list_health_checks(&self) -> Result<Vec<HealthCheckInfo>, AwsError> {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut pages = PageTokens::new("ListHealthChecks", "the account");
         loop {
             let out = self.0.list_health_checks().set_marker(marker.take()).send().await.map_err(AwsError::from_sdk)?;
             all.extend(out.health_checks().iter().map(info_of));
-            match out.next_marker() {
-                Some(m) if out.is_truncated() && !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(all),
+            match pages.next(out.next_marker().filter(|_| out.is_truncated()))? {
+                Some(m) => marker = Some(m),
+                None => return Ok(all),
             }
         }
     }
@@ -365,6 +367,7 @@ impl Route53Api for Route53Client {
     async fn list_record_sets_named(&self, hosted_zone_id: &str, name: &str) -> Result<Vec<RecordSet>, AwsError> {
         let mut found = Vec::new();
         let mut start: (Option<String>, Option<r53::types::RrType>, Option<String>) = (Some(name.to_string()), None, None);
+        let mut pages = PageTokens::new("ListResourceRecordSets", format!("{name} in {hosted_zone_id}"));
         loop {
             let out = self
                 .0
@@ -389,7 +392,12 @@ impl Route53Api for Route53Client {
             }
             match out.next_record_name() {
                 Some(n) if dns_eq(n, name) => {
-                    start = (Some(n.to_string()), out.next_record_type().cloned(), out.next_record_identifier().map(str::to_string));
+                    let next_type = out.next_record_type().cloned();
+                    let next_id = out.next_record_identifier().map(str::to_string);
+                    // The page token is the (name, type, identifier) triple.
+                    let token = format!("{n}\u{0}{}\u{0}{}", next_type.as_ref().map(|t| t.as_str()).unwrap_or_default(), next_id.as_deref().unwrap_or_default());
+                    pages.next(Some(&token))?;
+                    start = (Some(n.to_string()), next_type, next_id);
                 }
                 _ => return Ok(found),
             }
@@ -490,5 +498,23 @@ mod tests {
         assert!(c.alarm_identifier().is_none() && c.child_health_checks().is_empty() && c.health_threshold().is_none());
         assert_eq!(spec_of(&c), spec);
         assert!(spec.is_endpoint());
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use tandem_core::paging::REPEATED_PAGE_TOKEN;
+    use tandem_core::testing::replay::Replay;
+
+    #[tokio::test]
+    async fn a_repeated_marker_ends_the_listing_with_an_error() {
+        let page = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListHealthChecksResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><HealthChecks></HealthChecks><Marker></Marker><IsTruncated>true</IsTruncated><NextMarker>m1</NextMarker><MaxItems>100</MaxItems></ListHealthChecksResponse>"#;
+        let http = Replay::repeat((200u16, &[("content-type", "text/xml")][..], page), 5);
+        let r53c = Route53Client(r53::Client::new(&http.sdk_config()));
+        let e = r53c.list_health_checks().await.unwrap_err();
+        assert_eq!(e.code, REPEATED_PAGE_TOKEN, "{e}");
+        assert_eq!(http.requests().len(), 2);
     }
 }
