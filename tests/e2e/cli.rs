@@ -75,7 +75,9 @@ fn destroy_refuses_without_yes_off_a_terminal() {
         r#"{"version":1,"stack":"dev","serial":1,"components":{"network-primary":{"status":"applied","kind":"vpc","placement":"primary","region":"us-east-1","replace_hash":"x","update_hash":"y","outputs":{},"resources":{},"updated_at":0}}}"#,
     )
     .expect("state");
-    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy"], &[], dir.path());
+    // Credentials and an endpoint that refuses connections: the preflight finds no region
+    // answering (an outage, not a credential problem) and the confirmation is what stops it.
+    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy"], &offline_env("http://127.0.0.1:9"), dir.path());
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
 }
@@ -89,8 +91,7 @@ fn held_lock_is_a_clear_error() {
     // Held by this (live) test process.
     let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     std::fs::write(state_dir.join("lock"), format!(r#"{{"pid":{},"host":"{host}","since":1}}"#, std::process::id())).expect("lock");
-    let env = vec![("AWS_ENDPOINT_URL".to_string(), "http://127.0.0.1:9".to_string())];
-    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy", "--yes"], &env, dir.path());
+    let run = tandem(&tandem_bin(), &["--config", &cfg, "destroy", "--yes"], &offline_env("http://127.0.0.1:9"), dir.path());
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("locked by pid"), "{}", run.stderr);
 }
@@ -157,4 +158,92 @@ fn two_applies_started_together_exactly_one_runs() {
     let ran = runs.iter().find(|r| !r.stderr.contains("locked by pid")).expect("the other ran");
     assert!(ran.stdout.contains("UNREACHABLE") || ran.stderr.contains("UNREACHABLE"), "the other one ran (and found no AWS): {ran:?}");
     assert!(!dir.path().join(".tandem/dev/lock").exists(), "the lock is released");
+}
+
+/// `tandem` with an environment holding nothing but `env`: no credentials anywhere (no
+/// variables; HOME is `cwd`, so no `~/.aws` profile files).
+fn run_bare(args: &[&str], env: &[(&str, &str)], cwd: &std::path::Path) -> tandem_tests::Run {
+    let out = std::process::Command::new(tandem_bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cwd)
+        .envs(env.iter().copied())
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tandem");
+    tandem_tests::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn without_credentials_apply_destroy_failover_and_drill_exit_2_and_touch_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n");
+    let env = [("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
+    for args in [
+        vec!["apply", "--yes"],
+        vec!["destroy", "--yes"],
+        vec!["failover", "--yes"],
+        vec!["switchover", "--to", "secondary", "--yes"],
+        vec!["drill", "--yes"],
+    ] {
+        let mut all = vec!["--config", cfg.as_str()];
+        all.extend(args.iter().copied());
+        let run = run_bare(&all, &env, dir.path());
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: no AWS credentials found.") && first.contains("AWS_PROFILE") && first.contains("aws sso login"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("Nothing was started"), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("WARN"), "one message, no provider warnings: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(!dir.path().join(".tandem").exists(), "{args:?}: no state, no lock");
+    }
+    // A plan reads no live resource: it says the account is unknown and goes on.
+    let run = run_bare(&["--config", &cfg, "plan"], &env, dir.path());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.starts_with("warning: no AWS credentials found."), "{}", run.stderr);
+    assert!(run.stdout.lines().nth(1).is_some_and(|l| l.starts_with("Account: unknown")), "{}", run.stdout);
+}
+
+#[test]
+fn against_the_emulator_the_plan_names_the_account_and_another_account_is_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = tandem_tests::Moto::start(work.path());
+    let env = offline_env(&moto.endpoint);
+    let bin = tandem_bin();
+    // A package given in the configuration: no Lambda build in this test.
+    let config = |dir: &std::path::Path, extra: &str| {
+        std::fs::write(dir.join("package.zip"), b"PK never deployed here").expect("package");
+        write(dir, &format!("environment_suffix = \"dev\"\n{extra}[lambda]\npackage = \"package.zip\"\n"))
+    };
+
+    let refused = tempfile::tempdir().expect("tempdir");
+    let cfg = config(refused.path(), "");
+    moto.start_recording();
+    let run = tandem(&bin, &["--config", &cfg, "--expect-account", "111122223333", "apply", "--yes"], &env, refused.path());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("the credentials are for account 123456789012") && run.stderr.contains("expects account 111122223333 (--expect-account)"), "{}", run.stderr);
+    assert!(run.stderr.contains("Nothing was started"), "{}", run.stderr);
+    let cfg_other = config(refused.path(), "account_id = \"111122223333\"\n");
+    let run = tandem(&bin, &["--config", &cfg_other, "destroy", "--yes"], &env, refused.path());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("(account_id in the configuration)"), "{}", run.stderr);
+    let run = tandem(&bin, &["--config", &cfg_other, "plan"], &env, refused.path());
+    assert_eq!(run.code, 2, "a plan for another account is refused too: {run:?}");
+    assert_eq!(moto.stop_recording_mutations(), Vec::<String>::new(), "nothing was changed");
+    assert!(!refused.path().join(".tandem").exists(), "no state, no lock");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "account_id = \"111122223333\"\n");
+    let run = tandem(&bin, &["--config", &cfg, "--expect-account", "123456789012", "plan"], &env, dir.path());
+    assert_eq!(run.code, 0, "the flag overrides the configuration: {run:?}");
+    assert_eq!(run.stdout.lines().nth(1), Some("Account 123456789012, as arn:aws:sts::123456789012:user/moto"), "{}", run.stdout);
+    let run = tandem(&bin, &["--config", &cfg, "--expect-account", "123456789012", "plan", "--json"], &env, dir.path());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan json");
+    assert_eq!(v["caller"]["account"], "123456789012", "{v}");
 }

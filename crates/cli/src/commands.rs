@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tandem_core::config::{self, Config};
+use tandem_core::config::{self, AccountId, Config};
 use tandem_core::executor::{orphaned_ids, Plan, RunOptions};
 use tandem_core::protection::{self, Refusal};
 use tandem_core::aws::{AwsContext, CallProfile, ROUTE53_REGION};
@@ -13,6 +13,7 @@ use tandem_core::state::{self as st, LocalBackend, LockGuard, OperationRecord, P
 use tandem_core::state_s3::S3Backend;
 use tandem_core::{CancelFlag, Component, Engine};
 
+use crate::identity;
 use crate::render::{self, Progress};
 use crate::stack;
 use crate::failover::{self as fo, LockPlan};
@@ -270,6 +271,46 @@ async fn probe_stack(cfg: &Config, components: &[Arc<dyn Component>], json: bool
     down.into_keys().collect()
 }
 
+/// The regions a command's preflight asks: the stack's two and the state bucket's.
+fn preflight_regions(cfg: &Config) -> Vec<String> {
+    let mut regions: BTreeSet<String> = [cfg.primary_region.clone(), cfg.secondary_region.clone()].into();
+    if let Some((_, r)) = fo::state_bucket(cfg) {
+        regions.insert(r);
+    }
+    regions.into_iter().collect()
+}
+
+/// The credential and account preflight (identity.rs) of a command that changes AWS: on a
+/// problem, says it with how to fix it and returns exit 2 before anything is touched (no
+/// lock, no state, no component).
+async fn preflight(cfg: &Config, expect: Option<&AccountId>) -> Result<identity::Verified, Exit> {
+    let api = identity::SdkIdentity::new(AwsContext::load_with(CallProfile::OutageProof).await);
+    let expected = identity::Expected::of(expect, cfg.account_id.as_ref());
+    identity::check(&api, &preflight_regions(cfg), expected.as_ref()).await.map_err(|e| {
+        eprintln!("error: {e}\nNothing was started: no lock taken, the state untouched, no component run.");
+        Exit::BadInput
+    })
+}
+
+/// `plan`'s identity: only to name the account in the header. A plan reads no live
+/// resource, so a credential problem is a warning there, and only another account than the
+/// one required stops it (exit 2).
+async fn plan_identity(cfg: &Config, expect: Option<&AccountId>) -> Result<Option<identity::Caller>, Exit> {
+    let api = identity::SdkIdentity::new(AwsContext::load_with(CallProfile::OutageProof).await);
+    let expected = identity::Expected::of(expect, cfg.account_id.as_ref());
+    match identity::check(&api, &preflight_regions(cfg), expected.as_ref()).await {
+        Ok(v) => Ok(v.caller),
+        Err(e @ (identity::PreflightError::WrongAccount { .. } | identity::PreflightError::AccountsDiffer(_))) => {
+            eprintln!("error: {e}");
+            Err(Exit::BadInput)
+        }
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Ok(None)
+        }
+    }
+}
+
 /// Refuses a run whose state is stored in a region that does not answer: `apply` and
 /// `destroy` need their state and its lock (only `failover` proceeds without them).
 fn state_region_down(cfg: &Config, down: &BTreeSet<String>) -> Result<(), Exit> {
@@ -339,6 +380,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Plan { refresh, json, targets, allow_data_loss } => {
+            let caller = match plan_identity(&cfg, cli.expect_account.as_ref()).await {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
             let s = stack::Stack::load(&cfg, true).await?;
             // Without --refresh a plan makes no AWS call, so it has no region to probe.
             let down = if refresh { probe_stack(&cfg, &s.components, json).await } else { BTreeSet::new() };
@@ -367,10 +412,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             plan.estimate = Some(engine.estimate(&plan, false, Some(crate::DEFAULT_PARALLELISM)));
             let refused = protection::data_loss_refusals(&plan, engine.graph(), &allow_data_loss);
-            render::plan(&cfg, &plan, json, "apply", drift.as_ref(), &refused);
+            render::plan(&cfg, caller.as_ref(), &plan, json, "apply", drift.as_ref(), &refused);
             Ok(Exit::Ok)
         }
         Command::Apply { yes, refresh, targets, parallelism, json, allow_data_loss, timeline } => {
+            // Credentials and account before anything: no lock, no state, no component.
+            let who = match preflight(&cfg, cli.expect_account.as_ref()).await {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            let caller = who.caller.as_ref();
             // The lock first: two applies started together never both build or plan.
             let opened = match open_locked(&cfg).await? {
                 Ok(o) => o,
@@ -407,14 +458,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             // not name is refused here, before confirmation and before the engine runs.
             let refused = protection::data_loss_refusals(&plan, engine.graph(), &allow_data_loss);
             if !refused.is_empty() {
-                return Ok(refuse(&cfg, &plan, &refused, json, &opened, drift.as_ref()));
+                return Ok(refuse(&cfg, caller, &plan, &refused, json, &opened, drift.as_ref()));
             }
             if !json {
-                render::plan(&cfg, &plan, false, "apply", None, &[]);
+                render::plan(&cfg, caller, &plan, false, "apply", None, &[]);
             }
             if !plan.has_changes() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), drift.as_ref(), &[]);
+                    render::report_json(&cfg, caller, &plan, None, &opened.state.snapshot(), drift.as_ref(), &[]);
                 } else {
                     println!("\n{}", no_changes_message(refresh));
                     render::outputs(&opened.state.snapshot(), false);
@@ -440,9 +491,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down, timeline.as_deref()).await
+            execute(&cfg, caller, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down, timeline.as_deref()).await
         }
         Command::Destroy { yes, targets, parallelism, json, timeline } => {
+            let who = match preflight(&cfg, cli.expect_account.as_ref()).await {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            let caller = who.caller.as_ref();
             let opened = match open_locked(&cfg).await? {
                 Ok(o) => o,
                 Err(code) => return Ok(code),
@@ -467,14 +523,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             plan.estimate = Some(engine.estimate(&plan, true, Some(parallelism)));
             if plan.changes.is_empty() {
                 if json {
-                    render::report_json(&cfg, &plan, None, &opened.state.snapshot(), None, &[]);
+                    render::report_json(&cfg, caller, &plan, None, &opened.state.snapshot(), None, &[]);
                 } else {
                     println!("Nothing to destroy: stack '{}' has no resources in state.", cfg.environment_suffix);
                 }
                 return Ok(Exit::Ok);
             }
             if !json {
-                render::plan(&cfg, &plan, false, "destroy", None, &[]);
+                render::plan(&cfg, caller, &plan, false, "destroy", None, &[]);
             }
             // What is about to be lost, counted where cheap; a failed count is said, never fatal.
             let summaries = engine.data_summaries(&plan, SUMMARY_DEADLINE, &down).await;
@@ -492,7 +548,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
-            execute(&cfg, &engine, &plan, parallelism, json, true, &opened, None, down, timeline.as_deref()).await
+            execute(&cfg, caller, &engine, &plan, parallelism, json, true, &opened, None, down, timeline.as_deref()).await
         }
         Command::Status { json } => {
             // Outage-proof: short timeouts, few retries; a region that does not answer is
@@ -532,6 +588,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 DrillLayer::Traffic => crate::drill::Only::Traffic,
                 DrillLayer::Database => crate::drill::Only::Database,
             });
+            if let Err(code) = preflight(&cfg, cli.expect_account.as_ref()).await {
+                return Ok(code);
+            }
             crate::drill::command::run(&cfg, crate::drill::command::Args { json, database, only, restore }).await
         }
         Command::Failover { unplanned, yes } => {
@@ -545,7 +604,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(false) => return Ok(Exit::Ok),
                 Err(code) => return Ok(code),
             }
-            run_failover(&cfg, unplanned).await
+            run_failover(&cfg, unplanned, cli.expect_account.as_ref()).await
         }
         Command::Switchover { to, yes } => {
             let what = format!("switch the Aurora writer over to the {} region (planned, no data loss)", role_name(to));
@@ -553,6 +612,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(true) => {}
                 Ok(false) => return Ok(Exit::Ok),
                 Err(code) => return Ok(code),
+            }
+            if let Err(code) = preflight(&cfg, cli.expect_account.as_ref()).await {
+                return Ok(code);
             }
             run_switchover(&cfg, to).await
         }
@@ -569,16 +631,24 @@ fn role_name(r: Role) -> &'static str {
 /// Probes the regions `failover` / `switchover` need at once; prints each one that does not
 /// answer, once.
 async fn probe(cfg: &Config, aws: &AwsContext) -> std::collections::BTreeMap<String, String> {
+    let down = probe_quietly(cfg, aws).await;
+    say_down(&down);
+    down
+}
+
+fn say_down(down: &std::collections::BTreeMap<String, String>) {
+    for (region, why) in down {
+        println!("{region} is UNREACHABLE ({why}).");
+    }
+}
+
+async fn probe_quietly(cfg: &Config, aws: &AwsContext) -> std::collections::BTreeMap<String, String> {
     let mut regions: std::collections::BTreeSet<String> = [cfg.primary_region.clone(), cfg.secondary_region.clone(), ROUTE53_REGION.to_string()].into();
     if let Some((_, r)) = fo::state_bucket(cfg) {
         regions.insert(r);
     }
     let probe: Arc<dyn RegionProbe> = Arc::new(CloudWatchProbe::new(aws, regions.iter().map(String::as_str)));
-    let down = status::probe_regions(probe, &regions, status::PROBE_LIMIT).await;
-    for (region, why) in &down {
-        println!("{region} is UNREACHABLE ({why}).");
-    }
-    down
+    status::probe_regions(probe, &regions, status::PROBE_LIMIT).await
 }
 
 /// Takes the stack's lock for `failover`, never one in a region that does not answer, and
@@ -608,11 +678,24 @@ async fn failover_lock(cfg: &Config, down: &std::collections::BTreeMap<String, S
     }
 }
 
-async fn run_failover(cfg: &Config, unplanned: bool) -> anyhow::Result<Exit> {
+async fn run_failover(cfg: &Config, unplanned: bool, expect: Option<&AccountId>) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
     let started_at = st::now();
     let aws = AwsContext::load_with(CallProfile::OutageProof).await;
-    let down = probe(cfg, &aws).await;
+    // The preflight and the region probe at once: both read only, and during an outage each
+    // waits out the region that does not answer.
+    // A failed preflight (no credentials: known at once) does not wait for the probe.
+    let (pre, probing) = (preflight(cfg, expect), probe_quietly(cfg, &aws));
+    futures::pin_mut!(pre, probing);
+    let down = match futures::future::select(pre, probing).await {
+        futures::future::Either::Left((Err(code), _)) => return Ok(code),
+        futures::future::Either::Left((Ok(_), probing)) => probing.await,
+        futures::future::Either::Right((down, pre)) => match pre.await {
+            Err(code) => return Ok(code),
+            Ok(_) => down,
+        },
+    };
+    say_down(&down);
     let lock = failover_lock(cfg, &down).await;
     let (p, s) = tandem_data::aurora::rds_clients(cfg, &aws);
     let cw = aws_sdk_cloudwatch::Client::new(&aws.config(&cfg.secondary_region));
@@ -663,12 +746,12 @@ async fn run_switchover(cfg: &Config, to: Role) -> anyhow::Result<Exit> {
 
 /// An apply refused for data safety: the plan with the refused lines marked (or the JSON
 /// report carrying them), why each is refused and the flag that allows it; nothing runs.
-fn refuse(cfg: &Config, plan: &Plan, refused: &[Refusal], json: bool, opened: &Opened, drift: Option<&render::DriftMap>) -> Exit {
+fn refuse(cfg: &Config, caller: Option<&identity::Caller>, plan: &Plan, refused: &[Refusal], json: bool, opened: &Opened, drift: Option<&render::DriftMap>) -> Exit {
     if json {
-        render::report_json(cfg, plan, None, &opened.state.snapshot(), drift, refused);
+        render::report_json(cfg, caller, plan, None, &opened.state.snapshot(), drift, refused);
         eprint!("{}", render::refusals_text(refused));
     } else {
-        render::plan(cfg, plan, false, "apply", None, refused);
+        render::plan(cfg, caller, plan, false, "apply", None, refused);
         eprintln!("error: apply refused: {} change(s) would lose data (see above); nothing was changed", refused.len());
     }
     Exit::BadInput
@@ -677,6 +760,7 @@ fn refuse(cfg: &Config, plan: &Plan, refused: &[Refusal], json: bool, opened: &O
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     cfg: &Config,
+    caller: Option<&identity::Caller>,
     engine: &Engine,
     plan: &Plan,
     parallelism: usize,
@@ -699,7 +783,7 @@ async fn execute(
     progress.finish();
     let doc = opened.state.snapshot();
     if json {
-        render::report_json(cfg, plan, Some(&report), &doc, drift, &[]);
+        render::report_json(cfg, caller, plan, Some(&report), &doc, drift, &[]);
     } else {
         render::summary(&report, destroy, &opened.backend.describe());
         if !destroy {

@@ -3,6 +3,7 @@
 mod commands;
 mod drill;
 mod failover;
+mod identity;
 mod render;
 mod stack;
 mod status;
@@ -22,6 +23,10 @@ pub struct Cli {
     /// Stack suffix (overrides environment_suffix).
     #[arg(long, global = true)]
     pub stack: Option<String>,
+    /// Refuse to run unless the AWS credentials belong to this account (12 digits); the
+    /// same as `account_id` in the configuration, which this flag overrides.
+    #[arg(long, global = true, value_name = "ACCOUNT_ID", value_parser = parse_account)]
+    pub expect_account: Option<tandem_core::config::AccountId>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -184,6 +189,10 @@ fn parse_parallelism(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_account(s: &str) -> Result<tandem_core::config::AccountId, String> {
+    s.parse()
+}
+
 /// Exit codes: 0 success, 1 failure during a run, 2 bad input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -232,7 +241,10 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG")
+                // The credential chain's own warnings (one per provider tried) repeat what
+                // the preflight says once, with the fix.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)

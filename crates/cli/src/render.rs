@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use crate::identity::Caller;
 use tandem_core::config::Config;
 use tandem_core::executor::{Outcome, Plan, Progress as Event, Report};
 use tandem_core::protection::Refusal;
@@ -33,9 +34,10 @@ fn drift_map_value(drift: &DriftMap) -> serde_json::Value {
 }
 
 /// The plan as a JSON document (`plan --json`).
-pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
+pub fn plan_json(cfg: &Config, caller: Option<&Caller>, plan: &Plan, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
     let mut v = json!({
         "stack": cfg.environment_suffix,
+        "caller": caller,
         "primary_region": cfg.primary_region,
         "secondary_region": cfg.secondary_region,
         "changes": plan.changes,
@@ -51,11 +53,15 @@ pub fn plan_json(cfg: &Config, plan: &Plan, drift: Option<&DriftMap>, refused: &
 
 /// The Terraform-like plan as text: one line per change (symbol, id, kind, region, reason),
 /// then the counts.
-pub fn plan_text(cfg: &Config, plan: &Plan, verb: &str, refused: &[Refusal]) -> String {
+pub fn plan_text(cfg: &Config, caller: Option<&Caller>, plan: &Plan, verb: &str, refused: &[Refusal]) -> String {
     let mut out = format!(
-        "Tandem will {verb} stack '{}' ({} primary, {} secondary):\n\n",
+        "Tandem will {verb} stack '{}' ({} primary, {} secondary):\n",
         cfg.environment_suffix, cfg.primary_region, cfg.secondary_region
     );
+    match caller {
+        Some(c) => out.push_str(&format!("Account {}, as {}\n\n", c.account, c.arn)),
+        None => out.push_str("Account: unknown (the credentials' identity could not be read)\n\n"),
+    }
     let w = plan.changes.iter().map(|c| c.id.len()).max().unwrap_or(10);
     let k = plan.changes.iter().map(|c| c.kind.len()).max().unwrap_or(6);
     for c in &plan.changes {
@@ -149,11 +155,11 @@ pub fn estimate_text(e: &Estimate) -> String {
 }
 
 /// Terraform-like plan (or its JSON document).
-pub fn plan(cfg: &Config, plan: &Plan, as_json: bool, verb: &str, drift: Option<&DriftMap>, refused: &[Refusal]) {
+pub fn plan(cfg: &Config, caller: Option<&Caller>, plan: &Plan, as_json: bool, verb: &str, drift: Option<&DriftMap>, refused: &[Refusal]) {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(cfg, plan, drift, refused)).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&plan_json(cfg, caller, plan, drift, refused)).unwrap_or_default());
     } else {
-        print!("{}", plan_text(cfg, plan, verb, refused));
+        print!("{}", plan_text(cfg, caller, plan, verb, refused));
     }
 }
 
@@ -410,9 +416,10 @@ pub fn outputs(doc: &StateDoc, as_json: bool) {
 }
 
 /// JSON document of a run (or of a no-op run).
-pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
+pub fn report_value(cfg: &Config, caller: Option<&Caller>, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) -> serde_json::Value {
     let mut v = json!({
         "stack": cfg.environment_suffix,
+        "caller": caller,
         "changes": plan.changes,
         "summary": counts(plan),
         "refused": refused,
@@ -427,8 +434,8 @@ pub fn report_value(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &St
 }
 
 /// Prints the JSON document of a run (or of a no-op run).
-pub fn report_json(cfg: &Config, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) {
-    println!("{}", serde_json::to_string_pretty(&report_value(cfg, plan, report, doc, drift, refused)).unwrap_or_default());
+pub fn report_json(cfg: &Config, caller: Option<&Caller>, plan: &Plan, report: Option<&Report>, doc: &StateDoc, drift: Option<&DriftMap>, refused: &[Refusal]) {
+    println!("{}", serde_json::to_string_pretty(&report_value(cfg, caller, plan, report, doc, drift, refused)).unwrap_or_default());
 }
 
 /// True when every region answered, every component is in sync and no health check reports
@@ -685,7 +692,7 @@ mod tests {
 
     #[test]
     fn plan_text_shows_symbol_id_kind_region_and_reason_per_change() {
-        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply", &[]);
+        let text = plan_text(&Config::example("t1"), None, &sample_plan(), "apply", &[]);
         assert!(text.starts_with("Tandem will apply stack 't1' (us-east-1 primary, us-east-2 secondary):"), "{text}");
         let l = line_of(&text, "dashboard");
         assert!(l.trim_start().starts_with("+ dashboard"), "{l}");
@@ -700,9 +707,22 @@ mod tests {
     }
 
     #[test]
+    fn plan_header_names_the_account_and_the_caller() {
+        let who = Caller { account: "111122223333".into(), arn: "arn:aws:sts::111122223333:assumed-role/ops/alice".into() };
+        let text = plan_text(&Config::example("t1"), Some(&who), &sample_plan(), "apply", &[]);
+        assert_eq!(text.lines().nth(1), Some("Account 111122223333, as arn:aws:sts::111122223333:assumed-role/ops/alice"), "{text}");
+        let unknown = plan_text(&Config::example("t1"), None, &sample_plan(), "apply", &[]);
+        assert!(unknown.lines().nth(1).is_some_and(|l| l.starts_with("Account: unknown")), "{unknown}");
+        let v = plan_json(&Config::example("t1"), Some(&who), &sample_plan(), None, &[]);
+        assert_eq!(v["caller"], json!({"account": "111122223333", "arn": "arn:aws:sts::111122223333:assumed-role/ops/alice"}));
+        let r = report_value(&Config::example("t1"), Some(&who), &sample_plan(), None, &doc(), None, &[]);
+        assert_eq!(r["caller"]["account"], "111122223333");
+    }
+
+    #[test]
     fn plan_text_of_destroy_uses_the_verb() {
         let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::Delete, "destroy")], estimate: None };
-        let text = plan_text(&Config::example("t1"), &plan, "destroy", &[]);
+        let text = plan_text(&Config::example("t1"), None, &plan, "destroy", &[]);
         assert!(text.starts_with("Tandem will destroy stack 't1'"), "{text}");
         assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."), "{text}");
     }
@@ -719,7 +739,7 @@ mod tests {
 
     #[test]
     fn a_refused_change_is_marked_on_its_line_and_explained_with_the_flag() {
-        let text = plan_text(&Config::example("t1"), &sample_plan(), "apply", &[table_refused()]);
+        let text = plan_text(&Config::example("t1"), None, &sample_plan(), "apply", &[table_refused()]);
         let l = text.lines().find(|l| l.trim_start().starts_with("-/+ table")).expect("table line");
         assert!(l.ends_with("replace-forcing change: billing  REFUSED without --allow-data-loss table"), "{l}");
         assert!(!line_of(&text, "dashboard").contains("REFUSED"));
@@ -729,14 +749,14 @@ mod tests {
         assert!(refusals_text(&[]).is_empty());
 
         let cfg = Config::example("t1");
-        let v = plan_json(&cfg, &sample_plan(), None, &[table_refused()]);
+        let v = plan_json(&cfg, None, &sample_plan(), None, &[table_refused()]);
         assert_eq!(v["refused"][0]["id"], "table");
         assert_eq!(v["refused"][0]["action"], "replace");
         assert_eq!(v["refused"][0]["allow_with"], "--allow-data-loss table");
-        let r = report_value(&cfg, &sample_plan(), None, &doc(), None, &[table_refused()]);
+        let r = report_value(&cfg, None, &sample_plan(), None, &doc(), None, &[table_refused()]);
         assert_eq!(r["success"], false, "a refused apply is not a success");
         assert_eq!(r["refused"][0]["reason"], "replace-forcing change: billing");
-        assert_eq!(report_value(&cfg, &sample_plan(), None, &doc(), None, &[])["refused"], json!([]));
+        assert_eq!(report_value(&cfg, None, &sample_plan(), None, &doc(), None, &[])["refused"], json!([]));
     }
 
     #[test]
@@ -754,7 +774,7 @@ mod tests {
     #[test]
     fn plan_json_carries_changes_summary_and_refresh() {
         let cfg = Config::example("t1");
-        let v = plan_json(&cfg, &sample_plan(), None, &[]);
+        let v = plan_json(&cfg, None, &sample_plan(), None, &[]);
         assert_eq!(v["stack"], "t1");
         assert_eq!(v["secondary_region"], "us-east-2");
         assert_eq!(v["summary"], json!({"create": 1, "update": 1, "replace": 1, "delete": 1, "unchanged": 1}));
@@ -762,7 +782,7 @@ mod tests {
         assert_eq!(v["changes"][1]["action"], serde_json::to_value(Action::Create).expect("action"));
         assert_eq!(v["changes"][4]["id"], "accelerator");
         assert!(v.get("refresh").is_none(), "no refresh key without --refresh");
-        let v = plan_json(&cfg, &sample_plan(), Some(&drift()), &[]);
+        let v = plan_json(&cfg, None, &sample_plan(), Some(&drift()), &[]);
         assert_eq!(v["refresh"]["network-primary"], json!({"status": "insync"}));
         assert_eq!(v["refresh"]["dashboard"], json!({"status": "missing", "details": ["dashboard dashboard-t1 does not exist"]}));
         assert_eq!(v["refresh"]["accelerator"], json!({"status": "error", "error": "us-west-2 unreachable"}));
@@ -898,14 +918,14 @@ mod tests {
         let mut plan = sample_plan();
         plan.estimate = Some(e);
         let cfg = Config::example("t1");
-        assert!(plan_text(&cfg, &plan, "apply", &[]).contains("\nExpected on AWS: about 51 min"));
-        let v = plan_json(&cfg, &plan, None, &[]);
+        assert!(plan_text(&cfg, None, &plan, "apply", &[]).contains("\nExpected on AWS: about 51 min"));
+        let v = plan_json(&cfg, None, &plan, None, &[]);
         assert_eq!(v["estimate"]["unbounded"], 3045);
         assert_eq!(v["estimate"]["bounded"]["parallelism"], 16);
         assert_eq!(v["estimate"]["critical_path"][1], json!({"id": "aurora-primary", "expected": 1500}));
         // Nothing to do: no estimate line.
         let idle = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: plan.estimate.clone() };
-        assert!(!plan_text(&cfg, &idle, "apply", &[]).contains("Expected on AWS"));
+        assert!(!plan_text(&cfg, None, &idle, "apply", &[]).contains("Expected on AWS"));
     }
 
     #[test]
@@ -933,14 +953,14 @@ mod tests {
     fn report_value_of_a_no_op_run_succeeds_and_carries_refresh() {
         let cfg = Config::example("t1");
         let plan = Plan { changes: vec![change("table", "dynamodb", "us-east-1", Action::NoOp, "up to date")], estimate: None };
-        let v = report_value(&cfg, &plan, None, &doc(), Some(&drift()), &[]);
+        let v = report_value(&cfg, None, &plan, None, &doc(), Some(&drift()), &[]);
         assert_eq!(v["success"], true);
         assert_eq!(v["report"], serde_json::Value::Null);
         assert_eq!(v["summary"]["unchanged"], 1);
         assert_eq!(v["outputs"]["network-primary"]["vpc_id"], "vpc-123");
         assert_eq!(v["refresh"]["alarms-primary"]["status"], "drifted");
         let failed = Report { outcomes: vec![outcome("table", Outcome::Failed { error: "x".into() })], wall: Duration::ZERO, interrupted: false };
-        let v = report_value(&cfg, &plan, Some(&failed), &doc(), None, &[]);
+        let v = report_value(&cfg, None, &plan, Some(&failed), &doc(), None, &[]);
         assert_eq!(v["success"], false);
         assert_eq!(v["report"]["outcomes"][0], json!({"id": "table", "outcome": "failed", "error": "x", "elapsed": 1.5}));
         assert!(v.get("refresh").is_none());

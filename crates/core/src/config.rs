@@ -65,6 +65,51 @@ pub struct Config {
     pub failover: FailoverConfig,
     #[serde(default)]
     pub state: StateConfig,
+    /// The AWS account this stack lives in: when set, every command that changes AWS refuses
+    /// credentials of any other account (`--expect-account` does the same per run).
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+}
+
+/// A 12-digit AWS account id, parsed once (config `account_id`, `--expect-account`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for AccountId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(AccountId(s.to_string()))
+        } else {
+            Err(format!("{s:?} is not an AWS account id (12 digits)"))
+        }
+    }
+}
+
+impl TryFrom<String> for AccountId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(a: AccountId) -> String {
+        a.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 fn default_primary() -> String {
@@ -279,6 +324,7 @@ impl Config {
             lambda: LambdaConfig::default(),
             failover: FailoverConfig::default(),
             state: StateConfig::default(),
+            account_id: None,
         }
     }
 }
@@ -337,6 +383,7 @@ impl Ty {
 
 const SCHEMA: &[(&str, Ty)] = &[
     ("environment_suffix", Ty::Str),
+    ("account_id", Ty::Str),
     ("primary_region", Ty::Str),
     ("secondary_region", Ty::Str),
     ("network", Ty::Table),
@@ -406,6 +453,13 @@ pub fn load(path: &Path, suffix_override: Option<&str>) -> Result<Config, Config
         .map_err(|e| fail("(file)", format!("cannot read: {e}"), "fix the TOML syntax at the position shown"))?;
     if let (Some(s), Some(obj)) = (suffix_override, value.as_object_mut()) {
         obj.insert("environment_suffix".into(), Value::String(s.to_string()));
+    }
+    // `TANDEM_ACCOUNT_ID=012345678901` arrives parsed as a number: an account id is a
+    // string of 12 digits, leading zeros included.
+    if let Some(obj) = value.as_object_mut() {
+        if let Some(n) = obj.get("account_id").and_then(Value::as_u64).filter(|n| *n < 1_000_000_000_000) {
+            obj.insert("account_id".into(), Value::String(format!("{n:012}")));
+        }
     }
     validate_value(&value, &source_name)
 }
@@ -528,6 +582,10 @@ fn check_schema(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
                     });
                 } else if *ty == Ty::Table {
                     check_schema(v, &key, problems);
+                } else if key == "account_id" {
+                    if let Some(Err(message)) = v.as_str().map(str::parse::<AccountId>) {
+                        problems.push(Problem { key, message, fix: "write the 12-digit account id as a string, e.g. account_id = \"123456789012\"".into() });
+                    }
                 }
             }
         }
@@ -823,6 +881,19 @@ mod tests {
         }
         let text = e.to_string();
         assert!(text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn account_id_is_twelve_digits_parsed_once() {
+        let cfg = validate_value(&json!({"environment_suffix": "dev", "account_id": "012345678901"}), "t").unwrap();
+        assert_eq!(cfg.account_id.as_ref().map(AccountId::as_str), Some("012345678901"));
+        assert_eq!(validate_value(&json!({"environment_suffix": "dev"}), "t").unwrap().account_id, None);
+        for bad in [json!("12345"), json!("12345678901a"), json!("1234567890123")] {
+            let e = validate_value(&json!({"environment_suffix": "dev", "account_id": bad}), "t").unwrap_err();
+            assert_eq!(keys(&e), vec!["account_id"], "{e}");
+            assert!(e.to_string().contains("12 digits"), "{e}");
+        }
+        assert!("123456789012".parse::<AccountId>().is_ok() && "x".parse::<AccountId>().is_err());
     }
 
     #[test]
