@@ -140,7 +140,7 @@ fn two_applies_started_together_exactly_one_runs() {
         }
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("package.zip"), b"PK not really a zip: never deployed here").expect("package");
+    tandem_tests::static_package(dir.path());
     let cfg = write(dir.path(), "environment_suffix = \"dev\"\n[lambda]\npackage = \"package.zip\"\n");
     let env = offline_env(&endpoint);
     let bin = tandem_bin();
@@ -218,7 +218,7 @@ fn against_the_emulator_the_plan_names_the_account_and_another_account_is_refuse
     let bin = tandem_bin();
     // A package given in the configuration: no Lambda build in this test.
     let config = |dir: &std::path::Path, extra: &str| {
-        std::fs::write(dir.join("package.zip"), b"PK never deployed here").expect("package");
+        tandem_tests::static_package(dir);
         write(dir, &format!("environment_suffix = \"dev\"\n{extra}[lambda]\npackage = \"package.zip\"\n"))
     };
 
@@ -246,4 +246,27 @@ fn against_the_emulator_the_plan_names_the_account_and_another_account_is_refuse
     let run = tandem(&bin, &["--config", &cfg, "--expect-account", "123456789012", "plan", "--json"], &env, dir.path());
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan json");
     assert_eq!(v["caller"]["account"], "123456789012", "{v}");
+}
+
+#[test]
+fn a_package_that_cannot_run_on_lambda_is_refused_before_any_aws_call() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let moto = tandem_tests::Moto::start(work.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An aarch64 executable: Lambda would create the functions, then fail every invoke.
+    let mut elf = tandem_compute::package::static_elf_for_tests();
+    elf[18..20].copy_from_slice(&183u16.to_le_bytes());
+    tandem_tests::write_package(dir.path(), &elf);
+    let cfg = write(dir.path(), "environment_suffix = \"dev\"\n[lambda]\npackage = \"package.zip\"\n");
+    moto.start_recording();
+    for args in [vec!["apply", "--yes"], vec!["plan"]] {
+        let mut all = vec!["--config", cfg.as_str()];
+        all.extend(args.iter().copied());
+        let run = tandem(&tandem_bin(), &all, &offline_env(&moto.endpoint), dir.path());
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains("cannot run on Lambda") && run.stderr.contains("built for aarch64; the functions run on x86_64"), "{}", run.stderr);
+        assert!(run.stderr.contains("Fix: build it on a host whose glibc is at most 2.34"), "{}", run.stderr);
+    }
+    assert_eq!(moto.stop_recording_mutations(), Vec::<String>::new(), "nothing was created");
+    assert!(!dir.path().join(".tandem/dev/state.json").exists(), "no state written");
 }

@@ -200,6 +200,21 @@ fn tandem_command(bin: &Path) -> Command {
     cmd
 }
 
+/// Writes `dir/package.zip`: a Lambda package that passes the package check (a static
+/// x86-64 ELF `bootstrap`) without building the real one; for runs that never invoke it.
+pub fn static_package(dir: &Path) -> PathBuf {
+    write_package(dir, &tandem_compute::package::static_elf_for_tests())
+}
+
+/// Writes `dir/package.zip` holding `bootstrap` = `elf`.
+pub fn write_package(dir: &Path, elf: &[u8]) -> PathBuf {
+    let bin = dir.join("bootstrap");
+    std::fs::write(&bin, elf).expect("bootstrap");
+    let zip = dir.join("package.zip");
+    tandem_compute::package::write_zip(&bin, &zip).expect("package zip");
+    zip
+}
+
 /// Runs `tandem` with `args` and extra environment.
 pub fn tandem(bin: &Path, args: &[&str], env: &[(String, String)], cwd: &Path) -> Run {
     let out: Output = tandem_command(bin)

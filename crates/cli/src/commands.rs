@@ -14,6 +14,7 @@ use tandem_core::state_s3::S3Backend;
 use tandem_core::{CancelFlag, Component, Engine};
 
 use crate::identity;
+use tandem_compute::package::PackageError;
 use crate::render::{self, Progress};
 use crate::stack;
 use crate::failover::{self as fo, LockPlan};
@@ -271,6 +272,20 @@ async fn probe_stack(cfg: &Config, components: &[Arc<dyn Component>], json: bool
     down.into_keys().collect()
 }
 
+/// The stack with its Lambda package built (or reused) and checked: a package that cannot
+/// run on Lambda (glibc newer than the runtime's, another architecture) is bad input, said
+/// with its fix before any AWS call (exit 2).
+async fn load_with_package(cfg: &Config) -> anyhow::Result<Result<stack::Stack, Exit>> {
+    match stack::Stack::load(cfg, true).await {
+        Ok(s) => Ok(Ok(s)),
+        Err(e) if e.chain().any(|c| matches!(c.downcast_ref::<PackageError>(), Some(PackageError::Unfit { .. }))) => {
+            eprintln!("error: {e:#}");
+            Ok(Err(Exit::BadInput))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The regions a command's preflight asks: the stack's two and the state bucket's.
 fn preflight_regions(cfg: &Config) -> Vec<String> {
     let mut regions: BTreeSet<String> = [cfg.primary_region.clone(), cfg.secondary_region.clone()].into();
@@ -384,7 +399,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let s = stack::Stack::load(&cfg, true).await?;
+            let s = match load_with_package(&cfg).await? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
             // Without --refresh a plan makes no AWS call, so it has no region to probe.
             let down = if refresh { probe_stack(&cfg, &s.components, json).await } else { BTreeSet::new() };
             if let Err(code) = state_region_down(&cfg, &down) {
@@ -427,7 +445,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(o) => o,
                 Err(code) => return Ok(code),
             };
-            let s = stack::Stack::load(&cfg, true).await?;
+            let s = match load_with_package(&cfg).await? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
                 return Ok(code);

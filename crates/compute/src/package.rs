@@ -13,9 +13,19 @@
 //! one codegen unit, stripped). The functions are therefore created with
 //! `Architectures = [x86_64]` and runtime `provided.al2023`. A glibc-linked binary only
 //! runs on Lambda if it needs no symbol version newer than the runtime's glibc: Amazon
-//! Linux 2023 ships **glibc 2.34**. The test `package_needs_glibc_at_most_2_34` reads the
-//! dynamic symbol table (`objdump -T`) of the built binary and fails on any `GLIBC_x.y`
-//! newer than 2.34. (Build on a host with an old enough glibc, or pass a prebuilt zip.)
+//! Linux 2023 ships **glibc 2.34**.
+//!
+//! # The check before deploy
+//!
+//! Every package [`ensure_package`] and [`ensure_installed_package`] return has passed
+//! [`check_package`]: its `bootstrap` entry exists, is executable, is a 64-bit x86-64 ELF
+//! file, and needs no `GLIBC_x.y` symbol version newer than 2.34 (read from the ELF's
+//! `SHT_GNU_VERNEED` section with the `object` crate; a static binary needs none). A package
+//! that fails is refused with [`PackageError::Unfit`], naming what is wrong and the fix
+//! (build on a host with glibc ≤ 2.34, or set `[lambda] package`); the CLI exits 2 before
+//! any AWS call. Without it, a binary built on a newer host deploys fine, crashes on its
+//! first invoke in both regions, and every health check fails over to an equally broken
+//! region.
 //!
 //! # Determinism
 //!
@@ -29,6 +39,7 @@
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::io::Read;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -81,6 +92,118 @@ pub enum PackageError {
     Build { command: String, stderr: String },
     #[error("zipping {path}: {message}")]
     Zip { path: PathBuf, message: String },
+    #[error(
+        "Lambda package {path} cannot run on Lambda ({RUNTIME}, {ARCHITECTURE}, glibc {}.{}): {}. Fix: build it on a host whose glibc is at most {}.{} (e.g. in an Amazon Linux 2023 container) or as a static binary, or set [lambda] package to a zip built there",
+        MAX_GLIBC.0, MAX_GLIBC.1, problems.join("; "), MAX_GLIBC.0, MAX_GLIBC.1
+    )]
+    Unfit { path: PathBuf, problems: Vec<String> },
+}
+
+/// What a `bootstrap` executable needs from the machine that runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryNeeds {
+    /// ELF `e_machine` (62: x86-64, 183: aarch64).
+    pub machine: u16,
+    /// Every `GLIBC_x.y[.z]` version it needs, as (x, y), sorted, deduplicated.
+    pub glibc: Vec<(u32, u32)>,
+}
+
+/// Reads what an ELF executable needs: its machine and its glibc symbol versions.
+pub fn binary_needs(elf: &[u8]) -> Result<BinaryNeeds, String> {
+    use object::read::elf::FileHeader;
+    if !elf.starts_with(b"\x7fELF") {
+        return Err("`bootstrap` is not an ELF executable (a script or another format)".into());
+    }
+    if elf.get(4) != Some(&2) {
+        return Err("`bootstrap` is a 32-bit ELF file; Lambda runs 64-bit executables".into());
+    }
+    let bad = |e: object::read::Error| format!("`bootstrap` is not a readable ELF file: {e}");
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(elf).map_err(bad)?;
+    let endian = header.endian().map_err(bad)?;
+    let machine = header.e_machine(endian);
+    let sections = header.sections(endian, elf).map_err(bad)?;
+    let mut glibc = Vec::new();
+    if let Some((mut needs, link)) = sections.gnu_verneed(endian, elf).map_err(bad)? {
+        let strings = sections.strings(endian, elf, link).map_err(bad)?;
+        // Bounded: an ELF names at most a few hundred needed versions.
+        for _ in 0..10_000 {
+            let Some((_, mut aux)) = needs.next().map_err(bad)? else { break };
+            for _ in 0..10_000 {
+                let Some(a) = aux.next().map_err(bad)? else { break };
+                if let Some(v) = a.name(endian, strings).map_err(bad)?.strip_prefix(b"GLIBC_") {
+                    glibc.extend(parse_version(&String::from_utf8_lossy(v)));
+                }
+            }
+        }
+    }
+    glibc.sort_unstable();
+    glibc.dedup();
+    Ok(BinaryNeeds { machine, glibc })
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// What keeps `needs` from running on the functions' runtime (empty: it runs).
+pub fn unfit(needs: &BinaryNeeds) -> Vec<String> {
+    let mut out = Vec::new();
+    if needs.machine != object::elf::EM_X86_64 {
+        let arch = match needs.machine {
+            object::elf::EM_AARCH64 => "aarch64".to_string(),
+            m => format!("ELF machine {m}"),
+        };
+        out.push(format!("`bootstrap` is built for {arch}; the functions run on {ARCHITECTURE}"));
+    }
+    let newer: Vec<String> = needs.glibc.iter().filter(|v| **v > MAX_GLIBC).map(|(a, b)| format!("GLIBC_{a}.{b}")).collect();
+    if !newer.is_empty() {
+        out.push(format!("`bootstrap` needs {} (newer than Amazon Linux 2023's {}.{})", newer.join(", "), MAX_GLIBC.0, MAX_GLIBC.1));
+    }
+    out
+}
+
+/// The check before deploy: the package's `bootstrap` exists, is executable and can run on
+/// the functions' runtime.
+pub fn check_package(package: &Package) -> Result<(), PackageError> {
+    let path = package.path.clone();
+    let unfit_with = |problems: Vec<String>| PackageError::Unfit { path: path.clone(), problems };
+    let bytes = package.read()?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unfit_with(vec![format!("not a zip file ({e})")]))?;
+    let mut entry = archive.by_name(BOOTSTRAP).map_err(|_| unfit_with(vec![format!("it has no `{BOOTSTRAP}` entry at its root")]))?;
+    let mut problems = Vec::new();
+    if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
+        problems.push("`bootstrap` is not executable (zip mode without x bits)".to_string());
+    }
+    let mut elf = Vec::new();
+    entry.read_to_end(&mut elf).map_err(|e| unfit_with(vec![format!("`bootstrap` cannot be read ({e})")]))?;
+    match binary_needs(&elf) {
+        Ok(needs) => problems.extend(unfit(&needs)),
+        Err(e) => problems.push(e),
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(unfit_with(problems))
+    }
+}
+
+/// A minimal static x86-64 ELF executable header (no dynamic section: it needs no glibc),
+/// for tests that need a package passing [`check_package`] without building the real one.
+#[cfg(any(test, feature = "mocks"))]
+pub fn static_elf_for_tests() -> Vec<u8> {
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // 64-bit
+    h[5] = 1; // little endian
+    h[6] = 1; // version
+    h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    h[18..20].copy_from_slice(&object::elf::EM_X86_64.to_le_bytes());
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    h[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    h[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    h
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
@@ -148,7 +271,9 @@ pub fn ensure_package_announcing(
         if !path.exists() {
             return Err(PackageError::MissingConfigured(path));
         }
-        return Package::from_file(&path);
+        let package = Package::from_file(&path)?;
+        check_package(&package)?;
+        return Ok(package);
     }
     let zip = zip_path(workspace_root);
     if is_stale(workspace_root, &zip)? {
@@ -157,7 +282,9 @@ pub fn ensure_package_announcing(
         let binary = build_binary(workspace_root)?;
         write_zip(&binary, &zip)?;
     }
-    Package::from_file(&zip)
+    let package = Package::from_file(&zip)?;
+    check_package(&package)?;
+    Ok(package)
 }
 
 /// The package of an installed Lambda binary (`tandem-lambda` beside the `tandem`
@@ -169,7 +296,9 @@ pub fn ensure_installed_package(binary: &Path, cache_dir: &Path) -> Result<Packa
         tracing::info!(binary = %binary.display(), zip = %zip.display(), "packaging the installed Lambda binary");
         write_zip(binary, &zip)?;
     }
-    Package::from_file(&zip)
+    let package = Package::from_file(&zip)?;
+    check_package(&package)?;
+    Ok(package)
 }
 
 /// `<root>/target/lambda/tandem-lambda.zip`.
@@ -290,40 +419,6 @@ pub fn write_zip(binary: &Path, zip: &Path) -> Result<(), PackageError> {
     Ok(())
 }
 
-/// The `GLIBC_x.y` versions a binary's dynamic symbols need, parsed from `objdump -T`.
-pub fn glibc_versions_needed(binary: &Path) -> Result<Vec<(u32, u32)>, PackageError> {
-    let out = Command::new("objdump")
-        .arg("-T")
-        .arg(binary)
-        .output()
-        .map_err(|e| PackageError::Build { command: "objdump -T".into(), stderr: e.to_string() })?;
-    if !out.status.success() {
-        return Err(PackageError::Build {
-            command: format!("objdump -T {}", binary.display()),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(parse_glibc_versions(&String::from_utf8_lossy(&out.stdout)))
-}
-
-/// Extracts every `GLIBC_x.y[.z]` version (as (major, minor)) from `objdump -T` output,
-/// sorted and deduplicated.
-pub fn parse_glibc_versions(objdump: &str) -> Vec<(u32, u32)> {
-    let mut versions: Vec<(u32, u32)> = objdump
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter_map(|tok| tok.strip_prefix("GLIBC_"))
-        .filter_map(|v| {
-            let mut parts = v.split('.');
-            let major = parts.next()?.parse().ok()?;
-            let minor = parts.next()?.parse().ok()?;
-            Some((major, minor))
-        })
-        .collect();
-    versions.sort_unstable();
-    versions.dedup();
-    versions
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +451,7 @@ mod tests {
     fn an_installed_binary_is_zipped_once_and_again_when_it_changes() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join(INSTALLED_BINARY);
-        std::fs::write(&bin, b"\x7fELF one").unwrap();
+        std::fs::write(&bin, [static_elf_for_tests(), b"one".to_vec()].concat()).unwrap();
         let cache = dir.path().join("cache");
         let first = ensure_installed_package(&bin, &cache).unwrap();
         assert_eq!(first.path, cache.join(ZIP_NAME));
@@ -369,7 +464,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&first.path).unwrap().modified().unwrap(), written);
         // A newer binary (a reinstall): zipped again, another hash.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&bin, b"\x7fELF two").unwrap();
+        std::fs::write(&bin, [static_elf_for_tests(), b"two".to_vec()].concat()).unwrap();
         let newer = ensure_installed_package(&bin, &cache).unwrap();
         assert_ne!(newer.sha256, first.sha256);
         assert!(matches!(ensure_installed_package(&dir.path().join("missing"), &cache), Err(PackageError::Io { .. })));
@@ -402,13 +497,16 @@ mod tests {
     fn configured_package_is_used_as_is() {
         let dir = tempfile::tempdir().unwrap();
         let zip = dir.path().join("prebuilt.zip");
-        std::fs::write(&zip, b"prebuilt").unwrap();
+        let bin = dir.path().join("bootstrap");
+        std::fs::write(&bin, static_elf_for_tests()).unwrap();
+        let prebuilt = zip_bytes(&bin).unwrap();
+        std::fs::write(&zip, &prebuilt).unwrap();
         let mut cfg = Config::example("pkg");
         cfg.lambda.package = Some(zip.clone());
         let p = ensure_package(&cfg, dir.path()).unwrap();
         assert_eq!(p.path, zip);
-        assert_eq!(p, Package::from_bytes(&zip, b"prebuilt"));
-        assert_eq!(p.read().unwrap(), b"prebuilt");
+        assert_eq!(p, Package::from_bytes(&zip, &prebuilt));
+        assert_eq!(p.read().unwrap(), prebuilt);
 
         cfg.lambda.package = Some(dir.path().join("missing.zip"));
         let e = ensure_package(&cfg, dir.path()).unwrap_err();
@@ -451,17 +549,135 @@ mod tests {
         assert!(matches!(is_stale(&root.join("nowhere"), &zip), Err(PackageError::NoSources(_))));
     }
 
+    /// A 64-bit little-endian ELF with a `.dynstr` and a `SHT_GNU_VERNEED` section needing
+    /// `versions` from libc.so.6, for `machine`.
+    fn elf_needing(machine: u16, versions: &[&str]) -> Vec<u8> {
+        let mut dynstr = b"\0libc.so.6\0".to_vec();
+        let mut names = Vec::new();
+        for v in versions {
+            names.push(dynstr.len() as u32);
+            dynstr.extend_from_slice(v.as_bytes());
+            dynstr.push(0);
+        }
+        let mut verneed = Vec::new();
+        verneed.extend_from_slice(&1u16.to_le_bytes()); // vn_version
+        verneed.extend_from_slice(&(versions.len() as u16).to_le_bytes()); // vn_cnt
+        verneed.extend_from_slice(&1u32.to_le_bytes()); // vn_file: "libc.so.6"
+        verneed.extend_from_slice(&16u32.to_le_bytes()); // vn_aux
+        verneed.extend_from_slice(&0u32.to_le_bytes()); // vn_next: last
+        for (i, name) in names.iter().enumerate() {
+            verneed.extend_from_slice(&0u32.to_le_bytes()); // vna_hash
+            verneed.extend_from_slice(&0u16.to_le_bytes()); // vna_flags
+            verneed.extend_from_slice(&(i as u16 + 2).to_le_bytes()); // vna_other
+            verneed.extend_from_slice(&name.to_le_bytes()); // vna_name
+            let next: u32 = if i + 1 < names.len() { 16 } else { 0 };
+            verneed.extend_from_slice(&next.to_le_bytes());
+        }
+        let mut elf = static_elf_for_tests();
+        elf[18..20].copy_from_slice(&machine.to_le_bytes());
+        let dynstr_off = elf.len() as u64;
+        elf.extend_from_slice(&dynstr);
+        while !elf.len().is_multiple_of(8) {
+            elf.push(0);
+        }
+        let verneed_off = elf.len() as u64;
+        elf.extend_from_slice(&verneed);
+        let shstrtab_off = elf.len() as u64;
+        elf.push(0); // .shstrtab: the empty name only
+        while !elf.len().is_multiple_of(8) {
+            elf.push(0);
+        }
+        let shoff = elf.len() as u64;
+        let shdr = |ty: u32, off: u64, size: u64, link: u32, info: u32| {
+            let mut h = Vec::with_capacity(64);
+            h.extend_from_slice(&0u32.to_le_bytes()); // sh_name
+            h.extend_from_slice(&ty.to_le_bytes());
+            h.extend_from_slice(&0u64.to_le_bytes()); // sh_flags
+            h.extend_from_slice(&0u64.to_le_bytes()); // sh_addr
+            h.extend_from_slice(&off.to_le_bytes());
+            h.extend_from_slice(&size.to_le_bytes());
+            h.extend_from_slice(&link.to_le_bytes());
+            h.extend_from_slice(&info.to_le_bytes());
+            h.extend_from_slice(&8u64.to_le_bytes()); // sh_addralign
+            h.extend_from_slice(&0u64.to_le_bytes()); // sh_entsize
+            h
+        };
+        elf.extend(shdr(0, 0, 0, 0, 0));
+        elf.extend(shdr(object::elf::SHT_STRTAB, dynstr_off, dynstr.len() as u64, 0, 0));
+        elf.extend(shdr(object::elf::SHT_GNU_VERNEED, verneed_off, verneed.len() as u64, 1, 1));
+        elf.extend(shdr(object::elf::SHT_STRTAB, shstrtab_off, 1, 0, 0));
+        elf[40..48].copy_from_slice(&shoff.to_le_bytes()); // e_shoff
+        elf[60..62].copy_from_slice(&4u16.to_le_bytes()); // e_shnum
+        elf[62..64].copy_from_slice(&3u16.to_le_bytes()); // e_shstrndx
+        elf
+    }
+
+    fn package_of(dir: &Path, elf: &[u8], mode_exec: bool) -> Package {
+        let bin = dir.join("bootstrap");
+        std::fs::write(&bin, elf).unwrap();
+        let mut bytes = zip_bytes(&bin).unwrap();
+        if !mode_exec {
+            let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+            let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            w.start_file(BOOTSTRAP, options).unwrap();
+            w.write_all(elf).unwrap();
+            bytes = w.finish().unwrap().into_inner();
+        }
+        let zip = dir.join("p.zip");
+        std::fs::write(&zip, &bytes).unwrap();
+        Package::from_file(&zip).unwrap()
+    }
+
     #[test]
-    fn parses_glibc_versions_from_objdump() {
-        let sample = "\
-DYNAMIC SYMBOL TABLE:
-0000000000000000      DF *UND*	0000000000000000 (GLIBC_2.2.5) free
-0000000000000000      DF *UND*	0000000000000000 (GLIBC_2.34) __libc_start_main
-0000000000000000  w   DF *UND*	0000000000000000  GLIBC_2.28  statx
-0000000000000000      DF *UND*	0000000000000000 (GLIBC_2.3.4) __memcpy_chk
-0000000000000000      DO *UND*	0000000000000000 (GLIBC_PRIVATE) _rtld_global
-";
-        assert_eq!(parse_glibc_versions(sample), vec![(2, 2), (2, 3), (2, 28), (2, 34)]);
+    fn reads_the_machine_and_glibc_versions_an_elf_needs() {
+        let elf = elf_needing(object::elf::EM_X86_64, &["GLIBC_2.2.5", "GLIBC_2.34", "GLIBC_2.3.4", "GLIBC_2.28", "GLIBC_PRIVATE"]);
+        let needs = binary_needs(&elf).unwrap();
+        assert_eq!(needs, BinaryNeeds { machine: 62, glibc: vec![(2, 2), (2, 3), (2, 28), (2, 34)] });
+        assert!(unfit(&needs).is_empty());
+        assert_eq!(binary_needs(&static_elf_for_tests()).unwrap().glibc, vec![], "a static binary needs no glibc");
+    }
+
+    #[test]
+    fn a_package_needing_a_newer_glibc_or_another_arch_is_refused_naming_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = package_of(dir.path(), &elf_needing(object::elf::EM_X86_64, &["GLIBC_2.17", "GLIBC_2.34"]), true);
+        check_package(&ok).unwrap();
+
+        let newer = package_of(dir.path(), &elf_needing(object::elf::EM_X86_64, &["GLIBC_2.34", "GLIBC_2.39"]), true);
+        let e = check_package(&newer).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, PackageError::Unfit { .. }), "{e:?}");
+        assert!(text.contains("needs GLIBC_2.39 (newer than Amazon Linux 2023's 2.34)"), "{text}");
+        assert!(text.contains("glibc is at most 2.34") && text.contains("[lambda] package"), "the fix: {text}");
+
+        let arm = package_of(dir.path(), &elf_needing(object::elf::EM_AARCH64, &["GLIBC_2.17"]), true);
+        assert!(check_package(&arm).unwrap_err().to_string().contains("built for aarch64; the functions run on x86_64"));
+
+        let script = package_of(dir.path(), b"#!/bin/sh\nexec ./app\n", true);
+        assert!(check_package(&script).unwrap_err().to_string().contains("not an ELF executable"));
+
+        let mut elf32 = static_elf_for_tests();
+        elf32[4] = 1;
+        assert!(check_package(&package_of(dir.path(), &elf32, true)).unwrap_err().to_string().contains("32-bit"));
+
+        let not_exec = package_of(dir.path(), &static_elf_for_tests(), false);
+        assert!(check_package(&not_exec).unwrap_err().to_string().contains("not executable"));
+
+        let junk = dir.path().join("junk.zip");
+        std::fs::write(&junk, b"PK not a zip").unwrap();
+        assert!(check_package(&Package::from_file(&junk).unwrap()).unwrap_err().to_string().contains("not a zip file"));
+    }
+
+    #[test]
+    fn a_configured_package_is_checked_before_it_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let newer = package_of(dir.path(), &elf_needing(object::elf::EM_X86_64, &["GLIBC_2.38"]), true);
+        let mut cfg = Config::example("pkg");
+        cfg.lambda.package = Some(newer.path.clone());
+        assert!(matches!(ensure_package(&cfg, dir.path()), Err(PackageError::Unfit { .. })));
+        let installed = dir.path().join(INSTALLED_BINARY);
+        std::fs::write(&installed, elf_needing(object::elf::EM_X86_64, &["GLIBC_2.38"])).unwrap();
+        assert!(matches!(ensure_installed_package(&installed, &dir.path().join("cache")), Err(PackageError::Unfit { .. })));
     }
 
     /// A miniature workspace shaped like this one (package `tandem-lambda`, bin `bootstrap`,
@@ -491,7 +707,7 @@ DYNAMIC SYMBOL TABLE:
         let first = ensure_package_announcing(&cfg, root, || announced += 1).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(announced, 1, "a build is announced");
         assert_eq!(first.path, zip_path(root));
-        let newest = glibc_versions_needed(&binary_path(root)).unwrap().into_iter().max().unwrap_or((0, 0));
+        let newest = binary_needs(&std::fs::read(binary_path(root)).unwrap()).unwrap().glibc.into_iter().max().unwrap_or((0, 0));
         assert!(newest <= MAX_GLIBC, "needs GLIBC_{}.{}", newest.0, newest.1);
         let built_at = mtime(&first.path).unwrap();
 
@@ -523,7 +739,7 @@ DYNAMIC SYMBOL TABLE:
         let cfg = Config::example("pkg");
         let p = ensure_package(&cfg, &root).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.path, zip_path(&root));
-        let versions = glibc_versions_needed(&binary_path(&root)).unwrap();
+        let versions = binary_needs(&std::fs::read(binary_path(&root)).unwrap()).unwrap().glibc;
         assert!(!versions.is_empty(), "the binary is dynamically linked against glibc");
         let newest = versions.iter().max().copied().unwrap_or((0, 0));
         assert!(newest <= MAX_GLIBC, "binary needs GLIBC_{}.{} > 2.34 (Amazon Linux 2023): {versions:?}", newest.0, newest.1);
