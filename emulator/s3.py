@@ -364,8 +364,46 @@ def _apply_secure_transport() -> None:
     FakeBucket._emulator_secure_transport = True  # type: ignore[attr-defined]
 
 
+def owner_mismatch(expected: str | None, owner: str | None) -> bool:
+    """Whether `x-amz-expected-bucket-owner: expected` refuses a bucket owned by `owner`
+    (AWS answers 403 AccessDenied; a missing header or unknown bucket is not checked here)."""
+    return bool(expected) and owner is not None and expected != owner
+
+
+def _apply_expected_bucket_owner() -> None:
+    """moto ignores `ExpectedBucketOwner` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html):
+    a bucket of another account (moto serves several, `x-moto-account-id`) was read and
+    changed as if it were the caller's. A request naming another owner now gets 403
+    AccessDenied, before moto acts on it."""
+    from moto.s3.models import s3_backends
+
+    if getattr(S3Response, "_emulator_expected_owner", False):
+        return
+
+    def guarded(original: Any) -> Any:
+        def response(self: S3Response, request: Any, full_url: str) -> Any:
+            expected = request.headers.get("x-amz-expected-bucket-owner")
+            if expected:
+                bucket = self.parse_bucket_name_from_url(request, full_url)
+                owner = s3_backends.bucket_accounts.get(bucket)
+                if owner_mismatch(expected, owner[1] if owner else None):
+                    body = (
+                        '<?xml version="1.0" encoding="UTF-8"?>\n'
+                        "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                    )
+                    return 403, {"content-type": "application/xml"}, body
+            return original(self, request, full_url)
+
+        return response
+
+    S3Response._bucket_response = guarded(S3Response._bucket_response)  # type: ignore[method-assign]
+    S3Response._key_response = guarded(S3Response._key_response)  # type: ignore[method-assign]
+    S3Response._emulator_expected_owner = True  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     _patch_service_model()
     _apply_secure_transport()
+    _apply_expected_bucket_owner()
     _apply_replication(S3Backend.put_object, S3Backend.delete_object)
     _apply_get_bucket_replication()

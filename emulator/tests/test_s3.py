@@ -175,3 +175,39 @@ class TlsOnlyBucketPolicy(unittest.TestCase):
         self.assertIs(secure_transport_condition(deny_plain, secure=True), False)
         self.assertIs(secure_transport_condition({"Bool": {"aws:SecureTransport": ["true"]}}, secure=True), True)
         self.assertIsNone(secure_transport_condition({"StringEquals": {"aws:SourceAccount": "1"}}, secure=True))
+
+
+class ExpectedBucketOwner(unittest.TestCase):
+    """A bucket of another account is refused (403) to a request naming the caller's
+    account as its expected owner, instead of being read or changed."""
+
+    def setUp(self) -> None:
+        self.s3 = client("s3", "us-east-1")
+        self.foreign = client("s3", "us-east-1")
+        self.foreign.meta.events.register(
+            "before-sign.s3.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "999988887777")
+        )
+        self.bucket = unique("foreign")
+        self.foreign.create_bucket(Bucket=self.bucket)
+
+    def test_another_accounts_bucket_is_refused_to_the_expected_owner(self) -> None:
+        for call in (
+            lambda: self.s3.head_bucket(Bucket=self.bucket, ExpectedBucketOwner="123456789012"),
+            lambda: self.s3.put_bucket_tagging(Bucket=self.bucket, Tagging={"TagSet": []}, ExpectedBucketOwner="123456789012"),
+            lambda: self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"v", ExpectedBucketOwner="123456789012"),
+        ):
+            with self.assertRaises(ClientError) as e:
+                call()
+            self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+
+    def test_the_owner_itself_and_calls_without_the_header_are_served(self) -> None:
+        self.foreign.head_bucket(Bucket=self.bucket, ExpectedBucketOwner="999988887777")
+        self.s3.head_bucket(Bucket=self.bucket)
+
+    def test_mismatch_rule(self) -> None:
+        from emulator.s3 import owner_mismatch
+
+        self.assertTrue(owner_mismatch("1", "2"))
+        self.assertFalse(owner_mismatch("1", "1"))
+        self.assertFalse(owner_mismatch(None, "2"))
+        self.assertFalse(owner_mismatch("1", None))

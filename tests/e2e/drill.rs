@@ -47,7 +47,7 @@ async fn snapshot(moto: &Moto, d: &Deployment) -> BTreeMap<String, String> {
         // Object versions and delete markers of the bucket.
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
         let role = if region == PRIMARY { "primary" } else { "secondary" };
-        let versions = s3.list_object_versions().bucket(format!("bucket-{role}-{s}")).send().await.expect("ListObjectVersions");
+        let versions = s3.list_object_versions().bucket(format!("bucket-{role}-{s}-123456789012")).send().await.expect("ListObjectVersions");
         out.insert(format!("s3 {region} versions"), format!("{} versions, {} delete markers", versions.versions().len(), versions.delete_markers().len()));
         // Rules on the stack's bus, log groups and log resource policies.
         let eb = aws_sdk_eventbridge::Client::new(&sdk);

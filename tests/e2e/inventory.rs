@@ -97,7 +97,7 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
 
         // S3 bucket, versioned.
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-        let v = s3.get_bucket_versioning().bucket(format!("bucket-{r}-{s}")).send().await.unwrap_or_else(|e| panic!("{region}: versioning: {e:?}"));
+        let v = s3.get_bucket_versioning().bucket(format!("bucket-{r}-{s}-123456789012")).send().await.unwrap_or_else(|e| panic!("{region}: versioning: {e:?}"));
         let status = v.status().map(|s| s.as_str().to_string());
         assert_eq!(status.as_deref(), Some("Enabled"), "{region}: bucket versioned");
 
@@ -200,10 +200,10 @@ pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     // S3 replication with RTC and metrics at 15 minutes.
     let sdk = moto.sdk(PRIMARY).await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    let repl = s3.get_bucket_replication().bucket(format!("bucket-primary-{s}")).send().await.expect("replication");
+    let repl = s3.get_bucket_replication().bucket(format!("bucket-primary-{s}-123456789012")).send().await.expect("replication");
     let rule = &repl.replication_configuration().expect("config").rules()[0];
     let dest = rule.destination().expect("destination");
-    assert!(dest.bucket().contains(&format!("bucket-secondary-{s}")));
+    assert!(dest.bucket().contains(&format!("bucket-secondary-{s}-123456789012")));
     let rtc = dest.replication_time().expect("RTC");
     assert_eq!(rtc.status().as_str(), "Enabled");
     assert_eq!(rtc.time().and_then(|t| t.minutes()), Some(15));

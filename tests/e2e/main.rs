@@ -89,7 +89,10 @@ async fn full_stack_apply_idempotent_destroy() {
     let run = tandem(&bin, &["--config", &cfg, "apply", "--yes"], &d.env, &root);
     check(&run, "first apply");
     assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
+    assert!(run.stdout.lines().nth(1).is_some_and(|l| l.starts_with("Account 123456789012, as ")), "the plan header names the account: {}", run.stdout);
     inventory::check_deployed(&moto, &d).await;
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.state_file()).expect("state")).expect("state JSON");
+    assert_eq!(state["account"], "123456789012", "apply records the account its buckets are named with");
 
     // 4. outputs --json carries every SPEC output.
     let run = tandem(&bin, &["--config", &cfg, "outputs", "--json"], &d.env, &root);

@@ -286,6 +286,37 @@ async fn load_with_package(cfg: &Config) -> anyhow::Result<Result<stack::Stack, 
     }
 }
 
+/// The account the stack's names use (its buckets: `bucket-{role}-{suffix}-{account}`):
+/// `account_id` / `--expect-account`, else the caller's, else the one the state records. A
+/// caller of another account than the state's is refused (exit 2): that state is not this
+/// account's stack.
+fn settle_account(cfg: &mut Config, caller: Option<&identity::Caller>, doc: &StateDoc) -> Result<(), Exit> {
+    if let (Some(c), Some(recorded)) = (caller, doc.account.as_deref()) {
+        if c.account != recorded {
+            eprintln!(
+                "error: the state of stack '{}' was applied in account {recorded}, but the credentials are for account {} ({}). Switch AWS_PROFILE to account {recorded}, or use another stack suffix or state directory for this account.\nNothing was started.",
+                cfg.environment_suffix, c.account, c.arn
+            );
+            return Err(Exit::BadInput);
+        }
+    }
+    if cfg.account_id.is_none() {
+        cfg.account_id = caller.map(|c| c.account.as_str()).or(doc.account.as_deref()).and_then(|a| a.parse().ok());
+    }
+    Ok(())
+}
+
+/// Records the caller's account in the state the first time a run changes the stack.
+async fn record_account(opened: &Opened, caller: Option<&identity::Caller>) -> anyhow::Result<()> {
+    if let Some(c) = caller {
+        if opened.state.snapshot().account.is_none() {
+            let account = c.account.clone();
+            opened.state.update(move |d| d.account = Some(account)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The regions a command's preflight asks: the stack's two and the state bucket's.
 fn preflight_regions(cfg: &Config) -> Vec<String> {
     let mut regions: BTreeSet<String> = [cfg.primary_region.clone(), cfg.secondary_region.clone()].into();
@@ -399,16 +430,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
+            let opened = open_state(&cfg, false).await?;
+            if let Err(code) = settle_account(&mut cfg, caller.as_ref(), &opened.state.snapshot()) {
+                return Ok(code);
+            }
             let s = match load_with_package(&cfg).await? {
                 Ok(s) => s,
                 Err(code) => return Ok(code),
             };
-            // Without --refresh a plan makes no AWS call, so it has no region to probe.
+            // Without --refresh a plan reads no live resource, so it has no region to probe.
             let down = if refresh { probe_stack(&cfg, &s.components, json).await } else { BTreeSet::new() };
             if let Err(code) = state_region_down(&cfg, &down) {
                 return Ok(code);
             }
-            let opened = open_state(&cfg, false).await?;
             let engine = Engine::new(s.components, opened.state.clone())?;
             if let Err(code) = check_targets(&engine, &targets).and_then(|()| check_allowed(&engine, &allow_data_loss)) {
                 return Ok(code);
@@ -445,6 +479,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(o) => o,
                 Err(code) => return Ok(code),
             };
+            if let Err(code) = settle_account(&mut cfg, caller, &opened.state.snapshot()) {
+                return Ok(code);
+            }
             let s = match load_with_package(&cfg).await? {
                 Ok(s) => s,
                 Err(code) => return Ok(code),
@@ -512,6 +549,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 Err(code) => return Ok(code),
             }
+            record_account(&opened, caller).await?;
             execute(&cfg, caller, &engine, &plan, parallelism, json, false, &opened, drift.as_ref(), down, timeline.as_deref()).await
         }
         Command::Destroy { yes, targets, parallelism, json, timeline } => {
@@ -524,6 +562,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(o) => o,
                 Err(code) => return Ok(code),
             };
+            if let Err(code) = settle_account(&mut cfg, caller, &opened.state.snapshot()) {
+                return Ok(code);
+            }
             let s = stack::Stack::load(&cfg, false).await?;
             let down = probe_stack(&cfg, &s.components, json).await;
             if let Err(code) = state_region_down(&cfg, &down) {
@@ -575,9 +616,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             // Outage-proof: short timeouts, few retries; a region that does not answer is
             // reported once (status.rs).
             let aws = AwsContext::load_with(CallProfile::OutageProof).await;
-            let s = stack::Stack::load_with(&cfg, false, &aws)?;
             let opened = open_state_with(&cfg, false, CallProfile::OutageProof).await?;
             let doc = opened.state.snapshot();
+            // Status asks no STS (it must work during an outage): the account the state records.
+            if let Err(code) = settle_account(&mut cfg, None, &doc) {
+                return Ok(code);
+            }
+            let s = stack::Stack::load_with(&cfg, false, &aws)?;
             let report = status::check(&cfg, &aws, &s.components, &doc).await;
             let ok = render::status(&doc, &report, json);
             if let Ok(pending) = pending_operations(&cfg).load() {
@@ -609,8 +654,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 DrillLayer::Traffic => crate::drill::Only::Traffic,
                 DrillLayer::Database => crate::drill::Only::Database,
             });
-            if let Err(code) = preflight(&cfg, cli.expect_account.as_ref()).await {
-                return Ok(code);
+            match preflight(&cfg, cli.expect_account.as_ref()).await {
+                Ok(who) if cfg.account_id.is_none() => cfg.account_id = who.caller.and_then(|c| c.account.parse().ok()),
+                Ok(_) => {}
+                Err(code) => return Ok(code),
             }
             crate::drill::command::run(&cfg, crate::drill::command::Args { json, database, only, restore }).await
         }
@@ -846,6 +893,26 @@ fn write_timeline(cfg: &Config, engine: &Engine, report: &tandem_core::Report, d
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_config_the_caller_or_the_state_and_another_than_the_states_is_refused() {
+        let caller = |a: &str| identity::Caller { account: a.into(), arn: format!("arn:aws:iam::{a}:user/ops") };
+        let mut doc = StateDoc::new("t1");
+        let mut cfg = Config::example("t1");
+        settle_account(&mut cfg, Some(&caller("111122223333")), &doc).unwrap();
+        assert_eq!(cfg.account_id.as_ref().map(|a| a.as_str()), Some("111122223333"), "the caller's");
+        doc.account = Some("444455556666".into());
+        let mut cfg = Config::example("t1");
+        settle_account(&mut cfg, None, &doc).unwrap();
+        assert_eq!(cfg.account_id.as_ref().map(|a| a.as_str()), Some("444455556666"), "the state's, when STS is not asked");
+        let mut cfg = Config::example("t1");
+        assert_eq!(settle_account(&mut cfg, Some(&caller("111122223333")), &doc), Err(Exit::BadInput), "another account than the state's");
+        assert_eq!(cfg.account_id, None);
+        let mut cfg = Config::example("t1");
+        cfg.account_id = Some("444455556666".parse().unwrap());
+        settle_account(&mut cfg, Some(&caller("444455556666")), &doc).unwrap();
+        assert_eq!(cfg.account_id.as_ref().map(|a| a.as_str()), Some("444455556666"), "the configured one stays");
+    }
 
     #[test]
     fn unknown_targets_are_named() {

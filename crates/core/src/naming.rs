@@ -14,6 +14,13 @@ pub fn name(kind: &str, placement: Placement, suffix: &str) -> String {
     }
 }
 
+/// An S3 bucket's name, `bucket-{role}-{suffix}-{account}`: bucket names are global across
+/// every account, so the account id keeps the stack's names its own (AWS-NOTES: a name taken
+/// elsewhere fails the create, and one owned elsewhere must never be adopted).
+pub fn bucket(placement: Placement, suffix: &str, account: &str) -> String {
+    format!("{}-{account}", name("bucket", placement, suffix))
+}
+
 /// The standard tags of a resource: `tandem:stack` and `Name`.
 pub fn tags(suffix: &str, name: &str) -> Vec<(String, String)> {
     vec![(STACK_TAG.to_string(), suffix.to_string()), ("Name".to_string(), name.to_string())]

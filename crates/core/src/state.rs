@@ -338,6 +338,10 @@ pub struct StateDoc {
     /// first, at most [`MAX_OPERATIONS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<OperationRecord>,
+    /// The AWS account the stack was applied in (recorded by `apply`): credentials of another
+    /// account are refused, and commands that cannot ask STS name the stack's buckets with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// How many operation records the state keeps (the oldest are dropped).
@@ -363,7 +367,7 @@ pub struct OperationRecord {
 
 impl StateDoc {
     pub fn new(stack: &str) -> Self {
-        Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new(), operations: Vec::new() }
+        Self { version: STATE_VERSION, stack: stack.to_string(), serial: 0, components: BTreeMap::new(), operations: Vec::new(), account: None }
     }
 
     /// Appends an operation record, keeping the last [`MAX_OPERATIONS`].

@@ -58,7 +58,7 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
     let s3_client = |region: &str| -> Arc<dyn S3Api> {
         let sdk = aws.config(region);
         let conf = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(aws.endpoint_overridden()).build();
-        Arc::new(aws_sdk_s3::Client::from_conf(conf))
+        Arc::new(api::S3Client::new(aws_sdk_s3::Client::from_conf(conf), cfg.account_id.as_ref().map(|a| a.as_str().to_string())))
     };
     let iam_client: Arc<dyn IamApi> = Arc::new(aws_sdk_iam::Client::new(&aws.config(&cfg.primary_region)));
     vec![
@@ -144,21 +144,37 @@ pub struct BucketComponent {
     placement: Placement,
     region: String,
     suffix: String,
+    /// `bucket-{role}-{suffix}-{account}`; the account is known once the CLI has asked STS
+    /// (or read it from the state): until then the bucket cannot be named, and nothing is
+    /// touched ([`BucketComponent::named`]).
     bucket: String,
+    account_known: bool,
     s3: Arc<dyn S3Api>,
     replication: Option<Replication>,
+}
+
+/// The account part of a bucket name while the account is unknown (never sent to AWS).
+pub const UNKNOWN_ACCOUNT: &str = "unknown-account";
+
+fn bucket_name(cfg: &Config, p: Placement) -> (String, bool) {
+    match &cfg.account_id {
+        Some(a) => (naming::bucket(p, &cfg.environment_suffix, a.as_str()), true),
+        None => (naming::bucket(p, &cfg.environment_suffix, UNKNOWN_ACCOUNT), false),
+    }
 }
 
 impl BucketComponent {
     /// `bucket-secondary`.
     pub fn secondary(cfg: &Config, s3: Arc<dyn S3Api>) -> Self {
         let p = Placement::Secondary;
+        let (bucket, account_known) = bucket_name(cfg, p);
         Self {
             id: ids::bucket(p),
             placement: p,
             region: cfg.secondary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
-            bucket: naming::name("bucket", p, &cfg.environment_suffix),
+            bucket,
+            account_known,
             s3,
             replication: None,
         }
@@ -167,12 +183,14 @@ impl BucketComponent {
     /// `bucket-primary`, replicating to `bucket-secondary`.
     pub fn primary(cfg: &Config, s3: Arc<dyn S3Api>, iam: Arc<dyn IamApi>) -> Self {
         let p = Placement::Primary;
+        let (bucket, account_known) = bucket_name(cfg, p);
         Self {
             id: ids::bucket(p),
             placement: p,
             region: cfg.primary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
-            bucket: naming::name("bucket", p, &cfg.environment_suffix),
+            bucket,
+            account_known,
             s3,
             replication: Some(Replication {
                 iam,
@@ -189,6 +207,19 @@ impl BucketComponent {
 
     fn location(&self) -> Option<String> {
         (self.region != "us-east-1").then(|| self.region.clone())
+    }
+
+    /// Refuses any AWS call while the account (part of the name) is unknown.
+    fn named(&self) -> Result<(), ComponentError> {
+        if self.account_known {
+            Ok(())
+        } else {
+            Err(ComponentError::invalid(
+                &self.bucket,
+                &self.region,
+                "the AWS account is unknown (no region answered sts:GetCallerIdentity and the state records none), so the bucket's name is not known; run again when AWS answers",
+            ))
+        }
     }
 
     fn err(&self, e: AwsError) -> ComponentError {
@@ -406,6 +437,7 @@ impl Component for BucketComponent {
         Some(format!("the objects of S3 bucket {} (every version)", self.bucket))
     }
     async fn data_summary(&self, _ctx: &Ctx) -> Result<Option<String>, ComponentError> {
+        self.named()?;
         Ok(Some(match self.count_versions().await? {
             None => format!("bucket {} does not exist: nothing to delete", self.bucket),
             Some((n, more)) => format!("{} object versions and delete markers in bucket {}", crate::bounded_count(n, more), self.bucket),
@@ -434,6 +466,7 @@ impl Component for BucketComponent {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
+        self.named()?;
         self.ensure_bucket(ctx).await?;
         self.ensure_settings(ctx).await?;
         let (role, rule) = match &self.replication {
@@ -453,6 +486,7 @@ impl Component for BucketComponent {
 
     #[tracing::instrument(skip_all, fields(component = %self.id, region = %self.region))]
     async fn destroy(&self, ctx: &Ctx) -> Result<(), ComponentError> {
+        self.named()?;
         let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
         let exists = retry(|| s3.bucket_exists(b)).await.at(b, r)?;
         // The settings live and die with the bucket: every delete below is keyed by its name.
@@ -494,6 +528,7 @@ impl Component for BucketComponent {
     }
 
     async fn read(&self, _ctx: &Ctx) -> Result<Drift, ComponentError> {
+        self.named()?;
         let (s3, b, r) = (&self.s3, self.bucket.as_str(), self.region.as_str());
         if !retry(|| s3.bucket_exists(b)).await.at(b, r)? {
             return Ok(Drift::Missing { details: vec![format!("bucket {b} does not exist in {r}")] });
@@ -536,15 +571,18 @@ mod tests {
     use tandem_core::state::ComponentState;
 
     const SUFFIX: &str = "t1";
+    const ACCOUNT: &str = "123456789012";
 
     fn cfg() -> Config {
-        Config::example(SUFFIX)
+        let mut c = Config::example(SUFFIX);
+        c.account_id = Some(ACCOUNT.parse().expect("account id"));
+        c
     }
 
     fn secondary_outputs() -> BucketOutputs {
         BucketOutputs {
-            bucket_name: "bucket-secondary-t1".into(),
-            bucket_arn: "arn:aws:s3:::bucket-secondary-t1".into(),
+            bucket_name: "bucket-secondary-t1-123456789012".into(),
+            bucket_arn: "arn:aws:s3:::bucket-secondary-t1-123456789012".into(),
             replication_role_arn: None,
             replication_rule_id: None,
         }
@@ -567,7 +605,7 @@ mod tests {
     fn healthy_iam(iam: &mut MockIamApi) {
         iam.expect_get_role().returning(|_| Ok(Some("arn:aws:iam::123456789012:role/s3-replication-t1".into())));
         iam.expect_get_role_policy().returning(|_, _| {
-            Ok(Some(replication_role_policy("bucket-primary-t1", "bucket-secondary-t1")))
+            Ok(Some(replication_role_policy("bucket-primary-t1-123456789012", "bucket-secondary-t1-123456789012")))
         });
     }
 
@@ -575,7 +613,7 @@ mod tests {
         ReplicationSpec {
             role_arn: "arn:aws:iam::123456789012:role/s3-replication-t1".into(),
             rule_id: REPLICATION_RULE_ID.into(),
-            destination_bucket_arn: "arn:aws:s3:::bucket-secondary-t1".into(),
+            destination_bucket_arn: "arn:aws:s3:::bucket-secondary-t1-123456789012".into(),
             delete_marker_replication: true,
             replication_time: true,
             metrics: true,
@@ -588,14 +626,14 @@ mod tests {
         let mut seq = Sequence::new();
         s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         s3.expect_create_bucket()
-            .withf(|b, loc| b == "bucket-secondary-t1" && loc.as_deref() == Some("us-east-2"))
+            .withf(|b, loc| b == "bucket-secondary-t1-123456789012" && loc.as_deref() == Some("us-east-2"))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
         s3.expect_get_bucket_tagging().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         s3.expect_put_bucket_tagging()
-            .withf(|_, t| t.contains(&("tandem:stack".into(), "t1".into())) && t.contains(&("Name".into(), "bucket-secondary-t1".into())))
+            .withf(|_, t| t.contains(&("tandem:stack".into(), "t1".into())) && t.contains(&("Name".into(), "bucket-secondary-t1-123456789012".into())))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
@@ -618,11 +656,11 @@ mod tests {
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
         let out = c.apply(&ctx).await.unwrap();
-        assert_eq!(out["bucket_name"], "bucket-secondary-t1");
-        assert_eq!(out["bucket_arn"], "arn:aws:s3:::bucket-secondary-t1");
+        assert_eq!(out["bucket_name"], "bucket-secondary-t1-123456789012");
+        assert_eq!(out["bucket_arn"], "arn:aws:s3:::bucket-secondary-t1-123456789012");
         assert!(out["replication_role_arn"].is_null());
         c.output_type().check(&out).expect("declared outputs");
-        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1"));
+        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1-123456789012"));
     }
 
     #[tokio::test]
@@ -632,7 +670,7 @@ mod tests {
         let mut seq = Sequence::new();
         s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         s3.expect_create_bucket()
-            .withf(|b, loc| b == "bucket-primary-t1" && loc.is_none())
+            .withf(|b, loc| b == "bucket-primary-t1-123456789012" && loc.is_none())
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
@@ -659,8 +697,8 @@ mod tests {
         iam.expect_put_role_policy()
             .withf(|_, name, doc| {
                 name == REPLICATION_POLICY_NAME
-                    && doc.contains("arn:aws:s3:::bucket-primary-t1")
-                    && doc.contains("arn:aws:s3:::bucket-secondary-t1/*")
+                    && doc.contains("arn:aws:s3:::bucket-primary-t1-123456789012")
+                    && doc.contains("arn:aws:s3:::bucket-secondary-t1-123456789012/*")
                     && !doc.contains("\"s3:*\"")
                     && !doc.contains("\"Resource\":\"*\"")
             })
@@ -669,7 +707,7 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         s3.expect_get_bucket_replication().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
         s3.expect_put_bucket_replication()
-            .withf(|b, spec| b == "bucket-primary-t1" && *spec == want_replication())
+            .withf(|b, spec| b == "bucket-primary-t1-123456789012" && *spec == want_replication())
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
@@ -684,20 +722,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn while_the_account_is_unknown_nothing_is_called() {
+        // A mock with no expectation: any S3 call fails the test.
+        let c = BucketComponent::secondary(&Config::example(SUFFIX), Arc::new(MockS3Api::new()));
+        assert_eq!(c.bucket_name(), "bucket-secondary-t1-unknown-account");
+        let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
+        for e in [c.apply(&ctx).await.err(), c.destroy(&ctx).await.err(), c.read(&ctx).await.err(), c.data_summary(&ctx).await.err()] {
+            let e = e.expect("refused").to_string();
+            assert!(e.contains("account is unknown"), "{e}");
+        }
+    }
+
+    #[tokio::test]
     async fn apply_over_healthy_buckets_makes_no_mutating_call() {
         let mut s3 = MockS3Api::new();
-        healthy(&mut s3, "bucket-primary-t1");
+        healthy(&mut s3, "bucket-primary-t1-123456789012");
         s3.expect_get_bucket_replication().returning(|_| Ok(Some(want_replication())));
         let mut iam = MockIamApi::new();
         healthy_iam(&mut iam);
         // No expectation for any create/put: a mutating call would panic.
         let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
         let prior = ComponentState::new("s3-bucket", Placement::Primary, "us-east-1")
-            .with_resource("bucket", "bucket-primary-t1")
+            .with_resource("bucket", "bucket-primary-t1-123456789012")
             .with_resource("role", "arn:aws:iam::123456789012:role/s3-replication-t1");
         let ctx = primary_ctx().with_prior(prior);
         let out = c.apply(&ctx).await.unwrap();
-        assert_eq!(out["bucket_name"], "bucket-primary-t1");
+        assert_eq!(out["bucket_name"], "bucket-primary-t1-123456789012");
         assert_eq!(c.read(&ctx).await.unwrap(), Drift::InSync);
     }
 
@@ -745,7 +795,7 @@ mod tests {
         iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_delete_role().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         let c = BucketComponent::primary(&cfg(), Arc::new(s3), Arc::new(iam));
-        let prior = ComponentState::new("s3-bucket", Placement::Primary, "us-east-1").with_resource("bucket", "bucket-primary-t1");
+        let prior = ComponentState::new("s3-bucket", Placement::Primary, "us-east-1").with_resource("bucket", "bucket-primary-t1-123456789012");
         let ctx = primary_ctx().with_prior(prior);
         c.destroy(&ctx).await.unwrap();
         assert!(ctx.journal_entries().await.is_empty());
@@ -788,7 +838,7 @@ mod tests {
         let mut s3 = MockS3Api::new();
         let mut seq = Sequence::new();
         s3.expect_list_object_versions()
-            .withf(|b, m| b == "bucket-secondary-t1" && m.is_none())
+            .withf(|b, m| b == "bucket-secondary-t1-123456789012" && m.is_none())
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(versions(1000, true)));
@@ -798,9 +848,9 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(versions(234, false)));
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
-        assert!(c.holds_data().is_some_and(|h| h.contains("bucket-secondary-t1")));
+        assert!(c.holds_data().is_some_and(|h| h.contains("bucket-secondary-t1-123456789012")));
         let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
-        assert_eq!(s.as_deref(), Some("1,234 object versions and delete markers in bucket bucket-secondary-t1"));
+        assert_eq!(s.as_deref(), Some("1,234 object versions and delete markers in bucket bucket-secondary-t1-123456789012"));
     }
 
     #[tokio::test]
@@ -810,7 +860,7 @@ mod tests {
         s3.expect_list_object_versions().times(10).returning(|_, _| Ok(versions(1000, true)));
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
-        assert_eq!(s.as_deref(), Some("10,000+ object versions and delete markers in bucket bucket-secondary-t1"));
+        assert_eq!(s.as_deref(), Some("10,000+ object versions and delete markers in bucket bucket-secondary-t1-123456789012"));
     }
 
     #[tokio::test]
@@ -819,13 +869,13 @@ mod tests {
         s3.expect_list_object_versions().times(1).returning(|_, _| Err(AwsError::not_found("NoSuchBucket", "gone")));
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let s = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
-        assert_eq!(s.as_deref(), Some("bucket bucket-secondary-t1 does not exist: nothing to delete"));
+        assert_eq!(s.as_deref(), Some("bucket bucket-secondary-t1-123456789012 does not exist: nothing to delete"));
 
         let mut s3 = MockS3Api::new();
         s3.expect_list_object_versions().returning(|_, _| Err(AwsError::new("AccessDenied", "no s3:ListBucketVersions", Some(403))));
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let e = c.data_summary(&Ctx::standalone("bucket-secondary", "us-east-2")).await.expect_err("refused").to_string();
-        assert!(e.contains("bucket-secondary-t1") && e.contains("us-east-2") && e.contains("AccessDenied"), "{e}");
+        assert!(e.contains("bucket-secondary-t1-123456789012") && e.contains("us-east-2") && e.contains("AccessDenied"), "{e}");
     }
 
     #[tokio::test]
@@ -849,11 +899,11 @@ mod tests {
         s3.expect_bucket_exists().times(1).in_sequence(&mut seq).returning(|_| Ok(false));
         s3.expect_create_bucket().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
         s3.expect_bucket_exists().returning(|_| Ok(true));
-        s3.expect_get_bucket_tagging().returning(|_| Ok(naming::tags(SUFFIX, "bucket-secondary-t1")));
+        s3.expect_get_bucket_tagging().returning(|_| Ok(naming::tags(SUFFIX, "bucket-secondary-t1-123456789012")));
         s3.expect_get_bucket_versioning().returning(|_| Ok(Some("Enabled".into())));
         s3.expect_get_bucket_encryption().returning(|_| Ok(Some("AES256".into())));
         s3.expect_get_public_access_block().returning(|_| Ok(Some(PublicAccessBlock::all())));
-        s3.expect_get_bucket_policy().returning(|_| Ok(Some(tls_only_policy("bucket-secondary-t1"))));
+        s3.expect_get_bucket_policy().returning(|_| Ok(Some(tls_only_policy("bucket-secondary-t1-123456789012"))));
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         c.apply(&Ctx::standalone("bucket-secondary", "us-east-2")).await.unwrap();
     }
@@ -872,7 +922,7 @@ mod tests {
     async fn lost_create_answer_adopts_the_bucket_with_exactly_one_create() {
         let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut s3 = MockS3Api::new();
-        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1");
+        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1-123456789012");
         let acted = created.clone();
         s3.expect_create_bucket().times(1).returning(move |_, _| {
             acted.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -882,14 +932,14 @@ mod tests {
         let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
         c.apply(&ctx).await.unwrap();
         let e = ctx.entry(&keys::BUCKET).await.unwrap();
-        assert_eq!((e.id.as_deref(), e.status), (Some("bucket-secondary-t1"), tandem_core::state::ResourceStatus::Done));
+        assert_eq!((e.id.as_deref(), e.status), (Some("bucket-secondary-t1-123456789012"), tandem_core::state::ResourceStatus::Done));
     }
 
     #[tokio::test(start_paused = true)]
     async fn bucket_already_owned_by_you_is_adopted() {
         let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut s3 = MockS3Api::new();
-        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1");
+        healthy_after(&mut s3, created.clone(), "bucket-secondary-t1-123456789012");
         // The SDK's own retry re-sent a create whose first answer was lost.
         let acted = created.clone();
         s3.expect_create_bucket().times(1).returning(move |_, _| {
@@ -899,7 +949,7 @@ mod tests {
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
         c.apply(&ctx).await.unwrap();
-        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1"));
+        assert_eq!(ctx.recorded_id(&keys::BUCKET).await.as_deref(), Some("bucket-secondary-t1-123456789012"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -910,7 +960,7 @@ mod tests {
         let c = BucketComponent::secondary(&cfg(), Arc::new(s3));
         let ctx = Ctx::standalone("bucket-secondary", "us-east-2");
         let msg = c.apply(&ctx).await.unwrap_err().to_string();
-        assert!(msg.contains("bucket-secondary-t1") && msg.contains("us-east-2") && msg.contains("BucketAlreadyExists"), "{msg}");
+        assert!(msg.contains("bucket-secondary-t1-123456789012") && msg.contains("us-east-2") && msg.contains("BucketAlreadyExists"), "{msg}");
         let entry = ctx.entry(&keys::BUCKET).await.unwrap();
         assert_eq!(entry.status, tandem_core::state::ResourceStatus::Failed);
     }
@@ -938,9 +988,9 @@ mod tests {
     #[test]
     fn desired_names_and_policies() {
         let c = BucketComponent::secondary(&cfg(), Arc::new(MockS3Api::new()));
-        assert_eq!(c.bucket_name(), "bucket-secondary-t1");
+        assert_eq!(c.bucket_name(), "bucket-secondary-t1-123456789012");
         let d = c.desired();
-        assert_eq!(d.replace_on["bucket"], "bucket-secondary-t1");
+        assert_eq!(d.replace_on["bucket"], "bucket-secondary-t1-123456789012");
         let p: serde_json::Value = serde_json::from_str(&tls_only_policy("b")).unwrap();
         assert_eq!(p["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
         assert_eq!(p["Statement"][0]["Resource"][1], "arn:aws:s3:::b/*");

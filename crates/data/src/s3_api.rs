@@ -93,6 +93,23 @@ pub trait S3Api: Send + Sync {
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError>;
 }
 
+/// The SDK implementation of [`S3Api`]: every call on an existing bucket carries
+/// `ExpectedBucketOwner` (the stack's account), so a bucket of the same name owned by another
+/// account answers 403 instead of being read, adopted, emptied or deleted.
+#[derive(Clone, Debug)]
+pub struct S3Client {
+    client: aws_sdk_s3::Client,
+    owner: Option<String>,
+}
+
+impl S3Client {
+    /// `owner`: the account the stack's buckets must belong to (None: not checked, only
+    /// for callers that never touch a bucket of the stack).
+    pub fn new(client: aws_sdk_s3::Client, owner: Option<String>) -> Self {
+        S3Client { client, owner }
+    }
+}
+
 fn build_err(e: impl std::fmt::Display) -> AwsError {
     AwsError::other("InvalidRequest", format!("building the request: {e}"))
 }
@@ -107,9 +124,9 @@ fn absent<T>(e: AwsError) -> Result<Option<T>, AwsError> {
 }
 
 #[async_trait]
-impl S3Api for aws_sdk_s3::Client {
+impl S3Api for S3Client {
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, AwsError> {
-        match self.head_bucket().bucket(bucket).send().await {
+        match self.client.head_bucket().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = AwsError::from_sdk(e);
@@ -123,7 +140,7 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn create_bucket(&self, bucket: &str, location: Option<String>) -> Result<(), AwsError> {
-        let mut req = self.create_bucket().bucket(bucket);
+        let mut req = self.client.create_bucket().bucket(bucket);
         if let Some(loc) = location {
             req = req.create_bucket_configuration(
                 aws_sdk_s3::types::CreateBucketConfiguration::builder()
@@ -136,7 +153,7 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn get_bucket_tagging(&self, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
-        match self.get_bucket_tagging().bucket(bucket).send().await {
+        match self.client.get_bucket_tagging().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
             Err(e) => Ok(absent(AwsError::from_sdk(e))?.unwrap_or_default()),
         }
@@ -148,18 +165,19 @@ impl S3Api for aws_sdk_s3::Client {
             .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err))
             .collect::<Result<Vec<_>, _>>()?;
         let tagging = Tagging::builder().set_tag_set(Some(tags)).build().map_err(build_err)?;
-        self.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.map_err(AwsError::from_sdk)?;
+        self.client.put_bucket_tagging().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).tagging(tagging).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
     async fn get_bucket_versioning(&self, bucket: &str) -> Result<Option<String>, AwsError> {
-        let out = self.get_bucket_versioning().bucket(bucket).send().await.map_err(AwsError::from_sdk)?;
+        let out = self.client.get_bucket_versioning().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await.map_err(AwsError::from_sdk)?;
         Ok(out.status().map(|s| s.as_str().to_string()))
     }
 
     async fn enable_versioning(&self, bucket: &str) -> Result<(), AwsError> {
-        self.put_bucket_versioning()
+        self.client.put_bucket_versioning()
             .bucket(bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
             .send()
             .await
@@ -168,7 +186,7 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn get_bucket_encryption(&self, bucket: &str) -> Result<Option<String>, AwsError> {
-        match self.get_bucket_encryption().bucket(bucket).send().await {
+        match self.client.get_bucket_encryption().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(out) => Ok(out
                 .server_side_encryption_configuration()
                 .and_then(|c| c.rules().first())
@@ -188,8 +206,9 @@ impl S3Api for aws_sdk_s3::Client {
             .bucket_key_enabled(true)
             .build();
         let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(build_err)?;
-        self.put_bucket_encryption()
+        self.client.put_bucket_encryption()
             .bucket(bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .server_side_encryption_configuration(config)
             .send()
             .await
@@ -198,7 +217,7 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn get_public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AwsError> {
-        match self.get_public_access_block().bucket(bucket).send().await {
+        match self.client.get_public_access_block().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(out) => Ok(out.public_access_block_configuration().map(|c| PublicAccessBlock {
                 block_public_acls: c.block_public_acls().unwrap_or(false),
                 ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
@@ -216,8 +235,9 @@ impl S3Api for aws_sdk_s3::Client {
             .block_public_policy(block.block_public_policy)
             .restrict_public_buckets(block.restrict_public_buckets)
             .build();
-        self.put_public_access_block()
+        self.client.put_public_access_block()
             .bucket(bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .public_access_block_configuration(config)
             .send()
             .await
@@ -226,24 +246,24 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<String>, AwsError> {
-        match self.get_bucket_policy().bucket(bucket).send().await {
+        match self.client.get_bucket_policy().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(out) => Ok(out.policy().map(str::to_string)),
             Err(e) => absent(AwsError::from_sdk(e)),
         }
     }
 
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<(), AwsError> {
-        self.put_bucket_policy().bucket(bucket).policy(policy).send().await.map_err(AwsError::from_sdk)?;
+        self.client.put_bucket_policy().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).policy(policy).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
     async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), AwsError> {
-        self.delete_bucket_policy().bucket(bucket).send().await.map_err(AwsError::from_sdk)?;
+        self.client.delete_bucket_policy().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
     async fn get_bucket_replication(&self, bucket: &str) -> Result<Option<ReplicationSpec>, AwsError> {
-        let out = match self.get_bucket_replication().bucket(bucket).send().await {
+        let out = match self.client.get_bucket_replication().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await {
             Ok(out) => out,
             Err(e) => return absent(AwsError::from_sdk(e)),
         };
@@ -297,8 +317,9 @@ impl S3Api for aws_sdk_s3::Client {
             .build()
             .map_err(build_err)?;
         let config = ReplicationConfiguration::builder().role(&spec.role_arn).rules(rule).build().map_err(build_err)?;
-        self.put_bucket_replication()
+        self.client.put_bucket_replication()
             .bucket(bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .replication_configuration(config)
             .send()
             .await
@@ -307,12 +328,12 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn delete_bucket_replication(&self, bucket: &str) -> Result<(), AwsError> {
-        self.delete_bucket_replication().bucket(bucket).send().await.map_err(AwsError::from_sdk)?;
+        self.client.delete_bucket_replication().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 
     async fn list_object_versions(&self, bucket: &str, marker: Option<(String, Option<String>)>) -> Result<VersionsPage, AwsError> {
-        let mut req = self.list_object_versions().bucket(bucket).max_keys(1000);
+        let mut req = self.client.list_object_versions().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).max_keys(1000);
         if let Some((key, version)) = marker {
             req = req.key_marker(key).set_version_id_marker(version);
         }
@@ -343,7 +364,7 @@ impl S3Api for aws_sdk_s3::Client {
             .map(|o| ObjectIdentifier::builder().key(o.key).set_version_id(o.version_id).build().map_err(build_err))
             .collect::<Result<Vec<_>, _>>()?;
         let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(build_err)?;
-        let out = self.delete_objects().bucket(bucket).delete(delete).send().await.map_err(AwsError::from_sdk)?;
+        let out = self.client.delete_objects().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).delete(delete).send().await.map_err(AwsError::from_sdk)?;
         if let Some(first) = out.errors().first() {
             return Err(AwsError::new(
                 first.code().unwrap_or("DeleteObjectsFailed"),
@@ -360,7 +381,7 @@ impl S3Api for aws_sdk_s3::Client {
     }
 
     async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {
-        self.delete_bucket().bucket(bucket).send().await.map_err(AwsError::from_sdk)?;
+        self.client.delete_bucket().bucket(bucket).set_expected_bucket_owner(self.owner.clone()).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 }

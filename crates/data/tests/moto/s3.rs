@@ -50,6 +50,61 @@ async fn check_bucket(aws: &AwsContext, region: &str, out: &BucketOutputs, suffi
     }
 }
 
+/// moto's default account: the credentials' account, which the CLI would have asked STS.
+const MOTO_ACCOUNT: &str = "123456789012";
+
+fn config(sfx: &str) -> Config {
+    let mut cfg = Config::example(sfx);
+    cfg.account_id = Some(MOTO_ACCOUNT.parse().expect("account id"));
+    cfg
+}
+
+/// A bucket already named like the stack's, owned by another account (moto serves several:
+/// `x-moto-account-id`), is refused (ExpectedBucketOwner → 403), never adopted, tagged,
+/// emptied or deleted; without the account in the name and the header it was adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_of_another_account_with_the_stacks_name_is_never_adopted() {
+    setup();
+    let aws = tandem_core::testing::moto_context().await;
+    let sfx = suffix("s3own");
+    let cfg = config(&sfx);
+    let name = format!("bucket-secondary-{sfx}-{MOTO_ACCOUNT}");
+    let foreign = s3_client(&aws, "us-east-2");
+    foreign
+        .create_bucket()
+        .bucket(&name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsEast2)
+                .build(),
+        )
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-moto-account-id", "999988887777");
+        })
+        .send()
+        .await
+        .expect("the other account's bucket");
+    let all = s3::components(&cfg, &aws);
+    let sec = all[0].as_ref();
+    let ctx = ctx_for(sec, &[], None);
+    let e = sec.apply(&ctx).await.expect_err("another account's bucket is not ours");
+    let text = e.to_string();
+    assert!(text.contains(&name) && text.contains("us-east-2") && text.contains("403"), "{text}");
+    assert!(sec.destroy(&ctx).await.is_err(), "nor is it emptied or deleted");
+    let tags = s3_client(&aws, "us-east-2")
+        .get_bucket_tagging()
+        .bucket(&name)
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-moto-account-id", "999988887777");
+        })
+        .send()
+        .await;
+    assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true), "not tagged as the stack's");
+    assert!(!bucket_gone(&aws, "us-east-2", &name).await, "still there");
+}
+
 async fn bucket_gone(aws: &AwsContext, region: &str, bucket: &str) -> bool {
     match s3_client(aws, region).head_bucket().bucket(bucket).send().await {
         Ok(_) => false,
@@ -62,7 +117,7 @@ async fn buckets_with_replication_lifecycle() {
     setup();
     let aws = tandem_core::testing::moto_context().await;
     let sfx = suffix("s3");
-    let cfg = Config::example(&sfx);
+    let cfg = config(&sfx);
     let all = s3::components(&cfg, &aws);
     let (sec, pri) = (all[0].as_ref(), all[1].as_ref());
     assert_eq!((sec.id(), pri.id()), ("bucket-secondary", "bucket-primary"));
@@ -81,8 +136,8 @@ async fn buckets_with_replication_lifecycle() {
 
     let bs: BucketOutputs = from_outputs(&out_s).unwrap();
     let bp: BucketOutputs = from_outputs(&out_p).unwrap();
-    assert_eq!(bs.bucket_name, format!("bucket-secondary-{sfx}"));
-    assert_eq!(bp.bucket_name, format!("bucket-primary-{sfx}"));
+    assert_eq!(bs.bucket_name, format!("bucket-secondary-{sfx}-{MOTO_ACCOUNT}"));
+    assert_eq!(bp.bucket_name, format!("bucket-primary-{sfx}-{MOTO_ACCOUNT}"));
     check_bucket(&aws, "us-east-2", &bs, &sfx).await;
     check_bucket(&aws, "us-east-1", &bp, &sfx).await;
 
