@@ -27,6 +27,10 @@ pub trait IamApi: Send + Sync {
     async fn list_role_policies(&self, role: &str) -> Result<Vec<String>, AwsError>;
     async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), AwsError>;
     async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>, AwsError>;
+    /// The role's trust policy (URL-decoded JSON), or `None` when the role does not exist.
+    async fn get_role_trust_policy(&self, name: &str) -> Result<Option<String>, AwsError>;
+    /// Replaces the role's trust policy.
+    async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<(), AwsError>;
     async fn attach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     async fn detach_role_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
@@ -122,6 +126,16 @@ impl IamApi for aws_sdk_iam::Client {
         self.delete_role().role_name(name).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
+
+    async fn get_role_trust_policy(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let out = none_if_not_found(self.get_role().role_name(name).send().await.map_err(AwsError::from_sdk))?;
+        Ok(out.and_then(|out| out.role().and_then(|r| r.assume_role_policy_document().map(url_decode))))
+    }
+
+    async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<(), AwsError> {
+        self.update_assume_role_policy().role_name(name).policy_document(document).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).
@@ -157,7 +171,132 @@ pub fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Trust policy JSON for one AWS service principal (e.g. `s3.amazonaws.com`).
+/// Trust policy JSON for one AWS service principal, scoped against the confused deputy
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html): the service may
+/// assume the role only on behalf of `account` (`aws:SourceAccount`) and, when given, of
+/// the resource `source_arn` (`aws:SourceArn`). `account` None (not known yet: unit tests,
+/// a plan without credentials) gives the unscoped policy.
+pub fn scoped_trust_policy(service: &str, account: Option<&str>, source_arn: Option<&str>) -> String {
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole"
+    });
+    if let Some(account) = account {
+        let mut condition = serde_json::json!({ "StringEquals": { "aws:SourceAccount": account } });
+        if let Some(arn) = source_arn {
+            condition["ArnLike"] = serde_json::json!({ "aws:SourceArn": arn });
+        }
+        statement["Condition"] = condition;
+    }
+    serde_json::json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
+}
+
+/// A role as a component wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    /// Trust policy JSON.
+    pub trust_policy: String,
+    /// Inline policies: (policy name, document JSON). Any other inline policy is removed.
+    pub inline: Vec<(String, String)>,
+    /// Managed policy ARNs to attach. Any other attached policy is detached.
+    pub managed: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// True when `arn` is the ARN of the role `name` as this stack creates it: the default path
+/// `/` (`...:role/<name>`). The name carries the stack's suffix; a role of that name under
+/// another path is someone else's. (The client trait reads no role tags.)
+pub fn is_stack_role(arn: &str, name: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|rest| rest.rsplit_once(":role/"))
+        .is_some_and(|(_, path_and_name)| path_and_name == name)
+}
+
+/// What differs between a live role and its [`RoleSpec`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoleChanges {
+    pub trust: bool,
+    pub put_inline: Vec<(String, String)>,
+    pub delete_inline: Vec<String>,
+    pub attach: Vec<String>,
+    pub detach: Vec<String>,
+}
+
+impl RoleChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == RoleChanges::default()
+    }
+}
+
+/// Makes the role match `spec`, journaled under `key`: the role itself through
+/// [`Ctx::ensure`](crate::Ctx::ensure) with [`Rule::Name`](crate::Rule::Name) (a role of
+/// that name left by a lost answer is adopted), then everything about it reconciled in one
+/// [`Ctx::update`](crate::Ctx::update), only when something differs: the trust policy
+/// (an adopted role keeps no foreign trust), inline policies put when their document
+/// differs and deleted when not in `spec`, managed policies attached when missing and
+/// detached when not in `spec`. Returns the role's ARN.
+pub async fn ensure_role(ctx: &crate::Ctx, iam: &dyn IamApi, key: &crate::Key, spec: &RoleSpec) -> Result<String, crate::ComponentError> {
+    use crate::AwsResultExt;
+    let name = spec.name.as_str();
+    let region = ctx.region().to_string();
+    let arn = ctx
+        .ensure::<String>(key, name, crate::Rule::Name)
+        .find_one(move |_recorded| async move { Ok(iam.get_role(name).await?.filter(|arn| is_stack_role(arn, name))) })
+        .create(move |_token| async move { iam.create_role(name, &spec.trust_policy, spec.tags.clone()).await })
+        .id(|arn| arn.clone())
+        .run()
+        .await?;
+    let changes = role_changes(iam, spec).await.at(name, &region)?;
+    if !changes.is_empty() {
+        tracing::info!(role = name, ?changes, "reconciling role");
+        ctx.update(key, || async {
+            // A freshly created role can take a moment to be visible to the calls below.
+            if changes.trust {
+                retry_if(|| iam.update_assume_role_policy(name, &spec.trust_policy), AwsError::is_not_found).await.at(name, &region)?;
+            }
+            for (policy_name, document) in &changes.put_inline {
+                retry_if(|| iam.put_role_policy(name, policy_name, document), AwsError::is_not_found).await.at(name, &region)?;
+            }
+            for policy_name in &changes.delete_inline {
+                ignore_not_found(retry(|| iam.delete_role_policy(name, policy_name)).await).at(name, &region)?;
+            }
+            for policy_arn in &changes.attach {
+                retry_if(|| iam.attach_role_policy(name, policy_arn), AwsError::is_not_found).await.at(name, &region)?;
+            }
+            for policy_arn in &changes.detach {
+                ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await).at(name, &region)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(arn)
+}
+
+/// Reads the role and says what differs from `spec` (see [`ensure_role`]).
+pub async fn role_changes(iam: &dyn IamApi, spec: &RoleSpec) -> Result<RoleChanges, AwsError> {
+    let name = spec.name.as_str();
+    let mut changes = RoleChanges::default();
+    let trust = retry(|| iam.get_role_trust_policy(name)).await?;
+    changes.trust = !trust.as_deref().is_some_and(|t| same_json(t, &spec.trust_policy));
+    for (policy_name, document) in &spec.inline {
+        let current = retry(|| iam.get_role_policy(name, policy_name)).await?;
+        if !current.as_deref().is_some_and(|c| same_json(c, document)) {
+            changes.put_inline.push((policy_name.clone(), document.clone()));
+        }
+    }
+    let inline = retry(|| iam.list_role_policies(name)).await?;
+    changes.delete_inline = inline.into_iter().filter(|p| !spec.inline.iter().any(|(n, _)| n == p)).collect();
+    let attached = retry(|| iam.list_attached_role_policies(name)).await?;
+    changes.attach = spec.managed.iter().filter(|p| !attached.contains(p)).cloned().collect();
+    changes.detach = attached.into_iter().filter(|p| !spec.managed.contains(p)).collect();
+    Ok(changes)
+}
+
+/// Trust policy JSON for one AWS service principal (e.g. `s3.amazonaws.com`), unscoped;
+/// prefer [`scoped_trust_policy`].
 pub fn trust_policy(service: &str) -> String {
     serde_json::json!({
         "Version": "2012-10-17",

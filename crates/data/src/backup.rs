@@ -277,6 +277,8 @@ pub struct BackupPlanComponent {
     plan_name: String,
     role_name: String,
     selection_name: String,
+    /// The trust policy's `aws:SourceAccount` (None: not known yet, unscoped).
+    account: Option<String>,
     backup: Arc<dyn BackupApi>,
     iam: Arc<dyn IamApi>,
 }
@@ -291,6 +293,7 @@ impl BackupPlanComponent {
             plan_name: plan_name(s),
             role_name: role_name(s),
             selection_name: selection_name(s),
+            account: cfg.account_id.as_ref().map(|a| a.as_str().to_string()),
             backup,
             iam,
         }
@@ -299,7 +302,8 @@ impl BackupPlanComponent {
     fn role_spec(&self) -> RoleSpec {
         RoleSpec {
             name: self.role_name.clone(),
-            trust_policy: iam::trust_policy("backup.amazonaws.com"),
+            // AWS Backup may assume it only on behalf of this account.
+            trust_policy: iam::scoped_trust_policy("backup.amazonaws.com", self.account.as_deref(), None),
             inline: Vec::new(),
             managed: vec![BACKUP_POLICY_ARN.to_string()],
             tags: naming::tags(&self.suffix, &self.role_name),
@@ -852,6 +856,11 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok(ROLE_ARN.into()));
+        iam.expect_get_role_trust_policy()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(iam::scoped_trust_policy("backup.amazonaws.com", None, None))));
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_list_attached_role_policies()
             .times(1)
             .in_sequence(&mut seq)
@@ -928,6 +937,8 @@ mod tests {
         let mut iam = MockIamApi::new();
         iam.expect_get_role()
             .returning(|_| Ok(Some(ROLE_ARN.into())));
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(iam::scoped_trust_policy("backup.amazonaws.com", None, None))));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![]));
         iam.expect_list_attached_role_policies()
             .returning(|_| Ok(vec![BACKUP_POLICY_ARN.into()]));
         b.expect_get_plan()
@@ -1125,6 +1136,8 @@ mod tests {
     fn healthy_role() -> MockIamApi {
         let mut iam = MockIamApi::new();
         iam.expect_get_role().returning(|_| Ok(Some(ROLE_ARN.into())));
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(iam::scoped_trust_policy("backup.amazonaws.com", None, None))));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![]));
         iam.expect_list_attached_role_policies().returning(|_| Ok(vec![BACKUP_POLICY_ARN.into()]));
         iam
     }

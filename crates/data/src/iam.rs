@@ -2,87 +2,16 @@
 //! Backup role (`backup.rs`). The client trait, `delete_role` and `trust_policy` are shared
 //! with `tandem-compute` and live in [`tandem_core::iam`]; they are re-exported here.
 //!
-//! [`ensure_role`] follows the core's resource protocol: the role is ensured with
-//! [`Rule::Name`] (its name is unique; "EntityAlreadyExists" means: look it up and adopt it
-//! when it is this stack's), then its policies are brought in line with one journaled
-//! [`Ctx::update`] (inline policies re-put only when their document differs, managed
-//! policies attached only when not attached; nothing journaled when nothing differs).
-
-use tandem_core::aws::{retry, retry_if};
-use tandem_core::iam::same_json;
-use tandem_core::{AwsError, AwsResultExt, ComponentError, Ctx, Key, Rule};
+//! [`ensure_role`] (in `tandem_core::iam`, shared with `tandem-compute`) follows the core's
+//! resource protocol: the role is ensured with `Rule::Name` (its name is unique;
+//! "EntityAlreadyExists" means: look it up and adopt it when it is this stack's), then its
+//! trust policy and policies are reconciled with one journaled `Ctx::update` (trust replaced
+//! when it differs, inline policies re-put when their document differs and deleted when
+//! not wanted, managed policies attached/detached; nothing journaled when nothing differs).
 
 #[cfg(any(test, feature = "mocks"))]
 pub use tandem_core::iam::MockIamApi;
-pub use tandem_core::iam::{delete_role, trust_policy, IamApi};
-
-/// A role as the data components want it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RoleSpec {
-    pub name: String,
-    /// Trust policy JSON.
-    pub trust_policy: String,
-    /// Inline policies: (policy name, document JSON).
-    pub inline: Vec<(String, String)>,
-    /// Managed policy ARNs to attach.
-    pub managed: Vec<String>,
-    pub tags: Vec<(String, String)>,
-}
-
-/// True when `arn` is the ARN of the role `name` as this stack creates it: the default path
-/// `/` (`...:role/<name>`). The name carries the stack's suffix; a role of that name under
-/// another path is someone else's. (The client trait reads no role tags.)
-pub fn is_stack_role(arn: &str, name: &str) -> bool {
-    arn.strip_prefix("arn:")
-        .and_then(|rest| rest.rsplit_once(":role/"))
-        .is_some_and(|(_, path_and_name)| path_and_name == name)
-}
-
-/// Makes the role match `spec`, journaled under `key`: the role itself through
-/// [`Ctx::ensure`] with [`Rule::Name`], its policies through [`Ctx::update`] (only when
-/// something differs). Returns the role's ARN.
-pub async fn ensure_role(ctx: &Ctx, iam: &dyn IamApi, key: &Key, spec: &RoleSpec) -> Result<String, ComponentError> {
-    let name = spec.name.as_str();
-    let region = ctx.region().to_string();
-    let arn = ctx
-        .ensure::<String>(key, name, Rule::Name)
-        .find_one(move |_recorded| async move {
-            Ok(iam.get_role(name).await?.filter(|arn| is_stack_role(arn, name)))
-        })
-        .create(move |_token| async move { iam.create_role(name, &spec.trust_policy, spec.tags.clone()).await })
-        .id(|arn| arn.clone())
-        .run()
-        .await?;
-
-    let mut stale_inline = Vec::new();
-    for (policy_name, document) in &spec.inline {
-        let current = retry(|| iam.get_role_policy(name, policy_name)).await.at(name, &region)?;
-        if !current.as_deref().is_some_and(|c| same_json(c, document)) {
-            stale_inline.push((policy_name.as_str(), document.as_str()));
-        }
-    }
-    let mut missing_managed = Vec::new();
-    if !spec.managed.is_empty() {
-        let attached = retry(|| iam.list_attached_role_policies(name)).await.at(name, &region)?;
-        missing_managed.extend(spec.managed.iter().filter(|p| !attached.contains(p)).map(String::as_str));
-    }
-    if !stale_inline.is_empty() || !missing_managed.is_empty() {
-        ctx.update(key, || async {
-            for (policy_name, document) in &stale_inline {
-                // A freshly created role can take a moment to be visible to PutRolePolicy.
-                retry_if(|| iam.put_role_policy(name, policy_name, document), AwsError::is_not_found)
-                    .await
-                    .at(name, &region)?;
-            }
-            for policy_arn in &missing_managed {
-                retry_if(|| iam.attach_role_policy(name, policy_arn), AwsError::is_not_found).await.at(name, &region)?;
-            }
-            Ok(())
-        })
-        .await?;
-    }
-    Ok(arn)
-}
+pub use tandem_core::iam::{delete_role, ensure_role, is_stack_role, scoped_trust_policy, trust_policy, IamApi, RoleSpec};
 
 #[cfg(test)]
 mod tests {
@@ -91,6 +20,7 @@ mod tests {
     use mockall::Sequence;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+    use tandem_core::{AwsError, Ctx, Key};
     use tandem_core::state::{Op, ResourceStatus};
 
     const KEY: Key = Key::new("role");
@@ -99,7 +29,7 @@ mod tests {
     fn spec() -> RoleSpec {
         RoleSpec {
             name: "s3-replication-t".into(),
-            trust_policy: trust_policy("s3.amazonaws.com"),
+            trust_policy: scoped_trust_policy("s3.amazonaws.com", Some("123456789012"), Some("arn:aws:s3:::bucket-primary-t-123456789012")),
             inline: vec![("replication".into(), r#"{"Version":"2012-10-17","Statement":[]}"#.into())],
             managed: vec!["arn:aws:iam::aws:policy/Managed".into()],
             tags: vec![("tandem:stack".into(), "t".into())],
@@ -111,6 +41,8 @@ mod tests {
     }
 
     fn healthy_policies(iam: &mut MockIamApi) {
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(spec().trust_policy)));
+        iam.expect_list_role_policies().returning(|_| Ok(vec!["replication".into()]));
         iam.expect_get_role_policy().returning(|_, _| Ok(Some(r#"{ "Version": "2012-10-17", "Statement": [] }"#.into())));
         iam.expect_list_attached_role_policies().returning(|_| Ok(vec!["arn:aws:iam::aws:policy/Managed".into()]));
     }
@@ -132,7 +64,9 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok(ARN.into()));
+        iam.expect_get_role_trust_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(spec().trust_policy)));
         iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_put_role_policy().times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(()));
         iam.expect_attach_role_policy()
@@ -156,6 +90,45 @@ mod tests {
         assert_eq!(ensure_role(&ctx, &iam, &KEY, &spec()).await.unwrap(), ARN);
         let e = ctx.entry(&KEY).await.unwrap();
         assert_eq!((e.id.as_deref(), e.op), (Some(ARN), Op::Adopt));
+    }
+
+    #[tokio::test]
+    async fn an_adopted_role_loses_its_foreign_trust_and_extra_policies() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|_| Ok(Some(ARN.into())));
+        // Someone else's trust (any account's S3 may assume it), a policy we never wrote, a
+        // managed policy we never attached.
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(trust_policy("s3.amazonaws.com"))));
+        iam.expect_get_role_policy().returning(|_, _| Ok(Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into())));
+        iam.expect_list_role_policies().returning(|_| Ok(vec!["replication".into(), "admin".into()]));
+        iam.expect_list_attached_role_policies()
+            .returning(|_| Ok(vec!["arn:aws:iam::aws:policy/Managed".into(), "arn:aws:iam::aws:policy/AdministratorAccess".into()]));
+        let mut seq = Sequence::new();
+        iam.expect_update_assume_role_policy()
+            .withf(|n, d| n == "s3-replication-t" && d.contains("aws:SourceAccount") && d.contains("aws:SourceArn"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        iam.expect_delete_role_policy().with(eq("s3-replication-t"), eq("admin")).times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        iam.expect_detach_role_policy()
+            .with(eq("s3-replication-t"), eq("arn:aws:iam::aws:policy/AdministratorAccess"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let ctx = ctx();
+        assert_eq!(ensure_role(&ctx, &iam, &KEY, &spec()).await.unwrap(), ARN);
+        assert_eq!(ctx.entry(&KEY).await.unwrap().op, Op::Update, "the reconcile is journaled");
+    }
+
+    #[test]
+    fn scoped_trust_names_the_account_and_the_source() {
+        let t: serde_json::Value = serde_json::from_str(&spec().trust_policy).unwrap();
+        let st = &t["Statement"][0];
+        assert_eq!(st["Principal"]["Service"], "s3.amazonaws.com");
+        assert_eq!(st["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert_eq!(st["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::bucket-primary-t-123456789012");
+        let unscoped: serde_json::Value = serde_json::from_str(&scoped_trust_policy("backup.amazonaws.com", None, None)).unwrap();
+        assert!(unscoped["Statement"][0].get("Condition").is_none());
     }
 
     #[tokio::test(start_paused = true)]

@@ -148,7 +148,7 @@ pub struct BucketComponent {
     /// (or read it from the state): until then the bucket cannot be named, and nothing is
     /// touched ([`BucketComponent::named`]).
     bucket: String,
-    account_known: bool,
+    account: Option<String>,
     s3: Arc<dyn S3Api>,
     replication: Option<Replication>,
 }
@@ -156,25 +156,23 @@ pub struct BucketComponent {
 /// The account part of a bucket name while the account is unknown (never sent to AWS).
 pub const UNKNOWN_ACCOUNT: &str = "unknown-account";
 
-fn bucket_name(cfg: &Config, p: Placement) -> (String, bool) {
-    match &cfg.account_id {
-        Some(a) => (naming::bucket(p, &cfg.environment_suffix, a.as_str()), true),
-        None => (naming::bucket(p, &cfg.environment_suffix, UNKNOWN_ACCOUNT), false),
-    }
+fn bucket_name(cfg: &Config, p: Placement) -> (String, Option<String>) {
+    let account = cfg.account_id.as_ref().map(|a| a.as_str().to_string());
+    (naming::bucket(p, &cfg.environment_suffix, account.as_deref().unwrap_or(UNKNOWN_ACCOUNT)), account)
 }
 
 impl BucketComponent {
     /// `bucket-secondary`.
     pub fn secondary(cfg: &Config, s3: Arc<dyn S3Api>) -> Self {
         let p = Placement::Secondary;
-        let (bucket, account_known) = bucket_name(cfg, p);
+        let (bucket, account) = bucket_name(cfg, p);
         Self {
             id: ids::bucket(p),
             placement: p,
             region: cfg.secondary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
             bucket,
-            account_known,
+            account,
             s3,
             replication: None,
         }
@@ -183,14 +181,14 @@ impl BucketComponent {
     /// `bucket-primary`, replicating to `bucket-secondary`.
     pub fn primary(cfg: &Config, s3: Arc<dyn S3Api>, iam: Arc<dyn IamApi>) -> Self {
         let p = Placement::Primary;
-        let (bucket, account_known) = bucket_name(cfg, p);
+        let (bucket, account) = bucket_name(cfg, p);
         Self {
             id: ids::bucket(p),
             placement: p,
             region: cfg.primary_region.clone(),
             suffix: cfg.environment_suffix.clone(),
             bucket,
-            account_known,
+            account,
             s3,
             replication: Some(Replication {
                 iam,
@@ -211,7 +209,7 @@ impl BucketComponent {
 
     /// Refuses any AWS call while the account (part of the name) is unknown.
     fn named(&self) -> Result<(), ComponentError> {
-        if self.account_known {
+        if self.account.is_some() {
             Ok(())
         } else {
             Err(ComponentError::invalid(
@@ -304,7 +302,8 @@ impl BucketComponent {
         let dest: BucketOutputs = ctx.input(&rep.secondary_id)?;
         let spec = RoleSpec {
             name: rep.role_name.clone(),
-            trust_policy: iam::trust_policy("s3.amazonaws.com"),
+            // S3 may assume it only for this account's replication of this bucket.
+            trust_policy: iam::scoped_trust_policy("s3.amazonaws.com", self.account.as_deref(), Some(&bucket_arn(b))),
             inline: vec![(REPLICATION_POLICY_NAME.to_string(), replication_role_policy(b, &dest.bucket_name))],
             managed: vec![],
             tags: naming::tags(&self.suffix, &rep.role_name),
@@ -602,8 +601,15 @@ mod tests {
         s3.expect_get_bucket_policy().returning(move |_| Ok(Some(tls_only_policy(bucket))));
     }
 
+    fn replication_trust() -> String {
+        iam::scoped_trust_policy("s3.amazonaws.com", Some(ACCOUNT), Some(&bucket_arn("bucket-primary-t1-123456789012")))
+    }
+
     fn healthy_iam(iam: &mut MockIamApi) {
         iam.expect_get_role().returning(|_| Ok(Some("arn:aws:iam::123456789012:role/s3-replication-t1".into())));
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(replication_trust())));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![REPLICATION_POLICY_NAME.to_string()]));
+        iam.expect_list_attached_role_policies().returning(|_| Ok(vec![]));
         iam.expect_get_role_policy().returning(|_, _| {
             Ok(Some(replication_role_policy("bucket-primary-t1-123456789012", "bucket-secondary-t1-123456789012")))
         });
@@ -693,7 +699,10 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok("arn:aws:iam::123456789012:role/s3-replication-t1".into()));
+        iam.expect_get_role_trust_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(replication_trust())));
         iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_put_role_policy()
             .withf(|_, name, doc| {
                 name == REPLICATION_POLICY_NAME

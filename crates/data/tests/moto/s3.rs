@@ -148,7 +148,8 @@ async fn buckets_with_replication_lifecycle() {
     let role = role.role().unwrap();
     assert_eq!(Some(role.arn()), bp.replication_role_arn.as_deref());
     let trust = urlencoding_decode(role.assume_role_policy_document().unwrap_or_default());
-    assert!(trust.contains("s3.amazonaws.com"), "{trust}");
+    assert!(trust.contains("s3.amazonaws.com") && trust.contains(r#""aws:SourceAccount":"123456789012""#), "{trust}");
+    assert!(trust.contains(&format!(r#""aws:SourceArn":"{}""#, bp.bucket_arn)), "only for the primary bucket's replication: {trust}");
     let doc = iam.get_role_policy().role_name(&role_name).policy_name(REPLICATION_POLICY_NAME).send().await.unwrap();
     let doc = urlencoding_decode(doc.policy_document());
     assert!(doc.contains(&bs.bucket_arn) && doc.contains(&bp.bucket_arn) && !doc.contains("\"*\""), "{doc}");
