@@ -31,8 +31,8 @@ use tandem_core::{
 
 use tandem_clients::events::{EndpointInfo, EndpointSpec, EventsApi};
 use crate::functions::{by_name, until_role_assumable, with_role_propagation};
-use crate::iam::{delete_role, ensure_inline_policy, ensure_role, forget_legacy, trust_policy, POLICY_NAME};
-use tandem_core::iam::IamApi;
+use crate::iam::{delete_role, forget_legacy, POLICY_NAME};
+use tandem_core::iam::{ensure_role, scoped_trust_policy, IamApi, RoleSpec};
 
 /// Journal keys: the endpoint, and the replication role (its inline policy is an update of it).
 const KEY_ENDPOINT: Key = Key::new("endpoint");
@@ -62,6 +62,8 @@ pub struct EventEndpoint {
     suffix: String,
     primary_region: String,
     secondary_region: String,
+    /// The replication role's `aws:SourceAccount` (None: not known yet, unscoped).
+    account: Option<String>,
     events: Arc<dyn EventsApi>,
     iam: Arc<dyn IamApi>,
 }
@@ -73,6 +75,7 @@ impl EventEndpoint {
             suffix: cfg.environment_suffix.clone(),
             primary_region: cfg.primary_region.clone(),
             secondary_region: cfg.secondary_region.clone(),
+            account: cfg.account_id.as_ref().map(|a| a.as_str().to_string()),
             events,
             iam,
         }
@@ -198,9 +201,16 @@ impl Component for EventEndpoint {
         let buses = vec![primary.bus_arn.clone(), secondary.bus_arn.clone()];
 
         let role = self.role_name();
-        let (iam, trust) = (self.iam.as_ref(), trust_policy("events.amazonaws.com"));
-        let role_arn = ensure_role(ctx, iam, &KEY_ROLE, &role, &trust, naming::tags(&self.suffix, &role)).await?;
-        ensure_inline_policy(ctx, iam, &KEY_ROLE, &role, POLICY_NAME, &replication_policy(&buses)).await?;
+        // EventBridge may assume it only on behalf of this account; an adopted role keeps no
+        // foreign trust or extra policy (tandem_core::iam::ensure_role reconciles).
+        let spec = RoleSpec {
+            name: role.clone(),
+            trust_policy: scoped_trust_policy("events.amazonaws.com", self.account.as_deref(), None),
+            inline: vec![(POLICY_NAME.to_string(), replication_policy(&buses))],
+            managed: vec![],
+            tags: naming::tags(&self.suffix, &role),
+        };
+        let role_arn = ensure_role(ctx, self.iam.as_ref(), &KEY_ROLE, &spec).await?;
         forget_legacy(ctx, &LEGACY_KEY_ROLE_POLICY).await?;
 
         let spec = self.spec(buses, health.routing_check_arn(), &role_arn);
@@ -327,8 +337,16 @@ mod tests {
     fn iam_in_place() -> MockIamApi {
         let mut iam = MockIamApi::new();
         iam.expect_get_role().returning(|_| Ok(Some(ROLE_ARN.into())));
-        iam.expect_get_role_policy().returning(|_, _| Ok(Some(replication_policy(&buses()))));
+        role_as_wanted(&mut iam);
         iam
+    }
+
+    /// The role's trust and policies as the component wants them.
+    fn role_as_wanted(iam: &mut MockIamApi) {
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(scoped_trust_policy("events.amazonaws.com", None, None))));
+        iam.expect_get_role_policy().returning(|_, _| Ok(Some(replication_policy(&buses()))));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![POLICY_NAME.to_string()]));
+        iam.expect_list_attached_role_policies().returning(|_| Ok(vec![]));
     }
 
     fn active(spec: &EndpointSpec) -> EndpointInfo {
@@ -369,7 +387,13 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _| Ok(ROLE_ARN.into()));
+        iam.expect_get_role_trust_policy()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(scoped_trust_policy("events.amazonaws.com", None, None))));
         iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+        iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+        iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
         iam.expect_put_role_policy()
             .withf(|r, p, doc| r == "events-replication-dev" && p == POLICY_NAME && doc == replication_policy(&buses()))
             .times(1)
@@ -543,7 +567,7 @@ mod tests {
             acted.store(true, std::sync::atomic::Ordering::SeqCst);
             Err(AwsError::new("EntityAlreadyExists", format!("Role with name {n} already exists."), Some(409)))
         });
-        iam.expect_get_role_policy().returning(|_, _| Ok(Some(replication_policy(&buses()))));
+        role_as_wanted(&mut iam);
         let (events, _) = endpoint_world(|_| true, |_| Ok(()));
         let c = ctx();
         component(events, iam).apply(&c).await.unwrap();
