@@ -238,9 +238,7 @@ impl RoleChanges {
 /// differs and deleted when not in `spec`, managed policies attached when missing and
 /// detached when not in `spec`. Returns the role's ARN.
 pub async fn ensure_role(ctx: &crate::Ctx, iam: &dyn IamApi, key: &crate::Key, spec: &RoleSpec) -> Result<String, crate::ComponentError> {
-    use crate::AwsResultExt;
     let name = spec.name.as_str();
-    let region = ctx.region().to_string();
     let arn = ctx
         .ensure::<String>(key, name, crate::Rule::Name)
         .find_one(move |_recorded| async move { Ok(iam.get_role(name).await?.filter(|arn| is_stack_role(arn, name))) })
@@ -248,31 +246,44 @@ pub async fn ensure_role(ctx: &crate::Ctx, iam: &dyn IamApi, key: &crate::Key, s
         .id(|arn| arn.clone())
         .run()
         .await?;
-    let changes = role_changes(iam, spec).await.at(name, &region)?;
-    if !changes.is_empty() {
-        tracing::info!(role = name, ?changes, "reconciling role");
-        ctx.update(key, || async {
-            // A freshly created role can take a moment to be visible to the calls below.
-            if changes.trust {
-                retry_if(|| iam.update_assume_role_policy(name, &spec.trust_policy), AwsError::is_not_found).await.at(name, &region)?;
-            }
-            for (policy_name, document) in &changes.put_inline {
-                retry_if(|| iam.put_role_policy(name, policy_name, document), AwsError::is_not_found).await.at(name, &region)?;
-            }
-            for policy_name in &changes.delete_inline {
-                ignore_not_found(retry(|| iam.delete_role_policy(name, policy_name)).await).at(name, &region)?;
-            }
-            for policy_arn in &changes.attach {
-                retry_if(|| iam.attach_role_policy(name, policy_arn), AwsError::is_not_found).await.at(name, &region)?;
-            }
-            for policy_arn in &changes.detach {
-                ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await).at(name, &region)?;
-            }
-            Ok(())
-        })
-        .await?;
-    }
+    reconcile_role(ctx, iam, key, spec).await?;
     Ok(arn)
+}
+
+/// The reconcile half of [`ensure_role`], for a role that exists: whatever differs from
+/// `spec` (trust, inline and managed policies) is put right in one journaled
+/// [`Ctx::update`](crate::Ctx::update) of `key`; nothing is journaled when nothing differs.
+/// Returns true when something was changed.
+pub async fn reconcile_role(ctx: &crate::Ctx, iam: &dyn IamApi, key: &crate::Key, spec: &RoleSpec) -> Result<bool, crate::ComponentError> {
+    use crate::AwsResultExt;
+    let name = spec.name.as_str();
+    let region = ctx.region().to_string();
+    let changes = role_changes(iam, spec).await.at(name, &region)?;
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    tracing::info!(role = name, ?changes, "reconciling role");
+    ctx.update(key, || async {
+        // A freshly created role can take a moment to be visible to the calls below.
+        if changes.trust {
+            retry_if(|| iam.update_assume_role_policy(name, &spec.trust_policy), AwsError::is_not_found).await.at(name, &region)?;
+        }
+        for (policy_name, document) in &changes.put_inline {
+            retry_if(|| iam.put_role_policy(name, policy_name, document), AwsError::is_not_found).await.at(name, &region)?;
+        }
+        for policy_name in &changes.delete_inline {
+            ignore_not_found(retry(|| iam.delete_role_policy(name, policy_name)).await).at(name, &region)?;
+        }
+        for policy_arn in &changes.attach {
+            retry_if(|| iam.attach_role_policy(name, policy_arn), AwsError::is_not_found).await.at(name, &region)?;
+        }
+        for policy_arn in &changes.detach {
+            ignore_not_found(retry(|| iam.detach_role_policy(name, policy_arn)).await).at(name, &region)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(true)
 }
 
 /// Reads the role and says what differs from `spec` (see [`ensure_role`]).
