@@ -6,7 +6,10 @@
 //!
 //! Five roles, `lambda-api-{s}`, `lambda-processor-{s}`, `lambda-replicator-{s}` and the
 //! failover controller's `lambda-probe-{s}`, `lambda-failover-{s}`, trust
-//! `lambda.amazonaws.com` and carry one inline policy each, scoped to this stack:
+//! `lambda.amazonaws.com` for this account only (`aws:SourceAccount`) and carry one inline
+//! policy each and nothing else (an adopted role's other trust, inline and attached
+//! policies are replaced or removed: `tandem_core::iam::reconcile_role`), scoped to this
+//! stack:
 //! - all: `logs:CreateLogStream`/`logs:PutLogEvents` on their own functions' log groups in
 //!   both regions;
 //! - api: DynamoDB item reads/writes on `table/table-{s}` (any region: it is a global
@@ -34,10 +37,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
-use tandem_core::aws::{retry, retry_if};
+use tandem_core::aws::retry;
 use tandem_core::contracts::{ids, LambdaRolesOutputs};
 use tandem_core::iam::same_json;
-use tandem_core::{naming, to_outputs, AwsError, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
+use tandem_core::{naming, to_outputs, AwsResultExt, Component, ComponentError, Ctx, Desired, Drift, Key, Outputs, Placement, Rule};
 
 /// The three function kinds deployed in both regions.
 pub const FUNCTION_KINDS: [&str; 3] = ["api", "processor", "replicator"];
@@ -328,30 +331,6 @@ pub async fn ensure_role(
         .await
 }
 
-/// Ensures the inline policy `policy` of `role` equals `document` (JSON equality); puts it
-/// through [`Ctx::update`] of the role's `key` only when it differs (nothing journaled
-/// otherwise). Returns true when it was put.
-pub async fn ensure_inline_policy(
-    ctx: &Ctx,
-    iam: &dyn IamApi,
-    key: &Key,
-    role: &str,
-    policy: &str,
-    document: &str,
-) -> Result<bool, ComponentError> {
-    let region = ctx.region().to_string();
-    let current = retry(|| iam.get_role_policy(role, policy)).await.at(role, &region)?;
-    if current.as_deref().is_some_and(|c| same_json(c, document)) {
-        return Ok(false);
-    }
-    ctx.update(key, || async {
-        // A freshly created role can take a moment to be visible to PutRolePolicy.
-        retry_if(|| iam.put_role_policy(role, policy, document), AwsError::is_not_found).await.at(role, &region)
-    })
-    .await?;
-    Ok(true)
-}
-
 /// Deletes role `name` journaled under `key` through [`Ctx::delete`]
 /// ([`tandem_core::iam::delete_role`]: inline policies, attached policies, then the role);
 /// a missing role counts as deleted. The role is deleted by name, so one whose create answer
@@ -381,7 +360,14 @@ pub struct LambdaRoles {
     suffix: String,
     primary_region: String,
     secondary_region: String,
+    /// The account the CLI settled (None: not known yet; the roles' ARNs then say it).
+    account: Option<String>,
     iam: Arc<dyn IamApi>,
+}
+
+/// The Lambda trust: `lambda.amazonaws.com`, for this account only (confused deputy).
+pub fn lambda_trust(account: Option<&str>) -> String {
+    tandem_core::iam::scoped_trust_policy("lambda.amazonaws.com", account, None)
 }
 
 impl LambdaRoles {
@@ -390,6 +376,7 @@ impl LambdaRoles {
             suffix: cfg.environment_suffix.clone(),
             primary_region: cfg.primary_region.clone(),
             secondary_region: cfg.secondary_region.clone(),
+            account: cfg.account_id.as_ref().map(|a| a.as_str().to_string()),
             iam,
         }
     }
@@ -446,7 +433,7 @@ impl Component for LambdaRoles {
 
     #[tracing::instrument(skip_all, fields(component = ids::LAMBDA_ROLES, region = %self.primary_region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
-        let trust = trust_policy("lambda.amazonaws.com");
+        let trust = lambda_trust(self.account.as_deref());
         let mut arns = Vec::new();
         for kind in ROLE_KINDS {
             ctx.check_cancelled()?;
@@ -455,7 +442,16 @@ impl Component for LambdaRoles {
             let account = account_of(&arn)
                 .ok_or_else(|| ComponentError::invalid(&name, &self.primary_region, format!("unexpected role ARN {arn}")))?
                 .to_string();
-            ensure_inline_policy(ctx, self.iam.as_ref(), &role_key(kind), &name, POLICY_NAME, &self.policy(kind, &account)).await?;
+            // The trust scoped to the role's own account and the one inline policy, nothing
+            // else: an adopted role keeps no foreign trust or extra policy.
+            let spec = tandem_core::iam::RoleSpec {
+                name: name.clone(),
+                trust_policy: lambda_trust(Some(&account)),
+                inline: vec![(POLICY_NAME.to_string(), self.policy(kind, &account))],
+                managed: vec![],
+                tags: naming::tags(&self.suffix, &name),
+            };
+            tandem_core::iam::reconcile_role(ctx, self.iam.as_ref(), &role_key(kind), &spec).await?;
             forget_legacy(ctx, &legacy_policy_key(kind)).await?;
             arns.push(arn);
         }
@@ -521,7 +517,16 @@ mod tests {
     }
 
     fn component(iam: MockIamApi) -> LambdaRoles {
-        LambdaRoles::new(&Config::example("dev"), Arc::new(iam))
+        let mut cfg = Config::example("dev");
+        cfg.account_id = Some(ACCOUNT.parse().unwrap());
+        LambdaRoles::new(&cfg, Arc::new(iam))
+    }
+
+    /// Trust as wanted, the one inline policy, nothing attached.
+    fn roles_as_created(iam: &mut MockIamApi) {
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(lambda_trust(Some(ACCOUNT)))));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![POLICY_NAME.to_string()]));
+        iam.expect_list_attached_role_policies().returning(|_| Ok(vec![]));
     }
 
     fn ctx() -> Ctx {
@@ -602,7 +607,10 @@ mod tests {
                 .times(1)
                 .in_sequence(&mut seq)
                 .returning(|n, _, _| Ok(arn(n)));
+            iam.expect_get_role_trust_policy().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(lambda_trust(Some(ACCOUNT)))));
             iam.expect_get_role_policy().times(1).in_sequence(&mut seq).returning(|_, _| Ok(None));
+            iam.expect_list_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
+            iam.expect_list_attached_role_policies().times(1).in_sequence(&mut seq).returning(|_| Ok(vec![]));
             let n = name.clone();
             iam.expect_put_role_policy()
                 .withf(move |rn, p, doc| rn == n && p == POLICY_NAME && doc.contains(ACCOUNT))
@@ -647,6 +655,7 @@ mod tests {
             lambda_policy(&kind, "dev", "us-east-1", "us-east-2", ACCOUNT)
         };
         iam.expect_get_role_policy().returning(move |role, _| Ok(Some(policy_of(role))));
+        roles_as_created(&mut iam);
         (iam, roles)
     }
 
@@ -704,6 +713,7 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&lambda_policy(&kind, "dev", "us-east-1", "us-east-2", ACCOUNT)).unwrap();
             Ok(Some(serde_json::to_string_pretty(&v).unwrap()))
         });
+        roles_as_created(&mut iam);
         // No expectation on create_role/put_role_policy: any call fails the test.
         // State of an older version: the inline policy journaled under a key of its own.
         let prior = ComponentState::new("iam-role", Placement::Global, "us-east-1")
@@ -720,7 +730,29 @@ mod tests {
         let mut iam = MockIamApi::new();
         iam.expect_get_role().returning(|n| Ok(Some(arn(n))));
         iam.expect_get_role_policy().returning(|_, _| Ok(Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into())));
+        roles_as_created(&mut iam);
         iam.expect_put_role_policy().times(5).returning(|_, _, _| Ok(()));
+        component(iam).apply(&ctx()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn adopted_roles_lose_foreign_trust_and_extra_policies() {
+        let mut iam = MockIamApi::new();
+        iam.expect_get_role().returning(|n| Ok(Some(arn(n))));
+        iam.expect_get_role_policy().returning(|role, _| {
+            let kind = role.trim_start_matches("lambda-").trim_end_matches("-dev").to_string();
+            Ok(Some(lambda_policy(&kind, "dev", "us-east-1", "us-east-2", ACCOUNT)))
+        });
+        // Trust without the account condition, an extra inline policy, an extra managed one.
+        iam.expect_get_role_trust_policy().returning(|_| Ok(Some(trust_policy("lambda.amazonaws.com"))));
+        iam.expect_list_role_policies().returning(|_| Ok(vec![POLICY_NAME.to_string(), "legacy-admin".to_string()]));
+        iam.expect_list_attached_role_policies().returning(|_| Ok(vec!["arn:aws:iam::aws:policy/AdministratorAccess".to_string()]));
+        iam.expect_update_assume_role_policy()
+            .withf(|_, d| d.contains(r#""aws:SourceAccount":"123456789012""#))
+            .times(5)
+            .returning(|_, _| Ok(()));
+        iam.expect_delete_role_policy().withf(|_, p| p == "legacy-admin").times(5).returning(|_, _| Ok(()));
+        iam.expect_detach_role_policy().withf(|_, p| p.ends_with("AdministratorAccess")).times(5).returning(|_, _| Ok(()));
         component(iam).apply(&ctx()).await.unwrap();
     }
 
@@ -738,6 +770,7 @@ mod tests {
             }
         });
         iam.expect_get_role_policy().returning(|_, _| Ok(None));
+        roles_as_created(&mut iam);
         // A policy put right after creation can see the role as not yet there.
         let mut puts = 0;
         iam.expect_put_role_policy().times(6).returning(move |_, _, _| {
