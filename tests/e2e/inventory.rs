@@ -22,6 +22,7 @@ fn stack_filter(suffix: &str) -> Filter {
 
 pub async fn check_deployed(moto: &Moto, d: &Deployment) {
     let s = &d.suffix;
+    check_role_trust(moto, s).await;
     let mut vpc_ids = Vec::new();
     let mut cidrs = Vec::new();
     let mut api_hosts = BTreeSet::new();
@@ -625,4 +626,22 @@ pub async fn check_gone(moto: &Moto, d: &Deployment) {
         }
     }
     assert!(leftovers.is_empty(), "after destroy, resources of stack {s} remain:\n{}", leftovers.join("\n"));
+}
+
+/// Every role of the stack trusts its service for this account only (aws:SourceAccount),
+/// the S3 replication role only for the primary bucket (aws:SourceArn).
+async fn check_role_trust(moto: &Moto, s: &str) {
+    let iam = aws_sdk_iam::Client::new(&moto.sdk(PRIMARY).await);
+    let roles = iam.list_roles().send().await.expect("roles");
+    let ours: Vec<_> = roles.roles().iter().filter(|r| r.role_name().ends_with(&format!("-{s}"))).collect();
+    assert!(ours.len() >= 8, "lambda x5, s3 replication, backup, event replication: {:?}", ours.iter().map(|r| r.role_name()).collect::<Vec<_>>());
+    for r in ours {
+        let doc = r.assume_role_policy_document().map(tandem_core::iam::url_decode).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap_or_else(|e| panic!("{}: {e}: {doc}", r.role_name()));
+        let st = &v["Statement"][0];
+        assert_eq!(st["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012", "{}: {doc}", r.role_name());
+        if r.role_name().starts_with("s3-replication-") {
+            assert_eq!(st["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::bucket-primary-{s}-123456789012"), "{doc}");
+        }
+    }
 }
