@@ -19,7 +19,7 @@ use crate::render::{self, Progress};
 use crate::stack;
 use crate::failover::{self as fo, LockPlan};
 use crate::status::{self, CloudWatchProbe, RegionProbe};
-use crate::{Cli, Command, DrillLayer, Exit, GraphFormat, Role};
+use crate::{Cli, Command, DrillLayer, Exit, GraphFormat, PolicyFor, Role};
 
 fn state_dir(cfg: &Config) -> PathBuf {
     cfg.state.dir.clone()
@@ -418,6 +418,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 GraphFormat::Dot => print!("{}", engine.graph().to_dot()),
                 GraphFormat::Mermaid => print!("{}", engine.graph().to_mermaid()),
             }
+            Ok(Exit::Ok)
+        }
+        Command::IamPolicy { purpose } => {
+            use crate::iam_policy::{policy, Purpose, Scope};
+            let purpose = match purpose {
+                PolicyFor::Apply => Purpose::Apply,
+                PolicyFor::Destroy => Purpose::Destroy,
+                PolicyFor::Status => Purpose::Status,
+                PolicyFor::Failover => Purpose::Failover,
+            };
+            let account = cli.expect_account.as_ref().or(cfg.account_id.as_ref()).map(|a| a.as_str().to_string());
+            let state_bucket = fo::state_bucket(&cfg).map(|(b, _)| b);
+            let scope = Scope { suffix: &cfg.environment_suffix, account: account.as_deref(), state_bucket: state_bucket.as_deref() };
+            println!("{}", serde_json::to_string_pretty(&policy(purpose, &scope)).unwrap_or_default());
             Ok(Exit::Ok)
         }
         Command::Outputs { json } => {

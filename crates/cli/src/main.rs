@@ -3,6 +3,7 @@
 mod commands;
 mod drill;
 mod failover;
+mod iam_policy;
 mod identity;
 mod render;
 mod stack;
@@ -33,6 +34,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Print the least-privilege IAM policy (JSON) a person or CI role needs to run a command
+    /// on this stack.
+    IamPolicy {
+        /// The command the policy is for.
+        #[arg(long = "for", value_enum, default_value_t = PolicyFor::Apply)]
+        purpose: PolicyFor,
+    },
     /// Show what apply would change.
     Plan {
         /// Read the live resources first and plan drift corrections.
@@ -145,6 +153,15 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `iam-policy --for`.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PolicyFor {
+    Apply,
+    Destroy,
+    Status,
+    Failover,
 }
 
 /// `drill --only`.
