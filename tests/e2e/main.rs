@@ -1,6 +1,7 @@
 //! End-to-end: the `tandem` CLI against a moto server, inventoried with the aws-sdk clients
 //! directly (not through Tandem's state).
 
+mod api_auth;
 mod census;
 mod cli;
 mod dr_cli;
@@ -90,6 +91,7 @@ async fn full_stack_apply_idempotent_destroy() {
     check(&run, "first apply");
     assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
     inventory::check_deployed(&moto, &d).await;
+    inventory::check_api_auth(&moto, &d, false).await;
 
     // 4. outputs --json carries every SPEC output.
     let run = tandem(&bin, &["--config", &cfg, "outputs", "--json"], &d.env, &root);

@@ -110,9 +110,24 @@ pub struct ApiConfig {
     pub secondary_certificate_arn: Option<String>,
     #[serde(default = "d_stage")]
     pub stage_name: String,
+    /// `GET /items/{id}` without the API key (writes always need it). Default false.
+    #[serde(default)]
+    pub public_reads: bool,
+    /// The usage plan's steady-state request rate (requests per second, per region).
+    #[serde(default = "d_rate_limit")]
+    pub throttle_rate_limit: f64,
+    /// The usage plan's burst (requests, per region).
+    #[serde(default = "d_burst_limit")]
+    pub throttle_burst_limit: i32,
 }
 fn d_stage() -> String {
     "live".into()
+}
+fn d_rate_limit() -> f64 {
+    50.0
+}
+fn d_burst_limit() -> i32 {
+    100
 }
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -122,6 +137,9 @@ impl Default for ApiConfig {
             primary_certificate_arn: None,
             secondary_certificate_arn: None,
             stage_name: d_stage(),
+            public_reads: false,
+            throttle_rate_limit: d_rate_limit(),
+            throttle_burst_limit: d_burst_limit(),
         }
     }
 }
@@ -576,6 +594,12 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
                 format!("use at most {MAX_SUFFIX_LEN} characters"),
             ));
         }
+    }
+    if !(cfg.api.throttle_rate_limit.is_finite() && cfg.api.throttle_rate_limit > 0.0) {
+        out.push(p("api.throttle_rate_limit", format!("{} is not a positive number of requests per second", cfg.api.throttle_rate_limit), "e.g. 50"));
+    }
+    if cfg.api.throttle_burst_limit < 1 {
+        out.push(p("api.throttle_burst_limit", format!("{} is not a positive number of requests", cfg.api.throttle_burst_limit), "e.g. 100"));
     }
     for (key, r) in [("primary_region", &cfg.primary_region), ("secondary_region", &cfg.secondary_region)] {
         if !AWS_REGIONS.contains(&r.as_str()) {
