@@ -367,6 +367,9 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("api.primary_certificate_arn", Ty::Str),
     ("api.secondary_certificate_arn", Ty::Str),
     ("api.stage_name", Ty::Str),
+    ("api.public_reads", Ty::Bool),
+    ("api.throttle_rate_limit", Ty::Num),
+    ("api.throttle_burst_limit", Ty::Int),
     ("dns", Ty::Table),
     ("dns.hosted_zone_id", Ty::Str),
     ("dns.record_name", Ty::Str),
@@ -966,6 +969,29 @@ mod tests {
         let cfg = loaded.unwrap();
         assert_eq!(cfg.api.stage_name, "v2");
         assert_eq!(cfg.health.failure_threshold, 4);
+    }
+
+    #[test]
+    fn api_key_settings_load_and_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tandem.toml");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n").unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert!(!cfg.api.public_reads, "reads need the key by default");
+        assert_eq!((cfg.api.throttle_rate_limit, cfg.api.throttle_burst_limit), (50.0, 100));
+        std::fs::write(
+            &f,
+            "environment_suffix = \"dev\"\n[api]\npublic_reads = true\nthrottle_rate_limit = 5\nthrottle_burst_limit = 10\n",
+        )
+        .unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert!(cfg.api.public_reads);
+        assert_eq!((cfg.api.throttle_rate_limit, cfg.api.throttle_burst_limit), (5.0, 10));
+        let mut bad = Config::example("dev");
+        bad.api.throttle_rate_limit = 0.0;
+        bad.api.throttle_burst_limit = 0;
+        let keys: Vec<String> = validate(&bad).into_iter().map(|p| p.key).collect();
+        assert!(keys.contains(&"api.throttle_rate_limit".to_string()) && keys.contains(&"api.throttle_burst_limit".to_string()), "{keys:?}");
     }
 
     #[test]
