@@ -18,7 +18,8 @@
 //! API key (`api-{role}` reads it at apply time), and the API Lambda compares the SHA-256 of
 //! the presented header with `api-key-sha256`, the only parameter its role may read (no
 //! SecureString, no `kms:Decrypt`). Rotating the key = writing a new `api-key` in the
-//! primary, then `apply` (the hash follows, both regions' API Gateway keys are re-created).
+//! primary, then `apply --refresh` (the refresh reports the hash and both regions' API
+//! Gateway keys as drifted: the hash follows, the keys are re-created).
 //!
 //! Secrets are SecureStrings encrypted with the region's AWS managed key `alias/aws/ssm`;
 //! names, endpoints and flags are not secret and are plain `String` parameters (encrypted at

@@ -1058,8 +1058,16 @@ impl ApiComponent {
             }
         }
         if let Some(id) = ctx.recorded_id(&KEY_API_KEY).await {
-            if none_if_not_found(retry(|| self.apigw.get_api_key(&id, false)).await).at(&name, region)?.is_none() {
-                details.push(format!("API key {id} is gone"));
+            match none_if_not_found(retry(|| self.apigw.get_api_key(&id, true)).await).at(&name, region)? {
+                None => details.push(format!("API key {id} is gone")),
+                Some(key) => {
+                    // A rotated parameter: compared in memory, named, never shown.
+                    let param = tandem_core::contracts::api_key::parameter(&self.suffix);
+                    let stored = retry(|| self.ssm.get_parameter(&param)).await.at(&param, region)?;
+                    if stored.is_some_and(|p| key.value.as_deref() != Some(p.value.as_str())) {
+                        details.push(format!("API key {id} does not hold the value of {param} (rotated): apply replaces it"));
+                    }
+                }
             }
         }
         match retry(|| self.apigw.get_stage(&prior.rest_api_id, &prior.stage_name)).await {
@@ -2152,5 +2160,35 @@ mod tests {
         let k = key_info(true);
         assert!(!format!("{k:?}").contains(KEY_VALUE));
         assert!(!serde_json::to_string(&k).unwrap().contains(KEY_VALUE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_reports_a_rotated_key_without_showing_it() {
+        let mut gw = MockApiGatewayApi::new();
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
+        gw.expect_get_usage_plan().returning(|_| Ok(plan_info()));
+        gw.expect_get_api_key()
+            .withf(|k, v| k == "k1" && *v)
+            .returning(|_, _| Ok(ApiKeyInfo { value: Some("old-value-0123456789abcdef".into()), ..key_info(false) }));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaApi::new()), Arc::new(MockAcmApi::new()), ssm());
+        let d = c.read(&Ctx::standalone("api-primary", "us-east-1").with_prior(throttle_prior(&c))).await.expect("read");
+        match d {
+            Drift::Drifted { details } => {
+                assert_eq!(details.len(), 1, "{details:?}");
+                assert!(details[0].contains("/tandem/t/api-key") && details[0].contains("rotated"), "{details:?}");
+                assert!(!details[0].contains(KEY_VALUE) && !details[0].contains("old-value"), "{details:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same value: in sync.
+        let mut gw = MockApiGatewayApi::new();
+        gw.expect_get_rest_api().returning(|_| Ok(api_info()));
+        gw.expect_get_stage().returning(|_, _| Ok(Some("d".into())));
+        gw.expect_get_usage_plan().returning(|_| Ok(plan_info()));
+        gw.expect_get_api_key().returning(|_, v| Ok(key_info(v)));
+        let c = ApiComponent::new(&config(false), Placement::Primary, Arc::new(gw), Arc::new(MockLambdaApi::new()), Arc::new(MockAcmApi::new()), ssm());
+        let d = c.read(&Ctx::standalone("api-primary", "us-east-1").with_prior(throttle_prior(&c))).await.expect("read");
+        assert_eq!(d, Drift::InSync);
     }
 }
