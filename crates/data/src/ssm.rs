@@ -572,6 +572,13 @@ impl Component for ParametersComponent {
                 }
             }
         }
+        // The hash follows the key even when the inputs are unknown (a refresh reads without
+        // them): a rotated key shows here, named, never shown.
+        if let (Some(k), Some(h)) = (source.get(&self.api_key_name()), source.get(&self.api_key_sha256_name())) {
+            if h.value != api_key_sha256(&k.value) && !details.iter().any(|d| d.starts_with(&h.name)) {
+                details.push(format!("{} does not match {} (rotated key): apply rewrites it", h.name, k.name));
+            }
+        }
         if source.get(&self.api_key_name()).is_some_and(|p| p.kind != ParamKind::SecureString) {
             details.push(format!("{} is not a SecureString", self.api_key_name()));
         }
@@ -807,6 +814,14 @@ mod tests {
         p.insert("/tandem/t1/api-key", ParamKind::SecureString, "rotated-key-0123456789abcdef");
         p.take_mutations();
         s.take_mutations();
+        // A refresh (no inputs) sees the rotation, without showing either value.
+        match c.read(&Ctx::standalone("parameters", "us-east-1")).await.unwrap() {
+            Drift::Drifted { details } => {
+                assert!(details.iter().any(|d| d.starts_with("/tandem/t1/api-key-sha256 does not match")), "{details:?}");
+                assert!(!format!("{details:?}").contains("rotated-key-0123"), "{details:?}");
+            }
+            other => panic!("{other:?}"),
+        }
         c.apply(&ctx()).await.unwrap();
         assert_eq!(p.get("/tandem/t1/api-key").unwrap().value, "rotated-key-0123456789abcdef");
         assert_eq!(p.get("/tandem/t1/api-key-sha256").unwrap().value, api_key_sha256("rotated-key-0123456789abcdef"));
