@@ -3,12 +3,14 @@
 //! one has `requestContext.elb` and wants a `statusDescription` in the response.
 //!
 //! Routes:
-//! - `GET /health` (also `/<stage>/health`): 200 `{region, role, status: "ok", checks}`
-//!   when the DynamoDB table answers DescribeTable, the stack's parameter path is readable
-//!   and (when `DB_CLUSTER_ID` is set) this region's Aurora cluster is `available`; 503 with
+//! - `GET /health` (also `/<stage>/health`), no key: 200 `{region, role, status: "ok", checks}`
+//!   when the DynamoDB table answers DescribeTable, the API key's hash parameter
+//!   (`api-key-sha256`, the one parameter this function may read) is readable and (when
+//!   `DB_CLUSTER_ID` is set) this region's Aurora cluster is `available`; 503 with
 //!   `status: "unhealthy"` and `failed` naming the failing checks otherwise. `checks` maps
-//!   each check (`table`, `parameters`, `database_writer`) to `"ok"` or its error. Route 53
-//!   health checks, the NLB's target group and the failover probe use this path.
+//!   each check (`table`, `parameters`, `database_writer`) to `"ok"` or `"failed"`: never
+//!   an AWS error text (it can name the role ARN and account), which goes to the log.
+//!   Route 53 health checks, the NLB's target group and the failover probe use this path.
 //!
 //!   `database_writer` (the failover probe relies on `checks.database_writer == "ok"`):
 //!   DescribeDBClusters of `DB_CLUSTER_ID` in this region reports `Status = available`
@@ -22,18 +24,35 @@
 //! - `GET /items/{id}`, `PUT /items/{id}` (JSON body stored as-is), `DELETE /items/{id}`: a
 //!   small JSON API on the stack's DynamoDB table (key `pk = item#<id>`, `sk = item`).
 //! - anything else: 404; a body that is not JSON: 400.
+//!
+//! The API key: `/items/{id}` needs the header `x-api-key` (every method, or only `PUT` and
+//! `DELETE` when `PUBLIC_READS=true`), whichever way the request came: API Gateway checks it
+//! too (usage plan), but the NLB → ALB path (and Global Accelerator on it) reaches this
+//! function directly. No header: 401; a wrong key: 403. The function never sees the key:
+//! it compares the SHA-256 of the presented header, in constant time, with the String
+//! parameter `api-key-sha256` (read once per [`KEY_HASH_TTL`] per environment; unreadable
+//! → 503, never open).
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use crate::clients::{AuroraApi, Item, ParameterApi, TableApi};
+use crate::contract::API_KEY_HEADER;
 use crate::Settings;
 
 const ITEM_SK: &str = "item";
 
 /// How long a `database_writer` answer is reused.
 pub const WRITER_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long the API key's hash is reused (a rotated key is accepted at most this late).
+pub const KEY_HASH_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The cached API key hash (lowercase hex) and when it was read.
+#[derive(Default)]
+pub struct KeyHashCache(tokio::sync::Mutex<Option<(tokio::time::Instant, String)>>);
 
 /// The cached `database_writer` answer: when it was taken, and ok or the failure.
 #[derive(Default)]
@@ -48,15 +67,72 @@ pub struct Api {
     /// `settings.db_cluster_id` is set.
     pub database: Option<Arc<dyn AuroraApi>>,
     pub writer_cache: WriterCache,
+    pub key_cache: KeyHashCache,
 }
 
-/// An HTTP request, from either event shape.
-#[derive(Debug, Clone, PartialEq)]
+/// An HTTP request, from either event shape. (`Debug` redacts the key.)
+#[derive(Clone, PartialEq)]
 pub struct Request {
     pub method: String,
     pub path: String,
     pub body: Option<String>,
     pub from_alb: bool,
+    /// The `x-api-key` header (any case; the first value of a repeated header).
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for ApiKeyRedacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(<redacted>)" } else { "None" })
+    }
+}
+
+/// Debug of a presented key: never its value.
+struct ApiKeyRedacted<'a>(&'a Option<String>);
+
+/// The header `name` (case-insensitive) of an API Gateway or ALB event: `headers`, else the
+/// first of `multiValueHeaders`.
+fn header(obj: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    let single = obj.get("headers").and_then(Value::as_object).and_then(|h| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    });
+    let multi = || {
+        obj.get("multiValueHeaders")
+            .and_then(Value::as_object)
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .and_then(|(_, v)| v.as_array()?.first()?.as_str())
+            })
+    };
+    single.or_else(multi).map(str::to_string)
+}
+
+/// Constant-time equality of two byte strings of the same length (the hashes' hex).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The lowercase hex SHA-256 of a presented key.
+pub fn key_sha256(key: &str) -> String {
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body", &self.body)
+            .field("from_alb", &self.from_alb)
+            .field("api_key", &ApiKeyRedacted(&self.api_key))
+            .finish()
+    }
 }
 
 /// Why an event is not an HTTP request we can answer.
@@ -101,6 +177,7 @@ impl Request {
             path,
             body,
             from_alb,
+            api_key: header(obj, API_KEY_HEADER),
         })
     }
 }
@@ -165,6 +242,8 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         500 => "Internal Server Error",
@@ -194,7 +273,10 @@ impl Api {
         let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
         match (req.method.as_str(), segments.as_slice()) {
             ("GET" | "HEAD", ["health"]) => self.health().await,
-            (method, ["items", id]) => self.item(method, id, req.body.as_deref()).await,
+            (method, ["items", id]) => match self.authorize(req).await {
+                Ok(()) => self.item(method, id, req.body.as_deref()).await,
+                Err(denied) => denied,
+            },
             (_, ["health"]) => (405, json!({ "error": "method not allowed" })),
             _ => (
                 404,
@@ -203,12 +285,74 @@ impl Api {
         }
     }
 
-    /// 200 when every dependency answers, 503 naming the failed checks otherwise.
+    /// Whether `req` may reach `/items/{id}`: `Err` is the 401 / 403 / 503 answer.
+    async fn authorize(&self, req: &Request) -> Result<(), (u16, Value)> {
+        if self.settings.public_reads && matches!(req.method.as_str(), "GET" | "HEAD") {
+            return Ok(());
+        }
+        let Some(presented) = req.api_key.as_deref().filter(|k| !k.is_empty()) else {
+            tracing::warn!(method = %req.method, path = %req.path, from_alb = req.from_alb, "rejected: no API key");
+            return Err((
+                401,
+                json!({ "error": format!("missing API key: send it in the {API_KEY_HEADER} header") }),
+            ));
+        };
+        let expected = match self.key_hash().await {
+            Some(h) => h,
+            None => return Err((503, json!({ "error": "API key check unavailable" }))),
+        };
+        if constant_time_eq(key_sha256(presented).as_bytes(), expected.as_bytes()) {
+            Ok(())
+        } else {
+            tracing::warn!(method = %req.method, path = %req.path, from_alb = req.from_alb, "rejected: wrong API key");
+            Err((403, json!({ "error": "invalid API key" })))
+        }
+    }
+
+    /// The stored hash (lowercase hex), cached for [`KEY_HASH_TTL`]; `None` when it cannot
+    /// be read (logged): the caller refuses, never lets through.
+    async fn key_hash(&self) -> Option<String> {
+        let mut cache = self.key_cache.0.lock().await;
+        if let Some((at, hash)) = cache.as_ref() {
+            if at.elapsed() < KEY_HASH_TTL {
+                return Some(hash.clone());
+            }
+        }
+        let name = self.settings.api_key_sha256_parameter();
+        match self.parameters.get(&name).await {
+            Ok(Some(p)) if !p.value.trim().is_empty() => {
+                let hash = p.value.trim().to_ascii_lowercase();
+                *cache = Some((tokio::time::Instant::now(), hash.clone()));
+                Some(hash)
+            }
+            Ok(_) => {
+                tracing::error!(parameter = %name, "API key hash parameter is missing or empty: refusing keyed requests");
+                None
+            }
+            Err(e) => {
+                tracing::error!(parameter = %name, error = %e, "API key hash parameter unreadable: refusing keyed requests");
+                None
+            }
+        }
+    }
+
+    /// The `parameters` check: the key hash parameter (the only one this role may read).
+    async fn parameter_check(&self) -> Result<(), String> {
+        let name = self.settings.api_key_sha256_parameter();
+        match self.parameters.get(&name).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(format!("parameter {name} not found")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// 200 when every dependency answers, 503 naming the failed checks otherwise. The body
+    /// says `"ok"` or `"failed"` per check; the detail goes to the log only.
     pub async fn health(&self) -> (u16, Value) {
         let s = &self.settings;
         let (table, parameters, writer) = tokio::join!(
             self.table.describe(&s.table_name),
-            self.parameters.check_path(&s.parameter_path),
+            self.parameter_check(),
             self.writer_check()
         );
         let mut checks = serde_json::Map::new();
@@ -217,24 +361,20 @@ impl Api {
             tracing::warn!(table = %s.table_name, error = %e, "health: table check failed");
         }
         if let Err(e) = &parameters {
-            tracing::warn!(path = %s.parameter_path, error = %e, "health: parameter check failed");
+            tracing::warn!(error = %e, "health: parameter check failed");
         }
         let results = [
             ("table", table.map_err(|e| e.to_string())),
-            ("parameters", parameters.map_err(|e| e.to_string())),
+            ("parameters", parameters),
         ];
         for (name, result) in results
             .into_iter()
             .chain(writer.map(|w| ("database_writer", w)))
         {
-            match result {
-                Ok(()) => {
-                    checks.insert(name.into(), Value::String("ok".into()));
-                }
-                Err(e) => {
-                    checks.insert(name.into(), Value::String(e.clone()));
-                    failed.insert(name.into(), Value::String(e));
-                }
+            let status = if result.is_ok() { "ok" } else { "failed" };
+            checks.insert(name.into(), Value::String(status.into()));
+            if result.is_err() {
+                failed.insert(name.into(), Value::String(status.into()));
             }
         }
         if failed.is_empty() {
@@ -330,7 +470,25 @@ fn internal(e: &crate::clients::CallError) -> (u16, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{CallError, MockAuroraApi, MockParameterApi, MockTableApi};
+    use crate::clients::{CallError, MockAuroraApi, MockParameterApi, MockTableApi, Parameter};
+
+    const KEY: &str = "k3y-0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+    const HASH_PARAM: &str = "/tandem/t/api-key-sha256";
+
+    /// Parameter Store holding the key's hash (as `parameters` writes it).
+    fn keyed_params() -> MockParameterApi {
+        let mut params = MockParameterApi::new();
+        params
+            .expect_get()
+            .withf(|n| n == HASH_PARAM)
+            .returning(|_| {
+                Ok(Some(Parameter {
+                    value: key_sha256(KEY),
+                    kind: "String".into(),
+                }))
+            });
+        params
+    }
 
     fn settings() -> Settings {
         Settings {
@@ -340,6 +498,7 @@ mod tests {
             parameter_path: "/tandem/t/".into(),
             dest_region: "us-east-1".into(),
             db_cluster_id: None,
+            public_reads: false,
         }
     }
 
@@ -350,14 +509,14 @@ mod tests {
             parameters: Arc::new(parameters),
             database: None,
             writer_cache: WriterCache::default(),
+            key_cache: KeyHashCache::default(),
         }
     }
 
     fn api_with_db(database: MockAuroraApi) -> Api {
         let mut table = MockTableApi::new();
         table.expect_describe().returning(|_| Ok(()));
-        let mut params = MockParameterApi::new();
-        params.expect_check_path().returning(|_| Ok(()));
+        let params = keyed_params();
         Api {
             settings: Settings {
                 db_cluster_id: Some("aurora-secondary-t".into()),
@@ -394,14 +553,9 @@ mod tests {
         let r = api_with_db(db).handle(apigw("GET", "/health", None)).await;
         assert_eq!(r["statusCode"], 503);
         let b = body(&r);
-        assert_eq!(
-            b["failed"]["database_writer"],
-            "cluster aurora-secondary-t is failing-over"
-        );
-        assert_eq!(
-            b["checks"]["database_writer"],
-            "cluster aurora-secondary-t is failing-over"
-        );
+        assert_eq!(b["failed"]["database_writer"], "failed");
+        assert_eq!(b["checks"]["database_writer"], "failed");
+        assert!(!b.to_string().contains("failing-over"), "{b}");
         assert_eq!(b["checks"]["table"], "ok");
 
         let mut db = MockAuroraApi::new();
@@ -411,9 +565,18 @@ mod tests {
         assert_eq!(r["statusCode"], 503);
     }
 
+    /// An API Gateway event carrying the right key (API Gateway forwards the header).
     fn apigw(method: &str, path: &str, body: Option<&str>) -> Value {
+        apigw_with(method, path, body, Some(KEY))
+    }
+
+    fn apigw_with(method: &str, path: &str, body: Option<&str>, key: Option<&str>) -> Value {
+        let headers = match key {
+            Some(k) => json!({ "X-Api-Key": k, "Host": "x" }),
+            None => json!({ "Host": "x" }),
+        };
         json!({ "httpMethod": method, "path": path, "body": body, "isBase64Encoded": false,
-                "requestContext": { "stage": "v1" } })
+                "headers": headers, "requestContext": { "stage": "v1" } })
     }
 
     fn alb(method: &str, path: &str) -> Value {
@@ -435,10 +598,15 @@ mod tests {
             .returning(|_| Ok(()));
         let mut params = MockParameterApi::new();
         params
-            .expect_check_path()
-            .withf(|p| p == "/tandem/t/")
+            .expect_get()
+            .withf(|p| p == HASH_PARAM)
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_| {
+                Ok(Some(Parameter {
+                    value: "h".into(),
+                    kind: "String".into(),
+                }))
+            });
         let r = api(table, params)
             .handle(apigw("GET", "/health", None))
             .await;
@@ -460,19 +628,11 @@ mod tests {
         table
             .expect_describe()
             .returning(|_| Err(CallError::new("ResourceNotFoundException", "no table")));
-        let mut params = MockParameterApi::new();
-        params.expect_check_path().returning(|_| Ok(()));
-        let r = api(table, params).handle(alb("GET", "/health")).await;
+        let r = api(table, keyed_params()).handle(alb("GET", "/health")).await;
         assert_eq!(r["statusCode"], 503);
         assert_eq!(r["statusDescription"], "503 Service Unavailable");
         let b = body(&r);
-        assert!(
-            b["failed"]["table"]
-                .as_str()
-                .unwrap()
-                .contains("ResourceNotFoundException"),
-            "{b}"
-        );
+        assert_eq!(b["failed"]["table"], "failed");
         assert!(b["failed"].get("parameters").is_none());
     }
 
@@ -480,10 +640,8 @@ mod tests {
     async fn stage_prefixed_health_path_is_accepted() {
         let mut table = MockTableApi::new();
         table.expect_describe().returning(|_| Ok(()));
-        let mut params = MockParameterApi::new();
-        params.expect_check_path().returning(|_| Ok(()));
-        let r = api(table, params)
-            .handle(apigw("GET", "/v1/health/", None))
+        let r = api(table, keyed_params())
+            .handle(apigw_with("GET", "/v1/health/", None, None))
             .await;
         assert_eq!(r["statusCode"], 200);
     }
@@ -509,7 +667,7 @@ mod tests {
                     r#"{"a":1}"#.to_string(),
                 )])))
             });
-        let a = api(table, MockParameterApi::new());
+        let a = api(table, keyed_params());
         let r = a
             .handle(apigw("PUT", "/items/42", Some(r#"{"a":1}"#)))
             .await;
@@ -523,7 +681,7 @@ mod tests {
         let mut table = MockTableApi::new();
         table.expect_get_item().returning(|_, _, _| Ok(None));
         table.expect_delete_item().returning(|_, _, _| Ok(false));
-        let a = api(table, MockParameterApi::new());
+        let a = api(table, keyed_params());
         assert_eq!(
             a.handle(apigw("GET", "/items/9", None)).await["statusCode"],
             404
@@ -548,7 +706,7 @@ mod tests {
                 "slow down",
             ))
         });
-        let a = api(table, MockParameterApi::new());
+        let a = api(table, keyed_params());
         assert_eq!(
             a.handle(apigw("GET", "/nope", None)).await["statusCode"],
             404
@@ -584,5 +742,206 @@ mod tests {
         assert_eq!(r.body.as_deref(), Some(r#"{"a":1}"#));
         let bad = json!({ "httpMethod": "PUT", "path": "/items/1", "body": "!!!", "isBase64Encoded": true });
         assert_eq!(Request::parse(&bad), Err(BadRequest::Base64));
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use crate::clients::{CallError, MockParameterApi, MockTableApi, Parameter};
+
+    const KEY: &str = "k3y-0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+    fn settings(public_reads: bool) -> Settings {
+        Settings {
+            region: "us-east-1".into(),
+            role: "primary".into(),
+            table_name: "table-t".into(),
+            parameter_path: "/tandem/t/".into(),
+            dest_region: "us-east-2".into(),
+            db_cluster_id: None,
+            public_reads,
+        }
+    }
+
+    /// An API whose table answers every item call, so only the key decides.
+    fn api(public_reads: bool) -> Api {
+        let mut table = MockTableApi::new();
+        table.expect_get_item().returning(|_, _, _| Ok(None));
+        table.expect_put_item().returning(|_, _| Ok(()));
+        table.expect_delete_item().returning(|_, _, _| Ok(true));
+        table.expect_describe().returning(|_| Ok(()));
+        let mut params = MockParameterApi::new();
+        params
+            .expect_get()
+            .withf(|n| n == "/tandem/t/api-key-sha256")
+            .returning(|_| {
+                Ok(Some(Parameter {
+                    value: key_sha256(KEY).to_ascii_uppercase(),
+                    kind: "String".into(),
+                }))
+            });
+        Api {
+            settings: settings(public_reads),
+            table: Arc::new(table),
+            parameters: Arc::new(params),
+            database: None,
+            writer_cache: WriterCache::default(),
+            key_cache: KeyHashCache::default(),
+        }
+    }
+
+    fn apigw(method: &str, path: &str, key: Option<&str>) -> Value {
+        let mut e = json!({ "httpMethod": method, "path": path, "body": "{}", "isBase64Encoded": false,
+                            "requestContext": { "stage": "live" } });
+        if let Some(k) = key {
+            e["headers"] = json!({ "X-API-Key": k });
+        }
+        e
+    }
+
+    fn alb(method: &str, path: &str, key: Option<&str>, multi: bool) -> Value {
+        let mut e = json!({ "httpMethod": method, "path": path, "body": "{}", "isBase64Encoded": false,
+                            "headers": { "host": "api.example.com" },
+                            "requestContext": { "elb": { "targetGroupArn": "arn" } } });
+        match (key, multi) {
+            (Some(k), true) => e["multiValueHeaders"] = json!({ "x-api-key": [k] }),
+            (Some(k), false) => e["headers"]["x-api-key"] = json!(k),
+            (None, _) => {}
+        }
+        e
+    }
+
+    fn status(r: &Value) -> u64 {
+        r["statusCode"].as_u64().unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn writes_without_the_key_are_401_on_both_paths() {
+        let a = api(false);
+        for method in ["PUT", "DELETE"] {
+            let r = a.handle(alb(method, "/items/1", None, false)).await;
+            assert_eq!(status(&r), 401, "{method} via ALB: {r}");
+            assert_eq!(r["statusDescription"], "401 Unauthorized");
+            assert!(r["body"].as_str().unwrap().contains("x-api-key"), "{r}");
+            let r = a.handle(apigw(method, "/items/1", None)).await;
+            assert_eq!(status(&r), 401, "{method} via API Gateway: {r}");
+            let r = a.handle(apigw(method, "/items/1", Some(""))).await;
+            assert_eq!(status(&r), 401, "{method} with an empty key: {r}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_key_is_403_on_both_paths() {
+        let a = api(false);
+        for method in ["PUT", "DELETE", "GET"] {
+            for event in [
+                alb(method, "/items/1", Some("wrong"), false),
+                alb(method, "/items/1", Some(&KEY[1..]), true),
+                apigw(method, "/items/1", Some(&format!("{KEY}x"))),
+            ] {
+                let r = a.handle(event).await;
+                assert_eq!(status(&r), 403, "{method}: {r}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_right_key_passes_on_both_paths() {
+        let a = api(false);
+        assert_eq!(status(&a.handle(alb("PUT", "/items/1", Some(KEY), false)).await), 200);
+        assert_eq!(status(&a.handle(alb("DELETE", "/items/1", Some(KEY), true)).await), 200);
+        assert_eq!(status(&a.handle(apigw("PUT", "/live/items/1", Some(KEY))).await), 200);
+        assert_eq!(status(&a.handle(apigw("GET", "/items/1", Some(KEY))).await), 404, "reached the table: no item");
+    }
+
+    #[tokio::test]
+    async fn reads_need_the_key_unless_public_reads() {
+        let closed = api(false);
+        assert_eq!(status(&closed.handle(alb("GET", "/items/1", None, false)).await), 401);
+        assert_eq!(status(&closed.handle(apigw("GET", "/items/1", None)).await), 401);
+        let open = api(true);
+        assert_eq!(status(&open.handle(alb("GET", "/items/1", None, false)).await), 404, "reached the table");
+        assert_eq!(status(&open.handle(apigw("GET", "/items/1", None)).await), 404);
+        // Writes still need it.
+        assert_eq!(status(&open.handle(alb("PUT", "/items/1", None, false)).await), 401);
+        assert_eq!(status(&open.handle(alb("DELETE", "/items/1", Some("wrong"), false)).await), 403);
+    }
+
+    #[tokio::test]
+    async fn health_needs_no_key() {
+        let a = api(false);
+        assert_eq!(status(&a.handle(alb("GET", "/health", None, false)).await), 200);
+        assert_eq!(status(&a.handle(apigw("GET", "/health", None)).await), 200);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_key_hash_refuses_with_503_and_is_not_cached() {
+        let mut params = MockParameterApi::new();
+        let mut seq = mockall::Sequence::new();
+        params
+            .expect_get()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(CallError::new("AccessDeniedException", "arn:aws:iam::123456789012:role/x is not authorized")));
+        params.expect_get().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        params.expect_get().times(1).in_sequence(&mut seq).returning(|_| {
+            Ok(Some(Parameter { value: key_sha256(KEY), kind: "String".into() }))
+        });
+        let mut table = MockTableApi::new();
+        table.expect_put_item().times(1).returning(|_, _| Ok(()));
+        let a = Api { parameters: Arc::new(params), table: Arc::new(table), ..api(false) };
+        let r = a.handle(alb("PUT", "/items/1", Some(KEY), false)).await;
+        assert_eq!(status(&r), 503, "{r}");
+        assert!(!r.to_string().contains("123456789012"), "no AWS error text: {r}");
+        assert_eq!(status(&a.handle(alb("PUT", "/items/1", Some(KEY), false)).await), 503, "missing parameter");
+        assert_eq!(status(&a.handle(alb("PUT", "/items/1", Some(KEY), false)).await), 200);
+    }
+
+    #[tokio::test]
+    async fn health_body_carries_no_aws_error_text() {
+        let secret_text = "User: arn:aws:sts::123456789012:assumed-role/lambda-api-t/api is not authorized";
+        let mut table = MockTableApi::new();
+        table.expect_describe().returning(move |_| Err(CallError::new("AccessDeniedException", secret_text)));
+        let mut params = MockParameterApi::new();
+        params.expect_get().returning(move |_| Err(CallError::new("AccessDeniedException", secret_text)));
+        let mut db = crate::clients::MockAuroraApi::new();
+        db.expect_cluster_status().returning(move |_| Err(CallError::new("AccessDenied", secret_text)));
+        let a = Api {
+            settings: Settings { db_cluster_id: Some("aurora-primary-t".into()), ..settings(false) },
+            table: Arc::new(table),
+            parameters: Arc::new(params),
+            database: Some(Arc::new(db)),
+            writer_cache: WriterCache::default(),
+            key_cache: KeyHashCache::default(),
+        };
+        for event in [alb("GET", "/health", None, false), apigw("GET", "/health", None)] {
+            let r = a.handle(event).await;
+            assert_eq!(status(&r), 503);
+            let text = r.to_string();
+            for leak in ["123456789012", "arn:aws", "AccessDenied", "not authorized", "aurora-primary-t"] {
+                assert!(!text.contains(leak), "{leak} in {text}");
+            }
+            let b: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                b["checks"],
+                json!({ "table": "failed", "parameters": "failed", "database_writer": "failed" })
+            );
+        }
+    }
+
+    #[test]
+    fn the_presented_key_never_shows_in_debug() {
+        let r = Request::parse(&apigw("PUT", "/items/1", Some(KEY))).unwrap();
+        assert_eq!(r.api_key.as_deref(), Some(KEY));
+        assert!(!format!("{r:?}").contains(KEY));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert_eq!(key_sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -94,8 +94,6 @@ impl std::fmt::Debug for Parameter {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ParameterApi: Send + Sync {
-    /// GetParametersByPath (one page, one result): the path is readable.
-    async fn check_path(&self, path: &str) -> Result<(), CallError>;
     /// GetParameter WithDecryption; `None` when it does not exist.
     async fn get(&self, name: &str) -> Result<Option<Parameter>, CallError>;
     /// PutParameter Overwrite (SecureString encrypted with the region's default key).
@@ -179,18 +177,6 @@ where
 
 #[async_trait]
 impl ParameterApi for aws_sdk_ssm::Client {
-    async fn check_path(&self, path: &str) -> Result<(), CallError> {
-        // `/tandem/s` (no trailing slash): the form IAM policies name as the path's ARN.
-        let trimmed = path.trim_end_matches('/');
-        self.get_parameters_by_path()
-            .path(if trimmed.is_empty() { "/" } else { trimmed })
-            .max_results(1)
-            .send()
-            .await
-            .map_err(ssm_error)?;
-        Ok(())
-    }
-
     async fn get(&self, name: &str) -> Result<Option<Parameter>, CallError> {
         match self
             .get_parameter()

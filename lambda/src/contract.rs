@@ -6,6 +6,11 @@
 
 /// Namespace of every controller metric.
 pub const NAMESPACE: &str = "Tandem/Failover";
+/// The header clients send the API key in.
+pub const API_KEY_HEADER: &str = "x-api-key";
+/// Leaf (under the stack's parameter path) of the String holding the API key's SHA-256.
+pub const API_KEY_SHA256_LEAF: &str = "api-key-sha256";
+
 /// The one dimension of every controller metric: `Stack = <environment suffix>`.
 pub const DIMENSION: &str = "Stack";
 /// The probe's raw signal (a): 1 when the primary's API and NLB answer, else 0.
@@ -46,6 +51,8 @@ mod tests {
         assert_eq!(PRIMARY_HEALTHY, failover_metrics::PRIMARY_HEALTHY);
         assert_eq!(PRIMARY_DOWN, failover_metrics::PRIMARY_DOWN);
         assert_eq!(FAILED_OVER, failover_metrics::FAILED_OVER);
+        assert_eq!(API_KEY_HEADER, tandem_core::contracts::api_key::HEADER);
+        assert_eq!(API_KEY_SHA256_LEAF, tandem_core::contracts::api_key::SHA256_LEAF);
         for stack in ["t", "dev", "prod-1"] {
             assert_eq!(suppressed_flag(stack), failover_flags::suppressed(stack));
             assert_eq!(forced_flag(stack), failover_flags::forced(stack));

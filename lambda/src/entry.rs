@@ -89,6 +89,7 @@ pub async fn run() -> Result<(), Error> {
                 parameters: Arc::new(aws_sdk_ssm::Client::new(&sdk)),
                 database,
                 writer_cache: Default::default(),
+                key_cache: Default::default(),
             });
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let api = api.clone();

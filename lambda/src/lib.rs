@@ -137,9 +137,22 @@ pub struct Settings {
     /// This region's Aurora cluster (`DB_CLUSTER_ID`, optional): when set, the API's
     /// `/health` reports the `database_writer` check (see [`api`]).
     pub db_cluster_id: Option<String>,
+    /// `GET /items/{id}` without the API key (`PUBLIC_READS=true`, `[api] public_reads`);
+    /// writes always need it.
+    pub public_reads: bool,
 }
 
 impl Settings {
+    /// The String parameter holding the API key's SHA-256 (hex): the only parameter the
+    /// API function reads.
+    pub fn api_key_sha256_parameter(&self) -> String {
+        format!(
+            "{}/{}",
+            self.parameter_path.trim_end_matches('/'),
+            contract::API_KEY_SHA256_LEAF
+        )
+    }
+
     /// Reads the settings through `get` (the process environment in `main`); lists every
     /// missing variable at once.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
@@ -151,6 +164,7 @@ impl Settings {
             parameter_path: env.required("PARAMETER_PATH"),
             dest_region: env.required("DEST_REGION"),
             db_cluster_id: env.optional("DB_CLUSTER_ID"),
+            public_reads: env.parsed("PUBLIC_READS", false, "true or false"),
         };
         env.finish(settings)
     }
@@ -354,6 +368,14 @@ mod tests {
         ]);
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(s.db_cluster_id, None);
+        assert!(!s.public_reads, "reads need the key unless configured");
+        assert_eq!(s.api_key_sha256_parameter(), "/tandem/t/api-key-sha256");
+        let mut public = env.clone();
+        public.insert("PUBLIC_READS", "true");
+        assert!(Settings::from_lookup(|k| public.get(k).map(|v| v.to_string())).unwrap().public_reads);
+        public.insert("PUBLIC_READS", "yes");
+        let err = Settings::from_lookup(|k| public.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(err.contains("PUBLIC_READS"), "{err}");
     }
 
     fn failover_env() -> HashMap<&'static str, &'static str> {

@@ -193,6 +193,7 @@ mod tests {
             parameter_path: "/tandem/t/".into(),
             dest_region: "us-east-2".into(),
             db_cluster_id: None,
+            public_reads: false,
         }
     }
 

@@ -39,6 +39,7 @@ fn settings(s: &str, region: &str, dest: &str, role: &str) -> Settings {
         parameter_path: format!("/tandem/{s}/"),
         dest_region: dest.into(),
         db_cluster_id: None,
+        public_reads: false,
     }
 }
 
@@ -83,9 +84,12 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .unwrap();
 }
 
+/// The API key the moto API test stores (as its hash) and sends.
+const API_KEY: &str = "moto-key-0123456789abcdefghijklmnopqrstuv";
+
 fn apigw(method: &str, path: &str, body: Option<&str>) -> Value {
     json!({ "httpMethod": method, "path": path, "body": body, "isBase64Encoded": false,
-            "requestContext": { "stage": "v1" } })
+            "headers": { "x-api-key": API_KEY }, "requestContext": { "stage": "v1" } })
 }
 
 fn body(r: &Value) -> Value {
@@ -122,7 +126,6 @@ async fn real_clients_map_not_found_and_round_trip() {
     let client = ssm(&aws, PRIMARY);
     let params: &dyn ParameterApi = &client;
     let name = format!("/tandem/{s}/api-key");
-    params.check_path(&format!("/tandem/{s}/")).await.unwrap();
     assert_eq!(params.get(&name).await.unwrap(), None);
     let secret = Parameter {
         value: "s3cr3t".into(),
@@ -153,20 +156,26 @@ async fn api_health_and_items_over_moto() {
         parameters: Arc::new(ssm(&aws, SECONDARY)),
         database: None,
         writer_cache: Default::default(),
+        key_cache: Default::default(),
     };
 
     // No table yet: 503 naming the table check.
     let r = api.handle(apigw("GET", "/health", None)).await;
     assert_eq!(r["statusCode"], 503, "{r}");
-    assert!(
-        body(&r)["failed"]["table"]
-            .as_str()
-            .unwrap()
-            .contains("ResourceNotFound"),
-        "{r}"
-    );
+    assert_eq!(body(&r)["failed"]["table"], "failed", "{r}");
+    assert_eq!(body(&r)["checks"]["parameters"], "failed", "no hash parameter yet: {r}");
+    assert!(!r.to_string().contains("ResourceNotFound"), "no AWS error text: {r}");
 
     create_table(&ddb, &format!("table-{s}")).await;
+    // The key's hash, as `parameters` writes it (a plain String, the only one the API reads).
+    ssm(&aws, SECONDARY)
+        .put_parameter()
+        .name(format!("/tandem/{s}/api-key-sha256"))
+        .value(tandem_lambda::api::key_sha256(API_KEY))
+        .r#type(ParameterType::String)
+        .send()
+        .await
+        .unwrap();
     let r = api.handle(apigw("GET", "/v1/health", None)).await;
     assert_eq!(r["statusCode"], 200, "{r}");
     assert_eq!(
@@ -186,13 +195,19 @@ async fn api_health_and_items_over_moto() {
         parameters: Arc::new(ssm(&aws, SECONDARY)),
         database: Some(Arc::new(aws_sdk_rds::Client::new(&aws.config(SECONDARY)))),
         writer_cache: Default::default(),
+        key_cache: Default::default(),
     };
     let r = with_db.handle(apigw("GET", "/health", None)).await;
     assert_eq!(r["statusCode"], 503, "{r}");
-    assert_eq!(
-        body(&r)["failed"]["database_writer"],
-        format!("cluster aurora-secondary-{s} not found")
-    );
+    assert_eq!(body(&r)["failed"]["database_writer"], "failed");
+
+    // Without the key, or with another one, no item call reaches the table.
+    let mut no_key = apigw("PUT", "/items/7", Some(r#"{"colour":"red"}"#));
+    no_key["headers"] = json!({});
+    assert_eq!(api.handle(no_key).await["statusCode"], 401);
+    let mut wrong = apigw("PUT", "/items/7", Some(r#"{"colour":"red"}"#));
+    wrong["headers"] = json!({ "x-api-key": "not-the-key" });
+    assert_eq!(api.handle(wrong).await["statusCode"], 403);
 
     let r = api
         .handle(apigw("PUT", "/items/7", Some(r#"{"colour":"blue"}"#)))

@@ -98,6 +98,16 @@ pub async fn take(moto: &Moto, zone_id: &str) -> Result<Census, String> {
                 add(format!("{region} apigateway stage"), format!("{} {}", api.name().unwrap_or("?"), st.stage_name().unwrap_or("?")));
             }
         }
+        for k in apigw.get_api_keys().limit(500).send().await.map_err(|x| e("api keys")(&x))?.items() {
+            add(format!("{region} apigateway api key"), k.name().unwrap_or("?").to_string());
+        }
+        for p in apigw.get_usage_plans().limit(500).send().await.map_err(|x| e("usage plans")(&x))?.items() {
+            let id = p.id().unwrap_or_default();
+            add(format!("{region} apigateway usage plan"), p.name().unwrap_or("?").to_string());
+            for k in apigw.get_usage_plan_keys().usage_plan_id(id).limit(500).send().await.map_err(|x| e("usage plan keys")(&x))?.items() {
+                add(format!("{region} apigateway usage plan key"), format!("{} {}", p.name().unwrap_or("?"), k.name().unwrap_or("?")));
+            }
+        }
         for d in apigw.get_domain_names().limit(500).send().await.map_err(|x| e("domain names")(&x))?.items() {
             let name = d.domain_name().unwrap_or_default();
             add(format!("{region} apigateway domain name"), name.to_string());
@@ -324,8 +334,11 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
             ("elb listener", 2),           // NLB TCP 443, ALB 443
             ("elb target group", 2),       // tg- (NLB -> ALB) + tgl- (ALB -> Lambda)
             ("apigateway rest api", 1),
-            ("apigateway resource", 3),    // /, /health, /{proxy+}
+            ("apigateway resource", 4),    // /, /health, /items, /items/{id}
             ("apigateway stage", 1),
+            ("apigateway api key", 1),
+            ("apigateway usage plan", 1),
+            ("apigateway usage plan key", 1),
             ("apigateway domain name", 2), // the region's domain + the failover record name
             ("apigateway base path mapping", 2),
             ("acm certificate", 1),
@@ -341,7 +354,7 @@ pub fn expected_deployed() -> BTreeMap<String, usize> {
             ("sns subscription", 1),       // the alert e-mail
             ("kms key", 1),                // the topic's customer-managed key
             ("kms alias", 1),
-            ("ssm parameter", 10),         // /tandem/<s>/..., replicated to the secondary
+            ("ssm parameter", 11),         // /tandem/<s>/..., replicated to the secondary
             ("rds global cluster", 1),     // moto lists the global cluster in every region
             ("rds cluster", 1),
             ("rds instance", 1),

@@ -441,6 +441,80 @@ pub fn check_outputs(outputs: &serde_json::Value, d: &Deployment) {
     assert!(!text.to_lowercase().contains("password\":\""), "no password value in outputs");
 }
 
+/// Issue 14: in both regions the REST API's writes (and reads, unless `public_reads`) need
+/// the API key, `/health` does not, the `{proxy+}` route is gone; a throttled usage plan on
+/// the stage holds the key, whose value is the SSM SecureString `api-key` (compared here,
+/// never printed); and the api role's policy names no secret parameter and no kms:Decrypt.
+pub async fn check_api_auth(moto: &Moto, d: &Deployment, public_reads: bool) {
+    let s = &d.suffix;
+    for (region, r) in [(PRIMARY, "primary"), (SECONDARY, "secondary")] {
+        let sdk = moto.sdk(region).await;
+        let apigw = aws_sdk_apigateway::Client::new(&sdk);
+        let apis = apigw.get_rest_apis().send().await.expect("apis");
+        let api = apis.items().iter().find(|a| a.name() == Some(&format!("api-{r}-{s}"))).unwrap_or_else(|| panic!("{region}: api-{r}-{s}"));
+        let api_id = api.id().unwrap_or_default();
+        let resources = apigw.get_resources().rest_api_id(api_id).limit(500).send().await.expect("resources");
+        let id_of = |path: &str| {
+            resources.items().iter().find(|x| x.path() == Some(path)).and_then(|x| x.id()).map(str::to_string).unwrap_or_else(|| panic!("{region}: resource {path}"))
+        };
+        assert!(resources.items().iter().all(|x| x.path() != Some("/{proxy+}")), "{region}: the open proxy route is gone");
+        let required = |path: String, method: &'static str| {
+            let apigw = apigw.clone();
+            async move {
+                let m = apigw.get_method().rest_api_id(api_id).resource_id(path).http_method(method).send().await.expect("method");
+                assert_eq!(m.authorization_type(), Some("NONE"));
+                m.api_key_required().unwrap_or(false)
+            }
+        };
+        assert!(!required(id_of("/health"), "GET").await, "{region}: /health needs no key");
+        assert!(required(id_of("/items/{id}"), "PUT").await, "{region}: PUT needs the key");
+        assert!(required(id_of("/items/{id}"), "DELETE").await, "{region}: DELETE needs the key");
+        assert_eq!(required(id_of("/items/{id}"), "GET").await, !public_reads, "{region}: GET per [api] public_reads");
+
+        let plans = apigw.get_usage_plans().send().await.expect("usage plans");
+        let plan = plans.items().iter().find(|p| p.name() == Some(&format!("usage-plan-{r}-{s}"))).unwrap_or_else(|| panic!("{region}: usage plan"));
+        assert!(
+            plan.api_stages().iter().any(|st| st.api_id() == Some(api_id) && st.stage() == Some("live")),
+            "{region}: the plan is on the stage: {plan:?}"
+        );
+        let throttle = plan.throttle().unwrap_or_else(|| panic!("{region}: the plan throttles"));
+        assert!(throttle.rate_limit() > 0.0 && throttle.burst_limit() > 0, "{region}: {throttle:?}");
+        let keys = apigw.get_usage_plan_keys().usage_plan_id(plan.id().unwrap_or_default()).send().await.expect("plan keys");
+        assert_eq!(keys.items().len(), 1, "{region}: one key on the plan");
+        let key_id = keys.items()[0].id().unwrap_or_default();
+        let key = apigw.get_api_key().api_key(key_id).include_value(true).send().await.expect("api key");
+        assert_eq!(key.name(), Some(format!("api-key-{r}-{s}").as_str()));
+        assert!(key.enabled(), "{region}: the key is enabled");
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let param = ssm.get_parameter().name(format!("/tandem/{s}/api-key")).with_decryption(true).send().await.expect("api-key parameter");
+        let param = param.parameter().expect("parameter");
+        assert_eq!(param.r#type(), Some(&aws_sdk_ssm::types::ParameterType::SecureString));
+        assert!(key.value().is_some() && key.value() == param.value(), "{region}: the API key's value is the SecureString's (values not shown)");
+        let hash = ssm.get_parameter().name(format!("/tandem/{s}/api-key-sha256")).send().await.expect("api-key-sha256 parameter");
+        let hash = hash.parameter().expect("hash parameter");
+        assert_eq!(hash.r#type(), Some(&aws_sdk_ssm::types::ParameterType::String), "{region}: the hash is not secret");
+        assert_eq!(hash.value().map(str::len), Some(64), "{region}: SHA-256 hex");
+        assert_ne!(hash.value(), param.value());
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let f = lambda.get_function().function_name(format!("api-{r}-{s}")).send().await.expect("api function");
+        let env = f.configuration().and_then(|c| c.environment()).and_then(|e| e.variables()).cloned().unwrap_or_default();
+        assert_eq!(env.get("PUBLIC_READS").map(String::as_str), Some(if public_reads { "true" } else { "false" }), "{region}: {env:?}");
+    }
+    let iam = aws_sdk_iam::Client::new(&moto.sdk(PRIMARY).await);
+    let role = format!("lambda-api-{s}");
+    let names = iam.list_role_policies().role_name(&role).send().await.expect("role policies");
+    assert!(!names.policy_names().is_empty(), "{role} has an inline policy");
+    for name in names.policy_names() {
+        let p = iam.get_role_policy().role_name(&role).policy_name(name).send().await.expect("role policy");
+        let doc = tandem_core::iam::url_decode(p.policy_document());
+        assert_eq!(tandem_compute::iam::secret_access_violations(&doc, s), Vec::<String>::new(), "{role}/{name}: {doc}");
+        assert!(!doc.contains("kms:Decrypt") && !doc.contains("master-password") && !doc.contains(&format!("/tandem/{s}/api-key\"")), "{doc}");
+        assert!(doc.contains(&format!("/tandem/{s}/api-key-sha256")), "{doc}");
+    }
+    let attached = iam.list_attached_role_policies().role_name(&role).send().await.expect("attached");
+    assert!(attached.attached_policies().is_empty(), "{role}: no managed policy: {attached:?}");
+}
+
 pub async fn check_gone(moto: &Moto, d: &Deployment) {
     let s = d.suffix.as_str();
     let mut leftovers: Vec<String> = Vec::new();
@@ -483,6 +557,16 @@ pub async fn check_gone(moto: &Moto, d: &Deployment) {
         for x in apigw.get_rest_apis().send().await.expect("apis").items() {
             if x.name().unwrap_or_default().contains(s) {
                 leftovers.push(format!("{region} api {:?}", x.name()));
+            }
+        }
+        for x in apigw.get_usage_plans().send().await.expect("usage plans").items() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} usage plan {:?}", x.name()));
+            }
+        }
+        for x in apigw.get_api_keys().send().await.expect("api keys").items() {
+            if x.name().unwrap_or_default().contains(s) {
+                leftovers.push(format!("{region} api key {:?}", x.name()));
             }
         }
         for x in apigw.get_domain_names().send().await.expect("domains").items() {

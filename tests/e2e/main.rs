@@ -1,6 +1,7 @@
 //! End-to-end: the `tandem` CLI against a moto server, inventoried with the aws-sdk clients
 //! directly (not through Tandem's state).
 
+mod api_auth;
 mod census;
 mod cli;
 mod dr_cli;
@@ -93,6 +94,7 @@ async fn full_stack_apply_idempotent_destroy() {
     inventory::check_deployed(&moto, &d).await;
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.state_file()).expect("state")).expect("state JSON");
     assert_eq!(state["account"], "123456789012", "apply records the account its buckets are named with");
+    inventory::check_api_auth(&moto, &d, false).await;
 
     // 4. outputs --json carries every SPEC output.
     let run = tandem(&bin, &["--config", &cfg, "outputs", "--json"], &d.env, &root);

@@ -133,6 +133,8 @@ pub struct Functions {
     lambda: Arc<dyn LambdaApi>,
     logs: Arc<dyn LogsApi>,
     package: Package,
+    /// `[api] public_reads`: the api function's `PUBLIC_READS`.
+    public_reads: bool,
 }
 
 impl Functions {
@@ -150,6 +152,7 @@ impl Functions {
             lambda,
             logs,
             package,
+            public_reads: cfg.api.public_reads,
         }
     }
 
@@ -170,6 +173,9 @@ impl Functions {
             // which the failover controller's probe requires. Named, not read from the
             // aurora component's outputs, so the API does not wait for the database chain.
             env.insert("DB_CLUSTER_ID".to_string(), naming::name("aurora", self.placement, &self.suffix));
+            // `GET /items/{id}` without the API key only when configured (the function
+            // checks the key on every path: the NLB path bypasses API Gateway).
+            env.insert("PUBLIC_READS".to_string(), self.public_reads.to_string());
         }
         env
     }

@@ -13,7 +13,9 @@
 //! - all: `logs:CreateLogStream`/`logs:PutLogEvents` on their own functions' log groups in
 //!   both regions;
 //! - api: DynamoDB item reads/writes on `table/table-{s}` (any region: it is a global
-//!   table), SSM reads under `/tandem/{s}/`, `kms:Decrypt` only via SSM (SecureString), and
+//!   table), `ssm:GetParameter` on exactly `/tandem/{s}/api-key-sha256` (a plain String: the
+//!   API key's hash, for the key check and the `/health` parameters check) in both regions,
+//!   no other parameter (never `api-key` or `db/master-password`) and no `kms:Decrypt`, and
 //!   `rds:DescribeDBClusters` on the two Aurora clusters (the `/health` writer check);
 //! - processor: `dynamodb:PutItem` on the table;
 //! - replicator: SSM get/put/delete/tag under `/tandem/{s}/` in both regions, and
@@ -124,16 +126,17 @@ pub fn lambda_policy(kind: &str, suffix: &str, primary: &str, secondary: &str, a
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:DescribeTable"],
                 "Resource": [table],
             }));
+            // The one parameter the API code reads: the key's hash (a String, no KMS).
+            let hash = tandem_core::contracts::api_key::sha256_parameter(suffix);
             statements.push(json!({
-                "Sid": "Parameters",
+                "Sid": "ApiKeyHash",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                "Action": ["ssm:GetParameter"],
                 "Resource": [
-                    format!("arn:aws:ssm:*:{account}:parameter{path}"),
-                    format!("arn:aws:ssm:*:{account}:parameter{path}/*"),
+                    format!("arn:aws:ssm:{primary}:{account}:parameter{hash}"),
+                    format!("arn:aws:ssm:{secondary}:{account}:parameter{hash}"),
                 ],
             }));
-            statements.push(kms_via_ssm(&["kms:Decrypt"], primary, secondary, account));
             // The /health `database_writer` check of each region's own cluster.
             statements.push(json!({
                 "Sid": "DatabaseWriterCheck",
@@ -251,6 +254,71 @@ fn kms_via_ssm(actions: &[&str], primary: &str, secondary: &str, account: &str) 
             }
         }
     })
+}
+
+/// The SecureString parameters of stack `suffix` that only the replicator may read: the API
+/// key and the database master password.
+pub fn secret_parameters(suffix: &str) -> [String; 2] {
+    [tandem_core::contracts::api_key::parameter(suffix), format!("{}db/master-password", naming::parameter_path(suffix))]
+}
+
+/// What in a policy document could read a secret of stack `suffix`: `kms:Decrypt` (or a
+/// `kms:*`), any SSM read whose resource is a secret parameter or a wildcard covering one,
+/// and `ssm:GetParametersByPath` on a path above them. Empty for the api role's policy.
+pub fn secret_access_violations(document: &str, suffix: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(document) else {
+        return vec!["not JSON".into()];
+    };
+    let list = |v: Option<&serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => Vec::new(),
+    };
+    let secrets = secret_parameters(suffix);
+    let mut problems = Vec::new();
+    for st in statements.iter().filter(|st| st.get("Effect").and_then(|e| e.as_str()) != Some("Deny")) {
+        let sid = st.get("Sid").and_then(|v| v.as_str()).unwrap_or("?");
+        let actions = list(st.get("Action"));
+        let lower: Vec<String> = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
+        if lower.iter().any(|a| a == "*" || a == "kms:*" || a == "kms:decrypt") {
+            problems.push(format!("{sid}: allows kms:Decrypt"));
+        }
+        let reads_ssm = lower.iter().any(|a| a == "*" || a == "ssm:*" || a.starts_with("ssm:get"));
+        if !reads_ssm {
+            continue;
+        }
+        for r in list(st.get("Resource")) {
+            // The parameter name part of `arn:aws:ssm:<region>:<account>:parameter/<name>`.
+            let name = match r.split_once(":parameter") {
+                Some((_, n)) => n.to_string(),
+                None if r == "*" => "*".to_string(),
+                None => continue,
+            };
+            let covers = |secret: &str| match name.strip_suffix('*') {
+                Some(prefix) => secret.starts_with(prefix),
+                None => name == secret,
+            };
+            for secret in &secrets {
+                if covers(secret) {
+                    problems.push(format!("{sid}: {r} covers secret parameter {secret}"));
+                }
+            }
+            let by_path = lower.iter().any(|a| a == "*" || a == "ssm:*" || a == "ssm:getparametersbypath");
+            if by_path && secrets.iter().any(|secret| secret.starts_with(&format!("{}/", name.trim_end_matches(['/', '*'])))) {
+                problems.push(format!("{sid}: GetParametersByPath on {r} reads the secrets beneath it"));
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
 }
 
 /// Problems of a policy document against the least-privilege rules: no `*` action (or
@@ -556,11 +624,48 @@ mod tests {
     }
 
     #[test]
+    fn the_api_role_can_read_no_secret() {
+        let api = lambda_policy("api", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert_eq!(secret_access_violations(&api, "dev"), Vec::<String>::new(), "{api}");
+        assert!(!api.contains("kms:") && !api.contains("/tandem/dev/api-key\"") && !api.contains("master-password"), "{api}");
+        assert!(!api.contains("GetParametersByPath") && !api.contains("parameter/tandem/dev/*"), "{api}");
+        // The replicator copies every parameter: it must be able to (the checker sees it).
+        let replicator = lambda_policy("replicator", "dev", "us-east-1", "us-east-2", ACCOUNT);
+        assert!(!secret_access_violations(&replicator, "dev").is_empty());
+    }
+
+    #[test]
+    fn the_secret_checker_flags_path_reads_wildcards_and_kms() {
+        // The api policy before issue 14: the whole path plus kms:Decrypt.
+        let old = r#"{"Statement":[
+            {"Sid":"Parameters","Effect":"Allow","Action":["ssm:GetParameter","ssm:GetParameters","ssm:GetParametersByPath"],
+             "Resource":["arn:aws:ssm:*:1:parameter/tandem/dev","arn:aws:ssm:*:1:parameter/tandem/dev/*"]},
+            {"Sid":"Kms","Effect":"Allow","Action":["kms:Decrypt"],"Resource":["arn:aws:kms:us-east-1:1:key/*"]}]}"#;
+        let v = secret_access_violations(old, "dev");
+        assert!(v.iter().any(|p| p.starts_with("Kms: allows kms:Decrypt")), "{v:?}");
+        assert!(v.iter().any(|p| p.contains("covers secret parameter /tandem/dev/api-key")), "{v:?}");
+        assert!(v.iter().any(|p| p.contains("covers secret parameter /tandem/dev/db/master-password")), "{v:?}");
+        assert!(v.iter().any(|p| p.contains("GetParametersByPath on arn:aws:ssm:*:1:parameter/tandem/dev ")), "{v:?}");
+        // Exact secret names, and a prefix wildcard covering them.
+        let exact = r#"{"Statement":{"Sid":"x","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:1:parameter/tandem/dev/api-key"}}"#;
+        assert_eq!(secret_access_violations(exact, "dev").len(), 1);
+        let prefix = r#"{"Statement":{"Sid":"x","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:1:parameter/tandem/dev/api*"}}"#;
+        assert_eq!(secret_access_violations(prefix, "dev").len(), 1);
+        // The hash itself, another stack's secrets, or a Deny: fine.
+        let fine = r#"{"Statement":[
+            {"Sid":"h","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:1:parameter/tandem/dev/api-key-sha256"},
+            {"Sid":"o","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:1:parameter/tandem/prod/api-key"},
+            {"Sid":"d","Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}"#;
+        assert_eq!(secret_access_violations(fine, "dev"), Vec::<String>::new());
+    }
+
+    #[test]
     fn policies_are_scoped_to_the_stack() {
         let api: serde_json::Value = serde_json::from_str(&lambda_policy("api", "dev", "us-east-1", "us-east-2", ACCOUNT)).unwrap();
         let s = api.to_string();
         assert!(s.contains("arn:aws:dynamodb:*:123456789012:table/table-dev"));
-        assert!(s.contains("arn:aws:ssm:*:123456789012:parameter/tandem/dev/*"));
+        assert!(s.contains("arn:aws:ssm:us-east-1:123456789012:parameter/tandem/dev/api-key-sha256"), "{s}");
+        assert!(s.contains("arn:aws:ssm:us-east-2:123456789012:parameter/tandem/dev/api-key-sha256"), "{s}");
         assert!(s.contains("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/api-primary-dev:*"));
         assert!(s.contains("arn:aws:logs:us-east-2:123456789012:log-group:/aws/lambda/api-secondary-dev:*"));
         let processor = lambda_policy("processor", "dev", "us-east-1", "us-east-2", ACCOUNT);

@@ -155,9 +155,24 @@ pub struct ApiConfig {
     pub secondary_certificate_arn: Option<String>,
     #[serde(default = "d_stage")]
     pub stage_name: String,
+    /// `GET /items/{id}` without the API key (writes always need it). Default false.
+    #[serde(default)]
+    pub public_reads: bool,
+    /// The usage plan's steady-state request rate (requests per second, per region).
+    #[serde(default = "d_rate_limit")]
+    pub throttle_rate_limit: f64,
+    /// The usage plan's burst (requests, per region).
+    #[serde(default = "d_burst_limit")]
+    pub throttle_burst_limit: i32,
 }
 fn d_stage() -> String {
     "live".into()
+}
+fn d_rate_limit() -> f64 {
+    50.0
+}
+fn d_burst_limit() -> i32 {
+    100
 }
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -167,6 +182,9 @@ impl Default for ApiConfig {
             primary_certificate_arn: None,
             secondary_certificate_arn: None,
             stage_name: d_stage(),
+            public_reads: false,
+            throttle_rate_limit: d_rate_limit(),
+            throttle_burst_limit: d_burst_limit(),
         }
     }
 }
@@ -396,6 +414,9 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("api.primary_certificate_arn", Ty::Str),
     ("api.secondary_certificate_arn", Ty::Str),
     ("api.stage_name", Ty::Str),
+    ("api.public_reads", Ty::Bool),
+    ("api.throttle_rate_limit", Ty::Num),
+    ("api.throttle_burst_limit", Ty::Int),
     ("dns", Ty::Table),
     ("dns.hosted_zone_id", Ty::Str),
     ("dns.record_name", Ty::Str),
@@ -634,6 +655,12 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
                 format!("use at most {MAX_SUFFIX_LEN} characters"),
             ));
         }
+    }
+    if !(cfg.api.throttle_rate_limit.is_finite() && cfg.api.throttle_rate_limit > 0.0) {
+        out.push(p("api.throttle_rate_limit", format!("{} is not a positive number of requests per second", cfg.api.throttle_rate_limit), "e.g. 50"));
+    }
+    if cfg.api.throttle_burst_limit < 1 {
+        out.push(p("api.throttle_burst_limit", format!("{} is not a positive number of requests", cfg.api.throttle_burst_limit), "e.g. 100"));
     }
     for (key, r) in [("primary_region", &cfg.primary_region), ("secondary_region", &cfg.secondary_region)] {
         if !AWS_REGIONS.contains(&r.as_str()) {
@@ -1013,6 +1040,29 @@ mod tests {
         let cfg = loaded.unwrap();
         assert_eq!(cfg.api.stage_name, "v2");
         assert_eq!(cfg.health.failure_threshold, 4);
+    }
+
+    #[test]
+    fn api_key_settings_load_and_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tandem.toml");
+        std::fs::write(&f, "environment_suffix = \"dev\"\n").unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert!(!cfg.api.public_reads, "reads need the key by default");
+        assert_eq!((cfg.api.throttle_rate_limit, cfg.api.throttle_burst_limit), (50.0, 100));
+        std::fs::write(
+            &f,
+            "environment_suffix = \"dev\"\n[api]\npublic_reads = true\nthrottle_rate_limit = 5\nthrottle_burst_limit = 10\n",
+        )
+        .unwrap();
+        let cfg = load(&f, None).unwrap();
+        assert!(cfg.api.public_reads);
+        assert_eq!((cfg.api.throttle_rate_limit, cfg.api.throttle_burst_limit), (5.0, 10));
+        let mut bad = Config::example("dev");
+        bad.api.throttle_rate_limit = 0.0;
+        bad.api.throttle_burst_limit = 0;
+        let keys: Vec<String> = validate(&bad).into_iter().map(|p| p.key).collect();
+        assert!(keys.contains(&"api.throttle_rate_limit".to_string()) && keys.contains(&"api.throttle_burst_limit".to_string()), "{keys:?}");
     }
 
     #[test]

@@ -104,6 +104,26 @@ pub mod failover_flags {
     }
 }
 
+/// The API key: who generates it (`parameters`), who enforces it (API Gateway's usage plan
+/// in `api-{role}`, the API Lambda on every path) and the header clients send it in.
+pub mod api_key {
+    /// The header a client sends the key in (API Gateway's and the Lambda's).
+    pub const HEADER: &str = "x-api-key";
+    /// Leaf of the SecureString holding the key (secret: never readable by the API role).
+    pub const LEAF: &str = "api-key";
+    /// Leaf of the String holding the lowercase hex SHA-256 of the key (not secret): the
+    /// only parameter the API Lambda reads.
+    pub const SHA256_LEAF: &str = "api-key-sha256";
+    /// `/tandem/<suffix>/api-key`.
+    pub fn parameter(suffix: &str) -> String {
+        format!("{}{LEAF}", crate::naming::parameter_path(suffix))
+    }
+    /// `/tandem/<suffix>/api-key-sha256`.
+    pub fn sha256_parameter(suffix: &str) -> String {
+        format!("{}{SHA256_LEAF}", crate::naming::parameter_path(suffix))
+    }
+}
+
 /// `failover-controller` (secondary region): the probe and failover functions and the
 /// probe's one-minute schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -345,6 +365,10 @@ pub struct ParametersOutputs {
     pub names: Vec<String>,
     /// Name (never the value) of the API key SecureString.
     pub api_key_parameter: String,
+    /// Name of the String parameter holding the key's SHA-256 (hex); empty in outputs
+    /// recorded before it existed.
+    #[serde(default)]
+    pub api_key_sha256_parameter: String,
 }
 
 /// `parameter-replication`: the EventBridge rule feeding the replicator.

@@ -12,6 +12,14 @@
 //! | `s3/primary-bucket`, `s3/secondary-bucket` | String | bucket names |
 //! | `feature-flags` | String (JSON) | defaults on creation; operators own it afterwards |
 //! | `api-key` | SecureString | random, generated once, never rotated by apply |
+//! | `api-key-sha256` | String | lowercase hex SHA-256 of `api-key` (follows it) |
+//!
+//! The API key is what clients send in `x-api-key`: API Gateway's usage plan holds it as an
+//! API key (`api-{role}` reads it at apply time), and the API Lambda compares the SHA-256 of
+//! the presented header with `api-key-sha256`, the only parameter its role may read (no
+//! SecureString, no `kms:Decrypt`). Rotating the key = writing a new `api-key` in the
+//! primary, then `apply --refresh` (the refresh reports the hash and both regions' API
+//! Gateway keys as drifted: the hash follows, the keys are re-created).
 //!
 //! Secrets are SecureStrings encrypted with the region's AWS managed key `alias/aws/ssm`;
 //! names, endpoints and flags are not secret and are plain `String` parameters (encrypted at
@@ -50,7 +58,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tandem_core::aws::{retry, AwsContext};
-use tandem_core::contracts::{ids, AuroraOutputs, BucketOutputs, ParametersOutputs, TableOutputs};
+use tandem_core::contracts::{api_key, ids, AuroraOutputs, BucketOutputs, ParametersOutputs, TableOutputs};
 use tandem_core::{
     naming, to_outputs, AwsResultExt, Component, ComponentError, Config, Ctx, Desired, Drift, How, Key,
     Outputs, Placement, Rule,
@@ -102,6 +110,12 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
 /// A Parameter Store client of `region` (e.g. the CLI's failover flag in the secondary).
 pub fn client(aws: &AwsContext, region: &str) -> Arc<dyn SsmApi> {
     Arc::new(aws_sdk_ssm::Client::new(&aws.config(region)))
+}
+
+/// The lowercase hex SHA-256 of an API key: the value of `api-key-sha256`.
+pub fn api_key_sha256(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))
 }
 
 /// A random API key (alphanumeric).
@@ -168,11 +182,16 @@ impl ParametersComponent {
 
     /// Name of the API key SecureString.
     pub fn api_key_name(&self) -> String {
-        self.param_name("api-key")
+        self.param_name(api_key::LEAF)
+    }
+
+    /// Name of the String holding the API key's SHA-256.
+    pub fn api_key_sha256_name(&self) -> String {
+        self.param_name(api_key::SHA256_LEAF)
     }
 
     /// Leaf names and kinds of the component's own parameters.
-    fn own_layout() -> [(&'static str, ParamKind); 9] {
+    fn own_layout() -> [(&'static str, ParamKind); 10] {
         [
             ("db/writer-endpoint", ParamKind::String),
             ("db/reader-endpoint", ParamKind::String),
@@ -182,7 +201,8 @@ impl ParametersComponent {
             ("s3/primary-bucket", ParamKind::String),
             ("s3/secondary-bucket", ParamKind::String),
             ("feature-flags", ParamKind::String),
-            ("api-key", ParamKind::SecureString),
+            (api_key::LEAF, ParamKind::SecureString),
+            (api_key::SHA256_LEAF, ParamKind::String),
         ]
     }
 
@@ -193,7 +213,8 @@ impl ParametersComponent {
         v
     }
 
-    fn own_parameters(&self, ctx: &Ctx) -> Result<Vec<Own>, ComponentError> {
+    /// The component's own parameters; `key` is the API key's current value (the hash's).
+    fn own_parameters(&self, ctx: &Ctx, key: &str) -> Result<Vec<Own>, ComponentError> {
         let aurora_p: AuroraOutputs = ctx.input(&ids::aurora(Placement::Primary))?;
         let aurora_s: AuroraOutputs = ctx.input(&ids::aurora(Placement::Secondary))?;
         let table: TableOutputs = ctx.input(ids::TABLE)?;
@@ -231,6 +252,7 @@ impl ParametersComponent {
                 description: "API key (SecureString, generated once)",
                 managed: Managed::Once,
             },
+            s(api_key::SHA256_LEAF, api_key_sha256(key), "SHA-256 (hex) of the API key: what the API function compares"),
         ])
     }
 
@@ -471,10 +493,30 @@ impl Component for ParametersComponent {
     #[tracing::instrument(skip_all, fields(component = "parameters", region = %self.primary_region))]
     async fn apply(&self, ctx: &Ctx) -> Result<Outputs, ComponentError> {
         let pr = self.primary_region.clone();
-        let own = self.own_parameters(ctx)?;
-        let live = self.list(self.primary.as_ref(), &pr).await?;
+        // The inputs first: a missing one fails before any AWS call.
+        self.own_parameters(ctx, "")?;
+        let mut live = self.list(self.primary.as_ref(), &pr).await?;
+        let key_name = self.api_key_name();
+        let existing_key = live.get(&key_name).filter(|k| k.kind == ParamKind::SecureString).map(|k| k.value.clone());
+        let key_written = existing_key.is_none();
+        let key = existing_key.unwrap_or_else(generate_api_key);
+        let own = self.own_parameters(ctx, &key)?;
         for o in own {
             let name = o.param.name.clone();
+            if name == self.api_key_sha256_name() && key_written {
+                // The key was written by this run: a create whose answer was lost may have
+                // adopted another value, so the hash is taken from what Parameter Store holds.
+                live = self.list(self.primary.as_ref(), &pr).await?;
+                let stored = live.get(&key_name).map(|k| k.value.clone()).ok_or_else(|| {
+                    ComponentError::invalid(&key_name, &pr, "the API key just written is not listed; run apply again")
+                })?;
+                let want = Parameter::new(name.clone(), ParamKind::String, api_key_sha256(&stored));
+                let current = live.get(&name);
+                if self.put(ctx, self.primary.as_ref(), &pr, &own_key(&name), &want, current, o.description, true).await? != Written::Unchanged {
+                    tracing::info!(parameter = %name, region = %pr, "parameter written");
+                }
+                continue;
+            }
             let current = live.get(&name);
             let want = match (o.managed, current) {
                 // Present: keep the operator's flags and the existing key (same type).
@@ -483,9 +525,7 @@ impl Component for ParametersComponent {
                     ctx.adopt(&own_key(&name), &name).await?;
                     continue;
                 }
-                (Managed::Once, _) if name == self.api_key_name() => {
-                    Parameter { value: generate_api_key(), ..o.param }
-                }
+                (Managed::Once, _) if name == key_name => Parameter { value: key.clone(), ..o.param },
                 _ => o.param,
             };
             let key = own_key(&name);
@@ -499,6 +539,7 @@ impl Component for ParametersComponent {
             path: self.path.clone(),
             names: self.own_names(),
             api_key_parameter: self.api_key_name(),
+            api_key_sha256_parameter: self.api_key_sha256_name(),
         }))
     }
 
@@ -523,11 +564,19 @@ impl Component for ParametersComponent {
             return Ok(Drift::Missing { details: missing });
         }
         let mut details = missing;
-        if let Ok(own) = self.own_parameters(ctx) {
+        let key = source.get(&self.api_key_name()).map(|k| k.value.clone()).unwrap_or_default();
+        if let Ok(own) = self.own_parameters(ctx, &key) {
             for o in own.iter().filter(|o| o.managed == Managed::Value) {
                 if source.get(&o.param.name).is_some_and(|l| l.value != o.param.value) {
                     details.push(format!("{} differs from the stack's value", o.param.name));
                 }
+            }
+        }
+        // The hash follows the key even when the inputs are unknown (a refresh reads without
+        // them): a rotated key shows here, named, never shown.
+        if let (Some(k), Some(h)) = (source.get(&self.api_key_name()), source.get(&self.api_key_sha256_name())) {
+            if h.value != api_key_sha256(&k.value) && !details.iter().any(|d| d.starts_with(&h.name)) {
+                details.push(format!("{} does not match {} (rotated key): apply rewrites it", h.name, k.name));
             }
         }
         if source.get(&self.api_key_name()).is_some_and(|p| p.kind != ParamKind::SecureString) {
@@ -712,7 +761,7 @@ mod tests {
         let out = c.apply(&ctx).await.unwrap();
         assert_eq!(out["path"], "/tandem/t1/");
         assert_eq!(out["api_key_parameter"], "/tandem/t1/api-key");
-        assert_eq!(out["names"].as_array().unwrap().len(), 9);
+        assert_eq!(out["names"].as_array().unwrap().len(), 10);
         // The global writer endpoint, not the primary cluster's.
         assert_eq!(p.get("/tandem/t1/db/writer-endpoint").unwrap().value, "aurora-global-t1.global-abc.global.rds.amazonaws.com");
         assert_eq!(p.get("/tandem/t1/db/secondary-reader-endpoint").unwrap().value, "aurora-secondary-t1.cluster-ro-abc.rds.amazonaws.com");
@@ -749,6 +798,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_key_hash_is_a_plain_string_that_follows_the_key() {
+        let (p, s) = (Store::default(), Store::default());
+        let c = component(&p, &s);
+        let out = c.apply(&ctx()).await.unwrap();
+        assert_eq!(out["api_key_sha256_parameter"], "/tandem/t1/api-key-sha256");
+        let key = p.get("/tandem/t1/api-key").unwrap().value;
+        let hash = p.get("/tandem/t1/api-key-sha256").unwrap();
+        assert_eq!(hash.kind, ParamKind::String);
+        assert_eq!(hash.value, api_key_sha256(&key));
+        assert_eq!(hash.value.len(), 64);
+        assert_ne!(hash.value, key);
+        assert_eq!(s.get("/tandem/t1/api-key-sha256").unwrap().value, hash.value, "replicated");
+        // Rotation: an operator writes a new key in the primary; apply keeps it and the hash follows.
+        p.insert("/tandem/t1/api-key", ParamKind::SecureString, "rotated-key-0123456789abcdef");
+        p.take_mutations();
+        s.take_mutations();
+        // A refresh (no inputs) sees the rotation, without showing either value.
+        match c.read(&Ctx::standalone("parameters", "us-east-1")).await.unwrap() {
+            Drift::Drifted { details } => {
+                assert!(details.iter().any(|d| d.starts_with("/tandem/t1/api-key-sha256 does not match")), "{details:?}");
+                assert!(!format!("{details:?}").contains("rotated-key-0123"), "{details:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        c.apply(&ctx()).await.unwrap();
+        assert_eq!(p.get("/tandem/t1/api-key").unwrap().value, "rotated-key-0123456789abcdef");
+        assert_eq!(p.get("/tandem/t1/api-key-sha256").unwrap().value, api_key_sha256("rotated-key-0123456789abcdef"));
+        assert_eq!(p.take_mutations(), vec!["overwrite /tandem/t1/api-key-sha256".to_string()]);
+        assert_eq!(s.get("/tandem/t1/api-key").unwrap().value, "rotated-key-0123456789abcdef");
+        assert_eq!(c.read(&ctx()).await.unwrap(), Drift::InSync);
+        // A known vector: the hash is SHA-256 in lowercase hex.
+        assert_eq!(api_key_sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[tokio::test]
     async fn second_apply_makes_no_mutating_call_and_keeps_the_key() {
         let (p, s) = (Store::default(), Store::default());
         let c = component(&p, &s);
@@ -775,9 +859,11 @@ mod tests {
         let ctx = ctx();
         c.apply(&ctx).await.unwrap();
         let creates = p.take_mutations();
-        assert_eq!(creates.len(), 9, "{creates:?}");
+        assert_eq!(creates.len(), 10, "{creates:?}");
         assert!(creates.iter().all(|m| m.starts_with("create ")), "{creates:?}");
-        assert_eq!(s.take_mutations().len(), 9);
+        let key = p.get("/tandem/t1/api-key").unwrap().value;
+        assert_eq!(p.get("/tandem/t1/api-key-sha256").unwrap().value, api_key_sha256(&key));
+        assert_eq!(s.take_mutations().len(), 10);
         for name in c.own_names() {
             let e = ctx.entry(&own_key(&name)).await.unwrap();
             assert_eq!((e.id.as_deref(), e.status), (Some(name.as_str()), tandem_core::state::ResourceStatus::Done));
@@ -796,8 +882,9 @@ mod tests {
         let c = component(&p, &s);
         let ctx = ctx().with_prior(prior);
         c.apply(&ctx).await.unwrap();
-        assert!(!p.take_mutations().iter().any(|m| m.contains("api-key")));
+        assert!(!p.take_mutations().iter().any(|m| m.ends_with("/api-key")));
         assert_eq!(p.get("/tandem/t1/api-key").unwrap().value, "k-from-the-lost-run");
+        assert_eq!(p.get("/tandem/t1/api-key-sha256").unwrap().value, api_key_sha256("k-from-the-lost-run"), "the hash is the stored key's");
         let e = ctx.entry(&own_key("/tandem/t1/api-key")).await.unwrap();
         assert_eq!((e.id.as_deref(), e.status), (Some("/tandem/t1/api-key"), ResourceStatus::Done));
     }
@@ -839,7 +926,7 @@ mod tests {
         let ctx = ctx();
         c2.apply(&ctx).await.unwrap();
         assert_eq!(s.get("/tandem/t1/db/port").unwrap().value, "5432");
-        assert_eq!(s.params.lock().unwrap().len(), 9);
+        assert_eq!(s.params.lock().unwrap().len(), 10);
     }
 
     #[tokio::test]
@@ -1075,7 +1162,7 @@ mod tests {
         let mut p = MockSsmApi::new();
         let mut s = MockSsmApi::new();
         let mut seq = Sequence::new();
-        p.expect_delete_parameter().times(9).in_sequence(&mut seq).returning(|_| Ok(()));
+        p.expect_delete_parameter().times(10).in_sequence(&mut seq).returning(|_| Ok(()));
         s.expect_get_parameters_by_path().times(1).in_sequence(&mut seq).returning(|_| {
             Ok(vec![Parameter::new("/tandem/t1/api-key", ParamKind::SecureString, "k")])
         });
@@ -1100,7 +1187,7 @@ mod tests {
         let s = Store::default();
         let c = ParametersComponent::new(&Config::example("t1"), Arc::new(p), Arc::new(s.mock()));
         c.apply(&ctx()).await.unwrap();
-        assert_eq!(s.params.lock().unwrap().len(), 9);
+        assert_eq!(s.params.lock().unwrap().len(), 10);
     }
 
     #[tokio::test]
@@ -1124,6 +1211,6 @@ mod tests {
     fn debug_redacts_secure_strings() {
         let p = Parameter::new("/tandem/t1/api-key", ParamKind::SecureString, "hunter2");
         assert!(!format!("{p:?}").contains("hunter2"));
-        assert_eq!(ParametersComponent::own_layout().len(), 9);
+        assert_eq!(ParametersComponent::own_layout().len(), 10);
     }
 }

@@ -79,6 +79,8 @@ impl std::fmt::Debug for Parameter {
 pub trait SsmApi: Send + Sync {
     /// Every parameter under `path` (recursive, paginated), SecureStrings decrypted.
     async fn get_parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, AwsError>;
+    /// GetParameter WithDecryption; `None` when it does not exist.
+    async fn get_parameter(&self, name: &str) -> Result<Option<Parameter>, AwsError>;
     /// PutParameter without overwrite, with tags (fails with ParameterAlreadyExists).
     async fn create_parameter(&self, parameter: &Parameter, description: &str, tags: Vec<(String, String)>) -> Result<(), AwsError>;
     /// PutParameter with Overwrite (no tags: AWS refuses tags with overwrite).
@@ -143,6 +145,19 @@ impl SsmApi for aws_sdk_ssm::Client {
             }
         }
         Err(too_many_pages("GetParametersByPath", path))
+    }
+
+    async fn get_parameter(&self, name: &str) -> Result<Option<Parameter>, AwsError> {
+        match self.get_parameter().name(name).with_decryption(true).send().await.map_err(AwsError::from_sdk) {
+            Ok(o) => Ok(o.parameter().map(|p| Parameter {
+                name: p.name().unwrap_or(name).to_string(),
+                kind: ParamKind::from_sdk(p.r#type()),
+                value: p.value().unwrap_or_default().to_string(),
+                modified_ms: p.last_modified_date().and_then(|d| d.to_millis().ok()),
+            })),
+            Err(e) if e.is_not_found() || e.code == "ParameterNotFound" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn create_parameter(&self, parameter: &Parameter, description: &str, tags: Vec<(String, String)>) -> Result<(), AwsError> {

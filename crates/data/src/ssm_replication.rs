@@ -342,7 +342,7 @@ mod tests {
     fn ctx() -> Ctx {
         Ctx::standalone("parameter-replication", "us-east-1").with_input("functions-primary", &functions()).with_input(
             "parameters",
-            &ParametersOutputs { path: "/tandem/t1/".into(), names: vec![], api_key_parameter: "/tandem/t1/api-key".into() },
+            &ParametersOutputs { path: "/tandem/t1/".into(), names: vec![], api_key_parameter: "/tandem/t1/api-key".into(), api_key_sha256_parameter: "/tandem/t1/api-key-sha256".into() },
         )
     }
 

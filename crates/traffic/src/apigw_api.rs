@@ -28,6 +28,8 @@ pub struct ResourceInfo {
 pub struct MethodInfo {
     pub http_method: String,
     pub authorization_type: String,
+    /// The method needs an API key of a usage plan of its stage (`x-api-key`).
+    pub api_key_required: bool,
     /// (type, integration HTTP method, uri) of the integration, if any.
     pub integration: Option<IntegrationInfo>,
 }
@@ -38,6 +40,60 @@ pub struct IntegrationInfo {
     pub integration_type: String,
     pub http_method: String,
     pub uri: String,
+}
+
+/// An API key. `value` is read only when asked for (`include_value`), compared, never stored
+/// or logged: `Debug` redacts it and it is not serialized.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub tags: Vec<(String, String)>,
+    #[serde(skip)]
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for ApiKeyInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyInfo")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("tags", &self.tags)
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A usage plan: its stages (API id, stage) and throttle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsagePlanInfo {
+    pub id: String,
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+    pub stages: Vec<(String, String)>,
+    pub rate_limit: Option<f64>,
+    pub burst_limit: Option<i32>,
+}
+
+/// What a usage plan should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsagePlanSpec {
+    pub name: String,
+    pub description: String,
+    pub stages: Vec<(String, String)>,
+    pub rate_limit: f64,
+    pub burst_limit: i32,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One JSON-patch operation of UpdateUsagePlan (`op` = add / remove / replace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    pub op: &'static str,
+    pub path: String,
+    pub value: String,
 }
 
 /// A custom domain name.
@@ -74,14 +130,38 @@ pub trait ApiGatewayApi: Send + Sync {
     async fn get_resources(&self, api_id: &str) -> Result<Vec<ResourceInfo>, AwsError>;
     async fn create_resource(&self, api_id: &str, parent_id: &str, path_part: &str) -> Result<ResourceInfo, AwsError>;
     async fn get_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<MethodInfo, AwsError>;
-    /// PutMethod with authorization NONE.
-    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError>;
+    /// PutMethod with authorization NONE, and `apiKeyRequired` as given.
+    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str, api_key_required: bool) -> Result<(), AwsError>;
+    /// DeleteMethod (its integration goes with it).
+    async fn delete_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError>;
+    /// DeleteResource (its methods and child resources go with it).
+    async fn delete_resource(&self, api_id: &str, resource_id: &str) -> Result<(), AwsError>;
     /// PutIntegration AWS_PROXY, integration method POST, to `uri`.
     async fn put_integration(&self, api_id: &str, resource_id: &str, http_method: &str, uri: &str) -> Result<(), AwsError>;
     /// CreateDeployment to `stage` (creating the stage); returns the deployment id.
     async fn create_deployment(&self, api_id: &str, stage: &str, description: &str) -> Result<String, AwsError>;
     /// The deployment id of a stage.
     async fn get_stage(&self, api_id: &str, stage: &str) -> Result<Option<String>, AwsError>;
+
+    /// CreateApiKey (enabled, with this value and the tags), sent once (no SDK retry).
+    async fn create_api_key(&self, name: &str, value: &str, tags: Vec<(String, String)>) -> Result<ApiKeyInfo, AwsError>;
+    /// GetApiKey; the value only when `include_value`.
+    async fn get_api_key(&self, id: &str, include_value: bool) -> Result<ApiKeyInfo, AwsError>;
+    /// GetApiKeys whose name starts with `name` (every page, no values).
+    async fn list_api_keys(&self, name: &str) -> Result<Vec<ApiKeyInfo>, AwsError>;
+    async fn delete_api_key(&self, id: &str) -> Result<(), AwsError>;
+    /// CreateUsagePlan, sent once (no SDK retry).
+    async fn create_usage_plan(&self, spec: &UsagePlanSpec) -> Result<UsagePlanInfo, AwsError>;
+    async fn get_usage_plan(&self, id: &str) -> Result<UsagePlanInfo, AwsError>;
+    /// Every usage plan of the region (every page).
+    async fn list_usage_plans(&self) -> Result<Vec<UsagePlanInfo>, AwsError>;
+    async fn update_usage_plan(&self, id: &str, patches: Vec<Patch>) -> Result<UsagePlanInfo, AwsError>;
+    async fn delete_usage_plan(&self, id: &str) -> Result<(), AwsError>;
+    /// The ids of the API keys of a usage plan (every page).
+    async fn get_usage_plan_keys(&self, plan_id: &str) -> Result<Vec<String>, AwsError>;
+    /// CreateUsagePlanKey of type API_KEY.
+    async fn create_usage_plan_key(&self, plan_id: &str, key_id: &str) -> Result<(), AwsError>;
+    async fn delete_usage_plan_key(&self, plan_id: &str, key_id: &str) -> Result<(), AwsError>;
 
     async fn get_domain_name(&self, domain: &str) -> Result<DomainInfo, AwsError>;
     /// CreateDomainName REGIONAL, TLS_1_2, with a regional ACM certificate.
@@ -114,6 +194,35 @@ fn resource_of(r: &apigw::types::Resource) -> ResourceInfo {
         path: r.path().unwrap_or_default().to_string(),
         path_part: r.path_part().map(str::to_string),
     }
+}
+
+macro_rules! key_of {
+    ($o:expr) => {
+        ApiKeyInfo {
+            id: $o.id().unwrap_or_default().to_string(),
+            name: $o.name().unwrap_or_default().to_string(),
+            enabled: $o.enabled(),
+            tags: tags_of($o.tags()),
+            value: $o.value().map(str::to_string),
+        }
+    };
+}
+
+macro_rules! plan_of {
+    ($o:expr) => {
+        UsagePlanInfo {
+            id: $o.id().unwrap_or_default().to_string(),
+            name: $o.name().unwrap_or_default().to_string(),
+            tags: tags_of($o.tags()),
+            stages: $o
+                .api_stages()
+                .iter()
+                .map(|s| (s.api_id().unwrap_or_default().to_string(), s.stage().unwrap_or_default().to_string()))
+                .collect(),
+            rate_limit: $o.throttle().map(|t| t.rate_limit()),
+            burst_limit: $o.throttle().map(|t| t.burst_limit()),
+        }
+    };
 }
 
 macro_rules! domain_of {
@@ -227,6 +336,7 @@ impl ApiGatewayApi for ApiGatewayClient {
         Ok(MethodInfo {
             http_method: o.http_method().unwrap_or(http_method).to_string(),
             authorization_type: o.authorization_type().unwrap_or_default().to_string(),
+            api_key_required: o.api_key_required().unwrap_or(false),
             integration: o.method_integration().map(|i| IntegrationInfo {
                 integration_type: i.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
                 http_method: i.http_method().unwrap_or_default().to_string(),
@@ -235,16 +345,175 @@ impl ApiGatewayApi for ApiGatewayClient {
         })
     }
 
-    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError> {
+    async fn put_method(&self, api_id: &str, resource_id: &str, http_method: &str, api_key_required: bool) -> Result<(), AwsError> {
         self.0
             .put_method()
             .rest_api_id(api_id)
             .resource_id(resource_id)
             .http_method(http_method)
             .authorization_type("NONE")
+            .api_key_required(api_key_required)
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_method(&self, api_id: &str, resource_id: &str, http_method: &str) -> Result<(), AwsError> {
+        self.0
+            .delete_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method(http_method)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_resource(&self, api_id: &str, resource_id: &str) -> Result<(), AwsError> {
+        self.0.delete_resource().rest_api_id(api_id).resource_id(resource_id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn create_api_key(&self, name: &str, value: &str, tags: Vec<(String, String)>) -> Result<ApiKeyInfo, AwsError> {
+        let mut req = self.0.create_api_key().name(name).value(value).enabled(true).description("Tandem API key (the SSM SecureString api-key)");
+        for (k, v) in tags {
+            req = req.tags(k, v);
+        }
+        // No name uniqueness, no token: sent once, looked up by tag after an ambiguous failure.
+        let o = req
+            .customize()
+            .config_override(apigw::config::Builder::default().retry_config(tandem_core::aws::single_attempt()))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(ApiKeyInfo { value: None, ..key_of!(o) })
+    }
+
+    async fn get_api_key(&self, id: &str, include_value: bool) -> Result<ApiKeyInfo, AwsError> {
+        let o = self.0.get_api_key().api_key(id).include_value(include_value).send().await.map_err(AwsError::from_sdk)?;
+        let info = key_of!(o);
+        Ok(ApiKeyInfo { value: info.value.filter(|_| include_value), ..info })
+    }
+
+    async fn list_api_keys(&self, name: &str) -> Result<Vec<ApiKeyInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetApiKeys", name);
+        loop {
+            let o = self
+                .0
+                .get_api_keys()
+                .name_query(name)
+                .include_values(false)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().map(|k| ApiKeyInfo { value: None, ..key_of!(k) }));
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn delete_api_key(&self, id: &str) -> Result<(), AwsError> {
+        self.0.delete_api_key().api_key(id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn create_usage_plan(&self, spec: &UsagePlanSpec) -> Result<UsagePlanInfo, AwsError> {
+        let mut req = self
+            .0
+            .create_usage_plan()
+            .name(&spec.name)
+            .description(&spec.description)
+            .throttle(apigw::types::ThrottleSettings::builder().rate_limit(spec.rate_limit).burst_limit(spec.burst_limit).build());
+        for (api, stage) in &spec.stages {
+            req = req.api_stages(apigw::types::ApiStage::builder().api_id(api).stage(stage).build());
+        }
+        for (k, v) in &spec.tags {
+            req = req.tags(k, v);
+        }
+        let o = req
+            .customize()
+            .config_override(apigw::config::Builder::default().retry_config(tandem_core::aws::single_attempt()))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(plan_of!(o))
+    }
+
+    async fn get_usage_plan(&self, id: &str) -> Result<UsagePlanInfo, AwsError> {
+        let o = self.0.get_usage_plan().usage_plan_id(id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(plan_of!(o))
+    }
+
+    async fn list_usage_plans(&self) -> Result<Vec<UsagePlanInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetUsagePlans", "the region");
+        loop {
+            let o = self.0.get_usage_plans().limit(500).set_position(position.take()).send().await.map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().map(|p| plan_of!(p)));
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn update_usage_plan(&self, id: &str, patches: Vec<Patch>) -> Result<UsagePlanInfo, AwsError> {
+        let mut req = self.0.update_usage_plan().usage_plan_id(id);
+        for p in patches {
+            let op = match p.op {
+                "add" => apigw::types::Op::Add,
+                "remove" => apigw::types::Op::Remove,
+                _ => apigw::types::Op::Replace,
+            };
+            req = req.patch_operations(apigw::types::PatchOperation::builder().op(op).path(p.path).value(p.value).build());
+        }
+        let o = req.send().await.map_err(AwsError::from_sdk)?;
+        Ok(plan_of!(o))
+    }
+
+    async fn delete_usage_plan(&self, id: &str) -> Result<(), AwsError> {
+        self.0.delete_usage_plan().usage_plan_id(id).send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn get_usage_plan_keys(&self, plan_id: &str) -> Result<Vec<String>, AwsError> {
+        let mut all = Vec::new();
+        let mut position: Option<String> = None;
+        let mut pages = PageTokens::new("GetUsagePlanKeys", plan_id);
+        loop {
+            let o = self
+                .0
+                .get_usage_plan_keys()
+                .usage_plan_id(plan_id)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            all.extend(o.items().iter().filter_map(|k| k.id().map(str::to_string)));
+            match pages.next(o.position().filter(|_| !o.items().is_empty()))? {
+                Some(p) => position = Some(p),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn create_usage_plan_key(&self, plan_id: &str, key_id: &str) -> Result<(), AwsError> {
+        self.0.create_usage_plan_key().usage_plan_id(plan_id).key_id(key_id).key_type("API_KEY").send().await.map_err(AwsError::from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_usage_plan_key(&self, plan_id: &str, key_id: &str) -> Result<(), AwsError> {
+        self.0.delete_usage_plan_key().usage_plan_id(plan_id).key_id(key_id).send().await.map_err(AwsError::from_sdk)?;
         Ok(())
     }
 

@@ -49,7 +49,8 @@ pub fn components(cfg: &Config, aws: &AwsContext) -> Vec<Arc<dyn Component>> {
         let apigw: Arc<dyn apigw_api::ApiGatewayApi> = Arc::new(apigw_api::ApiGatewayClient(aws_sdk_apigateway::Client::new(&sdk)));
         let lambda: Arc<dyn tandem_clients::LambdaApi> = Arc::new(aws_sdk_lambda::Client::new(&sdk));
         out.push(Arc::new(CertificateComponent::new(cfg, role, acm.clone(), route53.clone())));
-        out.push(Arc::new(ApiComponent::new(cfg, role, apigw, lambda, acm.clone())));
+        let ssm = tandem_data::ssm::client(aws, cfg.region_of(role));
+        out.push(Arc::new(ApiComponent::new(cfg, role, apigw, lambda, acm.clone(), ssm)));
         out.push(Arc::new(HealthComponent::new(cfg, role, route53.clone())));
     }
     out.push(Arc::new(FailoverComponent::new(cfg, route53)));

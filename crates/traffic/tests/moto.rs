@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tandem_core::aws::AwsContext;
 use tandem_core::contracts::{
     failover_alarms, failover_metrics, ids, AcceleratorOutputs, ApiOutputs, CertificateOutputs, DecisionOutputs, FailoverOutputs,
-    FunctionsOutputs, HealthOutputs, LoadBalancerOutputs,
+    FunctionsOutputs, HealthOutputs, LoadBalancerOutputs, ParametersOutputs,
 };
 use tandem_core::state::ComponentState;
 use tandem_core::{from_outputs, Component, Config, Ctx, Drift, Outputs};
@@ -215,6 +215,28 @@ async fn traffic_stack_on_moto() {
     run.external.insert("loadbalancer-secondary".into(), tandem_core::to_outputs(&fake_lb(SECONDARY, &s)));
     let decision = decision_alarm(&aws, &s).await;
     run.external.insert(ids::FAILOVER_ALARMS.into(), tandem_core::to_outputs(&decision));
+    // The API key as `parameters` leaves it: a SecureString in both regions.
+    let key_name = format!("/tandem/{s}/api-key");
+    let key_value = format!("moto-key-{s}-0123456789abcdefghij");
+    for region in [PRIMARY, SECONDARY] {
+        aws_sdk_ssm::Client::new(&aws.config(region))
+            .put_parameter()
+            .name(&key_name)
+            .value(&key_value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("api-key parameter");
+    }
+    run.external.insert(
+        ids::PARAMETERS.into(),
+        tandem_core::to_outputs(&ParametersOutputs {
+            path: format!("/tandem/{s}/"),
+            names: vec![],
+            api_key_parameter: key_name.clone(),
+            api_key_sha256_parameter: format!("/tandem/{s}/api-key-sha256"),
+        }),
+    );
 
     // ---- apply ----
     let mut first = BTreeMap::new();
@@ -258,7 +280,23 @@ async fn traffic_stack_on_moto() {
         gw.get_stage().rest_api_id(&out.rest_api_id).stage_name("live").send().await.expect("stage live");
         let res = gw.get_resources().rest_api_id(&out.rest_api_id).send().await.expect("resources");
         let paths: Vec<&str> = res.items().iter().filter_map(|r| r.path()).collect();
-        assert!(paths.contains(&"/health") && paths.contains(&"/{proxy+}"), "{paths:?}");
+        assert!(paths.contains(&"/health") && paths.contains(&"/items/{id}") && !paths.contains(&"/{proxy+}"), "{paths:?}");
+        // Writes and reads need the key, /health does not.
+        let rid = |p: &str| res.items().iter().find(|r| r.path() == Some(p)).and_then(|r| r.id()).unwrap_or_default().to_string();
+        for (path, method, key) in [("/health", "GET", false), ("/items/{id}", "GET", true), ("/items/{id}", "PUT", true), ("/items/{id}", "DELETE", true)] {
+            let m = gw.get_method().rest_api_id(&out.rest_api_id).resource_id(rid(path)).http_method(method).send().await.expect("method");
+            assert_eq!(m.api_key_required(), Some(key), "{id}: {method} {path}");
+            assert_eq!(m.method_integration().and_then(|i| i.r#type()).map(|t| t.as_str()), Some("AWS_PROXY"), "{id}: {method} {path}");
+        }
+        // A throttled usage plan on the stage holding the key whose value is the parameter's.
+        let plans = gw.get_usage_plans().send().await.expect("usage plans");
+        let plan = plans.items().iter().find(|p| p.name() == Some(format!("usage-plan-{}-{s}", &id[4..]).as_str())).expect("usage plan");
+        assert!(plan.api_stages().iter().any(|st| st.api_id() == Some(out.rest_api_id.as_str()) && st.stage() == Some("live")), "{plan:?}");
+        assert_eq!(plan.throttle().map(|t| (t.rate_limit(), t.burst_limit())), Some((50.0, 100)), "{plan:?}");
+        let keys = gw.get_usage_plan_keys().usage_plan_id(plan.id().unwrap_or_default()).send().await.expect("plan keys");
+        assert_eq!(keys.items().len(), 1, "{id}: one key on the plan");
+        let key = gw.get_api_key().api_key(keys.items()[0].id().unwrap_or_default()).include_value(true).send().await.expect("key");
+        assert!(key.value() == Some(key_value.as_str()) && key.enabled(), "{id}: the key is the parameter's value");
         let domain = out.custom_domain.clone().expect("custom domain");
         let d = gw.get_domain_name().domain_name(&domain).send().await.expect("domain");
         assert_eq!(d.regional_certificate_arn(), out.certificate_arn.as_deref());
@@ -429,6 +467,10 @@ async fn traffic_stack_on_moto() {
     for (id, region) in [("api-primary", PRIMARY), ("api-secondary", SECONDARY)] {
         let out: ApiOutputs = from_outputs(&first[id]).expect("api outputs");
         let gw = aws_sdk_apigateway::Client::new(&aws.config(region));
+        let plans = gw.get_usage_plans().send().await.expect("usage plans");
+        assert!(!plans.items().iter().any(|p| p.name().unwrap_or_default().contains(&s)), "{id}: usage plan deleted");
+        let keys = gw.get_api_keys().send().await.expect("api keys");
+        assert!(!keys.items().iter().any(|k| k.name().unwrap_or_default().contains(&s)), "{id}: API key deleted");
         assert!(gw.get_rest_api().rest_api_id(&out.rest_api_id).send().await.is_err(), "{id} REST API deleted");
         let domain = out.custom_domain.clone().expect("domain");
         assert!(gw.get_domain_name().domain_name(&domain).send().await.is_err(), "{domain} deleted");
