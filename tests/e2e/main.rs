@@ -183,8 +183,8 @@ async fn an_installed_tandem_runs_from_an_empty_directory() {
     let installed = bin_dir.join("tandem");
     std::fs::copy(tandem_bin(), &installed).expect("install tandem");
     // What `cargo install --path lambda --profile lambda --bin tandem-lambda` puts beside it
-    // (its content only matters to a real Lambda; the emulator runs no code).
-    std::fs::write(bin_dir.join("tandem-lambda"), b"#!/bin/sh\nexit 0\n").expect("install tandem-lambda");
+    // (an x86-64 ELF that passes the package check; the emulator runs no code).
+    std::fs::write(bin_dir.join("tandem-lambda"), tandem_compute::package::static_elf_for_tests()).expect("install tandem-lambda");
     let empty = work.path().join("empty");
     std::fs::create_dir_all(&empty).expect("empty dir");
     std::fs::copy(&d.config, empty.join("tandem.toml")).expect("config");
