@@ -5,8 +5,15 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from moto.apigateway.exceptions import ConflictException, RestAPINotFound
+from moto.apigateway.exceptions import ConflictException, NotFoundException, RestAPINotFound, UsagePlanNotFoundException
 from moto.apigateway.models import APIGatewayBackend
+
+
+class UsagePlanKeyNotFound(NotFoundException):
+    code = 404
+
+    def __init__(self) -> None:
+        super().__init__("Invalid Usage Plan Key identifier specified")
 
 
 def _with_mapping_table(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,3 +82,28 @@ def apply() -> None:
         return original_create_resource(self, function_id, parent_resource_id, path_part)
 
     APIGatewayBackend.create_resource = create_resource  # type: ignore[method-assign]
+
+    original_delete_usage_plan = APIGatewayBackend.delete_usage_plan
+    original_delete_usage_plan_key = APIGatewayBackend.delete_usage_plan_key
+
+    def delete_usage_plan(self: APIGatewayBackend, usage_plan_id: str) -> None:
+        # AWS DeleteUsagePlan of a plan that does not exist: NotFoundException (404).
+        # https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteUsagePlan.html
+        # moto 5.2.5 answers 500 (KeyError), so a delete retried after a lost answer never
+        # converged.
+        if usage_plan_id not in self.usage_plans:
+            raise UsagePlanNotFoundException()
+        original_delete_usage_plan(self, usage_plan_id)
+        # The plan's keys are sub-resources of it (/usageplans/{id}/keys).
+        self.usage_plan_keys.pop(usage_plan_id, None)
+
+    def delete_usage_plan_key(self: APIGatewayBackend, usage_plan_id: str, key_id: str) -> None:
+        # AWS DeleteUsagePlanKey of a plan or key it does not have: NotFoundException (404).
+        # https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteUsagePlanKey.html
+        # moto 5.2.5 answers 500 (KeyError).
+        if key_id not in self.usage_plan_keys.get(usage_plan_id, {}):
+            raise UsagePlanKeyNotFound()
+        original_delete_usage_plan_key(self, usage_plan_id, key_id)
+
+    APIGatewayBackend.delete_usage_plan = delete_usage_plan  # type: ignore[method-assign]
+    APIGatewayBackend.delete_usage_plan_key = delete_usage_plan_key  # type: ignore[method-assign]

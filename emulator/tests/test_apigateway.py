@@ -92,3 +92,28 @@ class CreateResourceTwice(unittest.TestCase):
         self.apigw.create_resource(restApiId=self.api, parentId=a, pathPart="health")
         paths = sorted(r["path"] for r in self.apigw.get_resources(restApiId=self.api)["items"])
         self.assertEqual(paths, ["/", "/a", "/a/health", "/health"])
+
+
+class UsagePlanDeletesOfWhatIsGone(unittest.TestCase):
+    """A delete retried after its answer was lost must be NotFound (404), not 500."""
+
+    def setUp(self) -> None:
+        self.apigw = client("apigateway", "us-east-1")
+        self.key = self.apigw.create_api_key(name=unique("key"), enabled=True)["id"]
+        self.plan = self.apigw.create_usage_plan(name=unique("plan"))["id"]
+        self.apigw.create_usage_plan_key(usagePlanId=self.plan, keyId=self.key, keyType="API_KEY")
+
+    def test_deleting_a_plan_key_twice_is_not_found(self) -> None:
+        self.apigw.delete_usage_plan_key(usagePlanId=self.plan, keyId=self.key)
+        with self.assertRaises(ClientError) as e:
+            self.apigw.delete_usage_plan_key(usagePlanId=self.plan, keyId=self.key)
+        self.assertEqual((error_code(e.exception), status(e.exception)), ("NotFoundException", 404))
+
+    def test_deleting_a_plan_twice_is_not_found(self) -> None:
+        self.apigw.delete_usage_plan(usagePlanId=self.plan)
+        with self.assertRaises(ClientError) as e:
+            self.apigw.delete_usage_plan(usagePlanId=self.plan)
+        self.assertEqual((error_code(e.exception), status(e.exception)), ("NotFoundException", 404))
+        with self.assertRaises(ClientError) as e:
+            self.apigw.delete_usage_plan_key(usagePlanId=self.plan, keyId=self.key)
+        self.assertEqual(status(e.exception), 404, "its keys went with it")
