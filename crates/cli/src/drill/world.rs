@@ -198,6 +198,7 @@ impl World for SdkWorld {
         self.s3(region)
             .put_object()
             .bucket(bucket)
+            .set_expected_bucket_owner(self.owner())
             .key(key)
             .body(aws_sdk_s3::primitives::ByteStream::from(body))
             .send()
@@ -207,7 +208,7 @@ impl World for SdkWorld {
     }
 
     async fn object_exists(&self, region: &str, bucket: &str, key: &str) -> Result<bool, AwsError> {
-        match self.s3(region).head_object().bucket(bucket).key(key).send().await {
+        match self.s3(region).head_object().bucket(bucket).set_expected_bucket_owner(self.owner()).key(key).send().await {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = AwsError::from_sdk(e);
@@ -225,14 +226,14 @@ impl World for SdkWorld {
         let mut deleted = 0;
         // Bounded: each round deletes what one listing shows; a marker has a few versions.
         for _ in 0..20 {
-            let out = s3.list_object_versions().bucket(bucket).prefix(key).send().await.map_err(AwsError::from_sdk)?;
+            let out = s3.list_object_versions().bucket(bucket).set_expected_bucket_owner(self.owner()).prefix(key).send().await.map_err(AwsError::from_sdk)?;
             let mut ids: Vec<String> = out.versions().iter().filter(|v| v.key() == Some(key)).filter_map(|v| v.version_id().map(str::to_string)).collect();
             ids.extend(out.delete_markers().iter().filter(|m| m.key() == Some(key)).filter_map(|m| m.version_id().map(str::to_string)));
             if ids.is_empty() {
                 return Ok(deleted);
             }
             for id in ids {
-                match s3.delete_object().bucket(bucket).key(key).version_id(&id).send().await {
+                match s3.delete_object().bucket(bucket).set_expected_bucket_owner(self.owner()).key(key).version_id(&id).send().await {
                     Ok(_) => deleted += 1,
                     Err(e) => {
                         let e = AwsError::from_sdk(e);
@@ -609,8 +610,18 @@ impl World for SdkWorld {
 }
 
 impl SdkWorld {
-    /// The account of the caller in `region` (STS GetCallerIdentity), for ARNs the drill builds.
+    /// The stack's account (settled by the preflight): the expected owner of every bucket
+    /// call, as in `tandem_data::s3_api::S3Client`.
+    fn owner(&self) -> Option<String> {
+        self.cfg.account_id.as_ref().map(|a| a.as_str().to_string())
+    }
+
+    /// The account for ARNs the drill builds: the one the preflight settled, else the
+    /// caller's in `region` (STS GetCallerIdentity).
     async fn aws_account(&self, region: &str) -> Result<String, AwsError> {
+        if let Some(a) = self.owner() {
+            return Ok(a);
+        }
         let sts = aws_sdk_sts::Client::new(&self.aws.config(region));
         let out = sts.get_caller_identity().send().await.map_err(AwsError::from_sdk)?;
         out.account().map(str::to_string).ok_or_else(|| AwsError::other("NoAccount", "GetCallerIdentity named no account"))
