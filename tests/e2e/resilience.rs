@@ -16,6 +16,8 @@
 //! Knobs (environment):
 //! - `TANDEM_FAULT_SEEDS` (list, `1,2,3`) or `TANDEM_FAULT_SEED` (one); default 1..=5.
 //! - `TANDEM_FAULT_RATE`: fraction of requests faulted, default 0.2.
+//! - `TANDEM_FAULT_PARALLEL`: how many seeds run at once, default 3 (each has its own moto,
+//!   proxy and stack; a seed mostly waits out retry backoffs).
 //! - `TANDEM_KILL_SEEDS` / `TANDEM_KILL_SEED`; default 1..=3.
 //! - `TANDEM_KILL_APPLY_WINDOW_MS` / `TANDEM_KILL_DESTROY_WINDOW_MS`: `min-max` of the kill
 //!   delays, defaults `300-8000` and `200-2500`.
@@ -104,7 +106,7 @@ impl SeedReport {
     }
     fn note(&mut self, line: impl Into<String>) {
         let line = line.into();
-        eprintln!("  {line}");
+        eprintln!("  seed {}: {line}", self.seed);
         self.lines.push(format!("  {line}"));
     }
     fn fail(&mut self, line: impl Into<String>) {
@@ -155,51 +157,61 @@ async fn apply_and_destroy_converge_under_injected_faults() {
     let seeds = seeds("TANDEM_FAULT_SEED", 5);
     let rate: f64 = env_number("TANDEM_FAULT_RATE", 0.2);
     assert!((0.0..=1.0).contains(&rate), "TANDEM_FAULT_RATE must be in [0, 1], got {rate}");
-    eprintln!("fault injection: seeds {seeds:?}, rate {rate} (TANDEM_FAULT_SEEDS / TANDEM_FAULT_RATE)");
+    // Seeds are independent (each its own moto, proxy and stack) and mostly wait out retry
+    // backoffs, so a few run at once.
+    let parallel: usize = env_number("TANDEM_FAULT_PARALLEL", 1usize).max(1);
+    eprintln!("fault injection: seeds {seeds:?}, rate {rate}, {parallel} at a time (TANDEM_FAULT_SEEDS / TANDEM_FAULT_RATE / TANDEM_FAULT_PARALLEL)");
     let started = Instant::now();
-    let mut reports = Vec::new();
-    for seed in seeds {
-        let s = suffix("fi", seed);
-        let mut report = SeedReport::new(seed, &s);
-        eprintln!("seed {seed}: stack {s}");
-        let work = KeptDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), &format!("faults-seed{seed}"));
-        let moto = Moto::start(&work.path);
-        let proxy = FaultProxy::start(&moto.endpoint, FaultPlan { seed, rate }, &work.path.join("proxy.log")).await.expect("fault proxy");
-        let d = Deployment::new(&moto, &s, &work.path, &proxy.endpoint).await;
-
-        proxy.phase("apply");
-        let t = Instant::now();
-        let run = cli(&d, &["apply", "--yes"]).await;
-        let stats = proxy.take_stats();
-        report.note(format!("apply: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
-        if run.code != 0 {
-            report.fail(format!("apply did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
-        }
-        if stats.proxy_errors > 0 {
-            report.fail(format!("the proxy itself failed {} times (see {})", stats.proxy_errors, proxy.log_path.display()));
-        }
-        census_check(&moto, &d, true, "after apply", &work.path, &mut report).await;
-
-        proxy.phase("destroy");
-        let t = Instant::now();
-        let run = cli(&d, &["destroy", "--yes"]).await;
-        let stats = proxy.take_stats();
-        report.note(format!("destroy: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
-        if run.code != 0 {
-            report.fail(format!("destroy did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
-        }
-        census_check(&moto, &d, false, "after destroy", &work.path, &mut report).await;
-
-        drop(proxy);
-        drop(moto);
-        if report.failed {
-            report.note(format!("kept for inspection: {} (proxy.log, moto.log, .tandem/)", work.path.display()));
-        } else {
-            work.success();
-        }
-        reports.push(report);
-    }
+    use futures::StreamExt as _;
+    let mut reports: Vec<SeedReport> =
+        futures::stream::iter(seeds).map(|seed| fault_seed(seed, rate)).buffer_unordered(parallel).collect().await;
+    reports.sort_by_key(|r| r.seed);
     conclude("fault injection", reports, started);
+}
+
+/// One seed of the fault-injection run: its own moto, proxy and stack; apply, census,
+/// destroy, census.
+async fn fault_seed(seed: u64, rate: f64) -> SeedReport {
+    let s = suffix("fi", seed);
+    let mut report = SeedReport::new(seed, &s);
+    eprintln!("seed {seed}: stack {s}");
+    let work = KeptDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), &format!("faults-seed{seed}"));
+    let workdir = work.path.clone();
+    let moto = tokio::task::spawn_blocking(move || Moto::start(&workdir)).await.expect("moto start");
+    let proxy = FaultProxy::start(&moto.endpoint, FaultPlan { seed, rate }, &work.path.join("proxy.log")).await.expect("fault proxy");
+    let d = Deployment::new(&moto, &s, &work.path, &proxy.endpoint).await;
+
+    proxy.phase("apply");
+    let t = Instant::now();
+    let run = cli(&d, &["apply", "--yes"]).await;
+    let stats = proxy.take_stats();
+    report.note(format!("apply: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
+    if run.code != 0 {
+        report.fail(format!("apply did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
+    }
+    if stats.proxy_errors > 0 {
+        report.fail(format!("the proxy itself failed {} times (see {})", stats.proxy_errors, proxy.log_path.display()));
+    }
+    census_check(&moto, &d, true, "after apply", &work.path, &mut report).await;
+
+    proxy.phase("destroy");
+    let t = Instant::now();
+    let run = cli(&d, &["destroy", "--yes"]).await;
+    let stats = proxy.take_stats();
+    report.note(format!("destroy: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
+    if run.code != 0 {
+        report.fail(format!("destroy did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
+    }
+    census_check(&moto, &d, false, "after destroy", &work.path, &mut report).await;
+
+    drop(proxy);
+    drop(moto);
+    if report.failed {
+        report.note(format!("kept for inspection: {} (proxy.log, moto.log, .tandem/)", work.path.display()));
+    } else {
+        work.success();
+    }
+    report
 }
 
 /// `(min, max)` of the kill delays, from `var` (`<min>-<max>` in ms) or `default`.

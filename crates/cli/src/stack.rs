@@ -49,6 +49,21 @@ fn workspace_root() -> PathBuf {
     }
 }
 
+/// What the CLI says before a Lambda build starts (stderr), so a first run is not a silent
+/// pause.
+fn build_announcement(build: tandem_compute::package::Build) -> String {
+    match build {
+        tandem_compute::package::Build::Release => format!(
+            "Building the Lambda package ({}); the first build takes a few minutes…",
+            build.command()
+        ),
+        tandem_compute::package::Build::Dev => format!(
+            "Building the Lambda package for the local emulator ({}: the dev profile, reusing what cargo already compiled; [lambda] build = \"release\" builds what AWS runs)…",
+            build.command()
+        ),
+    }
+}
+
 impl Stack {
     /// Builds every component. `with_package` builds (or reuses) the Lambda package so its
     /// SHA-256 takes part in planning; commands that do not plan skip the build.
@@ -79,10 +94,11 @@ impl Stack {
                     ),
                 }
             }
-            let package = tandem_compute::package::ensure_package_announcing(cfg, &workspace_root(), || {
-                eprintln!(
-                    "Building the Lambda package (cargo build --profile lambda -p tandem-lambda); the first build takes a few minutes…"
-                );
+            // Against a loopback emulator (which never runs the code) the cheap development
+            // build, else the release build AWS runs (`[lambda] build`).
+            let build = tandem_compute::package::Build::resolve(cfg.lambda.build, aws.endpoint_is_loopback());
+            let package = tandem_compute::package::ensure_package_built(cfg, &workspace_root(), build, || {
+                eprintln!("{}", build_announcement(build));
                 started = Some(std::time::Instant::now());
             })
             .context("building the Lambda package")?;

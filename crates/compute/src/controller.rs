@@ -301,6 +301,8 @@ impl Component for Controller {
         tandem_core::OutputType::of::<ControllerOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Two functions (IAM propagation retries, then Pending → Active in seconds, as in
+        // `functions-*`) and a schedule rule.
         Duration::from_secs(45)
     }
     fn desired(&self) -> Desired {

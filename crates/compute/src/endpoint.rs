@@ -180,6 +180,9 @@ impl Component for EventEndpoint {
         tandem_core::OutputType::of::<tandem_core::contracts::EventEndpointOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Role, then CreateEndpoint (retrying IAM propagation) and CREATING → ACTIVE. AWS
+        // documents no time; 120 s is terraform-provider-aws's hard-coded create wait
+        // (internal/service/events/endpoint.go), a conservative figure.
         Duration::from_secs(120)
     }
     fn desired(&self) -> Desired {

@@ -267,6 +267,7 @@ impl Component for EventBus {
         tandem_core::OutputType::of::<tandem_core::contracts::EventBusOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Synchronous EventBridge calls (no asynchronous state).
         Duration::from_secs(10)
     }
     fn desired(&self) -> Desired {

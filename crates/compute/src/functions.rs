@@ -336,6 +336,9 @@ impl Component for Functions {
         tandem_core::OutputType::of::<tandem_core::contracts::FunctionsOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Mostly IAM propagation retries on CreateFunction (AWS-NOTES.md), then Pending →
+        // Active, "after a few seconds" for functions outside a VPC (Lambda Developer Guide,
+        // "Lambda function states").
         Duration::from_secs(60)
     }
     fn desired(&self) -> Desired {

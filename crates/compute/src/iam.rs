@@ -485,6 +485,7 @@ impl Component for LambdaRoles {
         tandem_core::OutputType::of::<tandem_core::contracts::LambdaRolesOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Synchronous IAM calls (the roles' propagation is waited for by their users).
         Duration::from_secs(15)
     }
     fn desired(&self) -> Desired {

@@ -15,6 +15,18 @@
 //! runs on Lambda if it needs no symbol version newer than the runtime's glibc: Amazon
 //! Linux 2023 ships **glibc 2.34**.
 //!
+//! # The development build (`[lambda] build`)
+//!
+//! A local emulator never runs the functions' code, yet the release build above compiles the
+//! whole AWS SDK a second time, optimized, with LTO: minutes on a small machine. So when every
+//! call goes to a loopback endpoint (`[lambda] build = "auto"`, the default) or with
+//! `build = "dev"`, the package is built with the **`dev` profile** instead
+//! ([`DEV_BUILD_COMMAND`]): it reuses the dependencies `cargo build` already compiled, and
+//! its symbols are stripped (a link-time option, so the dependencies stay reusable) to keep
+//! the zip small. It goes to `target/lambda-dev/`, apart from the release zip; its code hash
+//! still decides updates, and it passes the same [`check_package`]. `build = "release"`
+//! forces the release build against any endpoint.
+//!
 //! # The check before deploy
 //!
 //! Every package [`ensure_package`] and [`ensure_installed_package`] return has passed
@@ -51,8 +63,53 @@ pub const LAMBDA_PACKAGE: &str = "tandem-lambda";
 pub const BOOTSTRAP: &str = "bootstrap";
 /// Cargo profile used for the Lambda build (defined in the workspace Cargo.toml).
 pub const PROFILE: &str = "lambda";
-/// Zip file name, under `target/lambda/`.
+/// Zip file name, under `target/lambda/` (release) or `target/lambda-dev/` (development).
 pub const ZIP_NAME: &str = "tandem-lambda.zip";
+/// Directory of the development build's zip, under `target/`.
+pub const DEV_ZIP_DIR: &str = "lambda-dev";
+/// The development build, as a shell command (`scripts/test` runs exactly this before the
+/// end-to-end tests, so their first `tandem plan` finds the build done).
+pub const DEV_BUILD_COMMAND: &str = "CARGO_PROFILE_DEV_STRIP=symbols cargo build -p tandem-lambda --bin bootstrap";
+
+/// How the package is built from `lambda/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// `cargo build --profile lambda`: optimized, LTO, stripped; what AWS runs.
+    Release,
+    /// [`DEV_BUILD_COMMAND`]: the `dev` profile, reusing the workspace's compiled
+    /// dependencies; for a loopback emulator, which never runs the code.
+    Dev,
+}
+
+impl Build {
+    /// The build `[lambda] build` asks for: `auto` is `Dev` when every call goes to a
+    /// loopback endpoint, else `Release`.
+    pub fn resolve(choice: tandem_core::config::LambdaBuild, loopback_endpoint: bool) -> Self {
+        use tandem_core::config::LambdaBuild;
+        match choice {
+            LambdaBuild::Release => Build::Release,
+            LambdaBuild::Dev => Build::Dev,
+            LambdaBuild::Auto if loopback_endpoint => Build::Dev,
+            LambdaBuild::Auto => Build::Release,
+        }
+    }
+
+    /// The cargo command this build runs (for messages).
+    pub fn command(self) -> String {
+        match self {
+            Build::Release => format!("cargo build --profile {PROFILE} -p {LAMBDA_PACKAGE} --bin {BOOTSTRAP}"),
+            Build::Dev => DEV_BUILD_COMMAND.to_string(),
+        }
+    }
+
+    /// Where this build's zip goes under `workspace_root`.
+    pub fn zip_path(self, workspace_root: &Path) -> PathBuf {
+        match self {
+            Build::Release => zip_path(workspace_root),
+            Build::Dev => workspace_root.join("target").join(DEV_ZIP_DIR).join(ZIP_NAME),
+        }
+    }
+}
 /// The Lambda binary's name when installed beside `tandem` (`cargo install --path lambda
 /// --profile lambda --bin tandem-lambda`): an installed `tandem` packages it instead of
 /// building from sources it does not have.
@@ -266,6 +323,17 @@ pub fn ensure_package_announcing(
     workspace_root: &Path,
     before_build: impl FnOnce(),
 ) -> Result<Package, PackageError> {
+    ensure_package_built(cfg, workspace_root, Build::Release, before_build)
+}
+
+/// [`ensure_package_announcing`] with the given [`Build`]: each build has its own zip, rebuilt
+/// when missing or older than the Lambda sources.
+pub fn ensure_package_built(
+    cfg: &Config,
+    workspace_root: &Path,
+    build: Build,
+    before_build: impl FnOnce(),
+) -> Result<Package, PackageError> {
     if let Some(p) = &cfg.lambda.package {
         let path = if p.is_absolute() { p.clone() } else { workspace_root.join(p) };
         if !path.exists() {
@@ -275,11 +343,14 @@ pub fn ensure_package_announcing(
         check_package(&package)?;
         return Ok(package);
     }
-    let zip = zip_path(workspace_root);
+    let zip = build.zip_path(workspace_root);
     if is_stale(workspace_root, &zip)? {
-        tracing::info!(zip = %zip.display(), "building the Lambda package");
+        tracing::info!(zip = %zip.display(), ?build, "building the Lambda package");
         before_build();
-        let binary = build_binary(workspace_root)?;
+        let binary = match build {
+            Build::Release => build_binary(workspace_root)?,
+            Build::Dev => build_dev_binary(workspace_root)?,
+        };
         write_zip(&binary, &zip)?;
     }
     let package = Package::from_file(&zip)?;
@@ -377,17 +448,61 @@ pub fn build_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> {
     );
     let out = cmd.output().map_err(|e| PackageError::Build { command: command.clone(), stderr: e.to_string() })?;
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // The end of cargo's output holds the error.
-        let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(PackageError::Build { command, stderr: tail.join("\n") });
+        return Err(PackageError::Build { command, stderr: stderr_tail(&out.stderr) });
     }
     let binary = binary_path(workspace_root);
     if !binary.exists() {
         return Err(PackageError::Build { command, stderr: format!("{} was not produced", binary.display()) });
     }
     Ok(binary)
+}
+
+/// Runs [`DEV_BUILD_COMMAND`] in `workspace_root` (in cargo's own target directory, so the
+/// dependencies the workspace build compiled are reused) and returns the binary's path, as
+/// cargo reports it.
+pub fn build_dev_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> {
+    build_dev_binary_into(workspace_root, None)
+}
+
+/// [`build_dev_binary`] into `target_dir` instead of cargo's own (tests of a scratch
+/// workspace keep out of the real one's).
+fn build_dev_binary_into(workspace_root: &Path, target_dir: Option<&Path>) -> Result<PathBuf, PackageError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let command = Build::Dev.command();
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(workspace_root)
+        .env("CARGO_PROFILE_DEV_STRIP", "symbols")
+        .args(["build", "-p", LAMBDA_PACKAGE, "--bin", BOOTSTRAP, "--message-format=json-render-diagnostics"]);
+    if let Some(dir) = target_dir {
+        cmd.arg("--target-dir").arg(dir);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| PackageError::Build { command: command.clone(), stderr: e.to_string() })?;
+    if !out.status.success() {
+        return Err(PackageError::Build { command, stderr: stderr_tail(&out.stderr) });
+    }
+    executable_of(&String::from_utf8_lossy(&out.stdout), BOOTSTRAP)
+        .filter(|p| p.is_file())
+        .ok_or_else(|| PackageError::Build { command, stderr: format!("cargo reported no executable `{BOOTSTRAP}`") })
+}
+
+/// The `executable` of the last `compiler-artifact` message for binary `name` in cargo's
+/// JSON output.
+fn executable_of(cargo_json: &str, name: &str) -> Option<PathBuf> {
+    cargo_json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .last()
+}
+
+/// The end of cargo's output (where the error is).
+fn stderr_tail(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 /// The deterministic zip of `binary`: one entry `bootstrap`, mode 0o755, 1980-01-01.
@@ -680,13 +795,9 @@ mod tests {
         assert!(matches!(ensure_installed_package(&installed, &dir.path().join("cache")), Err(PackageError::Unfit { .. })));
     }
 
-    /// A miniature workspace shaped like this one (package `tandem-lambda`, bin `bootstrap`,
-    /// the same `lambda` profile): builds it for real with cargo, twice from scratch, and
-    /// checks the zip's SHA-256 is identical, the build is skipped when fresh and redone
-    /// when a source is newer, and the binary's glibc needs are within Amazon Linux 2023.
-    #[test]
-    fn builds_a_workspace_package_deterministically() {
-        let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    /// A miniature workspace shaped like this one: package `tandem-lambda`, bin `bootstrap`,
+    /// the same `lambda` profile.
+    fn mini_workspace() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("lambda/src")).unwrap();
@@ -701,6 +812,18 @@ mod tests {
         )
         .unwrap();
         std::fs::write(root.join("lambda/src/main.rs"), "fn main() { println!(\"{:?}\", std::env::var(\"TANDEM_HANDLER\")); }\n").unwrap();
+        dir
+    }
+
+    /// A miniature workspace shaped like this one (package `tandem-lambda`, bin `bootstrap`,
+    /// the same `lambda` profile): builds it for real with cargo, twice from scratch, and
+    /// checks the zip's SHA-256 is identical, the build is skipped when fresh and redone
+    /// when a source is newer, and the binary's glibc needs are within Amazon Linux 2023.
+    #[test]
+    fn builds_a_workspace_package_deterministically() {
+        let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = mini_workspace();
+        let root = dir.path();
         let cfg = Config::example("pkg");
 
         let mut announced = 0;
@@ -730,10 +853,91 @@ mod tests {
         assert_eq!(after_touch.sha256, first.sha256);
     }
 
-    /// Builds the real package from `lambda/` (a release build with LTO: minutes the first
-    /// time, then reused), checks the binary's glibc needs, and that the zip is stable.
+    /// The development build of the miniature workspace: `dev` profile, symbols stripped,
+    /// the executable found from cargo's own report, fit for Lambda.
     #[test]
-    fn package_needs_glibc_at_most_2_34() {
+    fn the_dev_build_is_stripped_and_found_where_cargo_put_it() {
+        let dir = mini_workspace();
+        let root = dir.path();
+        let binary = build_dev_binary_into(root, Some(&root.join("target"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(binary, root.join("target/debug/bootstrap"));
+        let bytes = std::fs::read(&binary).unwrap();
+        use object::{Object, ObjectSection};
+        let elf = object::File::parse(&*bytes).unwrap();
+        assert!(elf.section_by_name(".symtab").is_none(), "symbols are stripped");
+        assert!(elf.sections().any(|s| s.name() == Ok(".text")));
+        let zip = Build::Dev.zip_path(root);
+        write_zip(&binary, &zip).unwrap();
+        check_package(&Package::from_file(&zip).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// `ensure_package_built` keeps each build's zip apart and rebuilds neither while fresh.
+    #[test]
+    fn each_build_has_its_own_zip_reused_while_fresh() {
+        let dir = mini_workspace();
+        let root = dir.path();
+        let cfg = Config::example("pkg");
+        assert_ne!(Build::Dev.zip_path(root), Build::Release.zip_path(root));
+        assert_eq!(Build::Release.zip_path(root), zip_path(root));
+        // A fresh development zip (newer than every source): used as is, nothing built.
+        write_zip_of(root, &static_elf_for_tests(), &Build::Dev.zip_path(root));
+        let future = SystemTime::now() + std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(Build::Dev.zip_path(root)).unwrap().set_modified(future).unwrap();
+        let mut announced = 0;
+        let p = ensure_package_built(&cfg, root, Build::Dev, || announced += 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((announced, p.path), (0, Build::Dev.zip_path(root)));
+        assert!(!zip_path(root).exists(), "the release zip is neither built nor touched");
+        // A configured package wins over either build.
+        let configured = root.join("configured.zip");
+        write_zip_of(root, &static_elf_for_tests(), &configured);
+        let mut cfg = cfg;
+        cfg.lambda.package = Some(configured.clone());
+        assert_eq!(ensure_package_built(&cfg, root, Build::Dev, || announced += 1).unwrap().path, configured);
+        assert_eq!(announced, 0);
+    }
+
+    fn write_zip_of(dir: &Path, elf: &[u8], zip: &Path) {
+        let bin = dir.join("elf-for-zip");
+        std::fs::write(&bin, elf).unwrap();
+        write_zip(&bin, zip).unwrap();
+    }
+
+    #[test]
+    fn auto_builds_dev_only_for_a_loopback_endpoint() {
+        use tandem_core::config::LambdaBuild;
+        assert_eq!(Build::resolve(LambdaBuild::Auto, true), Build::Dev);
+        assert_eq!(Build::resolve(LambdaBuild::Auto, false), Build::Release);
+        assert_eq!(Build::resolve(LambdaBuild::Release, true), Build::Release);
+        assert_eq!(Build::resolve(LambdaBuild::Dev, false), Build::Dev);
+        assert!(Build::Release.command().contains("--profile lambda"));
+    }
+
+    #[test]
+    fn the_executable_is_read_from_cargos_json_report() {
+        let report = concat!(
+            "{\"reason\":\"compiler-artifact\",\"target\":{\"name\":\"serde\"},\"executable\":null}\n",
+            "not json\n",
+            "{\"reason\":\"compiler-artifact\",\"target\":{\"name\":\"bootstrap\"},\"executable\":\"/t/debug/bootstrap\"}\n",
+            "{\"reason\":\"build-finished\",\"success\":true}\n",
+        );
+        assert_eq!(executable_of(report, BOOTSTRAP), Some(PathBuf::from("/t/debug/bootstrap")));
+        assert_eq!(executable_of(report, "other"), None);
+    }
+
+    /// `scripts/test` prebuilds exactly what `tandem` builds against the emulator, so the
+    /// end-to-end tests find it done (a different command would compile another variant).
+    #[test]
+    fn scripts_test_prebuilds_the_dev_package_with_the_same_command() {
+        let script = std::fs::read_to_string(workspace_root().join("scripts/test")).unwrap();
+        assert!(script.contains(DEV_BUILD_COMMAND), "scripts/test must run `{DEV_BUILD_COMMAND}`");
+    }
+
+    /// Builds the real package from `lambda/` once (a release build with LTO: minutes the
+    /// first time, then reused) and checks what AWS would run: the binary's glibc needs, an
+    /// executable `bootstrap` in the zip, a second `ensure_package` that reuses the build, and
+    /// a zip rebuilt from the binary from scratch with the same SHA-256.
+    #[test]
+    fn the_release_package_fits_lambda_and_zips_the_same_twice() {
         let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
         let root = workspace_root();
         let cfg = Config::example("pkg");
@@ -747,22 +951,15 @@ mod tests {
         let mut archive = zip::ZipArchive::new(Cursor::new(p.read().unwrap())).unwrap();
         let f = archive.by_name(BOOTSTRAP).unwrap();
         assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o755));
-    }
-
-    /// Two builds of the same sources give the same SHA-256: the second `ensure_package`
-    /// reuses the build, and re-zipping the binary from scratch gives identical bytes.
-    #[test]
-    fn two_builds_give_the_same_sha256() {
-        let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
-        let root = workspace_root();
-        let cfg = Config::example("pkg");
-        let first = ensure_package(&cfg, &root).unwrap_or_else(|e| panic!("{e}"));
+        drop(f);
+        // A second call reuses the build.
+        let built_at = mtime(&p.path).unwrap();
         let second = ensure_package(&cfg, &root).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(first.sha256, second.sha256);
+        assert_eq!((second.sha256.as_str(), mtime(&second.path).unwrap()), (p.sha256.as_str(), built_at));
         // Rebuild the zip from the binary (as a fresh build would) into another file.
         let dir = tempfile::tempdir().unwrap();
         let again = dir.path().join(ZIP_NAME);
         write_zip(&binary_path(&root), &again).unwrap();
-        assert_eq!(Package::from_file(&again).unwrap().sha256, first.sha256);
+        assert_eq!(Package::from_file(&again).unwrap().sha256, p.sha256);
     }
 }

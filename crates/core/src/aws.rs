@@ -141,6 +141,27 @@ impl AwsContext {
     pub fn endpoint_overridden(&self) -> bool {
         self.endpoint_overridden
     }
+
+    /// True when every call goes to a custom endpoint on this machine's loopback interface
+    /// (a local emulator, never AWS): the CLI then builds the Lambda package with the cheap
+    /// development profile.
+    pub fn endpoint_is_loopback(&self) -> bool {
+        self.endpoint_overridden && self.base.endpoint_url().is_some_and(is_loopback_url)
+    }
+}
+
+/// True when `url`'s host is `localhost` or a loopback address (`127.0.0.0/8`, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Retry policy for [`retry`]: attempts and base delay.
@@ -282,6 +303,16 @@ pub fn ignore_not_found(r: Result<(), AwsError>) -> Result<(), AwsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loopback_urls_are_told_from_remote_ones() {
+        for url in ["http://127.0.0.1:5000", "http://localhost:4566/", "https://LOCALHOST", "http://[::1]:8080/x", "http://127.8.9.10", "127.0.0.1:9"] {
+            assert!(super::is_loopback_url(url), "{url}");
+        }
+        for url in ["https://ec2.us-east-1.amazonaws.com", "http://10.0.0.5:5000", "http://localhost.example.com", "http://[2001:db8::1]:80", "http://user@192.168.1.2", ""] {
+            assert!(!super::is_loopback_url(url), "{url}");
+        }
+    }
+
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -277,6 +277,28 @@ pub struct AlertsConfig {
 pub struct LambdaConfig {
     #[serde(default)]
     pub package: Option<PathBuf>,
+    /// How the package is built from `lambda/` when `package` is not set.
+    #[serde(default)]
+    pub build: LambdaBuild,
+}
+
+/// `[lambda] build`: the cargo profile of the Lambda package built from `lambda/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LambdaBuild {
+    /// `release` against AWS, `dev` when every call goes to a loopback endpoint (a local
+    /// emulator, which never runs the code).
+    #[default]
+    Auto,
+    /// The workspace's `lambda` profile (optimized, LTO, stripped): what AWS runs.
+    Release,
+    /// The `dev` profile, reusing what `cargo build` already compiled (stripped of symbols).
+    Dev,
+}
+
+impl LambdaBuild {
+    /// The values `[lambda] build` accepts.
+    pub const NAMES: &'static [&'static str] = &["auto", "release", "dev"];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -431,6 +453,7 @@ const SCHEMA: &[(&str, Ty)] = &[
     ("alerts.email", Ty::Str),
     ("lambda", Ty::Table),
     ("lambda.package", Ty::Str),
+    ("lambda.build", Ty::Str),
     ("failover", Ty::Table),
     ("failover.automatic", Ty::Bool),
     ("failover.probe_failures", Ty::Int),
@@ -603,6 +626,14 @@ fn check_schema(value: &Value, prefix: &str, problems: &mut Vec<Problem>) {
                     });
                 } else if *ty == Ty::Table {
                     check_schema(v, &key, problems);
+                } else if key == "lambda.build" {
+                    if let Some(other) = v.as_str().filter(|b| !LambdaBuild::NAMES.contains(b)) {
+                        problems.push(Problem {
+                            key,
+                            message: format!("unknown build {other:?}"),
+                            fix: "use \"auto\" (release against AWS, dev against a loopback emulator), \"release\" or \"dev\"".into(),
+                        });
+                    }
                 } else if key == "account_id" {
                     if let Some(Err(message)) = v.as_str().map(str::parse::<AccountId>) {
                         problems.push(Problem { key, message, fix: "write the 12-digit account id as a string, e.g. account_id = \"123456789012\"".into() });
@@ -908,6 +939,18 @@ mod tests {
         }
         let text = e.to_string();
         assert!(text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn lambda_build_is_parsed_once_into_its_enum() {
+        assert_eq!(validate_value(&json!({"environment_suffix": "dev"}), "t").unwrap().lambda.build, LambdaBuild::Auto);
+        for (name, build) in [("auto", LambdaBuild::Auto), ("release", LambdaBuild::Release), ("dev", LambdaBuild::Dev)] {
+            let cfg = validate_value(&json!({"environment_suffix": "dev", "lambda": {"build": name}}), "t").unwrap();
+            assert_eq!(cfg.lambda.build, build);
+        }
+        let e = validate_value(&json!({"environment_suffix": "dev", "lambda": {"build": "debug"}}), "t").unwrap_err();
+        assert_eq!(keys(&e), vec!["lambda.build"], "{e}");
+        assert!(e.to_string().contains("\"release\" or \"dev\""), "{e}");
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl Component for BackupVaultComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::BackupVaultOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Synchronous CreateBackupVault in each region.
         Duration::from_secs(10)
     }
     fn holds_data(&self) -> Option<String> {
@@ -461,7 +462,8 @@ impl Component for BackupPlanComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::BackupPlanOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // IAM role propagation dominates.
+        // Synchronous Backup calls; IAM role propagation dominates (AWS-NOTES.md: retry "role
+        // cannot be assumed"; terraform-provider-aws bounds IAM propagation at 2 min).
         Duration::from_secs(30)
     }
     fn desired(&self) -> Desired {

@@ -188,7 +188,9 @@ impl Component for TableComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::TableOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // Table ~30 s, replica of an empty table a few minutes.
+        // Table ~30 s, the replica of an empty table a few minutes. AWS documents no figure;
+        // terraform-provider-aws acceptance runs of table + replica + destroy take 7-11 min
+        // (PR #47143), create being about half.
         Duration::from_secs(300)
     }
     fn holds_data(&self) -> Option<String> {

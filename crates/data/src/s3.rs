@@ -430,6 +430,8 @@ impl Component for BucketComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::BucketOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Synchronous calls plus brief NoSuchBucket / "Versioning must be Enabled" retries
+        // (AWS-NOTES.md); terraform-provider-aws bounds that propagation at 1 min.
         Duration::from_secs(if self.replication.is_some() { 30 } else { 15 })
     }
     fn holds_data(&self) -> Option<String> {

@@ -473,6 +473,7 @@ impl Component for ParametersComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::ParametersOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // About ten synchronous PutParameter calls (no asynchronous state).
         Duration::from_secs(10)
     }
     fn desired(&self) -> Desired {

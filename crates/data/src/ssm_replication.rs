@@ -239,6 +239,7 @@ impl Component for ParameterReplication {
         tandem_core::OutputType::of::<tandem_core::contracts::ParameterReplicationOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // Synchronous EventBridge PutRule / PutTargets and a Lambda permission.
         Duration::from_secs(10)
     }
     fn desired(&self) -> Desired {

@@ -518,7 +518,9 @@ impl Component for LoadBalancerComponent {
     }
 
     fn expected_duration(&self) -> Duration {
-        // ALB and NLB provisioning, partly overlapped.
+        // ALB and NLB provisioning (`provisioning` → `active`), partly overlapped. AWS documents
+        // no time; terraform-provider-aws `aws_lb` create timeout is 10 min, and users report
+        // "no more than 5 minutes on most runs" (hashicorp/terraform#24799).
         Duration::from_secs(300)
     }
 

@@ -381,6 +381,9 @@ impl Component for PeeringComponent {
     }
 
     fn expected_duration(&self) -> Duration {
+        // Request, accept in the other region (retrying NotFound while the request propagates,
+        // AWS-NOTES.md), routes on both sides. AWS documents no time; terraform-provider-aws
+        // gives `aws_vpc_peering_connection` a 1 min create timeout.
         Duration::from_secs(40)
     }
 

@@ -277,6 +277,9 @@ impl Component for NetworkComponent {
     }
 
     fn expected_duration(&self) -> Duration {
+        // About a dozen synchronous EC2 calls (VPC, subnets, gateway, routes, security group)
+        // plus eventual-consistency retries. AWS documents no provisioning time; the
+        // terraform-provider-aws `aws_subnet` create timeout is 10 min (a bound).
         Duration::from_secs(45)
     }
 

@@ -563,6 +563,7 @@ impl Component for Alarms {
     }
 
     fn expected_duration(&self) -> Duration {
+        // Synchronous PutMetricAlarm calls.
         Duration::from_secs(15)
     }
 

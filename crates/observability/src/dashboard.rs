@@ -281,6 +281,7 @@ impl Component for Dashboard {
     }
 
     fn expected_duration(&self) -> Duration {
+        // One synchronous PutDashboard.
         Duration::from_secs(5)
     }
 

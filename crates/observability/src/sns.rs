@@ -405,6 +405,7 @@ impl Component for Alerts {
     }
 
     fn expected_duration(&self) -> Duration {
+        // Synchronous SNS calls (topic, policy, subscription).
         Duration::from_secs(15)
     }
 

@@ -399,8 +399,11 @@ impl Component for AcceleratorComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::AcceleratorOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // Accelerator ~2-3 min to DEPLOYED, then listener and two endpoint groups.
-        Duration::from_secs(420)
+        // Accelerator to DEPLOYED, then the listener and two endpoint groups, each waited to
+        // DEPLOYED (AWS-NOTES.md). AWS documents no time; users report more than 5 and more
+        // than 10 minutes (hashicorp/terraform-provider-aws#14161, #17048), after which the
+        // provider raised its create timeout to 30 min (#17112).
+        Duration::from_secs(600)
     }
     fn desired(&self) -> Desired {
         Desired::new(

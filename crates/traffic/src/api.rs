@@ -1118,8 +1118,9 @@ impl Component for ApiComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::ApiOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // A dozen control-plane calls under rate limits; each custom domain adds ~30-60 s
-        // (CreateDomainName is limited to 1 call / 30 s per account).
+        // A dozen control-plane calls under API Gateway's fixed quotas (CreateRestApi 1 per 3 s,
+        // CreateDeployment 1 per 5 s, "Amazon API Gateway quotas"; AWS-NOTES.md); each custom
+        // domain adds ~30-60 s (CreateDomainName: 1 request every 30 s per account).
         let domains = u64::from(self.domain.is_some()) + u64::from(self.distinct_failover_domain().is_some());
         Duration::from_secs(45 + 45 * domains)
     }

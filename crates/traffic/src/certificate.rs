@@ -552,8 +552,10 @@ impl Component for CertificateComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::CertificateOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // Request, validation record, then DNS validation: typically a few minutes.
-        Duration::from_secs(300)
+        // Request, the validation CNAME (INSYNC within 60 s, Route 53 FAQ), then ACM's own
+        // validation. AWS documents only bounds ("up to several hours", gives up after 72 h);
+        // reports with Route 53 say 5-15 min, and the SDK waiter polls every 60-120 s.
+        Duration::from_secs(600)
     }
     fn desired(&self) -> Desired {
         Desired::new(

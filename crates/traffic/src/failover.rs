@@ -261,7 +261,8 @@ impl Component for FailoverComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::FailoverOutputs>()
     }
     fn expected_duration(&self) -> Duration {
-        // UPSERT then INSYNC, typically under a minute.
+        // UPSERT then INSYNC: "within 60 seconds under normal conditions" (Route 53 FAQ); the
+        // SDK waiter polls every 30 s, so 30 or 60 s is what is observed.
         Duration::from_secs(60)
     }
     fn desired(&self) -> Desired {

@@ -521,6 +521,8 @@ impl Component for HealthComponent {
         tandem_core::OutputType::of::<tandem_core::contracts::HealthOutputs>()
     }
     fn expected_duration(&self) -> Duration {
+        // CreateHealthCheck is synchronous (no waiter); a new check counts as healthy until the
+        // checkers have data (Route 53 Developer Guide), so nothing is waited for.
         Duration::from_secs(20)
     }
     fn desired(&self) -> Desired {
