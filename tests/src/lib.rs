@@ -164,7 +164,8 @@ pub fn tandem_bin() -> PathBuf {
     }
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
-        let status = Command::new(env!("CARGO"))
+        // Without this test's CARGO_MANIFEST_DIR & co., which would rebuild ring and above.
+        let status = tandem_compute::package::cargo_command(env!("CARGO"))
             .args(["build", "-q", "-p", "tandem"])
             .current_dir(root())
             .status()

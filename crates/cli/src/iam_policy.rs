@@ -444,9 +444,15 @@ mod tests {
 
     /// (service, operation) of every operation method of the SDK crates the workspace uses,
     /// from their sources (`src/client/<operation>.rs`), located through `cargo metadata`.
+    /// The packages for this host only: `--offline` cannot download another platform's
+    /// crates (anstyle-wincon, ...), which a machine that only ever built here lacks.
     fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let version = std::process::Command::new(rustc).arg("-vV").output().expect("rustc -vV");
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        let host = version.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc -vV names the host");
         let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["metadata", "--format-version", "1", "--offline"])
+            .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", host])
             .current_dir(workspace())
             .output()
             .expect("cargo metadata");

@@ -110,6 +110,7 @@ impl Build {
         }
     }
 }
+
 /// The Lambda binary's name when installed beside `tandem` (`cargo install --path lambda
 /// --profile lambda --bin tandem-lambda`): an installed `tandem` packages it instead of
 /// building from sources it does not have.
@@ -433,12 +434,46 @@ pub fn is_stale(workspace_root: &Path, zip: &Path) -> Result<bool, PackageError>
     Ok(false)
 }
 
+/// Variables cargo sets for one crate's build script, compilation, test or `cargo run`
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `OUT_DIR`, ...). They describe the crate of
+/// whatever started `tandem` (a test, `cargo run -p tandem`), not the Lambda build, and a
+/// build script that tracks one (`ring` reruns on `CARGO_MANIFEST_DIR`) would otherwise make
+/// the child cargo rebuild `ring` and everything above it (3 minutes on 2 cores) each time
+/// the caller changes.
+pub fn is_crate_scoped_cargo_var(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_CFG_", "CARGO_FEATURE_", "DEP_"];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// `cargo` as a child of this process, without the crate-scoped variables of
+/// [`is_crate_scoped_cargo_var`] this process may have inherited.
+pub fn cargo_command(cargo: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_crate_scoped_cargo_var) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
 /// Runs `cargo build --profile lambda -p tandem-lambda --bin bootstrap` and returns the
 /// binary's path.
 pub fn build_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target_dir = workspace_root.join("target");
-    let mut cmd = Command::new(&cargo);
+    let mut cmd = cargo_command(&cargo);
     cmd.current_dir(workspace_root)
         .args(["build", "--profile", PROFILE, "-p", LAMBDA_PACKAGE, "--bin", BOOTSTRAP, "--target-dir"])
         .arg(&target_dir);
@@ -469,7 +504,7 @@ pub fn build_dev_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> 
 fn build_dev_binary_into(workspace_root: &Path, target_dir: Option<&Path>) -> Result<PathBuf, PackageError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let command = Build::Dev.command();
-    let mut cmd = Command::new(&cargo);
+    let mut cmd = cargo_command(&cargo);
     cmd.current_dir(workspace_root)
         .env("CARGO_PROFILE_DEV_STRIP", "symbols")
         .args(["build", "-p", LAMBDA_PACKAGE, "--bin", BOOTSTRAP, "--message-format=json-render-diagnostics"]);
@@ -495,7 +530,7 @@ fn executable_of(cargo_json: &str, name: &str) -> Option<PathBuf> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last()
+        .next_back()
 }
 
 /// The end of cargo's output (where the error is).
@@ -922,6 +957,27 @@ mod tests {
         );
         assert_eq!(executable_of(report, BOOTSTRAP), Some(PathBuf::from("/t/debug/bootstrap")));
         assert_eq!(executable_of(report, "other"), None);
+    }
+
+    /// Under `cargo test` this process carries this crate's `CARGO_MANIFEST_DIR` and
+    /// `CARGO_PKG_*`: the Lambda build's cargo must not inherit them (ring's build script
+    /// reruns on `CARGO_MANIFEST_DIR`, and everything above it recompiles), while what
+    /// configures cargo itself passes through.
+    #[test]
+    fn the_lambda_build_does_not_inherit_the_callers_crate_variables() {
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some(), "run under cargo, which sets it");
+        let cmd = cargo_command("cargo");
+        let removed: Vec<String> =
+            cmd.get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PKG_VERSION"] {
+            assert!(removed.iter().any(|r| r == name), "{name} is removed: {removed:?}");
+        }
+        for kept in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL", "CARGO_PROFILE_DEV_STRIP", "CARGO_BUILD_JOBS", "RUSTFLAGS", "PATH"] {
+            assert!(!is_crate_scoped_cargo_var(kept), "{kept} configures cargo and is kept");
+        }
+        for scoped in ["OUT_DIR", "CARGO_BIN_EXE_tandem", "CARGO_CFG_TARGET_OS", "CARGO_FEATURE_STD", "DEP_RING_INCLUDE"] {
+            assert!(is_crate_scoped_cargo_var(scoped), "{scoped} is crate-scoped");
+        }
     }
 
     /// `scripts/test` prebuilds exactly what `tandem` builds against the emulator, so the
