@@ -21,7 +21,8 @@
 //! whole AWS SDK a second time, optimized, with LTO: minutes on a small machine. So when every
 //! call goes to a loopback endpoint (`[lambda] build = "auto"`, the default) or with
 //! `build = "dev"`, the package is built with the **`dev` profile** instead
-//! ([`DEV_BUILD_COMMAND`]): it reuses the dependencies `cargo build` already compiled, and
+//! ([`DEV_BUILD_COMMAND`]): it reuses the dependencies `cargo build` already compiled with
+//! the same features (most of them; the rest are compiled once), and
 //! its symbols are stripped (a link-time option, so the dependencies stay reusable) to keep
 //! the zip small. It goes to `target/lambda-dev/`, apart from the release zip; its code hash
 //! still decides updates, and it passes the same [`check_package`]. `build = "release"`
