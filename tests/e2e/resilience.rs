@@ -181,28 +181,20 @@ async fn fault_seed(seed: u64, rate: f64) -> SeedReport {
     let proxy = FaultProxy::start(&moto.endpoint, FaultPlan { seed, rate }, &work.path.join("proxy.log")).await.expect("fault proxy");
     let d = Deployment::new(&moto, &s, &work.path, &proxy.endpoint).await;
 
-    proxy.phase("apply");
-    let t = Instant::now();
-    let run = cli(&d, &["apply", "--yes"]).await;
-    let stats = proxy.take_stats();
-    report.note(format!("apply: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
-    if run.code != 0 {
-        report.fail(format!("apply did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
+    for (command, deployed) in [("apply", true), ("destroy", false)] {
+        proxy.phase(command);
+        let t = Instant::now();
+        let run = cli(&d, &[command, "--yes"]).await;
+        let stats = proxy.take_stats();
+        report.note(format!("{command}: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
+        if run.code != 0 {
+            report.fail(format!("{command} did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
+        }
+        if stats.proxy_errors > 0 {
+            report.fail(format!("the proxy itself failed {} times in {command} (see {})", stats.proxy_errors, proxy.log_path.display()));
+        }
+        census_check(&moto, &d, deployed, &format!("after {command}"), &work.path, &mut report).await;
     }
-    if stats.proxy_errors > 0 {
-        report.fail(format!("the proxy itself failed {} times (see {})", stats.proxy_errors, proxy.log_path.display()));
-    }
-    census_check(&moto, &d, true, "after apply", &work.path, &mut report).await;
-
-    proxy.phase("destroy");
-    let t = Instant::now();
-    let run = cli(&d, &["destroy", "--yes"]).await;
-    let stats = proxy.take_stats();
-    report.note(format!("destroy: exit {} in {:.0?}; {stats}", run.code, t.elapsed()));
-    if run.code != 0 {
-        report.fail(format!("destroy did not converge in one run (exit {}):\n{}", run.code, errors_of(&run)));
-    }
-    census_check(&moto, &d, false, "after destroy", &work.path, &mut report).await;
 
     drop(proxy);
     drop(moto);
